@@ -1,0 +1,35 @@
+//! The crate-wide error: one variant per module error, each convertible with
+//! `?`. Match on the module error when you need the detail.
+
+/// Any error edge-auth returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Token extraction failed.
+    #[error(transparent)]
+    Extract(#[from] crate::extract::ExtractError),
+    /// A JSON Web Key or key set was unusable.
+    #[error(transparent)]
+    Jwk(#[from] crate::jwk::JwkError),
+    /// The JWKS cache refused a response or a restored state.
+    #[error(transparent)]
+    Cache(#[from] crate::jwk::cache::CacheError),
+    /// An OIDC discovery document was unusable.
+    #[error(transparent)]
+    Discovery(#[from] crate::jwk::discovery::DiscoveryError),
+    /// A JWT failed validation.
+    #[error(transparent)]
+    Jwt(#[from] crate::jwt::JwtError),
+    /// A role mapping could not be configured.
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
+    /// A policy document could not be compiled.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// AWS SigV4 signing or verification failed.
+    #[error(transparent)]
+    SigV4(#[from] crate::sigv4::SigV4Error),
+    /// HTTP Message Signatures signing or verification failed.
+    #[error(transparent)]
+    HttpSig(#[from] crate::httpsig::HttpSigError),
+}

@@ -1,0 +1,2 @@
+//! `Gate`: extraction, key lookup, validation, roles and policy composed into
+//! one sans-IO check.

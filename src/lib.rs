@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod error;
+pub mod extract;
+pub mod gate;
+pub mod httpsig;
+pub mod jwk;
+pub mod jwt;
+pub mod oidc;
+pub mod policy;
+pub mod response;
+pub mod secret;
+pub mod sigv4;
+pub mod time;
+
+pub use error::Error;
+pub use extract::{ExtractError, Token, TokenSource, extract};
+pub use oidc::Principal;
+pub use secret::Secret;
+
+/// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
+/// public API: anything here may change in any release.
+#[doc(hidden)]
+pub mod __fuzz {}

@@ -1,0 +1,113 @@
+//! The authenticated caller, as the policy stage sees it.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Who made a request: identity, roles, scopes and groups taken from verified
+/// claims, plus the claims themselves for policy conditions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Principal {
+    /// The `sub` claim.
+    pub subject: Option<String>,
+    /// The `iss` claim.
+    pub issuer: Option<String>,
+    /// The tenant (Entra ID `tid`), when the provider has one.
+    pub tenant: Option<String>,
+    /// Roles after value mapping.
+    pub roles: BTreeSet<String>,
+    /// OAuth scopes (`scp` / `scope`).
+    pub scopes: BTreeSet<String>,
+    /// Groups after value mapping.
+    pub groups: BTreeSet<String>,
+    /// The verified claims.
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+    /// Set when the token says its groups did not fit (Entra ID overage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_overage: Option<GroupsOverage>,
+}
+
+/// The token's groups were left out because there were too many (Entra ID
+/// `_claim_names` / `_claim_sources`); fetch them from `source` if you need
+/// them. Never read this as "no groups".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GroupsOverage {
+    /// The endpoint the token names for the groups, if any.
+    pub source: Option<String>,
+}
+
+impl Principal {
+    /// An empty principal with this subject.
+    pub fn new(subject: impl Into<String>) -> Self {
+        Self {
+            subject: Some(subject.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Adds roles.
+    #[must_use]
+    pub fn with_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds scopes.
+    #[must_use]
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds groups.
+    #[must_use]
+    pub fn with_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.groups.extend(groups.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the claims.
+    #[must_use]
+    pub fn with_claims(mut self, claims: Map<String, Value>) -> Self {
+        self.claims = claims;
+        self
+    }
+
+    /// Sets the issuer.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Whether the principal holds this role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// Whether the principal holds this scope.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    /// The groups overage marker, when the token's groups were left out.
+    pub fn groups_overage(&self) -> Option<&GroupsOverage> {
+        self.groups_overage.as_ref()
+    }
+}
