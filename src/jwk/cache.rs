@@ -86,8 +86,11 @@ pub struct CacheConfig {
     /// The longest retry delay (default 5 min).
     pub retry_cap: Duration,
     /// Act as a shared cache (RFC 9111 §3): `s-maxage` wins over `max-age`
-    /// and `private` responses are not kept past `min_ttl`. Default true: a
-    /// gateway's key set serves every user's requests.
+    /// and `private` responses are kept only for `min_ttl`. Default false:
+    /// the gateway fetching its own key set is the user agent, so RFC 9111
+    /// makes this a private cache (and Entra ID's `private, max-age=86400`
+    /// key set stays a day). Set it when the cached response is served on
+    /// to other clients.
     pub shared: bool,
     /// The largest JWKS response body accepted, in bytes (default 512 KiB).
     pub max_body_bytes: usize,
@@ -110,7 +113,7 @@ impl Default for CacheConfig {
             max_stale: Duration::hours(24),
             retry_base: Duration::seconds(5),
             retry_cap: Duration::minutes(5),
-            shared: true,
+            shared: false,
             max_body_bytes: 512 * 1024,
             allow_http_loopback: false,
             key_set: KeySetOptions::default(),
