@@ -539,6 +539,36 @@ fn oversized_body_is_refused() {
     );
 }
 
+#[test]
+fn cold_cache_during_backoff_is_unavailable_not_unknown() {
+    let mut c = cache();
+    let _ = expect_fetch(c.lookup(Some("k1"), Algorithm::ES256, T0));
+    c.apply_failure("dns failure", T0);
+    assert!(matches!(
+        c.lookup(Some("k1"), Algorithm::ES256, T0 + Duration::seconds(4)),
+        Lookup::Unavailable
+    ));
+    let plan = expect_fetch(c.lookup(Some("k1"), Algorithm::ES256, T0 + Duration::seconds(5)));
+    assert_eq!(plan.reason(), FetchReason::Retry);
+}
+
+#[test]
+fn debug_output_never_shows_symmetric_secrets() {
+    let mut cfg = CacheConfig::default();
+    cfg.key_set.allow_symmetric = true;
+    let mut c = JwksCache::new(ISSUER, JWKS_URI, cfg).unwrap();
+    let _ = c.poll(T0);
+    let secret = b64u(b"super-secret-hmac-key-material-32b");
+    let body = jwks(&[
+        json!({"kty": "oct", "kid": "h1", "alg": "HS256", "use": "sig", "k": secret}),
+        ec_jwk("k1"),
+    ]);
+    c.apply_response(StatusCode::OK, &HeaderMap::new(), &body, T0)
+        .unwrap();
+    assert!(!format!("{c:?}").contains(&secret));
+    assert!(!format!("{:?}", c.state()).contains(&secret));
+}
+
 // ---------- rotation ----------
 
 #[test]

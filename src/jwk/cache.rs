@@ -200,10 +200,14 @@ pub enum Lookup<'a> {
     /// Another caller's fetch is in flight and may bring the key: wait for
     /// it (or give up) and look up again.
     Pending,
-    /// No usable key and no fetch allowed now (unknown `kid` within the
-    /// cooldown, backoff after failures, or an algorithm no JWKS key can
-    /// serve): reject the token.
+    /// The set holds no such key and no fetch is allowed now (unknown
+    /// `kid` within the cooldown or during backoff, a token without `kid`,
+    /// or an algorithm no JWKS key can serve): reject the token.
     Unknown,
+    /// No usable key set at all (never loaded, or past max-stale) and the
+    /// next fetch waits out a backoff: the issuer's keys are unavailable,
+    /// which is the service's problem rather than the token's.
+    Unavailable,
 }
 
 /// What an applied response changed.
@@ -259,6 +263,9 @@ pub enum CacheError {
     /// The body is not a usable JWKS document.
     #[error("jwks response is not a usable key set")]
     KeySet(#[source] JwkError),
+    /// The body is not UTF-8 (JSON must be, RFC 8259 §8.1).
+    #[error("jwks response is not utf-8")]
+    NotUtf8,
     /// The body parsed but held no usable key.
     #[error("jwks response holds no usable key")]
     EmptyKeySet,
@@ -304,13 +311,27 @@ pub enum CacheError {
 }
 
 /// The loaded key set and what we know of its freshness.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Current {
     keys: KeySet,
     raw: String,
     fetched_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     etag: Option<String>,
+}
+
+// The raw JWKS may hold `oct` secrets when symmetric keys are enabled: Debug
+// shows its size only.
+impl std::fmt::Debug for Current {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Current")
+            .field("keys", &self.keys)
+            .field("raw_bytes", &self.raw.len())
+            .field("fetched_at", &self.fetched_at)
+            .field("expires_at", &self.expires_at)
+            .field("etag", &self.etag)
+            .finish()
+    }
 }
 
 /// A per-issuer JWKS cache. See the module docs for the protocol.
@@ -330,7 +351,11 @@ pub struct JwksCache {
 /// The cache's state in a serialisable form: the raw JWKS JSON and the
 /// fetch bookkeeping, never parsed keys. Store it in KV or the Cache API and
 /// give it to [`JwksCache::from_state`] in another isolate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// With [`KeySetOptions::allow_symmetric`] the raw JWKS may carry `oct`
+/// secrets: store the state where you would store them. `Debug` shows the
+/// JWKS size only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheState {
     version: u32,
     issuer: String,
@@ -343,6 +368,24 @@ pub struct CacheState {
     last_fetch_at: Option<i64>,
     failures: u32,
     next_retry_at: Option<i64>,
+}
+
+impl std::fmt::Debug for CacheState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheState")
+            .field("version", &self.version)
+            .field("issuer", &self.issuer)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("jwks_bytes", &self.jwks.as_ref().map(String::len))
+            .field("fetched_at", &self.fetched_at)
+            .field("expires_at", &self.expires_at)
+            .field("etag", &self.etag)
+            .field("in_flight_since", &self.in_flight_since)
+            .field("last_fetch_at", &self.last_fetch_at)
+            .field("failures", &self.failures)
+            .field("next_retry_at", &self.next_retry_at)
+            .finish()
+    }
 }
 
 impl JwksCache {
@@ -440,6 +483,9 @@ impl JwksCache {
         }
         if let Some(reason) = due {
             return Lookup::Fetch(self.hand_out(reason, now));
+        }
+        if self.usable(now).is_none() {
+            return Lookup::Unavailable;
         }
         let symmetric_unservable =
             matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
@@ -719,10 +765,7 @@ impl JwksCache {
                     });
                 }
                 let keys = parse_keys(body, &self.config.key_set)?;
-                let raw =
-                    String::from_utf8(body.to_vec()).map_err(|_| CacheError::StateCorrupt {
-                        reason: "jwks is not utf-8",
-                    })?;
+                let raw = String::from_utf8(body.to_vec()).map_err(|_| CacheError::NotUtf8)?;
                 let ttl = self
                     .ttl(headers, request_time, now)
                     .unwrap_or_else(|| self.clamp(self.config.default_ttl));
