@@ -638,6 +638,62 @@ mod tests {
         );
     }
 
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use time::format_description::parse as fd;
+
+        fn render(t: OffsetDateTime, form: &str) -> String {
+            let f = fd(form).unwrap();
+            t.format(&f).unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn parsers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+                let _ = parse_cache_control(&bytes);
+                let _ = parse_http_date(&bytes, NOW);
+            }
+
+            #[test]
+            fn cache_control_round_trip(
+                max_age in proptest::option::of(0u32..(1 << 31)),
+                s_maxage in proptest::option::of(0u32..(1 << 31)),
+                no_store: bool,
+                no_cache: bool,
+                private: bool,
+                upper: bool,
+            ) {
+                let mut parts = vec!["public".to_owned(), "ext=\"a, \\\"b\"".to_owned()];
+                if let Some(m) = max_age { parts.push(format!("max-age={m}")); }
+                if let Some(m) = s_maxage { parts.push(format!("s-maxage={m}")); }
+                if no_store { parts.push("no-store".into()); }
+                if no_cache { parts.push("no-cache".into()); }
+                if private { parts.push("private=\"set-cookie\"".into()); }
+                let mut value = parts.join(" , ");
+                if upper { value = value.to_ascii_uppercase(); }
+                let cc = parse_cache_control(value.as_bytes()).unwrap();
+                prop_assert_eq!(cc.max_age, max_age);
+                prop_assert_eq!(cc.s_maxage, s_maxage);
+                prop_assert_eq!((cc.no_store, cc.no_cache, cc.private), (no_store, no_cache, private));
+            }
+
+            #[test]
+            fn http_date_round_trip(secs in -2_208_988_800i64..253_402_300_799) {
+                let t = OffsetDateTime::from_unix_timestamp(secs).unwrap();
+                let imf = render(t, "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+                prop_assert_eq!(parse_http_date(imf.as_bytes(), NOW), Some(t), "{}", imf);
+                let asc = render(t, "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]");
+                prop_assert_eq!(parse_http_date(asc.as_bytes(), NOW), Some(t), "{}", asc);
+                // RFC 850's two-digit year only round-trips within 50 years of now.
+                if (1977..=2076).contains(&t.year()) {
+                    let rfc850 = render(t, "[weekday], [day]-[month repr:short]-[year repr:last_two] [hour]:[minute]:[second] GMT");
+                    prop_assert_eq!(parse_http_date(rfc850.as_bytes(), NOW), Some(t), "{}", rfc850);
+                }
+            }
+        }
+    }
+
     #[test]
     fn etag_validation() {
         assert!(valid_entity_tag("\"abc\""));
