@@ -641,10 +641,10 @@ mod tests {
     mod props {
         use super::*;
         use proptest::prelude::*;
-        use time::format_description::parse as fd;
+        use time::format_description::parse_borrowed;
 
         fn render(t: OffsetDateTime, form: &str) -> String {
-            let f = fd(form).unwrap();
+            let f = parse_borrowed::<2>(form).unwrap();
             t.format(&f).unwrap()
         }
 
