@@ -1169,7 +1169,7 @@ fn sorted_offsets(mut v: Vec<i64>) -> Vec<i64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
 
     /// (1) 24 h, 10 000 requests with random unknown kids: fetches stay
     /// within 24 h / cooldown plus the scheduled refreshes, and the good key
