@@ -160,6 +160,8 @@ fn cold_lookup_fetches_then_serves() {
     let mut c = cache();
     let plan = expect_fetch(c.lookup(Some("k1"), Algorithm::ES256, T0));
     assert_eq!(plan.url(), JWKS_URI);
+    assert_eq!(plan.issuer(), ISSUER);
+    assert_eq!(plan.issued_at(), T0);
     assert_eq!(plan.reason(), FetchReason::Cold);
     assert!(plan.headers().contains_key(http::header::ACCEPT));
     assert!(plan.if_none_match().is_none());

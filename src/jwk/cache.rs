@@ -137,6 +137,7 @@ pub enum FetchReason {
 /// [`JwksCache::apply_response`] or [`JwksCache::apply_failure`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchPlan {
+    issuer: String,
     url: String,
     reason: FetchReason,
     if_none_match: Option<String>,
@@ -144,6 +145,12 @@ pub struct FetchPlan {
 }
 
 impl FetchPlan {
+    /// The issuer whose keys these are: route the response back to that
+    /// issuer's cache.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// The URL to GET (the issuer's `jwks_uri`).
     pub fn url(&self) -> &str {
         &self.url
@@ -543,6 +550,7 @@ impl JwksCache {
         self.in_flight_since = Some(now);
         self.last_fetch_at = Some(now);
         FetchPlan {
+            issuer: self.issuer.clone(),
             url: self.jwks_uri.clone(),
             reason,
             if_none_match: self.current.as_ref().and_then(|c| c.etag.clone()),
