@@ -33,4 +33,17 @@ pub use secret::Secret;
 /// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
 /// public API: anything here may change in any release.
 #[doc(hidden)]
-pub mod __fuzz {}
+pub mod __fuzz {
+    pub use crate::jwt::compact::{Segments, decode_into, decode_vec, split};
+    pub use crate::jwt::header::{Alg, Header, parse as parse_header};
+
+    /// The JWT claims-set parser (JSON object, unique members).
+    ///
+    /// # Errors
+    /// When the payload is not a JSON object with unique members.
+    pub fn parse_claims(
+        payload: &[u8],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
+        crate::jwt::validate_parse_claims(payload)
+    }
+}
