@@ -162,8 +162,28 @@ impl KeySet {
             });
         }
         let mut set = KeySet::default();
+        // RFC 7517 §4.5: keys of one set should have distinct `kid`s; the
+        // same `kid` on keys of different `kty` is a legitimate alternative,
+        // on two keys of the same `kty` it leaves the verifier guessing.
         for (index, jwk) in keys.iter().enumerate() {
             let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
+            let (id_kid, id_kty) = kid_kty(jwk);
+            if id_kid.is_some()
+                && keys
+                    .iter()
+                    .enumerate()
+                    .any(|(i, other)| i != index && kid_kty(other) == (id_kid, id_kty))
+            {
+                set.diagnostics.push(Diagnostic {
+                    index,
+                    kid,
+                    reason: format!(
+                        "another `{}` key in the set has the same kid",
+                        id_kty.unwrap_or("?")
+                    ),
+                });
+                continue;
+            }
             match Key::from_value(jwk, options) {
                 Ok(key) => set.keys.push(Key { index, ..key }),
                 Err(reason) => set.diagnostics.push(Diagnostic { index, kid, reason }),
@@ -612,6 +632,13 @@ fn refuse_private(obj: &Map<String, Value>, members: &[&str]) -> Result<(), Stri
         )),
         None => Ok(()),
     }
+}
+
+fn kid_kty(jwk: &Value) -> (Option<&str>, Option<&str>) {
+    (
+        jwk.get("kid").and_then(Value::as_str),
+        jwk.get("kty").and_then(Value::as_str),
+    )
 }
 
 fn strip_zeros(b: &[u8]) -> &[u8] {
