@@ -139,6 +139,39 @@ pub struct Header<'a> {
 
 /// The most members a header may have.
 const MAX_MEMBERS: usize = 32;
+/// The deepest nesting of arrays / objects in a header.
+const MAX_DEPTH: usize = 8;
+
+/// Whether `json` nests arrays / objects deeper than `limit` (strings and
+/// their escapes are skipped; the JSON parser judges everything else).
+fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
 
 /// Parses a decoded JOSE header.
 ///
@@ -148,6 +181,14 @@ const MAX_MEMBERS: usize = 32;
 /// `typ`, more than 32 members; [`JwtError::UnsupportedHeader`] for `crit`
 /// and `b64` other than `true`.
 pub fn parse(json: &[u8]) -> Result<Header<'_>, JwtError> {
+    // Ignored members are skipped without serde_json's recursion limit;
+    // a header has no business nesting deeper than an embedded JWK.
+    if nesting_exceeds(json, MAX_DEPTH) {
+        return Err(JwtError::malformed(
+            Part::Header,
+            format!("JSON nests deeper than {MAX_DEPTH} levels"),
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(json);
     let raw = de
         .deserialize_map(HeaderVisitor)
@@ -308,5 +349,8 @@ mod tests {
         assert!(parse(br#"{"alg":5}"#).is_err());
         assert!(parse(br#"{"kid":"a"}"#).is_err());
         assert!(parse(br#"[]"#).is_err());
+        assert!(parse(br#"{"alg":"RS256","x":[[[[[[[[[]]]]]]]]]}"#).is_err());
+        assert!(parse(br#"{"alg":"RS256","x":"[[[[[[[[[[[[[["}"#).is_ok());
+        assert!(parse(br#"{"alg":"RS256","x":"\"[[[[[[[[[[[[[["}"#).is_ok());
     }
 }
