@@ -33,4 +33,6 @@ pub use secret::Secret;
 /// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
 /// public API: anything here may change in any release.
 #[doc(hidden)]
-pub mod __fuzz {}
+pub mod __fuzz {
+    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+}
