@@ -49,4 +49,5 @@ pub mod __fuzz {
     ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
         crate::jwt::validate_parse_claims(payload)
     }
+    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
 }
