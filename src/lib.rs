@@ -33,4 +33,8 @@ pub use secret::Secret;
 /// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
 /// public API: anything here may change in any release.
 #[doc(hidden)]
-pub mod __fuzz {}
+pub mod __fuzz {
+    pub use crate::policy::pattern::fuzz::{
+        normalize_request_path, parse_cidr, parse_path_pattern,
+    };
+}
