@@ -50,4 +50,7 @@ pub mod __fuzz {
         crate::jwt::validate_parse_claims(payload)
     }
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    pub use crate::policy::pattern::fuzz::{
+        normalize_request_path, parse_cidr, parse_path_pattern,
+    };
 }
