@@ -117,10 +117,16 @@ pub struct Token<'a> {
     source: TokenSource,
 }
 
-impl Token<'_> {
+impl<'a> Token<'a> {
     /// The token text (token68 characters only).
     pub fn as_str(&self) -> &str {
         &self.value
+    }
+
+    /// The token text, borrowed from the request unless it was
+    /// percent-decoded.
+    pub fn into_value(self) -> Cow<'a, str> {
+        self.value
     }
 
     /// Where the token was found.
@@ -491,13 +497,40 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Bytes of the token68 body: `ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
+/// "/"`. A table, because this scan is most of the cost of extraction.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: a bad index fails the build, never a request"
+)]
+static TOKEN68_BODY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || c == b'-'
+            || c == b'.'
+            || c == b'_'
+            || c == b'~'
+            || c == b'+'
+            || c == b'/';
+        b += 1;
+    }
+    table
+};
+
+fn is_token68_body(b: u8) -> bool {
+    TOKEN68_BODY.get(usize::from(b)).copied().unwrap_or(false)
+}
+
 /// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 /// (RFC 9110 §11.2, RFC 6750 §2.1 `b64token`). Returns the offset of the
 /// first byte that breaks it.
 fn token68_error(token: &[u8]) -> Option<usize> {
     let body = token
         .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b"-._~+/".contains(&b)))
+        .position(|&b| !is_token68_body(b))
         .unwrap_or(token.len());
     if body == 0 {
         return Some(0);

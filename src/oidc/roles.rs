@@ -474,17 +474,15 @@ impl RoleMapper {
             p.email = self.string_at(self.email.as_ref(), claims);
         }
         let audience_ok = self.audiences.is_empty() || audience_matches(claims, &self.audiences);
+        // Values are gathered in a Vec and the set built in one go: building a
+        // BTreeSet from a sorted batch is much cheaper than inserting one by one.
+        let mut batch: Vec<String> = Vec::new();
         for source in &self.sources {
             if source.audience_scoped && !audience_ok {
                 continue;
             }
             let Some(value) = source.path.resolve(claims) else {
                 continue;
-            };
-            let set = match source.target {
-                Target::Roles => &mut p.roles,
-                Target::Scopes => &mut p.scopes,
-                Target::Groups => &mut p.groups,
             };
             let mut taken = 0usize;
             let mut truncated = false;
@@ -501,11 +499,21 @@ impl RoleMapper {
                 // Mapped names and prefixes come from configuration, so
                 // only the token's own value is bounded.
                 if let Some(v) = source.transform(raw) {
-                    set.insert(v.into_owned());
+                    batch.push(v.into_owned());
                 }
                 true
             });
             p.truncated |= truncated;
+            let set = match source.target {
+                Target::Roles => &mut p.roles,
+                Target::Scopes => &mut p.scopes,
+                Target::Groups => &mut p.groups,
+            };
+            if set.is_empty() {
+                *set = batch.drain(..).collect();
+            } else {
+                set.extend(batch.drain(..));
+            }
         }
         if self.detect_groups_overage {
             p.groups_overage = self.overage(claims);
