@@ -484,6 +484,9 @@ impl RoleMapper {
             let Some(value) = source.path.resolve(claims) else {
                 continue;
             };
+            if let Value::Array(items) = value {
+                batch.reserve(items.len().min(self.max_values_per_claim));
+            }
             let mut taken = 0usize;
             let mut truncated = false;
             for_each_string(value, source.split, &mut |raw| {
@@ -510,7 +513,8 @@ impl RoleMapper {
                 Target::Groups => &mut p.groups,
             };
             if set.is_empty() {
-                *set = batch.drain(..).collect();
+                // Collecting a Vec's IntoIter reuses its buffer for the sort.
+                *set = std::mem::take(&mut batch).into_iter().collect();
             } else {
                 set.extend(batch.drain(..));
             }
