@@ -17,6 +17,31 @@
 //! assert_eq!(audit["reason"], "signature did not verify with kid `k1`");
 //! ```
 //!
+//! Extraction and rejection together (what a gateway does before validation):
+//!
+//! ```
+//! use edge_auth::extract::TokenSource;
+//! use edge_auth::response::Rejection;
+//!
+//! fn bearer(parts: &http::request::Parts) -> Result<String, http::Response<()>> {
+//!     match edge_auth::extract(parts, &[TokenSource::AuthorizationBearer]) {
+//!         Ok(Some(token)) => Ok(token.as_str().to_owned()),
+//!         // No token, or another scheme (Basic, DPoP): bare challenge.
+//!         Ok(None) => Err(Rejection::missing_token().with_realm("api").to_response()),
+//!         Err(e) => Err(Rejection::invalid_request(&e).with_realm("api").to_response()),
+//!     }
+//! }
+//! let (parts, ()) = http::Request::get("/orders")
+//!     .header("authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+//!     .body(())
+//!     .unwrap()
+//!     .into_parts();
+//! let response = bearer(&parts).unwrap_err();
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="api""#);
+//! assert_eq!(response.headers()["cache-control"], "no-store");
+//! ```
+//!
 //! What goes on the wire: the realm, the RFC 6750 error code, a fixed
 //! description per kind and, for `insufficient_scope`, the scopes the rule
 //! required. Never the token, a key id, a rule id or the internal reason:
