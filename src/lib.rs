@@ -37,4 +37,5 @@ pub mod __fuzz {
     pub use crate::jwk::cache::freshness::{
         CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
+    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
 }
