@@ -17,6 +17,31 @@
 //! assert_eq!(audit["reason"], "signature did not verify with kid `k1`");
 //! ```
 //!
+//! Extraction and rejection together (what a gateway does before validation):
+//!
+//! ```
+//! use edge_auth::extract::TokenSource;
+//! use edge_auth::response::Rejection;
+//!
+//! fn bearer(parts: &http::request::Parts) -> Result<String, http::Response<()>> {
+//!     match edge_auth::extract(parts, &[TokenSource::AuthorizationBearer]) {
+//!         Ok(Some(token)) => Ok(token.as_str().to_owned()),
+//!         // No token, or another scheme (Basic, DPoP): bare challenge.
+//!         Ok(None) => Err(Rejection::missing_token().with_realm("api").to_response()),
+//!         Err(e) => Err(Rejection::invalid_request(&e).with_realm("api").to_response()),
+//!     }
+//! }
+//! let (parts, ()) = http::Request::get("/orders")
+//!     .header("authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+//!     .body(())
+//!     .unwrap()
+//!     .into_parts();
+//! let response = bearer(&parts).unwrap_err();
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="api""#);
+//! assert_eq!(response.headers()["cache-control"], "no-store");
+//! ```
+//!
 //! What goes on the wire: the realm, the RFC 6750 error code, a fixed
 //! description per kind and, for `insufficient_scope`, the scopes the rule
 //! required. Never the token, a key id, a rule id or the internal reason:
@@ -28,6 +53,11 @@ use http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 use crate::extract::ExtractError;
+
+/// The realm used until [`Rejection::with_realm`] sets another. RFC 6750 §3
+/// requires at least one auth-param after `Bearer`, and a request without a
+/// token gets no `error`, so the challenge always names a realm.
+pub const DEFAULT_REALM: &str = "edge-auth";
 
 /// What kind of rejection, deciding the status and the challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,7 +114,7 @@ impl RejectionKind {
 pub struct Rejection {
     kind: RejectionKind,
     description: &'static str,
-    realm: Option<String>,
+    realm: String,
     reason: Option<String>,
     rule: Option<String>,
     reasons: Vec<String>,
@@ -98,7 +128,7 @@ impl Rejection {
         Self {
             kind,
             description,
-            realm: None,
+            realm: DEFAULT_REALM.to_owned(),
             reason: None,
             rule: None,
             reasons: Vec::new(),
@@ -194,10 +224,11 @@ impl Rejection {
         r
     }
 
-    /// Sets the realm of the challenge (RFC 9110 §11.5).
+    /// Sets the realm of the challenge (RFC 9110 §11.5); default
+    /// [`DEFAULT_REALM`].
     #[must_use]
     pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = Some(realm.into());
+        self.realm = realm.into();
         self
     }
 
@@ -255,6 +286,11 @@ impl Rejection {
         self.reason.as_deref()
     }
 
+    /// The realm of the challenge.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
     /// The rule that decided (audit only).
     pub fn rule(&self) -> Option<&str> {
         self.rule.as_deref()
@@ -273,10 +309,7 @@ impl Rejection {
         ) {
             return None;
         }
-        let mut params: Vec<String> = Vec::new();
-        if let Some(realm) = &self.realm {
-            params.push(format!("realm={}", quoted_string(realm)));
-        }
+        let mut params = vec![format!("realm={}", quoted_string(&self.realm))];
         if let Some(code) = self.kind.error_code() {
             params.push(format!("error=\"{code}\""));
             params.push(format!(
@@ -294,11 +327,7 @@ impl Rejection {
         if self.kind == RejectionKind::InsufficientScope && !scope.is_empty() {
             params.push(format!("scope=\"{scope}\""));
         }
-        if params.is_empty() {
-            Some(String::from("Bearer"))
-        } else {
-            Some(format!("Bearer {}", params.join(", ")))
-        }
+        Some(format!("Bearer {}", params.join(", ")))
     }
 
     /// The response: status, `WWW-Authenticate` (except for
@@ -311,9 +340,9 @@ impl Rejection {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = self.challenge() {
             // Every part was escaped or filtered to visible ASCII, so this
-            // cannot fail; a bare challenge is the fallback regardless.
+            // cannot fail; a minimal challenge is the fallback regardless.
             let value = HeaderValue::try_from(challenge)
-                .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+                .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"edge-auth\""));
             headers.insert(WWW_AUTHENTICATE, value);
         }
         response
@@ -368,8 +397,7 @@ impl Serialize for Rejection {
             subject: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             issuer: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            realm: Option<&'a str>,
+            realm: &'a str,
         }
         Audit {
             kind: self.kind,
@@ -382,7 +410,7 @@ impl Serialize for Rejection {
             scopes: &self.scopes,
             subject: self.subject.as_deref(),
             issuer: self.issuer.as_deref(),
-            realm: self.realm.as_deref(),
+            realm: &self.realm,
         }
         .serialize(serializer)
     }

@@ -677,6 +677,27 @@ proptest! {
         }
     }
 
+    // Any cookie header or query string through the public API: no panic,
+    // and a token that comes out is token68.
+    #[test]
+    fn cookie_and_query_never_panic(
+        cookie in proptest::collection::vec(any::<u8>(), 0..96).prop_map(|mut v| { v.splice(0..0, b"session=".iter().copied()); v }),
+        query in "[a-z_=&%+0-9A-F.~-]{0,64}",
+    ) {
+        let mut p = parts("/", &[]);
+        if let Ok(uri) = format!("/p?access_token={query}").parse() {
+            p.uri = uri;
+        }
+        if let Ok(hv) = http::HeaderValue::from_bytes(&cookie) {
+            p.headers.insert("cookie", hv);
+        }
+        for source in [TokenSource::cookie("session"), TokenSource::query("access_token")] {
+            if let Ok(Some(t)) = edge_auth::extract(&p, &[source]) {
+                prop_assert!(edge_auth::__fuzz::token68_error(t.as_str().as_bytes()).is_none());
+            }
+        }
+    }
+
     #[test]
     fn cookie_parser_never_panics(value in proptest::collection::vec(any::<u8>(), 0..128)) {
         for (name, val) in edge_auth::__fuzz::cookie_pairs(&value) {

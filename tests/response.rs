@@ -86,10 +86,10 @@ case!(
     Some(r#"Bearer realm="api""#)
 );
 case!(
-    missing_token_without_realm,
+    missing_token_default_realm,
     Rejection::missing_token(),
     StatusCode::UNAUTHORIZED,
-    Some("Bearer")
+    Some(r#"Bearer realm="edge-auth""#)
 );
 case!(
     invalid_token,
@@ -135,7 +135,7 @@ case!(
     )),
     StatusCode::BAD_REQUEST,
     Some(
-        r#"Bearer error="invalid_request", error_description="a credential field appears more than once""#
+        r#"Bearer realm="edge-auth", error="invalid_request", error_description="a credential field appears more than once""#
     )
 );
 case!(
@@ -147,7 +147,7 @@ case!(
     )),
     StatusCode::BAD_REQUEST,
     Some(
-        r#"Bearer error="invalid_request", error_description="the request's credentials are malformed""#
+        r#"Bearer realm="edge-auth", error="invalid_request", error_description="the request's credentials are malformed""#
     )
 );
 case!(
@@ -159,7 +159,7 @@ case!(
     )),
     StatusCode::BAD_REQUEST,
     Some(
-        r#"Bearer error="invalid_request", error_description="the access token is not a valid bearer token""#
+        r#"Bearer realm="edge-auth", error="invalid_request", error_description="the access token is not a valid bearer token""#
     )
 );
 case!(
@@ -175,7 +175,7 @@ case!(
     Rejection::insufficient_scope(Vec::<String>::new()),
     StatusCode::FORBIDDEN,
     Some(
-        r#"Bearer error="insufficient_scope", error_description="the access token lacks the privileges this request requires""#
+        r#"Bearer realm="edge-auth", error="insufficient_scope", error_description="the access token lacks the privileges this request requires""#
     )
 );
 case!(
@@ -191,7 +191,7 @@ case!(
     ]),
     StatusCode::FORBIDDEN,
     Some(
-        r#"Bearer error="insufficient_scope", error_description="the access token lacks the privileges this request requires", scope="ok""#
+        r#"Bearer realm="edge-auth", error="insufficient_scope", error_description="the access token lacks the privileges this request requires", scope="ok""#
     )
 );
 case!(

@@ -1,6 +1,38 @@
 //! OIDC claims to roles: claim paths (RFC 6901 JSON Pointer), value maps and
 //! provider presets, producing a [`Principal`]. The claims must already be
 //! verified (signature, `iss`, `aud`, `exp`): the mapper trusts what it reads.
+//!
+//! ```
+//! use edge_auth::oidc::{ClaimSource, RoleMapper, Unmapped};
+//!
+//! // Keycloak realm and client roles, plus a group mapped to a role.
+//! let mapper = RoleMapper::keycloak("orders-api").with_source(
+//!     ClaimSource::roles("groups")?.with_value_map([("/staff/managers", "manager")], Unmapped::Drop),
+//! );
+//! let claims = serde_json::json!({
+//!     "iss": "https://sso.example.com/realms/acme",
+//!     "sub": "f1e2d3c4",
+//!     "realm_access": { "roles": ["offline_access"] },
+//!     "resource_access": { "orders-api": { "roles": ["orders-admin"] } },
+//!     "groups": ["/staff/managers"],
+//!     "scope": "openid orders:read",
+//! });
+//! let principal = mapper.map(claims.as_object().unwrap());
+//! assert!(principal.has_role("orders-admin") && principal.has_role("manager"));
+//! assert!(principal.has_scope("orders:read"));
+//!
+//! // Entra ID: a groups overage is reported, never read as "no groups".
+//! let claims = serde_json::json!({
+//!     "aud": "6e74172b-be56-4843-9ff4-e66a39bb12e3", "oid": "690222be", "tid": "72f988bf",
+//!     "roles": ["Orders.Admin"],
+//!     "_claim_names": { "groups": "src1" },
+//!     "_claim_sources": { "src1": { "endpoint": "https://graph.microsoft.com/v1.0/users/690222be/getMemberObjects" } },
+//! });
+//! let p = RoleMapper::entra_id("6e74172b-be56-4843-9ff4-e66a39bb12e3").map(claims.as_object().unwrap());
+//! assert!(p.has_role("Orders.Admin"));
+//! assert!(p.groups.is_empty() && p.groups_overage().is_some());
+//! # Ok::<(), edge_auth::oidc::OidcError>(())
+//! ```
 
 mod presets;
 mod principal;

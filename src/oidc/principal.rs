@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Principal {
-    /// The `sub` claim.
+    /// The subject: the `sub` claim, or the claim the mapper names instead
+    /// (the Entra ID preset uses `oid`, stable across applications).
     pub subject: Option<String>,
     /// The `iss` claim.
     pub issuer: Option<String>,

@@ -474,6 +474,9 @@ impl RoleMapper {
             p.email = self.string_at(self.email.as_ref(), claims);
         }
         let audience_ok = self.audiences.is_empty() || audience_matches(claims, &self.audiences);
+        // Values are gathered in a Vec and the set built in one go: building a
+        // BTreeSet from a sorted batch is much cheaper than inserting one by one.
+        let mut batch: Vec<String> = Vec::new();
         for source in &self.sources {
             if source.audience_scoped && !audience_ok {
                 continue;
@@ -481,11 +484,9 @@ impl RoleMapper {
             let Some(value) = source.path.resolve(claims) else {
                 continue;
             };
-            let set = match source.target {
-                Target::Roles => &mut p.roles,
-                Target::Scopes => &mut p.scopes,
-                Target::Groups => &mut p.groups,
-            };
+            if let Value::Array(items) = value {
+                batch.reserve(items.len().min(self.max_values_per_claim));
+            }
             let mut taken = 0usize;
             let mut truncated = false;
             for_each_string(value, source.split, &mut |raw| {
@@ -501,11 +502,22 @@ impl RoleMapper {
                 // Mapped names and prefixes come from configuration, so
                 // only the token's own value is bounded.
                 if let Some(v) = source.transform(raw) {
-                    set.insert(v.into_owned());
+                    batch.push(v.into_owned());
                 }
                 true
             });
             p.truncated |= truncated;
+            let set = match source.target {
+                Target::Roles => &mut p.roles,
+                Target::Scopes => &mut p.scopes,
+                Target::Groups => &mut p.groups,
+            };
+            if set.is_empty() {
+                // Collecting a Vec's IntoIter reuses its buffer for the sort.
+                *set = std::mem::take(&mut batch).into_iter().collect();
+            } else {
+                set.extend(batch.drain(..));
+            }
         }
         if self.detect_groups_overage {
             p.groups_overage = self.overage(claims);
