@@ -43,10 +43,7 @@ use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
 use crate::jwt::{self, JwtError, Part, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
 use crate::policy::{CompiledPolicy, Decision, Failure, Policy, Reason, RequestFacts};
-use crate::response::Rejection;
-
-/// The default challenge realm.
-const DEFAULT_REALM: &str = "edge-auth";
+use crate::response::{DEFAULT_REALM, Rejection};
 
 /// The placeholder in an issuer that stands for the token's tenant (Entra ID
 /// multi-tenant applications).
@@ -519,7 +516,8 @@ impl Gate {
         drop(state);
         match claims {
             Ok(claims) => {
-                let mut principal = issuer.config.roles.map(claims.raw());
+                let (IgnoredAny, raw) = claims.into_parts();
+                let mut principal = issuer.config.roles.map_owned(raw);
                 if principal.issuer.is_none() {
                     principal.issuer = Some(issuer.config.issuer.clone());
                 }
