@@ -271,6 +271,8 @@ cases! {
     single_dot_rejected: get("/users/./42"), with(&[], &["users:read"]) => Rejected;
     trailing_dot_dot_rejected: get("/assets/.."), anon() => Rejected;
     dot_dot_with_matrix_param_rejected: get("/static/..;/admin"), anon() => Rejected;
+    path_parameter_rejected: get("/admin;x=1/users").ip("10.1.2.3"), anon() => Rejected;
+    path_parameter_on_allowed_route_rejected: get("/static/app.js;v=2"), anon() => Rejected;
     empty_segment_rejected: get("//users/42"), with(&[], &["users:read"]) => Rejected;
     inner_empty_segment_rejected: get("/assets//x"), anon() => Rejected;
     malformed_percent_rejected: get("/users/%zz"), user() => Rejected;
@@ -502,6 +504,22 @@ fn encoded_slash_never_matches_a_separator_when_allowed() {
         Some("opaque")
     );
     assert!(!get("/x/a/b").evaluate(&compiled, None).is_allowed());
+}
+
+#[test]
+fn path_parameters_can_be_allowed_but_never_hide_dot_segments() {
+    let mut config = PolicyConfig::default();
+    config.reject_path_parameters = false;
+    let compiled = Policy::from_json(GATEWAY_JSON)
+        .unwrap()
+        .compile_with(&config)
+        .unwrap();
+    let d = get("/static/app.js;v=2").evaluate(&compiled, None);
+    assert_eq!(d.rule_id.as_deref(), Some("static"));
+    let d = get("/admin;x/users").evaluate(&compiled, None);
+    assert!(!d.is_allowed());
+    let d = get("/static/..;/admin").evaluate(&compiled, None);
+    assert!(matches!(d.reasons[..], [Reason::RequestRejected { .. }]));
 }
 
 #[test]

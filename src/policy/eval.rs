@@ -283,6 +283,7 @@ impl CompiledPolicy {
             max_len: self.config.max_path_len,
             max_segments: self.config.max_path_segments,
             reject_encoded_separators: self.config.reject_encoded_separators,
+            reject_path_parameters: self.config.reject_path_parameters,
         };
         let path = match pattern::normalize_path(facts.path, &opts) {
             Ok(path) => path,

@@ -22,6 +22,7 @@ pub(crate) struct PathOptions {
     pub(crate) max_len: usize,
     pub(crate) max_segments: usize,
     pub(crate) reject_encoded_separators: bool,
+    pub(crate) reject_path_parameters: bool,
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -119,6 +120,11 @@ pub(crate) fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow
                 }
             }
             i += 3;
+        } else if b == b';' && opts.reject_path_parameters {
+            return Err(format!(
+                "path `{}` has a `;` path parameter",
+                super::clip(raw)
+            ));
         } else if is_path_char(b) {
             if let Some(o) = out.as_mut() {
                 o.push(char::from(b));
@@ -232,6 +238,7 @@ pub(crate) fn parse_path_pattern(
                     max_len,
                     max_segments: 1,
                     reject_encoded_separators: false,
+                    reject_path_parameters: false,
                 };
                 let raw = format!("/{part}");
                 let normalised = normalize_path(&raw, &opts)?;
@@ -550,6 +557,7 @@ pub(crate) mod fuzz {
             max_len: 8192,
             max_segments: 128,
             reject_encoded_separators: false,
+            reject_path_parameters: false,
         };
         super::normalize_path(path, &opts)
             .ok()
