@@ -323,6 +323,8 @@ cases! {
     payments_country_case_insensitive: req("POST", "/payments/charge").country("ir"), with(&[], &["payments"]) => Deny("embargo");
     payments_unknown_country_fails_closed: req("POST", "/payments/charge"), with(&[], &["payments"]) => Deny("embargo");
     payments_malformed_country_fails_closed: req("POST", "/payments/charge").country("Korea"), with(&[], &["payments"]) => Deny("embargo");
+    payments_unknown_country_xx_fails_closed: req("POST", "/payments/charge").country("XX"), with(&[], &["payments"]) => Deny("embargo");
+    payments_tor_country_code_is_a_code: req("POST", "/payments/charge").country("T1"), with(&[], &["payments"]) => Allow("payments");
     payments_without_scope_403: req("POST", "/payments/charge").country("DE"), user() => Scopes(&["payments"]);
 
     // Host-bound anonymous docs, trailing-slash pattern, custom method.
@@ -536,6 +538,76 @@ fn request_limits_are_enforced() {
     ));
 }
 
+#[test]
+fn cidr_zero_prefixes_split_the_families() {
+    let policy = Policy::from_json(
+        r#"{"rules":[
+            {"id":"v4","require":{"anonymous":true,"client_ip":["0.0.0.0/0"]},"effect":"allow"},
+            {"id":"v6","require":{"anonymous":true,"client_ip":["::/0"]},"effect":"allow"}
+        ]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    let who = |ip: &'static str| get("/").ip(ip).evaluate(&policy, None).rule_id;
+    assert_eq!(who("198.51.100.1").as_deref(), Some("v4"));
+    assert_eq!(who("::ffff:198.51.100.1").as_deref(), Some("v4"));
+    assert_eq!(who("2001:db8::1").as_deref(), Some("v6"));
+    assert_eq!(who("::1").as_deref(), Some("v6"));
+}
+
+#[test]
+fn ipv4_mapped_cidr_in_policy_is_ipv4() {
+    let policy = Policy::from_json(
+        r#"{"rules":[{"id":"m","require":{"anonymous":true,"client_ip":["::ffff:10.0.0.0/104"]},"effect":"allow"}]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    assert!(get("/").ip("10.9.8.7").evaluate(&policy, None).is_allowed());
+    assert!(
+        get("/")
+            .ip("::ffff:10.9.8.7")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(!get("/").ip("11.0.0.1").evaluate(&policy, None).is_allowed());
+}
+
+#[test]
+fn ipv6_host_literal_with_port() {
+    let policy = Policy::from_json(
+        r#"{"rules":[{"id":"h","match":{"hosts":["[2001:db8::1]"]},"require":{"anonymous":true},"effect":"allow"}]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    assert!(
+        get("/")
+            .host("[2001:DB8::1]:8443")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(
+        get("/")
+            .host("[2001:db8::1]")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(
+        !get("/")
+            .host("[2001:db8::2]")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(
+        !get("/")
+            .host("[2001:db8::1]x")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+}
+
 // ---------------------------------------------------------- compile errors
 
 fn compile_err(text: &str) -> PolicyError {
@@ -588,6 +660,7 @@ rejects! {
     reject_cidr_leading_zero_octet: r#"{"id":"a","effect":"deny","require":{"client_ip":["010.0.0.0/8"]}}"# => "not an IP address";
     reject_cidr_signed_prefix: r#"{"id":"a","effect":"deny","require":{"client_ip":["10.0.0.0/+8"]}}"# => "decimal number";
     reject_cidr_mapped_short_prefix: r#"{"id":"a","effect":"deny","require":{"client_ip":["::ffff:0:0/95"]}}"# => "/96 to /128";
+    reject_unknown_country_code: r#"{"id":"a","effect":"deny","require":{"country":["XX"]}}"# => "country is unknown";
     reject_country_name: r#"{"id":"a","effect":"deny","require":{"country":["Germany"]}}"# => "alpha-2";
     reject_pointer_without_slash: r#"{"id":"a","effect":"allow","require":{"claims":[{"pointer":"tid","equals":"x"}]}}"# => "starts with `/`";
     reject_pointer_bad_escape: r#"{"id":"a","effect":"allow","require":{"claims":[{"pointer":"/a~2","equals":"x"}]}}"# => "`~` must be followed";

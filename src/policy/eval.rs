@@ -79,6 +79,8 @@ impl<'a> RequestFacts<'a> {
     }
 
     /// Sets the country, an ISO 3166-1 alpha-2 code (e.g. `CF-IPCountry`).
+    /// `XX` (Cloudflare's "unknown") counts as unknown: country conditions
+    /// are then unevaluable.
     #[must_use]
     pub fn with_country(mut self, country: &'a str) -> Self {
         self.country = Some(country);
@@ -391,7 +393,7 @@ fn check_conditions(
             }),
             Some(Err(bad)) => failures.push(Failure::Unevaluable {
                 detail: format!(
-                    "country `{}` is not an ISO 3166-1 alpha-2 code",
+                    "country `{}` is unknown or not an ISO 3166-1 alpha-2 code",
                     super::clip(bad)
                 ),
             }),

@@ -522,11 +522,17 @@ impl fmt::Display for Cidr {
 }
 
 /// An ISO 3166-1 alpha-2 code, upper-cased. Only the shape is checked: the
-/// caller's source (e.g. `CF-IPCountry`) also uses `XX` and `T1`.
+/// caller's source (e.g. `CF-IPCountry`) also uses `T1` (Tor). `XX` is
+/// refused: Cloudflare sends it when it does not know the country, and an
+/// unknown country must be handled as unevaluable, not as one more code.
 pub(crate) fn parse_country(code: &str) -> Result<[u8; 2], String> {
     match code.as_bytes() {
         [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphanumeric() => {
-            Ok([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+            let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
+            if code == *b"XX" {
+                return Err("`XX` means the country is unknown".to_owned());
+            }
+            Ok(code)
         }
         _ => Err("a country is a two-letter ISO 3166-1 alpha-2 code".to_owned()),
     }
