@@ -38,4 +38,7 @@ pub mod __fuzz {
         CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    pub use crate::policy::pattern::fuzz::{
+        normalize_request_path, parse_cidr, parse_path_pattern,
+    };
 }
