@@ -109,7 +109,9 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
     let (input, sig) = token.rsplit_once('.').unwrap();
     let input = input.as_bytes().to_vec();
     use base64::Engine as _;
-    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .unwrap();
     let b = |m: &str| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(jwk[m].as_str().unwrap())
@@ -146,7 +148,16 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
         }
     };
     assert!(floor());
-    let c = Case { name, alg, token, keys, validator, floor, peer_key, peer_validation: pv };
+    let c = Case {
+        name,
+        alg,
+        token,
+        keys,
+        validator,
+        floor,
+        peer_key,
+        peer_validation: pv,
+    };
     assert!(ours(&c), "{name}: edge-auth refuses its own bench token");
     assert!(peer(&c), "{name}: jsonwebtoken refuses the bench token");
     c
@@ -159,15 +170,26 @@ fn ours(c: &Case) -> bool {
 }
 
 fn peer(c: &Case) -> bool {
-    jsonwebtoken::decode::<EntraClaims>(black_box(&c.token), &c.peer_key, &c.peer_validation).is_ok()
+    jsonwebtoken::decode::<EntraClaims>(black_box(&c.token), &c.peer_key, &c.peer_validation)
+        .is_ok()
 }
 
 fn cases() -> Vec<Case> {
     vec![
-        case("RS256", Algorithm::RS256, TestKey::rsa("rsa", KeySize::Rsa2048), false),
+        case(
+            "RS256",
+            Algorithm::RS256,
+            TestKey::rsa("rsa", KeySize::Rsa2048),
+            false,
+        ),
         case("ES256", Algorithm::ES256, TestKey::ec("p256", false), false),
         case("EdDSA", Algorithm::EdDSA, TestKey::ed25519("ed"), false),
-        case("HS256", Algorithm::HS256, TestKey::hmac("hs", &[0x5a; 64]), true),
+        case(
+            "HS256",
+            Algorithm::HS256,
+            TestKey::hmac("hs", &[0x5a; 64]),
+            true,
+        ),
     ]
 }
 
@@ -189,7 +211,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Interleaved rounds so that machine noise hits all three alike.
 fn ratios(cases: &[Case]) {
     println!("\njwt ratios (median ns per op over interleaved rounds, same run):");
-    println!("{:<6} {:>12} {:>12} {:>12} {:>10} {:>10}", "alg", "edge-auth", "ring floor", "jsonwebtoken", "vs floor", "vs jwt");
+    println!(
+        "{:<6} {:>12} {:>12} {:>12} {:>10} {:>10}",
+        "alg", "edge-auth", "ring floor", "jsonwebtoken", "vs floor", "vs jwt"
+    );
     for c in cases {
         let per_round = match c.alg {
             Algorithm::HS256 => 2000,
@@ -216,11 +241,20 @@ fn ratios(cases: &[Case]) {
         let (o, f, p) = (median(o), median(f), median(p));
         println!(
             "{:<6} {:>12.0} {:>12.0} {:>12.0} {:>9.3}x {:>9.3}x",
-            c.name, o, f, p, o / f, o / p
+            c.name,
+            o,
+            f,
+            p,
+            o / f,
+            o / p
         );
     }
     let c = &cases[0];
-    println!("(RS256 token is {} bytes; header+claims base64url {})", c.token.len(), b64(&[]).len() + c.token.rsplit_once('.').unwrap().0.len());
+    println!(
+        "(RS256 token is {} bytes; header+claims base64url {})",
+        c.token.len(),
+        b64(&[]).len() + c.token.rsplit_once('.').unwrap().0.len()
+    );
 }
 
 fn main() {

@@ -144,7 +144,7 @@ const MAX_DEPTH: usize = 8;
 
 /// Whether `json` nests arrays / objects deeper than `limit` (strings and
 /// their escapes are skipped; the JSON parser judges everything else).
-fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
+pub(crate) fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
