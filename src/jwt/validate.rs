@@ -4,7 +4,9 @@
 //! allow-list before any key is touched; the key is found by `kid` and
 //! `alg`; the signature is verified; only then are the claims read.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use jsonwebtoken::Algorithm;
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
@@ -74,10 +76,14 @@ impl Default for Validation {
 }
 
 /// A verified token's claims: the caller's typed view `C` and the raw map.
+///
+/// The raw map is built from the verified payload on first access, so a
+/// caller that only needs `C` does not pay for it.
 #[derive(Debug, Clone)]
 pub struct Claims<C> {
     typed: C,
-    raw: Map<String, Value>,
+    payload: Vec<u8>,
+    raw: OnceLock<Map<String, Value>>,
     alg: Algorithm,
     kid: Option<String>,
 }
@@ -90,7 +96,10 @@ impl<C> Claims<C> {
 
     /// Every claim, as sent.
     pub fn raw(&self) -> &Map<String, Value> {
-        &self.raw
+        // Validation already read the payload as a JSON object with unique
+        // members and bounded nesting, so this parse succeeds.
+        self.raw
+            .get_or_init(|| parse_claims(&self.payload).unwrap_or_default())
     }
 
     /// The typed claims, dropping the rest.
@@ -99,8 +108,9 @@ impl<C> Claims<C> {
     }
 
     /// The typed claims and the raw map.
-    pub fn into_parts(self) -> (C, Map<String, Value>) {
-        (self.typed, self.raw)
+    pub fn into_parts(mut self) -> (C, Map<String, Value>) {
+        self.raw();
+        (self.typed, self.raw.take().unwrap_or_default())
     }
 
     /// The algorithm the signature was verified with.
@@ -194,24 +204,20 @@ impl Validator {
         now: OffsetDateTime,
     ) -> Result<Claims<C>, JwtError> {
         let verified = self.verify(token, keys)?;
-        let mut value = Value::Object(parse_claims(&verified.payload)?);
-        let Value::Object(raw) = &value else {
-            return Err(JwtError::malformed(Part::Claims, "not a JSON object"));
-        };
-        self.check_claims(raw, now)?;
-        let typed = C::deserialize(&value).map_err(|e| {
+        let payload = verified.payload;
+        let registered = parse_registered(&payload)?;
+        self.check_claims(&registered, now)?;
+        drop(registered);
+        let typed = serde_json::from_slice::<C>(&payload).map_err(|e| {
             JwtError::malformed(
                 Part::Claims,
                 format!("claims do not fit the expected type: {e}"),
             )
         })?;
-        let raw = match value.take() {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
         Ok(Claims {
             typed,
-            raw,
+            payload,
+            raw: OnceLock::new(),
             alg: verified.alg.to_jwt(),
             kid: verified.kid,
         })
@@ -262,12 +268,13 @@ impl Validator {
         })
     }
 
-    fn check_claims(&self, raw: &Map<String, Value>, now: OffsetDateTime) -> Result<(), JwtError> {
+    fn check_claims(&self, reg: &Registered<'_>, now: OffsetDateTime) -> Result<(), JwtError> {
         let v = &self.validation;
+        let raw = reg;
         if let Some(missing) = v
             .required_claims
             .iter()
-            .find(|c| !raw.contains_key(c.as_str()))
+            .find(|c| !reg.names.iter().any(|n| n == c.as_str()))
         {
             return Err(JwtError::MissingClaim {
                 claim: missing.clone(),
@@ -309,7 +316,7 @@ impl Validator {
         self.check_audience(raw)
     }
 
-    fn check_issuer(&self, raw: &Map<String, Value>) -> Result<(), JwtError> {
+    fn check_issuer(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
         let iss = match raw.get("iss") {
             None => {
                 return Err(JwtError::MissingClaim {
@@ -340,7 +347,7 @@ impl Validator {
         }
     }
 
-    fn check_audience(&self, raw: &Map<String, Value>) -> Result<(), JwtError> {
+    fn check_audience(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
         let expected = &self.validation.audiences;
         let seen: Vec<&str> = match raw.get("aud") {
             None if expected.is_empty() => return Ok(()),
@@ -444,7 +451,7 @@ fn valid_tenant(tid: &str) -> bool {
 
 /// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, integer or
 /// fractional. Anything else is malformed.
-fn numeric_date(raw: &Map<String, Value>, name: &str) -> Result<Option<OffsetDateTime>, JwtError> {
+fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTime>, JwtError> {
     let Some(v) = raw.get(name) else {
         return Ok(None);
     };
@@ -469,9 +476,79 @@ fn numeric_date(raw: &Map<String, Value>, name: &str) -> Result<Option<OffsetDat
     })
 }
 
+/// The deepest nesting of arrays / objects accepted in a claims set.
+const MAX_CLAIMS_DEPTH: usize = 64;
+
+/// What validation reads from a claims set: every member's name (for
+/// required claims) and the values of the registered claims it checks.
+struct Registered<'a> {
+    names: Vec<Cow<'a, str>>,
+    values: [Option<Value>; 6],
+}
+
+/// The registered claims validation reads, in `Registered::values` order.
+const REGISTERED: [&str; 6] = ["exp", "nbf", "iat", "iss", "aud", "tid"];
+
+impl Registered<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        let i = REGISTERED.iter().position(|r| *r == name)?;
+        self.values.get(i)?.as_ref()
+    }
+}
+
+/// One pass over the claims set: a JSON object with unique member names
+/// (RFC 7519 §4), nesting at most 64 deep, whose registered claims
+/// (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`) are kept; the rest is skipped.
+fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, JwtError> {
+    if header::nesting_exceeds(payload, MAX_CLAIMS_DEPTH) {
+        return Err(JwtError::malformed(
+            Part::Claims,
+            format!("JSON nests deeper than {MAX_CLAIMS_DEPTH} levels"),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    de.deserialize_map(RegisteredVisitor)
+        .and_then(|m| de.end().map(|()| m))
+        .map_err(|e| JwtError::malformed(Part::Claims, e.to_string()))
+}
+
+struct RegisteredVisitor;
+
+impl<'de> Visitor<'de> for RegisteredVisitor {
+    type Value = Registered<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut names: Vec<Cow<'de, str>> = Vec::with_capacity(24);
+        let mut values: [Option<Value>; 6] = Default::default();
+        while let Some(header::Str(key)) = access.next_key::<header::Str<'de>>()? {
+            if names.contains(&key) {
+                return Err(de::Error::custom(format_args!("duplicate claim `{key}`")));
+            }
+            match REGISTERED.iter().position(|r| *r == key) {
+                Some(i) => {
+                    let v: Value = access.next_value()?;
+                    if let Some(slot) = values.get_mut(i) {
+                        *slot = Some(v);
+                    }
+                }
+                None => {
+                    access.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            names.push(key);
+        }
+        Ok(Registered { names, values })
+    }
+}
+
 /// Parses the claims set: a JSON object whose members are unique (RFC 7519
 /// §4: duplicates must be rejected or the last taken; we reject).
 pub(crate) fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>, JwtError> {
+    parse_registered(payload)?;
     let mut de = serde_json::Deserializer::from_slice(payload);
     de.deserialize_map(UniqueMap)
         .and_then(|m| de.end().map(|()| m))
@@ -538,7 +615,8 @@ pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError
     } = compact::split(token, max_token_size)?;
     let mut hbuf = HeaderBuf::default();
     let hdr = header::parse(hbuf.decode(header)?)?;
-    let claims = parse_claims(&compact::decode_vec(payload, Part::Claims)?)?;
+    let payload = compact::decode_vec(payload, Part::Claims)?;
+    let claims = parse_registered(&payload)?;
     let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     Ok(Inspected {
         alg: hdr.alg.into_owned(),
