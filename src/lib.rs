@@ -33,4 +33,10 @@ pub use secret::Secret;
 /// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
 /// public API: anything here may change in any release.
 #[doc(hidden)]
-pub mod __fuzz {}
+pub mod __fuzz {
+    pub use crate::httpsig::fields::{
+        BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
+        parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
+        serialize_list,
+    };
+}

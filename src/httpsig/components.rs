@@ -1,0 +1,593 @@
+//! Component identifiers and their values (RFC 9421 §2, §2.1, §2.2) and the
+//! signature base (§2.5). Values are taken from `http` message parts; nothing
+//! here signs or verifies.
+
+use super::HttpSigError;
+use super::fields::{self, BareItem, Entry, Item, Parameters};
+use base64::Engine as _;
+use http::HeaderMap;
+use std::fmt;
+
+/// One covered component: a derived component (`@method`, …) or an HTTP field
+/// name, with its parameters (`sf`, `key`, `bs`, `req`, `name`).
+///
+/// ```
+/// use edge_auth::httpsig::Component;
+/// let c = Component::try_from_identifier(r#""@query-param";name="id""#)?;
+/// assert_eq!(c.name(), "@query-param");
+/// assert_eq!(c.to_string(), r#""@query-param";name="id""#);
+/// # Ok::<(), edge_auth::httpsig::HttpSigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    name: String,
+    params: Parameters,
+}
+
+impl Component {
+    /// A component without parameters, e.g. `@method` or `content-type`.
+    ///
+    /// # Errors
+    /// [`HttpSigError::MalformedComponent`] for an unknown derived component
+    /// or a name that is not a lowercase field name.
+    pub fn try_from_name(name: &str) -> Result<Self, HttpSigError> {
+        Self::try_from_parts(name.to_owned(), Vec::new())
+    }
+
+    /// Parses a serialised component identifier, as it appears in
+    /// Signature-Input: an sf-string with parameters, e.g. `"date"` or
+    /// `"content-digest";key="sha-256"`.
+    ///
+    /// # Errors
+    /// [`HttpSigError::MalformedComponent`] when the identifier is not a
+    /// string item, names an unknown derived component, or carries unknown or
+    /// conflicting parameters.
+    pub fn try_from_identifier(identifier: &str) -> Result<Self, HttpSigError> {
+        let item =
+            fields::parse_item(identifier).map_err(|e| HttpSigError::MalformedComponent {
+                component: identifier.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Self::try_from_item(&item)
+    }
+
+    pub(crate) fn try_from_item(item: &Item) -> Result<Self, HttpSigError> {
+        match &item.bare {
+            BareItem::String(name) => Self::try_from_parts(name.clone(), item.params.clone()),
+            _ => Err(HttpSigError::MalformedComponent {
+                component: fields::serialize_item(item).unwrap_or_default(),
+                reason: "component identifier must be a string".into(),
+            }),
+        }
+    }
+
+    fn try_from_parts(name: String, params: Parameters) -> Result<Self, HttpSigError> {
+        let c = Self { name, params };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The component name (`@path`, `content-digest`, …).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the component is taken from the related request (`;req`).
+    pub fn is_req(&self) -> bool {
+        self.flag("req")
+    }
+
+    pub(crate) fn to_item(&self) -> Item {
+        Item {
+            bare: BareItem::String(self.name.clone()),
+            params: self.params.clone(),
+        }
+    }
+
+    fn param(&self, key: &str) -> Option<&BareItem> {
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.param(key).is_some()
+    }
+
+    fn bad(&self, reason: &str) -> HttpSigError {
+        HttpSigError::MalformedComponent {
+            component: self.to_string(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), HttpSigError> {
+        for (k, v) in &self.params {
+            match (k.as_str(), v) {
+                ("sf" | "bs" | "req" | "tr", BareItem::Boolean(true)) => {}
+                ("key" | "name", BareItem::String(_)) => {}
+                ("sf" | "bs" | "req" | "tr" | "key" | "name", _) => {
+                    return Err(self.bad("parameter has the wrong type"));
+                }
+                // §2.5: a parameter that is not understood is an error.
+                _ => return Err(self.bad("unknown component parameter")),
+            }
+        }
+        if self.flag("tr") {
+            return Err(self.bad("trailer fields (`tr`) are not supported"));
+        }
+        if let Some(derived) = self.name.strip_prefix('@') {
+            if !matches!(
+                derived,
+                "method"
+                    | "target-uri"
+                    | "authority"
+                    | "scheme"
+                    | "request-target"
+                    | "path"
+                    | "query"
+                    | "query-param"
+                    | "status"
+            ) {
+                return Err(self.bad("unknown derived component"));
+            }
+            if self.flag("sf") || self.flag("bs") || self.flag("key") {
+                return Err(self.bad("field parameters on a derived component"));
+            }
+            let is_qp = derived == "query-param";
+            if is_qp != self.flag("name") {
+                return Err(self.bad("`name` is required on @query-param and only there"));
+            }
+            if derived == "status" && self.is_req() {
+                return Err(self.bad("@status cannot come from the request"));
+            }
+            return Ok(());
+        }
+        if self.name.is_empty()
+            || !self.name.bytes().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&c)
+            })
+        {
+            return Err(self.bad("field name must be a lowercase token"));
+        }
+        if self.flag("name") {
+            return Err(self.bad("`name` is only for @query-param"));
+        }
+        if self.flag("bs") && (self.flag("sf") || self.flag("key")) {
+            return Err(self.bad("`bs` cannot be combined with `sf` or `key`"));
+        }
+        Ok(())
+    }
+
+    /// Same identifier: same name and the same parameters in any order.
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.params.len() == other.params.len()
+            && self.params.iter().all(|p| other.params.contains(p))
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match fields::serialize_item(&self.to_item()) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => write!(f, "{:?}", self.name),
+        }
+    }
+}
+
+/// The request side of a message, with the scheme to assume when the URI is
+/// in origin form (as servers see it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestView<'a> {
+    pub(crate) method: &'a http::Method,
+    pub(crate) uri: &'a http::Uri,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) assumed_scheme: &'a str,
+}
+
+/// The message a signature base is built from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Message<'a> {
+    Request(RequestView<'a>),
+    Response {
+        status: http::StatusCode,
+        headers: &'a HeaderMap,
+        request: Option<RequestView<'a>>,
+    },
+}
+
+impl<'a> Message<'a> {
+    pub(crate) fn headers(&self) -> &'a HeaderMap {
+        match self {
+            Message::Request(r) => r.headers,
+            Message::Response { headers, .. } => headers,
+        }
+    }
+}
+
+impl RequestView<'_> {
+    fn scheme(&self) -> String {
+        self.uri
+            .scheme_str()
+            .unwrap_or(self.assumed_scheme)
+            .to_ascii_lowercase()
+    }
+
+    // §2.2.3: lowercase, default port removed.
+    fn authority(&self, c: &Component) -> Result<String, HttpSigError> {
+        let raw = match self.uri.authority() {
+            Some(a) => a.as_str().to_owned(),
+            None => {
+                let mut hosts = self.headers.get_all(http::header::HOST).iter();
+                match (hosts.next(), hosts.next()) {
+                    (Some(h), None) => h
+                        .to_str()
+                        .map_err(|_| HttpSigError::NonAsciiField {
+                            component: c.to_string(),
+                        })?
+                        .trim()
+                        .to_owned(),
+                    _ => {
+                        return Err(HttpSigError::MissingComponent {
+                            component: c.to_string(),
+                        });
+                    }
+                }
+            }
+        };
+        let mut authority = raw.to_ascii_lowercase();
+        let default_port = match self.scheme().as_str() {
+            "https" => Some(":443"),
+            "http" => Some(":80"),
+            _ => None,
+        };
+        if let Some(port) = default_port
+            && authority.ends_with(port)
+        {
+            authority.truncate(authority.len() - port.len());
+        }
+        Ok(authority)
+    }
+
+    fn path(&self) -> &str {
+        match self.uri.path() {
+            "" => "/",
+            p => p,
+        }
+    }
+
+    fn derived(&self, c: &Component) -> Result<String, HttpSigError> {
+        Ok(match c.name.as_str() {
+            "@method" => self.method.as_str().to_owned(),
+            "@scheme" => self.scheme(),
+            "@authority" => self.authority(c)?,
+            "@target-uri" => {
+                let mut s = format!("{}://{}{}", self.scheme(), self.authority(c)?, self.path());
+                if let Some(q) = self.uri.query() {
+                    s.push('?');
+                    s.push_str(q);
+                }
+                s
+            }
+            "@request-target" => {
+                if self.method == http::Method::CONNECT {
+                    self.authority(c)?
+                } else {
+                    let mut s = self.path().to_owned();
+                    if let Some(q) = self.uri.query() {
+                        s.push('?');
+                        s.push_str(q);
+                    }
+                    s
+                }
+            }
+            "@path" => self.path().to_owned(),
+            // §2.2.7: an absent query is the empty query, serialised as `?`.
+            "@query" => format!("?{}", self.uri.query().unwrap_or("")),
+            "@query-param" => self.query_param(c)?,
+            _ => {
+                return Err(HttpSigError::MissingComponent {
+                    component: c.to_string(),
+                });
+            }
+        })
+    }
+
+    // §2.2.8: decode with application/x-www-form-urlencoded parsing, then
+    // percent-encode name and value again; a repeated name is refused.
+    fn query_param(&self, c: &Component) -> Result<String, HttpSigError> {
+        let Some(BareItem::String(wanted)) = c.param("name") else {
+            return Err(c.bad("`name` is required on @query-param"));
+        };
+        let wanted = percent_encode(&decode_form(wanted));
+        let query = self.uri.query().unwrap_or("");
+        let mut found: Option<String> = None;
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if percent_encode(&name) == wanted {
+                if found.is_some() {
+                    return Err(HttpSigError::MalformedComponent {
+                        component: c.to_string(),
+                        reason: "query parameter occurs more than once".into(),
+                    });
+                }
+                found = Some(percent_encode(&value));
+            }
+        }
+        found.ok_or_else(|| HttpSigError::MissingComponent {
+            component: c.to_string(),
+        })
+    }
+}
+
+fn decode_form(s: &str) -> String {
+    url::form_urlencoded::parse(s.as_bytes())
+        .next()
+        .map(|(k, _)| k.into_owned())
+        .unwrap_or_default()
+}
+
+/// Percent-encodes with the application/x-www-form-urlencoded percent-encode
+/// set (WHATWG URL), spaces as `%20`, upper-case hex (RFC 9421 §2.2.8 examples).
+pub(crate) fn percent_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(
+                HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+            ));
+            out.push(char::from(
+                HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+            ));
+        }
+    }
+    out
+}
+
+/// Fields whose structured type we know, for `;sf` (RFC 9421 §2.1.1).
+fn sf_type(name: &str) -> Option<SfType> {
+    match name {
+        "signature"
+        | "signature-input"
+        | "accept-signature"
+        | "content-digest"
+        | "repr-digest"
+        | "want-content-digest"
+        | "want-repr-digest"
+        | "priority"
+        | "cache-control"
+        | "cdn-cache-control"
+        | "example-dict" => Some(SfType::Dictionary),
+        "proxy-status" | "cache-status" | "accept-ch" | "example-list" => Some(SfType::List),
+        "example-item" => Some(SfType::Item),
+        _ => None,
+    }
+}
+
+enum SfType {
+    Dictionary,
+    List,
+    Item,
+}
+
+/// §2.1: each field line trimmed, obs-fold replaced by a space, lines joined
+/// with `, `. `None` when the field is absent.
+fn field_lines(headers: &HeaderMap, name: &str) -> Option<Vec<Vec<u8>>> {
+    let lines: Vec<Vec<u8>> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| normalise_line(v.as_bytes()))
+        .collect();
+    if lines.is_empty() { None } else { Some(lines) }
+}
+
+fn normalise_line(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut iter = raw.iter().copied().peekable();
+    while let Some(b) = iter.next() {
+        if b == b'\r' || b == b'\n' {
+            // obs-fold: CRLF (or bare LF) followed by whitespace becomes one SP.
+            while matches!(iter.peek(), Some(b'\r' | b'\n' | b' ' | b'\t')) {
+                iter.next();
+            }
+            out.push(b' ');
+        } else {
+            out.push(b);
+        }
+    }
+    let start = out
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(out.len());
+    let end = out
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    out.get(start..end).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+fn join(lines: &[Vec<u8>]) -> Vec<u8> {
+    lines.join(&b", "[..])
+}
+
+fn ascii(c: &Component, bytes: Vec<u8>) -> Result<String, HttpSigError> {
+    // The signature base is ASCII (§2.5); other bytes need `;bs` (§2.1.3).
+    if bytes
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
+    {
+        String::from_utf8(bytes).map_err(|_| HttpSigError::NonAsciiField {
+            component: c.to_string(),
+        })
+    } else {
+        Err(HttpSigError::NonAsciiField {
+            component: c.to_string(),
+        })
+    }
+}
+
+fn field_value(c: &Component, headers: &HeaderMap) -> Result<String, HttpSigError> {
+    let missing = || HttpSigError::MissingComponent {
+        component: c.to_string(),
+    };
+    let lines = field_lines(headers, &c.name).ok_or_else(missing)?;
+    if c.flag("bs") {
+        let encoded: Vec<String> = lines
+            .iter()
+            .map(|l| format!(":{}:", base64::engine::general_purpose::STANDARD.encode(l)))
+            .collect();
+        return Ok(encoded.join(", "));
+    }
+    let value = ascii(c, join(&lines))?;
+    let sf_err = |e: fields::SfError| HttpSigError::MalformedComponent {
+        component: c.to_string(),
+        reason: e.to_string(),
+    };
+    if let Some(BareItem::String(key)) = c.param("key") {
+        let dict = fields::parse_dictionary(&value).map_err(sf_err)?;
+        let (_, entry) = dict.iter().find(|(k, _)| k == key).ok_or_else(missing)?;
+        return match entry {
+            Entry::Item(item) => fields::serialize_item(item),
+            Entry::InnerList(items, params) => fields::serialize_inner_list(items, params),
+        }
+        .map_err(sf_err);
+    }
+    if c.flag("sf") {
+        return match sf_type(&c.name) {
+            Some(SfType::Dictionary) => {
+                fields::serialize_dictionary(&fields::parse_dictionary(&value).map_err(sf_err)?)
+            }
+            Some(SfType::List) => {
+                fields::serialize_list(&fields::parse_list(&value).map_err(sf_err)?)
+            }
+            Some(SfType::Item) => {
+                fields::serialize_item(&fields::parse_item(&value).map_err(sf_err)?)
+            }
+            None => return Err(c.bad("structured type of this field is not known")),
+        }
+        .map_err(sf_err);
+    }
+    Ok(value)
+}
+
+/// The value of one component in `message` (§2.1, §2.2).
+pub(crate) fn component_value(
+    c: &Component,
+    message: &Message<'_>,
+) -> Result<String, HttpSigError> {
+    let derived = c.name.starts_with('@');
+    match message {
+        Message::Request(req) => {
+            if c.is_req() {
+                return Err(c.bad("`req` is only for responses"));
+            }
+            if derived {
+                req.derived(c)
+            } else {
+                field_value(c, req.headers)
+            }
+        }
+        Message::Response {
+            status,
+            headers,
+            request,
+        } => {
+            if c.is_req() {
+                let req = request
+                    .as_ref()
+                    .ok_or_else(|| HttpSigError::MissingComponent {
+                        component: c.to_string(),
+                    })?;
+                return if derived {
+                    req.derived(c)
+                } else {
+                    field_value(c, req.headers)
+                };
+            }
+            match c.name.as_str() {
+                "@status" => Ok(status.as_str().to_owned()),
+                _ if derived => Err(c.bad("request component on a response needs `req`")),
+                _ => field_value(c, headers),
+            }
+        }
+    }
+}
+
+/// Builds the signature base (§2.5). `params_line` is the serialised
+/// `@signature-params` value (inner list with its parameters).
+pub(crate) fn signature_base(
+    components: &[Component],
+    params_line: &str,
+    message: &Message<'_>,
+) -> Result<String, HttpSigError> {
+    let mut base = String::with_capacity(64 * (components.len() + 1));
+    for (i, c) in components.iter().enumerate() {
+        if components.iter().take(i).any(|o| o.same_as(c)) {
+            return Err(HttpSigError::DuplicateComponent {
+                component: c.to_string(),
+            });
+        }
+        if c.name == "@status" && matches!(message, Message::Request(_)) {
+            return Err(c.bad("@status is only for responses"));
+        }
+        base.push_str(&c.to_string());
+        base.push_str(": ");
+        let value = component_value(c, message)?;
+        if value.contains('\n') {
+            return Err(HttpSigError::NonAsciiField {
+                component: c.to_string(),
+            });
+        }
+        base.push_str(&value);
+        base.push('\n');
+    }
+    base.push_str("\"@signature-params\": ");
+    base.push_str(params_line);
+    Ok(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_param_reencoding() {
+        let uri: http::Uri = "/path?param=value&foo=bar&baz=batman&qux=&var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something"
+            .parse()
+            .unwrap();
+        let headers = HeaderMap::new();
+        let view = RequestView {
+            method: &http::Method::GET,
+            uri: &uri,
+            headers: &headers,
+            assumed_scheme: "https",
+        };
+        let qp = |n: &str| {
+            let c =
+                Component::try_from_identifier(&format!("\"@query-param\";name=\"{n}\"")).unwrap();
+            view.derived(&c).unwrap()
+        };
+        assert_eq!(qp("var"), "this%20is%20a%20big%0Avalue");
+        assert_eq!(qp("bar"), "with%20plus%20whitespace");
+        assert_eq!(qp("fa%C3%A7ade%22%3A%20"), "something");
+        assert_eq!(qp("qux"), "");
+        assert_eq!(qp("baz"), "batman");
+    }
+
+    #[test]
+    fn line_normalisation() {
+        assert_eq!(normalise_line(b"  a\r\n  b \t"), b"a b");
+    }
+
+    #[test]
+    fn component_validation() {
+        assert!(Component::try_from_name("@nope").is_err());
+        assert!(Component::try_from_name("Content-Type").is_err());
+        assert!(Component::try_from_identifier("\"date\";bs;sf").is_err());
+        assert!(Component::try_from_identifier("\"date\";foo").is_err());
+        assert!(Component::try_from_identifier("\"@query-param\"").is_err());
+        assert!(Component::try_from_identifier("\"date\";req").is_ok());
+    }
+}
