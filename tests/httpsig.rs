@@ -14,7 +14,7 @@ use edge_auth::httpsig::{
 };
 use http::request::Parts;
 use serde_json::Value;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 // ------------------------------------------------------------ Appendix B vectors
 
@@ -1141,4 +1141,11 @@ mod props {
             prop_assert!(verifier.verify(&tampered, &body, &keys, None, t(1)).is_err());
         }
     }
+}
+
+#[test]
+fn rejects_missing_signature_field() {
+    let (mut parts, body) = signed();
+    parts.headers.remove("signature");
+    assert_err!(verify(&parts, &body), HttpSigError::MissingSignature { .. });
 }

@@ -318,11 +318,29 @@ impl RequestView<'_> {
     }
 }
 
+/// Decodes one encoded name as application/x-www-form-urlencoded does (`+`
+/// is a space, `%XX` a byte), without splitting on `&` or `=`.
 fn decode_form(s: &str) -> String {
-    url::form_urlencoded::parse(s.as_bytes())
-        .next()
-        .map(|(k, _)| k.into_owned())
-        .unwrap_or_default()
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let mut look = bytes.clone();
+                let hex = |c: Option<u8>| c.and_then(|c| char::from(c).to_digit(16));
+                match (hex(look.next()), hex(look.next())) {
+                    (Some(h), Some(l)) => {
+                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'%'));
+                        bytes = look;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-encodes with the application/x-www-form-urlencoded percent-encode

@@ -283,13 +283,12 @@ impl Verifier {
             }
         }
         if combined.is_empty() {
-            return Err(if field == "signature" {
-                HttpSigError::MissingSignature {
-                    label: self.config.label.clone().unwrap_or_default(),
-                }
+            // A missing Signature is reported per label by `verify_one`.
+            return if field == "signature" {
+                Ok(Vec::new())
             } else {
-                HttpSigError::MissingSignatureInput
-            });
+                Err(HttpSigError::MissingSignatureInput)
+            };
         }
         fields::parse_dictionary_raw(&combined).map_err(|e| HttpSigError::MalformedField {
             field,
