@@ -5,7 +5,7 @@
 use super::HttpSigError;
 use super::fields::{self, BareItem, Entry, Item, Parameters};
 use base64::Engine as _;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use std::fmt;
 
 /// One covered component: a derived component (`@method`, …) or an HTTP field
@@ -22,6 +22,8 @@ use std::fmt;
 pub struct Component {
     name: String,
     params: Parameters,
+    /// The serialised identifier, computed once (it goes into every base).
+    id: String,
 }
 
 impl Component {
@@ -62,9 +64,23 @@ impl Component {
     }
 
     fn try_from_parts(name: String, params: Parameters) -> Result<Self, HttpSigError> {
-        let c = Self { name, params };
+        let mut c = Self {
+            name,
+            params,
+            id: String::new(),
+        };
+        c.id =
+            fields::serialize_item(&c.to_item()).map_err(|e| HttpSigError::MalformedComponent {
+                component: format!("{:?}", c.name),
+                reason: e.to_string(),
+            })?;
         c.validate()?;
         Ok(c)
+    }
+
+    /// The serialised identifier, as it appears in Signature-Input.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
     }
 
     /// The component name (`@path`, `content-digest`, …).
@@ -167,10 +183,7 @@ impl Component {
 
 impl fmt::Display for Component {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match fields::serialize_item(&self.to_item()) {
-            Ok(s) => f.write_str(&s),
-            Err(_) => write!(f, "{:?}", self.name),
-        }
+        f.write_str(&self.id)
     }
 }
 
@@ -182,6 +195,9 @@ pub(crate) struct RequestView<'a> {
     pub(crate) uri: &'a http::Uri,
     pub(crate) headers: &'a HeaderMap,
     pub(crate) assumed_scheme: &'a str,
+    /// A Content-Digest the signer is about to set, used instead of the
+    /// field in `headers` (saves copying the header map).
+    pub(crate) content_digest: Option<&'a HeaderValue>,
 }
 
 /// The message a signature base is built from.
@@ -192,6 +208,8 @@ pub(crate) enum Message<'a> {
         status: http::StatusCode,
         headers: &'a HeaderMap,
         request: Option<RequestView<'a>>,
+        /// As [`RequestView::content_digest`].
+        content_digest: Option<&'a HeaderValue>,
     },
 }
 
@@ -235,10 +253,13 @@ impl RequestView<'_> {
             }
         };
         let mut authority = raw.to_ascii_lowercase();
-        let default_port = match self.scheme().as_str() {
-            "https" => Some(":443"),
-            "http" => Some(":80"),
-            _ => None,
+        let scheme = self.uri.scheme_str().unwrap_or(self.assumed_scheme);
+        let default_port = if scheme.eq_ignore_ascii_case("https") {
+            Some(":443")
+        } else if scheme.eq_ignore_ascii_case("http") {
+            Some(":80")
+        } else {
+            None
         };
         if let Some(port) = default_port
             && authority.ends_with(port)
@@ -446,11 +467,18 @@ fn ascii(c: &Component, bytes: Vec<u8>) -> Result<String, HttpSigError> {
     }
 }
 
-fn field_value(c: &Component, headers: &HeaderMap) -> Result<String, HttpSigError> {
+fn field_value(
+    c: &Component,
+    headers: &HeaderMap,
+    content_digest: Option<&HeaderValue>,
+) -> Result<String, HttpSigError> {
     let missing = || HttpSigError::MissingComponent {
         component: c.to_string(),
     };
-    let lines = field_lines(headers, &c.name).ok_or_else(missing)?;
+    let lines = match content_digest {
+        Some(v) if c.name == "content-digest" => vec![normalise_line(v.as_bytes())],
+        _ => field_lines(headers, &c.name).ok_or_else(missing)?,
+    };
     if c.flag("bs") {
         let encoded: Vec<String> = lines
             .iter()
@@ -504,13 +532,14 @@ pub(crate) fn component_value(
             if derived {
                 req.derived(c)
             } else {
-                field_value(c, req.headers)
+                field_value(c, req.headers, req.content_digest)
             }
         }
         Message::Response {
             status,
             headers,
             request,
+            content_digest,
         } => {
             if c.is_req() {
                 let req = request
@@ -521,13 +550,13 @@ pub(crate) fn component_value(
                 return if derived {
                     req.derived(c)
                 } else {
-                    field_value(c, req.headers)
+                    field_value(c, req.headers, None)
                 };
             }
             match c.name.as_str() {
                 "@status" => Ok(status.as_str().to_owned()),
                 _ if derived => Err(c.bad("request component on a response needs `req`")),
-                _ => field_value(c, headers),
+                _ => field_value(c, headers, *content_digest),
             }
         }
     }
@@ -550,7 +579,7 @@ pub(crate) fn signature_base(
         if c.name == "@status" && matches!(message, Message::Request(_)) {
             return Err(c.bad("@status is only for responses"));
         }
-        base.push_str(&c.to_string());
+        base.push_str(&c.id);
         base.push_str(": ");
         let value = component_value(c, message)?;
         if value.contains('\n') {
@@ -581,6 +610,7 @@ mod tests {
             uri: &uri,
             headers: &headers,
             assumed_scheme: "https",
+            content_digest: None,
         };
         let qp = |n: &str| {
             let c =

@@ -597,6 +597,14 @@ pub fn serialize_inner_list(
     Ok(out)
 }
 
+/// Appends serialised parameters (RFC 9651 §4.1.1.2) to `out`.
+pub(crate) fn write_parameters(
+    out: &mut String,
+    params: &[(String, BareItem)],
+) -> Result<(), SfError> {
+    write_params(out, params)
+}
+
 fn write_entry(out: &mut String, entry: &Entry) -> Result<(), SfError> {
     match entry {
         Entry::Item(item) => write_item(out, item),

@@ -80,6 +80,10 @@ impl Default for SignerConfig {
 pub struct Signer {
     key: SigningKey,
     config: SignerConfig,
+    /// `("@method" …)`: the covered components, serialised once.
+    inner_list: String,
+    /// Whether the signer computes Content-Digest itself.
+    makes_digest: Option<DigestAlgorithm>,
 }
 
 /// The result of signing: header values to add and the signature base.
@@ -154,7 +158,19 @@ impl Signer {
                 });
             }
         }
-        Ok(Self { key, config })
+        let ids: Vec<&str> = config.components.iter().map(Component::id).collect();
+        let inner_list = format!("({})", ids.join(" "));
+        let covers_digest = config
+            .components
+            .iter()
+            .any(|c| c.name() == "content-digest" && !c.is_req());
+        let makes_digest = config.content_digest.filter(|_| covers_digest);
+        Ok(Self {
+            key,
+            config,
+            inner_list,
+            makes_digest,
+        })
     }
 
     /// Signs a request. `created` is `now`; `nonce`, when given, is sent as
@@ -173,14 +189,15 @@ impl Signer {
         nonce: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<SigningOutput, HttpSigError> {
-        let (digest, headers) = self.digest_headers(&request.headers, body)?;
+        let digest = self.digest(body)?;
         let message = Message::Request(RequestView {
             method: &request.method,
             uri: &request.uri,
-            headers: headers.as_ref().unwrap_or(&request.headers),
+            headers: &request.headers,
             assumed_scheme: &self.config.assumed_scheme,
+            content_digest: digest.as_ref(),
         });
-        self.sign_message(&message, digest, nonce, now)
+        self.sign_message(&message, digest.clone(), nonce, now)
     }
 
     /// Signs a response; `request` supplies components marked `;req`.
@@ -196,42 +213,31 @@ impl Signer {
         nonce: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<SigningOutput, HttpSigError> {
-        let (digest, headers) = self.digest_headers(&response.headers, body)?;
+        let digest = self.digest(body)?;
         let message = Message::Response {
             status: response.status,
-            headers: headers.as_ref().unwrap_or(&response.headers),
+            headers: &response.headers,
             request: request.map(|r| RequestView {
                 method: &r.method,
                 uri: &r.uri,
                 headers: &r.headers,
                 assumed_scheme: &self.config.assumed_scheme,
+                content_digest: None,
             }),
+            content_digest: digest.as_ref(),
         };
-        self.sign_message(&message, digest, nonce, now)
+        self.sign_message(&message, digest.clone(), nonce, now)
     }
 
-    /// When content-digest is covered and configured, the digest value and a
-    /// copy of the headers carrying it (so the base signs what will be sent).
-    fn digest_headers(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<(Option<HeaderValue>, Option<HeaderMap>), HttpSigError> {
-        let covered = self
-            .config
-            .components
-            .iter()
-            .any(|c| c.name() == "content-digest" && !c.is_req());
-        match self.config.content_digest {
-            Some(alg) if covered => {
-                let value = HeaderValue::from_str(&content_digest(body, &[alg]))
-                    .map_err(|_| HttpSigError::Unserialisable("content-digest".into()))?;
-                let mut copy = headers.clone();
-                copy.insert("content-digest", value.clone());
-                Ok((Some(value), Some(copy)))
-            }
-            _ => Ok((None, None)),
-        }
+    /// The Content-Digest to set and sign, when content-digest is covered
+    /// and the signer is configured to compute it.
+    fn digest(&self, body: &[u8]) -> Result<Option<HeaderValue>, HttpSigError> {
+        self.makes_digest
+            .map(|alg| {
+                HeaderValue::from_str(&content_digest(body, &[alg]))
+                    .map_err(|_| HttpSigError::Unserialisable("content-digest".into()))
+            })
+            .transpose()
     }
 
     fn sign_message(
@@ -269,8 +275,8 @@ impl Signer {
         if let Some(t) = &c.tag {
             params.push(("tag".into(), BareItem::String(t.clone())));
         }
-        let items: Vec<Item> = c.components.iter().map(Component::to_item).collect();
-        let params_line = fields::serialize_inner_list(&items, &params)
+        let mut params_line = self.inner_list.clone();
+        fields::write_parameters(&mut params_line, &params)
             .map_err(|e| HttpSigError::Unserialisable(e.to_string()))?;
         let base = signature_base(&c.components, &params_line, message)?;
         let sig = self.key.sign(base.as_bytes());

@@ -176,6 +176,7 @@ impl Verifier {
             status: response.status,
             headers: &response.headers,
             request: request.map(|r| self.view(r)),
+            content_digest: None,
         };
         self.verify_message(&message, body, keys, replay, now)
     }
@@ -186,6 +187,7 @@ impl Verifier {
             uri: &r.uri,
             headers: &r.headers,
             assumed_scheme: &self.config.assumed_scheme,
+            content_digest: None,
         }
     }
 
