@@ -223,17 +223,11 @@ impl<'a> Message<'a> {
 }
 
 impl RequestView<'_> {
-    fn scheme(&self) -> String {
-        self.uri
-            .scheme_str()
-            .unwrap_or(self.assumed_scheme)
-            .to_ascii_lowercase()
-    }
-
-    // §2.2.3: lowercase, default port removed.
-    fn authority(&self, c: &Component) -> Result<String, HttpSigError> {
+    // §2.2.3: lowercase, default port removed. Written straight into the
+    // base: this runs on every request.
+    fn write_authority(&self, c: &Component, out: &mut String) -> Result<(), HttpSigError> {
         let raw = match self.uri.authority() {
-            Some(a) => a.as_str().to_owned(),
+            Some(a) => a.as_str(),
             None => {
                 let mut hosts = self.headers.get_all(http::header::HOST).iter();
                 match (hosts.next(), hosts.next()) {
@@ -242,8 +236,7 @@ impl RequestView<'_> {
                         .map_err(|_| HttpSigError::NonAsciiField {
                             component: c.to_string(),
                         })?
-                        .trim()
-                        .to_owned(),
+                        .trim(),
                     _ => {
                         return Err(HttpSigError::MissingComponent {
                             component: c.to_string(),
@@ -252,7 +245,8 @@ impl RequestView<'_> {
                 }
             }
         };
-        let mut authority = raw.to_ascii_lowercase();
+        let start = out.len();
+        out.extend(raw.chars().map(|ch| ch.to_ascii_lowercase()));
         let scheme = self.uri.scheme_str().unwrap_or(self.assumed_scheme);
         let default_port = if scheme.eq_ignore_ascii_case("https") {
             Some(":443")
@@ -262,11 +256,24 @@ impl RequestView<'_> {
             None
         };
         if let Some(port) = default_port
-            && authority.ends_with(port)
+            && out.get(start..).is_some_and(|a| a.ends_with(port))
         {
-            authority.truncate(authority.len() - port.len());
+            out.truncate(out.len() - port.len());
         }
-        Ok(authority)
+        Ok(())
+    }
+
+    fn write_scheme(&self, out: &mut String) {
+        let scheme = self.uri.scheme_str().unwrap_or(self.assumed_scheme);
+        out.extend(scheme.chars().map(|ch| ch.to_ascii_lowercase()));
+    }
+
+    fn write_path_query(&self, out: &mut String) {
+        out.push_str(self.path());
+        if let Some(q) = self.uri.query() {
+            out.push('?');
+            out.push_str(q);
+        }
     }
 
     fn path(&self) -> &str {
@@ -276,41 +283,38 @@ impl RequestView<'_> {
         }
     }
 
-    fn derived(&self, c: &Component) -> Result<String, HttpSigError> {
-        Ok(match c.name.as_str() {
-            "@method" => self.method.as_str().to_owned(),
-            "@scheme" => self.scheme(),
-            "@authority" => self.authority(c)?,
+    fn write_derived(&self, c: &Component, out: &mut String) -> Result<(), HttpSigError> {
+        match c.name.as_str() {
+            "@method" => out.push_str(self.method.as_str()),
+            "@scheme" => self.write_scheme(out),
+            "@authority" => self.write_authority(c, out)?,
             "@target-uri" => {
-                let mut s = format!("{}://{}{}", self.scheme(), self.authority(c)?, self.path());
-                if let Some(q) = self.uri.query() {
-                    s.push('?');
-                    s.push_str(q);
-                }
-                s
+                self.write_scheme(out);
+                out.push_str("://");
+                self.write_authority(c, out)?;
+                self.write_path_query(out);
             }
             "@request-target" => {
                 if self.method == http::Method::CONNECT {
-                    self.authority(c)?
+                    self.write_authority(c, out)?;
                 } else {
-                    let mut s = self.path().to_owned();
-                    if let Some(q) = self.uri.query() {
-                        s.push('?');
-                        s.push_str(q);
-                    }
-                    s
+                    self.write_path_query(out);
                 }
             }
-            "@path" => self.path().to_owned(),
+            "@path" => out.push_str(self.path()),
             // §2.2.7: an absent query is the empty query, serialised as `?`.
-            "@query" => format!("?{}", self.uri.query().unwrap_or("")),
-            "@query-param" => self.query_param(c)?,
+            "@query" => {
+                out.push('?');
+                out.push_str(self.uri.query().unwrap_or(""));
+            }
+            "@query-param" => out.push_str(&self.query_param(c)?),
             _ => {
                 return Err(HttpSigError::MissingComponent {
                     component: c.to_string(),
                 });
             }
-        })
+        }
+        Ok(())
     }
 
     // §2.2.8: decode with application/x-www-form-urlencoded parsing, then
@@ -467,6 +471,55 @@ fn ascii(c: &Component, bytes: Vec<u8>) -> Result<String, HttpSigError> {
     }
 }
 
+fn write_field(
+    c: &Component,
+    headers: &HeaderMap,
+    content_digest: Option<&HeaderValue>,
+    out: &mut String,
+) -> Result<(), HttpSigError> {
+    if c.params.is_empty() {
+        // Fast path: one field line, no parameters, nothing to unfold.
+        let mut lines = match content_digest {
+            Some(v) if c.name == "content-digest" => {
+                let one: &[u8] = v.as_bytes();
+                return write_plain_line(c, one, out);
+            }
+            _ => headers.get_all(c.name.as_str()).iter(),
+        };
+        if let (Some(line), None) = (lines.next(), lines.next()) {
+            return write_plain_line(c, line.as_bytes(), out);
+        }
+    }
+    out.push_str(&field_value(c, headers, content_digest)?);
+    Ok(())
+}
+
+/// One field line, trimmed, when it needs no unfolding; else the general path.
+fn write_plain_line(c: &Component, line: &[u8], out: &mut String) -> Result<(), HttpSigError> {
+    if line.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+        out.push_str(&ascii(c, normalise_line(line))?);
+        return Ok(());
+    }
+    let trimmed = line.trim_ascii();
+    if !trimmed
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
+    {
+        return Err(HttpSigError::NonAsciiField {
+            component: c.to_string(),
+        });
+    }
+    match std::str::from_utf8(trimmed) {
+        Ok(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+        Err(_) => Err(HttpSigError::NonAsciiField {
+            component: c.to_string(),
+        }),
+    }
+}
+
 fn field_value(
     c: &Component,
     headers: &HeaderMap,
@@ -518,11 +571,12 @@ fn field_value(
     Ok(value)
 }
 
-/// The value of one component in `message` (§2.1, §2.2).
-pub(crate) fn component_value(
+/// Appends the value of one component in `message` (§2.1, §2.2) to `out`.
+fn write_component_value(
     c: &Component,
     message: &Message<'_>,
-) -> Result<String, HttpSigError> {
+    out: &mut String,
+) -> Result<(), HttpSigError> {
     let derived = c.name.starts_with('@');
     match message {
         Message::Request(req) => {
@@ -530,9 +584,9 @@ pub(crate) fn component_value(
                 return Err(c.bad("`req` is only for responses"));
             }
             if derived {
-                req.derived(c)
+                req.write_derived(c, out)
             } else {
-                field_value(c, req.headers, req.content_digest)
+                write_field(c, req.headers, req.content_digest, out)
             }
         }
         Message::Response {
@@ -548,15 +602,18 @@ pub(crate) fn component_value(
                         component: c.to_string(),
                     })?;
                 return if derived {
-                    req.derived(c)
+                    req.write_derived(c, out)
                 } else {
-                    field_value(c, req.headers, None)
+                    write_field(c, req.headers, None, out)
                 };
             }
             match c.name.as_str() {
-                "@status" => Ok(status.as_str().to_owned()),
+                "@status" => {
+                    out.push_str(status.as_str());
+                    Ok(())
+                }
                 _ if derived => Err(c.bad("request component on a response needs `req`")),
-                _ => field_value(c, headers, *content_digest),
+                _ => write_field(c, headers, *content_digest, out),
             }
         }
     }
@@ -569,7 +626,7 @@ pub(crate) fn signature_base(
     params_line: &str,
     message: &Message<'_>,
 ) -> Result<String, HttpSigError> {
-    let mut base = String::with_capacity(64 * (components.len() + 1));
+    let mut base = String::with_capacity(64 * components.len() + 32 + params_line.len());
     for (i, c) in components.iter().enumerate() {
         if components.iter().take(i).any(|o| o.same_as(c)) {
             return Err(HttpSigError::DuplicateComponent {
@@ -581,13 +638,13 @@ pub(crate) fn signature_base(
         }
         base.push_str(&c.id);
         base.push_str(": ");
-        let value = component_value(c, message)?;
-        if value.contains('\n') {
+        let start = base.len();
+        write_component_value(c, message, &mut base)?;
+        if base.get(start..).is_some_and(|v| v.contains('\n')) {
             return Err(HttpSigError::NonAsciiField {
                 component: c.to_string(),
             });
         }
-        base.push_str(&value);
         base.push('\n');
     }
     base.push_str("\"@signature-params\": ");
@@ -615,7 +672,9 @@ mod tests {
         let qp = |n: &str| {
             let c =
                 Component::try_from_identifier(&format!("\"@query-param\";name=\"{n}\"")).unwrap();
-            view.derived(&c).unwrap()
+            let mut out = String::new();
+            view.write_derived(&c, &mut out).unwrap();
+            out
         };
         assert_eq!(qp("var"), "this%20is%20a%20big%0Avalue");
         assert_eq!(qp("bar"), "with%20plus%20whitespace");

@@ -4,7 +4,11 @@
 
 use super::HttpSigError;
 use super::fields::{self, BareItem, Entry, Item};
+use base64::Engine as _;
 use http::HeaderMap;
+
+/// Largest Content-Digest field accepted, in bytes.
+const MAX_FIELD_BYTES: usize = 8 * 1024;
 
 /// A Content-Digest algorithm (RFC 9530 §5, "active" algorithms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,21 +54,20 @@ impl DigestAlgorithm {
 /// assert_eq!(v, "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
 /// ```
 pub fn content_digest(body: &[u8], algorithms: &[DigestAlgorithm]) -> String {
-    let dict: fields::Dictionary = algorithms
-        .iter()
-        .map(|alg| {
-            let d = ring::digest::digest(alg.ring(), body);
-            (
-                alg.as_str().to_owned(),
-                Entry::Item(Item {
-                    bare: BareItem::ByteSequence(d.as_ref().to_vec()),
-                    params: Vec::new(),
-                }),
-            )
-        })
-        .collect();
-    // Keys and values here are always serialisable.
-    fields::serialize_dictionary(&dict).unwrap_or_default()
+    // Written directly: the keys are fixed tokens and the values byte
+    // sequences, so this is already the canonical serialisation.
+    let mut out = String::with_capacity(100 * algorithms.len());
+    for (i, alg) in algorithms.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let d = ring::digest::digest(alg.ring(), body);
+        out.push_str(alg.as_str());
+        out.push_str("=:");
+        base64::engine::general_purpose::STANDARD.encode_string(d.as_ref(), &mut out);
+        out.push(':');
+    }
+    out
 }
 
 /// Checks the Content-Digest field(s) in `headers` against `body`. Every
@@ -80,21 +83,27 @@ pub fn verify_content_digest(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<DigestAlgorithm>, HttpSigError> {
-    let mut lines = Vec::new();
-    for v in headers.get_all("content-digest") {
-        lines.push(v.to_str().map_err(|_| HttpSigError::MalformedField {
-            field: "content-digest",
-            reason: "non-ASCII bytes".into(),
-        })?);
-    }
-    if lines.is_empty() {
-        return Err(HttpSigError::MissingContentDigest);
-    }
-    let dict =
-        fields::parse_dictionary(&lines.join(", ")).map_err(|e| HttpSigError::MalformedField {
-            field: "content-digest",
-            reason: e.to_string(),
-        })?;
+    // Bounded like the signature fields: a digest field is small.
+    let combined = match fields::combine_lines(headers, "content-digest", MAX_FIELD_BYTES) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(HttpSigError::MissingContentDigest),
+        Err(None) => {
+            return Err(HttpSigError::MalformedField {
+                field: "content-digest",
+                reason: "non-ASCII bytes".into(),
+            });
+        }
+        Err(Some(_)) => {
+            return Err(HttpSigError::FieldTooLarge {
+                field: "content-digest",
+                max: MAX_FIELD_BYTES,
+            });
+        }
+    };
+    let dict = fields::parse_dictionary(&combined).map_err(|e| HttpSigError::MalformedField {
+        field: "content-digest",
+        reason: e.to_string(),
+    })?;
     let mut checked = Vec::new();
     for (key, entry) in &dict {
         let Some(alg) = DigestAlgorithm::from_key(key) else {

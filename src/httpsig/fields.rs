@@ -494,6 +494,34 @@ fn insert_overwrite<V>(map: &mut Vec<(String, V)>, key: String, value: V) {
     }
 }
 
+/// The field lines of `name` combined with `, ` (RFC 9651 §4.2, step 1),
+/// borrowed when there is one line. `Ok(None)` when the field is absent;
+/// `Err(None)` for non-ASCII bytes, `Err(Some(len))` when longer than `max`.
+pub(crate) fn combine_lines<'h>(
+    headers: &'h http::HeaderMap,
+    name: &str,
+    max: usize,
+) -> Result<Option<std::borrow::Cow<'h, str>>, Option<usize>> {
+    let mut lines = headers.get_all(name).iter();
+    let Some(first) = lines.next() else {
+        return Ok(None);
+    };
+    let mut combined = std::borrow::Cow::Borrowed(first.to_str().map_err(|_| None)?);
+    for v in lines {
+        let s = v.to_str().map_err(|_| None)?;
+        let owned = combined.to_mut();
+        owned.push_str(", ");
+        owned.push_str(s);
+        if owned.len() > max {
+            return Err(Some(owned.len()));
+        }
+    }
+    if combined.len() > max {
+        return Err(Some(combined.len()));
+    }
+    Ok(Some(combined))
+}
+
 /// Parses an sf-dictionary (RFC 9651 §4.2.2); a repeated key overwrites.
 ///
 /// # Errors
@@ -595,14 +623,6 @@ pub fn serialize_inner_list(
     let mut out = String::new();
     write_inner_list(&mut out, items, params)?;
     Ok(out)
-}
-
-/// Appends serialised parameters (RFC 9651 §4.1.1.2) to `out`.
-pub(crate) fn write_parameters(
-    out: &mut String,
-    params: &[(String, BareItem)],
-) -> Result<(), SfError> {
-    write_params(out, params)
 }
 
 fn write_entry(out: &mut String, entry: &Entry) -> Result<(), SfError> {
@@ -736,7 +756,7 @@ fn write_integer(out: &mut String, i: i64) -> Result<(), SfError> {
     Ok(())
 }
 
-fn write_string(out: &mut String, s: &str) -> Result<(), SfError> {
+pub(crate) fn write_string(out: &mut String, s: &str) -> Result<(), SfError> {
     out.push('"');
     for c in s.chars() {
         if !(' '..='~').contains(&c) {

@@ -5,9 +5,12 @@
 use super::HttpSigError;
 use super::components::{Component, Message, RequestView, signature_base};
 use super::digest::{DigestAlgorithm, content_digest};
-use super::fields::{self, BareItem, Entry, Item, Parameters};
+use super::fields;
 use super::keyring::SigningKey;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderValue};
+use std::fmt::Write as _;
 use time::{Duration, OffsetDateTime};
 
 /// What a [`Signer`] covers and which parameters it sends.
@@ -249,47 +252,40 @@ impl Signer {
     ) -> Result<SigningOutput, HttpSigError> {
         let c = &self.config;
         let created = now.unix_timestamp();
-        let mut params: Parameters = Vec::new();
+        // Parameters are written straight after the pre-serialised inner
+        // list (RFC 9651 §4.1.1.2); only the strings need checking.
+        let mut params_line = String::with_capacity(self.inner_list.len() + 96);
+        params_line.push_str(&self.inner_list);
+        let unserialisable = |e: fields::SfError| HttpSigError::Unserialisable(e.to_string());
         if c.include_created {
-            params.push(("created".into(), BareItem::Integer(created)));
+            let _ = write!(params_line, ";created={created}");
         }
         if let Some(after) = c.expires_after {
             let expires = created.saturating_add(after.whole_seconds());
-            params.push(("expires".into(), BareItem::Integer(expires)));
+            let _ = write!(params_line, ";expires={expires}");
         }
         if c.include_keyid {
-            params.push((
-                "keyid".into(),
-                BareItem::String(self.key.keyid().to_owned()),
-            ));
+            params_line.push_str(";keyid=");
+            fields::write_string(&mut params_line, self.key.keyid()).map_err(unserialisable)?;
         }
         if c.include_alg {
-            params.push((
-                "alg".into(),
-                BareItem::String(self.key.algorithm().as_str().to_owned()),
-            ));
+            params_line.push_str(";alg=");
+            fields::write_string(&mut params_line, self.key.algorithm().as_str())
+                .map_err(unserialisable)?;
         }
         if let Some(n) = nonce {
-            params.push(("nonce".into(), BareItem::String(n.to_owned())));
+            params_line.push_str(";nonce=");
+            fields::write_string(&mut params_line, n).map_err(unserialisable)?;
         }
         if let Some(t) = &c.tag {
-            params.push(("tag".into(), BareItem::String(t.clone())));
+            params_line.push_str(";tag=");
+            fields::write_string(&mut params_line, t).map_err(unserialisable)?;
         }
-        let mut params_line = self.inner_list.clone();
-        fields::write_parameters(&mut params_line, &params)
-            .map_err(|e| HttpSigError::Unserialisable(e.to_string()))?;
         let base = signature_base(&c.components, &params_line, message)?;
         let sig = self.key.sign(base.as_bytes());
 
         let input = format!("{}={params_line}", c.label);
-        let signature = fields::serialize_dictionary(&[(
-            c.label.clone(),
-            Entry::Item(Item {
-                bare: BareItem::ByteSequence(sig),
-                params: Vec::new(),
-            }),
-        )])
-        .map_err(|e| HttpSigError::Unserialisable(e.to_string()))?;
+        let signature = format!("{}=:{}:", c.label, B64.encode(sig));
         let header = |s: &str| {
             HeaderValue::from_str(s).map_err(|_| HttpSigError::Unserialisable(s.to_owned()))
         };

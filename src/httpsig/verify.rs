@@ -267,31 +267,20 @@ impl Verifier {
         headers: &HeaderMap,
         field: &'static str,
     ) -> Result<Dictionary, HttpSigError> {
-        let mut combined = String::new();
-        for (i, v) in headers.get_all(field).iter().enumerate() {
-            if i > 0 {
-                combined.push_str(", ");
-            }
-            let s = v.to_str().map_err(|_| HttpSigError::MalformedField {
-                field,
-                reason: "non-ASCII bytes".into(),
-            })?;
-            combined.push_str(s);
-            if combined.len() > self.config.max_field_bytes {
-                return Err(HttpSigError::FieldTooLarge {
+        let max = self.config.max_field_bytes;
+        let combined = match fields::combine_lines(headers, field, max) {
+            Ok(Some(c)) => c,
+            // A missing Signature is reported per label by `verify_one`.
+            Ok(None) if field == "signature" => return Ok(Vec::new()),
+            Ok(None) => return Err(HttpSigError::MissingSignatureInput),
+            Err(None) => {
+                return Err(HttpSigError::MalformedField {
                     field,
-                    max: self.config.max_field_bytes,
+                    reason: "non-ASCII bytes".into(),
                 });
             }
-        }
-        if combined.is_empty() {
-            // A missing Signature is reported per label by `verify_one`.
-            return if field == "signature" {
-                Ok(Vec::new())
-            } else {
-                Err(HttpSigError::MissingSignatureInput)
-            };
-        }
+            Err(Some(_)) => return Err(HttpSigError::FieldTooLarge { field, max }),
+        };
         fields::parse_dictionary_raw(&combined).map_err(|e| HttpSigError::MalformedField {
             field,
             reason: e.to_string(),
