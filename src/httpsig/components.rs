@@ -69,11 +69,14 @@ impl Component {
             params,
             id: String::new(),
         };
-        c.id =
-            fields::serialize_item(&c.to_item()).map_err(|e| HttpSigError::MalformedComponent {
+        let mut id = String::with_capacity(c.name.len() + 2);
+        fields::write_string(&mut id, &c.name)
+            .and_then(|()| fields::write_parameters(&mut id, &c.params))
+            .map_err(|e| HttpSigError::MalformedComponent {
                 component: format!("{:?}", c.name),
                 reason: e.to_string(),
             })?;
+        c.id = id;
         c.validate()?;
         Ok(c)
     }
@@ -91,13 +94,6 @@ impl Component {
     /// Whether the component is taken from the related request (`;req`).
     pub fn is_req(&self) -> bool {
         self.flag("req")
-    }
-
-    pub(crate) fn to_item(&self) -> Item {
-        Item {
-            bare: BareItem::String(self.name.clone()),
-            params: self.params.clone(),
-        }
     }
 
     fn param(&self, key: &str) -> Option<&BareItem> {

@@ -343,6 +343,17 @@ impl<'a> Parser<'a> {
         }
         let mut out = String::new();
         loop {
+            // Copy runs of plain characters at once: strings are hot (every
+            // component identifier is one).
+            let rest = self.input.get(self.pos..).unwrap_or_default();
+            let run = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || !(0x20..=0x7e).contains(&c))
+                .unwrap_or(rest.len());
+            if let Some(Ok(plain)) = rest.get(..run).map(std::str::from_utf8) {
+                out.push_str(plain);
+            }
+            self.pos += run;
             match self.next() {
                 None => return self.err("unterminated string"),
                 Some(b'\\') => match self.next() {
@@ -350,7 +361,6 @@ impl<'a> Parser<'a> {
                     _ => return self.err("bad escape in string"),
                 },
                 Some(b'"') => return Ok(out),
-                Some(c) if (0x20..=0x7e).contains(&c) => out.push(char::from(c)),
                 Some(_) => return self.err("control character in string"),
             }
         }
@@ -577,7 +587,7 @@ pub fn serialize_dictionary(dict: &[(String, Entry)]) -> Result<String, SfError>
             Entry::Item(Item {
                 bare: BareItem::Boolean(true),
                 params,
-            }) => write_params(&mut out, params)?,
+            }) => write_parameters(&mut out, params)?,
             _ => {
                 out.push('=');
                 write_entry(&mut out, entry)?;
@@ -645,15 +655,18 @@ fn write_inner_list(
         write_item(out, item)?;
     }
     out.push(')');
-    write_params(out, params)
+    write_parameters(out, params)
 }
 
 fn write_item(out: &mut String, item: &Item) -> Result<(), SfError> {
     write_bare(out, &item.bare)?;
-    write_params(out, &item.params)
+    write_parameters(out, &item.params)
 }
 
-fn write_params(out: &mut String, params: &[(String, BareItem)]) -> Result<(), SfError> {
+pub(crate) fn write_parameters(
+    out: &mut String,
+    params: &[(String, BareItem)],
+) -> Result<(), SfError> {
     for (i, (key, value)) in params.iter().enumerate() {
         if params.iter().take(i).any(|(k, _)| k == key) {
             return Err(SfError::Unserialisable("repeated parameter key"));
@@ -758,6 +771,13 @@ fn write_integer(out: &mut String, i: i64) -> Result<(), SfError> {
 
 pub(crate) fn write_string(out: &mut String, s: &str) -> Result<(), SfError> {
     out.push('"');
+    if s.bytes()
+        .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(s);
+        out.push('"');
+        return Ok(());
+    }
     for c in s.chars() {
         if !(' '..='~').contains(&c) {
             return Err(SfError::Unserialisable(

@@ -403,7 +403,18 @@ impl Verifier {
             }
         }
 
-        let params_line = fields::serialize_inner_list(items, raw_params)
+        // Canonical re-serialisation (RFC 9421 §2.3), from the identifiers
+        // already serialised when the components were parsed.
+        let mut params_line = String::with_capacity(128);
+        params_line.push('(');
+        for (i, comp) in components.iter().enumerate() {
+            if i > 0 {
+                params_line.push(' ');
+            }
+            params_line.push_str(comp.id());
+        }
+        params_line.push(')');
+        fields::write_parameters(&mut params_line, raw_params)
             .map_err(|e| malformed(&e.to_string()))?;
         let base = signature_base(&components, &params_line, message)?;
         if !key.verify(base.as_bytes(), signature) {
