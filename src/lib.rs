@@ -34,15 +34,16 @@ pub use secret::Secret;
 /// public API: anything here may change in any release.
 #[doc(hidden)]
 pub mod __fuzz {
-    pub use crate::jwk::cache::freshness::{
-        CacheControl, CacheControlError, parse_cache_control, parse_http_date,
-    };
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
-    pub use crate::policy::pattern::fuzz::{
-        normalize_request_path, parse_cidr, parse_path_pattern,
     pub use crate::httpsig::fields::{
         BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
         parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
         serialize_list,
+    };
+    pub use crate::jwk::cache::freshness::{
+        CacheControl, CacheControlError, parse_cache_control, parse_http_date,
+    };
+    pub use crate::policy::pattern::fuzz::{
+        normalize_request_path, parse_cidr, parse_path_pattern,
     };
 }
