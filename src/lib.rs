@@ -33,4 +33,11 @@ pub use secret::Secret;
 /// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
 /// public API: anything here may change in any release.
 #[doc(hidden)]
-pub mod __fuzz {}
+pub mod __fuzz {
+    pub use crate::sigv4::fuzz::{
+        AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
+        canonical_query as sigv4_canonical_query, parse_authorization as sigv4_parse_authorization,
+        trim_header_value as sigv4_trim_header_value,
+        verifier_canonical_request as sigv4_verifier_canonical_request,
+    };
+}
