@@ -174,7 +174,11 @@ pub(crate) fn append_canonical_path(out: &mut Vec<u8>, path: &str, normalize: bo
 
 /// Decoded `(name, value)` pairs of a raw query string, in order. Empty
 /// pieces (`a=1&&b=2`) are skipped; a piece without `=` has an empty value.
-pub(crate) fn parse_query(query: &str) -> Vec<(Cow<'_, [u8]>, Cow<'_, [u8]>)> {
+/// Decoded query `(name, value)` pairs, borrowing from the URI when nothing
+/// needed decoding.
+pub(crate) type QueryPairs<'a> = Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>;
+
+pub(crate) fn parse_query(query: &str) -> QueryPairs<'_> {
     query
         .split('&')
         .filter(|piece| !piece.is_empty())

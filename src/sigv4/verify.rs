@@ -9,7 +9,8 @@ use http::request::Parts;
 use ring::hmac;
 
 use super::canonical::{
-    self, ALGORITHM, CanonicalHeader, CanonicalParts, HeaderSource, TERMINATOR, UNSIGNED_PAYLOAD,
+    self, ALGORITHM, CanonicalHeader, CanonicalParts, HeaderSource, QueryPairs, TERMINATOR,
+    UNSIGNED_PAYLOAD,
 };
 use super::sign::{signing_key, valid_scope_part};
 use super::{Payload, SigV4Error, SigningSettings, VerifyParams};
@@ -169,7 +170,7 @@ struct Fields<'a> {
     date_header: Option<&'static str>,
     expires_secs: Option<i64>,
     session_token: Option<Cow<'a, str>>,
-    query: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
+    query: QueryPairs<'a>,
 }
 
 fn utf8<'a>(v: Cow<'a, [u8]>, name: &str) -> Result<Cow<'a, str>, SigV4Error> {
@@ -212,10 +213,7 @@ fn extract(parts: &Parts) -> Result<Fields<'_>, SigV4Error> {
     }
 }
 
-fn header_fields<'a>(
-    parts: &'a Parts,
-    query: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
-) -> Result<Fields<'a>, SigV4Error> {
+fn header_fields<'a>(parts: &'a Parts, query: QueryPairs<'a>) -> Result<Fields<'a>, SigV4Error> {
     let auth = parts
         .headers
         .get(http::header::AUTHORIZATION)
@@ -273,7 +271,7 @@ fn header_fields<'a>(
     })
 }
 
-fn query_fields<'a>(query: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>) -> Result<Fields<'a>, SigV4Error> {
+fn query_fields<'a>(query: QueryPairs<'a>) -> Result<Fields<'a>, SigV4Error> {
     let one = |name: &'static str| -> Result<Option<Cow<'a, [u8]>>, SigV4Error> {
         let mut it = query.iter().filter(|(k, _)| k.as_ref() == name.as_bytes());
         match (it.next(), it.next()) {
@@ -504,23 +502,19 @@ where
     let expires_at = fields
         .expires_secs
         .map(|e| fields.signed_at + time::Duration::seconds(e));
-    if let Some(expires_at) = expires_at {
-        if params.now > expires_at {
-            return Err(SigV4Error::Expired {
-                expires_at: crate::time::display(expires_at),
-                now: crate::time::display(params.now),
-                secs_past: (params.now - expires_at).whole_seconds(),
-            });
-        }
+    if let Some(expires_at) = expires_at.filter(|e| params.now > *e) {
+        return Err(SigV4Error::Expired {
+            expires_at: crate::time::display(expires_at),
+            now: crate::time::display(params.now),
+            secs_past: (params.now - expires_at).whole_seconds(),
+        });
     }
     let signed = parse_signed_headers(&fields.signed_headers)?;
     if !signed.contains(&"host") {
         return Err(SigV4Error::MissingSignedHeader("host"));
     }
-    if let Some(date_header) = fields.date_header {
-        if !signed.contains(&date_header) {
-            return Err(SigV4Error::MissingSignedHeader(date_header));
-        }
+    if let Some(date_header) = fields.date_header.filter(|d| !signed.contains(d)) {
+        return Err(SigV4Error::MissingSignedHeader(date_header));
     }
 
     let prepared = prepare(
