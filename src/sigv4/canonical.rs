@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ring::digest;
 
 pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -27,12 +27,12 @@ fn hex_lower(n: u8) -> u8 {
 
 /// Lowercase hex, as SigV4 writes hashes and signatures.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let mut v = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        s.push(char::from(hex_lower(b >> 4)));
-        s.push(char::from(hex_lower(b & 0x0f)));
+        v.extend_from_slice(&[hex_lower(b >> 4), hex_lower(b & 0x0f)]);
     }
-    s
+    // Always ASCII; the fallback is unreachable.
+    String::from_utf8(v).unwrap_or_default()
 }
 
 /// Decodes exactly 64 lowercase hex digits into 32 bytes.
@@ -239,9 +239,10 @@ pub(crate) fn append_trimmed(out: &mut Vec<u8>, value: &[u8]) {
 /// Where a canonical header's value comes from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum HeaderSource<'a> {
-    /// Every value of this (lowercase) name in the request, in order,
-    /// joined by `,`.
-    Request(&'a str),
+    /// Every value of this name in the request, in order, joined by `,`.
+    Request(&'a HeaderName),
+    /// The same, by (lowercase) name: the verifier has names as text.
+    RequestByName(&'a str),
     /// A value the signer adds (or the URI authority standing in for `host`).
     Value(&'a [u8]),
 }
@@ -286,7 +287,7 @@ pub(crate) struct CanonicalParts<'a> {
 
 /// Writes the canonical request.
 pub(crate) fn canonical_request(parts: &CanonicalParts<'_>, map: &HeaderMap) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + parts.path.len() + parts.query.len());
+    let mut out = Vec::with_capacity(640 + 3 * parts.path.len() + parts.query.len());
     out.extend_from_slice(parts.method.as_bytes());
     out.push(b'\n');
     append_canonical_path(&mut out, parts.path, parts.normalize, parts.double_encode);
@@ -298,14 +299,8 @@ pub(crate) fn canonical_request(parts: &CanonicalParts<'_>, map: &HeaderMap) -> 
         out.push(b':');
         match header.source {
             HeaderSource::Value(v) => append_trimmed(&mut out, v),
-            HeaderSource::Request(name) => {
-                for (i, v) in map.get_all(name).iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    append_trimmed(&mut out, v.as_bytes());
-                }
-            }
+            HeaderSource::Request(name) => append_values(&mut out, map.get_all(name)),
+            HeaderSource::RequestByName(name) => append_values(&mut out, map.get_all(name)),
         }
         out.push(b'\n');
     }
@@ -314,6 +309,15 @@ pub(crate) fn canonical_request(parts: &CanonicalParts<'_>, map: &HeaderMap) -> 
     out.push(b'\n');
     out.extend_from_slice(parts.payload_hash.as_bytes());
     out
+}
+
+fn append_values(out: &mut Vec<u8>, values: http::header::GetAll<'_, http::HeaderValue>) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        append_trimmed(out, v.as_bytes());
+    }
 }
 
 /// The string to sign: algorithm, timestamp, scope, hash of the canonical request.

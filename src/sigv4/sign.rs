@@ -397,7 +397,7 @@ fn sign_inner(
         }
         headers.push(CanonicalHeader {
             name: n,
-            source: HeaderSource::Request(n),
+            source: HeaderSource::Request(name),
         });
     }
     let uri_host;

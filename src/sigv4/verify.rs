@@ -354,7 +354,7 @@ fn prepare<'f>(
                     .as_bytes(),
             )
         } else if parts.headers.contains_key(name) {
-            HeaderSource::Request(name)
+            HeaderSource::RequestByName(name)
         } else {
             return Err(SigV4Error::SignedHeaderAbsent(name.to_owned()));
         };
