@@ -241,8 +241,6 @@ pub(crate) fn append_trimmed(out: &mut Vec<u8>, value: &[u8]) {
 pub(crate) enum HeaderSource<'a> {
     /// Every value of this name in the request, in order, joined by `,`.
     Request(&'a HeaderName),
-    /// The same, by (lowercase) name: the verifier has names as text.
-    RequestByName(&'a str),
     /// A value the signer adds (or the URI authority standing in for `host`).
     Value(&'a [u8]),
 }
@@ -300,7 +298,6 @@ pub(crate) fn canonical_request(parts: &CanonicalParts<'_>, map: &HeaderMap) -> 
         match header.source {
             HeaderSource::Value(v) => append_trimmed(&mut out, v),
             HeaderSource::Request(name) => append_values(&mut out, map.get_all(name)),
-            HeaderSource::RequestByName(name) => append_values(&mut out, map.get_all(name)),
         }
         out.push(b'\n');
     }

@@ -319,22 +319,19 @@ fn query_fields<'a>(query: QueryPairs<'a>) -> Result<Fields<'a>, SigV4Error> {
 }
 
 /// The parsed, canonicalised request, before any policy or key is applied.
-struct Prepared<'f> {
-    scope: Scope<'f>,
-    signed_headers: Vec<&'f str>,
+struct Prepared {
     signature: [u8; 32],
     canonical_request: Vec<u8>,
 }
 
-fn prepare<'f>(
+fn prepare(
     parts: &Parts,
-    fields: &'f Fields<'_>,
+    fields: &Fields<'_>,
+    signed_headers: &[&str],
     payload: Payload<'_>,
     settings: &SigningSettings,
     allow_unsigned_payload: bool,
-) -> Result<Prepared<'f>, SigV4Error> {
-    let scope = parse_credential(&fields.credential)?;
-    let signed_headers = parse_signed_headers(&fields.signed_headers)?;
+) -> Result<Prepared, SigV4Error> {
     let signature = canonical::decode_hex32(&fields.signature)
         .ok_or_else(|| SigV4Error::MalformedSignature(truncate(&fields.signature)))?;
 
@@ -344,24 +341,34 @@ fn prepare<'f>(
     } else {
         canonical::host_from_uri(&parts.uri)
     };
+    // One pass over the request's names (the signed list is sorted), rather
+    // than parsing and hashing every signed name for a map lookup.
+    let mut sources: Vec<Option<HeaderSource<'_>>> = vec![None; signed_headers.len()];
+    for name in parts.headers.keys() {
+        if let Some(slot) = signed_headers
+            .binary_search(&name.as_str())
+            .ok()
+            .and_then(|i| sources.get_mut(i))
+        {
+            *slot = Some(HeaderSource::Request(name));
+        }
+    }
     let mut headers = Vec::with_capacity(signed_headers.len());
-    for &name in &signed_headers {
-        let source = if name == "host" && !has_host_header {
-            HeaderSource::Value(
+    for (&name, source) in signed_headers.iter().zip(sources) {
+        let source = match source {
+            Some(s) => s,
+            None if name == "host" && !has_host_header => HeaderSource::Value(
                 uri_host
                     .as_deref()
                     .ok_or_else(|| SigV4Error::SignedHeaderAbsent(name.to_owned()))?
                     .as_bytes(),
-            )
-        } else if parts.headers.contains_key(name) {
-            HeaderSource::RequestByName(name)
-        } else {
-            return Err(SigV4Error::SignedHeaderAbsent(name.to_owned()));
+            ),
+            None => return Err(SigV4Error::SignedHeaderAbsent(name.to_owned())),
         };
         headers.push(CanonicalHeader { name, source });
     }
 
-    let payload_hash = payload_line(parts, &signed_headers, payload, allow_unsigned_payload)?;
+    let payload_hash = payload_line(parts, signed_headers, payload, allow_unsigned_payload)?;
 
     let skip_token = !settings.sign_session_token;
     let query = canonical::canonical_query(
@@ -389,8 +396,6 @@ fn prepare<'f>(
         &parts.headers,
     );
     Ok(Prepared {
-        scope,
-        signed_headers,
         signature,
         canonical_request,
     })
@@ -520,6 +525,7 @@ where
     let prepared = prepare(
         parts,
         &fields,
+        &signed,
         payload,
         &params.settings,
         params.allow_unsigned_payload,
@@ -551,16 +557,12 @@ where
         .map_err(|_| SigV4Error::SignatureMismatch)?;
 
     Ok(VerifiedSigner {
-        access_key_id: prepared.scope.access_key_id.to_owned(),
-        region: prepared.scope.region.to_owned(),
-        service: prepared.scope.service.to_owned(),
+        access_key_id: scope.access_key_id.to_owned(),
+        region: scope.region.to_owned(),
+        service: scope.service.to_owned(),
         signed_at: fields.signed_at,
         expires_at,
-        signed_headers: prepared
-            .signed_headers
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
+        signed_headers: signed.iter().map(|s| (*s).to_owned()).collect(),
         session_token: fields
             .session_token
             .as_ref()
@@ -572,9 +574,12 @@ where
 /// The canonical request a verifier builds for `parts` (fuzzing).
 pub(crate) fn canonical_request_for_fuzz(parts: &Parts) -> Result<Vec<u8>, SigV4Error> {
     let fields = extract(parts)?;
+    parse_credential(&fields.credential)?;
+    let signed = parse_signed_headers(&fields.signed_headers)?;
     let prepared = prepare(
         parts,
         &fields,
+        &signed,
         Payload::Unsigned,
         &SigningSettings::default(),
         true,
