@@ -1354,3 +1354,63 @@ mod props {
         }
     }
 }
+
+#[test]
+fn presign_refuses_a_url_that_is_already_presigned() {
+    let req = presigned();
+    let (parts, body) = req.into_parts();
+    let creds = Credentials::new(AKID, EXAMPLE_SECRET);
+    let params = SigningParams::new("us-east-1", "execute-api", signed_at());
+    let e = sigv4::presign(
+        &parts,
+        Payload::Bytes(&body),
+        &creds,
+        &params,
+        time::Duration::minutes(5),
+    )
+    .unwrap_err();
+    assert!(matches!(e, SigV4Error::DuplicateQueryParam(_)), "{e}");
+}
+
+/// A signer that dates the request with a signed `Date` header (no
+/// `x-amz-date`): the verifier must accept it. The signature is computed
+/// here from the canonical request the spec prescribes.
+#[test]
+fn accepts_signed_date_header() {
+    use ring::{digest, hmac};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let canonical = "GET\n/\n\ndate:Mon, 23 Nov 2026 10:00:00 GMT\nhost:api.example.com\n\ndate;host\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let scope = "20261123/us-east-1/execute-api/aws4_request";
+    let sts = format!(
+        "AWS4-HMAC-SHA256\n20261123T100000Z\n{scope}\n{}",
+        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+    );
+    let mut k = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        format!("AWS4{EXAMPLE_SECRET}").as_bytes(),
+    );
+    for part in ["20261123", "us-east-1", "execute-api", "aws4_request"] {
+        let t = hmac::sign(&k, part.as_bytes());
+        k = hmac::Key::new(hmac::HMAC_SHA256, t.as_ref());
+    }
+    let sig = hex(hmac::sign(&k, sts.as_bytes()).as_ref());
+    let req = http::Request::get("/")
+        .header("host", "api.example.com")
+        .header("date", "Mon, 23 Nov 2026 10:00:00 GMT")
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders=date;host, Signature={sig}"),
+        )
+        .body(Vec::new())
+        .unwrap();
+    let signer = verify(&req).unwrap();
+    assert_eq!(signer.signed_at, signed_at());
+    // Without `date` among the signed headers it is refused.
+    let r = replace_auth(&req, |a| {
+        a.replace("SignedHeaders=date;host", "SignedHeaders=host")
+    });
+    assert_eq!(
+        verify(&r).unwrap_err(),
+        SigV4Error::MissingSignedHeader("date")
+    );
+}

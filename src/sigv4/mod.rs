@@ -7,40 +7,34 @@
 //! caller owns.
 //!
 //! ```
+//! use edge_auth::Secret;
 //! use edge_auth::sigv4::{self, Credentials, Payload, SigningKeyCache, SigningParams, VerifyParams};
 //! use time::macros::datetime;
 //!
 //! let now = datetime!(2026-11-23 10:00:00 UTC);
 //! let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-//! let cache = SigningKeyCache::default();
-//! let body = br#"{"hello":"world"}"#;
-//! let mut request = http::Request::post("https://api.example.com/prod/items?limit=10")
-//!     .header("content-type", "application/json")
-//!     .body(body.to_vec())
-//!     .unwrap();
+//! let cache = SigningKeyCache::default(); // share one per process / isolate
 //!
-//! // Sign an outbound request: compute, then apply.
-//! let mut params = SigningParams::new("us-east-1", "execute-api", now);
-//! params.key_cache = Some(&cache);
-//! let (parts, _) = http::Request::post(request.uri().clone())
+//! // Sign: compute, then apply.
+//! let (parts, body) = http::Request::post("https://api.example.com/prod/items?limit=10")
 //!     .header("content-type", "application/json")
-//!     .body(())
+//!     .body(br#"{"hello":"world"}"#.to_vec())
 //!     .unwrap()
 //!     .into_parts();
-//! let output = sigv4::sign(&parts, Payload::Bytes(body), &creds, &params)?;
+//! let mut params = SigningParams::new("us-east-1", "execute-api", now);
+//! params.key_cache = Some(&cache);
+//! let output = sigv4::sign(&parts, Payload::Bytes(&body), &creds, &params)?;
+//! let mut request = http::Request::from_parts(parts, body);
 //! output.apply_to(&mut request)?;
-//! assert!(request.headers().contains_key("authorization"));
 //!
-//! // Verify it on the receiving side.
+//! // Verify on the receiving side.
 //! let (parts, body) = request.into_parts();
-//! let verify = VerifyParams::new("us-east-1", "execute-api", now);
 //! let signer = sigv4::verify(
 //!     &parts,
 //!     Payload::Bytes(&body),
-//!     |akid| (akid == "AKIDEXAMPLE").then(|| edge_auth::Secret::new(
-//!         "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned(),
-//!     )),
-//!     &verify,
+//!     |akid| (akid == "AKIDEXAMPLE")
+//!         .then(|| Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned())),
+//!     &VerifyParams::new("us-east-1", "execute-api", now),
 //! )?;
 //! assert_eq!(signer.access_key_id, "AKIDEXAMPLE");
 //! # Ok::<(), edge_auth::sigv4::SigV4Error>(())

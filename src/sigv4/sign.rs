@@ -18,6 +18,17 @@ const X_AMZ_DATE: &str = "x-amz-date";
 const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
 const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
 
+/// The query parameters a presigned URL carries.
+pub(crate) const PRESIGN_PARAMS: [&[u8]; 7] = [
+    b"X-Amz-Algorithm",
+    b"X-Amz-Credential",
+    b"X-Amz-Date",
+    b"X-Amz-Expires",
+    b"X-Amz-SignedHeaders",
+    b"X-Amz-Signature",
+    b"X-Amz-Security-Token",
+];
+
 /// Derived SigV4 signing keys, keyed by (secret, date, region, service).
 ///
 /// Deriving a key costs four HMACs; a cache turns that into a lookup for
@@ -445,6 +456,16 @@ fn sign_inner(
         }
         (Some(expires), q) => {
             let pairs = canonical::parse_query(q.unwrap_or_default());
+            // A URL that already carries presign parameters would end up with
+            // two of them, which verifiers (this one included) refuse.
+            if let Some((k, _)) = pairs
+                .iter()
+                .find(|(k, _)| PRESIGN_PARAMS.contains(&k.as_ref()))
+            {
+                return Err(SigV4Error::DuplicateQueryParam(
+                    String::from_utf8_lossy(k).into_owned(),
+                ));
+            }
             let mut all: Vec<(&[u8], &[u8])> = pairs
                 .iter()
                 .map(|(k, v)| (k.as_ref(), v.as_ref()))

@@ -12,7 +12,7 @@ use super::canonical::{
     self, ALGORITHM, CanonicalHeader, CanonicalParts, HeaderSource, QueryPairs, TERMINATOR,
     UNSIGNED_PAYLOAD,
 };
-use super::sign::{signing_key, valid_scope_part};
+use super::sign::{PRESIGN_PARAMS, signing_key, valid_scope_part};
 use super::{Payload, SigV4Error, SigningSettings, VerifyParams};
 use crate::secret::Secret;
 
@@ -184,21 +184,11 @@ fn utf8<'a>(v: Cow<'a, [u8]>, name: &str) -> Result<Cow<'a, str>, SigV4Error> {
     }
 }
 
-const PRESIGN_PARAMS: [&str; 7] = [
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-    "X-Amz-Security-Token",
-];
-
 fn extract(parts: &Parts) -> Result<Fields<'_>, SigV4Error> {
     let query = canonical::parse_query(parts.uri.query().unwrap_or_default());
     let presigned = query
         .iter()
-        .any(|(k, _)| PRESIGN_PARAMS.iter().any(|p| k.as_ref() == p.as_bytes()));
+        .any(|(k, _)| PRESIGN_PARAMS.contains(&k.as_ref()));
     let auth_count = parts
         .headers
         .get_all(http::header::AUTHORIZATION)
