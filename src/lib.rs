@@ -46,4 +46,10 @@ pub mod __fuzz {
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
     };
+    pub use crate::sigv4::fuzz::{
+        AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
+        canonical_query as sigv4_canonical_query, parse_authorization as sigv4_parse_authorization,
+        trim_header_value as sigv4_trim_header_value,
+        verifier_canonical_request as sigv4_verifier_canonical_request,
+    };
 }
