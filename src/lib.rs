@@ -43,6 +43,18 @@ pub mod __fuzz {
     pub use crate::jwk::cache::freshness::{
         CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
+    pub use crate::jwt::compact::{Segments, decode_into, decode_vec, split};
+    pub use crate::jwt::header::{Alg, Header, parse as parse_header};
+
+    /// The JWT claims-set parser (JSON object, unique members).
+    ///
+    /// # Errors
+    /// When the payload is not a JSON object with unique members.
+    pub fn parse_claims(
+        payload: &[u8],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
+        crate::jwt::validate_parse_claims(payload)
+    }
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
     };

@@ -1,7 +1,75 @@
-//! JWT validation (RFC 7519, RFC 7515 compact serialization, RFC 8725 best
-//! current practice) with signatures verified by ring.
+//! JWT validation (RFC 7519) of JWS Compact Serialization (RFC 7515 §7.1),
+//! following RFC 8725 (JWT best current practice), with signatures verified
+//! by ring against a [`KeySet`](crate::jwk::KeySet).
+//!
+//! ```
+//! use edge_auth::jwk::KeySet;
+//! use edge_auth::jwt::{JwtError, Validation, Validator};
+//!
+//! // The RFC 8037 §A.4 Ed25519 example: its payload is not a claims set,
+//! // so only the signature is checked here.
+//! let keys = KeySet::from_jwk(
+//!     br#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+//!     &Default::default(),
+//! )?;
+//! let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
+//!              hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+//! let validator = Validator::new(Validation::default());
+//! assert_eq!(validator.verify_jws(token, &keys)?, b"Example of Ed25519 signing");
+//!
+//! // A JWT without an expiry is refused by default, after its signature checks out.
+//! let now = time::OffsetDateTime::UNIX_EPOCH;
+//! let err = validator.validate::<serde_json::Value>(token, &keys, now).unwrap_err();
+//! assert!(matches!(err, JwtError::Malformed { .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-/// A token that failed validation.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum JwtError {}
+//!
+//! A gateway peeks at the (unverified) issuer to pick that issuer's key
+//! set, then validates:
+//!
+//! ```
+//! use edge_auth::jwk::KeySet;
+//! use edge_auth::jwt::{self, Validation, Validator};
+//! use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+//!
+//! # let secret = [7u8; 32];
+//! # let mut header = Header::new(Algorithm::HS256);
+//! # header.kid = Some("dev".into());
+//! # let token = encode(&header, &serde_json::json!({
+//! #     "iss": "https://dev-issuer.example", "aud": "api://edge",
+//! #     "sub": "alice", "exp": 1_795_428_600,
+//! # }), &EncodingKey::from_secret(&secret))?;
+//! #[derive(serde::Deserialize)]
+//! struct MyClaims {
+//!     sub: String,
+//! }
+//!
+//! // Unverified: only to choose the key set.
+//! let peek = jwt::inspect(&token, 8 * 1024)?;
+//! assert_eq!(peek.issuer.as_deref(), Some("https://dev-issuer.example"));
+//! let keys = KeySet::from_hmac_secret(&secret, Some("dev"))?; // e.g. a JWKS per issuer
+//!
+//! let mut validation = Validation::default();
+//! validation.issuers = vec!["https://dev-issuer.example".into()];
+//! validation.audiences = vec!["api://edge".into()];
+//! validation.algorithms = vec![Algorithm::HS256]; // default: asymmetric only
+//! let validator = Validator::new(validation);
+//!
+//! let now = time::macros::datetime!(2026-11-23 10:00 UTC); // the caller's clock
+//! let claims = validator.validate::<MyClaims>(&token, &keys, now)?;
+//! assert_eq!(claims.typed().sub, "alice");
+//! assert_eq!(claims.raw()["aud"], "api://edge");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub(crate) mod compact;
+mod error;
+pub(crate) mod header;
+mod validate;
+
+pub use error::{JwtError, Part};
+pub use validate::{Claims, Inspected, Validation, Validator, inspect};
+
+#[doc(hidden)]
+pub(crate) use validate::parse_claims as validate_parse_claims;
