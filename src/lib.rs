@@ -34,6 +34,12 @@ pub use secret::Secret;
 /// public API: anything here may change in any release.
 #[doc(hidden)]
 pub mod __fuzz {
+    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    pub use crate::httpsig::fields::{
+        BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
+        parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
+        serialize_list,
+    };
     pub use crate::jwk::cache::freshness::{
         CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
@@ -49,8 +55,13 @@ pub mod __fuzz {
     ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
         crate::jwt::validate_parse_claims(payload)
     }
-    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
+    };
+    pub use crate::sigv4::fuzz::{
+        AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
+        canonical_query as sigv4_canonical_query, parse_authorization as sigv4_parse_authorization,
+        trim_header_value as sigv4_trim_header_value,
+        verifier_canonical_request as sigv4_verifier_canonical_request,
     };
 }
