@@ -154,7 +154,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn ratios(s: &Setup) {
     const PER_ROUND: u32 = 100;
     let (mut v, mut m, mut f) = (Vec::new(), Vec::new(), Vec::new());
-    let mut time = |out: &mut Vec<f64>, op: &dyn Fn() -> bool| {
+    let time = |out: &mut Vec<f64>, op: &dyn Fn() -> bool| {
         let t = Instant::now();
         for _ in 0..PER_ROUND {
             black_box(op());
