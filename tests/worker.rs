@@ -126,8 +126,6 @@ fn free_port() -> u16 {
 
 fn start_workerd(workerd: &Path, worker_dir: &Path, scratch: &Path) -> (Workerd, SocketAddr) {
     use std::os::unix::process::CommandExt;
-    let kv_dir = scratch.join("jwks-kv");
-    std::fs::create_dir_all(&kv_dir).unwrap();
     let mut last_log = String::new();
     for attempt in 0..3 {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
@@ -137,7 +135,6 @@ fn start_workerd(workerd: &Path, worker_dir: &Path, scratch: &Path) -> (Workerd,
             .arg("serve")
             .arg(worker_dir.join("config.capnp"))
             .arg(format!("--socket-addr=http={addr}"))
-            .arg(format!("--directory-path=jwks-kv={}", kv_dir.display()))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
