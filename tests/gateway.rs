@@ -627,3 +627,79 @@ async fn dev_issuer_tokens_verify_with_jsonwebtoken() {
     assert_eq!(data.claims["roles"], serde_json::json!(["reader"]));
     assert_eq!(data.claims["sub"], "alice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuer_crash_known_keys_keep_working() {
+    let rig = rig().await;
+    let reader = rig.token("alice", &["reader"]);
+    assert_eq!(
+        rig.get("/api/items", Some(&reader)).await.status,
+        StatusCode::OK
+    );
+    // Connection refused from now on: the fetch-failure path, not a 503.
+    let fetches = rig.gateway.stats().fetches.load(Ordering::SeqCst);
+    rig.issuer.stop();
+    rig.clock.advance(LATER);
+    // Wait (bounded) for refresh-ahead to try the dead issuer.
+    for _ in 0..50 {
+        if rig.gateway.stats().fetches.load(Ordering::SeqCst) > fetches {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        rig.gateway.stats().fetches.load(Ordering::SeqCst) > fetches,
+        "no refresh was attempted"
+    );
+    let reader = rig.token("alice", &["reader"]);
+    for round in 0..20 {
+        let status = rig.get("/api/items", Some(&reader)).await.status;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "round {round} after the issuer crashed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_issuer_at_cold_start_fails_fast_with_one_fetch() {
+    let rig = Arc::new(rig_with(|config| config.fetch_timeout = Duration::from_millis(500)).await);
+    rig.issuer.set_hanging(true);
+    let reader = rig.token("alice", &["reader"]);
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (rig, token) = (Arc::clone(&rig), reader.clone());
+        tasks.spawn(async move { rig.get("/api/items", Some(&token)).await.status });
+    }
+    while let Some(status) = tasks.join_next().await {
+        let status = status.unwrap();
+        // 401 or 503 is the Gate's call; letting the request through is not.
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status} with no keys"
+        );
+    }
+    // One 500 ms fetch timeout, not one per request.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(rig.issuer.discovery_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_header_values_are_escaped() {
+    let rig = rig().await;
+    // A comma inside a role would otherwise split it in two at the upstream.
+    let token = rig.token("alice smith", &["reader", "a,b", "ü"]);
+    let reply = rig.get("/api/items", Some(&token)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.upstream_header("x-auth-subject"), ["alice%20smith"]);
+    assert_eq!(
+        reply.upstream_header("x-auth-roles"),
+        ["a%2Cb,reader,%C3%BC"]
+    );
+}

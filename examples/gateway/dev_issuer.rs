@@ -55,6 +55,7 @@ struct State {
     jwks_requests: AtomicU64,
     discovery_requests: AtomicU64,
     down: AtomicBool,
+    hanging: AtomicBool,
 }
 
 impl State {
@@ -76,7 +77,15 @@ pub async fn start_dev_issuer(addr: SocketAddr, audience: &str) -> std::io::Resu
         let state = handler_slot.get().cloned();
         async move {
             match state {
-                Some(state) => handle(&state, &request),
+                Some(state) => {
+                    if state.hanging.load(Ordering::SeqCst) {
+                        // Count it, then never answer in any useful time.
+                        let response = handle(&state, &request);
+                        tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+                        return response;
+                    }
+                    handle(&state, &request)
+                }
                 None => text_response(StatusCode::SERVICE_UNAVAILABLE, "starting"),
             }
         }
@@ -92,6 +101,7 @@ pub async fn start_dev_issuer(addr: SocketAddr, audience: &str) -> std::io::Resu
         jwks_requests: AtomicU64::new(0),
         discovery_requests: AtomicU64::new(0),
         down: AtomicBool::new(false),
+        hanging: AtomicBool::new(false),
     });
     let _ = slot.set(Arc::clone(&state));
     Ok(DevIssuer { state, server })
@@ -281,6 +291,18 @@ impl DevIssuer {
     /// Simulates an outage: while down, discovery and JWKS answer 503.
     pub fn set_down(&self, down: bool) {
         self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Simulates a stalled provider: requests are accepted (and counted) but
+    /// answered only after two minutes.
+    pub fn set_hanging(&self, hanging: bool) {
+        self.state.hanging.store(hanging, Ordering::SeqCst);
+    }
+
+    /// Simulates a crash: stops listening and drops every connection, so
+    /// fetches fail with a connection error. Tokens can still be minted.
+    pub fn stop(&self) {
+        self.server.stop();
     }
 
     /// JWKS requests received so far (answered or not).

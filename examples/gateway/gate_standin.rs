@@ -238,7 +238,10 @@ impl<'a> RequestFacts<'a> {
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
             })
-            .map(|h| h.rsplit_once(':').map_or(h, |(name, _port)| name));
+            .map(|h| match h.rsplit_once(':') {
+                Some((name, port)) if !port.contains(']') => name,
+                _ => h,
+            });
         Self {
             method: &parts.method,
             host,

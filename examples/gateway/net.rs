@@ -59,6 +59,11 @@ impl ServerHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// Stops accepting and closes every connection, as a crashed server would.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
 }
 
 impl Drop for ServerHandle {

@@ -323,7 +323,8 @@ async fn authorize(
     peer: SocketAddr,
 ) -> Result<Option<Principal>, Response<Body>> {
     let facts = RequestFacts::from_parts(parts).with_client_ip(peer.ip());
-    for _ in 0..=MAX_FETCHES_PER_REQUEST {
+    let mut fetches = 0;
+    loop {
         // Read before check(): a fetch that completes between the two is then
         // seen as "already done" and this request joins it instead of fetching.
         let seen = shared.fetcher.sequence();
@@ -333,13 +334,18 @@ async fn authorize(
                 let (head, ()) = rejection.to_response().into_parts();
                 return Err(Response::from_parts(head, full(Bytes::new())));
             }
-            Outcome::FetchKeys(plan) => shared.fetcher.run(shared, &plan, seen).await,
+            Outcome::FetchKeys(plan) if fetches < MAX_FETCHES_PER_REQUEST => {
+                fetches += 1;
+                shared.fetcher.run(shared, &plan, seen).await;
+            }
+            Outcome::FetchKeys(_) => {
+                return Err(text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the identity provider's keys are unavailable",
+                ));
+            }
         }
     }
-    Err(text_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the identity provider's keys are unavailable",
-    ))
 }
 
 /// One key fetch in flight per issuer; the others wait for it.
