@@ -333,12 +333,8 @@ async fn issuer_down_known_keys_keep_working() {
 
     rig.issuer.set_down(true);
     let before = rig.issuer.jwks_requests();
-    // Past the JWKS TTL: the gateway's refresh-ahead tries and fails.
+    // Past the JWKS TTL: a refresh (refresh-ahead or on request) tries and fails.
     rig.clock.advance(LATER);
-    assert!(
-        rig.await_jwks_request_after(before).await,
-        "no refresh was attempted"
-    );
     let reader = rig.token("alice", &["reader"]);
     for round in 0..20 {
         let status = rig.get("/api/items", Some(&reader)).await.status;
@@ -348,6 +344,10 @@ async fn issuer_down_known_keys_keep_working() {
             "round {round} while the issuer is down"
         );
     }
+    assert!(
+        rig.await_jwks_request_after(before).await,
+        "no refresh was attempted"
+    );
     rig.issuer.set_down(false);
 }
 
@@ -640,7 +640,16 @@ async fn issuer_crash_known_keys_keep_working() {
     let fetches = rig.gateway.stats().fetches.load(Ordering::SeqCst);
     rig.issuer.stop();
     rig.clock.advance(LATER);
-    // Wait (bounded) for refresh-ahead to try the dead issuer.
+    let reader = rig.token("alice", &["reader"]);
+    for round in 0..20 {
+        let status = rig.get("/api/items", Some(&reader)).await.status;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "round {round} after the issuer crashed"
+        );
+    }
+    // Wait (bounded) until a refresh has tried the dead issuer.
     for _ in 0..50 {
         if rig.gateway.stats().fetches.load(Ordering::SeqCst) > fetches {
             break;
@@ -651,15 +660,6 @@ async fn issuer_crash_known_keys_keep_working() {
         rig.gateway.stats().fetches.load(Ordering::SeqCst) > fetches,
         "no refresh was attempted"
     );
-    let reader = rig.token("alice", &["reader"]);
-    for round in 0..20 {
-        let status = rig.get("/api/items", Some(&reader)).await.status;
-        assert_eq!(
-            status,
-            StatusCode::OK,
-            "round {round} after the issuer crashed"
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -681,9 +681,9 @@ async fn stalled_issuer_at_cold_start_fails_fast_with_one_fetch() {
             "{status} with no keys"
         );
     }
-    // One 500 ms fetch timeout, not one per request.
+    // One 500 ms fetch timeout shared by all, not ten in a row (5 s).
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(4),
         "took {:?}",
         started.elapsed()
     );
