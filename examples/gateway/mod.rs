@@ -9,7 +9,6 @@
 //! hands the library's sans-IO [`Gate`](gate_standin::Gate) plain values.
 #![allow(
     dead_code,
-    unused_imports,
     reason = "shared by the example binary and the test, each using a different subset"
 )]
 
@@ -20,9 +19,14 @@ pub mod echo;
 // for `RequestFacts` / `CompiledPolicy` and `edge_auth::oidc::RoleMapper`) and
 // delete gate_standin.rs; see `proxy::build_gate`, the only place that builds a Gate.
 pub mod gate_standin;
+pub mod keys;
 pub mod net;
 pub mod proxy;
+pub mod sign;
 
+#[allow(unused_imports, reason = "each includer uses some of these")]
 pub use dev_issuer::{DevIssuer, start_dev_issuer};
+#[allow(unused_imports, reason = "each includer uses some of these")]
 pub use echo::{EchoHandle, start_echo};
+#[allow(unused_imports, reason = "each includer uses some of these")]
 pub use proxy::{Clock, GatewayConfig, GatewayHandle, IssuerSettings, SignUpstream, start_gateway};

@@ -5,10 +5,9 @@
 //! single-flight makes concurrent requests share one JWKS fetch, and a
 //! background task runs the Gate's refresh-ahead plans from `poll(now)`.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,14 +17,15 @@ use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use time::OffsetDateTime;
 
 use super::gate_standin::{
-    FetchPlan, Gate, GateConfig, IssuerConfig, Outcome, Policy, RequestFacts, RoleMapper,
+    Gate, GateConfig, IssuerConfig, Outcome, Policy, RequestFacts, RoleMapper,
 };
+use super::keys::{Fetcher, HttpClient};
 use super::net::{Body, ServerHandle, full, serve, text_response};
+use super::sign::sign_upstream;
 
 /// The gateway's clock. The library never reads one; the gateway does, and the
 /// test swaps in one it can move forward.
@@ -39,8 +39,6 @@ pub fn system_clock() -> Clock {
 /// A `FetchKeys` outcome this many times for one request means the keys are
 /// not coming (discovery + JWKS + one retry); answer 503 rather than loop.
 const MAX_FETCHES_PER_REQUEST: usize = 3;
-/// Largest discovery document or JWKS we read.
-const MAX_KEY_DOCUMENT: usize = 256 * 1024;
 
 /// One trusted token issuer.
 #[derive(Debug, Clone)]
@@ -185,11 +183,10 @@ impl Drop for GatewayHandle {
     }
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
 struct Shared {
-    gate: Gate,
-    fetcher: Fetcher,
+    gate: Arc<Gate>,
+    fetcher: Arc<Fetcher>,
+    stats: Arc<Stats>,
     client: HttpClient,
     upstream: Uri,
     gate_enabled: bool,
@@ -241,6 +238,16 @@ pub async fn start_gateway(
         )
         .into());
     }
+    for issuer in &config.issuers {
+        let keys_at = issuer.jwks_uri.as_deref().unwrap_or(&issuer.issuer);
+        if keys_at.starts_with("https://") {
+            eprintln!(
+                "warning: `{keys_at}` is HTTPS and this example's key client is plain HTTP only; \
+                 key fetches for `{}` will fail (see notes: hyper-rustls)",
+                issuer.issuer
+            );
+        }
+    }
     if let SignUpstream::SigV4 { .. } = config.sign_upstream {
         eprintln!(
             "warning: SigV4 upstream signing is not wired yet (needs edge_auth::sigv4::sign); requests go unsigned"
@@ -249,14 +256,13 @@ pub async fn start_gateway(
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let stats = Arc::new(Stats::default());
     let shared = Arc::new(Shared {
-        gate,
-        fetcher: Fetcher {
-            client: client.clone(),
-            flights: Mutex::default(),
-            sequence: AtomicU64::new(0),
-            timeout: config.fetch_timeout,
-            stats: Arc::clone(&stats),
-        },
+        gate: Arc::new(gate),
+        fetcher: Arc::new(Fetcher::new(
+            client.clone(),
+            config.fetch_timeout,
+            Arc::clone(&stats),
+        )),
+        stats: Arc::clone(&stats),
         client,
         upstream,
         gate_enabled: config.gate_enabled,
@@ -288,13 +294,14 @@ async fn refresh_ahead(shared: Arc<Shared>, every: Duration) {
         ticker.tick().await;
         let seen = shared.fetcher.sequence();
         for plan in shared.gate.poll((shared.clock)()) {
-            shared
-                .fetcher
-                .stats
-                .refreshes
-                .fetch_add(1, Ordering::Relaxed);
+            shared.stats.refreshes.fetch_add(1, Ordering::Relaxed);
             let shared = Arc::clone(&shared);
-            tokio::spawn(async move { shared.fetcher.run(&shared, &plan, seen).await });
+            tokio::spawn(async move {
+                shared
+                    .fetcher
+                    .run(&shared.gate, &shared.clock, &plan, seen)
+                    .await;
+            });
         }
     }
 }
@@ -336,7 +343,10 @@ async fn authorize(
             }
             Outcome::FetchKeys(plan) if fetches < MAX_FETCHES_PER_REQUEST => {
                 fetches += 1;
-                shared.fetcher.run(shared, &plan, seen).await;
+                shared
+                    .fetcher
+                    .run(&shared.gate, &shared.clock, &plan, seen)
+                    .await;
             }
             Outcome::FetchKeys(_) => {
                 return Err(text_response(
@@ -345,118 +355,6 @@ async fn authorize(
                 ));
             }
         }
-    }
-}
-
-/// One key fetch in flight per issuer; the others wait for it.
-struct Fetcher {
-    client: HttpClient,
-    flights: Mutex<HashMap<String, Arc<Flight>>>,
-    /// Bumped when any fetch completes; `Flight::completed` records the value.
-    sequence: AtomicU64,
-    timeout: Duration,
-    stats: Arc<Stats>,
-}
-
-#[derive(Default)]
-struct Flight {
-    lock: Arc<tokio::sync::Mutex<()>>,
-    completed: AtomicU64,
-}
-
-impl Fetcher {
-    fn sequence(&self) -> u64 {
-        self.sequence.load(Ordering::SeqCst)
-    }
-
-    /// Runs `plan` unless a fetch for its issuer completed after `seen`.
-    async fn run(&self, shared: &Arc<Shared>, plan: &FetchPlan, seen: u64) {
-        let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-            // Keyed by issuer: issuers come from configuration, so the map is bounded.
-            Arc::clone(flights.entry(plan.issuer().to_owned()).or_default())
-        };
-        let guard = Arc::clone(&flight.lock).lock_owned().await;
-        if flight.completed.load(Ordering::SeqCst) > seen {
-            self.stats.joined.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        // The fetch runs in its own task holding the lock, so a client that
-        // hangs up cannot cancel it halfway and set every waiter fetching.
-        let shared = Arc::clone(shared);
-        let plan = plan.clone();
-        let task = tokio::spawn(async move {
-            let _guard = guard;
-            let fetcher = &shared.fetcher;
-            fetcher.stats.fetches.fetch_add(1, Ordering::Relaxed);
-            match fetcher.fetch(plan.url()).await {
-                Ok((status, headers, body)) => {
-                    let now = (shared.clock)();
-                    if let Err(e) = shared
-                        .gate
-                        .apply_fetch_response(&plan, status, &headers, &body, now)
-                    {
-                        eprintln!("keys from `{}` refused: {e}", plan.url());
-                    }
-                }
-                Err(reason) => shared
-                    .gate
-                    .apply_fetch_failure(&plan, &reason, (shared.clock)()),
-            }
-            let done = fetcher.sequence.fetch_add(1, Ordering::SeqCst) + 1;
-            flight.completed.store(done, Ordering::SeqCst);
-        });
-        let _ = task.await;
-    }
-
-    async fn fetch(&self, url: &str) -> Result<(StatusCode, HeaderMap, Bytes), String> {
-        let uri: Uri = url.parse().map_err(|e| format!("bad URL `{url}`: {e}"))?;
-        check_key_url(&uri)?;
-        let request = Request::get(uri)
-            .header(header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let work = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| format!("request failed: {e}"))?;
-            let (head, body) = response.into_parts();
-            let body = Limited::new(body, MAX_KEY_DOCUMENT)
-                .collect()
-                .await
-                .map_err(|e| format!("body: {e}"))?
-                .to_bytes();
-            Ok((head.status, head.headers, body))
-        };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| format!("no answer within {:?}", self.timeout))?
-    }
-}
-
-/// Keys decide who gets in, so they come over TLS, or over plain HTTP only
-/// from this machine (the development issuer).
-fn check_key_url(uri: &Uri) -> Result<(), String> {
-    match uri.scheme_str() {
-        Some("https") => Err(format!(
-            "`{uri}` needs an HTTPS client; this example ships plain HTTP only (a TLS client \
-             means hyper-rustls + rustls + a root store; add them to fetch from a real IdP)"
-        )),
-        Some("http") => {
-            let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if loopback {
-                Ok(())
-            } else {
-                Err(format!(
-                    "refusing plain-HTTP key fetch from non-loopback `{uri}`"
-                ))
-            }
-        }
-        _ => Err(format!("unsupported URL `{uri}`")),
     }
 }
 
@@ -587,87 +485,4 @@ async fn forward(
     let (mut head, body) = response.into_parts();
     strip_hop_by_hop(&mut head.headers);
     Response::from_parts(head, body.boxed())
-}
-
-/// Signs the request for the upstream.
-///
-/// TODO(gate): replace the stand-in below with the library signers once they
-/// land: `edge_auth::httpsig::Signer::sign(&parts, body, &key, params, now)` ->
-/// `SigningOutput::apply_to(&mut request)` for RFC 9421, and
-/// `edge_auth::sigv4::sign(&parts, payload, &credentials, &scope, now)` ->
-/// `SigningOutput::apply_to(&mut request)` for SigV4.
-fn sign_upstream(
-    request: &mut Request<Full<Bytes>>,
-    how: &SignUpstream,
-    now: OffsetDateTime,
-) -> Result<(), String> {
-    match how {
-        SignUpstream::None | SignUpstream::SigV4 { .. } => Ok(()),
-        SignUpstream::HttpSigHmac { key_id, secret } => {
-            standin_httpsig_hmac(request, key_id, secret, now)
-        }
-    }
-}
-
-/// The components the stand-in signs: the request line pieces and the
-/// identity headers (unsigned identity headers could be swapped in transit).
-pub const SIGNED_COMPONENTS: [&str; 5] = [
-    "@method",
-    "@authority",
-    "@path",
-    "x-auth-subject",
-    "x-auth-roles",
-];
-
-/// TEMPORARY: a minimal RFC 9421 `hmac-sha256` signer (§2.5 signature base,
-/// §3.3.3 algorithm) over [`SIGNED_COMPONENTS`] that are present, label `sig1`.
-fn standin_httpsig_hmac(
-    request: &mut Request<Full<Bytes>>,
-    key_id: &str,
-    secret: &Secret<Vec<u8>>,
-    now: OffsetDateTime,
-) -> Result<(), String> {
-    use base64::Engine;
-    let authority = request
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_ascii_lowercase())
-        .ok_or("no authority")?;
-    let mut covered = Vec::new();
-    let mut base = String::new();
-    for component in SIGNED_COMPONENTS {
-        let value = match component {
-            "@method" => request.method().as_str().to_owned(),
-            "@authority" => authority.clone(),
-            "@path" => request.uri().path().to_owned(),
-            name => match request.headers().get(name) {
-                Some(v) => v
-                    .to_str()
-                    .map_err(|_| format!("`{name}` is not text"))?
-                    .trim()
-                    .to_owned(),
-                None => continue,
-            },
-        };
-        base.push_str(&format!("\"{component}\": {value}\n"));
-        covered.push(format!("\"{component}\""));
-    }
-    let params = format!(
-        "({});created={};keyid=\"{}\";alg=\"hmac-sha256\"",
-        covered.join(" "),
-        now.unix_timestamp(),
-        key_id.replace(['"', '\\'], "")
-    );
-    base.push_str(&format!("\"@signature-params\": {params}"));
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.expose());
-    let tag = ring::hmac::sign(&key, base.as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
-    let headers = request.headers_mut();
-    let input = HeaderValue::from_str(&format!("sig1={params}")).map_err(|e| e.to_string())?;
-    let mut value =
-        HeaderValue::from_str(&format!("sig1=:{signature}:")).map_err(|e| e.to_string())?;
-    value.set_sensitive(true);
-    headers.insert("signature-input", input);
-    headers.insert("signature", value);
-    Ok(())
 }
