@@ -1,0 +1,32 @@
+//! The pieces of the hyper gateway example, as a module that both
+//! `examples/hyper_gateway.rs` and `tests/gateway.rs` include with `#[path]`, so
+//! the end-to-end test starts exactly what `cargo run --example hyper_gateway`
+//! starts: a development issuer, an echo upstream and the gateway itself, each on
+//! its own loopback listener.
+//!
+//! Time and I/O live here, never in the library: the gateway owns the clock
+//! (a [`proxy::Clock`] the test can move), the sockets and the JWKS client, and
+//! hands the library's sans-IO [`Gate`](gate_standin::Gate) plain values.
+#![allow(
+    dead_code,
+    reason = "shared by the example binary and the test, each using a different subset"
+)]
+
+pub mod dev_issuer;
+pub mod echo;
+// TEMPORARY: a stand-in for `edge_auth::gate` until the real Gate lands. Swap
+// this line for `pub use edge_auth::gate as gate_standin;` (plus `edge_auth::policy`
+// for `RequestFacts` / `CompiledPolicy` and `edge_auth::oidc::RoleMapper`) and
+// delete gate_standin.rs; see `proxy::build_gate`, the only place that builds a Gate.
+pub mod gate_standin;
+pub mod keys;
+pub mod net;
+pub mod proxy;
+pub mod sign;
+
+#[allow(unused_imports, reason = "each includer uses some of these")]
+pub use dev_issuer::{DevIssuer, start_dev_issuer};
+#[allow(unused_imports, reason = "each includer uses some of these")]
+pub use echo::{EchoHandle, start_echo};
+#[allow(unused_imports, reason = "each includer uses some of these")]
+pub use proxy::{Clock, GatewayConfig, GatewayHandle, IssuerSettings, SignUpstream, start_gateway};
