@@ -271,6 +271,8 @@ cases! {
     single_dot_rejected: get("/users/./42"), with(&[], &["users:read"]) => Rejected;
     trailing_dot_dot_rejected: get("/assets/.."), anon() => Rejected;
     dot_dot_with_matrix_param_rejected: get("/static/..;/admin"), anon() => Rejected;
+    path_parameter_rejected: get("/admin;x=1/users").ip("10.1.2.3"), anon() => Rejected;
+    path_parameter_on_allowed_route_rejected: get("/static/app.js;v=2"), anon() => Rejected;
     empty_segment_rejected: get("//users/42"), with(&[], &["users:read"]) => Rejected;
     inner_empty_segment_rejected: get("/assets//x"), anon() => Rejected;
     malformed_percent_rejected: get("/users/%zz"), user() => Rejected;
@@ -286,6 +288,7 @@ cases! {
     // Hosts: case-insensitive, port ignored, wildcard below a suffix.
     tenant_api_host_and_claim: get("/api/v1/things").host("api.example.com"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_host_case_and_port: get("/api/x").host("API.Example.COM:8443"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
+    tenant_api_host_empty_port: get("/api/x").host("api.example.com:"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_host_trailing_dot: get("/api/x").host("api.example.com."), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_wildcard_host: get("/api/x").host("acme.tenants.example.com"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_wildcard_deep: get("/api/x").host("a.b.tenants.example.com"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
@@ -321,6 +324,8 @@ cases! {
     payments_country_case_insensitive: req("POST", "/payments/charge").country("ir"), with(&[], &["payments"]) => Deny("embargo");
     payments_unknown_country_fails_closed: req("POST", "/payments/charge"), with(&[], &["payments"]) => Deny("embargo");
     payments_malformed_country_fails_closed: req("POST", "/payments/charge").country("Korea"), with(&[], &["payments"]) => Deny("embargo");
+    payments_unknown_country_xx_fails_closed: req("POST", "/payments/charge").country("XX"), with(&[], &["payments"]) => Deny("embargo");
+    payments_tor_country_code_is_a_code: req("POST", "/payments/charge").country("T1"), with(&[], &["payments"]) => Allow("payments");
     payments_without_scope_403: req("POST", "/payments/charge").country("DE"), user() => Scopes(&["payments"]);
 
     // Host-bound anonymous docs, trailing-slash pattern, custom method.
@@ -505,6 +510,22 @@ fn encoded_slash_never_matches_a_separator_when_allowed() {
 }
 
 #[test]
+fn path_parameters_can_be_allowed_but_never_hide_dot_segments() {
+    let mut config = PolicyConfig::default();
+    config.reject_path_parameters = false;
+    let compiled = Policy::from_json(GATEWAY_JSON)
+        .unwrap()
+        .compile_with(&config)
+        .unwrap();
+    let d = get("/static/app.js;v=2").evaluate(&compiled, None);
+    assert_eq!(d.rule_id.as_deref(), Some("static"));
+    let d = get("/admin;x/users").evaluate(&compiled, None);
+    assert!(!d.is_allowed());
+    let d = get("/static/..;/admin").evaluate(&compiled, None);
+    assert!(matches!(d.reasons[..], [Reason::RequestRejected { .. }]));
+}
+
+#[test]
 fn request_limits_are_enforced() {
     let long: &'static str = Box::leak(format!("/assets/{}", "a".repeat(9000)).into_boxed_str());
     assert!(matches!(
@@ -516,6 +537,76 @@ fn request_limits_are_enforced() {
         get(deep).evaluate(gateway(), None).reasons[..],
         [Reason::RequestRejected { .. }]
     ));
+}
+
+#[test]
+fn cidr_zero_prefixes_split_the_families() {
+    let policy = Policy::from_json(
+        r#"{"rules":[
+            {"id":"v4","require":{"anonymous":true,"client_ip":["0.0.0.0/0"]},"effect":"allow"},
+            {"id":"v6","require":{"anonymous":true,"client_ip":["::/0"]},"effect":"allow"}
+        ]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    let who = |ip: &'static str| get("/").ip(ip).evaluate(&policy, None).rule_id;
+    assert_eq!(who("198.51.100.1").as_deref(), Some("v4"));
+    assert_eq!(who("::ffff:198.51.100.1").as_deref(), Some("v4"));
+    assert_eq!(who("2001:db8::1").as_deref(), Some("v6"));
+    assert_eq!(who("::1").as_deref(), Some("v6"));
+}
+
+#[test]
+fn ipv4_mapped_cidr_in_policy_is_ipv4() {
+    let policy = Policy::from_json(
+        r#"{"rules":[{"id":"m","require":{"anonymous":true,"client_ip":["::ffff:10.0.0.0/104"]},"effect":"allow"}]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    assert!(get("/").ip("10.9.8.7").evaluate(&policy, None).is_allowed());
+    assert!(
+        get("/")
+            .ip("::ffff:10.9.8.7")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(!get("/").ip("11.0.0.1").evaluate(&policy, None).is_allowed());
+}
+
+#[test]
+fn ipv6_host_literal_with_port() {
+    let policy = Policy::from_json(
+        r#"{"rules":[{"id":"h","match":{"hosts":["[2001:db8::1]"]},"require":{"anonymous":true},"effect":"allow"}]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    assert!(
+        get("/")
+            .host("[2001:DB8::1]:8443")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(
+        get("/")
+            .host("[2001:db8::1]")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(
+        !get("/")
+            .host("[2001:db8::2]")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
+    assert!(
+        !get("/")
+            .host("[2001:db8::1]x")
+            .evaluate(&policy, None)
+            .is_allowed()
+    );
 }
 
 // ---------------------------------------------------------- compile errors
@@ -570,6 +661,7 @@ rejects! {
     reject_cidr_leading_zero_octet: r#"{"id":"a","effect":"deny","require":{"client_ip":["010.0.0.0/8"]}}"# => "not an IP address";
     reject_cidr_signed_prefix: r#"{"id":"a","effect":"deny","require":{"client_ip":["10.0.0.0/+8"]}}"# => "decimal number";
     reject_cidr_mapped_short_prefix: r#"{"id":"a","effect":"deny","require":{"client_ip":["::ffff:0:0/95"]}}"# => "/96 to /128";
+    reject_unknown_country_code: r#"{"id":"a","effect":"deny","require":{"country":["XX"]}}"# => "country is unknown";
     reject_country_name: r#"{"id":"a","effect":"deny","require":{"country":["Germany"]}}"# => "alpha-2";
     reject_pointer_without_slash: r#"{"id":"a","effect":"allow","require":{"claims":[{"pointer":"tid","equals":"x"}]}}"# => "starts with `/`";
     reject_pointer_bad_escape: r#"{"id":"a","effect":"allow","require":{"claims":[{"pointer":"/a~2","equals":"x"}]}}"# => "`~` must be followed";

@@ -79,6 +79,8 @@ impl<'a> RequestFacts<'a> {
     }
 
     /// Sets the country, an ISO 3166-1 alpha-2 code (e.g. `CF-IPCountry`).
+    /// `XX` (Cloudflare's "unknown") counts as unknown: country conditions
+    /// are then unevaluable.
     #[must_use]
     pub fn with_country(mut self, country: &'a str) -> Self {
         self.country = Some(country);
@@ -283,6 +285,7 @@ impl CompiledPolicy {
             max_len: self.config.max_path_len,
             max_segments: self.config.max_path_segments,
             reject_encoded_separators: self.config.reject_encoded_separators,
+            reject_path_parameters: self.config.reject_path_parameters,
         };
         let path = match pattern::normalize_path(facts.path, &opts) {
             Ok(path) => path,
@@ -390,7 +393,7 @@ fn check_conditions(
             }),
             Some(Err(bad)) => failures.push(Failure::Unevaluable {
                 detail: format!(
-                    "country `{}` is not an ISO 3166-1 alpha-2 code",
+                    "country `{}` is unknown or not an ISO 3166-1 alpha-2 code",
                     super::clip(bad)
                 ),
             }),

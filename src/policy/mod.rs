@@ -36,7 +36,9 @@
 //!   `/admin` and cannot slip past a deny rule. Reserved characters stay
 //!   encoded: `/a%2Fb` is one segment and never matches `/a/b`; by default
 //!   (`PolicyConfig::reject_encoded_separators`) a request containing `%2F` or
-//!   `%5C` is refused outright, because back ends disagree on decoding them.
+//!   `%5C` is refused outright, because back ends disagree on decoding them,
+//!   and so is a `;` path parameter (`/admin;x/users`), which servlet
+//!   containers strip (`PolicyConfig::reject_path_parameters`).
 //!   Requests with dot segments (`.`, `..`, also encoded or with a `;`
 //!   parameter such as `..;`), empty segments (`//`), bytes outside RFC 3986
 //!   `pchar`, malformed or NUL percent-encoding are **refused** (denied with
@@ -127,6 +129,13 @@ pub struct PolicyConfig {
     /// saw one segment. Set to `false` to match them as opaque characters
     /// (`/a%2Fb` then matches the pattern `/a%2Fb`, never `/a/b`).
     pub reject_encoded_separators: bool,
+    /// Refuse requests whose path contains `;` (RFC 3986 §3.3 segment
+    /// parameters). Default `true`: servlet containers and some frameworks
+    /// strip `;...` from a segment before routing, so `/admin;x/users` would
+    /// reach `/admin/users` past a deny rule on `/admin/**`. Set to `false`
+    /// to match `;` as an ordinary character (a segment whose part before
+    /// `;` is `.` or `..` is still refused).
+    pub reject_path_parameters: bool,
 }
 
 impl Default for PolicyConfig {
@@ -141,6 +150,7 @@ impl Default for PolicyConfig {
             max_path_segments: 128,
             max_reasons: 16,
             reject_encoded_separators: true,
+            reject_path_parameters: true,
         }
     }
 }

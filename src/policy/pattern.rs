@@ -22,6 +22,7 @@ pub(crate) struct PathOptions {
     pub(crate) max_len: usize,
     pub(crate) max_segments: usize,
     pub(crate) reject_encoded_separators: bool,
+    pub(crate) reject_path_parameters: bool,
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -119,6 +120,11 @@ pub(crate) fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow
                 }
             }
             i += 3;
+        } else if b == b';' && opts.reject_path_parameters {
+            return Err(format!(
+                "path `{}` has a `;` path parameter",
+                super::clip(raw)
+            ));
         } else if is_path_char(b) {
             if let Some(o) = out.as_mut() {
                 o.push(char::from(b));
@@ -232,6 +238,7 @@ pub(crate) fn parse_path_pattern(
                     max_len,
                     max_segments: 1,
                     reject_encoded_separators: false,
+                    reject_path_parameters: false,
                 };
                 let raw = format!("/{part}");
                 let normalised = normalize_path(&raw, &opts)?;
@@ -352,8 +359,9 @@ pub(crate) fn request_host(raw: &str) -> Option<&str> {
     valid.then_some(host)
 }
 
+// RFC 3986 §3.2.3: `port = *DIGIT`, so `example.com:` is legal.
 fn valid_port(port: &str) -> bool {
-    !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+    port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
 }
 
 const STANDARD_METHODS: [&str; 9] = [
@@ -515,11 +523,17 @@ impl fmt::Display for Cidr {
 }
 
 /// An ISO 3166-1 alpha-2 code, upper-cased. Only the shape is checked: the
-/// caller's source (e.g. `CF-IPCountry`) also uses `XX` and `T1`.
+/// caller's source (e.g. `CF-IPCountry`) also uses `T1` (Tor). `XX` is
+/// refused: Cloudflare sends it when it does not know the country, and an
+/// unknown country must be handled as unevaluable, not as one more code.
 pub(crate) fn parse_country(code: &str) -> Result<[u8; 2], String> {
     match code.as_bytes() {
         [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphanumeric() => {
-            Ok([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+            let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
+            if code == *b"XX" {
+                return Err("`XX` means the country is unknown".to_owned());
+            }
+            Ok(code)
         }
         _ => Err("a country is a two-letter ISO 3166-1 alpha-2 code".to_owned()),
     }
@@ -550,6 +564,7 @@ pub(crate) mod fuzz {
             max_len: 8192,
             max_segments: 128,
             reject_encoded_separators: false,
+            reject_path_parameters: false,
         };
         super::normalize_path(path, &opts)
             .ok()
