@@ -53,4 +53,9 @@ pub mod __fuzz {
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
     };
+    pub use crate::httpsig::fields::{
+        BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
+        parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
+        serialize_list,
+    };
 }
