@@ -50,12 +50,18 @@ pub mod __fuzz {
         crate::jwt::validate_parse_claims(payload)
     }
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
-    pub use crate::policy::pattern::fuzz::{
-        normalize_request_path, parse_cidr, parse_path_pattern,
-    };
     pub use crate::httpsig::fields::{
         BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
         parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
         serialize_list,
+    };
+    pub use crate::policy::pattern::fuzz::{
+        normalize_request_path, parse_cidr, parse_path_pattern,
+    };
+    pub use crate::sigv4::fuzz::{
+        AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
+        canonical_query as sigv4_canonical_query, parse_authorization as sigv4_parse_authorization,
+        trim_header_value as sigv4_trim_header_value,
+        verifier_canonical_request as sigv4_verifier_canonical_request,
     };
 }
