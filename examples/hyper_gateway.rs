@@ -14,11 +14,13 @@
 //! | `--issuer URL` (skips the dev issuer) | `EDGE_GATEWAY_ISSUER` | the dev issuer |
 //! | `--audience AUD` | `EDGE_GATEWAY_AUDIENCE` | `api://edge-auth-demo` |
 //! | `--jwks-uri URL` | `EDGE_GATEWAY_JWKS_URI` | discovery |
-//! | `--roles-claim NAME` | `EDGE_GATEWAY_ROLES_CLAIM` | `roles` |
+//! | `--roles SPEC` | `EDGE_GATEWAY_ROLES` | `roles` (the claim); or a preset: `entra-id:CLIENT_ID`, `okta`, `keycloak:CLIENT_ID`, `auth0:NAMESPACE`, `cognito`, `google`; or a JSON Pointer such as `/realm_access/roles` |
 //! | `--policy FILE` | `EDGE_GATEWAY_POLICY` | examples/gateway/policy.toml |
 //! | `--sign none\|hmac\|sigv4` | `EDGE_GATEWAY_SIGN` | `none` |
 //! | `--hmac-key-id ID` | `EDGE_GATEWAY_HMAC_KEY_ID` | `gateway` |
-//! | (secret) | `EDGE_GATEWAY_HMAC_SECRET` | required for `hmac` |
+//! | (secret) | `EDGE_GATEWAY_HMAC_SECRET` | required for `hmac` (RFC 9421 `hmac-sha256`) |
+//! | (secrets) | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | required for `sigv4` (`AWS_REGION`, default `us-east-1`) |
+//! | `--sigv4-service NAME` | `EDGE_GATEWAY_SIGV4_SERVICE` | `execute-api` |
 //! | `--gate on\|off` | `EDGE_GATEWAY_GATE` | `on` (`off` = plain proxy, for load comparisons) |
 //! | `--token-lifetime SECS` | `EDGE_GATEWAY_TOKEN_LIFETIME` | `3600` |
 
@@ -61,7 +63,11 @@ async fn main() -> Result<(), Failure> {
         return Ok(());
     }
     let audience = option(&args, "audience").unwrap_or_else(|| "api://edge-auth-demo".into());
-    let roles_claim = option(&args, "roles-claim").unwrap_or_else(|| "roles".into());
+    let roles = gateway::role_mapper(
+        &option(&args, "roles")
+            .or_else(|| option(&args, "roles-claim"))
+            .unwrap_or_else(|| "roles".into()),
+    )?;
     let policy_toml = match option(&args, "policy") {
         Some(path) => {
             std::fs::read_to_string(&path).map_err(|e| format!("--policy `{path}`: {e}"))?
@@ -102,7 +108,7 @@ async fn main() -> Result<(), Failure> {
         issuer: issuer.clone(),
         audience: audience.clone(),
         jwks_uri: option(&args, "jwks-uri"),
-        roles_claim,
+        roles,
     });
     config.gate_enabled = match option(&args, "gate").as_deref() {
         None | Some("on") => true,
@@ -126,6 +132,7 @@ async fn main() -> Result<(), Failure> {
                 std::env::var("AWS_SECRET_ACCESS_KEY")
                     .map_err(|_| "--sign sigv4 needs AWS_SECRET_ACCESS_KEY")?,
             ),
+            session_token: std::env::var("AWS_SESSION_TOKEN").ok().map(Secret::new),
             region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
             service: option(&args, "sigv4-service").unwrap_or_else(|| "execute-api".into()),
         },

@@ -6,7 +6,7 @@
 //!
 //! Time and I/O live here, never in the library: the gateway owns the clock
 //! (a [`proxy::Clock`] the test can move), the sockets and the JWKS client, and
-//! hands the library's sans-IO [`Gate`](gate_standin::Gate) plain values.
+//! hands the library's sans-IO [`Gate`](edge_auth::gate::Gate) plain values.
 #![allow(
     dead_code,
     reason = "shared by the example binary and the test, each using a different subset"
@@ -14,11 +14,6 @@
 
 pub mod dev_issuer;
 pub mod echo;
-// TEMPORARY: a stand-in for `edge_auth::gate` until the real Gate lands. Swap
-// this line for `pub use edge_auth::gate as gate_standin;` (plus `edge_auth::policy`
-// for `RequestFacts` / `CompiledPolicy` and `edge_auth::oidc::RoleMapper`) and
-// delete gate_standin.rs; see `proxy::build_gate`, the only place that builds a Gate.
-pub mod gate_standin;
 pub mod keys;
 pub mod net;
 pub mod proxy;
@@ -29,4 +24,6 @@ pub use dev_issuer::{DevIssuer, start_dev_issuer};
 #[allow(unused_imports, reason = "each includer uses some of these")]
 pub use echo::{EchoHandle, start_echo};
 #[allow(unused_imports, reason = "each includer uses some of these")]
-pub use proxy::{Clock, GatewayConfig, GatewayHandle, IssuerSettings, SignUpstream, start_gateway};
+pub use proxy::{
+    Clock, GatewayConfig, GatewayHandle, IssuerSettings, SignUpstream, role_mapper, start_gateway,
+};

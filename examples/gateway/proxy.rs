@@ -11,21 +11,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+use edge_auth::oidc::{ClaimSource, RoleMapper};
+use edge_auth::policy::{Policy, RequestFacts};
 use edge_auth::{Principal, Secret};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use time::OffsetDateTime;
 
-use super::gate_standin::{
-    Gate, GateConfig, IssuerConfig, Outcome, Policy, RequestFacts, RoleMapper,
-};
-use super::keys::{Fetcher, HttpClient};
+use super::keys::{Fetcher, key_client};
 use super::net::{Body, ServerHandle, full, serve, text_response};
-use super::sign::sign_upstream;
+use super::sign::Signing;
+
+/// The upstream client: plain HTTP (loopback or a private network).
+type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
 
 /// The gateway's clock. The library never reads one; the gateway does, and the
 /// test swaps in one it can move forward.
@@ -40,6 +44,11 @@ pub fn system_clock() -> Clock {
 /// not coming (discovery + JWKS + one retry); answer 503 rather than loop.
 const MAX_FETCHES_PER_REQUEST: usize = 3;
 
+/// How often, and how long each time, a request waits for a fetch the Gate
+/// says is in flight but this process is not running (bounded: 0.5 s).
+const MAX_IN_FLIGHT_WAITS: usize = 25;
+const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
+
 /// One trusted token issuer.
 #[derive(Debug, Clone)]
 pub struct IssuerSettings {
@@ -50,8 +59,28 @@ pub struct IssuerSettings {
     pub audience: String,
     /// The JWKS URL; `None` = OIDC discovery at `{issuer}/.well-known/openid-configuration`.
     pub jwks_uri: Option<String>,
-    /// The claim holding roles.
-    pub roles_claim: String,
+    /// How claims become roles ([`role_mapper`] builds one from a flag).
+    pub roles: RoleMapper,
+}
+
+/// A role mapper from the `--roles` flag: a provider preset (`entra-id:CLIENT_ID`,
+/// `okta`, `keycloak:CLIENT_ID`, `auth0:NAMESPACE`, `cognito`, `google`) or the
+/// claim holding roles, by name (`roles`) or JSON Pointer (`/realm_access/roles`).
+///
+/// # Errors
+/// When the claim path is not valid (empty, or a bad `~` escape).
+pub fn role_mapper(spec: &str) -> Result<RoleMapper, String> {
+    let (preset, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    Ok(match (preset, arg) {
+        ("entra-id", client) if !client.is_empty() => RoleMapper::entra_id(client),
+        ("keycloak", client) if !client.is_empty() => RoleMapper::keycloak(client),
+        ("auth0", namespace) => RoleMapper::auth0(namespace),
+        ("okta", "") => RoleMapper::okta(),
+        ("cognito", "") => RoleMapper::cognito(),
+        ("google", "") => RoleMapper::google(),
+        _ => RoleMapper::new()
+            .with_source(ClaimSource::roles(spec).map_err(|e| format!("roles `{spec}`: {e}"))?),
+    })
 }
 
 /// How the gateway proves to the upstream that a request came through it.
@@ -73,6 +102,8 @@ pub enum SignUpstream {
         access_key_id: String,
         /// Secret access key.
         secret_access_key: Secret<String>,
+        /// Session token of temporary (STS) credentials.
+        session_token: Option<Secret<String>>,
         /// Region, e.g. `eu-west-1`.
         region: String,
         /// Service, e.g. `execute-api`.
@@ -187,19 +218,18 @@ struct Shared {
     gate: Arc<Gate>,
     fetcher: Arc<Fetcher>,
     stats: Arc<Stats>,
-    client: HttpClient,
+    client: UpstreamClient,
     upstream: Uri,
     gate_enabled: bool,
-    sign: SignUpstream,
+    signing: Signing,
     clock: Clock,
     upstream_timeout: Duration,
     max_body: usize,
 }
 
-/// Builds the Gate from the gateway's settings. The one place that touches the
-/// Gate's configuration types: when the real `edge_auth::gate` lands, this is
-/// what changes (`toml::from_str::<edge_auth::policy::Policy>` then `compile()`,
-/// `edge_auth::oidc::RoleMapper` instead of the stand-in's claim name).
+/// Builds the Gate from the gateway's settings: the policy document (TOML,
+/// the library's `Policy` model) compiled once, one `IssuerConfig` per
+/// trusted issuer.
 ///
 /// # Errors
 /// When the policy does not parse or compile, or the Gate refuses the config.
@@ -207,17 +237,28 @@ pub fn build_gate(
     config: &GatewayConfig,
 ) -> Result<Gate, Box<dyn std::error::Error + Send + Sync>> {
     let policy: Policy = toml::from_str(&config.policy_toml)?;
-    let mut gate_config = GateConfig::new(policy.compile()?);
-    gate_config.realm.clone_from(&config.realm);
-    for settings in &config.issuers {
-        let mut issuer = IssuerConfig::new(settings.issuer.clone());
-        issuer.audiences = vec![settings.audience.clone()];
-        issuer.jwks_uri.clone_from(&settings.jwks_uri);
-        issuer.roles = RoleMapper {
-            claim: settings.roles_claim.clone(),
-        };
-        gate_config.issuers.push(issuer);
-    }
+    let issuers = config.issuers.iter().map(|settings| {
+        let issuer = IssuerConfig::new(settings.issuer.clone(), [settings.audience.clone()])
+            .with_roles(settings.roles.clone());
+        match &settings.jwks_uri {
+            Some(uri) => issuer.with_jwks_uri(uri.clone()),
+            None => issuer,
+        }
+    });
+    let mut gate_config = GateConfig::new(issuers)
+        .with_policy(policy.compile()?)
+        .with_realm(config.realm.clone());
+    // Plain-HTTP discovery and JWKS only when an issuer is configured that
+    // way (the development issuer), and then only on loopback: the library
+    // refuses any other http:// endpoint.
+    let plain_http = config.issuers.iter().any(|i| {
+        i.issuer.starts_with("http://")
+            || i.jwks_uri
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+    });
+    gate_config.discovery.allow_http_loopback = plain_http;
+    gate_config.cache.allow_http_loopback = plain_http;
     Ok(Gate::new(gate_config)?)
 }
 
@@ -238,27 +279,13 @@ pub async fn start_gateway(
         )
         .into());
     }
-    for issuer in &config.issuers {
-        let keys_at = issuer.jwks_uri.as_deref().unwrap_or(&issuer.issuer);
-        if keys_at.starts_with("https://") {
-            eprintln!(
-                "warning: `{keys_at}` is HTTPS and this example's key client is plain HTTP only; \
-                 key fetches for `{}` will fail (see notes: hyper-rustls)",
-                issuer.issuer
-            );
-        }
-    }
-    if let SignUpstream::SigV4 { .. } = config.sign_upstream {
-        eprintln!(
-            "warning: SigV4 upstream signing is not wired yet (needs edge_auth::sigv4::sign); requests go unsigned"
-        );
-    }
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let signing = Signing::new(&config.sign_upstream)?;
+    let client: UpstreamClient = Client::builder(TokioExecutor::new()).build_http();
     let stats = Arc::new(Stats::default());
     let shared = Arc::new(Shared {
         gate: Arc::new(gate),
         fetcher: Arc::new(Fetcher::new(
-            client.clone(),
+            key_client()?,
             config.fetch_timeout,
             Arc::clone(&stats),
         )),
@@ -266,7 +293,7 @@ pub async fn start_gateway(
         client,
         upstream,
         gate_enabled: config.gate_enabled,
-        sign: config.sign_upstream.clone(),
+        signing,
         clock: Arc::clone(&config.clock),
         upstream_timeout: config.upstream_timeout,
         max_body: config.max_body,
@@ -320,7 +347,7 @@ async fn handle(
     } else {
         None
     };
-    forward(&shared, parts, body, principal.as_ref(), peer).await
+    forward(&shared, parts, body, principal.as_deref(), peer).await
 }
 
 /// Runs the Gate, fetching keys as often as it asks (bounded).
@@ -328,9 +355,9 @@ async fn authorize(
     shared: &Arc<Shared>,
     parts: &http::request::Parts,
     peer: SocketAddr,
-) -> Result<Option<Principal>, Response<Body>> {
+) -> Result<Option<Box<Principal>>, Response<Body>> {
     let facts = RequestFacts::from_parts(parts).with_client_ip(peer.ip());
-    let mut fetches = 0;
+    let (mut fetches, mut waits) = (0, 0);
     loop {
         // Read before check(): a fetch that completes between the two is then
         // seen as "already done" and this request joins it instead of fetching.
@@ -338,10 +365,20 @@ async fn authorize(
         match shared.gate.check(parts, &facts, (shared.clock)()) {
             Outcome::Allow { principal, .. } => return Ok(principal),
             Outcome::Deny(rejection) => {
+                // 401 / 403 with the challenge, or 503 when the Gate has no
+                // keys for the issuer and cannot get them now.
                 let (head, ()) = rejection.to_response().into_parts();
                 return Err(Response::from_parts(head, full(Bytes::new())));
             }
-            Outcome::FetchKeys(plan) if fetches < MAX_FETCHES_PER_REQUEST => {
+            // Another request's fetch of this plan is out: wait for it (the
+            // single flight), never send a second one.
+            Outcome::FetchKeys(plan) if plan.is_in_flight() && waits < MAX_IN_FLIGHT_WAITS => {
+                waits += 1;
+                shared.fetcher.join(&plan, seen, IN_FLIGHT_WAIT).await;
+            }
+            Outcome::FetchKeys(plan)
+                if !plan.is_in_flight() && fetches < MAX_FETCHES_PER_REQUEST =>
+            {
                 fetches += 1;
                 shared
                     .fetcher
@@ -352,6 +389,14 @@ async fn authorize(
                 return Err(text_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the identity provider's keys are unavailable",
+                ));
+            }
+            // `Outcome` is non-exhaustive: an outcome this gateway does not
+            // know lets nothing through.
+            _ => {
+                return Err(text_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "unexpected gate outcome",
                 ));
             }
         }
@@ -403,6 +448,7 @@ fn strip_gateway_headers(headers: &mut HeaderMap) {
                         | "signature-input"
                         | "x-amz-date"
                         | "x-amz-security-token"
+                        | "x-amz-content-sha256"
                 )
         })
         .cloned()
@@ -434,6 +480,12 @@ async fn forward(
     peer: SocketAddr,
 ) -> Response<Body> {
     let original_host = parts.headers.remove(header::HOST);
+    // The Host the upstream will see, set here so that it is what gets signed.
+    if let Some(authority) = shared.upstream.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(header::HOST, host);
+    }
     strip_hop_by_hop(&mut parts.headers);
     strip_gateway_headers(&mut parts.headers);
     // The upstream learns who the caller is from x-auth-*; the bearer token
@@ -468,8 +520,17 @@ async fn forward(
         Ok(collected) => collected.to_bytes(),
         Err(_) => return text_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
     };
+    let signature = match shared.signing.sign(&parts, &body, (shared.clock)()) {
+        Ok(signature) => signature,
+        Err(e) => {
+            eprintln!("upstream signing failed: {e}");
+            return text_response(StatusCode::INTERNAL_SERVER_ERROR, "upstream signing failed");
+        }
+    };
     let mut request = Request::from_parts(parts, Full::new(body));
-    if let Err(e) = sign_upstream(&mut request, &shared.sign, (shared.clock)()) {
+    if let Some(signature) = signature
+        && let Err(e) = signature.apply_to(&mut request)
+    {
         eprintln!("upstream signing failed: {e}");
         return text_response(StatusCode::INTERNAL_SERVER_ERROR, "upstream signing failed");
     }
