@@ -44,9 +44,13 @@ measure() {
     echo "$rps" >"/tmp/edge-auth-load-$gate"
 }
 
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime; }
 echo "wrk ${DURATION}s, ${CONNECTIONS} connections, ${THREADS} threads, GET /api/items with an RS256 reader token"
+echo "load average before: $(loadavg)"
 off=$(measure off "$BASE_PORT")
+echo "load average after gate off: $(loadavg)"
 on=$(measure on "$((BASE_PORT + 10))")
+echo "load average after gate on: $(loadavg)"
 echo "$off"
 echo "$on"
 awk -v on="$(cat /tmp/edge-auth-load-on)" -v off="$(cat /tmp/edge-auth-load-off)" \
