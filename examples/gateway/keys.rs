@@ -127,7 +127,10 @@ impl Fetcher {
                         eprintln!("keys from `{}` refused: {e}", plan.url());
                     }
                 }
-                Err(reason) => gate.apply_fetch_failure(&plan, &reason, clock()),
+                Err(reason) => {
+                    eprintln!("keys from `{}` not fetched: {reason}", plan.url());
+                    gate.apply_fetch_failure(&plan, &reason, clock());
+                }
             }
             let done = fetcher.sequence.fetch_add(1, Ordering::SeqCst) + 1;
             flight.completed.store(done, Ordering::SeqCst);
