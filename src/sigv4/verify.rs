@@ -526,14 +526,14 @@ where
     )?;
     let secret = lookup(scope.access_key_id)
         .ok_or_else(|| SigV4Error::UnknownAccessKey(truncate(scope.access_key_id)))?;
-    let string_to_sign = canonical::string_to_sign(
-        &fields.amz_date,
-        &format!(
-            "{}/{}/{}/{TERMINATOR}",
-            scope.date, scope.region, scope.service
-        ),
-        &prepared.canonical_request,
-    );
+    // The credential is `AKID/<scope>` and the parse checked the scope's
+    // shape, so the scope is the text after the first `/`.
+    let scope_str = fields
+        .credential
+        .split_once('/')
+        .map_or("", |(_, scope)| scope);
+    let string_to_sign =
+        canonical::string_to_sign(&fields.amz_date, scope_str, &prepared.canonical_request);
     let secret_bytes = secret.expose().as_bytes();
     let fingerprint = match params.key_cache {
         Some(_) => super::fingerprint(secret_bytes),
