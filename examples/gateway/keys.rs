@@ -78,12 +78,12 @@ impl Fetcher {
     /// running (the Gate handed the plan out and its answer is on the way).
     pub(super) async fn join(&self, plan: &FetchPlan, seen: u64, pause: Duration) {
         let flight = self.flight(plan);
-        let _guard = flight.lock.lock().await;
+        let guard = flight.lock.lock().await;
         if flight.completed.load(Ordering::SeqCst) > seen {
             self.stats.joined.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        drop(_guard);
+        drop(guard);
         tokio::time::sleep(pause).await;
     }
 
