@@ -27,7 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
@@ -285,6 +285,29 @@ struct DiscoveryStatus {
 struct IssuerState {
     cache: Option<JwksCache>,
     discovery: DiscoveryStatus,
+    /// A shared copy of the cache's current key set, so signatures are
+    /// verified after the lock is released: holding it through an RSA or
+    /// ECDSA verify would serialise every request of the issuer on one
+    /// core. Taken on the first lookup that hands out keys; cleared by
+    /// everything that can change the set (applying a response or failure,
+    /// discovery, import), so it never outlives the set it copies.
+    keys: Option<Arc<KeySet>>,
+}
+
+impl IssuerState {
+    fn new(cache: Option<JwksCache>) -> Self {
+        Self {
+            cache,
+            discovery: DiscoveryStatus::default(),
+            keys: None,
+        }
+    }
+
+    /// Replaces the cache (discovery, import); the old set's copy goes.
+    fn set_cache(&mut self, cache: JwksCache) {
+        self.cache = Some(cache);
+        self.keys = None;
+    }
 }
 
 #[derive(Debug)]
@@ -404,10 +427,7 @@ impl Gate {
                 template,
                 discovery_url,
                 validator: Validator::new(validation),
-                state: Mutex::new(IssuerState {
-                    cache,
-                    discovery: DiscoveryStatus::default(),
-                }),
+                state: Mutex::new(IssuerState::new(cache)),
                 config: ic,
             });
         }
@@ -477,12 +497,18 @@ impl Gate {
             }
         };
         let mut state = issuer.lock();
-        let IssuerState { cache, discovery } = &mut *state;
+        let IssuerState {
+            cache,
+            discovery,
+            keys: copy,
+        } = &mut *state;
         let Some(cache) = cache else {
             return self.discovery_step(issuer, discovery, now);
         };
-        let claims = match cache.lookup(kid.as_deref(), alg, now) {
-            Lookup::Key(keys) => issuer.validator.validate::<IgnoredAny>(token, keys, now),
+        let keys = match cache.lookup(kid.as_deref(), alg, now) {
+            Lookup::Key(keys) => Ok(Arc::clone(
+                copy.get_or_insert_with(|| Arc::new(keys.clone())),
+            )),
             Lookup::Fetch(plan) => {
                 return Authn::Fetch(FetchPlan {
                     issuer: issuer.config.issuer.clone(),
@@ -514,6 +540,8 @@ impl Gate {
             }),
         };
         drop(state);
+        let claims =
+            keys.and_then(|keys| issuer.validator.validate::<IgnoredAny>(token, &keys, now));
         match claims {
             Ok(claims) => {
                 let (IgnoredAny, raw) = claims.into_parts();
@@ -610,6 +638,8 @@ impl Gate {
     ) -> Result<(), Error> {
         let issuer = self.issuer(plan.issuer())?;
         let mut state = issuer.lock();
+        // Whatever the response does to the set, the copy is retaken from it.
+        state.keys = None;
         match plan.kind {
             FetchKind::Jwks => match &mut state.cache {
                 Some(cache) => cache.apply_response(status, headers, body, now).map(drop)?,
@@ -625,7 +655,7 @@ impl Gate {
                 state.discovery.in_flight_since = None;
                 match result {
                     Ok(cache) => {
-                        state.cache = Some(cache);
+                        state.set_cache(cache);
                         state.discovery.retry_at = None;
                     }
                     Err(e) => {
@@ -666,6 +696,7 @@ impl Gate {
             return;
         };
         let mut state = issuer.lock();
+        state.keys = None;
         match (plan.kind, &mut state.cache) {
             (FetchKind::Jwks, Some(cache)) => cache.apply_failure(reason, now),
             (FetchKind::Discovery, None) => {
@@ -731,7 +762,7 @@ impl Gate {
             saved,
             now,
         )?;
-        state.cache = Some(cache);
+        state.set_cache(cache);
         Ok(())
     }
 

@@ -541,3 +541,49 @@ fn gate_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Gate>();
 }
+
+/// The gate verifies outside its lock against a shared copy of the key set;
+/// the copy must never outlive the set. When the IdP replaces a key under the
+/// same `kid` (the lookup then still finds the `kid`), tokens of the old key
+/// stop verifying as soon as the new set is applied, and an imported state
+/// replaces the keys at once.
+#[test]
+fn a_replaced_key_stops_verifying_at_once() {
+    let old = Key::new("k1");
+    let new = Key::new("k1"); // same kid, new key material
+    let g = gate(vec![issuer(ISS)]);
+    let mut c = claims(ISS, &["reader"]);
+    c["exp"] = json!((NOW + Duration::hours(12)).unix_timestamp());
+    let (t_old, t_new) = (old.sign(&c), new.sign(&c));
+    check_fetching(&g, "/orders/1", &t_old, &jwks(&[&old]));
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&t_old), NOW),
+        Outcome::Allow { .. }
+    ));
+    // Refresh-ahead brings the set with the new key under the same kid.
+    let later = NOW + Duration::minutes(61);
+    let plans = g.poll(later);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    for plan in &plans {
+        serve(&g, plan, &jwks(&[&new]), later);
+    }
+    let r = deny(check(&g, "/orders/1", Some(&t_old), later));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken, "{r:?}");
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&t_new), later),
+        Outcome::Allow { .. }
+    ));
+
+    // Import: gate `b` has served the old key from its copy; the imported
+    // state (new key only) takes over at once.
+    let b = gate(vec![issuer(ISS)]);
+    check_fetching(&b, "/orders/1", &t_old, &jwks(&[&old]));
+    let state = g.export_state(ISS).unwrap();
+    b.import_state(ISS, &state, later).unwrap();
+    let r = deny(check(&b, "/orders/1", Some(&t_old), later));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken, "{r:?}");
+    assert!(matches!(
+        check(&b, "/orders/1", Some(&t_new), later),
+        Outcome::Allow { .. }
+    ));
+}

@@ -1,0 +1,549 @@
+//! The gateway: every request goes through the Gate (extract -> keys ->
+//! validate -> roles -> policy); allowed ones are forwarded to the upstream with
+//! identity headers and, optionally, a signature. The Gate is sans-IO, so this
+//! file is where its `FetchKeys` plans become HTTP requests: a per-issuer
+//! single-flight makes concurrent requests share one JWKS fetch, and a
+//! background task runs the Gate's refresh-ahead plans from `poll(now)`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+use edge_auth::oidc::{ClaimSource, RoleMapper};
+use edge_auth::policy::{Policy, RequestFacts};
+use edge_auth::{Principal, Secret};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use time::OffsetDateTime;
+
+use super::keys::{Fetcher, key_client};
+use super::net::{Body, ServerHandle, full, serve, text_response};
+use super::sign::Signing;
+
+/// The upstream client: plain HTTP (loopback or a private network).
+type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
+
+/// The gateway's clock. The library never reads one; the gateway does, and the
+/// test swaps in one it can move forward.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+/// A `FetchKeys` outcome this many times for one request means the keys are
+/// not coming (discovery + JWKS + one retry); answer 503 rather than loop.
+const MAX_FETCHES_PER_REQUEST: usize = 3;
+
+/// How often, and how long each time, a request waits for a fetch the Gate
+/// says is in flight but this process is not running (bounded: 0.5 s).
+const MAX_IN_FLIGHT_WAITS: usize = 25;
+const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
+
+/// One trusted token issuer.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// The issuer identifier, exactly as in `iss` (Entra ID:
+    /// `https://login.microsoftonline.com/{tenant}/v2.0`).
+    pub issuer: String,
+    /// The audience tokens must carry (`aud`).
+    pub audience: String,
+    /// The JWKS URL; `None` = OIDC discovery at `{issuer}/.well-known/openid-configuration`.
+    pub jwks_uri: Option<String>,
+    /// How claims become roles ([`role_mapper`] builds one from a flag).
+    pub roles: RoleMapper,
+}
+
+/// A role mapper from the `--roles` flag: a provider preset (`entra-id:CLIENT_ID`,
+/// `okta`, `keycloak:CLIENT_ID`, `auth0:NAMESPACE`, `cognito`, `google`) or the
+/// claim holding roles, by name (`roles`) or JSON Pointer (`/realm_access/roles`).
+///
+/// # Errors
+/// When the claim path is not valid (empty, or a bad `~` escape).
+pub fn role_mapper(spec: &str) -> Result<RoleMapper, String> {
+    let (preset, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    Ok(match (preset, arg) {
+        ("entra-id", client) if !client.is_empty() => RoleMapper::entra_id(client),
+        ("keycloak", client) if !client.is_empty() => RoleMapper::keycloak(client),
+        ("auth0", namespace) => RoleMapper::auth0(namespace),
+        ("okta", "") => RoleMapper::okta(),
+        ("cognito", "") => RoleMapper::cognito(),
+        ("google", "") => RoleMapper::google(),
+        _ => RoleMapper::new()
+            .with_source(ClaimSource::roles(spec).map_err(|e| format!("roles `{spec}`: {e}"))?),
+    })
+}
+
+/// How the gateway proves to the upstream that a request came through it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SignUpstream {
+    /// No signature.
+    None,
+    /// RFC 9421 HTTP Message Signature, `hmac-sha256` with a shared secret.
+    HttpSigHmac {
+        /// The `keyid` parameter.
+        key_id: String,
+        /// The shared secret.
+        secret: Secret<Vec<u8>>,
+    },
+    /// AWS SigV4 (for an upstream behind API Gateway / Lambda URLs).
+    SigV4 {
+        /// Access key id.
+        access_key_id: String,
+        /// Secret access key.
+        secret_access_key: Secret<String>,
+        /// Session token of temporary (STS) credentials.
+        session_token: Option<Secret<String>>,
+        /// Region, e.g. `eu-west-1`.
+        region: String,
+        /// Service, e.g. `execute-api`.
+        service: String,
+    },
+}
+
+/// Everything the gateway needs.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// Where to listen (loopback).
+    pub listen: SocketAddr,
+    /// The upstream's base URL, `http://host:port`.
+    pub upstream: String,
+    /// Trusted issuers.
+    pub issuers: Vec<IssuerSettings>,
+    /// The route policy (TOML text).
+    pub policy_toml: String,
+    /// The `realm` in challenges.
+    pub realm: String,
+    /// `false` skips the Gate entirely (plain proxy), for load comparisons only.
+    pub gate_enabled: bool,
+    /// Upstream request signing.
+    pub sign_upstream: SignUpstream,
+    /// The clock.
+    pub clock: Clock,
+    /// How often to ask the Gate for refresh-ahead work.
+    pub poll_interval: Duration,
+    /// Timeout for one discovery / JWKS fetch.
+    pub fetch_timeout: Duration,
+    /// Timeout for the upstream's response head.
+    pub upstream_timeout: Duration,
+    /// Largest request body forwarded (it is buffered to be signed).
+    pub max_body: usize,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("upstream", &self.upstream)
+            .field("issuers", &self.issuers)
+            .field("gate_enabled", &self.gate_enabled)
+            .field("sign_upstream", &self.sign_upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayConfig {
+    /// Defaults: realm `edge-auth`, Gate on, no signing, wall clock, 1 s poll,
+    /// 5 s fetch timeout, 30 s upstream timeout, 1 MiB bodies.
+    pub fn new(
+        listen: SocketAddr,
+        upstream: impl Into<String>,
+        policy_toml: impl Into<String>,
+    ) -> Self {
+        Self {
+            listen,
+            upstream: upstream.into(),
+            issuers: Vec::new(),
+            policy_toml: policy_toml.into(),
+            realm: "edge-auth".into(),
+            gate_enabled: true,
+            sign_upstream: SignUpstream::None,
+            clock: system_clock(),
+            poll_interval: Duration::from_secs(1),
+            fetch_timeout: Duration::from_secs(5),
+            upstream_timeout: Duration::from_secs(30),
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// Counters the test and the logs read.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Key-document fetches this gateway sent.
+    pub fetches: AtomicU64,
+    /// Requests that waited on another request's fetch instead of sending their own.
+    pub joined: AtomicU64,
+    /// Background refresh-ahead plans run.
+    pub refreshes: AtomicU64,
+}
+
+/// A running gateway; dropping it stops it.
+#[derive(Debug)]
+pub struct GatewayHandle {
+    server: ServerHandle,
+    poller: tokio::task::JoinHandle<()>,
+    stats: Arc<Stats>,
+}
+
+impl GatewayHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// Fetch counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+struct Shared {
+    gate: Arc<Gate>,
+    fetcher: Arc<Fetcher>,
+    stats: Arc<Stats>,
+    client: UpstreamClient,
+    upstream: Uri,
+    gate_enabled: bool,
+    signing: Signing,
+    clock: Clock,
+    upstream_timeout: Duration,
+    max_body: usize,
+}
+
+/// Builds the Gate from the gateway's settings: the policy document (TOML,
+/// the library's `Policy` model) compiled once, one `IssuerConfig` per
+/// trusted issuer.
+///
+/// # Errors
+/// When the policy does not parse or compile, or the Gate refuses the config.
+pub fn build_gate(
+    config: &GatewayConfig,
+) -> Result<Gate, Box<dyn std::error::Error + Send + Sync>> {
+    let policy: Policy = toml::from_str(&config.policy_toml)?;
+    let issuers = config.issuers.iter().map(|settings| {
+        let issuer = IssuerConfig::new(settings.issuer.clone(), [settings.audience.clone()])
+            .with_roles(settings.roles.clone());
+        match &settings.jwks_uri {
+            Some(uri) => issuer.with_jwks_uri(uri.clone()),
+            None => issuer,
+        }
+    });
+    let mut gate_config = GateConfig::new(issuers)
+        .with_policy(policy.compile()?)
+        .with_realm(config.realm.clone());
+    // Plain-HTTP discovery and JWKS only when an issuer is configured that
+    // way (the development issuer), and then only on loopback: the library
+    // refuses any other http:// endpoint.
+    let plain_http = config.issuers.iter().any(|i| {
+        i.issuer.starts_with("http://")
+            || i.jwks_uri
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+    });
+    gate_config.discovery.allow_http_loopback = plain_http;
+    gate_config.cache.allow_http_loopback = plain_http;
+    Ok(Gate::new(gate_config)?)
+}
+
+/// Starts the gateway.
+///
+/// # Errors
+/// When the Gate cannot be built, the upstream URL is not `http://host[:port]`
+/// or the listener cannot be bound.
+pub async fn start_gateway(
+    config: GatewayConfig,
+) -> Result<GatewayHandle, Box<dyn std::error::Error + Send + Sync>> {
+    let gate = build_gate(&config)?;
+    let upstream: Uri = config.upstream.parse()?;
+    if upstream.scheme_str() != Some("http") || upstream.authority().is_none() {
+        return Err(format!(
+            "upstream `{}` must be an http://host:port URL",
+            config.upstream
+        )
+        .into());
+    }
+    let signing = Signing::new(&config.sign_upstream)?;
+    let client: UpstreamClient = Client::builder(TokioExecutor::new()).build_http();
+    let stats = Arc::new(Stats::default());
+    let shared = Arc::new(Shared {
+        gate: Arc::new(gate),
+        fetcher: Arc::new(Fetcher::new(
+            key_client()?,
+            config.fetch_timeout,
+            Arc::clone(&stats),
+        )),
+        stats: Arc::clone(&stats),
+        client,
+        upstream,
+        gate_enabled: config.gate_enabled,
+        signing,
+        clock: Arc::clone(&config.clock),
+        upstream_timeout: config.upstream_timeout,
+        max_body: config.max_body,
+    });
+    let handler_shared = Arc::clone(&shared);
+    let server = serve(config.listen, move |request, peer| {
+        let shared = Arc::clone(&handler_shared);
+        async move { handle(shared, request, peer).await }
+    })
+    .await?;
+    let poller = tokio::spawn(refresh_ahead(Arc::clone(&shared), config.poll_interval));
+    Ok(GatewayHandle {
+        server,
+        poller,
+        stats,
+    })
+}
+
+/// Background refresh: runs whatever the Gate says should be fetched now, so
+/// keys are renewed before they expire instead of on a request's time.
+async fn refresh_ahead(shared: Arc<Shared>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let seen = shared.fetcher.sequence();
+        for plan in shared.gate.poll((shared.clock)()) {
+            shared.stats.refreshes.fetch_add(1, Ordering::Relaxed);
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                shared
+                    .fetcher
+                    .run(&shared.gate, &shared.clock, &plan, seen)
+                    .await;
+            });
+        }
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let principal = if shared.gate_enabled {
+        match authorize(&shared, &parts, peer).await {
+            Ok(principal) => principal,
+            Err(response) => return response,
+        }
+    } else {
+        None
+    };
+    forward(&shared, parts, body, principal.as_deref(), peer).await
+}
+
+/// Runs the Gate, fetching keys as often as it asks (bounded).
+async fn authorize(
+    shared: &Arc<Shared>,
+    parts: &http::request::Parts,
+    peer: SocketAddr,
+) -> Result<Option<Box<Principal>>, Response<Body>> {
+    let facts = RequestFacts::from_parts(parts).with_client_ip(peer.ip());
+    let (mut fetches, mut waits) = (0, 0);
+    loop {
+        // Read before check(): a fetch that completes between the two is then
+        // seen as "already done" and this request joins it instead of fetching.
+        let seen = shared.fetcher.sequence();
+        match shared.gate.check(parts, &facts, (shared.clock)()) {
+            Outcome::Allow { principal, .. } => return Ok(principal),
+            Outcome::Deny(rejection) => {
+                // 401 / 403 with the challenge, or 503 when the Gate has no
+                // keys for the issuer and cannot get them now.
+                let (head, ()) = rejection.to_response().into_parts();
+                return Err(Response::from_parts(head, full(Bytes::new())));
+            }
+            // Another request's fetch of this plan is out: wait for it (the
+            // single flight), never send a second one.
+            Outcome::FetchKeys(plan) if plan.is_in_flight() && waits < MAX_IN_FLIGHT_WAITS => {
+                waits += 1;
+                shared.fetcher.join(&plan, seen, IN_FLIGHT_WAIT).await;
+            }
+            Outcome::FetchKeys(plan)
+                if !plan.is_in_flight() && fetches < MAX_FETCHES_PER_REQUEST =>
+            {
+                fetches += 1;
+                shared
+                    .fetcher
+                    .run(&shared.gate, &shared.clock, &plan, seen)
+                    .await;
+            }
+            Outcome::FetchKeys(_) => {
+                return Err(text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the identity provider's keys are unavailable",
+                ));
+            }
+            // `Outcome` is non-exhaustive: an outcome this gateway does not
+            // know lets nothing through.
+            _ => {
+                return Err(text_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "unexpected gate outcome",
+                ));
+            }
+        }
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection only.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// Headers the upstream trusts because only the gateway sets them: a client's
+/// copies must never get through.
+fn strip_gateway_headers(headers: &mut HeaderMap) {
+    let ours: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            name.starts_with("x-auth-")
+                || name.starts_with("x-forwarded-")
+                || matches!(
+                    name,
+                    "forwarded"
+                        | "signature"
+                        | "signature-input"
+                        | "x-amz-date"
+                        | "x-amz-security-token"
+                        | "x-amz-content-sha256"
+                )
+        })
+        .cloned()
+        .collect();
+    for name in ours {
+        headers.remove(name);
+    }
+}
+
+/// Identity values as header text: visible ASCII except `,` (the list
+/// separator) and `%` (the escape) pass; anything else is percent-encoded.
+fn header_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if (0x21..=0x7e).contains(&byte) && byte != b',' && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+async fn forward(
+    shared: &Shared,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    principal: Option<&Principal>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let original_host = parts.headers.remove(header::HOST);
+    // The Host the upstream will see, set here so that it is what gets signed.
+    if let Some(authority) = shared.upstream.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(header::HOST, host);
+    }
+    strip_hop_by_hop(&mut parts.headers);
+    strip_gateway_headers(&mut parts.headers);
+    // The upstream learns who the caller is from x-auth-*; the bearer token
+    // itself stays here, so a compromised upstream cannot replay it.
+    parts.headers.remove(header::AUTHORIZATION);
+    if let Some(principal) = principal {
+        let subject = header_text(principal.subject.as_deref().unwrap_or_default());
+        let roles: Vec<String> = principal.roles.iter().map(|r| header_text(r)).collect();
+        for (name, value) in [
+            ("x-auth-subject", subject),
+            ("x-auth-roles", roles.join(",")),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                parts.headers.insert(name, value);
+            }
+        }
+    }
+    if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
+        parts.headers.insert("x-forwarded-for", ip);
+    }
+    if let Some(host) = original_host {
+        parts.headers.insert("x-forwarded-host", host);
+    }
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut uri = shared.upstream.clone().into_parts();
+    uri.path_and_query = path_and_query.parse().ok();
+    parts.uri = match Uri::from_parts(uri) {
+        Ok(uri) => uri,
+        Err(_) => return text_response(StatusCode::BAD_REQUEST, "bad request target"),
+    };
+    let body = match Limited::new(body, shared.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return text_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    };
+    let signature = match shared.signing.sign(&parts, &body, (shared.clock)()) {
+        Ok(signature) => signature,
+        Err(e) => {
+            eprintln!("upstream signing failed: {e}");
+            return text_response(StatusCode::INTERNAL_SERVER_ERROR, "upstream signing failed");
+        }
+    };
+    let mut request = Request::from_parts(parts, Full::new(body));
+    if let Some(signature) = signature
+        && let Err(e) = signature.apply_to(&mut request)
+    {
+        eprintln!("upstream signing failed: {e}");
+        return text_response(StatusCode::INTERNAL_SERVER_ERROR, "upstream signing failed");
+    }
+    let response =
+        match tokio::time::timeout(shared.upstream_timeout, shared.client.request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                eprintln!("upstream: {e}");
+                return text_response(StatusCode::BAD_GATEWAY, "upstream unreachable");
+            }
+            Err(_) => return text_response(StatusCode::GATEWAY_TIMEOUT, "upstream timed out"),
+        };
+    let (mut head, body) = response.into_parts();
+    strip_hop_by_hop(&mut head.headers);
+    Response::from_parts(head, body.boxed())
+}
