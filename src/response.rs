@@ -171,8 +171,6 @@ impl Rejection {
         r
     }
 
-    /// The token has expired: 401 `invalid_token` with the description
-    /// "the access token expired", which tells a client to refresh (the
     /// The issuer's keys are unavailable (see
     /// [`RejectionKind::Unavailable`]): 503. `reason` goes to the audit
     /// record only.
@@ -184,6 +182,8 @@ impl Rejection {
         .with_reason(reason)
     }
 
+    /// The token has expired: 401 `invalid_token` with the description
+    /// "the access token expired", which tells a client to refresh (the
     /// RFC 6750 §3 example). `reason` stays internal.
     pub fn expired_token(reason: impl Into<String>) -> Self {
         let mut r = Self::new(RejectionKind::InvalidToken, "the access token expired");
