@@ -668,6 +668,32 @@ impl Gate {
         Ok(())
     }
 
+    /// Feeds a JWKS response for `issuer` (as configured) to the gate: the
+    /// same as [`apply_fetch_response`](Self::apply_fetch_response) with a
+    /// [`FetchKind::Jwks`] plan, for callers that route fetches by issuer.
+    ///
+    /// # Errors
+    /// As [`apply_fetch_response`](Self::apply_fetch_response); also
+    /// [`Error::Gate`] when the issuer's `jwks_uri` is not known yet (its
+    /// discovery document has not been applied).
+    pub fn apply_jwks_response(
+        &self,
+        issuer: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let plan = FetchPlan {
+            issuer: self.issuer(issuer)?.config.issuer.clone(),
+            url: String::new(),
+            kind: FetchKind::Jwks,
+            in_flight: false,
+            headers: HeaderMap::new(),
+        };
+        self.apply_fetch_response(&plan, status, headers, body, now)
+    }
+
     fn apply_discovery(
         &self,
         issuer: &Issuer,

@@ -587,3 +587,30 @@ fn a_replaced_key_stops_verifying_at_once() {
         Outcome::Allow { .. }
     ));
 }
+
+#[test]
+fn apply_jwks_response_by_issuer() {
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS)]);
+    let token = k.sign(&claims(ISS, &["reader"]));
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token), NOW),
+        Outcome::FetchKeys(_)
+    ));
+    g.apply_jwks_response(ISS, StatusCode::OK, &HeaderMap::new(), &jwks(&[&k]), NOW)
+        .unwrap();
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token), NOW),
+        Outcome::Allow { .. }
+    ));
+    assert!(
+        g.apply_jwks_response(
+            "https://nope.example.com",
+            StatusCode::OK,
+            &HeaderMap::new(),
+            b"{}",
+            NOW
+        )
+        .is_err()
+    );
+}
