@@ -33,4 +33,9 @@ pub use secret::Secret;
 /// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
 /// public API: anything here may change in any release.
 #[doc(hidden)]
-pub mod __fuzz {}
+pub mod __fuzz {
+    pub use crate::jwk::cache::freshness::{
+        CacheControl, CacheControlError, parse_cache_control, parse_http_date,
+    };
+    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+}

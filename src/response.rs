@@ -1,2 +1,447 @@
-//! Rejections to HTTP responses: 401 / 403 with an RFC 6750 §3
-//! `WWW-Authenticate` challenge, never leaking internals.
+//! Rejections to HTTP responses: 401 / 403 / 400 with an RFC 6750 §3
+//! `WWW-Authenticate: Bearer` challenge (RFC 9110 §11.6.1), an optional
+//! RFC 9457 problem body, and a serde audit record. Nothing internal reaches
+//! the wire.
+//!
+//! ```
+//! use edge_auth::response::Rejection;
+//! let r = Rejection::invalid_token("signature did not verify with kid `k1`").with_realm("api");
+//! let resp = r.to_response();
+//! assert_eq!(resp.status(), 401);
+//! assert_eq!(
+//!     resp.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="invalid_token", error_description="the access token is invalid""#
+//! );
+//! // The reason is for the audit log only.
+//! let audit = serde_json::to_value(&r).unwrap();
+//! assert_eq!(audit["reason"], "signature did not verify with kid `k1`");
+//! ```
+//!
+//! Extraction and rejection together (what a gateway does before validation):
+//!
+//! ```
+//! use edge_auth::extract::TokenSource;
+//! use edge_auth::response::Rejection;
+//!
+//! fn bearer(parts: &http::request::Parts) -> Result<String, http::Response<()>> {
+//!     match edge_auth::extract(parts, &[TokenSource::AuthorizationBearer]) {
+//!         Ok(Some(token)) => Ok(token.as_str().to_owned()),
+//!         // No token, or another scheme (Basic, DPoP): bare challenge.
+//!         Ok(None) => Err(Rejection::missing_token().with_realm("api").to_response()),
+//!         Err(e) => Err(Rejection::invalid_request(&e).with_realm("api").to_response()),
+//!     }
+//! }
+//! let (parts, ()) = http::Request::get("/orders")
+//!     .header("authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+//!     .body(())
+//!     .unwrap()
+//!     .into_parts();
+//! let response = bearer(&parts).unwrap_err();
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="api""#);
+//! assert_eq!(response.headers()["cache-control"], "no-store");
+//! ```
+//!
+//! What goes on the wire: the realm, the RFC 6750 error code, a fixed
+//! description per kind and, for `insufficient_scope`, the scopes the rule
+//! required. Never the token, a key id, a rule id or the internal reason:
+//! those help an attacker probe the configuration and belong in the audit
+//! record.
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+use crate::extract::ExtractError;
+
+/// The realm used until [`Rejection::with_realm`] sets another. RFC 6750 §3
+/// requires at least one auth-param after `Bearer`, and a request without a
+/// token gets no `error`, so the challenge always names a realm.
+pub const DEFAULT_REALM: &str = "edge-auth";
+
+/// What kind of rejection, deciding the status and the challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No credentials (or only an unsupported scheme): 401, bare challenge
+    /// without an error code (RFC 6750 §3.1).
+    MissingToken,
+    /// Malformed request (several tokens, bad `Authorization` syntax): 400
+    /// `invalid_request`.
+    InvalidRequest,
+    /// The token is expired, revoked, malformed or otherwise invalid: 401
+    /// `invalid_token`.
+    InvalidToken,
+    /// The token lacks the privileges the route requires: 403
+    /// `insufficient_scope`, with the required scopes when known.
+    InsufficientScope,
+    /// Policy denied the request for a reason another token would not fix
+    /// (deny rule, address, country): 403 without a challenge.
+    Forbidden,
+}
+
+impl RejectionKind {
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The RFC 6750 §3.1 error code, if any.
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken | Self::Forbidden => None,
+            Self::InvalidRequest => Some("invalid_request"),
+            Self::InvalidToken => Some("invalid_token"),
+            Self::InsufficientScope => Some("insufficient_scope"),
+        }
+    }
+}
+
+/// Why a request was turned away: what the Gate returns on a deny. Turn it
+/// into a response with [`Rejection::to_response`] or
+/// [`Rejection::to_problem_json`]; serialise it (serde) for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    kind: RejectionKind,
+    description: &'static str,
+    realm: String,
+    reason: Option<String>,
+    rule: Option<String>,
+    reasons: Vec<String>,
+    scopes: Vec<String>,
+    subject: Option<String>,
+    issuer: Option<String>,
+}
+
+impl Rejection {
+    fn new(kind: RejectionKind, description: &'static str) -> Self {
+        Self {
+            kind,
+            description,
+            realm: DEFAULT_REALM.to_owned(),
+            reason: None,
+            rule: None,
+            reasons: Vec::new(),
+            scopes: Vec::new(),
+            subject: None,
+            issuer: None,
+        }
+    }
+
+    /// The request carried no token (or only another scheme): 401 with
+    /// `Bearer realm="…"` and no error code.
+    pub fn missing_token() -> Self {
+        Self::new(RejectionKind::MissingToken, "no access token")
+    }
+
+    /// The request was malformed in the way `error` says: 400
+    /// `invalid_request`. The error's text goes to the audit record only.
+    pub fn invalid_request(error: &ExtractError) -> Self {
+        let description = match error {
+            ExtractError::MultipleMethods { .. } => {
+                "the request carries more than one access token"
+            }
+            ExtractError::Duplicate { .. } => "a credential field appears more than once",
+            ExtractError::TooLong { .. } => "the access token is too long",
+            ExtractError::InvalidCharacter { .. } | ExtractError::Empty { .. } => {
+                "the access token is not a valid bearer token"
+            }
+            _ => "the request's credentials are malformed",
+        };
+        let mut r = Self::new(RejectionKind::InvalidRequest, description);
+        r.reason = Some(error.to_string());
+        r
+    }
+
+    /// The token is invalid: 401 `invalid_token`. `reason` (e.g. the
+    /// validator's error text) is kept for the audit log and never sent.
+    pub fn invalid_token(reason: impl Into<String>) -> Self {
+        let mut r = Self::new(RejectionKind::InvalidToken, "the access token is invalid");
+        r.reason = Some(reason.into());
+        r
+    }
+
+    /// The token has expired: 401 `invalid_token` with the description
+    /// "the access token expired", which tells a client to refresh (the
+    /// RFC 6750 §3 example). `reason` stays internal.
+    pub fn expired_token(reason: impl Into<String>) -> Self {
+        let mut r = Self::new(RejectionKind::InvalidToken, "the access token expired");
+        r.reason = Some(reason.into());
+        r
+    }
+
+    /// The token lacks privileges: 403 `insufficient_scope` with
+    /// `scope="…"` listing `scopes` (those the rule required; may be empty,
+    /// e.g. for a missing role). Scope values outside the RFC 6749 §3.3
+    /// `scope-token` characters are left off the wire (kept in the audit).
+    pub fn insufficient_scope<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut r = Self::new(
+            RejectionKind::InsufficientScope,
+            "the access token lacks the privileges this request requires",
+        );
+        r.scopes = scopes.into_iter().map(Into::into).collect();
+        r
+    }
+
+    /// Policy denied the request: 403, no challenge, no detail on the wire.
+    /// `rule` and `reasons` are for the audit record.
+    pub fn forbidden<I, S>(rule: Option<&str>, reasons: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut r = Self::new(
+            RejectionKind::Forbidden,
+            "access to this resource is denied",
+        );
+        r.rule = rule.map(str::to_owned);
+        r.reasons = reasons.into_iter().map(Into::into).collect();
+        r
+    }
+
+    /// Sets the realm of the challenge (RFC 9110 §11.5); default
+    /// [`DEFAULT_REALM`].
+    #[must_use]
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Sets the policy rule that decided, for the audit record.
+    #[must_use]
+    pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
+        self.rule = Some(rule.into());
+        self
+    }
+
+    /// Adds reasons for the audit record.
+    #[must_use]
+    pub fn with_reasons<I, S>(mut self, reasons: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.reasons.extend(reasons.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the internal reason, for the audit record.
+    #[must_use]
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Sets the subject, when known, for the audit record.
+    #[must_use]
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the issuer, when known, for the audit record.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The internal reason (audit only).
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// The realm of the challenge.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The rule that decided (audit only).
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.as_deref()
+    }
+
+    /// The scopes an `insufficient_scope` rejection asks for.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The `WWW-Authenticate` value, or `None` for [`RejectionKind::Forbidden`].
+    pub fn challenge(&self) -> Option<String> {
+        if self.kind == RejectionKind::Forbidden {
+            return None;
+        }
+        let mut params = vec![format!("realm={}", quoted_string(&self.realm))];
+        if let Some(code) = self.kind.error_code() {
+            params.push(format!("error=\"{code}\""));
+            params.push(format!(
+                "error_description=\"{}\"",
+                restricted(self.description)
+            ));
+        }
+        let scope = self
+            .scopes
+            .iter()
+            .filter(|s| is_scope_token(s))
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if self.kind == RejectionKind::InsufficientScope && !scope.is_empty() {
+            params.push(format!("scope=\"{scope}\""));
+        }
+        Some(format!("Bearer {}", params.join(", ")))
+    }
+
+    /// The response: status, `WWW-Authenticate` (except for
+    /// [`RejectionKind::Forbidden`]) and `Cache-Control: no-store`, empty
+    /// body.
+    pub fn to_response(&self) -> Response<()> {
+        let mut response = Response::new(());
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.challenge() {
+            // Every part was escaped or filtered to visible ASCII, so this
+            // cannot fail; a minimal challenge is the fallback regardless.
+            let value = HeaderValue::try_from(challenge)
+                .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"edge-auth\""));
+            headers.insert(WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+
+    /// [`Rejection::to_response`] with an RFC 9457 problem body
+    /// (`application/problem+json`): `type` `about:blank`, `title` the
+    /// status phrase, `status`, `detail` the fixed description and, as an
+    /// extension member, the RFC 6750 `error` code.
+    pub fn to_problem_json(&self) -> Response<Vec<u8>> {
+        let status = self.status();
+        let mut body = serde_json::Map::new();
+        body.insert("type".into(), "about:blank".into());
+        body.insert(
+            "title".into(),
+            status.canonical_reason().unwrap_or("Error").into(),
+        );
+        body.insert("status".into(), status.as_u16().into());
+        body.insert("detail".into(), self.description.into());
+        if let Some(code) = self.kind.error_code() {
+            body.insert("error".into(), code.into());
+        }
+        let bytes = serde_json::to_vec(&serde_json::Value::Object(body)).unwrap_or_default();
+        let (parts, ()) = self.to_response().into_parts();
+        let mut response = Response::from_parts(parts, bytes);
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl Serialize for Rejection {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Audit<'a> {
+            kind: RejectionKind,
+            status: u16,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'static str>,
+            description: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rule: Option<&'a str>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            reasons: &'a [String],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            scopes: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            subject: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            issuer: Option<&'a str>,
+            realm: &'a str,
+        }
+        Audit {
+            kind: self.kind,
+            status: self.status().as_u16(),
+            error: self.kind.error_code(),
+            description: self.description,
+            reason: self.reason.as_deref(),
+            rule: self.rule.as_deref(),
+            reasons: &self.reasons,
+            scopes: &self.scopes,
+            subject: self.subject.as_deref(),
+            issuer: self.issuer.as_deref(),
+            realm: &self.realm,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// RFC 9110 §5.6.4 `quoted-string`: `"` and `\` escaped with `\`; bytes
+/// that may not appear in a field value (controls other than HTAB, DEL) and
+/// non-ASCII are replaced with `?` so the result is always a valid header.
+fn quoted_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().saturating_add(2));
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' ' | '\t' | '!'..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// RFC 6750 §3: `error_description` uses `%x20-21 / %x23-5B / %x5D-7E` only
+/// (no `"`, no `\`, so no escaping); anything else is dropped.
+fn restricted(s: &str) -> String {
+    s.chars()
+        .filter(|&c| matches!(c, ' ' | '!' | '#'..='[' | ']'..='~'))
+        .collect()
+}
+
+/// RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| matches!(c, '!' | '#'..='[' | ']'..='~'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quoted_string(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(quoted_string("a\r\nb\u{e9}"), "\"a??b?\"");
+        assert_eq!(restricted("a\"b\\c\u{7f}d"), "abcd");
+        assert!(is_scope_token("read:orders"));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token(""));
+    }
+}

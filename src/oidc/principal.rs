@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Principal {
-    /// The `sub` claim.
+    /// The subject: the `sub` claim, or the claim the mapper names instead
+    /// (the Entra ID preset uses `oid`, stable across applications).
     pub subject: Option<String>,
     /// The `iss` claim.
     pub issuer: Option<String>,
@@ -28,6 +29,16 @@ pub struct Principal {
     /// Set when the token says its groups did not fit (Entra ID overage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups_overage: Option<GroupsOverage>,
+    /// The e-mail address, only when the mapper has an e-mail claim and the
+    /// token says it is verified (`email_verified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Set when the mapper left values out because of its limits (too many
+    /// values in a claim, or a value too long): the role, scope and group
+    /// sets are then incomplete, so a rule that denies on membership cannot
+    /// rely on them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// The token's groups were left out because there were too many (Entra ID
@@ -109,5 +120,17 @@ impl Principal {
     /// The groups overage marker, when the token's groups were left out.
     pub fn groups_overage(&self) -> Option<&GroupsOverage> {
         self.groups_overage.as_ref()
+    }
+
+    /// Whether the principal is in this group.
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.contains(group)
+    }
+
+    /// Sets the tenant.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
     }
 }
