@@ -38,4 +38,16 @@ pub mod __fuzz {
         CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    pub use crate::jwt::compact::{Segments, decode_into, decode_vec, split};
+    pub use crate::jwt::header::{Alg, Header, parse as parse_header};
+
+    /// The JWT claims-set parser (JSON object, unique members).
+    ///
+    /// # Errors
+    /// When the payload is not a JSON object with unique members.
+    pub fn parse_claims(
+        payload: &[u8],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
+        crate::jwt::validate_parse_claims(payload)
+    }
 }

@@ -1,0 +1,356 @@
+//! The JOSE header (RFC 7515 §4), read by a small purpose-built
+//! deserializer: only the members validation needs are kept; duplicate
+//! members are an error (RFC 7515 §5.2 step 4), `crit` (§4.1.11) and
+//! `b64: false` (RFC 7797) are refused because no extension is implemented.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::error::{JwtError, Part};
+
+/// The signature algorithms this crate verifies (RFC 7518 §3, RFC 8037).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::upper_case_acronyms, reason = "JOSE spells them this way")]
+pub enum Alg {
+    /// HMAC SHA-256.
+    HS256,
+    /// HMAC SHA-384.
+    HS384,
+    /// HMAC SHA-512.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 SHA-512.
+    RS512,
+    /// RSASSA-PSS SHA-256.
+    PS256,
+    /// RSASSA-PSS SHA-384.
+    PS384,
+    /// RSASSA-PSS SHA-512.
+    PS512,
+    /// ECDSA P-256 SHA-256.
+    ES256,
+    /// ECDSA P-384 SHA-384.
+    ES384,
+    /// Ed25519 (RFC 8037).
+    EdDSA,
+}
+
+/// Every supported algorithm, in a fixed order (the index is the bit used in
+/// allow-list masks).
+pub(crate) const ALL: [Alg; 12] = [
+    Alg::HS256,
+    Alg::HS384,
+    Alg::HS512,
+    Alg::RS256,
+    Alg::RS384,
+    Alg::RS512,
+    Alg::PS256,
+    Alg::PS384,
+    Alg::PS512,
+    Alg::ES256,
+    Alg::ES384,
+    Alg::EdDSA,
+];
+
+impl Alg {
+    /// The registered name (case-sensitive, RFC 7515 §4.1.1).
+    pub fn from_name(name: &str) -> Option<Alg> {
+        ALL.iter().copied().find(|a| a.name() == name)
+    }
+
+    /// The registered name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::HS256 => "HS256",
+            Alg::HS384 => "HS384",
+            Alg::HS512 => "HS512",
+            Alg::RS256 => "RS256",
+            Alg::RS384 => "RS384",
+            Alg::RS512 => "RS512",
+            Alg::PS256 => "PS256",
+            Alg::PS384 => "PS384",
+            Alg::PS512 => "PS512",
+            Alg::ES256 => "ES256",
+            Alg::ES384 => "ES384",
+            Alg::EdDSA => "EdDSA",
+        }
+    }
+
+    /// A bit for allow-list masks.
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// The jsonwebtoken data-model value.
+    pub fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        use jsonwebtoken::Algorithm as A;
+        match self {
+            Alg::HS256 => A::HS256,
+            Alg::HS384 => A::HS384,
+            Alg::HS512 => A::HS512,
+            Alg::RS256 => A::RS256,
+            Alg::RS384 => A::RS384,
+            Alg::RS512 => A::RS512,
+            Alg::PS256 => A::PS256,
+            Alg::PS384 => A::PS384,
+            Alg::PS512 => A::PS512,
+            Alg::ES256 => A::ES256,
+            Alg::ES384 => A::ES384,
+            Alg::EdDSA => A::EdDSA,
+        }
+    }
+
+    /// From the jsonwebtoken data-model value (`None` for algorithms added
+    /// there later that this crate does not verify).
+    pub fn from_jwt(alg: jsonwebtoken::Algorithm) -> Option<Alg> {
+        ALL.iter().copied().find(|a| a.to_jwt() == alg)
+    }
+
+    /// Whether this is an HMAC algorithm.
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Alg::HS256 | Alg::HS384 | Alg::HS512)
+    }
+
+    /// Whether this is an RSA algorithm.
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512
+        )
+    }
+}
+
+/// The header members validation uses, borrowed from the decoded header
+/// where the JSON has no escapes.
+#[derive(Debug, Clone, Default)]
+pub struct Header<'a> {
+    /// `alg`, as sent.
+    pub alg: Cow<'a, str>,
+    /// `kid`.
+    pub kid: Option<Cow<'a, str>>,
+    /// `typ`.
+    pub typ: Option<Cow<'a, str>>,
+}
+
+/// The most members a header may have.
+const MAX_MEMBERS: usize = 32;
+/// The deepest nesting of arrays / objects in a header.
+const MAX_DEPTH: usize = 8;
+
+/// Whether `json` nests arrays / objects deeper than `limit` (strings and
+/// their escapes are skipped; the JSON parser judges everything else).
+pub(crate) fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parses a decoded JOSE header.
+///
+/// # Errors
+/// [`JwtError::Malformed`] (part header) for JSON that is not an object,
+/// duplicate members, a missing or non-string `alg`, non-string `kid` /
+/// `typ`, more than 32 members; [`JwtError::UnsupportedHeader`] for `crit`
+/// and `b64` other than `true`.
+pub fn parse(json: &[u8]) -> Result<Header<'_>, JwtError> {
+    // Ignored members are skipped without serde_json's recursion limit;
+    // a header has no business nesting deeper than an embedded JWK.
+    if nesting_exceeds(json, MAX_DEPTH) {
+        return Err(JwtError::malformed(
+            Part::Header,
+            format!("JSON nests deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let raw = de
+        .deserialize_map(HeaderVisitor)
+        .and_then(|h| de.end().map(|()| h))
+        .map_err(|e| JwtError::malformed(Part::Header, e.to_string()))?;
+    if let Some(crit) = raw.crit {
+        let reason = if crit.is_empty() {
+            "`crit` must not be empty".to_owned()
+        } else {
+            format!(
+                "critical extension {} is not supported",
+                crit.iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(JwtError::UnsupportedHeader {
+            member: "crit".to_owned(),
+            reason,
+        });
+    }
+    if raw.b64 == Some(false) {
+        return Err(JwtError::UnsupportedHeader {
+            member: "b64".to_owned(),
+            reason: "unencoded payload (RFC 7797) is not supported".to_owned(),
+        });
+    }
+    let alg = raw
+        .alg
+        .ok_or_else(|| JwtError::malformed(Part::Header, "`alg` is missing"))?;
+    Ok(Header {
+        alg,
+        kid: raw.kid,
+        typ: raw.typ,
+    })
+}
+
+#[derive(Default)]
+struct RawHeader<'a> {
+    alg: Option<Cow<'a, str>>,
+    kid: Option<Cow<'a, str>>,
+    typ: Option<Cow<'a, str>>,
+    crit: Option<Vec<Cow<'a, str>>>,
+    b64: Option<bool>,
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = RawHeader<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = RawHeader::default();
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            if seen.contains(&key) {
+                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+            }
+            if seen.len() >= MAX_MEMBERS {
+                return Err(de::Error::custom(format_args!(
+                    "more than {MAX_MEMBERS} members"
+                )));
+            }
+            match &*key {
+                "alg" => out.alg = Some(map.next_value::<StrValue<'de>>()?.0),
+                "kid" => out.kid = Some(map.next_value::<StrValue<'de>>()?.0),
+                "typ" => out.typ = Some(map.next_value::<StrValue<'de>>()?.0),
+                "crit" => {
+                    out.crit = Some(
+                        map.next_value::<Vec<StrValue<'de>>>()?
+                            .into_iter()
+                            .map(|s| s.0)
+                            .collect(),
+                    )
+                }
+                "b64" => out.b64 = Some(map.next_value()?),
+                // jku, x5u, jwk, x5c and the rest are never used to find a
+                // key: the caller's key set is the only source of trust.
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            seen.push(key);
+        }
+        Ok(out)
+    }
+}
+
+/// A JSON string, borrowed when it has no escapes.
+pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor).map(Str)
+    }
+}
+
+/// A string member value; the error names the expectation.
+struct StrValue<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for StrValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor).map(StrValue)
+    }
+}
+
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_borrows() {
+        let h = parse(br#"{"alg":"RS256","kid":"k1","typ":"JWT","x5u":"https://evil"}"#).unwrap();
+        assert_eq!(h.alg, "RS256");
+        assert!(matches!(h.kid, Some(Cow::Borrowed("k1"))));
+    }
+
+    #[test]
+    fn refuses_duplicates_crit_b64() {
+        assert!(parse(br#"{"alg":"RS256","alg":"none"}"#).is_err());
+        assert!(parse(br#"{"alg":"RS256","x":1,"x":2}"#).is_err());
+        assert!(matches!(
+            parse(br#"{"alg":"RS256","crit":["exp"],"exp":1}"#),
+            Err(JwtError::UnsupportedHeader { .. })
+        ));
+        assert!(matches!(
+            parse(br#"{"alg":"RS256","b64":false}"#),
+            Err(JwtError::UnsupportedHeader { .. })
+        ));
+        assert!(parse(br#"{"alg":"RS256"} x"#).is_err());
+        assert!(parse(br#"{"alg":5}"#).is_err());
+        assert!(parse(br#"{"kid":"a"}"#).is_err());
+        assert!(parse(br#"[]"#).is_err());
+        assert!(parse(br#"{"alg":"RS256","x":[[[[[[[[[]]]]]]]]]}"#).is_err());
+        assert!(parse(br#"{"alg":"RS256","x":"[[[[[[[[[[[[[["}"#).is_ok());
+        assert!(parse(br#"{"alg":"RS256","x":"\"[[[[[[[[[[[[[["}"#).is_ok());
+    }
+}

@@ -1,0 +1,636 @@
+//! `Validation` (the policy) and `Validator` (the policy compiled once):
+//! RFC 7519 §7.2 validation of a compact JWS, in the order RFC 8725 §3.1
+//! asks for: the header is parsed and the `alg` checked against the
+//! allow-list before any key is touched; the key is found by `kid` and
+//! `alg`; the signature is verified; only then are the claims read.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+
+use jsonwebtoken::Algorithm;
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use super::compact::{self, Segments};
+use super::error::{JwtError, Part};
+use super::header::{self, ALL, Alg};
+use crate::jwk::KeySet;
+
+/// What a token must satisfy. Start from [`Validation::default`] and set the
+/// fields you need; compile it with [`Validator::new`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Validation {
+    /// Accepted `iss` values, compared exactly. An entry containing
+    /// `{tenantid}` (e.g. `https://login.microsoftonline.com/{tenantid}/v2.0`,
+    /// Entra ID multi-tenant) matches when `iss` equals the entry with
+    /// `{tenantid}` replaced by the token's own `tid` claim, which must be a
+    /// non-empty run of ASCII letters, digits and `-`. Empty (the default):
+    /// `iss` is not checked, so use one key set per issuer.
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values; the token's `aud` (a string or an array of
+    /// strings) must contain one of them. Empty (the default): a token that
+    /// carries `aud` is rejected, as RFC 7519 §4.1.3 requires of a recipient
+    /// that does not identify itself with any value.
+    pub audiences: Vec<String>,
+    /// Clock-skew allowance for `exp`, `nbf`, `iat` (default 60 s).
+    pub leeway: Duration,
+    /// Claims that must be present (default: `exp`). Empty it to accept
+    /// tokens without an expiry, e.g. to check signatures of test vectors;
+    /// present time claims are still checked.
+    pub required_claims: Vec<String>,
+    /// Accepted `alg` values (default: RS256/384/512, PS256/384/512, ES256,
+    /// ES384, EdDSA). Add HS256/384/512 only for HMAC-signed tokens, and
+    /// then keep the key sets symmetric-only.
+    pub algorithms: Vec<Algorithm>,
+    /// The required header `typ`, compared ASCII case-insensitively with an
+    /// optional `application/` prefix ignored (RFC 7515 §4.1.9), e.g.
+    /// `at+jwt` for RFC 9068 access tokens. `None` (the default): not checked.
+    pub typ: Option<String>,
+    /// The oldest a token may be, from its `iat` (which then becomes
+    /// required). `None` (the default): not checked.
+    pub max_age: Option<Duration>,
+    /// The longest token accepted, in bytes (default 8 KiB).
+    pub max_token_size: usize,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            leeway: crate::time::DEFAULT_LEEWAY,
+            required_claims: vec!["exp".to_owned()],
+            algorithms: ALL
+                .iter()
+                .filter(|a| !a.is_hmac())
+                .map(|a| a.to_jwt())
+                .collect(),
+            typ: None,
+            max_age: None,
+            max_token_size: 8 * 1024,
+        }
+    }
+}
+
+/// A verified token's claims: the caller's typed view `C` and the raw map.
+///
+/// The raw map is built from the verified payload on first access, so a
+/// caller that only needs `C` does not pay for it.
+#[derive(Debug, Clone)]
+pub struct Claims<C> {
+    typed: C,
+    payload: Vec<u8>,
+    raw: OnceLock<Map<String, Value>>,
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+impl<C> Claims<C> {
+    /// The claims as the caller's type.
+    pub fn typed(&self) -> &C {
+        &self.typed
+    }
+
+    /// Every claim, as sent.
+    pub fn raw(&self) -> &Map<String, Value> {
+        // Validation already read the payload as a JSON object with unique
+        // members and bounded nesting, so this parse succeeds.
+        self.raw
+            .get_or_init(|| parse_claims(&self.payload).unwrap_or_default())
+    }
+
+    /// The typed claims, dropping the rest.
+    pub fn into_typed(self) -> C {
+        self.typed
+    }
+
+    /// The typed claims and the raw map.
+    pub fn into_parts(mut self) -> (C, Map<String, Value>) {
+        self.raw();
+        (self.typed, self.raw.take().unwrap_or_default())
+    }
+
+    /// The algorithm the signature was verified with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` of the key that verified the signature, when the token named one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// A [`Validation`] compiled for repeated use.
+///
+/// ```
+/// use edge_auth::jwt::{Validation, Validator};
+/// use jsonwebtoken::Algorithm;
+///
+/// let mut v = Validation::default();
+/// v.issuers.push("https://login.microsoftonline.com/{tenantid}/v2.0".into());
+/// v.audiences.push("api://edge".into());
+/// v.typ = Some("at+jwt".into());
+/// v.algorithms = vec![Algorithm::RS256];
+/// let validator = Validator::new(v);
+/// # let _ = validator;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Validator {
+    validation: Validation,
+    allowed: u16,
+    issuers: Vec<IssuerMatch>,
+}
+
+#[derive(Debug, Clone)]
+enum IssuerMatch {
+    Exact(String),
+    Tenant { prefix: String, suffix: String },
+}
+
+const TENANT: &str = "{tenantid}";
+
+impl Validator {
+    /// Compiles a validation policy.
+    pub fn new(validation: Validation) -> Self {
+        let allowed = validation
+            .algorithms
+            .iter()
+            .filter_map(|a| Alg::from_jwt(*a))
+            .fold(0u16, |m, a| m | a.bit());
+        let issuers = validation
+            .issuers
+            .iter()
+            .map(|iss| match iss.split_once(TENANT) {
+                Some((prefix, suffix)) if !suffix.contains(TENANT) => IssuerMatch::Tenant {
+                    prefix: prefix.to_owned(),
+                    suffix: suffix.to_owned(),
+                },
+                _ => IssuerMatch::Exact(iss.clone()),
+            })
+            .collect();
+        Self {
+            validation,
+            allowed,
+            issuers,
+        }
+    }
+
+    /// The policy this validator enforces.
+    pub fn validation(&self) -> &Validation {
+        &self.validation
+    }
+
+    /// Validates a compact JWS JWT against `keys` at time `now`.
+    ///
+    /// Order (RFC 8725): size and shape; header (duplicates, `crit`, `b64`);
+    /// `alg` against the allow-list; the key by `kid` and `alg` (type,
+    /// curve, size and the key's own `alg` must fit); strict base64url of
+    /// all segments; the signature; `typ`; then the claims (a JSON object
+    /// without duplicate members): required claims, `exp` / `nbf` / `iat`
+    /// with the leeway, `max_age`, `iss`, `aud`; last, `C` is deserialized.
+    /// Unauthenticated content never produces more detail than the header
+    /// and "bad signature".
+    ///
+    /// # Errors
+    /// A [`JwtError`] naming the first check that failed.
+    pub fn validate<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        keys: &KeySet,
+        now: OffsetDateTime,
+    ) -> Result<Claims<C>, JwtError> {
+        let verified = self.verify(token, keys)?;
+        let payload = verified.payload;
+        let registered = parse_registered(&payload)?;
+        self.check_claims(&registered, now)?;
+        drop(registered);
+        let typed = serde_json::from_slice::<C>(&payload).map_err(|e| {
+            JwtError::malformed(
+                Part::Claims,
+                format!("claims do not fit the expected type: {e}"),
+            )
+        })?;
+        Ok(Claims {
+            typed,
+            payload,
+            raw: OnceLock::new(),
+            alg: verified.alg.to_jwt(),
+            kid: verified.kid,
+        })
+    }
+
+    /// Verifies a compact JWS (header, `alg`, key, signature, `typ`) and
+    /// returns its payload without reading it as claims: for JWS payloads
+    /// that are not JWT claims sets (e.g. test vectors). Use
+    /// [`validate`](Self::validate) for JWTs.
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate), up to and including `typ`.
+    pub fn verify_jws(&self, token: &str, keys: &KeySet) -> Result<Vec<u8>, JwtError> {
+        self.verify(token, keys).map(|v| v.payload)
+    }
+
+    fn verify(&self, token: &str, keys: &KeySet) -> Result<Verified, JwtError> {
+        let seg = compact::split(token, self.validation.max_token_size)?;
+        let mut hbuf = HeaderBuf::default();
+        let hdr = header::parse(hbuf.decode(seg.header)?)?;
+        let alg = resolve_alg(&hdr.alg)?;
+        if self.allowed & alg.bit() == 0 {
+            return Err(JwtError::AlgorithmNotAllowed {
+                alg: alg.name().to_owned(),
+            });
+        }
+        let key = keys.find(hdr.kid.as_deref(), alg)?;
+        let mut sig = [0u8; SIG_BUF];
+        let sig_len = compact::decode_into(seg.signature, &mut sig, Part::Signature)?;
+        let sig = sig.get(..sig_len).unwrap_or_default();
+        if sig.is_empty() {
+            return Err(JwtError::malformed(Part::Signature, "signature is empty"));
+        }
+        let payload = compact::decode_vec(seg.payload, Part::Claims)?;
+        key.verify(alg, seg.signing_input.as_bytes(), sig)?;
+        if let Some(expected) = &self.validation.typ
+            && !typ_matches(expected, hdr.typ.as_deref())
+        {
+            return Err(JwtError::TypeMismatch {
+                expected: expected.clone(),
+                seen: hdr.typ.map(|t| t.into_owned()),
+            });
+        }
+        Ok(Verified {
+            alg,
+            kid: hdr.kid.map(|k| k.into_owned()),
+            payload,
+        })
+    }
+
+    fn check_claims(&self, reg: &Registered<'_>, now: OffsetDateTime) -> Result<(), JwtError> {
+        let v = &self.validation;
+        let raw = &reg.values;
+        if let Some(missing) = v
+            .required_claims
+            .iter()
+            .find(|c| !reg.names.iter().any(|n| n == c.as_str()))
+        {
+            return Err(JwtError::MissingClaim {
+                claim: missing.clone(),
+            });
+        }
+        let leeway = v.leeway;
+        if let Some(exp) = numeric_date(raw, "exp")?
+            && now >= exp.saturating_add(leeway)
+        {
+            return Err(JwtError::Expired { exp, now, leeway });
+        }
+        if let Some(nbf) = numeric_date(raw, "nbf")?
+            && now < nbf.saturating_sub(leeway)
+        {
+            return Err(JwtError::NotYetValid { nbf, now, leeway });
+        }
+        let iat = numeric_date(raw, "iat")?;
+        if let Some(iat) = iat
+            && iat > now.saturating_add(leeway)
+        {
+            return Err(JwtError::IssuedInFuture { iat, now, leeway });
+        }
+        if let Some(max_age) = v.max_age {
+            let iat = iat.ok_or_else(|| JwtError::MissingClaim {
+                claim: "iat".to_owned(),
+            })?;
+            if now > iat.saturating_add(max_age).saturating_add(leeway) {
+                return Err(JwtError::TooOld {
+                    iat,
+                    now,
+                    max_age,
+                    leeway,
+                });
+            }
+        }
+        if !self.issuers.is_empty() {
+            self.check_issuer(raw)?;
+        }
+        self.check_audience(raw)
+    }
+
+    fn check_issuer(&self, raw: &Map<String, Value>) -> Result<(), JwtError> {
+        let iss = match raw.get("iss") {
+            None => {
+                return Err(JwtError::MissingClaim {
+                    claim: "iss".to_owned(),
+                });
+            }
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(JwtError::malformed(Part::Claims, "`iss` is not a string")),
+        };
+        let tid = raw.get("tid").and_then(Value::as_str);
+        let ok = self.issuers.iter().any(|m| match m {
+            IssuerMatch::Exact(e) => e == iss,
+            IssuerMatch::Tenant { prefix, suffix } => tid.is_some_and(|tid| {
+                valid_tenant(tid)
+                    && iss.len() == prefix.len() + tid.len() + suffix.len()
+                    && iss.starts_with(prefix.as_str())
+                    && iss.ends_with(suffix.as_str())
+                    && iss.get(prefix.len()..iss.len() - suffix.len()) == Some(tid)
+            }),
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(JwtError::IssuerMismatch {
+                expected: self.validation.issuers.clone(),
+                seen: iss.to_owned(),
+            })
+        }
+    }
+
+    fn check_audience(&self, raw: &Map<String, Value>) -> Result<(), JwtError> {
+        let expected = &self.validation.audiences;
+        let seen: Vec<&str> = match raw.get("aud") {
+            None if expected.is_empty() => return Ok(()),
+            None => {
+                return Err(JwtError::MissingClaim {
+                    claim: "aud".to_owned(),
+                });
+            }
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().ok_or_else(|| {
+                        JwtError::malformed(Part::Claims, "`aud` array holds a non-string")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(JwtError::malformed(
+                    Part::Claims,
+                    "`aud` is neither a string nor an array of strings",
+                ));
+            }
+        };
+        if seen.iter().any(|s| expected.iter().any(|e| e == s)) {
+            Ok(())
+        } else {
+            Err(JwtError::AudienceMismatch {
+                expected: expected.clone(),
+                seen: seen.into_iter().map(str::to_owned).collect(),
+            })
+        }
+    }
+}
+
+/// The largest signature: RSA-8192.
+const SIG_BUF: usize = 1024 + 8;
+/// Headers up to this size decode on the stack.
+const HEADER_STACK: usize = 512;
+
+struct Verified {
+    alg: Alg,
+    kid: Option<String>,
+    payload: Vec<u8>,
+}
+
+/// A decoded header: on the stack when small, else on the heap.
+struct HeaderBuf {
+    stack: [u8; HEADER_STACK],
+    heap: Vec<u8>,
+}
+
+impl Default for HeaderBuf {
+    fn default() -> Self {
+        Self {
+            stack: [0; HEADER_STACK],
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl HeaderBuf {
+    fn decode(&mut self, segment: &str) -> Result<&[u8], JwtError> {
+        let fits = compact::decoded_len(segment.len()).is_some_and(|n| n + 3 <= HEADER_STACK);
+        if fits {
+            let n = compact::decode_into(segment, &mut self.stack, Part::Header)?;
+            Ok(self.stack.get(..n).unwrap_or_default())
+        } else {
+            self.heap = compact::decode_vec(segment, Part::Header)?;
+            Ok(&self.heap)
+        }
+    }
+}
+
+fn resolve_alg(name: &str) -> Result<Alg, JwtError> {
+    if name.eq_ignore_ascii_case("none") {
+        return Err(JwtError::Unsecured {
+            alg: name.to_owned(),
+        });
+    }
+    Alg::from_name(name).ok_or_else(|| JwtError::UnsupportedAlgorithm {
+        alg: name.to_owned(),
+    })
+}
+
+fn typ_matches(expected: &str, seen: Option<&str>) -> bool {
+    fn strip(t: &str) -> &str {
+        match t.get(..12) {
+            Some(p) if p.eq_ignore_ascii_case("application/") => t.get(12..).unwrap_or_default(),
+            _ => t,
+        }
+    }
+    seen.is_some_and(|s| strip(s).eq_ignore_ascii_case(strip(expected)))
+}
+
+fn valid_tenant(tid: &str) -> bool {
+    !tid.is_empty()
+        && tid.len() <= 64
+        && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, integer or
+/// fractional. Anything else is malformed.
+fn numeric_date(raw: &Map<String, Value>, name: &str) -> Result<Option<OffsetDateTime>, JwtError> {
+    let Some(v) = raw.get(name) else {
+        return Ok(None);
+    };
+    let Value::Number(n) = v else {
+        return Err(JwtError::malformed(
+            Part::Claims,
+            format!("`{name}` is not a NumericDate (a JSON number)"),
+        ));
+    };
+    let t = if let Some(i) = n.as_i64() {
+        crate::time::from_unix(i)
+    } else {
+        n.as_f64()
+            .filter(|f| f.is_finite())
+            .and_then(|f| OffsetDateTime::from_unix_timestamp_nanos((f * 1e9) as i128).ok())
+    };
+    t.map(Some).ok_or_else(|| {
+        JwtError::malformed(
+            Part::Claims,
+            format!("`{name}` is out of the representable range"),
+        )
+    })
+}
+
+/// The deepest nesting of arrays / objects accepted in a claims set.
+const MAX_CLAIMS_DEPTH: usize = 64;
+
+/// What validation reads from a claims set: every member's name (for
+/// required claims) and the values of the registered claims it checks.
+struct Registered<'a> {
+    names: Vec<Cow<'a, str>>,
+    values: Map<String, Value>,
+}
+
+/// One pass over the claims set: a JSON object with unique member names
+/// (RFC 7519 §4), nesting at most 64 deep, whose registered claims
+/// (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`) are kept; the rest is skipped.
+fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, JwtError> {
+    if header::nesting_exceeds(payload, MAX_CLAIMS_DEPTH) {
+        return Err(JwtError::malformed(
+            Part::Claims,
+            format!("JSON nests deeper than {MAX_CLAIMS_DEPTH} levels"),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    de.deserialize_map(RegisteredVisitor)
+        .and_then(|m| de.end().map(|()| m))
+        .map_err(|e| JwtError::malformed(Part::Claims, e.to_string()))
+}
+
+struct RegisteredVisitor;
+
+impl<'de> Visitor<'de> for RegisteredVisitor {
+    type Value = Registered<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut names: Vec<Cow<'de, str>> = Vec::with_capacity(24);
+        let mut values = Map::new();
+        while let Some(header::Str(key)) = access.next_key::<header::Str<'de>>()? {
+            if names.contains(&key) {
+                return Err(de::Error::custom(format_args!("duplicate claim `{key}`")));
+            }
+            match &*key {
+                "exp" | "nbf" | "iat" | "iss" | "aud" | "tid" => {
+                    let v: Value = access.next_value()?;
+                    values.insert(key.clone().into_owned(), v);
+                }
+                _ => {
+                    access.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            names.push(key);
+        }
+        Ok(Registered { names, values })
+    }
+}
+
+/// Parses the claims set: a JSON object whose members are unique (RFC 7519
+/// §4: duplicates must be rejected or the last taken; we reject).
+pub(crate) fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>, JwtError> {
+    parse_registered(payload)?;
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    de.deserialize_map(UniqueMap)
+        .and_then(|m| de.end().map(|()| m))
+        .map_err(|e| JwtError::malformed(Part::Claims, e.to_string()))
+}
+
+struct UniqueMap;
+
+impl<'de> Visitor<'de> for UniqueMap {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let value: Value = access.next_value()?;
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate claim `{key}`")));
+            }
+            map.insert(key, value);
+        }
+        Ok(map)
+    }
+}
+
+use serde::Deserializer as _;
+
+/// What [`inspect`] read from a token, **unverified**.
+///
+/// Nothing here is authenticated: use it only to choose which issuer's key
+/// set to validate with, then call [`Validator::validate`], and never to
+/// authorize, log as fact, or pick a key from the token itself.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inspected {
+    /// The header `alg`, as sent.
+    pub alg: String,
+    /// The header `kid`.
+    pub kid: Option<String>,
+    /// The header `typ`.
+    pub typ: Option<String>,
+    /// The `iss` claim, when it is a string.
+    pub issuer: Option<String>,
+    /// The `tid` claim (Entra ID tenant), when it is a string.
+    pub tenant_id: Option<String>,
+}
+
+/// Reads a token's header and its `iss` / `tid` claims **without verifying
+/// anything**, so that a gateway can choose the issuer's key set before
+/// validating. Uses the same parsers as [`Validator::validate`]: a token
+/// that `inspect` refuses would be refused by `validate` too.
+///
+/// # Errors
+/// [`JwtError::TooLarge`] over `max_token_size`; [`JwtError::Malformed`] for
+/// a token that is not three strict base64url segments with a JSON object
+/// header and claims set; [`JwtError::UnsupportedHeader`] for `crit` /
+/// `b64: false`.
+pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError> {
+    let Segments {
+        header, payload, ..
+    } = compact::split(token, max_token_size)?;
+    let mut hbuf = HeaderBuf::default();
+    let hdr = header::parse(hbuf.decode(header)?)?;
+    let payload = compact::decode_vec(payload, Part::Claims)?;
+    let claims = parse_registered(&payload)?.values;
+    let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    Ok(Inspected {
+        alg: hdr.alg.into_owned(),
+        kid: hdr.kid.map(|k| k.into_owned()),
+        typ: hdr.typ.map(|t| t.into_owned()),
+        issuer: string("iss"),
+        tenant_id: string("tid"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_compare() {
+        assert!(typ_matches("at+jwt", Some("application/AT+JWT")));
+        assert!(typ_matches("application/at+jwt", Some("at+jwt")));
+        assert!(!typ_matches("at+jwt", Some("JWT")));
+        assert!(!typ_matches("at+jwt", None));
+    }
+
+    #[test]
+    fn claims_unique() {
+        assert!(parse_claims(br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse_claims(br#"[1]"#).is_err());
+        assert!(parse_claims(br#"{"a":1} "#).is_ok());
+    }
+}

@@ -1,0 +1,436 @@
+//! JWT validation with tokens minted by jsonwebtoken's encoder from keys
+//! generated here, for every supported algorithm; claim checks; KeySet
+//! loading; `inspect`.
+
+mod jwt_support;
+
+use std::sync::OnceLock;
+
+use aws_lc_rs::rsa::KeySize;
+use edge_auth::jwk::{JwkError, KeySet, KeySetOptions};
+use edge_auth::jwt::{self, JwtError, Part, Validation, Validator};
+use jsonwebtoken::Algorithm;
+use jwt_support::{TestKey, jwks, now, unix};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::Duration;
+
+struct Keys {
+    rsa: TestKey,
+    p256: TestKey,
+    p384: TestKey,
+    ed: TestKey,
+    hmac: TestKey,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| Keys {
+        rsa: TestKey::rsa("rsa-1", KeySize::Rsa2048),
+        p256: TestKey::ec("p256-1", false),
+        p384: TestKey::ec("p384-1", true),
+        ed: TestKey::ed25519("ed-1"),
+        hmac: TestKey::hmac("hs-1", &[0x5a; 64]),
+    })
+}
+
+fn public_set() -> KeySet {
+    let k = keys();
+    KeySet::from_jwks(
+        &jwks(&[&k.rsa, &k.p256, &k.p384, &k.ed]),
+        &KeySetOptions::default(),
+    )
+    .unwrap()
+}
+
+fn hmac_set() -> KeySet {
+    let mut o = KeySetOptions::default();
+    o.allow_symmetric = true;
+    KeySet::from_jwks(&jwks(&[&keys().hmac]), &o).unwrap()
+}
+
+fn claims() -> Value {
+    json!({"iss":"https://issuer.example","sub":"alice","aud":"api://edge","exp":unix(now())+600,"iat":unix(now())-10})
+}
+
+fn validator_for(alg: Algorithm) -> Validator {
+    let mut v = Validation::default();
+    v.issuers = vec!["https://issuer.example".into()];
+    v.audiences = vec!["api://edge".into()];
+    v.algorithms = vec![alg];
+    Validator::new(v)
+}
+
+#[derive(Debug, Deserialize)]
+struct MyClaims {
+    sub: String,
+}
+
+macro_rules! minted {
+    ($($name:ident: $alg:ident with $key:ident in $set:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let token = keys().$key.mint(Algorithm::$alg, &claims());
+            let c = validator_for(Algorithm::$alg)
+                .validate::<MyClaims>(&token, &$set(), now())
+                .unwrap();
+            assert_eq!(c.typed().sub, "alice");
+            assert_eq!(c.raw()["iss"], "https://issuer.example");
+            assert_eq!(c.algorithm(), Algorithm::$alg);
+            assert_eq!(c.kid(), Some(keys().$key.kid.as_str()));
+        }
+    )*};
+}
+
+minted! {
+    minted_rs256: RS256 with rsa in public_set,
+    minted_rs384: RS384 with rsa in public_set,
+    minted_rs512: RS512 with rsa in public_set,
+    minted_ps256: PS256 with rsa in public_set,
+    minted_ps384: PS384 with rsa in public_set,
+    minted_ps512: PS512 with rsa in public_set,
+    minted_es256: ES256 with p256 in public_set,
+    minted_es384: ES384 with p384 in public_set,
+    minted_eddsa: EdDSA with ed in public_set,
+    minted_hs256: HS256 with hmac in hmac_set,
+    minted_hs384: HS384 with hmac in hmac_set,
+    minted_hs512: HS512 with hmac in hmac_set,
+}
+
+#[test]
+fn hmac_secret_outside_a_jwks() {
+    let set = KeySet::from_hmac_secret(&[0x5a; 64], Some("hs-1")).unwrap();
+    let token = keys().hmac.mint(Algorithm::HS256, &claims());
+    validator_for(Algorithm::HS256)
+        .validate::<Value>(&token, &set, now())
+        .unwrap();
+    assert!(matches!(
+        KeySet::from_hmac_secret(&[1; 31], None),
+        Err(JwkError::Unusable { .. })
+    ));
+}
+
+#[test]
+fn default_validation_refuses_hmac() {
+    let token = keys().hmac.mint(Algorithm::HS256, &claims());
+    let mut v = Validation::default();
+    v.audiences.push("api://edge".into());
+    let err = Validator::new(v)
+        .validate::<Value>(&token, &hmac_set(), now())
+        .unwrap_err();
+    assert!(matches!(err, JwtError::AlgorithmNotAllowed { .. }), "{err}");
+}
+
+fn sign_claims(c: Value) -> String {
+    keys().ed.mint(Algorithm::EdDSA, &c)
+}
+
+fn check(c: Value, v: Validation) -> Result<(), JwtError> {
+    Validator::new(v)
+        .validate::<Value>(&sign_claims(c), &public_set(), now())
+        .map(|_| ())
+}
+
+fn base() -> Validation {
+    let mut v = Validation::default();
+    v.audiences = vec!["api://edge".into()];
+    v
+}
+
+#[test]
+fn expired_error_carries_times_and_leeway() {
+    let err = check(json!({"aud":"api://edge","exp":unix(now())-124}), base()).unwrap_err();
+    assert!(matches!(err, JwtError::Expired { .. }));
+    assert_eq!(
+        err.to_string(),
+        "token expired at 2026-11-23T09:57:56Z, 124 s before now, leeway 60 s"
+    );
+}
+
+#[test]
+fn leeway_applies_to_exp_and_nbf() {
+    check(json!({"aud":"api://edge","exp":unix(now())-59}), base()).unwrap();
+    assert!(matches!(
+        check(json!({"aud":"api://edge","exp":unix(now())-60}), base()),
+        Err(JwtError::Expired { .. })
+    ));
+    check(
+        json!({"aud":"api://edge","exp":unix(now())+600,"nbf":unix(now())+60}),
+        base(),
+    )
+    .unwrap();
+    let err = check(
+        json!({"aud":"api://edge","exp":unix(now())+600,"nbf":unix(now())+61}),
+        base(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, JwtError::NotYetValid { .. }));
+    assert_eq!(
+        err.to_string(),
+        "token not valid before 2026-11-23T10:01:01Z, 61 s after now, leeway 60 s"
+    );
+}
+
+#[test]
+fn fractional_numeric_dates() {
+    check(
+        json!({"aud":"api://edge","exp":(unix(now()) as f64) + 0.5}),
+        base(),
+    )
+    .unwrap();
+    assert!(matches!(
+        check(
+            json!({"aud":"api://edge","exp":(unix(now()) as f64) - 60.5}),
+            base()
+        ),
+        Err(JwtError::Expired { .. })
+    ));
+}
+
+#[test]
+fn exp_required_by_default_and_optional_when_configured() {
+    assert!(matches!(
+        check(json!({"aud":"api://edge"}), base()),
+        Err(JwtError::MissingClaim { claim }) if claim == "exp"
+    ));
+    let mut v = base();
+    v.required_claims.clear();
+    check(json!({"aud":"api://edge"}), v).unwrap();
+}
+
+#[test]
+fn iat_in_future_and_max_age() {
+    let exp = unix(now()) + 600;
+    assert!(matches!(
+        check(
+            json!({"aud":"api://edge","exp":exp,"iat":unix(now())+120}),
+            base()
+        ),
+        Err(JwtError::IssuedInFuture { .. })
+    ));
+    let mut v = base();
+    v.max_age = Some(Duration::minutes(5));
+    check(
+        json!({"aud":"api://edge","exp":exp,"iat":unix(now())-300}),
+        v.clone(),
+    )
+    .unwrap();
+    assert!(matches!(
+        check(
+            json!({"aud":"api://edge","exp":exp,"iat":unix(now())-400}),
+            v.clone()
+        ),
+        Err(JwtError::TooOld { .. })
+    ));
+    assert!(matches!(
+        check(json!({"aud":"api://edge","exp":exp}), v),
+        Err(JwtError::MissingClaim { claim }) if claim == "iat"
+    ));
+}
+
+#[test]
+fn audience_string_or_array() {
+    let exp = unix(now()) + 600;
+    check(json!({"aud":["other","api://edge"],"exp":exp}), base()).unwrap();
+    let err = check(json!({"aud":["other"],"exp":exp}), base()).unwrap_err();
+    assert!(
+        matches!(&err, JwtError::AudienceMismatch { seen, .. } if seen == &["other".to_owned()])
+    );
+    assert_eq!(
+        err.to_string(),
+        "audience `other` is not one of `api://edge`"
+    );
+    assert!(matches!(
+        check(json!({"exp":exp}), base()),
+        Err(JwtError::MissingClaim { .. })
+    ));
+    // No configured audience: a token addressed to someone is refused (RFC 7519 §4.1.3).
+    assert!(matches!(
+        check(json!({"aud":"api://edge","exp":exp}), Validation::default()),
+        Err(JwtError::AudienceMismatch { .. })
+    ));
+    check(json!({"exp":exp}), Validation::default()).unwrap();
+}
+
+#[test]
+fn issuer_exact_and_entra_template() {
+    let exp = unix(now()) + 600;
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let mut v = base();
+    v.issuers = vec![
+        "https://issuer.example".into(),
+        "https://login.microsoftonline.com/{tenantid}/v2.0".into(),
+    ];
+    check(
+        json!({"aud":"api://edge","exp":exp,"iss":"https://issuer.example"}),
+        v.clone(),
+    )
+    .unwrap();
+    check(
+        json!({"aud":"api://edge","exp":exp,"tid":tenant,
+               "iss":format!("https://login.microsoftonline.com/{tenant}/v2.0")}),
+        v.clone(),
+    )
+    .unwrap();
+    let err = check(
+        json!({"aud":"api://edge","exp":exp,"iss":"https://issuer.example/"}),
+        v.clone(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, JwtError::IssuerMismatch { seen, .. } if seen == "https://issuer.example/")
+    );
+    assert!(matches!(
+        check(json!({"aud":"api://edge","exp":exp}), v),
+        Err(JwtError::MissingClaim { .. })
+    ));
+}
+
+#[test]
+fn typ_check_for_access_tokens() {
+    let mut v = base();
+    v.typ = Some("at+jwt".into());
+    let k = &keys().ed;
+    let claims = json!({"aud":"api://edge","exp":unix(now())+600}).to_string();
+    for typ in ["at+jwt", "application/at+jwt", "AT+JWT"] {
+        let token = k.sign_raw(
+            "EdDSA",
+            &format!(r#"{{"alg":"EdDSA","kid":"ed-1","typ":"{typ}"}}"#),
+            &claims,
+        );
+        Validator::new(v.clone())
+            .validate::<Value>(&token, &public_set(), now())
+            .unwrap();
+    }
+}
+
+#[test]
+fn claims_into_parts() {
+    let token =
+        sign_claims(json!({"aud":"api://edge","exp":unix(now())+600,"sub":"bob","roles":["a"]}));
+    let c = Validator::new(base())
+        .validate::<MyClaims>(&token, &public_set(), now())
+        .unwrap();
+    let (typed, raw) = c.into_parts();
+    assert_eq!(typed.sub, "bob");
+    assert_eq!(raw["roles"], json!(["a"]));
+    // A claims type that does not fit is a malformed-claims error, after the signature.
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Needs {
+        tenant: String,
+    }
+    let err = Validator::new(base())
+        .validate::<Needs>(&token, &public_set(), now())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        JwtError::Malformed {
+            part: Part::Claims,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn token_without_kid_uses_the_only_fitting_key() {
+    let token = keys().p256.sign_raw(
+        "ES256",
+        r#"{"alg":"ES256"}"#,
+        &json!({"aud":"api://edge","exp":unix(now())+600}).to_string(),
+    );
+    let mut v = base();
+    v.algorithms = vec![Algorithm::ES256];
+    Validator::new(v)
+        .validate::<Value>(&token, &public_set(), now())
+        .unwrap();
+}
+
+#[test]
+fn inspect_reads_header_and_issuer_unverified() {
+    let token = keys().rsa.mint(
+        Algorithm::RS256,
+        &json!({"iss":"https://login.microsoftonline.com/t1/v2.0","tid":"t1","exp":1}),
+    );
+    let i = jwt::inspect(&token, 8192).unwrap();
+    assert_eq!(i.alg, "RS256");
+    assert_eq!(i.kid.as_deref(), Some("rsa-1"));
+    assert_eq!(
+        i.issuer.as_deref(),
+        Some("https://login.microsoftonline.com/t1/v2.0")
+    );
+    assert_eq!(i.tenant_id.as_deref(), Some("t1"));
+    assert!(matches!(
+        jwt::inspect("a.b", 8192),
+        Err(JwtError::Malformed { .. })
+    ));
+    assert!(matches!(
+        jwt::inspect(&token, 10),
+        Err(JwtError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn keyset_is_tolerant_and_names_skipped_keys() {
+    let k = keys();
+    let doc = json!({"keys":[
+        k.rsa.jwk,
+        {"kty":"RSA","kid":"enc","use":"enc","n":k.rsa.jwk["n"],"e":"AQAB"},
+        {"kty":"EC","kid":"k1","crv":"P-521","x":"AA","y":"AA"},
+        {"kty":"OKP","kid":"x","crv":"X25519","x":"AA"},
+        {"kty":"foo","kid":"weird"},
+        {"kty":"EC","kid":"bad","crv":"P-256","x":"not base64!","y":"AA"},
+        {"kty":"oct","kid":"sym","k":"AAAA"},
+        "not an object",
+        k.ed.jwk,
+    ]});
+    let set = KeySet::from_jwks(doc.to_string().as_bytes(), &KeySetOptions::default()).unwrap();
+    assert_eq!(set.len(), 2);
+    assert!(set.contains_kid("rsa-1") && set.contains_kid("ed-1"));
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["rsa-1", "ed-1"]);
+    let d: Vec<_> = set
+        .diagnostics()
+        .iter()
+        .map(|d| (d.index, d.kid.clone()))
+        .collect();
+    assert_eq!(d.len(), 7);
+    assert_eq!(d[0], (1, Some("enc".into())));
+    assert!(
+        set.diagnostics()[1]
+            .to_string()
+            .contains("unsupported curve `P-521`"),
+        "{}",
+        set.diagnostics()[1]
+    );
+    let dbg = format!("{set:?}");
+    assert!(!dbg.contains(k.rsa.jwk["n"].as_str().unwrap()));
+}
+
+#[test]
+fn keyset_limits() {
+    let k = keys();
+    let mut o = KeySetOptions::default();
+    o.max_keys = 1;
+    assert!(matches!(
+        KeySet::from_jwks(&jwks(&[&k.rsa, &k.ed]), &o),
+        Err(JwkError::TooManyKeys { count: 2, max: 1 })
+    ));
+    let mut o = KeySetOptions::default();
+    o.max_document_size = 10;
+    assert!(matches!(
+        KeySet::from_jwks(&jwks(&[&k.ed]), &o),
+        Err(JwkError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        KeySet::from_jwks(b"not json", &KeySetOptions::default()),
+        Err(JwkError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn hmac_keyset_debug_is_redacted() {
+    let set = hmac_set();
+    let dbg = format!("{set:?}");
+    assert!(dbg.contains("redacted"));
+    assert!(!dbg.contains(&jwt_support::b64(&[0x5a; 64])));
+}
