@@ -1,2 +1,111 @@
-//! Placeholder: filled in by the policy work.
-fn main() {}
+//! Policy evaluation cost against policy size: generated policies of 10,
+//! 1 000 and 10 000 rules (distinct path prefixes, params, `*` and `**`,
+//! a global deny rule every request meets). The trie should keep
+//! t(10 000) / t(10) near 1; the ratio is printed from this run's medians.
+//!
+//! `cargo bench --bench policy -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{BenchmarkId, Criterion};
+use edge_auth::Principal;
+use edge_auth::policy::{CompiledPolicy, Policy, RequestFacts};
+use http::Method;
+use serde_json::{Value, json};
+
+const SIZES: [usize; 3] = [10, 1_000, 10_000];
+const GROUP: &str = "policy_evaluate";
+
+fn rule(i: usize) -> Value {
+    match i % 4 {
+        0 => json!({
+            "id": format!("users-{i}"),
+            "match": {"methods": ["GET"], "paths": [format!("/svc{i}/users/{{id}}"), format!("/svc{i}/users/{{id}}/posts/{{post}}")]},
+            "require": {"scopes": [format!("svc{i}:read")]},
+            "effect": "allow"
+        }),
+        1 => json!({
+            "id": format!("static-{i}"),
+            "match": {"methods": ["GET", "HEAD"], "paths": [format!("/svc{i}/static/*")]},
+            "require": {"anonymous": true},
+            "effect": "allow"
+        }),
+        2 => json!({
+            "id": format!("api-{i}"),
+            "match": {"hosts": ["api.example.com", "*.tenants.example.com"], "paths": [format!("/svc{i}/api/**")]},
+            "require": {"any_roles": ["reader", format!("svc{i}-admin")]},
+            "effect": "allow"
+        }),
+        _ => json!({
+            "id": format!("admin-{i}"),
+            "match": {"paths": [format!("/svc{i}/admin/**")]},
+            "require": {"client_ip": ["10.0.0.0/8"]},
+            "effect": "deny"
+        }),
+    }
+}
+
+fn policy(n: usize) -> CompiledPolicy {
+    let mut rules = vec![json!({
+        "id": "suspended",
+        "require": {"any_roles": ["suspended"]},
+        "effect": "deny"
+    })];
+    rules.extend((1..n).map(rule));
+    let policy: Policy = serde_json::from_value(json!({ "rules": rules })).expect("policy");
+    policy.compile().expect("compile")
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group(GROUP);
+    let method = Method::GET;
+    for n in SIZES {
+        let compiled = policy(n);
+        // A rule in the middle of the policy, so a linear scan would pay for
+        // half of it.
+        let target = (n / 2) / 4 * 4 + 2;
+        let path = format!("/svc{target}/api/v2/items/17");
+        let principal = Principal::new("alice").with_roles(["reader"]);
+        let facts = RequestFacts::new(&method, &path)
+            .with_host("acme.tenants.example.com")
+            .with_client_ip("203.0.113.7".parse().expect("ip"));
+        let decision = compiled.evaluate(&facts, Some(&principal));
+        assert!(decision.is_allowed(), "{decision:?}");
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| compiled.evaluate(black_box(&facts), black_box(Some(&principal))));
+        });
+    }
+    group.finish();
+}
+
+fn median_ns(n: usize) -> Option<f64> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let file = target
+        .join("criterion")
+        .join(GROUP)
+        .join(n.to_string())
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(file).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    value["median"]["point_estimate"].as_f64()
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+    let medians: Vec<Option<f64>> = SIZES.iter().map(|&n| median_ns(n)).collect();
+    if let [Some(small), Some(mid), Some(large)] = medians[..] {
+        println!(
+            "policy medians: t(10) = {small:.1} ns, t(1000) = {mid:.1} ns, t(10000) = {large:.1} ns"
+        );
+        println!(
+            "policy ratios (same run): t(1000)/t(10) = {:.2}, t(10000)/t(10) = {:.2} (target <= 2.0)",
+            mid / small,
+            large / small
+        );
+    }
+}

@@ -50,4 +50,7 @@ pub mod __fuzz {
     ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
         crate::jwt::validate_parse_claims(payload)
     }
+    pub use crate::policy::pattern::fuzz::{
+        normalize_request_path, parse_cidr, parse_path_pattern,
+    };
 }

@@ -1,6 +1,221 @@
-//! Declarative route policy: documents, compiled matchers, decisions.
+//! Declarative route policy: a serde document of ordered rules, compiled into
+//! a segment trie so that matching cost does not grow with the rule count,
+//! and evaluated into a [`Decision`] (paths per RFC 3986 §3.3 and §6.2.2,
+//! methods per RFC 9110 §9.1, hosts per RFC 9110 §7.2).
+//!
+//! # Semantics
+//!
+//! - **Ordered, first applying rule wins.** A rule *applies* when its `match`
+//!   holds (method, host, path) **and** all of its `require` conditions hold.
+//!   Rules are tried in order and the first applying rule's `effect` decides.
+//!   A rule whose route matches but whose requirements fail does not decide:
+//!   evaluation falls through to later rules. A `deny` rule therefore
+//!   overrides every later `allow`.
+//! - **Default deny.** When no rule applies the request is denied, and the
+//!   [`Decision`] lists, for each rule whose route matched, which of its
+//!   requirements failed. That is what lets a caller tell "log in"
+//!   ([`Decision::authentication_required`], a 401) from "not enough
+//!   privilege" ([`Decision::required_scopes`], a 403 `insufficient_scope`).
+//! - **Allow rules require authentication unless they say `anonymous`.** An
+//!   `allow` rule without `anonymous = true` needs a principal, so a rule
+//!   written without a `require` block never opens a route to the world by
+//!   accident. `deny` rules apply to everyone unless they name principal
+//!   conditions.
+//! - **Rules that cannot be evaluated never allow.** When a condition needs a
+//!   fact the request does not carry (no client IP, no country, no host, an
+//!   ambiguous repeated header), an `allow` rule is treated as not applying
+//!   and a `deny` rule is treated as applying (fail closed): skipping a deny
+//!   rule would hand the request to the allows after it. Either way the
+//!   [`Decision`] reports it.
+//!
+//! # Matching
+//!
+//! - **Paths** are matched on the raw, still percent-encoded path; the query
+//!   is ignored. Percent-encoded unreserved characters are decoded and the
+//!   remaining triplets upper-cased (RFC 3986 §6.2.2.1-2), so `/%61dmin` is
+//!   `/admin` and cannot slip past a deny rule. Reserved characters stay
+//!   encoded: `/a%2Fb` is one segment and never matches `/a/b`; by default
+//!   (`PolicyConfig::reject_encoded_separators`) a request containing `%2F` or
+//!   `%5C` is refused outright, because back ends disagree on decoding them,
+//!   and so is a `;` path parameter (`/admin;x/users`), which servlet
+//!   containers strip (`PolicyConfig::reject_path_parameters`).
+//!   Requests with dot segments (`.`, `..`, also encoded or with a `;`
+//!   parameter such as `..;`), empty segments (`//`), bytes outside RFC 3986
+//!   `pchar`, malformed or NUL percent-encoding are **refused** (denied with
+//!   [`Reason::RequestRejected`]) rather than normalised: a gateway and the
+//!   origin must never see different paths.
+//! - **Patterns**: literal segments, `{name}` and `*` (exactly one non-empty
+//!   segment) and a final `**` (zero or more segments: `/api/**` matches
+//!   `/api`, `/api/` and `/api/a/b`). A trailing slash is significant:
+//!   `/users` and `/users/` are different routes.
+//! - **Methods** are case-sensitive (RFC 9110 §9.1): `get` is not `GET`; a
+//!   lower-case standard method in a policy is a compile error.
+//! - **Hosts** are compared case-insensitively, the request's port and one
+//!   trailing dot are ignored; `*.example.com` matches any name below
+//!   `example.com` at any depth, but not `example.com` itself.
+//! - **Client IP** conditions are CIDR lists; IPv4-mapped IPv6 addresses
+//!   (`::ffff:10.1.2.3`) are treated as IPv4, in requests and in the list.
+//!
+//! # Example
+//!
+//! ```
+//! use edge_auth::Principal;
+//! use edge_auth::policy::{Effect, Policy, RequestFacts};
+//!
+//! let policy = Policy::from_json(r#"{ "rules": [
+//!   { "id": "health", "match": { "methods": ["GET"], "paths": ["/healthz"] },
+//!     "require": { "anonymous": true }, "effect": "allow" },
+//!   { "id": "users-read", "match": { "methods": ["GET"], "paths": ["/users/{id}"] },
+//!     "require": { "scopes": ["users:read"] }, "effect": "allow" }
+//! ] }"#)?;
+//! let compiled = policy.compile()?;
+//! assert!(compiled.warnings().is_empty());
+//!
+//! let get = http::Method::GET;
+//! let facts = RequestFacts::new(&get, "/users/42?expand=1");
+//! // No principal: denied, and the caller should authenticate (401).
+//! let decision = compiled.evaluate(&facts, None);
+//! assert_eq!(decision.effect, Effect::Deny);
+//! assert!(decision.authentication_required());
+//! // A principal without the scope: 403 insufficient_scope.
+//! let alice = Principal::new("alice");
+//! let decision = compiled.evaluate(&facts, Some(&alice));
+//! assert_eq!(decision.required_scopes(), Some(&["users:read".to_owned()][..]));
+//! // With the scope: allowed by `users-read`.
+//! let alice = alice.with_scopes(["users:read"]);
+//! let decision = compiled.evaluate(&facts, Some(&alice));
+//! assert_eq!(decision.effect, Effect::Allow);
+//! assert_eq!(decision.rule_id.as_deref(), Some("users-read"));
+//! # Ok::<(), edge_auth::policy::PolicyError>(())
+//! ```
 
-/// Why policy failed.
+mod compile;
+mod document;
+mod eval;
+pub(crate) mod pattern;
+
+pub use compile::{CompiledPolicy, PolicyWarning};
+pub use document::{ClaimCondition, Effect, HeaderCondition, Match, Policy, Require, Rule};
+pub use eval::{Decision, Failure, Reason, RequestFacts};
+
+/// Limits and path options for compiling and evaluating a policy. Every
+/// limit bounds work done on input that may be hostile (the document, or the
+/// request at evaluation time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PolicyConfig {
+    /// Most rules a document may hold. Default 10 000.
+    pub max_rules: usize,
+    /// Most entries in any one list of a rule (methods, hosts, paths, roles,
+    /// scopes, claims, CIDRs, countries, headers). Default 256.
+    pub max_list_len: usize,
+    /// Longest path pattern, in bytes. Default 1 024.
+    pub max_pattern_len: usize,
+    /// Most segments in a path pattern. Default 32.
+    pub max_pattern_segments: usize,
+    /// Longest rule id, in bytes. Default 128.
+    pub max_id_len: usize,
+    /// Longest request path evaluated, in bytes; longer requests are refused.
+    /// Default 8 192.
+    pub max_path_len: usize,
+    /// Most segments in a request path; more are refused. Default 128.
+    pub max_path_segments: usize,
+    /// Most per-rule entries in a default-deny [`Decision`]'s reasons; keeps
+    /// audit records bounded when many rules match a route. Default 16.
+    pub max_reasons: usize,
+    /// Refuse requests whose path contains an encoded `/` (`%2F`) or `\`
+    /// (`%5C`). Default `true`: origins differ on whether they decode them,
+    /// so `/admin%2Fusers` could reach `/admin/users` behind a policy that
+    /// saw one segment. Set to `false` to match them as opaque characters
+    /// (`/a%2Fb` then matches the pattern `/a%2Fb`, never `/a/b`).
+    pub reject_encoded_separators: bool,
+    /// Refuse requests whose path contains `;` (RFC 3986 §3.3 segment
+    /// parameters). Default `true`: servlet containers and some frameworks
+    /// strip `;...` from a segment before routing, so `/admin;x/users` would
+    /// reach `/admin/users` past a deny rule on `/admin/**`. Set to `false`
+    /// to match `;` as an ordinary character (a segment whose part before
+    /// `;` is `.` or `..` is still refused).
+    pub reject_path_parameters: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            max_rules: 10_000,
+            max_list_len: 256,
+            max_pattern_len: 1024,
+            max_pattern_segments: 32,
+            max_id_len: 128,
+            max_path_len: 8192,
+            max_path_segments: 128,
+            max_reasons: 16,
+            reject_encoded_separators: true,
+            reject_path_parameters: true,
+        }
+    }
+}
+
+/// Why a policy document could not be parsed or compiled.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum PolicyError {}
+pub enum PolicyError {
+    /// The document is not valid policy JSON (syntax, unknown field, wrong
+    /// type).
+    #[error("policy document is invalid: {0}")]
+    Parse(#[source] serde_json::Error),
+    /// The document holds more rules than allowed.
+    #[error("policy has {count} rules, over the limit of {max}")]
+    TooManyRules {
+        /// Rules in the document.
+        count: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// A rule id is empty, too long or repeated.
+    #[error("rule id `{id}` is invalid: {reason}")]
+    InvalidId {
+        /// The offending id (truncated when long).
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A rule id appears more than once.
+    #[error("rule id `{id}` is used by more than one rule")]
+    DuplicateId {
+        /// The repeated id.
+        id: String,
+    },
+    /// A field of a rule holds a value that cannot be compiled.
+    #[error("rule `{rule}`: invalid {field} `{value}`: {reason}")]
+    InvalidValue {
+        /// The rule's id.
+        rule: String,
+        /// The field, e.g. `path pattern`, `method`, `cidr`.
+        field: &'static str,
+        /// The offending value (truncated when long).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A rule's fields contradict each other or a list is empty or too long.
+    #[error("rule `{rule}`: {reason}")]
+    InvalidRule {
+        /// The rule's id.
+        rule: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Shortens a value for an error message so hostile input cannot bloat logs.
+pub(crate) fn clip(value: &str) -> String {
+    const MAX: usize = 64;
+    if value.len() <= MAX {
+        return value.to_owned();
+    }
+    let mut end = MAX;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", value.get(..end).unwrap_or_default())
+}

@@ -1,0 +1,505 @@
+//! Compiles a [`Policy`] into a [`CompiledPolicy`]: validated conditions and
+//! one segment trie over every rule's path patterns, so that finding the
+//! candidate rules for a path costs the depth of the path, not the rule count.
+
+use std::collections::{HashMap, HashSet};
+
+use http::HeaderName;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::document::{Effect, Policy, Require, Rule};
+use super::pattern::{self, Cidr, HostPattern, Segment};
+use super::{PolicyConfig, PolicyError, clip};
+
+/// A policy ready to evaluate: build it once with [`Policy::compile`], share
+/// it (it is `Send + Sync`) and call [`evaluate`](CompiledPolicy::evaluate)
+/// per request.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) trie: Trie,
+    pub(crate) config: PolicyConfig,
+    warnings: Vec<PolicyWarning>,
+}
+
+/// Something legal but suspicious found while compiling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PolicyWarning {
+    /// The rule can never decide: an earlier rule without conditions matches
+    /// every request it matches.
+    ShadowedRule {
+        /// The unreachable rule.
+        rule_id: String,
+        /// The earlier rule that always decides first.
+        shadowed_by: String,
+    },
+}
+
+impl std::fmt::Display for PolicyWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ShadowedRule {
+                rule_id,
+                shadowed_by,
+            } => write!(
+                f,
+                "rule `{rule_id}` is unreachable: earlier rule `{shadowed_by}` has no conditions and matches every request it matches"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRule {
+    pub(crate) id: String,
+    pub(crate) effect: Effect,
+    pub(crate) methods: Option<Vec<String>>,
+    pub(crate) hosts: Option<Vec<HostPattern>>,
+    pub(crate) paths: Option<Vec<Vec<Segment>>>,
+    pub(crate) needs_principal: bool,
+    pub(crate) any_roles: Option<Vec<String>>,
+    pub(crate) all_roles: Option<Vec<String>>,
+    pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) claims: Vec<CompiledClaim>,
+    pub(crate) client_ip: Option<Vec<Cidr>>,
+    pub(crate) country: Option<Vec<[u8; 2]>>,
+    pub(crate) headers: Vec<CompiledHeader>,
+}
+
+impl CompiledRule {
+    /// No condition at all: the rule applies whenever its route matches.
+    fn unconditional(&self) -> bool {
+        !self.needs_principal
+            && self.claims.is_empty()
+            && self.client_ip.is_none()
+            && self.country.is_none()
+            && self.headers.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledClaim {
+    pub(crate) pointer: String,
+    pub(crate) test: ClaimTest,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ClaimTest {
+    Equals(Value),
+    Contains(Value),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledHeader {
+    pub(crate) name: HeaderName,
+    pub(crate) equals: Option<Vec<u8>>,
+}
+
+/// A segment trie over path patterns. A node is reached by exactly one
+/// sequence of edges, so a lookup visits each node at most once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trie {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    literals: HashMap<Box<str>, usize>,
+    one: Option<usize>,
+    /// Rules whose pattern ends here.
+    exact: Vec<u32>,
+    /// Rules whose pattern ends here with `**`.
+    rest: Vec<u32>,
+}
+
+impl Trie {
+    fn new() -> Self {
+        Self {
+            nodes: vec![Node::default()],
+        }
+    }
+
+    fn child(&mut self, node: usize, segment: &Segment) -> usize {
+        let next = self.nodes.len();
+        let slot = match (self.nodes.get_mut(node), segment) {
+            (Some(n), Segment::Literal(lit)) => *n.literals.entry(lit.clone()).or_insert(next),
+            (Some(n), _) => *n.one.get_or_insert(next),
+            (None, _) => return node,
+        };
+        if slot == next {
+            self.nodes.push(Node::default());
+        }
+        slot
+    }
+
+    fn insert(&mut self, segments: &[Segment], rule: u32) {
+        let mut node = 0;
+        for segment in segments {
+            if *segment == Segment::Rest {
+                if let Some(n) = self.nodes.get_mut(node) {
+                    n.rest.push(rule);
+                }
+                return;
+            }
+            node = self.child(node, segment);
+        }
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.exact.push(rule);
+        }
+    }
+
+    /// Pushes every rule whose pattern matches the path (split segments of
+    /// a normalised path body) onto `out`, unordered, maybe repeated.
+    pub(crate) fn collect<'p>(
+        &self,
+        node: usize,
+        mut segments: std::str::Split<'p, char>,
+        out: &mut Vec<u32>,
+    ) {
+        let Some(n) = self.nodes.get(node) else {
+            return;
+        };
+        out.extend_from_slice(&n.rest);
+        match segments.next() {
+            None => out.extend_from_slice(&n.exact),
+            Some(segment) => {
+                if let Some(&child) = n.literals.get(segment) {
+                    self.collect(child, segments.clone(), out);
+                }
+                if let Some(child) = n.one.filter(|_| !segment.is_empty()) {
+                    self.collect(child, segments, out);
+                }
+            }
+        }
+    }
+}
+
+impl Policy {
+    /// Compiles the policy with the default [`PolicyConfig`].
+    ///
+    /// # Errors
+    ///
+    /// See [`compile_with`](Policy::compile_with).
+    pub fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
+        self.compile_with(&PolicyConfig::default())
+    }
+
+    /// Compiles the policy: validates every pattern and condition, builds
+    /// the path trie and finds shadowed rules (see
+    /// [`CompiledPolicy::warnings`]).
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::TooManyRules`]; [`PolicyError::InvalidId`] or
+    /// [`PolicyError::DuplicateId`] for empty, long or repeated ids;
+    /// [`PolicyError::InvalidValue`] for a bad path pattern, method, host,
+    /// CIDR, country, JSON Pointer or header name;
+    /// [`PolicyError::InvalidRule`] for an empty or over-long list, or
+    /// `anonymous` combined with principal conditions.
+    pub fn compile_with(&self, config: &PolicyConfig) -> Result<CompiledPolicy, PolicyError> {
+        if self.rules.len() > config.max_rules {
+            return Err(PolicyError::TooManyRules {
+                count: self.rules.len(),
+                max: config.max_rules,
+            });
+        }
+        let mut ids = HashSet::with_capacity(self.rules.len());
+        let mut rules = Vec::with_capacity(self.rules.len());
+        let mut trie = Trie::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            if rule.id.is_empty() {
+                return Err(PolicyError::InvalidId {
+                    id: String::new(),
+                    reason: "ids must not be empty",
+                });
+            }
+            if rule.id.len() > config.max_id_len {
+                return Err(PolicyError::InvalidId {
+                    id: clip(&rule.id),
+                    reason: "id is too long",
+                });
+            }
+            if !ids.insert(rule.id.as_str()) {
+                return Err(PolicyError::DuplicateId {
+                    id: rule.id.clone(),
+                });
+            }
+            let compiled = compile_rule(rule, config)?;
+            let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
+                count: self.rules.len(),
+                max: config.max_rules,
+            })?;
+            match &compiled.paths {
+                Some(paths) => paths.iter().for_each(|p| trie.insert(p, index)),
+                None => trie.insert(&[Segment::Rest], index),
+            }
+            rules.push(compiled);
+        }
+        let warnings = shadow_warnings(&rules);
+        Ok(CompiledPolicy {
+            rules,
+            trie,
+            config: config.clone(),
+            warnings,
+        })
+    }
+}
+
+impl CompiledPolicy {
+    /// Legal but suspicious things found while compiling, such as rules that
+    /// can never decide because an earlier unconditional rule covers them.
+    pub fn warnings(&self) -> &[PolicyWarning] {
+        &self.warnings
+    }
+
+    /// The number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the policy has no rules (and so denies everything).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+fn invalid(rule: &Rule, field: &'static str, value: &str, reason: String) -> PolicyError {
+    PolicyError::InvalidValue {
+        rule: rule.id.clone(),
+        field,
+        value: clip(value),
+        reason,
+    }
+}
+
+/// Checks an optional list: `None` stays `None`; an empty or over-long list
+/// is an error (an empty list would silently match nothing or everything).
+fn list<'a, T>(
+    rule: &Rule,
+    field: &str,
+    items: Option<&'a Vec<T>>,
+    config: &PolicyConfig,
+) -> Result<Option<&'a [T]>, PolicyError> {
+    match items {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Err(PolicyError::InvalidRule {
+            rule: rule.id.clone(),
+            reason: format!("`{field}` is empty; leave it out to impose nothing"),
+        }),
+        Some(v) if v.len() > config.max_list_len => Err(PolicyError::InvalidRule {
+            rule: rule.id.clone(),
+            reason: format!(
+                "`{field}` has {} entries, over the limit of {}",
+                v.len(),
+                config.max_list_len
+            ),
+        }),
+        Some(v) => Ok(Some(v.as_slice())),
+    }
+}
+
+fn compile_rule(rule: &Rule, config: &PolicyConfig) -> Result<CompiledRule, PolicyError> {
+    let route = &rule.route;
+    let methods = list(rule, "methods", route.methods.as_ref(), config)?
+        .map(|ms| {
+            ms.iter()
+                .map(|m| {
+                    pattern::validate_method(m)
+                        .map(|()| m.clone())
+                        .map_err(|e| invalid(rule, "method", m, e))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let hosts = list(rule, "hosts", route.hosts.as_ref(), config)?
+        .map(|hs| {
+            hs.iter()
+                .map(|h| HostPattern::parse(h).map_err(|e| invalid(rule, "host", h, e)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let paths = list(rule, "paths", route.paths.as_ref(), config)?
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    pattern::parse_path_pattern(
+                        p,
+                        config.max_pattern_len,
+                        config.max_pattern_segments,
+                    )
+                    .map_err(|e| invalid(rule, "path pattern", p, e))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    compile_require(rule, &rule.require, config, methods, hosts, paths)
+}
+
+fn compile_require(
+    rule: &Rule,
+    require: &Require,
+    config: &PolicyConfig,
+    methods: Option<Vec<String>>,
+    hosts: Option<Vec<HostPattern>>,
+    paths: Option<Vec<Vec<Segment>>>,
+) -> Result<CompiledRule, PolicyError> {
+    let strings =
+        |field: &str, v: Option<&Vec<String>>| -> Result<Option<Vec<String>>, PolicyError> {
+            Ok(list(rule, field, v, config)?.map(<[String]>::to_vec))
+        };
+    let any_roles = strings("any_roles", require.any_roles.as_ref())?;
+    let all_roles = strings("all_roles", require.all_roles.as_ref())?;
+    let scopes = strings("scopes", require.scopes.as_ref())?;
+    let claims = list(rule, "claims", require.claims.as_ref(), config)?
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            pattern::validate_pointer(&c.pointer)
+                .map_err(|e| invalid(rule, "claim pointer", &c.pointer, e))?;
+            let test = match (&c.equals, &c.contains) {
+                (Some(v), None) => ClaimTest::Equals(v.clone()),
+                (None, Some(v)) => ClaimTest::Contains(v.clone()),
+                _ => {
+                    return Err(invalid(
+                        rule,
+                        "claim condition",
+                        &c.pointer,
+                        "give exactly one of `equals` and `contains`".to_owned(),
+                    ));
+                }
+            };
+            Ok(CompiledClaim {
+                pointer: c.pointer.clone(),
+                test,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let client_ip = list(rule, "client_ip", require.client_ip.as_ref(), config)?
+        .map(|cs| {
+            cs.iter()
+                .map(|c| Cidr::parse(c).map_err(|e| invalid(rule, "cidr", c, e)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let country = list(rule, "country", require.country.as_ref(), config)?
+        .map(|cs| {
+            cs.iter()
+                .map(|c| pattern::parse_country(c).map_err(|e| invalid(rule, "country", c, e)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let headers = list(rule, "headers", require.headers.as_ref(), config)?
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            let name = HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|e| invalid(rule, "header name", &h.name, e.to_string()))?;
+            Ok(CompiledHeader {
+                name,
+                equals: h.equals.as_ref().map(|v| v.as_bytes().to_vec()),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let principal_conditions =
+        any_roles.is_some() || all_roles.is_some() || scopes.is_some() || !claims.is_empty();
+    if require.anonymous && (require.authenticated || principal_conditions) {
+        return Err(PolicyError::InvalidRule {
+            rule: rule.id.clone(),
+            reason: "`anonymous` cannot be combined with `authenticated`, roles, scopes or claims"
+                .to_owned(),
+        });
+    }
+    // An allow rule opens a route to the world only when it says so.
+    let needs_principal = require.authenticated
+        || principal_conditions
+        || (rule.effect == Effect::Allow && !require.anonymous);
+    Ok(CompiledRule {
+        id: rule.id.clone(),
+        effect: rule.effect,
+        methods,
+        hosts,
+        paths,
+        needs_principal,
+        any_roles,
+        all_roles,
+        scopes,
+        claims,
+        client_ip,
+        country,
+        headers,
+    })
+}
+
+/// Finds rules that an earlier unconditional rule covers entirely. Only
+/// unconditional earlier rules are compared, so the cost is rules x
+/// unconditional rules.
+fn shadow_warnings(rules: &[CompiledRule]) -> Vec<PolicyWarning> {
+    let mut warnings = Vec::new();
+    let mut unconditional: Vec<&CompiledRule> = Vec::new();
+    for rule in rules {
+        if let Some(earlier) = unconditional.iter().find(|e| route_covers(e, rule)) {
+            warnings.push(PolicyWarning::ShadowedRule {
+                rule_id: rule.id.clone(),
+                shadowed_by: earlier.id.clone(),
+            });
+        }
+        if rule.unconditional() {
+            unconditional.push(rule);
+        }
+    }
+    warnings
+}
+
+/// Whether every request `b`'s route matches is matched by `a`'s route.
+fn route_covers(a: &CompiledRule, b: &CompiledRule) -> bool {
+    let methods = match (&a.methods, &b.methods) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(am), Some(bm)) => bm.iter().all(|m| am.contains(m)),
+    };
+    let hosts = match (&a.hosts, &b.hosts) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(ah), Some(bh)) => bh.iter().all(|h| ah.iter().any(|g| g.covers(h))),
+    };
+    let rest = [Segment::Rest];
+    let a_paths: Vec<&[Segment]> = a.paths.as_ref().map_or_else(
+        || vec![&rest[..]],
+        |ps| ps.iter().map(Vec::as_slice).collect(),
+    );
+    let b_paths: Vec<&[Segment]> = b.paths.as_ref().map_or_else(
+        || vec![&rest[..]],
+        |ps| ps.iter().map(Vec::as_slice).collect(),
+    );
+    methods
+        && hosts
+        && b_paths
+            .iter()
+            .all(|bp| a_paths.iter().any(|ap| pattern_covers(ap, bp)))
+}
+
+/// Whether every path pattern `b` matches is matched by pattern `a`.
+fn pattern_covers(a: &[Segment], b: &[Segment]) -> bool {
+    let mut bs = b.iter();
+    for sa in a {
+        let Some(sb) = bs.next() else {
+            // `b` is shorter: only a trailing `**` in `a` accepts the end.
+            return *sa == Segment::Rest;
+        };
+        let ok = match (sa, sb) {
+            (Segment::Rest, _) => return true,
+            (Segment::One, Segment::One) => true,
+            (Segment::One, Segment::Literal(l)) => !l.is_empty(),
+            (Segment::Literal(x), Segment::Literal(y)) => x == y,
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    bs.next().is_none()
+}

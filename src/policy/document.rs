@@ -1,0 +1,164 @@
+//! The policy document: the serde model users write in JSON or TOML. Unknown
+//! fields are errors everywhere (`deny_unknown_fields`), so a misspelt
+//! condition can never silently widen a rule.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::PolicyError;
+
+/// A policy: ordered rules, default deny. Build one by deserialising JSON
+/// ([`Policy::from_json`]) or any serde format (e.g. TOML), then
+/// [`compile`](Policy::compile) it once and evaluate per request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Policy {
+    /// The rules, tried in order; the first applying rule decides.
+    pub rules: Vec<Rule>,
+}
+
+impl Policy {
+    /// Parses a JSON policy document.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::Parse`] when the text is not JSON, has unknown fields
+    /// or wrong types.
+    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
+        serde_json::from_str(text).map_err(PolicyError::Parse)
+    }
+}
+
+/// One rule: where it applies, what it requires and what it decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Rule {
+    /// Unique, non-empty id; named in decisions and audit records.
+    pub id: String,
+    /// The routes the rule covers (`match` in the document). Omitted: every
+    /// route.
+    #[serde(rename = "match", default)]
+    pub route: Match,
+    /// Conditions that must all hold for the rule to apply. Omitted: none,
+    /// except that an `allow` rule needs a principal unless
+    /// `anonymous = true`.
+    #[serde(default)]
+    pub require: Require,
+    /// What the rule decides when it applies.
+    pub effect: Effect,
+}
+
+/// The routes a rule covers. Each list is an alternative (any entry
+/// matches); an omitted list matches everything; an empty list is an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Match {
+    /// Methods, case-sensitive (`GET`, not `get`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// Host names: `api.example.com` or `*.example.com`; no ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// Path patterns: `/users/{id}`, `/static/*`, `/api/**`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+}
+
+/// Conditions on the caller and the request; all present ones must hold.
+/// Omitted lists impose nothing; an empty list is an error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Require {
+    /// No principal needed: the rule applies with or without one. Cannot be
+    /// combined with principal conditions.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub anonymous: bool,
+    /// A principal is needed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub authenticated: bool,
+    /// The principal holds at least one of these roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any_roles: Option<Vec<String>>,
+    /// The principal holds all of these roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_roles: Option<Vec<String>>,
+    /// The principal holds all of these OAuth scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Conditions on the principal's claims; all must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<ClaimCondition>>,
+    /// The client IP lies in one of these CIDR blocks (`10.0.0.0/8`,
+    /// `2001:db8::/32`, or a bare address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<Vec<String>>,
+    /// The request's country (ISO 3166-1 alpha-2, supplied by the caller) is
+    /// one of these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Vec<String>>,
+    /// Conditions on request headers; all must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<HeaderCondition>>,
+}
+
+/// A condition on one claim, found by RFC 6901 JSON Pointer. Exactly one of
+/// `equals` and `contains` must be given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ClaimCondition {
+    /// JSON Pointer into the claims, e.g. `/tenant/id` or `/groups`.
+    pub pointer: String,
+    /// The claim equals this JSON value (JSON equality: `1` is not `"1"`).
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub equals: Option<Value>,
+    /// The claim is an array holding an element equal to this value.
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contains: Option<Value>,
+}
+
+/// A condition on a request header: present, or (with `equals`) present once
+/// with exactly this value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HeaderCondition {
+    /// Header name, case-insensitive.
+    pub name: String,
+    /// The value, compared byte for byte. Omitted: presence is enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+}
+
+/// What a rule decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Effect {
+    /// Let the request through.
+    Allow,
+    /// Refuse the request.
+    Deny,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+// `Option<Value>` would read JSON `null` as "absent"; a present field is
+// always `Some`, so `"equals": null` compares with null.
+fn some_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}

@@ -1,0 +1,497 @@
+//! Evaluation: the facts of one request and an optional principal in, a
+//! [`Decision`] out. Authorization returns a decision, never an error: a
+//! request the policy cannot judge is denied with a reason.
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, Method};
+use serde::{Deserialize, Serialize};
+
+use super::compile::{ClaimTest, CompiledPolicy, CompiledRule};
+use super::document::Effect;
+use super::pattern::{self, PathOptions};
+use crate::oidc::Principal;
+
+/// What the policy looks at in a request. Borrows from the request; build it
+/// with [`from_parts`](RequestFacts::from_parts) or [`new`](RequestFacts::new)
+/// and the `with_*` setters.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    method: &'a Method,
+    host: Option<&'a str>,
+    path: &'a str,
+    client_ip: Option<IpAddr>,
+    country: Option<&'a str>,
+    headers: Option<&'a HeaderMap>,
+}
+
+impl<'a> RequestFacts<'a> {
+    /// Facts with a method and a raw (percent-encoded) path; anything from
+    /// `?` or `#` on is ignored. No host, client IP, country or headers:
+    /// rules that need them cannot be evaluated until they are set.
+    pub fn new(method: &'a Method, path: &'a str) -> Self {
+        let end = path.find(['?', '#']).unwrap_or(path.len());
+        Self {
+            method,
+            host: None,
+            path: path.get(..end).unwrap_or(path),
+            client_ip: None,
+            country: None,
+            headers: None,
+        }
+    }
+
+    /// Method, path and headers from a request, and the host from the
+    /// request target's authority or else a single `Host` header (RFC 9112
+    /// §3.2.2: an absolute-form target's authority wins over `Host`). The
+    /// client IP and country are not in the request: set them with
+    /// [`with_client_ip`](Self::with_client_ip) and
+    /// [`with_country`](Self::with_country).
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        let host = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+            let mut values = parts.headers.get_all(http::header::HOST).iter();
+            match (values.next(), values.next()) {
+                (Some(v), None) => v.to_str().ok(),
+                _ => None,
+            }
+        });
+        // An authority may carry userinfo; it is never part of the host.
+        let host = host.map(|h| h.rsplit_once('@').map_or(h, |(_, host)| host));
+        let mut facts = Self::new(&parts.method, parts.uri.path());
+        facts.host = host;
+        facts.headers = Some(&parts.headers);
+        facts
+    }
+
+    /// Sets the host (a `Host` header value; a port is ignored).
+    #[must_use]
+    pub fn with_host(mut self, host: &'a str) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// Sets the client IP, as your platform reports it (e.g. the socket peer
+    /// or `CF-Connecting-IP`); never from a header the client controls.
+    #[must_use]
+    pub fn with_client_ip(mut self, ip: IpAddr) -> Self {
+        self.client_ip = Some(ip);
+        self
+    }
+
+    /// Sets the country, an ISO 3166-1 alpha-2 code (e.g. `CF-IPCountry`).
+    /// `XX` (Cloudflare's "unknown") counts as unknown: country conditions
+    /// are then unevaluable.
+    #[must_use]
+    pub fn with_country(mut self, country: &'a str) -> Self {
+        self.country = Some(country);
+        self
+    }
+
+    /// Sets the headers that header conditions look at.
+    #[must_use]
+    pub fn with_headers(mut self, headers: &'a HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        self.method
+    }
+
+    /// The host as given, if any.
+    pub fn host(&self) -> Option<&str> {
+        self.host
+    }
+
+    /// The raw path, without the query.
+    pub fn path(&self) -> &str {
+        self.path
+    }
+
+    /// The client IP, if set.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.client_ip
+    }
+
+    /// The country, if set.
+    pub fn country(&self) -> Option<&str> {
+        self.country
+    }
+}
+
+/// The outcome of evaluating a request: serialise it for an audit log. It
+/// names rules and conditions, the subject and issuer, never a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Decision {
+    /// Allow or deny.
+    pub effect: Effect,
+    /// The rule that decided; `None` for a default deny or a refused
+    /// request.
+    pub rule_id: Option<String>,
+    /// Why: empty for an allow; for a deny, the deciding rule or why each
+    /// rule whose route matched did not apply.
+    pub reasons: Vec<Reason>,
+    /// The principal's subject, for the audit record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The principal's issuer, for the audit record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+}
+
+/// One reason in a [`Decision`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// The request was refused before matching (bad or ambiguous path).
+    RequestRejected {
+        /// What was wrong.
+        detail: String,
+    },
+    /// No rule's route matched the request.
+    NoMatchingRule,
+    /// A deny rule applied.
+    DeniedByRule {
+        /// The rule.
+        rule_id: String,
+    },
+    /// A rule's route matched but its requirements did not all hold (or
+    /// could not be evaluated), so it did not decide (or, for a deny rule
+    /// that could not be evaluated, denied).
+    RequirementsNotMet {
+        /// The rule.
+        rule_id: String,
+        /// The rule's effect.
+        effect: Effect,
+        /// Every requirement that failed.
+        failures: Vec<Failure>,
+    },
+    /// More rules matched than `PolicyConfig::max_reasons`; the rest are not
+    /// listed.
+    Truncated,
+}
+
+/// A requirement of a rule that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Failure {
+    /// The rule needs a principal and there was none. Role, scope and claim
+    /// conditions are not evaluated without one.
+    AuthenticationRequired,
+    /// The principal holds none of these roles.
+    NoneOfRoles {
+        /// The roles of which one was needed.
+        any_of: Vec<String>,
+    },
+    /// The principal lacks these roles.
+    MissingRoles {
+        /// The roles missing.
+        missing: Vec<String>,
+    },
+    /// The principal lacks scopes.
+    MissingScopes {
+        /// All scopes the rule requires (for `WWW-Authenticate: ... scope=`).
+        required: Vec<String>,
+        /// The ones missing.
+        missing: Vec<String>,
+    },
+    /// A claim condition failed.
+    ClaimMismatch {
+        /// The JSON Pointer.
+        pointer: String,
+    },
+    /// The client IP is in none of the rule's CIDR blocks.
+    ClientIpNotAllowed {
+        /// The client IP.
+        client_ip: IpAddr,
+    },
+    /// The country is not in the rule's list.
+    CountryNotAllowed {
+        /// The country.
+        country: String,
+    },
+    /// A header condition failed.
+    HeaderMismatch {
+        /// The header name.
+        name: String,
+    },
+    /// The rule needs a fact the request does not carry (or carries
+    /// ambiguously), so it could not be evaluated.
+    Unevaluable {
+        /// What was missing.
+        detail: String,
+    },
+}
+
+impl Decision {
+    fn new(effect: Effect, rule_id: Option<String>, principal: Option<&Principal>) -> Self {
+        Self {
+            effect,
+            rule_id,
+            reasons: Vec::new(),
+            subject: principal.and_then(|p| p.subject.clone()),
+            issuer: principal.and_then(|p| p.issuer.clone()),
+        }
+    }
+
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+
+    /// Whether authenticating could change a default deny into an allow: an
+    /// allow rule's route matched and its only failure was the missing
+    /// principal. A gateway answers such a deny with 401.
+    pub fn authentication_required(&self) -> bool {
+        self.effect == Effect::Deny
+            && self.rule_id.is_none()
+            && self.reasons.iter().any(|r| {
+                matches!(r, Reason::RequirementsNotMet { effect: Effect::Allow, failures, .. }
+                    if matches!(failures.as_slice(), [Failure::AuthenticationRequired]))
+            })
+    }
+
+    /// For a default deny, the scopes of the first allow rule that failed for
+    /// want of scopes: what a 403 `insufficient_scope` response names
+    /// (RFC 6750 §3.1).
+    pub fn required_scopes(&self) -> Option<&[String]> {
+        if self.effect != Effect::Deny || self.rule_id.is_some() {
+            return None;
+        }
+        self.reasons.iter().find_map(|r| match r {
+            Reason::RequirementsNotMet {
+                effect: Effect::Allow,
+                failures,
+                ..
+            } => failures.iter().find_map(|f| match f {
+                Failure::MissingScopes { required, .. } => Some(required.as_slice()),
+                _ => None,
+            }),
+            _ => None,
+        })
+    }
+}
+
+impl CompiledPolicy {
+    /// Evaluates a request: the first rule whose route and requirements hold
+    /// decides; no such rule means deny. See the [module docs](super) for
+    /// the exact semantics.
+    pub fn evaluate(&self, facts: &RequestFacts<'_>, principal: Option<&Principal>) -> Decision {
+        let opts = PathOptions {
+            max_len: self.config.max_path_len,
+            max_segments: self.config.max_path_segments,
+            reject_encoded_separators: self.config.reject_encoded_separators,
+            reject_path_parameters: self.config.reject_path_parameters,
+        };
+        let path = match pattern::normalize_path(facts.path, &opts) {
+            Ok(path) => path,
+            Err(detail) => {
+                let mut d = Decision::new(Effect::Deny, None, principal);
+                d.reasons.push(Reason::RequestRejected { detail });
+                return d;
+            }
+        };
+        let mut candidates = Vec::new();
+        self.trie
+            .collect(0, pattern::path_body(&path).split('/'), &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let host = facts.host.map(pattern::request_host);
+        let mut reasons = Vec::new();
+        for index in candidates {
+            let Some(rule) = usize::try_from(index).ok().and_then(|i| self.rules.get(i)) else {
+                continue;
+            };
+            if let Some(methods) = &rule.methods
+                && !methods.iter().any(|m| m == facts.method.as_str())
+            {
+                continue;
+            }
+            let mut failures = Vec::new();
+            if let Some(hosts) = &rule.hosts {
+                match host {
+                    Some(Some(h)) if hosts.iter().any(|p| p.matches(h)) => {}
+                    Some(Some(_)) => continue,
+                    Some(None) => failures.push(Failure::Unevaluable {
+                        detail: "request host is malformed".to_owned(),
+                    }),
+                    None => failures.push(Failure::Unevaluable {
+                        detail: "request host is unknown".to_owned(),
+                    }),
+                }
+            }
+            check_conditions(rule, facts, principal, &mut failures);
+            if failures.is_empty() {
+                let mut d = Decision::new(rule.effect, Some(rule.id.clone()), principal);
+                if rule.effect == Effect::Deny {
+                    d.reasons.push(Reason::DeniedByRule {
+                        rule_id: rule.id.clone(),
+                    });
+                }
+                return d;
+            }
+            let unevaluable = failures
+                .iter()
+                .any(|f| matches!(f, Failure::Unevaluable { .. }));
+            let not_met = Reason::RequirementsNotMet {
+                rule_id: rule.id.clone(),
+                effect: rule.effect,
+                failures,
+            };
+            if rule.effect == Effect::Deny && unevaluable {
+                // Fail closed: skipping the deny would hand the request to
+                // the allow rules after it.
+                let mut d = Decision::new(Effect::Deny, Some(rule.id.clone()), principal);
+                d.reasons.push(not_met);
+                return d;
+            }
+            if reasons.len() < self.config.max_reasons {
+                reasons.push(not_met);
+            } else if reasons.len() == self.config.max_reasons {
+                reasons.push(Reason::Truncated);
+            }
+        }
+        let mut d = Decision::new(Effect::Deny, None, principal);
+        if reasons.is_empty() {
+            reasons.push(Reason::NoMatchingRule);
+        }
+        d.reasons = reasons;
+        d
+    }
+}
+
+fn check_conditions(
+    rule: &CompiledRule,
+    facts: &RequestFacts<'_>,
+    principal: Option<&Principal>,
+    failures: &mut Vec<Failure>,
+) {
+    if let Some(cidrs) = &rule.client_ip {
+        match facts.client_ip {
+            Some(ip) if cidrs.iter().any(|c| c.contains(ip)) => {}
+            Some(ip) => failures.push(Failure::ClientIpNotAllowed {
+                client_ip: pattern::canonical_ip(ip),
+            }),
+            None => failures.push(Failure::Unevaluable {
+                detail: "client IP is unknown".to_owned(),
+            }),
+        }
+    }
+    if let Some(countries) = &rule.country {
+        match facts
+            .country
+            .map(|c| pattern::parse_country(c).map_err(|_| c))
+        {
+            Some(Ok(code)) if countries.contains(&code) => {}
+            Some(Ok(code)) => failures.push(Failure::CountryNotAllowed {
+                country: String::from_utf8_lossy(&code).into_owned(),
+            }),
+            Some(Err(bad)) => failures.push(Failure::Unevaluable {
+                detail: format!(
+                    "country `{}` is unknown or not an ISO 3166-1 alpha-2 code",
+                    super::clip(bad)
+                ),
+            }),
+            None => failures.push(Failure::Unevaluable {
+                detail: "country is unknown".to_owned(),
+            }),
+        }
+    }
+    for header in &rule.headers {
+        let Some(headers) = facts.headers else {
+            failures.push(Failure::Unevaluable {
+                detail: format!("headers not supplied; needed for `{}`", header.name),
+            });
+            continue;
+        };
+        let mut values = headers.get_all(&header.name).iter();
+        let first = values.next();
+        let ok = match (&header.equals, first, values.next()) {
+            (_, None, _) => false,
+            (None, Some(_), _) => true,
+            (Some(want), Some(v), None) => v.as_bytes() == want.as_slice(),
+            (Some(_), Some(_), Some(_)) => {
+                // Which copy would the origin read? Refuse to guess.
+                failures.push(Failure::Unevaluable {
+                    detail: format!("header `{}` appears more than once", header.name),
+                });
+                continue;
+            }
+        };
+        if !ok {
+            failures.push(Failure::HeaderMismatch {
+                name: header.name.as_str().to_owned(),
+            });
+        }
+    }
+    if !rule.needs_principal {
+        return;
+    }
+    let Some(p) = principal else {
+        failures.push(Failure::AuthenticationRequired);
+        return;
+    };
+    if let Some(any) = &rule.any_roles
+        && !any.iter().any(|r| p.has_role(r))
+    {
+        failures.push(Failure::NoneOfRoles {
+            any_of: any.clone(),
+        });
+    }
+    if let Some(all) = &rule.all_roles {
+        let missing: Vec<String> = all.iter().filter(|r| !p.has_role(r)).cloned().collect();
+        if !missing.is_empty() {
+            failures.push(Failure::MissingRoles { missing });
+        }
+    }
+    if let Some(scopes) = &rule.scopes {
+        let missing: Vec<String> = scopes.iter().filter(|s| !p.has_scope(s)).cloned().collect();
+        if !missing.is_empty() {
+            failures.push(Failure::MissingScopes {
+                required: scopes.clone(),
+                missing,
+            });
+        }
+    }
+    for claim in &rule.claims {
+        let value = p.claims_pointer(&claim.pointer);
+        let ok = match (&claim.test, value) {
+            (_, None) => false,
+            (ClaimTest::Equals(want), Some(v)) => v == want,
+            (ClaimTest::Contains(want), Some(v)) => {
+                v.as_array().is_some_and(|items| items.contains(want))
+            }
+        };
+        if !ok {
+            failures.push(Failure::ClaimMismatch {
+                pointer: claim.pointer.clone(),
+            });
+        }
+    }
+}
+
+/// JSON Pointer lookup over a principal's claims map.
+trait ClaimsPointer {
+    fn claims_pointer(&self, pointer: &str) -> Option<&serde_json::Value>;
+}
+
+impl ClaimsPointer for Principal {
+    fn claims_pointer(&self, pointer: &str) -> Option<&serde_json::Value> {
+        // The claims are a map, not a `Value`; resolve the first token here
+        // and let serde_json resolve the rest.
+        let rest = pointer.strip_prefix('/')?;
+        let (first, tail) = rest.split_once('/').map_or((rest, ""), |(f, t)| (f, t));
+        let key = first.replace("~1", "/").replace("~0", "~");
+        let value = self.claims.get(&key)?;
+        if tail.is_empty() && !rest.contains('/') {
+            Some(value)
+        } else {
+            value.pointer(&format!("/{tail}"))
+        }
+    }
+}
