@@ -34,10 +34,10 @@ pub use secret::Secret;
 /// public API: anything here may change in any release.
 #[doc(hidden)]
 pub mod __fuzz {
+    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
     pub use crate::jwk::cache::freshness::{
         CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
-    pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
     pub use crate::jwt::compact::{Segments, decode_into, decode_vec, split};
     pub use crate::jwt::header::{Alg, Header, parse as parse_header};
 
@@ -52,5 +52,11 @@ pub mod __fuzz {
     }
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
+    };
+    pub use crate::sigv4::fuzz::{
+        AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
+        canonical_query as sigv4_canonical_query, parse_authorization as sigv4_parse_authorization,
+        trim_header_value as sigv4_trim_header_value,
+        verifier_canonical_request as sigv4_verifier_canonical_request,
     };
 }

@@ -1,0 +1,635 @@
+//! Verifying SigV4 requests, in both the `Authorization` header form and the
+//! presigned query form: strict parsing, scope, time and expiry checks, then
+//! the signature recomputed with the signer's canonicalisation and compared
+//! in constant time (`ring::hmac::verify`).
+
+use std::borrow::Cow;
+
+use http::request::Parts;
+use ring::hmac;
+
+use super::canonical::{
+    self, ALGORITHM, CanonicalHeader, CanonicalParts, HeaderSource, QueryPairs, TERMINATOR,
+    UNSIGNED_PAYLOAD,
+};
+use super::sign::{PRESIGN_PARAMS, signing_key, valid_scope_part};
+use super::{Payload, SigV4Error, SigningSettings, VerifyParams};
+use crate::secret::Secret;
+
+/// Who signed a request that verified.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifiedSigner {
+    /// The access key id the signature was made with.
+    pub access_key_id: String,
+    /// Region of the credential scope.
+    pub region: String,
+    /// Service of the credential scope.
+    pub service: String,
+    /// When the request was signed.
+    pub signed_at: time::OffsetDateTime,
+    /// When a presigned URL stops being valid (`None` for header signatures).
+    pub expires_at: Option<time::OffsetDateTime>,
+    /// The signed header names, lowercase and sorted.
+    pub signed_headers: Vec<String>,
+    /// The session token the request carried (temporary credentials); check
+    /// it belongs to the access key id.
+    pub session_token: Option<Secret<String>>,
+    /// Whether the signature came in the query string (presigned URL).
+    pub presigned: bool,
+}
+
+/// The three parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthorizationHeader<'a> {
+    /// `Credential=`: access key id and credential scope.
+    pub credential: &'a str,
+    /// `SignedHeaders=`.
+    pub signed_headers: &'a str,
+    /// `Signature=`.
+    pub signature: &'a str,
+}
+
+/// Parses an `Authorization` header value strictly: the algorithm, then
+/// `Credential=`, `SignedHeaders=` and `Signature=` once each (any order),
+/// separated by commas with optional spaces, nothing else.
+///
+/// # Errors
+/// [`SigV4Error::UnsupportedAlgorithm`], [`SigV4Error::MalformedAuthorization`],
+/// [`SigV4Error::DuplicateAuthorizationPart`].
+pub fn parse_authorization(value: &[u8]) -> Result<AuthorizationHeader<'_>, SigV4Error> {
+    let value = std::str::from_utf8(value)
+        .map_err(|_| SigV4Error::MalformedAuthorization("not utf-8".into()))?;
+    let (algorithm, rest) = value
+        .split_once(' ')
+        .ok_or_else(|| SigV4Error::MalformedAuthorization("no space after the algorithm".into()))?;
+    if algorithm != ALGORITHM {
+        return Err(SigV4Error::UnsupportedAlgorithm(truncate(algorithm)));
+    }
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for piece in rest.split(',') {
+        let piece = piece.trim_matches(' ');
+        let (key, val) = piece.split_once('=').ok_or_else(|| {
+            SigV4Error::MalformedAuthorization(format!(
+                "part `{}` is not `name=value`",
+                truncate(piece)
+            ))
+        })?;
+        let slot = match key {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            other => {
+                return Err(SigV4Error::MalformedAuthorization(format!(
+                    "unknown part `{}`",
+                    truncate(other)
+                )));
+            }
+        };
+        if slot.replace(val).is_some() {
+            return Err(SigV4Error::DuplicateAuthorizationPart(key.to_owned()));
+        }
+    }
+    let missing = |name: &str| SigV4Error::MalformedAuthorization(format!("missing `{name}`"));
+    Ok(AuthorizationHeader {
+        credential: credential.ok_or_else(|| missing("Credential"))?,
+        signed_headers: signed_headers.ok_or_else(|| missing("SignedHeaders"))?,
+        signature: signature.ok_or_else(|| missing("Signature"))?,
+    })
+}
+
+/// Error text shows at most 64 characters of attacker-controlled input.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// `AKID/YYYYMMDD/region/service/aws4_request`.
+struct Scope<'a> {
+    access_key_id: &'a str,
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+
+fn parse_credential(credential: &str) -> Result<Scope<'_>, SigV4Error> {
+    let bad = || SigV4Error::MalformedCredential(truncate(credential));
+    let mut it = credential.split('/');
+    let (Some(access_key_id), Some(date), Some(region), Some(service), Some(term), None) = (
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+    ) else {
+        return Err(bad());
+    };
+    if term != TERMINATOR
+        || date.len() != 8
+        || !date.bytes().all(|b| b.is_ascii_digit())
+        || ![access_key_id, region, service]
+            .iter()
+            .all(|p| valid_scope_part(p))
+    {
+        return Err(bad());
+    }
+    Ok(Scope {
+        access_key_id,
+        date,
+        region,
+        service,
+    })
+}
+
+fn parse_signed_headers(list: &str) -> Result<Vec<&str>, SigV4Error> {
+    let bad = || SigV4Error::MalformedSignedHeaders(truncate(list));
+    let names: Vec<&str> = list.split(';').collect();
+    let token = |n: &str| {
+        !n.is_empty()
+            && n.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+            })
+    };
+    if !names.iter().all(|n| token(n)) || !names.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+        return Err(bad());
+    }
+    Ok(names)
+}
+
+/// The signature-bearing fields, from the header or the query.
+struct Fields<'a> {
+    presigned: bool,
+    credential: Cow<'a, str>,
+    signed_headers: Cow<'a, str>,
+    signature: Cow<'a, str>,
+    /// `YYYYMMDDTHHMMSSZ` as used in the string to sign.
+    amz_date: Cow<'a, str>,
+    signed_at: time::OffsetDateTime,
+    /// Header that carried the date (must be signed), header form only.
+    date_header: Option<&'static str>,
+    expires_secs: Option<i64>,
+    session_token: Option<Cow<'a, str>>,
+    query: QueryPairs<'a>,
+}
+
+fn utf8<'a>(v: Cow<'a, [u8]>, name: &str) -> Result<Cow<'a, str>, SigV4Error> {
+    match v {
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|_| SigV4Error::MalformedAuthorization(format!("`{name}` is not utf-8"))),
+        Cow::Owned(b) => String::from_utf8(b)
+            .map(Cow::Owned)
+            .map_err(|_| SigV4Error::MalformedAuthorization(format!("`{name}` is not utf-8"))),
+    }
+}
+
+fn extract(parts: &Parts) -> Result<Fields<'_>, SigV4Error> {
+    let query = canonical::parse_query(parts.uri.query().unwrap_or_default());
+    let presigned = query
+        .iter()
+        .any(|(k, _)| PRESIGN_PARAMS.contains(&k.as_ref()));
+    let auth_count = parts
+        .headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .count();
+    match (auth_count, presigned) {
+        (0, false) => Err(SigV4Error::MissingAuthentication),
+        (n, true) if n > 0 => Err(SigV4Error::AmbiguousAuthentication),
+        (n, false) if n > 1 => Err(SigV4Error::DuplicateAuthorization(n)),
+        (_, false) => header_fields(parts, query),
+        (_, true) => query_fields(query),
+    }
+}
+
+fn header_fields<'a>(parts: &'a Parts, query: QueryPairs<'a>) -> Result<Fields<'a>, SigV4Error> {
+    let auth = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(SigV4Error::MissingAuthentication)?;
+    let auth = parse_authorization(auth.as_bytes())?;
+    let mut dates = parts.headers.get_all("x-amz-date").iter();
+    let (amz_date, signed_at, date_header) = match (dates.next(), dates.next()) {
+        (Some(_), Some(_)) => {
+            return Err(SigV4Error::MalformedDate("repeated `x-amz-date`".into()));
+        }
+        (Some(v), None) => {
+            let s = v
+                .to_str()
+                .map_err(|_| SigV4Error::MalformedDate("non-ascii `x-amz-date`".into()))?;
+            let t = canonical::parse_amz_date(s)
+                .ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
+            (Cow::Borrowed(s), t, "x-amz-date")
+        }
+        (None, _) => {
+            let mut all = parts.headers.get_all(http::header::DATE).iter();
+            let v = match (all.next(), all.next()) {
+                (None, _) => return Err(SigV4Error::MissingDate),
+                (Some(_), Some(_)) => {
+                    return Err(SigV4Error::MalformedDate("repeated `date`".into()));
+                }
+                (Some(v), None) => v,
+            };
+            let s = v
+                .to_str()
+                .map_err(|_| SigV4Error::MalformedDate("non-ascii `date`".into()))?;
+            let t = canonical::parse_http_date(s)
+                .ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
+            let iso = canonical::format_amz_date(t)
+                .ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
+            (Cow::Owned(iso), t, "date")
+        }
+    };
+    let session_token = match parts.headers.get("x-amz-security-token") {
+        Some(v) => Some(Cow::Borrowed(v.to_str().map_err(|_| {
+            SigV4Error::MalformedAuthorization("non-ascii `x-amz-security-token`".into())
+        })?)),
+        None => None,
+    };
+    Ok(Fields {
+        presigned: false,
+        credential: Cow::Borrowed(auth.credential),
+        signed_headers: Cow::Borrowed(auth.signed_headers),
+        signature: Cow::Borrowed(auth.signature),
+        amz_date,
+        signed_at,
+        date_header: Some(date_header),
+        expires_secs: None,
+        session_token,
+        query,
+    })
+}
+
+fn query_fields<'a>(query: QueryPairs<'a>) -> Result<Fields<'a>, SigV4Error> {
+    let one = |name: &'static str| -> Result<Option<Cow<'a, [u8]>>, SigV4Error> {
+        let mut it = query.iter().filter(|(k, _)| k.as_ref() == name.as_bytes());
+        match (it.next(), it.next()) {
+            (Some(_), Some(_)) => Err(SigV4Error::DuplicateQueryParam(name.to_owned())),
+            (Some((_, v)), None) => Ok(Some(v.clone())),
+            (None, _) => Ok(None),
+        }
+    };
+    let required = |name: &'static str| -> Result<Cow<'a, str>, SigV4Error> {
+        let v = one(name)?.ok_or_else(|| SigV4Error::MissingQueryParam(name.to_owned()))?;
+        utf8(v, name)
+    };
+    let algorithm = required("X-Amz-Algorithm")?;
+    let credential = required("X-Amz-Credential")?;
+    let amz_date = required("X-Amz-Date")?;
+    let expires = required("X-Amz-Expires")?;
+    let signed_headers = required("X-Amz-SignedHeaders")?;
+    let signature = required("X-Amz-Signature")?;
+    let session_token = match one("X-Amz-Security-Token")? {
+        Some(v) => Some(utf8(v, "X-Amz-Security-Token")?),
+        None => None,
+    };
+    if algorithm != ALGORITHM {
+        return Err(SigV4Error::UnsupportedAlgorithm(truncate(&algorithm)));
+    }
+    let signed_at = canonical::parse_amz_date(&amz_date)
+        .ok_or_else(|| SigV4Error::MalformedDate(truncate(&amz_date)))?;
+    let expires_secs = Some(expires.as_ref())
+        .filter(|e| !e.is_empty() && e.len() <= 6 && e.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|e| e.parse::<i64>().ok())
+        .filter(|e| (1..=super::MAX_PRESIGN_EXPIRES.whole_seconds()).contains(e))
+        .ok_or_else(|| SigV4Error::MalformedExpires(truncate(&expires)))?;
+    Ok(Fields {
+        presigned: true,
+        credential,
+        signed_headers,
+        signature,
+        amz_date,
+        signed_at,
+        date_header: None,
+        expires_secs: Some(expires_secs),
+        session_token,
+        query,
+    })
+}
+
+/// The parsed, canonicalised request, before any policy or key is applied.
+struct Prepared {
+    signature: [u8; 32],
+    canonical_request: Vec<u8>,
+}
+
+fn prepare(
+    parts: &Parts,
+    fields: &Fields<'_>,
+    signed_headers: &[&str],
+    payload: Payload<'_>,
+    settings: &SigningSettings,
+    allow_unsigned_payload: bool,
+) -> Result<Prepared, SigV4Error> {
+    let signature = canonical::decode_hex32(&fields.signature)
+        .ok_or_else(|| SigV4Error::MalformedSignature(truncate(&fields.signature)))?;
+
+    let has_host_header = parts.headers.contains_key(http::header::HOST);
+    let uri_host = if has_host_header {
+        None
+    } else {
+        canonical::host_from_uri(&parts.uri)
+    };
+    // One pass over the request's names (the signed list is sorted), rather
+    // than parsing and hashing every signed name for a map lookup.
+    let mut sources: Vec<Option<HeaderSource<'_>>> = vec![None; signed_headers.len()];
+    for name in parts.headers.keys() {
+        if let Some(slot) = signed_headers
+            .binary_search(&name.as_str())
+            .ok()
+            .and_then(|i| sources.get_mut(i))
+        {
+            *slot = Some(HeaderSource::Request(name));
+        }
+    }
+    let mut headers = Vec::with_capacity(signed_headers.len());
+    for (&name, source) in signed_headers.iter().zip(sources) {
+        let source = match source {
+            Some(s) => s,
+            None if name == "host" && !has_host_header => HeaderSource::Value(
+                uri_host
+                    .as_deref()
+                    .ok_or_else(|| SigV4Error::SignedHeaderAbsent(name.to_owned()))?
+                    .as_bytes(),
+            ),
+            None => return Err(SigV4Error::SignedHeaderAbsent(name.to_owned())),
+        };
+        headers.push(CanonicalHeader { name, source });
+    }
+
+    let payload_hash = payload_line(parts, signed_headers, payload, allow_unsigned_payload)?;
+
+    let skip_token = !settings.sign_session_token;
+    let query = canonical::canonical_query(
+        fields
+            .query
+            .iter()
+            .filter(|(k, _)| {
+                !(fields.presigned
+                    && (k.as_ref() == b"X-Amz-Signature"
+                        || (skip_token && k.as_ref() == b"X-Amz-Security-Token")))
+            })
+            .map(|(k, v)| (k.as_ref(), v.as_ref())),
+    );
+    let canonical_request = canonical::canonical_request(
+        &CanonicalParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            normalize: settings.normalize_path,
+            double_encode: settings.double_uri_encode,
+            query: &query,
+            headers: &headers,
+            signed_headers: &fields.signed_headers,
+            payload_hash: &payload_hash,
+        },
+        &parts.headers,
+    );
+    Ok(Prepared {
+        signature,
+        canonical_request,
+    })
+}
+
+/// The payload line the signer must have used. A signed
+/// `x-amz-content-sha256` is what the signer hashed; when the verifier has
+/// the body it must match it.
+fn payload_line<'p>(
+    parts: &'p Parts,
+    signed_headers: &[&str],
+    payload: Payload<'p>,
+    allow_unsigned_payload: bool,
+) -> Result<Cow<'p, str>, SigV4Error> {
+    let declared = if signed_headers.contains(&"x-amz-content-sha256") {
+        parts
+            .headers
+            .get("x-amz-content-sha256")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+    } else {
+        None
+    };
+    let Some(declared) = declared else {
+        return payload.hash();
+    };
+    let is_hash = canonical::decode_hex32(&declared).is_some();
+    match payload {
+        Payload::Unsigned => Ok(declared),
+        _ if !is_hash => {
+            if allow_unsigned_payload && declared == UNSIGNED_PAYLOAD {
+                Ok(declared)
+            } else {
+                Err(SigV4Error::UnsignedPayloadNotAllowed(truncate(&declared)))
+            }
+        }
+        Payload::Bytes(_) | Payload::Precomputed(_) => {
+            let computed = payload.hash()?;
+            if computed == declared {
+                Ok(declared)
+            } else {
+                Err(SigV4Error::PayloadHashMismatch {
+                    signed: declared.into_owned(),
+                    computed: computed.into_owned(),
+                })
+            }
+        }
+    }
+}
+
+/// Verifies a SigV4-signed request, header or presigned form.
+///
+/// `lookup` maps an access key id to its secret access key (`None`: unknown
+/// key). `payload` is the body as received ([`Payload::Bytes`]), its hash, or
+/// [`Payload::Unsigned`] when the body is not checked here; a signed
+/// `x-amz-content-sha256` must match a body that is given. `params` holds the
+/// expected region and service, `now`, the allowed skew and the signer's
+/// canonicalisation settings.
+///
+/// Checks, in order: one signature form, strict parsing, credential scope
+/// date = request date, region, service, time (skew; presigned: not
+/// expired), `host` and the date header signed, the key, the payload, then
+/// the signature in constant time.
+///
+/// # Errors
+/// A [`SigV4Error`] naming the first check that failed.
+pub fn verify<F>(
+    parts: &Parts,
+    payload: Payload<'_>,
+    lookup: F,
+    params: &VerifyParams<'_>,
+) -> Result<VerifiedSigner, SigV4Error>
+where
+    F: FnOnce(&str) -> Option<Secret<String>>,
+{
+    let fields = extract(parts)?;
+    let scope = parse_credential(&fields.credential)?;
+    if scope.date != fields.amz_date.get(..8).unwrap_or_default() {
+        return Err(SigV4Error::ScopeDateMismatch {
+            scope_date: scope.date.to_owned(),
+            request_date: fields.amz_date.clone().into_owned(),
+        });
+    }
+    if scope.region != params.region {
+        return Err(SigV4Error::WrongRegion {
+            expected: params.region.to_owned(),
+            found: scope.region.to_owned(),
+        });
+    }
+    if scope.service != params.service {
+        return Err(SigV4Error::WrongService {
+            expected: params.service.to_owned(),
+            found: scope.service.to_owned(),
+        });
+    }
+    let skew = fields.signed_at - params.now;
+    let too_far = match fields.expires_secs {
+        // Header form: either direction. Presigned: only signed in the future.
+        None => skew.abs() > params.max_skew,
+        Some(_) => skew > params.max_skew,
+    };
+    if too_far {
+        return Err(SigV4Error::RequestTimeSkewed {
+            signed_at: crate::time::display(fields.signed_at),
+            now: crate::time::display(params.now),
+            skew_secs: skew.whole_seconds(),
+            max_skew_secs: params.max_skew.whole_seconds(),
+        });
+    }
+    let expires_at = fields
+        .expires_secs
+        .map(|e| fields.signed_at + time::Duration::seconds(e));
+    if let Some(expires_at) = expires_at.filter(|e| params.now > *e) {
+        return Err(SigV4Error::Expired {
+            expires_at: crate::time::display(expires_at),
+            now: crate::time::display(params.now),
+            secs_past: (params.now - expires_at).whole_seconds(),
+        });
+    }
+    let signed = parse_signed_headers(&fields.signed_headers)?;
+    if !signed.contains(&"host") {
+        return Err(SigV4Error::MissingSignedHeader("host"));
+    }
+    if let Some(date_header) = fields.date_header.filter(|d| !signed.contains(d)) {
+        return Err(SigV4Error::MissingSignedHeader(date_header));
+    }
+
+    let prepared = prepare(
+        parts,
+        &fields,
+        &signed,
+        payload,
+        &params.settings,
+        params.allow_unsigned_payload,
+    )?;
+    let secret = lookup(scope.access_key_id)
+        .ok_or_else(|| SigV4Error::UnknownAccessKey(truncate(scope.access_key_id)))?;
+    let string_to_sign = canonical::string_to_sign(
+        &fields.amz_date,
+        &format!(
+            "{}/{}/{}/{TERMINATOR}",
+            scope.date, scope.region, scope.service
+        ),
+        &prepared.canonical_request,
+    );
+    let secret_bytes = secret.expose().as_bytes();
+    let fingerprint = match params.key_cache {
+        Some(_) => super::fingerprint(secret_bytes),
+        None => [0u8; 32],
+    };
+    let key = signing_key(
+        params.key_cache,
+        &fingerprint,
+        secret_bytes,
+        scope.date,
+        scope.region,
+        scope.service,
+    );
+    hmac::verify(&key, string_to_sign.as_bytes(), &prepared.signature)
+        .map_err(|_| SigV4Error::SignatureMismatch)?;
+
+    Ok(VerifiedSigner {
+        access_key_id: scope.access_key_id.to_owned(),
+        region: scope.region.to_owned(),
+        service: scope.service.to_owned(),
+        signed_at: fields.signed_at,
+        expires_at,
+        signed_headers: signed.iter().map(|s| (*s).to_owned()).collect(),
+        session_token: fields
+            .session_token
+            .as_ref()
+            .map(|t| Secret::new(t.clone().into_owned())),
+        presigned: fields.presigned,
+    })
+}
+
+/// The canonical request a verifier builds for `parts` (fuzzing).
+pub(crate) fn canonical_request_for_fuzz(parts: &Parts) -> Result<Vec<u8>, SigV4Error> {
+    let fields = extract(parts)?;
+    parse_credential(&fields.credential)?;
+    let signed = parse_signed_headers(&fields.signed_headers)?;
+    let prepared = prepare(
+        parts,
+        &fields,
+        &signed,
+        Payload::Unsigned,
+        &SigningSettings::default(),
+        true,
+    )?;
+    Ok(prepared.canonical_request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_authorization() {
+        let a = parse_authorization(b"AWS4-HMAC-SHA256 Credential=AK/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc").unwrap();
+        assert_eq!(a.signed_headers, "host;x-amz-date");
+        let a =
+            parse_authorization(b"AWS4-HMAC-SHA256 Signature=abc,Credential=c,SignedHeaders=host")
+                .unwrap();
+        assert_eq!(a.signature, "abc");
+        assert!(matches!(
+            parse_authorization(b"AWS4-HMAC-SHA256 Credential=a, Credential=b, SignedHeaders=host, Signature=x"),
+            Err(SigV4Error::DuplicateAuthorizationPart(p)) if p == "Credential"
+        ));
+        assert!(matches!(
+            parse_authorization(b"AWS4-HMAC-SHA1 Credential=a"),
+            Err(SigV4Error::UnsupportedAlgorithm(_))
+        ));
+        for bad in [
+            &b"AWS4-HMAC-SHA256"[..],
+            b"AWS4-HMAC-SHA256 Credential=a, SignedHeaders=host",
+            b"AWS4-HMAC-SHA256 Credential=a, SignedHeaders=host, Signature=x, Extra=1",
+            b"AWS4-HMAC-SHA256 Credential=a, SignedHeaders=host, Signature=x,",
+            b"AWS4-HMAC-SHA256 Credential, SignedHeaders=host, Signature=x",
+        ] {
+            assert!(
+                matches!(
+                    parse_authorization(bad),
+                    Err(SigV4Error::MalformedAuthorization(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn parses_credential_and_signed_headers() {
+        assert!(parse_credential("AK/20150830/us-east-1/s3/aws4_request").is_ok());
+        for bad in [
+            "AK/2015083/us-east-1/s3/aws4_request",
+            "AK/20150830/us-east-1/s3/aws4_reques",
+            "/20150830/us-east-1/s3/aws4_request",
+            "AK/20150830/us-east-1/s3/aws4_request/x",
+            "AK/20150830//s3/aws4_request",
+        ] {
+            assert!(parse_credential(bad).is_err(), "{bad}");
+        }
+        assert!(parse_signed_headers("host;x-amz-date").is_ok());
+        for bad in ["", "x-amz-date;host", "host;host", "Host", "host;;x"] {
+            assert!(parse_signed_headers(bad).is_err(), "{bad}");
+        }
+    }
+}
