@@ -50,6 +50,11 @@ pub mod __fuzz {
     ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
         crate::jwt::validate_parse_claims(payload)
     }
+    pub use crate::httpsig::fields::{
+        BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
+        parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
+        serialize_list,
+    };
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
     };

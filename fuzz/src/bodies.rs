@@ -35,9 +35,7 @@ pub fn extract(data: &[u8]) {
     let Some(parts) = request_from(data) else {
         return;
     };
-    let sources = [
-        TokenSource::AuthorizationBearer,
-    ];
+    let sources = [TokenSource::AuthorizationBearer];
     let first = extract_token(&parts, &sources);
     let second = extract_token(&parts, &sources);
     match (&first, &second) {
@@ -47,6 +45,9 @@ pub fn extract(data: &[u8]) {
     }
     if let Ok(Some(token)) = first {
         assert!(!token.as_str().is_empty(), "empty token accepted");
-        assert!(token.as_str().len() <= 8 * 1024, "token over the default limit accepted");
+        assert!(
+            token.as_str().len() <= 8 * 1024,
+            "token over the default limit accepted"
+        );
     }
 }

@@ -1,0 +1,305 @@
+//! Keys for HTTP Message Signatures (RFC 9421 §3.3): `hmac-sha256` and
+//! `ed25519` signing keys, verification keys, and a `KeyRing` of keys by
+//! `keyid` that supports rotation (several active keys) and retirement.
+
+use super::HttpSigError;
+use crate::secret::Secret;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use std::collections::HashMap;
+use std::fmt;
+
+/// A signature algorithm from the HTTP Signature Algorithms registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// `hmac-sha256` (RFC 9421 §3.3.3).
+    HmacSha256,
+    /// `ed25519` (RFC 9421 §3.3.6).
+    Ed25519,
+}
+
+impl Algorithm {
+    /// The registered name, e.g. `hmac-sha256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HmacSha256 => "hmac-sha256",
+            Self::Ed25519 => "ed25519",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "hmac-sha256" => Some(Self::HmacSha256),
+            "ed25519" => Some(Self::Ed25519),
+            _ => None,
+        }
+    }
+}
+
+/// HMAC keys shorter than this are refused: RFC 2104 §3 and RFC 9421 §3.3.3
+/// (the key should be at least the hash output length).
+const MIN_HMAC_KEY: usize = 32;
+
+enum SigningInner {
+    Hmac(ring::hmac::Key),
+    Ed25519(Box<Ed25519KeyPair>),
+}
+
+/// A key that signs: the `keyid` it is published under and the key material.
+pub struct SigningKey {
+    keyid: String,
+    inner: SigningInner,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("keyid", &self.keyid)
+            .field("alg", &self.algorithm())
+            .field("key", &"** redacted **")
+            .finish()
+    }
+}
+
+impl SigningKey {
+    /// An `hmac-sha256` key from a shared secret (at least 32 bytes).
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] when the secret is shorter than 32 bytes.
+    pub fn try_from_hmac_sha256(
+        keyid: &str,
+        secret: &Secret<Vec<u8>>,
+    ) -> Result<Self, HttpSigError> {
+        Ok(Self {
+            keyid: keyid.to_owned(),
+            inner: SigningInner::Hmac(hmac_key(secret)?),
+        })
+    }
+
+    /// An `ed25519` key from a PKCS#8 document (v1 or v2, DER).
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] when the document is not an Ed25519 key.
+    pub fn try_from_ed25519_pkcs8(
+        keyid: &str,
+        pkcs8: &Secret<Vec<u8>>,
+    ) -> Result<Self, HttpSigError> {
+        // RFC 9421 B.1.5's key is PKCS#8 v1 (no public key), which ring only
+        // reads through the "maybe unchecked" entry point.
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8.expose())
+            .map_err(|e| HttpSigError::InvalidKey(format!("not an Ed25519 PKCS#8 key: {e}")))?;
+        Ok(Self {
+            keyid: keyid.to_owned(),
+            inner: SigningInner::Ed25519(Box::new(pair)),
+        })
+    }
+
+    /// An `ed25519` key from its 32-byte seed.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] when the seed is not 32 bytes.
+    pub fn try_from_ed25519_seed(
+        keyid: &str,
+        seed: &Secret<Vec<u8>>,
+    ) -> Result<Self, HttpSigError> {
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose())
+            .map_err(|e| HttpSigError::InvalidKey(format!("not an Ed25519 seed: {e}")))?;
+        Ok(Self {
+            keyid: keyid.to_owned(),
+            inner: SigningInner::Ed25519(Box::new(pair)),
+        })
+    }
+
+    /// The key identifier sent as the `keyid` parameter.
+    pub fn keyid(&self) -> &str {
+        &self.keyid
+    }
+
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.inner {
+            SigningInner::Hmac(_) => Algorithm::HmacSha256,
+            SigningInner::Ed25519(_) => Algorithm::Ed25519,
+        }
+    }
+
+    /// The matching verification key (for Ed25519, the public key; for HMAC,
+    /// the same secret).
+    pub fn verifying_key(&self) -> VerifyingKey {
+        match &self.inner {
+            SigningInner::Hmac(k) => VerifyingKey {
+                inner: VerifyingInner::Hmac(k.clone()),
+            },
+            SigningInner::Ed25519(pair) => VerifyingKey {
+                inner: VerifyingInner::Ed25519(UnparsedPublicKey::new(
+                    &ED25519,
+                    pair.public_key().as_ref().to_vec(),
+                )),
+            },
+        }
+    }
+
+    pub(crate) fn sign(&self, base: &[u8]) -> Vec<u8> {
+        match &self.inner {
+            SigningInner::Hmac(k) => ring::hmac::sign(k, base).as_ref().to_vec(),
+            SigningInner::Ed25519(pair) => pair.sign(base).as_ref().to_vec(),
+        }
+    }
+}
+
+fn hmac_key(secret: &Secret<Vec<u8>>) -> Result<ring::hmac::Key, HttpSigError> {
+    let len = secret.expose().len();
+    if len < MIN_HMAC_KEY {
+        return Err(HttpSigError::InvalidKey(format!(
+            "hmac-sha256 secret is {len} bytes, at least {MIN_HMAC_KEY} required"
+        )));
+    }
+    Ok(ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        secret.expose(),
+    ))
+}
+
+enum VerifyingInner {
+    Hmac(ring::hmac::Key),
+    Ed25519(UnparsedPublicKey<Vec<u8>>),
+}
+
+/// A key that verifies signatures of one algorithm.
+pub struct VerifyingKey {
+    inner: VerifyingInner,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.algorithm())
+            .field("key", &"** redacted **")
+            .finish()
+    }
+}
+
+impl VerifyingKey {
+    /// An `hmac-sha256` verification key from the shared secret.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] when the secret is shorter than 32 bytes.
+    pub fn try_from_hmac_sha256(secret: &Secret<Vec<u8>>) -> Result<Self, HttpSigError> {
+        Ok(Self {
+            inner: VerifyingInner::Hmac(hmac_key(secret)?),
+        })
+    }
+
+    /// An `ed25519` public key: 32 raw bytes, or an X.509
+    /// SubjectPublicKeyInfo (DER) holding one.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] when the bytes are neither.
+    pub fn try_from_ed25519_public(key: &[u8]) -> Result<Self, HttpSigError> {
+        // SPKI for Ed25519 is a fixed 12-byte prefix (RFC 8410 §4) + the key.
+        const SPKI_PREFIX: [u8; 12] = [
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        let raw = match key.len() {
+            32 => key,
+            44 if key.starts_with(&SPKI_PREFIX) => key.get(12..).unwrap_or_default(),
+            n => {
+                return Err(HttpSigError::InvalidKey(format!(
+                    "ed25519 public key must be 32 raw bytes or a 44-byte SPKI, got {n} bytes"
+                )));
+            }
+        };
+        Ok(Self {
+            inner: VerifyingInner::Ed25519(UnparsedPublicKey::new(&ED25519, raw.to_vec())),
+        })
+    }
+
+    /// The algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.inner {
+            VerifyingInner::Hmac(_) => Algorithm::HmacSha256,
+            VerifyingInner::Ed25519(_) => Algorithm::Ed25519,
+        }
+    }
+
+    /// True when `signature` is valid for `base`. HMACs are compared in
+    /// constant time by `ring::hmac::verify`.
+    pub(crate) fn verify(&self, base: &[u8], signature: &[u8]) -> bool {
+        match &self.inner {
+            VerifyingInner::Hmac(k) => ring::hmac::verify(k, base, signature).is_ok(),
+            VerifyingInner::Ed25519(k) => k.verify(base, signature).is_ok(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: VerifyingKey,
+    retired: bool,
+}
+
+/// Verification keys by `keyid`. Several keys may be active at once (so a
+/// new key can be rolled out before the old one is retired); a retired key is
+/// kept only to give a precise error and never verifies.
+#[derive(Debug, Default)]
+pub struct KeyRing {
+    keys: HashMap<String, Entry>,
+}
+
+impl KeyRing {
+    /// An empty key ring.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) an active key under `keyid`.
+    pub fn insert(&mut self, keyid: &str, key: VerifyingKey) {
+        self.keys.insert(
+            keyid.to_owned(),
+            Entry {
+                key,
+                retired: false,
+            },
+        );
+    }
+
+    /// Retires the key under `keyid`: signatures made with it are refused
+    /// with [`HttpSigError::KeyRetired`]. Returns false when there is no such key.
+    pub fn retire(&mut self, keyid: &str) -> bool {
+        match self.keys.get_mut(keyid) {
+            Some(e) => {
+                e.retired = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the key under `keyid`; returns whether it was present.
+    pub fn remove(&mut self, keyid: &str) -> bool {
+        self.keys.remove(keyid).is_some()
+    }
+
+    /// Number of keys, active and retired.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The active key for `keyid`.
+    pub(crate) fn active(&self, keyid: &str) -> Result<&VerifyingKey, HttpSigError> {
+        match self.keys.get(keyid) {
+            None => Err(HttpSigError::UnknownKeyId {
+                keyid: keyid.to_owned(),
+            }),
+            Some(e) if e.retired => Err(HttpSigError::KeyRetired {
+                keyid: keyid.to_owned(),
+            }),
+            Some(e) => Ok(&e.key),
+        }
+    }
+}

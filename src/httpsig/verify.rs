@@ -1,0 +1,552 @@
+//! Verifying HTTP Message Signatures (RFC 9421 §3.2) under a policy: limits,
+//! required components, Content-Digest (RFC 9530) whenever there is a body,
+//! created/expires windows with skew, max age, `tag`, `alg`/key consistency,
+//! key lookup in a [`KeyRing`] and nonce replay checks.
+
+use super::HttpSigError;
+use super::components::{Component, Message, RequestView, signature_base};
+use super::digest::{DigestAlgorithm, verify_content_digest};
+use super::fields::{self, BareItem, Dictionary, Entry, Item};
+use super::keyring::{Algorithm, KeyRing};
+use super::replay::ReplayGuard;
+use super::sign::check_label;
+use crate::time::{display, from_unix};
+use http::HeaderMap;
+use time::{Duration, OffsetDateTime};
+
+/// Verification policy. The default is strict: `@method`, `@authority` and
+/// `@path` must be covered (`@status` for responses), `content-digest` must
+/// be covered when there is a body, `created` is required and at most 5
+/// minutes old, 60 s of clock skew.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifierConfig {
+    /// Verify only the signature with this label (others are ignored). With
+    /// `None`, signatures are tried in Signature-Input order and the first
+    /// that passes every check is accepted; the rest are ignored (they may
+    /// belong to other parties). Default: `None`.
+    pub label: Option<String>,
+    /// Components a request signature must cover. Default: `@method`,
+    /// `@authority`, `@path`.
+    pub required_components: Vec<Component>,
+    /// Components a response signature must cover. Default: `@status`.
+    pub required_response_components: Vec<Component>,
+    /// Require `content-digest` to be covered when the body is not empty
+    /// (the body is then checked against it). Default: true.
+    pub require_content_digest: bool,
+    /// Require the `created` parameter. Default: true.
+    pub require_created: bool,
+    /// Require the `expires` parameter. Default: false.
+    pub require_expires: bool,
+    /// Refuse signatures whose `created` is older than this (plus skew).
+    /// Default: 5 minutes.
+    pub max_age: Option<Duration>,
+    /// Clock-skew allowance for `created` and `expires`. Default: 60 s.
+    pub skew: Duration,
+    /// Require this exact `tag` parameter. Default: none.
+    pub tag: Option<String>,
+    /// Require a `nonce` parameter. Default: false.
+    pub require_nonce: bool,
+    /// Most Signature-Input members looked at. Default: 8.
+    pub max_signatures: usize,
+    /// Most covered components in one signature. Default: 32.
+    pub max_components: usize,
+    /// Largest combined Signature-Input or Signature field, in bytes.
+    /// Default: 8 KiB.
+    pub max_field_bytes: usize,
+    /// Scheme assumed when the request URI has none (origin-form, as servers
+    /// see it). Default: `https`.
+    pub assumed_scheme: String,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        let comps = |names: &[&str]| {
+            names
+                .iter()
+                .filter_map(|n| Component::try_from_name(n).ok())
+                .collect()
+        };
+        Self {
+            label: None,
+            required_components: comps(&["@method", "@authority", "@path"]),
+            required_response_components: comps(&["@status"]),
+            require_content_digest: true,
+            require_created: true,
+            require_expires: false,
+            max_age: Some(Duration::minutes(5)),
+            skew: crate::time::DEFAULT_LEEWAY,
+            tag: None,
+            require_nonce: false,
+            max_signatures: 8,
+            max_components: 32,
+            max_field_bytes: 8 * 1024,
+            assumed_scheme: "https".to_owned(),
+        }
+    }
+}
+
+/// A signature that verified: which label and key, and its parameters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The label of the accepted signature.
+    pub label: String,
+    /// The `keyid` of the key that verified it.
+    pub keyid: String,
+    /// The key's algorithm.
+    pub algorithm: Algorithm,
+    /// The covered components, in order.
+    pub components: Vec<Component>,
+    /// `created`, when present.
+    pub created: Option<OffsetDateTime>,
+    /// `expires`, when present.
+    pub expires: Option<OffsetDateTime>,
+    /// `nonce`, when present.
+    pub nonce: Option<String>,
+    /// `tag`, when present.
+    pub tag: Option<String>,
+    /// Content-Digest algorithms checked against the body (empty when
+    /// `content-digest` was not covered).
+    pub digests_checked: Vec<DigestAlgorithm>,
+}
+
+/// Verifies signatures against a [`KeyRing`] under a [`VerifierConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct Verifier {
+    config: VerifierConfig,
+}
+
+struct Params {
+    created: Option<i64>,
+    expires: Option<i64>,
+    nonce: Option<String>,
+    alg: Option<String>,
+    keyid: Option<String>,
+    tag: Option<String>,
+}
+
+impl Verifier {
+    /// A verifier with `config`.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidLabel`] when a configured label is not a
+    /// structured-field key.
+    pub fn new(config: VerifierConfig) -> Result<Self, HttpSigError> {
+        if let Some(l) = &config.label {
+            check_label(l)?;
+        }
+        Ok(Self { config })
+    }
+
+    /// Verifies a request. A `replay` guard, when given, sees the nonce of the
+    /// accepted signature after it has verified.
+    ///
+    /// # Errors
+    /// The first reason the (configured or first) signature was refused: a
+    /// missing or malformed field, a limit, a policy failure, a time window,
+    /// an unknown or retired key, a bad signature, a Content-Digest mismatch
+    /// or a replayed nonce; see [`HttpSigError`].
+    pub fn verify(
+        &self,
+        request: &http::request::Parts,
+        body: &[u8],
+        keys: &KeyRing,
+        replay: Option<&mut dyn ReplayGuard>,
+        now: OffsetDateTime,
+    ) -> Result<Verified, HttpSigError> {
+        let message = Message::Request(self.view(request));
+        self.verify_message(&message, body, keys, replay, now)
+    }
+
+    /// Verifies a response; `request` supplies components marked `;req`.
+    ///
+    /// # Errors
+    /// As for [`Verifier::verify`].
+    pub fn verify_response(
+        &self,
+        response: &http::response::Parts,
+        body: &[u8],
+        request: Option<&http::request::Parts>,
+        keys: &KeyRing,
+        replay: Option<&mut dyn ReplayGuard>,
+        now: OffsetDateTime,
+    ) -> Result<Verified, HttpSigError> {
+        let message = Message::Response {
+            status: response.status,
+            headers: &response.headers,
+            request: request.map(|r| self.view(r)),
+            content_digest: None,
+        };
+        self.verify_message(&message, body, keys, replay, now)
+    }
+
+    fn view<'a>(&'a self, r: &'a http::request::Parts) -> RequestView<'a> {
+        RequestView {
+            method: &r.method,
+            uri: &r.uri,
+            headers: &r.headers,
+            assumed_scheme: &self.config.assumed_scheme,
+            content_digest: None,
+        }
+    }
+
+    fn verify_message(
+        &self,
+        message: &Message<'_>,
+        body: &[u8],
+        keys: &KeyRing,
+        replay: Option<&mut dyn ReplayGuard>,
+        now: OffsetDateTime,
+    ) -> Result<Verified, HttpSigError> {
+        let headers = message.headers();
+        let inputs = self.dictionary(headers, "signature-input")?;
+        let signatures = self.dictionary(headers, "signature")?;
+        if inputs.len() > self.config.max_signatures {
+            return Err(HttpSigError::TooManySignatures {
+                count: inputs.len(),
+                max: self.config.max_signatures,
+            });
+        }
+        for dict in [&inputs, &signatures] {
+            for (i, (label, _)) in dict.iter().enumerate() {
+                if dict.iter().take(i).any(|(l, _)| l == label) {
+                    return Err(HttpSigError::DuplicateLabel {
+                        label: label.clone(),
+                    });
+                }
+            }
+        }
+        let candidates: Vec<&(String, Entry)> = match &self.config.label {
+            Some(want) => {
+                let found = inputs.iter().find(|(l, _)| l == want).ok_or_else(|| {
+                    HttpSigError::LabelNotFound {
+                        label: want.clone(),
+                    }
+                })?;
+                vec![found]
+            }
+            None => inputs.iter().collect(),
+        };
+        let mut first_error = None;
+        for (label, entry) in candidates {
+            match self.verify_one(message, body, keys, label, entry, &signatures, now) {
+                Ok(verified) => {
+                    if let (Some(guard), Some(nonce)) = (replay, verified.nonce.as_deref()) {
+                        let until = self.replay_until(&verified)?;
+                        guard.check_and_remember(&verified.keyid, nonce, until, now)?;
+                    }
+                    return Ok(verified);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or(HttpSigError::MissingSignatureInput))
+    }
+
+    /// The last moment the signature could still be accepted: the nonce must
+    /// be remembered until then.
+    fn replay_until(&self, v: &Verified) -> Result<OffsetDateTime, HttpSigError> {
+        let skew = self.config.skew;
+        let by_expires = v.expires.map(|e| later(e, skew));
+        let by_age = match (v.created, self.config.max_age) {
+            (Some(c), Some(age)) => Some(later(later(c, age), skew)),
+            _ => None,
+        };
+        match (by_expires, by_age) {
+            (Some(a), Some(b)) => Ok(a.min(b)),
+            (Some(a), None) | (None, Some(a)) => Ok(a),
+            (None, None) => Err(HttpSigError::ReplayUnbounded),
+        }
+    }
+
+    fn dictionary(
+        &self,
+        headers: &HeaderMap,
+        field: &'static str,
+    ) -> Result<Dictionary, HttpSigError> {
+        let max = self.config.max_field_bytes;
+        let combined = match fields::combine_lines(headers, field, max) {
+            Ok(Some(c)) => c,
+            // A missing Signature is reported per label by `verify_one`.
+            Ok(None) if field == "signature" => return Ok(Vec::new()),
+            Ok(None) => return Err(HttpSigError::MissingSignatureInput),
+            Err(None) => {
+                return Err(HttpSigError::MalformedField {
+                    field,
+                    reason: "non-ASCII bytes".into(),
+                });
+            }
+            Err(Some(_)) => return Err(HttpSigError::FieldTooLarge { field, max }),
+        };
+        fields::parse_dictionary_raw(&combined).map_err(|e| HttpSigError::MalformedField {
+            field,
+            reason: e.to_string(),
+        })
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal step with the verify inputs"
+    )]
+    fn verify_one(
+        &self,
+        message: &Message<'_>,
+        body: &[u8],
+        keys: &KeyRing,
+        label: &str,
+        entry: &Entry,
+        signatures: &Dictionary,
+        now: OffsetDateTime,
+    ) -> Result<Verified, HttpSigError> {
+        let c = &self.config;
+        let malformed = |reason: &str| HttpSigError::MalformedSignatureInput {
+            label: label.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let Entry::InnerList(items, raw_params) = entry else {
+            return Err(malformed("member is not an inner list"));
+        };
+        if items.len() > c.max_components {
+            return Err(HttpSigError::TooManyComponents {
+                count: items.len(),
+                max: c.max_components,
+            });
+        }
+        let components = items
+            .iter()
+            .map(Component::try_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, comp) in components.iter().enumerate() {
+            if components.iter().take(i).any(|o| o.same_as(comp)) {
+                return Err(HttpSigError::DuplicateComponent {
+                    component: comp.to_string(),
+                });
+            }
+        }
+        let params = parse_params(raw_params).map_err(|r| malformed(&r))?;
+        let signature = match signatures.iter().find(|(l, _)| l == label) {
+            None => {
+                return Err(HttpSigError::MissingSignature {
+                    label: label.to_owned(),
+                });
+            }
+            Some((
+                _,
+                Entry::Item(Item {
+                    bare: BareItem::ByteSequence(sig),
+                    ..
+                }),
+            )) => sig,
+            Some(_) => {
+                return Err(HttpSigError::MalformedField {
+                    field: "signature",
+                    reason: format!("member `{label}` is not a byte sequence"),
+                });
+            }
+        };
+
+        // Policy first: cheap, and never touches a key.
+        let is_response = matches!(message, Message::Response { .. });
+        let required = if is_response {
+            &c.required_response_components
+        } else {
+            &c.required_components
+        };
+        for r in required {
+            if !components.iter().any(|x| x.same_as(r)) {
+                return Err(HttpSigError::RequiredComponentMissing {
+                    component: r.to_string(),
+                });
+            }
+        }
+        let digest_covered = components
+            .iter()
+            .any(|x| x.name() == "content-digest" && !x.is_req());
+        if c.require_content_digest && !body.is_empty() && !digest_covered {
+            return Err(HttpSigError::ContentDigestNotCovered);
+        }
+        if let Some(want) = &c.tag
+            && params.tag.as_deref() != Some(want.as_str())
+        {
+            return Err(HttpSigError::TagMismatch {
+                expected: want.clone(),
+                found: params.tag.clone(),
+            });
+        }
+        if c.require_nonce && params.nonce.is_none() {
+            return Err(HttpSigError::MissingParameter { parameter: "nonce" });
+        }
+        let created = self.check_created(&params, now, label)?;
+        let expires = self.check_expires(&params, now, label)?;
+
+        // Key and algorithm.
+        let keyid = params
+            .keyid
+            .clone()
+            .ok_or(HttpSigError::MissingParameter { parameter: "keyid" })?;
+        let key = keys.active(&keyid)?;
+        if let Some(alg) = &params.alg {
+            match Algorithm::from_name(alg) {
+                None => {
+                    return Err(HttpSigError::UnsupportedAlgorithm { alg: alg.clone() });
+                }
+                Some(a) if a != key.algorithm() => {
+                    return Err(HttpSigError::AlgorithmMismatch {
+                        alg: alg.clone(),
+                        key_alg: key.algorithm().as_str(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+
+        // Canonical re-serialisation (RFC 9421 §2.3), from the identifiers
+        // already serialised when the components were parsed.
+        let mut params_line = String::with_capacity(128);
+        params_line.push('(');
+        for (i, comp) in components.iter().enumerate() {
+            if i > 0 {
+                params_line.push(' ');
+            }
+            params_line.push_str(comp.id());
+        }
+        params_line.push(')');
+        fields::write_parameters(&mut params_line, raw_params)
+            .map_err(|e| malformed(&e.to_string()))?;
+        let base = signature_base(&components, &params_line, message)?;
+        if !key.verify(base.as_bytes(), signature) {
+            return Err(HttpSigError::BadSignature {
+                label: label.to_owned(),
+            });
+        }
+        // A covered Content-Digest is only worth something if the body
+        // matches it, so the check is not left to the caller.
+        let digests_checked = if digest_covered {
+            verify_content_digest(message.headers(), body)?
+        } else {
+            Vec::new()
+        };
+        Ok(Verified {
+            label: label.to_owned(),
+            keyid,
+            algorithm: key.algorithm(),
+            components,
+            created,
+            expires,
+            nonce: params.nonce,
+            tag: params.tag,
+            digests_checked,
+        })
+    }
+
+    fn check_created(
+        &self,
+        p: &Params,
+        now: OffsetDateTime,
+        label: &str,
+    ) -> Result<Option<OffsetDateTime>, HttpSigError> {
+        let Some(secs) = p.created else {
+            return if self.config.require_created {
+                Err(HttpSigError::MissingParameter {
+                    parameter: "created",
+                })
+            } else {
+                Ok(None)
+            };
+        };
+        let created = from_unix(secs).ok_or_else(|| HttpSigError::MalformedSignatureInput {
+            label: label.to_owned(),
+            reason: format!("`created` {secs} is out of range"),
+        })?;
+        let skew = self.config.skew;
+        if created > later(now, skew) {
+            return Err(HttpSigError::CreatedInFuture {
+                created: display(created),
+                now: display(now),
+                skew_secs: skew.whole_seconds(),
+            });
+        }
+        if let Some(max_age) = self.config.max_age
+            && now > later(later(created, max_age), skew)
+        {
+            return Err(HttpSigError::TooOld {
+                created: display(created),
+                now: display(now),
+                max_age_secs: max_age.whole_seconds(),
+                skew_secs: skew.whole_seconds(),
+            });
+        }
+        Ok(Some(created))
+    }
+
+    fn check_expires(
+        &self,
+        p: &Params,
+        now: OffsetDateTime,
+        label: &str,
+    ) -> Result<Option<OffsetDateTime>, HttpSigError> {
+        let Some(secs) = p.expires else {
+            return if self.config.require_expires {
+                Err(HttpSigError::MissingParameter {
+                    parameter: "expires",
+                })
+            } else {
+                Ok(None)
+            };
+        };
+        let expires = from_unix(secs).ok_or_else(|| HttpSigError::MalformedSignatureInput {
+            label: label.to_owned(),
+            reason: format!("`expires` {secs} is out of range"),
+        })?;
+        let skew = self.config.skew;
+        if now > later(expires, skew) {
+            return Err(HttpSigError::Expired {
+                expires: display(expires),
+                now: display(now),
+                skew_secs: skew.whole_seconds(),
+            });
+        }
+        Ok(Some(expires))
+    }
+}
+
+/// `t + d`, saturating at the end of the representable range so that a huge
+/// configured window cannot overflow (and panic).
+fn later(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    t.checked_add(d).unwrap_or(if d.is_negative() {
+        OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT)
+    } else {
+        OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX)
+    })
+}
+
+fn parse_params(raw: &[(String, BareItem)]) -> Result<Params, String> {
+    let mut p = Params {
+        created: None,
+        expires: None,
+        nonce: None,
+        alg: None,
+        keyid: None,
+        tag: None,
+    };
+    for (k, v) in raw {
+        match (k.as_str(), v) {
+            ("created", BareItem::Integer(i)) => p.created = Some(*i),
+            ("expires", BareItem::Integer(i)) => p.expires = Some(*i),
+            ("nonce", BareItem::String(s)) => p.nonce = Some(s.clone()),
+            ("alg", BareItem::String(s)) => p.alg = Some(s.clone()),
+            ("keyid", BareItem::String(s)) => p.keyid = Some(s.clone()),
+            ("tag", BareItem::String(s)) => p.tag = Some(s.clone()),
+            ("created" | "expires" | "nonce" | "alg" | "keyid" | "tag", _) => {
+                return Err(format!("parameter `{k}` has the wrong type"));
+            }
+            // Unregistered parameters are covered by the signature (they are
+            // part of @signature-params) and otherwise ignored.
+            _ => {}
+        }
+    }
+    Ok(p)
+}
