@@ -43,4 +43,15 @@ macro_rules! replay_targets {
     };
 }
 
-replay_targets!(extract);
+replay_targets!(
+    extract,
+    jwt_validate,
+    jwks,
+    discovery,
+    cache_control,
+    roles,
+    policy,
+    sigv4,
+    structured_fields,
+    httpsig_verify,
+);
