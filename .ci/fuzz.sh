@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target in fuzz/ for a fixed time on nightly; any crash
 # or invariant failure fails CI. Prints each target's execution count.
-# FUZZ_SECONDS (per target, default 60) and FUZZ_JOBS (parallel targets,
+# FUZZ_SECONDS (per target, default 100) and FUZZ_JOBS (parallel targets,
 # default 2) bound the total: targets x seconds / jobs.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-seconds=${FUZZ_SECONDS:-60}
+# 11 targets x 100 s / 2 jobs = 9.2 min of fuzzing, plus the build: within
+# the 15 min CI budget.
+seconds=${FUZZ_SECONDS:-100}
 jobs=${FUZZ_JOBS:-2}
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
@@ -26,7 +28,7 @@ run_one() {
   [ -d "seeds/$t" ] && seeds=("seeds/$t")
   if cargo +nightly fuzz run "${flags[@]}" "$t" "$work/corpus/$t" "${seeds[@]}" -- \
       -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$work/" >"$work/$t.log" 2>&1; then
+      -artifact_prefix="$work/$t-" >"$work/$t.log" 2>&1; then
     echo ok >"$work/$t.status"
   else
     echo FAIL >"$work/$t.status"
@@ -50,7 +52,7 @@ for t in "${targets[@]}"; do
   if [ "$status" != ok ]; then
     failed=1
     echo "--- $t log (tail) ---"; tail -40 "$work/$t.log"
-    for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+    for a in "$work/$t"-crash-* "$work/$t"-leak-* "$work/$t"-timeout-* "$work/$t"-oom-*; do
       [ -f "$a" ] && { echo "artifact $a (base64):"; base64 -w0 "$a"; echo; }
     done
   fi

@@ -51,6 +51,7 @@ replay_targets!(
     cache_control,
     roles,
     policy,
+    policy_patterns,
     sigv4,
     structured_fields,
     httpsig_verify,
