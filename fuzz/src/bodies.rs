@@ -303,7 +303,7 @@ fn jwt_fixture() -> &'static JwtFixture {
 /// One of the valid tokens; mostly the HMAC one, whose verification is two
 /// orders of magnitude cheaper than ECDSA's, for executions per second.
 fn pick_token(choice: u8) -> &'static str {
-    match choice % 8 {
+    match choice % 16 {
         0 => VALID_TOKENS[0],
         1 => VALID_TOKENS[1],
         _ => VALID_TOKENS[2],
@@ -831,15 +831,16 @@ fn sigv4_verifies(parts: &http::request::Parts, body: &[u8]) -> bool {
     // Cached signing keys, as a deployment would: four HMACs saved per call.
     params.key_cache = Some(&sigv4_fixture().key_cache);
     let first = sigv4::verify(parts, Payload::Bytes(body), lookup, &params);
-    let second = sigv4::verify(parts, Payload::Bytes(body), lookup, &params);
-    assert_eq!(
-        first.is_ok(),
-        second.is_ok(),
-        "verification is not deterministic"
-    );
-    let canonical = __fuzz::sigv4_verifier_canonical_request(parts);
     if first.is_ok() {
-        assert!(canonical.is_ok(), "verified without a canonical request");
+        // Rare (unchanged requests only), so check more where it is cheap.
+        let second = sigv4::verify(parts, Payload::Bytes(body), lookup, &params);
+        assert!(second.is_ok(), "verification is not deterministic");
+        assert!(
+            __fuzz::sigv4_verifier_canonical_request(parts).is_ok(),
+            "verified without a canonical request"
+        );
+    } else {
+        let _ = __fuzz::sigv4_verifier_canonical_request(parts);
     }
     first.is_ok()
 }
