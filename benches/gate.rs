@@ -1,2 +1,194 @@
-//! Placeholder: filled in by the gate work.
-fn main() {}
+//! `Gate::check` on a warm key cache against `Validator::validate` alone
+//! (same token, same key set, same validation rules), for an
+//! Entra-ID-shaped RS256 access token. Criterion groups first, then an
+//! interleaved timing loop prints median ratios measured in the same run.
+//!
+//! Two gate configurations: `gate_minimal` (one issuer, role mapper taking
+//! only `sub`/`iss`, the built-in "authenticated" policy) isolates the
+//! pipeline's own cost; `gate_full` adds the Entra ID role preset and the
+//! shipped 17-rule gateway policy.
+
+#[path = "../tests/jwt_support/mod.rs"]
+mod jwt_support;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use aws_lc_rs::rsa::KeySize;
+use criterion::Criterion;
+use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+use edge_auth::jwk::{KeySet, KeySetOptions};
+use edge_auth::jwt::{Validation, Validator};
+use edge_auth::oidc::RoleMapper;
+use edge_auth::policy::{Policy, RequestFacts};
+use http::{HeaderMap, StatusCode};
+use jsonwebtoken::Algorithm;
+use jwt_support::{TestKey, jwks};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT: &str = "2f5a6b1c-0000-4000-8000-00000000edge";
+const TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
+const JWKS_URI: &str = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
+
+fn aud() -> String {
+    format!("api://{CLIENT}")
+}
+
+fn claims(now: i64) -> Value {
+    json!({
+        "aud": aud(),
+        "iss": format!("https://login.microsoftonline.com/{TENANT}/v2.0"),
+        "iat": now - 60, "nbf": now - 60, "exp": now + 3600,
+        "aio": "AWQAm/8YAAAAbH4G2H3lqB1q4nE6o0c2Z5rTJf3jLz2u6ZJ0kqv1W9sYh8bXcA1lJ7m0p6K3eT2y",
+        "azp": "1950a258-227b-4e31-a9cf-717495945fc2",
+        "azpacr": "0",
+        "name": "Alice Example",
+        "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+        "preferred_username": "alice@contoso.example",
+        "rh": "0.AXEAv4j5cvGGr0GRqy180BHbR1oWUhkgIk5K...AA.",
+        "roles": ["Gateway.Read", "Gateway.Write"],
+        "scp": "access_as_user openid profile",
+        "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+        "tid": TENANT,
+        "uti": "fqiBqXLPj0eQa82S-IYFAA",
+        "ver": "2.0",
+        "wids": ["b79fbf4d-3ef9-4689-8143-76b194e85509"],
+    })
+}
+
+struct Setup {
+    parts: http::request::Parts,
+    token: String,
+    keys: KeySet,
+    validator: Validator,
+    minimal: Gate,
+    full: Gate,
+    now: OffsetDateTime,
+}
+
+fn warm(gate: &Gate, parts: &http::request::Parts, body: &[u8], now: OffsetDateTime) {
+    let facts = RequestFacts::from_parts(parts);
+    for _ in 0..3 {
+        match gate.check(parts, &facts, now) {
+            Outcome::FetchKeys(plan) => gate
+                .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), body, now)
+                .unwrap(),
+            Outcome::Allow { .. } => return,
+            other => panic!("bench request refused: {other:?}"),
+        }
+    }
+    panic!("gate kept asking for keys");
+}
+
+fn setup() -> Setup {
+    let now = OffsetDateTime::now_utc();
+    let key = TestKey::rsa("rsa", KeySize::Rsa2048);
+    let token = key.mint(Algorithm::RS256, &claims(now.unix_timestamp()));
+    let body = jwks(&[&key]);
+    let keys = KeySet::from_jwks(&body, &KeySetOptions::default()).unwrap();
+
+    let mut validation = Validation::default();
+    validation.issuers = vec![TEMPLATE.into()];
+    validation.audiences = vec![aud()];
+    validation.algorithms = vec![Algorithm::RS256];
+    let validator = Validator::new(validation.clone());
+
+    let issuer = IssuerConfig::new(TEMPLATE, [aud()])
+        .with_jwks_uri(JWKS_URI)
+        .with_validation(validation);
+    let minimal = Gate::new(GateConfig::new([issuer.clone()])).unwrap();
+    let policy_json = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/policies/gateway.json"
+    ))
+    .unwrap();
+    let policy = Policy::from_json(&policy_json).unwrap().compile().unwrap();
+    let full = Gate::new(
+        GateConfig::new([issuer.with_roles(RoleMapper::entra_id(CLIENT))]).with_policy(policy),
+    )
+    .unwrap();
+
+    let parts = http::Request::get("/users")
+        .header("host", "api.example.com")
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json")
+        .header("user-agent", "bench/1.0")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    warm(&minimal, &parts, &body, now);
+    warm(&full, &parts, &body, now);
+    Setup {
+        parts,
+        token,
+        keys,
+        validator,
+        minimal,
+        full,
+        now,
+    }
+}
+
+fn validate(s: &Setup) -> bool {
+    s.validator
+        .validate::<Map<String, Value>>(black_box(&s.token), &s.keys, s.now)
+        .is_ok()
+}
+
+fn check(s: &Setup, gate: &Gate) -> bool {
+    let facts = RequestFacts::from_parts(&s.parts);
+    matches!(
+        gate.check(black_box(&s.parts), &facts, s.now),
+        Outcome::Allow { .. }
+    )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn ratios(s: &Setup) {
+    const PER_ROUND: u32 = 100;
+    let (mut v, mut m, mut f) = (Vec::new(), Vec::new(), Vec::new());
+    let time = |out: &mut Vec<f64>, op: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        for _ in 0..PER_ROUND {
+            black_box(op());
+        }
+        out.push(t.elapsed().as_nanos() as f64 / f64::from(PER_ROUND));
+    };
+    for _ in 0..41 {
+        time(&mut v, &|| validate(s));
+        time(&mut m, &|| check(s, &s.minimal));
+        time(&mut f, &|| check(s, &s.full));
+    }
+    let (v, m, f) = (median(v), median(m), median(f));
+    println!("\ngate ratios (median ns per op over interleaved rounds, same run):");
+    println!("Validator::validate alone      {v:>10.0} ns");
+    println!(
+        "Gate::check, minimal           {m:>10.0} ns  {:.3}x validate",
+        m / v
+    );
+    println!(
+        "Gate::check, Entra roles+policy {f:>9.0} ns  {:.3}x validate",
+        f / v
+    );
+    println!("(RS256 token of {} bytes)", s.token.len());
+}
+
+fn main() {
+    let s = setup();
+    assert!(validate(&s) && check(&s, &s.minimal) && check(&s, &s.full));
+    let mut c = Criterion::default().configure_from_args();
+    let mut g = c.benchmark_group("gate/RS256-entra");
+    g.bench_function("validator_validate", |b| b.iter(|| validate(&s)));
+    g.bench_function("gate_check_minimal", |b| b.iter(|| check(&s, &s.minimal)));
+    g.bench_function("gate_check_full", |b| b.iter(|| check(&s, &s.full)));
+    g.finish();
+    c.final_summary();
+    ratios(&s);
+}

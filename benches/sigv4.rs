@@ -271,9 +271,171 @@ fn report() {
     );
 }
 
+/// Ratios measured pairwise: each round times a batch of `a` and a batch of
+/// `b` back to back (alternating which goes first), so load changes on a
+/// shared machine hit both sides; the median over rounds is reported.
+fn paired(
+    name: &str,
+    target: &str,
+    rounds: usize,
+    batch: usize,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) {
+    use std::time::Instant;
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let time = |f: &mut dyn FnMut()| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            start.elapsed().as_nanos() as f64
+        };
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = time(&mut a);
+            (ta, time(&mut b))
+        } else {
+            let tb = time(&mut b);
+            (time(&mut a), tb)
+        };
+        ratios.push(ta / tb);
+    }
+    ratios.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p) as usize];
+    println!(
+        "paired {name}: median {:.2}x (p10 {:.2}, p90 {:.2}) {target}",
+        q(0.5),
+        q(0.1),
+        q(0.9)
+    );
+}
+
+fn paired_report() {
+    let parts = parts();
+    let body = body();
+    let creds = Credentials::new(AKID, SECRET);
+    let cache = SigningKeyCache::default();
+    let mut warm = SigningParams::new("us-east-1", "execute-api", time());
+    warm.key_cache = Some(&cache);
+    let cold = SigningParams::new("us-east-1", "execute-api", time());
+    let out = sigv4::sign(&parts, Payload::Bytes(&body), &creds, &warm).unwrap();
+    let mut signed = http::Request::from_parts(parts.clone(), body.clone());
+    out.apply_to(&mut signed).unwrap();
+    let (signed_parts, _) = signed.into_parts();
+    let vcache = SigningKeyCache::default();
+    let mut vwarm = VerifyParams::new("us-east-1", "execute-api", time());
+    vwarm.key_cache = Some(&vcache);
+    let vcold = VerifyParams::new("us-east-1", "execute-api", time());
+    let lookup = |id: &str| (id == AKID).then(|| Secret::new(SECRET.to_owned()));
+    let creq = out.canonical_request().to_vec();
+    let sts_prefix =
+        "AWS4-HMAC-SHA256\n20261123T100000Z\n20261123/us-east-1/execute-api/aws4_request\n";
+    let fixed_key = hmac::Key::new(hmac::HMAC_SHA256, b"k");
+    let (r, n) = (41, 200);
+    let sign_warm = || {
+        black_box(
+            sigv4::sign(
+                black_box(&parts),
+                Payload::Bytes(black_box(&body)),
+                &creds,
+                &warm,
+            )
+            .unwrap(),
+        );
+    };
+    let sign_cold = || {
+        black_box(
+            sigv4::sign(
+                black_box(&parts),
+                Payload::Bytes(black_box(&body)),
+                &creds,
+                &cold,
+            )
+            .unwrap(),
+        );
+    };
+    let aws = || {
+        black_box(aws_sign(black_box(&parts), black_box(&body)));
+    };
+    paired(
+        "aws-sigv4 / ours (warm cache)",
+        "(target >= 2)",
+        r,
+        n,
+        aws,
+        sign_warm,
+    );
+    paired(
+        "aws-sigv4 / ours (cold cache)",
+        "(target >= 1.5)",
+        r,
+        n,
+        aws,
+        sign_cold,
+    );
+    paired("ours warm / floor cached key", "", r, n, sign_warm, || {
+        black_box(floor(
+            black_box(&body),
+            black_box(&creq),
+            sts_prefix,
+            false,
+            &fixed_key,
+        ));
+    });
+    paired("ours cold / floor with derive", "", r, n, sign_cold, || {
+        black_box(floor(
+            black_box(&body),
+            black_box(&creq),
+            sts_prefix,
+            true,
+            &fixed_key,
+        ));
+    });
+    paired(
+        "verify warm / sign warm",
+        "(target <= 1.2)",
+        r,
+        n,
+        || {
+            black_box(
+                sigv4::verify(
+                    black_box(&signed_parts),
+                    Payload::Bytes(black_box(&body)),
+                    lookup,
+                    &vwarm,
+                )
+                .unwrap(),
+            );
+        },
+        sign_warm,
+    );
+    paired(
+        "verify cold / sign cold",
+        "(target <= 1.2)",
+        r,
+        n,
+        || {
+            black_box(
+                sigv4::verify(
+                    black_box(&signed_parts),
+                    Payload::Bytes(black_box(&body)),
+                    lookup,
+                    &vcold,
+                )
+                .unwrap(),
+            );
+        },
+        sign_cold,
+    );
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c);
     c.final_summary();
     report();
+    if !std::env::args().any(|a| a == "--list" || a == "--test") {
+        paired_report();
+    }
 }

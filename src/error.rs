@@ -29,6 +29,9 @@ pub enum Error {
     /// AWS SigV4 signing or verification failed.
     #[error(transparent)]
     SigV4(#[from] crate::sigv4::SigV4Error),
+    /// A gate could not be built, or was fed a response it cannot place.
+    #[error(transparent)]
+    Gate(#[from] crate::gate::GateError),
     /// HTTP Message Signatures signing or verification failed.
     #[error(transparent)]
     HttpSig(#[from] crate::httpsig::HttpSigError),

@@ -1,2 +1,855 @@
 //! `Gate`: extraction, key lookup, validation, roles and policy composed into
-//! one sans-IO check.
+//! one sans-IO check (RFC 6750 for the token, RFC 7519 / RFC 8725 for its
+//! validation, OpenID Connect Discovery 1.0 for finding keys).
+//!
+//! The gate never fetches anything. When it needs an issuer's discovery
+//! document or key set it answers [`Outcome::FetchKeys`]; the caller performs
+//! the GET with its own client, feeds the response to
+//! [`Gate::apply_fetch_response`] (or the failure to
+//! [`Gate::apply_fetch_failure`]) and checks the request again.
+//!
+//! ```
+//! use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+//! use edge_auth::policy::RequestFacts;
+//! use time::macros::datetime;
+//!
+//! let issuer = IssuerConfig::new("https://idp.example.com", ["api://orders"])
+//!     .with_jwks_uri("https://idp.example.com/jwks");
+//! let gate = Gate::new(GateConfig::new([issuer]))?;
+//! let now = datetime!(2026-11-23 10:00:00 UTC);
+//!
+//! // No token: 401 with a Bearer challenge, before any key is fetched.
+//! let (parts, ()) = http::Request::get("/orders").body(())?.into_parts();
+//! let Outcome::Deny(rejection) = gate.check(&parts, &RequestFacts::from_parts(&parts), now) else {
+//!     unreachable!()
+//! };
+//! assert_eq!(rejection.to_response().status(), 401);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use http::request::Parts;
+use http::{HeaderMap, StatusCode};
+use jsonwebtoken::Algorithm;
+use serde::de::IgnoredAny;
+use time::{Duration, OffsetDateTime};
+
+use crate::error::Error;
+use crate::extract::{self, TokenSource};
+use crate::jwk::KeySet;
+use crate::jwk::cache::{CacheConfig, CacheState, JwksCache, Lookup};
+use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
+use crate::jwt::{self, JwtError, Part, Validation, Validator};
+use crate::oidc::{Principal, RoleMapper};
+use crate::policy::{CompiledPolicy, Decision, Failure, Policy, Reason, RequestFacts};
+use crate::response::{DEFAULT_REALM, Rejection};
+
+/// The placeholder in an issuer that stands for the token's tenant (Entra ID
+/// multi-tenant applications).
+const TENANT: &str = "{tenantid}";
+
+/// The policy used when [`GateConfig::policy`] is `None`: every request needs
+/// a valid token.
+const AUTHENTICATED_ONLY: &str = r#"{"rules":[{"id":"authenticated","match":{"paths":["/**"]},"require":{"authenticated":true},"effect":"allow"}]}"#;
+
+/// One trusted token issuer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IssuerConfig {
+    /// The issuer, compared exactly with the token's `iss`; or an Entra ID
+    /// multi-tenant template such as
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`, matched with the
+    /// token's `tid` in place of `{tenantid}`.
+    pub issuer: String,
+    /// Accepted `aud` values. Must not be empty: a token for another API of
+    /// the same issuer must not pass.
+    pub audiences: Vec<String>,
+    /// The JWKS endpoint. `None`: found through the discovery document.
+    pub jwks_uri: Option<String>,
+    /// Where the discovery document is. `None`:
+    /// `{issuer}/.well-known/openid-configuration`. Required (or
+    /// `jwks_uri`) for a `{tenantid}` template.
+    pub discovery_url: Option<String>,
+    /// Algorithms, leeway, `typ`, max age and required claims. Its
+    /// `issuers` and `audiences` are replaced by the ones above.
+    pub validation: Validation,
+    /// How claims become roles, scopes and groups.
+    pub roles: RoleMapper,
+}
+
+impl IssuerConfig {
+    /// An issuer with its accepted audiences, default validation
+    /// (asymmetric algorithms, 60 s leeway, `exp` required) and a role
+    /// mapper that takes only `sub` and `iss`.
+    pub fn new<I, S>(issuer: impl Into<String>, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            issuer: issuer.into(),
+            audiences: audiences.into_iter().map(Into::into).collect(),
+            jwks_uri: None,
+            discovery_url: None,
+            validation: Validation::default(),
+            roles: RoleMapper::default(),
+        }
+    }
+
+    /// Sets the JWKS endpoint (skips discovery).
+    #[must_use]
+    pub fn with_jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets the discovery document's URL.
+    #[must_use]
+    pub fn with_discovery_url(mut self, url: impl Into<String>) -> Self {
+        self.discovery_url = Some(url.into());
+        self
+    }
+
+    /// Sets the accepted algorithms.
+    #[must_use]
+    pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.validation.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Sets the validation rules (its issuers and audiences are replaced).
+    #[must_use]
+    pub fn with_validation(mut self, validation: Validation) -> Self {
+        self.validation = validation;
+        self
+    }
+
+    /// Sets the role mapper (e.g. a preset from [`crate::oidc`]).
+    #[must_use]
+    pub fn with_roles(mut self, roles: RoleMapper) -> Self {
+        self.roles = roles;
+        self
+    }
+}
+
+/// What a [`Gate`] enforces.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GateConfig {
+    /// The trusted issuers. A token's unverified `iss` only chooses among
+    /// them; one issuer's keys never verify another issuer's tokens.
+    pub issuers: Vec<IssuerConfig>,
+    /// Where tokens are looked for (default: `Authorization: Bearer`).
+    pub sources: Vec<TokenSource>,
+    /// The `realm` of `WWW-Authenticate` challenges (default `edge-auth`).
+    pub realm: String,
+    /// The route policy. `None`: every request needs a valid token and any
+    /// valid token is enough.
+    pub policy: Option<CompiledPolicy>,
+    /// How each issuer's key set is cached and refreshed.
+    pub cache: CacheConfig,
+    /// What discovery documents must satisfy.
+    pub discovery: DiscoveryOptions,
+    /// How long a handed-out discovery fetch may stay unanswered before
+    /// another is handed out (default 30 s).
+    pub discovery_timeout: Duration,
+    /// Delay before retrying a failed discovery fetch (default 30 s).
+    pub discovery_retry: Duration,
+}
+
+impl GateConfig {
+    /// A gate for these issuers with default sources, realm and caching,
+    /// and no policy (any valid token is allowed).
+    pub fn new(issuers: impl IntoIterator<Item = IssuerConfig>) -> Self {
+        Self {
+            issuers: issuers.into_iter().collect(),
+            sources: vec![TokenSource::AuthorizationBearer],
+            realm: DEFAULT_REALM.to_owned(),
+            policy: None,
+            cache: CacheConfig::default(),
+            discovery: DiscoveryOptions::default(),
+            discovery_timeout: Duration::seconds(30),
+            discovery_retry: Duration::seconds(30),
+        }
+    }
+
+    /// Sets the policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: CompiledPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Sets the token sources.
+    #[must_use]
+    pub fn with_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+
+    /// Sets the challenge realm.
+    #[must_use]
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Sets the cache configuration.
+    #[must_use]
+    pub fn with_cache(mut self, cache: CacheConfig) -> Self {
+        self.cache = cache;
+        self
+    }
+}
+
+/// What the gate decided about a request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Let the request through. `principal` is `None` on an anonymous route
+    /// reached without a token.
+    Allow {
+        /// Who made the request.
+        principal: Option<Box<Principal>>,
+        /// The policy decision, for the audit log.
+        decision: Decision,
+    },
+    /// Turn the request away with [`Rejection::to_response`].
+    Deny(Rejection),
+    /// Fetch [`FetchPlan::url`], give the response to
+    /// [`Gate::apply_fetch_response`], then check the request again.
+    FetchKeys(FetchPlan),
+}
+
+/// What a [`FetchPlan`] fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchKind {
+    /// The issuer's OpenID Connect discovery document.
+    Discovery,
+    /// The issuer's JSON Web Key Set.
+    Jwks,
+}
+
+/// A GET the caller should perform for the gate.
+#[derive(Debug, Clone)]
+pub struct FetchPlan {
+    issuer: String,
+    url: String,
+    kind: FetchKind,
+    in_flight: bool,
+    headers: HeaderMap,
+}
+
+impl FetchPlan {
+    /// The issuer (as configured) whose keys this fetch serves; hand it
+    /// back through [`Gate::apply_fetch_response`].
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The URL to GET.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Discovery document or key set.
+    pub fn kind(&self) -> FetchKind {
+        self.kind
+    }
+
+    /// Headers to send (e.g. `If-None-Match`).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// `true` when this fetch was already handed out to another request
+    /// and has not been answered yet: wait for that fetch if you can
+    /// (single flight), then check again. A caller that cannot join it
+    /// (another process) may wait briefly and check again, or fetch anyway:
+    /// applying a duplicate response is harmless.
+    pub fn is_in_flight(&self) -> bool {
+        self.in_flight
+    }
+}
+
+/// Discovery progress for an issuer configured without `jwks_uri`.
+#[derive(Debug, Default)]
+struct DiscoveryStatus {
+    in_flight_since: Option<OffsetDateTime>,
+    retry_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug)]
+struct IssuerState {
+    cache: Option<JwksCache>,
+    discovery: DiscoveryStatus,
+}
+
+#[derive(Debug)]
+struct Issuer {
+    config: IssuerConfig,
+    /// `{tenantid}` template split around the placeholder.
+    template: Option<(String, String)>,
+    discovery_url: Option<String>,
+    validator: Validator,
+    state: Mutex<IssuerState>,
+}
+
+impl Issuer {
+    fn matches(&self, iss: &str, tid: Option<&str>) -> bool {
+        match &self.template {
+            None => iss == self.config.issuer,
+            Some((prefix, suffix)) => tid.is_some_and(|tid| {
+                iss.strip_prefix(prefix.as_str())
+                    .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+                    == Some(tid)
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, IssuerState> {
+        // A panic elsewhere while holding the lock cannot leave the cache
+        // half-updated in a way that accepts a bad token: every update is a
+        // whole-value replacement. Keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Extraction, issuer selection, key lookup, JWT validation, role mapping
+/// and policy in one sans-IO check. `Send + Sync`: share one gate across
+/// requests; each issuer's key cache sits behind its own short lock.
+#[derive(Debug)]
+pub struct Gate {
+    issuers: Vec<Issuer>,
+    sources: Vec<TokenSource>,
+    realm: String,
+    policy: CompiledPolicy,
+    cache_config: CacheConfig,
+    discovery: DiscoveryOptions,
+    discovery_timeout: Duration,
+    discovery_retry: Duration,
+    max_token_size: usize,
+}
+
+/// Result of the authentication stage.
+enum Authn {
+    Principal(Box<Principal>),
+    Fetch(FetchPlan),
+    Reject(Rejection),
+}
+
+impl Gate {
+    /// Builds a gate.
+    ///
+    /// # Errors
+    /// [`Error::Gate`] when there is no issuer, an issuer has no audience or
+    /// no way to find its keys (a `{tenantid}` template needs `jwks_uri` or
+    /// `discovery_url`), the same issuer is configured twice, or an
+    /// endpoint is not acceptable; [`Error::Cache`] when the cache
+    /// configuration is inconsistent.
+    pub fn new(config: GateConfig) -> Result<Self, Error> {
+        if config.issuers.is_empty() {
+            return Err(GateError::new("no issuer configured").into());
+        }
+        let policy = match config.policy {
+            Some(policy) => policy,
+            None => Policy::from_json(AUTHENTICATED_ONLY)?.compile()?,
+        };
+        let mut issuers = Vec::with_capacity(config.issuers.len());
+        let mut max_token_size = 0;
+        for ic in config.issuers {
+            if issuers
+                .iter()
+                .any(|i: &Issuer| i.config.issuer == ic.issuer)
+            {
+                return Err(GateError::issuer(&ic.issuer, "configured twice").into());
+            }
+            if ic.audiences.is_empty() {
+                return Err(GateError::issuer(&ic.issuer, "has no audience").into());
+            }
+            let template = match ic.issuer.split_once(TENANT) {
+                Some((prefix, suffix)) if !suffix.contains(TENANT) => {
+                    Some((prefix.to_owned(), suffix.to_owned()))
+                }
+                Some(_) => {
+                    return Err(GateError::issuer(&ic.issuer, "has `{tenantid}` twice").into());
+                }
+                None => None,
+            };
+            let discovery_url = match (&ic.jwks_uri, &ic.discovery_url, &template) {
+                (Some(_), _, _) => None,
+                (None, Some(url), _) => Some(url.clone()),
+                (None, None, None) => {
+                    Some(discovery::discovery_url(&ic.issuer, &config.discovery)?)
+                }
+                (None, None, Some(_)) => {
+                    return Err(GateError::issuer(
+                        &ic.issuer,
+                        "is a `{tenantid}` template and needs `jwks_uri` or `discovery_url`",
+                    )
+                    .into());
+                }
+            };
+            let cache = match &ic.jwks_uri {
+                Some(uri) => Some(JwksCache::new(&ic.issuer, uri, config.cache.clone())?),
+                None => None,
+            };
+            let mut validation = ic.validation.clone();
+            validation.issuers = vec![ic.issuer.clone()];
+            validation.audiences = ic.audiences.clone();
+            max_token_size = max_token_size.max(validation.max_token_size);
+            issuers.push(Issuer {
+                template,
+                discovery_url,
+                validator: Validator::new(validation),
+                state: Mutex::new(IssuerState {
+                    cache,
+                    discovery: DiscoveryStatus::default(),
+                }),
+                config: ic,
+            });
+        }
+        Ok(Self {
+            issuers,
+            sources: config.sources,
+            realm: config.realm,
+            policy,
+            cache_config: config.cache,
+            discovery: config.discovery,
+            discovery_timeout: config.discovery_timeout,
+            discovery_retry: config.discovery_retry,
+            max_token_size,
+        })
+    }
+
+    /// Checks one request at time `now`: token extraction, issuer
+    /// selection by the token's unverified `iss`, key lookup, validation,
+    /// role mapping, then the policy with `facts`.
+    ///
+    /// A request without a token is evaluated anonymously (anonymous
+    /// routes pass; others get 401 with a bare challenge). A request with a
+    /// token that fails validation gets 401 `invalid_token` even on an
+    /// anonymous route: a client sending a bad token should learn of it.
+    pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
+        let token = match extract::extract(parts, &self.sources) {
+            Ok(token) => token,
+            Err(e) => return Outcome::Deny(self.realm(Rejection::invalid_request(&e))),
+        };
+        let principal = match token {
+            None => None,
+            Some(token) => match self.authenticate(token.as_str(), now) {
+                Authn::Principal(p) => Some(p),
+                Authn::Fetch(plan) => return Outcome::FetchKeys(plan),
+                Authn::Reject(r) => return Outcome::Deny(self.realm(r)),
+            },
+        };
+        self.authorize(facts, principal)
+    }
+
+    fn realm(&self, rejection: Rejection) -> Rejection {
+        rejection.with_realm(self.realm.as_str())
+    }
+
+    fn authenticate(&self, token: &str, now: OffsetDateTime) -> Authn {
+        let (alg, kid) = match peek_header(token, self.max_token_size) {
+            Ok(h) => h,
+            Err(e) => return Authn::Reject(rejection_for(&e)),
+        };
+        let issuer = match self.select_issuer(token) {
+            Ok(issuer) => issuer,
+            Err(r) => return Authn::Reject(*r),
+        };
+        // An `alg` this issuer does not accept is refused before any key
+        // is looked up or fetched (STYLE.md 8): validating against an
+        // empty set yields the precise error.
+        let alg = match alg {
+            Some(alg) if issuer.validator.validation().algorithms.contains(&alg) => alg,
+            _ => {
+                return match issuer
+                    .validator
+                    .validate::<IgnoredAny>(token, &KeySet::default(), now)
+                {
+                    Err(e) => Authn::Reject(rejection_for(&e)),
+                    Ok(_) => Authn::Reject(Rejection::invalid_token("algorithm not accepted")),
+                };
+            }
+        };
+        let mut state = issuer.lock();
+        let IssuerState { cache, discovery } = &mut *state;
+        let Some(cache) = cache else {
+            return self.discovery_step(issuer, discovery, now);
+        };
+        let claims = match cache.lookup(kid.as_deref(), alg, now) {
+            Lookup::Key(keys) => issuer.validator.validate::<IgnoredAny>(token, keys, now),
+            Lookup::Fetch(plan) => {
+                return Authn::Fetch(FetchPlan {
+                    issuer: issuer.config.issuer.clone(),
+                    url: plan.url().to_owned(),
+                    kind: FetchKind::Jwks,
+                    in_flight: false,
+                    headers: plan.headers(),
+                });
+            }
+            Lookup::Pending => {
+                return Authn::Fetch(FetchPlan {
+                    issuer: issuer.config.issuer.clone(),
+                    url: cache.jwks_uri().to_owned(),
+                    kind: FetchKind::Jwks,
+                    in_flight: true,
+                    headers: HeaderMap::new(),
+                });
+            }
+            Lookup::Unavailable => {
+                return Authn::Reject(
+                    Rejection::unavailable("the issuer's keys are unavailable")
+                        .with_issuer(issuer.config.issuer.as_str()),
+                );
+            }
+            // `Unknown` and anything a later version adds: no key, no accept.
+            _ => Err(JwtError::UnknownKey {
+                kid: kid.clone(),
+                alg: format!("{alg:?}"),
+            }),
+        };
+        drop(state);
+        match claims {
+            Ok(claims) => {
+                let (IgnoredAny, raw) = claims.into_parts();
+                let mut principal = issuer.config.roles.map_owned(raw);
+                if principal.issuer.is_none() {
+                    principal.issuer = Some(issuer.config.issuer.clone());
+                }
+                Authn::Principal(Box::new(principal))
+            }
+            Err(e) => Authn::Reject(rejection_for(&e).with_issuer(issuer.config.issuer.as_str())),
+        }
+    }
+
+    /// Chooses the issuer by the token's unverified `iss` (and `tid` for a
+    /// template). With one issuer there is nothing to choose: the validator
+    /// checks `iss` itself, and the claims are parsed only once.
+    fn select_issuer(&self, token: &str) -> Result<&Issuer, Box<Rejection>> {
+        if let [only] = self.issuers.as_slice() {
+            return Ok(only);
+        }
+        let inspected =
+            jwt::inspect(token, self.max_token_size).map_err(|e| Box::new(rejection_for(&e)))?;
+        let iss = inspected.issuer.as_deref().unwrap_or_default();
+        self.issuers
+            .iter()
+            .find(|i| i.matches(iss, inspected.tenant_id.as_deref()))
+            .ok_or_else(|| {
+                Box::new(Rejection::invalid_token(format!(
+                    "issuer `{iss}` is not trusted"
+                )))
+            })
+    }
+
+    fn discovery_step(
+        &self,
+        issuer: &Issuer,
+        status: &mut DiscoveryStatus,
+        now: OffsetDateTime,
+    ) -> Authn {
+        let Some(url) = issuer.discovery_url.clone() else {
+            return Authn::Reject(Rejection::unavailable("the issuer has no key source"));
+        };
+        let plan = |in_flight| {
+            Authn::Fetch(FetchPlan {
+                issuer: issuer.config.issuer.clone(),
+                url,
+                kind: FetchKind::Discovery,
+                in_flight,
+                headers: HeaderMap::new(),
+            })
+        };
+        if status
+            .in_flight_since
+            .is_some_and(|since| now < since + self.discovery_timeout)
+        {
+            return plan(true);
+        }
+        if status.retry_at.is_some_and(|at| now < at) {
+            return Authn::Reject(
+                Rejection::unavailable("the issuer's discovery document is unavailable")
+                    .with_issuer(issuer.config.issuer.as_str()),
+            );
+        }
+        status.in_flight_since = Some(now);
+        plan(false)
+    }
+
+    fn authorize(&self, facts: &RequestFacts<'_>, principal: Option<Box<Principal>>) -> Outcome {
+        let decision = self.policy.evaluate(facts, principal.as_deref());
+        if decision.is_allowed() {
+            return Outcome::Allow {
+                principal,
+                decision,
+            };
+        }
+        Outcome::Deny(self.realm(rejection_for_decision(&decision, principal.as_deref())))
+    }
+
+    /// Feeds the response to a [`FetchPlan`] back to the gate.
+    ///
+    /// # Errors
+    /// [`Error::Gate`] when the plan names an issuer this gate does not
+    /// have; [`Error::Discovery`] when a discovery document is refused;
+    /// [`Error::Cache`] when a key set response is refused (the cache then
+    /// keeps serving its last good set and backs off). In every error case
+    /// the failure is recorded, so the caller only needs to log it.
+    pub fn apply_fetch_response(
+        &self,
+        plan: &FetchPlan,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let issuer = self.issuer(plan.issuer())?;
+        let mut state = issuer.lock();
+        match plan.kind {
+            FetchKind::Jwks => match &mut state.cache {
+                Some(cache) => cache.apply_response(status, headers, body, now).map(drop)?,
+                None => return Err(GateError::issuer(plan.issuer(), "has no key set yet").into()),
+            },
+            FetchKind::Discovery => {
+                if state.cache.is_some() {
+                    // Discovery already done (a duplicate fetch): keep the
+                    // key set we have.
+                    return Ok(());
+                }
+                let result = self.apply_discovery(issuer, status, body);
+                state.discovery.in_flight_since = None;
+                match result {
+                    Ok(cache) => {
+                        state.cache = Some(cache);
+                        state.discovery.retry_at = None;
+                    }
+                    Err(e) => {
+                        state.discovery.retry_at = Some(now + self.discovery_retry);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_discovery(
+        &self,
+        issuer: &Issuer,
+        status: StatusCode,
+        body: &[u8],
+    ) -> Result<JwksCache, Error> {
+        if status != StatusCode::OK {
+            return Err(GateError::issuer(
+                &issuer.config.issuer,
+                "discovery document fetch did not answer 200",
+            )
+            .into());
+        }
+        let metadata = ProviderMetadata::from_json(body, &issuer.config.issuer, &self.discovery)?;
+        Ok(JwksCache::new(
+            &issuer.config.issuer,
+            &metadata.jwks_uri,
+            self.cache_config.clone(),
+        )?)
+    }
+
+    /// Records that the fetch for `plan` failed (network error, timeout).
+    /// Keys already held keep serving; the next fetch waits out a backoff.
+    pub fn apply_fetch_failure(&self, plan: &FetchPlan, reason: &str, now: OffsetDateTime) {
+        let Ok(issuer) = self.issuer(plan.issuer()) else {
+            return;
+        };
+        let mut state = issuer.lock();
+        match (plan.kind, &mut state.cache) {
+            (FetchKind::Jwks, Some(cache)) => cache.apply_failure(reason, now),
+            (FetchKind::Discovery, None) => {
+                state.discovery.in_flight_since = None;
+                state.discovery.retry_at = Some(now + self.discovery_retry);
+            }
+            _ => {}
+        }
+    }
+
+    /// Fetches due now without any request asking: refresh-ahead of expiry
+    /// and retries. Call it from a timer (or a Worker's `waitUntil`).
+    pub fn poll(&self, now: OffsetDateTime) -> Vec<FetchPlan> {
+        self.issuers
+            .iter()
+            .filter_map(|issuer| {
+                let mut state = issuer.lock();
+                let plan = state.cache.as_mut()?.poll(now)?;
+                Some(FetchPlan {
+                    issuer: issuer.config.issuer.clone(),
+                    url: plan.url().to_owned(),
+                    kind: FetchKind::Jwks,
+                    in_flight: false,
+                    headers: plan.headers(),
+                })
+            })
+            .collect()
+    }
+
+    /// The key cache state of `issuer`, to persist (e.g. in Workers KV) and
+    /// share across processes. `None` before the issuer's keys were found.
+    pub fn export_state(&self, issuer: &str) -> Option<CacheState> {
+        let issuer = self.issuer(issuer).ok()?;
+        let state = issuer.lock();
+        state.cache.as_ref().map(JwksCache::state)
+    }
+
+    /// Restores a state saved with [`export_state`](Self::export_state).
+    ///
+    /// # Errors
+    /// [`Error::Gate`] for an unknown issuer or one whose `jwks_uri` is not
+    /// known yet; [`Error::Cache`] when the state is corrupt, belongs to
+    /// another issuer or endpoint, or is too old.
+    pub fn import_state(
+        &self,
+        issuer: &str,
+        saved: &CacheState,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let entry = self.issuer(issuer)?;
+        let mut state = entry.lock();
+        let jwks_uri = match (&state.cache, &entry.config.jwks_uri) {
+            (Some(cache), _) => cache.jwks_uri().to_owned(),
+            (None, Some(uri)) => uri.clone(),
+            (None, None) => {
+                return Err(GateError::issuer(issuer, "has no known jwks uri yet").into());
+            }
+        };
+        let cache = JwksCache::from_state(
+            &entry.config.issuer,
+            &jwks_uri,
+            self.cache_config.clone(),
+            saved,
+            now,
+        )?;
+        state.cache = Some(cache);
+        Ok(())
+    }
+
+    /// The configured issuers, in order.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.issuers.iter().map(|i| i.config.issuer.as_str())
+    }
+
+    fn issuer(&self, issuer: &str) -> Result<&Issuer, GateError> {
+        self.issuers
+            .iter()
+            .find(|i| i.config.issuer == issuer)
+            .ok_or_else(|| GateError::issuer(issuer, "is not configured"))
+    }
+}
+
+/// Reads `alg` and `kid` from a token's header, unverified, with the
+/// validator's own parsers. `alg` is `None` when it names no algorithm this
+/// crate implements (the validator then says precisely why).
+fn peek_header(token: &str, max: usize) -> Result<(Option<Algorithm>, Option<String>), JwtError> {
+    let segments = jwt::compact::split(token, max)?;
+    let bytes = jwt::compact::decode_vec(segments.header, Part::Header)?;
+    let header = jwt::header::parse(&bytes)?;
+    let alg = jwt::header::Alg::from_name(&header.alg).map(|a| a.to_jwt());
+    Ok((alg, header.kid.map(|k| k.into_owned())))
+}
+
+/// The rejection for a token that failed validation. The wire shows only
+/// RFC 6750's `invalid_token`; the error text goes to the audit record.
+fn rejection_for(error: &JwtError) -> Rejection {
+    match error {
+        JwtError::Expired { .. } => Rejection::expired_token(error.to_string()),
+        _ => Rejection::invalid_token(error.to_string()),
+    }
+}
+
+/// The rejection for a policy deny: 401 when a token would help, 403
+/// `insufficient_scope` when the token lacks roles, scopes or claims the
+/// route needs, 403 without a challenge otherwise (deny rule, address,
+/// country, a malformed path).
+fn rejection_for_decision(decision: &Decision, principal: Option<&Principal>) -> Rejection {
+    let reasons = decision
+        .reasons
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap_or_default());
+    let rejection = if principal.is_none()
+        && (decision.authentication_required() || decision.rule_id.is_none() && !refused(decision))
+    {
+        Rejection::missing_token()
+    } else if let Some(scopes) = decision.required_scopes() {
+        Rejection::insufficient_scope(scopes.iter().map(String::as_str))
+    } else if principal.is_some() && decision.rule_id.is_none() && lacks_privilege(decision) {
+        Rejection::insufficient_scope(std::iter::empty::<&str>())
+    } else {
+        Rejection::forbidden(decision.rule_id.as_deref(), std::iter::empty::<&str>())
+    };
+    let rejection = rejection.with_reasons(reasons);
+    let rejection = match decision.rule_id.as_deref() {
+        Some(rule) => rejection.with_rule(rule),
+        None => rejection,
+    };
+    match principal {
+        Some(p) => {
+            let r = match &p.subject {
+                Some(sub) => rejection.with_subject(sub.as_str()),
+                None => rejection,
+            };
+            match &p.issuer {
+                Some(iss) => r.with_issuer(iss.as_str()),
+                None => r,
+            }
+        }
+        None => rejection,
+    }
+}
+
+/// Whether the request itself was refused before matching (bad path).
+fn refused(decision: &Decision) -> bool {
+    decision
+        .reasons
+        .iter()
+        .any(|r| matches!(r, Reason::RequestRejected { .. }))
+}
+
+/// Whether an allow rule matched the route and failed only on what the token
+/// grants (roles, scopes, claims).
+fn lacks_privilege(decision: &Decision) -> bool {
+    decision.reasons.iter().any(|r| match r {
+        Reason::RequirementsNotMet { failures, .. } => failures.iter().all(|f| {
+            matches!(
+                f,
+                Failure::NoneOfRoles { .. }
+                    | Failure::MissingRoles { .. }
+                    | Failure::MissingScopes { .. }
+                    | Failure::ClaimMismatch { .. }
+            )
+        }),
+        _ => false,
+    })
+}
+
+/// A gate that cannot be built, or a fetch response for an unknown issuer.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct GateError {
+    message: String,
+}
+
+impl GateError {
+    fn new(message: &str) -> Self {
+        Self {
+            message: message.to_owned(),
+        }
+    }
+
+    fn issuer(issuer: &str, what: &str) -> Self {
+        Self {
+            message: format!("issuer `{issuer}` {what}"),
+        }
+    }
+}

@@ -35,6 +35,11 @@ pub use secret::Secret;
 #[doc(hidden)]
 pub mod __fuzz {
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    pub use crate::httpsig::fields::{
+        BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
+        parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
+        serialize_list,
+    };
     pub use crate::jwk::cache::freshness::{
         CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
@@ -50,11 +55,6 @@ pub mod __fuzz {
     ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
         crate::jwt::validate_parse_claims(payload)
     }
-    pub use crate::httpsig::fields::{
-        BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
-        parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
-        serialize_list,
-    };
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
     };

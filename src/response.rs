@@ -79,6 +79,10 @@ pub enum RejectionKind {
     /// Policy denied the request for a reason another token would not fix
     /// (deny rule, address, country): 403 without a challenge.
     Forbidden,
+    /// The issuer's keys could not be obtained (IdP down past max-stale,
+    /// discovery failing): 503 without a challenge. Not the token's fault,
+    /// so it is not reported as `invalid_token`.
+    Unavailable,
 }
 
 impl RejectionKind {
@@ -88,13 +92,14 @@ impl RejectionKind {
             Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     /// The RFC 6750 §3.1 error code, if any.
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::Forbidden => None,
+            Self::MissingToken | Self::Forbidden | Self::Unavailable => None,
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
@@ -168,6 +173,17 @@ impl Rejection {
 
     /// The token has expired: 401 `invalid_token` with the description
     /// "the access token expired", which tells a client to refresh (the
+    /// The issuer's keys are unavailable (see
+    /// [`RejectionKind::Unavailable`]): 503. `reason` goes to the audit
+    /// record only.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Self::new(
+            RejectionKind::Unavailable,
+            "the service is temporarily unavailable",
+        )
+        .with_reason(reason)
+    }
+
     /// RFC 6750 §3 example). `reason` stays internal.
     pub fn expired_token(reason: impl Into<String>) -> Self {
         let mut r = Self::new(RejectionKind::InvalidToken, "the access token expired");
@@ -287,7 +303,10 @@ impl Rejection {
 
     /// The `WWW-Authenticate` value, or `None` for [`RejectionKind::Forbidden`].
     pub fn challenge(&self) -> Option<String> {
-        if self.kind == RejectionKind::Forbidden {
+        if matches!(
+            self.kind,
+            RejectionKind::Forbidden | RejectionKind::Unavailable
+        ) {
             return None;
         }
         let mut params = vec![format!("realm={}", quoted_string(&self.realm))];

@@ -13,20 +13,12 @@ pub const DEFAULT_LEEWAY: Duration = Duration::seconds(60);
 
 /// Converts a NumericDate (seconds since the Unix epoch) to a time, or `None`
 /// when it is out of the representable range.
-#[allow(
-    dead_code,
-    reason = "shared helper; the modules that use it land separately"
-)]
 pub(crate) fn from_unix(secs: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(secs).ok()
 }
 
 /// Formats a time as RFC 3339 for error messages; falls back to the Unix
 /// timestamp if formatting fails.
-#[allow(
-    dead_code,
-    reason = "shared helper; the modules that use it land separately"
-)]
 pub(crate) fn display(t: OffsetDateTime) -> String {
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
@@ -34,10 +26,6 @@ pub(crate) fn display(t: OffsetDateTime) -> String {
 
 /// Whole seconds from `earlier` to `later` (negative when `later` is before
 /// `earlier`), saturating.
-#[allow(
-    dead_code,
-    reason = "shared helper; the modules that use it land separately"
-)]
 pub(crate) fn seconds_between(earlier: OffsetDateTime, later: OffsetDateTime) -> i64 {
     (later - earlier).whole_seconds()
 }

@@ -434,3 +434,29 @@ fn hmac_keyset_debug_is_redacted() {
     assert!(dbg.contains("redacted"));
     assert!(!dbg.contains(&jwt_support::b64(&[0x5a; 64])));
 }
+
+mod base64url_properties {
+    use edge_auth::__fuzz::{decode_vec, split};
+    use edge_auth::jwt::Part;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn canonical_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let enc = super::jwt_support::b64(&bytes);
+            prop_assert_eq!(decode_vec(&enc, Part::Claims).unwrap(), bytes);
+        }
+
+        #[test]
+        fn only_the_canonical_encoding_decodes(s in "[A-Za-z0-9_=+/ -]{0,40}") {
+            if let Ok(bytes) = decode_vec(&s, Part::Claims) {
+                prop_assert_eq!(super::jwt_support::b64(&bytes), s);
+            }
+        }
+
+        #[test]
+        fn split_never_panics(s in "\\PC{0,64}") {
+            let _ = split(&s, 32);
+        }
+    }
+}

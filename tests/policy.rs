@@ -288,6 +288,7 @@ cases! {
     // Hosts: case-insensitive, port ignored, wildcard below a suffix.
     tenant_api_host_and_claim: get("/api/v1/things").host("api.example.com"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_host_case_and_port: get("/api/x").host("API.Example.COM:8443"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
+    tenant_api_host_empty_port: get("/api/x").host("api.example.com:"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_host_trailing_dot: get("/api/x").host("api.example.com."), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_wildcard_host: get("/api/x").host("acme.tenants.example.com"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");
     tenant_api_wildcard_deep: get("/api/x").host("a.b.tenants.example.com"), claims(json!({"tenant": {"id": "acme"}})) => Allow("tenant-api");

@@ -1414,3 +1414,68 @@ fn accepts_signed_date_header() {
         SigV4Error::MissingSignedHeader("date")
     );
 }
+
+/// The parsers exported for the fuzzer never panic, and the canonical forms
+/// are idempotent where they should be.
+mod parser_props {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn authorization_parser_total(v in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = edge_auth::__fuzz::sigv4_parse_authorization(&v);
+        }
+
+        #[test]
+        fn authorization_parser_on_near_misses(
+            cred in "[A-Za-z0-9/_=, -]{0,60}",
+            sh in "[a-z;, =-]{0,30}",
+            sig in "[0-9a-fA-F=]{0,70}",
+            sep in prop::sample::select(vec![", ", ",", " ,", ",,"]),
+        ) {
+            let v = format!("AWS4-HMAC-SHA256 Credential={cred}{sep}SignedHeaders={sh}{sep}Signature={sig}");
+            let _ = edge_auth::__fuzz::sigv4_parse_authorization(v.as_bytes());
+        }
+
+        #[test]
+        fn canonical_path_is_idempotent_when_single_encoded(p in "/[a-zA-Z0-9%/._~:@!$&'()*+,;=-]{0,40}") {
+            let once = edge_auth::__fuzz::sigv4_canonical_path(&p, false, false);
+            let once = String::from_utf8(once).unwrap();
+            let twice = edge_auth::__fuzz::sigv4_canonical_path(&once, false, false);
+            prop_assert_eq!(once.as_bytes(), &twice[..]);
+            let _ = edge_auth::__fuzz::sigv4_canonical_path(&p, true, true);
+        }
+
+        #[test]
+        fn canonical_query_is_idempotent(q in "[a-zA-Z0-9%&=+._~ -]{0,60}") {
+            let once = edge_auth::__fuzz::sigv4_canonical_query(&q);
+            let once = String::from_utf8(once).unwrap();
+            let twice = edge_auth::__fuzz::sigv4_canonical_query(&once);
+            prop_assert_eq!(once.as_bytes(), &twice[..]);
+        }
+
+        #[test]
+        fn trim_is_idempotent_and_never_grows(v in prop::collection::vec(prop::sample::select(vec![b' ', b'a', b'\t', 0xff]), 0..40)) {
+            let once = edge_auth::__fuzz::sigv4_trim_header_value(&v);
+            prop_assert!(once.len() <= v.len());
+            prop_assert_eq!(edge_auth::__fuzz::sigv4_trim_header_value(&once), once);
+        }
+
+        #[test]
+        fn verifier_canonicaliser_total(
+            auth in "AWS4-HMAC-SHA256 [ -~]{0,120}",
+            query in "[a-zA-Z0-9%&=+_-]{0,60}",
+            date in "[0-9TZ]{0,18}",
+        ) {
+            let mut b = http::Request::get(format!("https://h.example/p?{query}"));
+            if let Ok(v) = http::HeaderValue::from_str(&auth) {
+                b = b.header("authorization", v);
+            }
+            b = b.header("x-amz-date", date.as_str());
+            let (parts, ()) = b.body(()).unwrap().into_parts();
+            let _ = edge_auth::__fuzz::sigv4_verifier_canonical_request(&parts);
+        }
+    }
+}

@@ -200,7 +200,8 @@ impl<'a> Parser<'a> {
         if self.next() != Some(b'(') {
             return self.err("expected `(`");
         }
-        let mut items = Vec::new();
+        // Signature-Input inner lists usually hold a handful of components.
+        let mut items = Vec::with_capacity(8);
         loop {
             self.skip_sp();
             match self.peek() {
@@ -228,7 +229,10 @@ impl<'a> Parser<'a> {
     }
 
     fn parameters(&mut self) -> Result<Parameters, SfError> {
-        let mut params: Parameters = Vec::new();
+        if self.peek() != Some(b';') {
+            return Ok(Vec::new());
+        }
+        let mut params: Parameters = Vec::with_capacity(6);
         while self.peek() == Some(b';') {
             self.pos += 1;
             self.skip_sp();

@@ -198,7 +198,10 @@ pub enum HttpSigError {
         skew_secs: i64,
     },
     /// The `tag` parameter is not the one required.
-    #[error("signature tag {found:?} is not the required `{expected}`")]
+    #[error(
+        "signature tag {} is not the required `{expected}`",
+        found.as_deref().map_or_else(|| "(none)".to_owned(), |f| format!("`{f}`"))
+    )]
     TagMismatch {
         /// The required tag.
         expected: String,

@@ -24,6 +24,45 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+//!
+//! A gateway peeks at the (unverified) issuer to pick that issuer's key
+//! set, then validates:
+//!
+//! ```
+//! use edge_auth::jwk::KeySet;
+//! use edge_auth::jwt::{self, Validation, Validator};
+//! use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+//!
+//! # let secret = [7u8; 32];
+//! # let mut header = Header::new(Algorithm::HS256);
+//! # header.kid = Some("dev".into());
+//! # let token = encode(&header, &serde_json::json!({
+//! #     "iss": "https://dev-issuer.example", "aud": "api://edge",
+//! #     "sub": "alice", "exp": 1_795_428_600,
+//! # }), &EncodingKey::from_secret(&secret))?;
+//! #[derive(serde::Deserialize)]
+//! struct MyClaims {
+//!     sub: String,
+//! }
+//!
+//! // Unverified: only to choose the key set.
+//! let peek = jwt::inspect(&token, 8 * 1024)?;
+//! assert_eq!(peek.issuer.as_deref(), Some("https://dev-issuer.example"));
+//! let keys = KeySet::from_hmac_secret(&secret, Some("dev"))?; // e.g. a JWKS per issuer
+//!
+//! let mut validation = Validation::default();
+//! validation.issuers = vec!["https://dev-issuer.example".into()];
+//! validation.audiences = vec!["api://edge".into()];
+//! validation.algorithms = vec![Algorithm::HS256]; // default: asymmetric only
+//! let validator = Validator::new(validation);
+//!
+//! let now = time::macros::datetime!(2026-11-23 10:00 UTC); // the caller's clock
+//! let claims = validator.validate::<MyClaims>(&token, &keys, now)?;
+//! assert_eq!(claims.typed().sub, "alice");
+//! assert_eq!(claims.raw()["aud"], "api://edge");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
 pub(crate) mod compact;
 mod error;
 pub(crate) mod header;

@@ -270,7 +270,7 @@ impl Validator {
 
     fn check_claims(&self, reg: &Registered<'_>, now: OffsetDateTime) -> Result<(), JwtError> {
         let v = &self.validation;
-        let raw = &reg.values;
+        let raw = reg;
         if let Some(missing) = v
             .required_claims
             .iter()
@@ -316,7 +316,7 @@ impl Validator {
         self.check_audience(raw)
     }
 
-    fn check_issuer(&self, raw: &Map<String, Value>) -> Result<(), JwtError> {
+    fn check_issuer(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
         let iss = match raw.get("iss") {
             None => {
                 return Err(JwtError::MissingClaim {
@@ -347,7 +347,7 @@ impl Validator {
         }
     }
 
-    fn check_audience(&self, raw: &Map<String, Value>) -> Result<(), JwtError> {
+    fn check_audience(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
         let expected = &self.validation.audiences;
         let seen: Vec<&str> = match raw.get("aud") {
             None if expected.is_empty() => return Ok(()),
@@ -451,7 +451,7 @@ fn valid_tenant(tid: &str) -> bool {
 
 /// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, integer or
 /// fractional. Anything else is malformed.
-fn numeric_date(raw: &Map<String, Value>, name: &str) -> Result<Option<OffsetDateTime>, JwtError> {
+fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTime>, JwtError> {
     let Some(v) = raw.get(name) else {
         return Ok(None);
     };
@@ -483,7 +483,17 @@ const MAX_CLAIMS_DEPTH: usize = 64;
 /// required claims) and the values of the registered claims it checks.
 struct Registered<'a> {
     names: Vec<Cow<'a, str>>,
-    values: Map<String, Value>,
+    values: [Option<Value>; 6],
+}
+
+/// The registered claims validation reads, in `Registered::values` order.
+const REGISTERED: [&str; 6] = ["exp", "nbf", "iat", "iss", "aud", "tid"];
+
+impl Registered<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        let i = REGISTERED.iter().position(|r| *r == name)?;
+        self.values.get(i)?.as_ref()
+    }
 }
 
 /// One pass over the claims set: a JSON object with unique member names
@@ -513,17 +523,19 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let mut names: Vec<Cow<'de, str>> = Vec::with_capacity(24);
-        let mut values = Map::new();
+        let mut values: [Option<Value>; 6] = Default::default();
         while let Some(header::Str(key)) = access.next_key::<header::Str<'de>>()? {
             if names.contains(&key) {
                 return Err(de::Error::custom(format_args!("duplicate claim `{key}`")));
             }
-            match &*key {
-                "exp" | "nbf" | "iat" | "iss" | "aud" | "tid" => {
+            match REGISTERED.iter().position(|r| *r == key) {
+                Some(i) => {
                     let v: Value = access.next_value()?;
-                    values.insert(key.clone().into_owned(), v);
+                    if let Some(slot) = values.get_mut(i) {
+                        *slot = Some(v);
+                    }
                 }
-                _ => {
+                None => {
                     access.next_value::<de::IgnoredAny>()?;
                 }
             }
@@ -604,7 +616,7 @@ pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError
     let mut hbuf = HeaderBuf::default();
     let hdr = header::parse(hbuf.decode(header)?)?;
     let payload = compact::decode_vec(payload, Part::Claims)?;
-    let claims = parse_registered(&payload)?.values;
+    let claims = parse_registered(&payload)?;
     let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     Ok(Inspected {
         alg: hdr.alg.into_owned(),

@@ -460,6 +460,24 @@ impl RoleMapper {
     /// Maps verified claims to a principal. Never fails: missing or
     /// ill-typed claims contribute nothing.
     pub fn map(&self, claims: &Map<String, Value>) -> Principal {
+        let mut p = self.map_values(claims);
+        if self.keep_claims {
+            p.claims = claims.clone();
+        }
+        p
+    }
+
+    /// [`map`](Self::map) taking the claims by value, so that keeping them in
+    /// [`Principal::claims`] moves instead of copying them.
+    pub fn map_owned(&self, claims: Map<String, Value>) -> Principal {
+        let mut p = self.map_values(&claims);
+        if self.keep_claims {
+            p.claims = claims;
+        }
+        p
+    }
+
+    fn map_values(&self, claims: &Map<String, Value>) -> Principal {
         let mut p = Principal {
             subject: self
                 .subject
@@ -521,9 +539,6 @@ impl RoleMapper {
         }
         if self.detect_groups_overage {
             p.groups_overage = self.overage(claims);
-        }
-        if self.keep_claims {
-            p.claims = claims.clone();
         }
         p
     }

@@ -359,8 +359,9 @@ pub(crate) fn request_host(raw: &str) -> Option<&str> {
     valid.then_some(host)
 }
 
+// RFC 3986 §3.2.3: `port = *DIGIT`, so `example.com:` is legal.
 fn valid_port(port: &str) -> bool {
-    !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+    port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
 }
 
 const STANDARD_METHODS: [&str; 9] = [

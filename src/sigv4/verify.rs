@@ -148,7 +148,12 @@ fn parse_signed_headers(list: &str) -> Result<Vec<&str>, SigV4Error> {
     let token = |n: &str| {
         !n.is_empty()
             && n.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+                // RFC 9110 token characters, lowercase only.
+                matches!(
+                    b,
+                    b'a'..=b'z' | b'0'..=b'9' | b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.'
+                        | b'^' | b'_' | b'`' | b'|' | b'~'
+                )
             })
     };
     if !names.iter().all(|n| token(n)) || !names.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
@@ -189,25 +194,24 @@ fn extract(parts: &Parts) -> Result<Fields<'_>, SigV4Error> {
     let presigned = query
         .iter()
         .any(|(k, _)| PRESIGN_PARAMS.contains(&k.as_ref()));
-    let auth_count = parts
-        .headers
-        .get_all(http::header::AUTHORIZATION)
-        .iter()
-        .count();
-    match (auth_count, presigned) {
-        (0, false) => Err(SigV4Error::MissingAuthentication),
-        (n, true) if n > 0 => Err(SigV4Error::AmbiguousAuthentication),
-        (n, false) if n > 1 => Err(SigV4Error::DuplicateAuthorization(n)),
-        (_, false) => header_fields(parts, query),
-        (_, true) => query_fields(query),
+    let all_auth = parts.headers.get_all(http::header::AUTHORIZATION);
+    let mut auth = all_auth.iter();
+    match (auth.next(), presigned) {
+        (None, false) => Err(SigV4Error::MissingAuthentication),
+        (Some(_), true) => Err(SigV4Error::AmbiguousAuthentication),
+        (Some(value), false) => match auth.count() {
+            0 => header_fields(parts, value, query),
+            more => Err(SigV4Error::DuplicateAuthorization(more + 1)),
+        },
+        (None, true) => query_fields(query),
     }
 }
 
-fn header_fields<'a>(parts: &'a Parts, query: QueryPairs<'a>) -> Result<Fields<'a>, SigV4Error> {
-    let auth = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .ok_or(SigV4Error::MissingAuthentication)?;
+fn header_fields<'a>(
+    parts: &'a Parts,
+    auth: &'a http::HeaderValue,
+    query: QueryPairs<'a>,
+) -> Result<Fields<'a>, SigV4Error> {
     let auth = parse_authorization(auth.as_bytes())?;
     let mut dates = parts.headers.get_all("x-amz-date").iter();
     let (amz_date, signed_at, date_header) = match (dates.next(), dates.next()) {
@@ -522,14 +526,14 @@ where
     )?;
     let secret = lookup(scope.access_key_id)
         .ok_or_else(|| SigV4Error::UnknownAccessKey(truncate(scope.access_key_id)))?;
-    let string_to_sign = canonical::string_to_sign(
-        &fields.amz_date,
-        &format!(
-            "{}/{}/{}/{TERMINATOR}",
-            scope.date, scope.region, scope.service
-        ),
-        &prepared.canonical_request,
-    );
+    // The credential is `AKID/<scope>` and the parse checked the scope's
+    // shape, so the scope is the text after the first `/`.
+    let scope_str = fields
+        .credential
+        .split_once('/')
+        .map_or("", |(_, scope)| scope);
+    let string_to_sign =
+        canonical::string_to_sign(&fields.amz_date, scope_str, &prepared.canonical_request);
     let secret_bytes = secret.expose().as_bytes();
     let fingerprint = match params.key_cache {
         Some(_) => super::fingerprint(secret_bytes),
