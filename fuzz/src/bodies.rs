@@ -1,0 +1,1332 @@
+//! Fuzz target bodies, shared by the cargo-fuzz targets and the stable replay
+//! test. Each checks invariants, not just the absence of panics: a failed
+//! `assert!` is a finding as much as a crash is.
+//!
+//! Only `edge_auth`, `http`, `serde_json`, `time` and `std` are used here: the
+//! file is compiled both in the fuzz crate and in the root crate's tests.
+#![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::OnceLock;
+
+use edge_auth::__fuzz;
+use edge_auth::extract::DEFAULT_MAX_TOKEN_LEN;
+use edge_auth::{TokenSource, extract as extract_token};
+use time::{Duration, OffsetDateTime};
+
+// ------------------------------------------------------------------ helpers
+
+/// The fixed "now" every target runs at: 2026-11-23T10:30:00Z, inside the
+/// validity window of the fixed tokens below.
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_795_429_800).unwrap()
+}
+
+/// Reads the fuzz input front to back; running out yields zeros, so every
+/// input is a valid program.
+struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self { data }
+    }
+
+    fn byte(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from(self.byte()) << 8 | u16::from(self.byte())
+    }
+
+    /// A length-prefixed (one byte) slice.
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = usize::from(self.byte()).min(self.data.len());
+        let (head, rest) = self.data.split_at(n);
+        self.data = rest;
+        head
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.data)
+    }
+}
+
+/// Splits fuzz input into a request: first line is the request target, the
+/// rest are `name: value` header lines.
+fn request_from(data: &[u8]) -> Option<http::request::Parts> {
+    let mut lines = data.split(|&b| b == b'\n');
+    let target = lines.next()?;
+    let uri = http::Uri::try_from(target).ok()?;
+    let mut parts = http::Request::builder()
+        .uri(uri)
+        .body(())
+        .ok()?
+        .into_parts()
+        .0;
+    parts.headers = headers_from(lines);
+    Some(parts)
+}
+
+/// `name: value` lines into a header map (invalid lines are skipped).
+fn headers_from<'a>(lines: impl Iterator<Item = &'a [u8]>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        let value = value.get(1..).unwrap_or_default();
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    headers
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Canonical base64 (RFC 4648 §4/§5), padded or not.
+fn base64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.len();
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= n {
+                out.push(char::from(alphabet[(v >> (18 - 6 * i) & 63) as usize]));
+            } else if pad {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Applies one input-chosen edit to `bytes`: flip a byte, insert or delete
+/// bytes, truncate, or replace everything.
+fn mutate_bytes(input: &mut Input<'_>, bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let len = out.len();
+    let at = if len == 0 {
+        0
+    } else {
+        usize::from(input.u16()) % len
+    };
+    match input.byte() % 6 {
+        0 if len > 0 => out[at] ^= input.byte(),
+        1 => {
+            let insert = input.bytes();
+            out.splice(at..at, insert.iter().copied());
+        }
+        2 if len > 0 => {
+            let n = usize::from(input.byte()).min(len - at);
+            out.drain(at..at + n);
+        }
+        3 => out.truncate(at),
+        4 => out = input.bytes().to_vec(),
+        _ => {
+            let extra = input.bytes();
+            out.extend_from_slice(extra);
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ extract
+
+/// Token extraction from arbitrary headers, cookies and query strings over
+/// all four source kinds (the first byte picks which are configured).
+/// Invariants: deterministic; a token returned is non-empty, within the
+/// limit, token68, comes from a configured source and appears in the
+/// request where that source looks.
+pub fn extract(data: &[u8]) {
+    let Some((&mask, rest)) = data.split_first() else {
+        return;
+    };
+    // The cookie and form parsers on their own.
+    for (name, value) in __fuzz::cookie_pairs(rest) {
+        assert!(contains(rest, name) && contains(rest, value));
+        assert!(!name.contains(&b';') && !value.contains(&b';'));
+    }
+    match __fuzz::form_decode(rest) {
+        Ok(decoded) => {
+            assert!(decoded.len() <= rest.len());
+            if !rest.iter().any(|&b| b == b'%' || b == b'+') {
+                assert_eq!(&*decoded, rest);
+            }
+        }
+        Err(offset) => assert_eq!(rest.get(offset), Some(&b'%')),
+    }
+
+    let Some(parts) = request_from(rest) else {
+        return;
+    };
+    let all = [
+        TokenSource::AuthorizationBearer,
+        TokenSource::header(http::HeaderName::from_static("x-api-token")),
+        TokenSource::header_with_scheme(http::HeaderName::from_static("x-auth"), "Token"),
+        TokenSource::cookie("session"),
+        TokenSource::query("access_token"),
+    ];
+    let sources: Vec<TokenSource> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, s)| s.clone())
+        .collect();
+    let first = extract_token(&parts, &sources);
+    let second = extract_token(&parts, &sources);
+    match (&first, &second) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "extraction is not deterministic"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("extraction is not deterministic"),
+    }
+    let Ok(Some(token)) = first else {
+        return;
+    };
+    let value = token.as_str().as_bytes();
+    assert!(!value.is_empty(), "empty token accepted");
+    assert!(
+        value.len() <= DEFAULT_MAX_TOKEN_LEN,
+        "token over the default limit accepted"
+    );
+    assert_eq!(
+        __fuzz::token68_error(value),
+        None,
+        "token is not token68: {:?}",
+        token.as_str()
+    );
+    assert!(
+        sources.contains(token.source()),
+        "token from an unconfigured source"
+    );
+    let in_header = |name: &str| {
+        parts
+            .headers
+            .get_all(name)
+            .iter()
+            .any(|v| contains(v.as_bytes(), value))
+    };
+    match token.source() {
+        TokenSource::AuthorizationBearer => assert!(in_header("authorization")),
+        TokenSource::Header { name, .. } => assert!(in_header(name.as_str())),
+        TokenSource::Cookie(_) => assert!(in_header("cookie")),
+        TokenSource::Query(_) => {
+            let query = parts.uri.query().unwrap_or_default().as_bytes();
+            let decoded = __fuzz::form_decode(query);
+            // The token's own `%` escapes decoded; the whole query might not
+            // decode (another parameter's bad escape), so check piecewise.
+            let found = query.split(|&b| b == b'&').any(|pair| {
+                let v = pair.splitn(2, |&b| b == b'=').nth(1).unwrap_or_default();
+                __fuzz::form_decode(v).is_ok_and(|d| *d == *value)
+            });
+            assert!(found || decoded.is_ok_and(|d| contains(&d, value)));
+        }
+        other => panic!("unknown source {other:?}"),
+    }
+}
+
+// ------------------------------------------------------------- jwt_validate
+
+const JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"ec1","use":"sig","alg":"ES256","x":"vXxzuIsum0ztpiAistqL4TGTpbVu3Cbn33hC4kzQtes","y":"BgWtp72oOsaiuA1-MUBA-kf_Frg7rIXO2wFEUbt85xo"},{"kty":"OKP","crv":"Ed25519","kid":"ed1","use":"sig","x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}]}"#;
+const HMAC_SECRET: &[u8; 32] = b"edge-auth fuzz hmac secret 32 by";
+/// Signed once (ES256 with the `ec1` key, EdDSA with `ed1`, HS256 with
+/// [`HMAC_SECRET`]) over the same claims; valid at [`now`].
+const VALID_TOKENS: [&str; 3] = [
+    "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImVjMSJ9.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiYXVkIjoiYXBpIiwic3ViIjoidXNlci0xIiwiaWF0IjoxNzk1NDI4MDAwLCJleHAiOjE3OTU0MzE2MDAsInNjb3BlIjoicmVhZCB3cml0ZSJ9.Xfh-NoWjKmv2z_M34K559koeZsKQGEYkj1aIhiYGS5ZWk0TflGrIli3sKM3kcByB4wTKTdchg5VwS3ZmKWbqXg",
+    "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImVkMSJ9.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiYXVkIjoiYXBpIiwic3ViIjoidXNlci0xIiwiaWF0IjoxNzk1NDI4MDAwLCJleHAiOjE3OTU0MzE2MDAsInNjb3BlIjoicmVhZCB3cml0ZSJ9.FtowAghwwyci0E-gJLQOFqG6nPdsU4HIfF7zNVDb7UedA-KCNntc19zBHcAw9MyN2R2A41LTgl9YrG8hdJ5SBg",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImhrIn0.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiYXVkIjoiYXBpIiwic3ViIjoidXNlci0xIiwiaWF0IjoxNzk1NDI4MDAwLCJleHAiOjE3OTU0MzE2MDAsInNjb3BlIjoicmVhZCB3cml0ZSJ9.ihdWXlbgsQDH1AKeD7wUxo0ZZIDT_NM1JPBUE9K_Ipk",
+];
+
+struct JwtFixture {
+    public: edge_auth::jwk::KeySet,
+    hmac: edge_auth::jwk::KeySet,
+    public_validator: edge_auth::jwt::Validator,
+    hmac_validator: edge_auth::jwt::Validator,
+}
+
+fn jwt_fixture() -> &'static JwtFixture {
+    static FIXTURE: OnceLock<JwtFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        use edge_auth::jwt::{Validation, Validator};
+        let alg = |name| __fuzz::Alg::from_name(name).unwrap().to_jwt();
+        let public = edge_auth::jwk::KeySet::from_jwks(JWKS.as_bytes(), &Default::default())
+            .expect("fixed JWKS loads");
+        assert_eq!(public.len(), 2);
+        let hmac = edge_auth::jwk::KeySet::from_hmac_secret(HMAC_SECRET, Some("hk"))
+            .expect("fixed HMAC secret loads");
+        let validation = |algorithms| {
+            let mut v = Validation::default();
+            v.issuers = vec!["https://issuer.example".to_owned()];
+            v.audiences = vec!["api".to_owned()];
+            v.algorithms = algorithms;
+            v
+        };
+        JwtFixture {
+            public,
+            hmac,
+            public_validator: Validator::new(validation(vec![alg("ES256"), alg("EdDSA")])),
+            hmac_validator: Validator::new(validation(vec![alg("HS256")])),
+        }
+    })
+}
+
+/// One of the valid tokens; mostly the HMAC one, whose verification is two
+/// orders of magnitude cheaper than ECDSA's, for executions per second.
+fn pick_token(choice: u8) -> &'static str {
+    match choice % 16 {
+        0 => VALID_TOKENS[0],
+        1 => VALID_TOKENS[1],
+        _ => VALID_TOKENS[2],
+    }
+}
+
+/// Whether the token validates against either fixed key set (checking that
+/// `inspect` accepts whatever validates).
+fn jwt_accepts(token: &str) -> bool {
+    let f = jwt_fixture();
+    let now = now();
+    let public = f
+        .public_validator
+        .validate::<serde_json::Value>(token, &f.public, now);
+    let hmac = f
+        .hmac_validator
+        .validate::<serde_json::Value>(token, &f.hmac, now);
+    // `inspect` refuses nothing that validation accepts.
+    let inspected = edge_auth::jwt::inspect(token, 8 * 1024);
+    if public.is_ok() || hmac.is_ok() {
+        assert!(
+            inspected.is_ok(),
+            "inspect refused a token that validates: {inspected:?}"
+        );
+    }
+    public.is_ok() || hmac.is_ok()
+}
+
+/// Compact JWT parsing and validation against fixed key sets (EC P-256 and
+/// Ed25519 in a JWKS, an HMAC secret). The first byte picks the mode:
+/// arbitrary text as a token, or one valid token with one segment's decoded
+/// bytes (header, payload, signature) or its text mutated. Invariants: only
+/// the unchanged valid tokens validate; `inspect` and the parsers agree.
+pub fn jwt_validate(data: &[u8]) {
+    let mut input = Input::new(data);
+    let mode = input.byte();
+    match mode % 4 {
+        0 => {
+            let Ok(token) = std::str::from_utf8(input.rest()) else {
+                return;
+            };
+            // The parsers: whatever split / header / claims refuse, inspect
+            // refuses too.
+            let parsed = __fuzz::split(token, 8 * 1024).and_then(|seg| {
+                let header = __fuzz::decode_vec(seg.header, edge_auth::jwt::Part::Header)?;
+                __fuzz::parse_header(&header).map(|_| ())?;
+                let claims = __fuzz::decode_vec(seg.payload, edge_auth::jwt::Part::Claims)?;
+                // Known gap (notes/fuzz.md, finding 2): the light claims pass
+                // behind `inspect` and typed validation skips unknown string
+                // values unchecked, so invalid UTF-8 inside them gets past
+                // it. Hold `inspect` to the strict parser for UTF-8 input.
+                if std::str::from_utf8(&claims).is_err() {
+                    return Ok(());
+                }
+                __fuzz::parse_claims(&claims).map(|_| ())
+            });
+            let inspected = edge_auth::jwt::inspect(token, 8 * 1024);
+            if parsed.is_err() {
+                assert!(
+                    inspected.is_err(),
+                    "inspect accepted what the parsers refuse"
+                );
+            }
+            let accepted = jwt_accepts(token);
+            assert_eq!(
+                accepted,
+                VALID_TOKENS.contains(&token),
+                "arbitrary token validated: {token:?}"
+            );
+        }
+        1 => {
+            // Decoded-bytes mutation of one segment, re-encoded canonically.
+            let original = pick_token(input.byte());
+            let segments: Vec<&str> = original.split('.').collect();
+            let which = usize::from(input.byte()) % 3;
+            let part = [
+                edge_auth::jwt::Part::Header,
+                edge_auth::jwt::Part::Claims,
+                edge_auth::jwt::Part::Signature,
+            ][which];
+            let bytes = __fuzz::decode_vec(segments[which], part).unwrap();
+            let mutated = mutate_bytes(&mut input, &bytes);
+            let mut new: Vec<String> = segments.iter().map(|s| (*s).to_owned()).collect();
+            new[which] = base64(&mutated, B64URL, false);
+            let token = new.join(".");
+            let accepted = jwt_accepts(&token);
+            assert_eq!(
+                accepted,
+                mutated == bytes,
+                "mutated {part} accepted (or unchanged token refused): {token}"
+            );
+        }
+        _ => {
+            // Text mutation: any change to the token's characters (including
+            // non-canonical base64url and padding) must be refused.
+            let original = pick_token(input.byte());
+            let mutated = mutate_bytes(&mut input, original.as_bytes());
+            let Ok(token) = std::str::from_utf8(&mutated) else {
+                return;
+            };
+            assert_eq!(
+                jwt_accepts(token),
+                token == original,
+                "mutated token text accepted: {token}"
+            );
+        }
+    }
+}
+
+// --------------------------------------------------------------------- jwks
+
+fn key_set_summary(
+    set: &Result<edge_auth::jwk::KeySet, edge_auth::jwk::JwkError>,
+) -> Result<(usize, Vec<String>, Vec<String>), String> {
+    match set {
+        Ok(s) => Ok((
+            s.len(),
+            s.kids().map(str::to_owned).collect(),
+            s.diagnostics().iter().map(|d| format!("{d:?}")).collect(),
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `KeySet::from_jwks` / `from_jwk` on arbitrary bytes with both
+/// `allow_symmetric` settings and a small or default `max_keys`.
+/// Invariants: never more keys than `max_keys`, deterministic, every
+/// skipped key has a diagnostic and loaded plus skipped never exceed the
+/// document's keys.
+pub fn jwks(data: &[u8]) {
+    let Some((&flags, doc)) = data.split_first() else {
+        return;
+    };
+    let mut options = edge_auth::jwk::KeySetOptions::default();
+    options.allow_symmetric = flags & 1 != 0;
+    if flags & 2 != 0 {
+        options.max_keys = usize::from(flags >> 2) % 8;
+    }
+    let first = edge_auth::jwk::KeySet::from_jwks(doc, &options);
+    let second = edge_auth::jwk::KeySet::from_jwks(doc, &options);
+    assert_eq!(key_set_summary(&first), key_set_summary(&second));
+    if let Ok(set) = &first {
+        assert!(set.len() <= options.max_keys, "more keys than max_keys");
+        assert!(set.kids().count() <= set.len());
+        let declared = serde_json::from_slice::<serde_json::Value>(doc)
+            .ok()
+            .and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(Vec::len))
+            .expect("an accepted JWKS has a keys array");
+        assert_eq!(
+            set.len() + set.diagnostics().len(),
+            declared,
+            "every key is loaded or skipped with a diagnostic"
+        );
+        for kid in set.kids() {
+            assert!(set.contains_kid(kid));
+        }
+    }
+    let single = edge_auth::jwk::KeySet::from_jwk(doc, &options);
+    if let Ok(set) = single {
+        assert_eq!(set.len(), 1);
+    }
+}
+
+// ---------------------------------------------------------------- discovery
+
+/// `ProviderMetadata::from_json` on arbitrary bytes for a fixed issuer.
+/// Invariants: an accepted document names exactly that issuer and an https
+/// `jwks_uri`; parsing is deterministic.
+pub fn discovery(data: &[u8]) {
+    use edge_auth::jwk::discovery::{DiscoveryOptions, ProviderMetadata};
+    const ISSUER: &str = "https://issuer.example";
+    let options = DiscoveryOptions::default();
+    let first = ProviderMetadata::from_json(data, ISSUER, &options);
+    let second = ProviderMetadata::from_json(data, ISSUER, &options);
+    assert_eq!(
+        first
+            .as_ref()
+            .map(|m| format!("{m:?}"))
+            .map_err(ToString::to_string),
+        second
+            .as_ref()
+            .map(|m| format!("{m:?}"))
+            .map_err(ToString::to_string),
+    );
+    // Known finding (notes/fuzz.md, finding 1): URLs are checked with the
+    // WHATWG-lenient `url` parser, which reads `https:/host/p` (no `//`) as
+    // `https://host/p`, so the scheme is asserted here, not the `//`.
+    let https = |u: &str| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:"));
+    if let Ok(meta) = first {
+        assert_eq!(meta.issuer, ISSUER);
+        assert!(
+            https(&meta.jwks_uri),
+            "non-https jwks_uri accepted: {}",
+            meta.jwks_uri
+        );
+        let _ = meta.id_token_signing_algorithms();
+    }
+    let url = edge_auth::jwk::discovery::discovery_url(
+        &String::from_utf8_lossy(data),
+        &DiscoveryOptions::default(),
+    );
+    if let Ok(url) = url {
+        assert!(https(&url), "discovery URL not https: {url}");
+    }
+}
+
+// ------------------------------------------------------------ cache_control
+
+/// An Ed25519-only key set: loading it costs no EC point validation.
+const CACHE_JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","use":"sig","x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}]}"#;
+
+/// Serialises the directives the parser keeps, for a round trip.
+fn cache_control_string(cc: &__fuzz::CacheControl) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = cc.max_age {
+        parts.push(format!("max-age={v}"));
+    }
+    if let Some(v) = cc.s_maxage {
+        parts.push(format!("s-maxage={v}"));
+    }
+    if cc.no_store {
+        parts.push("no-store".to_owned());
+    }
+    if cc.no_cache {
+        parts.push("no-cache".to_owned());
+    }
+    if cc.private {
+        parts.push("private".to_owned());
+    }
+    parts.join(", ")
+}
+
+/// IMF-fixdate (RFC 9110 §5.6.7) of a time with a four-digit year.
+fn imf_fixdate(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        [usize::from(t.weekday().number_days_from_monday())];
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][usize::from(u8::from(t.month()) - 1)];
+    format!(
+        "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The Cache-Control and HTTP-date parsers, and a `JwksCache` fed a `200`
+/// and then a `304` with arbitrary Cache-Control / Expires / Age / Date /
+/// ETag headers. Invariants: parse -> serialise -> parse identity; a parsed
+/// date re-parses from its IMF-fixdate; the cache's expiry always lies in
+/// `[now + min_ttl, now + max_ttl]` of the response that set it.
+pub fn cache_control(data: &[u8]) {
+    let now = now();
+    match __fuzz::parse_cache_control(data) {
+        Ok(cc) => {
+            let text = cache_control_string(&cc);
+            let again = __fuzz::parse_cache_control(text.as_bytes())
+                .unwrap_or_else(|e| panic!("serialised `{text}` does not parse: {e}"));
+            assert_eq!(cc, again, "cache-control round trip changed `{text}`");
+            assert!(cc.max_age.is_none_or(|v| v <= 1 << 31));
+            assert!(cc.s_maxage.is_none_or(|v| v <= 1 << 31));
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+    if let Some(t) = __fuzz::parse_http_date(data, now) {
+        assert_eq!(t.offset(), time::UtcOffset::UTC);
+        assert_eq!(t.nanosecond(), 0);
+        if (0..=9999).contains(&t.year()) {
+            let text = imf_fixdate(t);
+            assert_eq!(
+                __fuzz::parse_http_date(text.as_bytes(), now),
+                Some(t),
+                "`{text}` does not re-parse to the same date"
+            );
+            if data.len() == 29 && data.get(3) == Some(&b',') {
+                assert_eq!(
+                    text.as_bytes(),
+                    data,
+                    "IMF-fixdate accepted in a non-canonical form"
+                );
+            }
+        }
+    }
+
+    // The cache: input lines are `name: value` headers; a line `--` starts
+    // the 304's headers, sent `delay` seconds later.
+    use edge_auth::jwk::cache::{CacheConfig, JwksCache};
+    let mut config = CacheConfig::default();
+    let mut input = Input::new(data);
+    let shape = input.byte();
+    config.shared = shape & 1 != 0;
+    config.min_ttl = Duration::seconds((i64::from(input.byte()) + 1) * 10);
+    config.max_ttl = config.min_ttl + Duration::seconds(i64::from(input.u16()) * 10);
+    let delay = Duration::seconds(i64::from(input.u16()));
+    let (min_ttl, max_ttl) = (config.min_ttl, config.max_ttl);
+    let Ok(mut cache) = JwksCache::new(
+        "https://issuer.example",
+        "https://issuer.example/jwks",
+        config,
+    ) else {
+        return;
+    };
+    let rest = input.rest();
+    let mut sections = rest.split(|&b| b == b'\n').collect::<Vec<_>>().into_iter();
+    let first: Vec<&[u8]> = sections.by_ref().take_while(|l| *l != b"--").collect();
+    let second: Vec<&[u8]> = sections.collect();
+    let check = |cache: &JwksCache, at: OffsetDateTime| {
+        let expires = cache.expires_at().expect("a loaded set has an expiry");
+        assert!(
+            expires >= at + min_ttl && expires <= at + max_ttl,
+            "expiry {expires} outside [{}, {}]",
+            at + min_ttl,
+            at + max_ttl
+        );
+    };
+    let _plan = cache.poll(now);
+    let headers = headers_from(first.into_iter());
+    if cache
+        .apply_response(http::StatusCode::OK, &headers, CACHE_JWKS.as_bytes(), now)
+        .is_ok()
+    {
+        check(&cache, now);
+        let later = now + delay;
+        let _plan = cache.poll(later);
+        let headers = headers_from(second.into_iter());
+        if cache
+            .apply_response(http::StatusCode::NOT_MODIFIED, &headers, b"", later)
+            .is_ok()
+        {
+            check(&cache, later);
+        }
+        assert!(cache.key_set(later).is_some() || delay > Duration::hours(24));
+    }
+}
+
+// -------------------------------------------------------------------- roles
+
+/// Claims -> principal with each provider preset, on arbitrary JSON, with
+/// small or default limits. Invariants: deterministic; no source yields
+/// more values than `max_values_per_claim`; no value is empty; the
+/// truncation flag is set whenever a limit cut values.
+pub fn roles(data: &[u8]) {
+    use edge_auth::oidc::RoleMapper;
+    let Some((&choice, json)) = data.split_first() else {
+        return;
+    };
+    let Ok(serde_json::Value::Object(claims)) = serde_json::from_slice(json) else {
+        return;
+    };
+    let mut mapper = match choice % 6 {
+        0 => RoleMapper::entra_id("api://fuzz-app"),
+        1 => RoleMapper::okta(),
+        2 => RoleMapper::keycloak("fuzz-client"),
+        3 => RoleMapper::auth0("https://fuzz.example/"),
+        4 => RoleMapper::cognito(),
+        _ => RoleMapper::google(),
+    };
+    if choice & 0x40 != 0 {
+        mapper.max_values_per_claim = usize::from(choice >> 3 & 7);
+        mapper.max_value_len = usize::from(choice & 0x38) + 1;
+    }
+    let a = mapper.map(&claims);
+    let b = mapper.map(&claims);
+    assert_eq!(a, b, "role mapping is not deterministic");
+    for (target, set) in [
+        (edge_auth::oidc::Target::Roles, &a.roles),
+        (edge_auth::oidc::Target::Scopes, &a.scopes),
+        (edge_auth::oidc::Target::Groups, &a.groups),
+    ] {
+        let sources = mapper.sources.iter().filter(|s| s.target == target).count();
+        assert!(
+            set.len() <= sources * mapper.max_values_per_claim,
+            "{} values for {sources} sources of {target:?}, limit {} each",
+            set.len(),
+            mapper.max_values_per_claim
+        );
+        for value in set {
+            assert!(!value.is_empty(), "empty {target:?} value");
+        }
+    }
+}
+
+// ------------------------------------------------------------------- policy
+
+/// A policy document (before the first NUL byte) parsed, compiled and
+/// evaluated against request facts (after it: method, path, host, client
+/// IP, country, then header lines), with and without a principal.
+/// Invariants: deterministic; no rules means deny; an allow names an allow
+/// rule of the document, and without a principal only an `anonymous` one.
+pub fn policy(data: &[u8]) {
+    use edge_auth::policy::{Effect, Policy, RequestFacts};
+    let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let (doc, facts) = data.split_at(split);
+    let facts = facts.get(1..).unwrap_or_default();
+    let Ok(doc) = std::str::from_utf8(doc) else {
+        return;
+    };
+    let Ok(policy) = Policy::from_json(doc) else {
+        return;
+    };
+    let Ok(compiled) = policy.compile() else {
+        return;
+    };
+    let mut lines = facts.split(|&b| b == b'\n');
+    let method = lines
+        .next()
+        .and_then(|m| http::Method::from_bytes(m).ok())
+        .unwrap_or(http::Method::GET);
+    let path = lines
+        .next()
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .unwrap_or("/");
+    let host = lines.next().and_then(|h| std::str::from_utf8(h).ok());
+    let ip = lines
+        .next()
+        .and_then(|i| std::str::from_utf8(i).ok())
+        .and_then(|i| i.parse::<std::net::IpAddr>().ok());
+    let country = lines.next().and_then(|c| std::str::from_utf8(c).ok());
+    let headers = headers_from(lines);
+    let mut facts = RequestFacts::new(&method, path).with_headers(&headers);
+    if let Some(host) = host.filter(|h| !h.is_empty()) {
+        facts = facts.with_host(host);
+    }
+    if let Some(ip) = ip {
+        facts = facts.with_client_ip(ip);
+    }
+    if let Some(country) = country.filter(|c| !c.is_empty()) {
+        facts = facts.with_country(country);
+    }
+    let principal = edge_auth::Principal::new("user-1")
+        .with_issuer("https://issuer.example")
+        .with_roles(["admin", "reader"])
+        .with_scopes(["read", "write"])
+        .with_groups(["g1"]);
+    for who in [None, Some(&principal)] {
+        let first = compiled.evaluate(&facts, who);
+        let second = compiled.evaluate(&facts, who);
+        assert_eq!(first, second, "evaluation is not deterministic");
+        if policy.rules.is_empty() {
+            assert_eq!(first.effect, Effect::Deny, "allowed with no rules");
+        }
+        if first.effect == Effect::Allow {
+            let id = first.rule_id.as_deref().expect("an allow names its rule");
+            let rule = policy
+                .rules
+                .iter()
+                .find(|r| r.id == id)
+                .unwrap_or_else(|| panic!("allow by unknown rule `{id}`"));
+            assert_eq!(rule.effect, Effect::Allow, "allow from deny rule `{id}`");
+            if who.is_none() {
+                assert!(
+                    rule.require.anonymous,
+                    "rule `{id}` allowed an anonymous request without `anonymous`"
+                );
+            }
+        }
+    }
+}
+
+// -------------------------------------------------------------------- sigv4
+
+struct SigV4Fixture {
+    key_cache: edge_auth::sigv4::SigningKeyCache,
+    parts: http::request::Parts,
+    body: Vec<u8>,
+    presigned: http::request::Parts,
+}
+
+const SIGV4_AKID: &str = "AKIDEXAMPLE";
+const SIGV4_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+fn sigv4_fixture() -> &'static SigV4Fixture {
+    static FIXTURE: OnceLock<SigV4Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        use edge_auth::sigv4::{self, Credentials, Payload, SigningParams};
+        let creds = Credentials::new(SIGV4_AKID, SIGV4_SECRET);
+        let params = SigningParams::new("us-east-1", "execute-api", now());
+        let mut request =
+            http::Request::post("https://api.example.com/prod/items?limit=10&b=x%20y")
+                .header("content-type", "application/json")
+                .header("x-custom", "a  b")
+                .body(br#"{"hello":"world"}"#.to_vec())
+                .unwrap();
+        let (parts, body) = request.into_parts();
+        let out = sigv4::sign(&parts, Payload::Bytes(&body), &creds, &params).unwrap();
+        request = http::Request::from_parts(parts, body);
+        out.apply_to(&mut request).unwrap();
+        let (parts, body) = request.into_parts();
+
+        let mut get = http::Request::get("https://api.example.com/prod/items?limit=10")
+            .body(())
+            .unwrap();
+        let (gparts, ()) = get.into_parts();
+        let out = sigv4::presign(
+            &gparts,
+            Payload::Bytes(b""),
+            &creds,
+            &params,
+            Duration::minutes(10),
+        )
+        .unwrap();
+        get = http::Request::from_parts(gparts, ());
+        out.apply_to(&mut get).unwrap();
+        let (presigned, ()) = get.into_parts();
+        SigV4Fixture {
+            key_cache: edge_auth::sigv4::SigningKeyCache::default(),
+            parts,
+            body,
+            presigned,
+        }
+    })
+}
+
+fn sigv4_verifies(parts: &http::request::Parts, body: &[u8]) -> bool {
+    use edge_auth::sigv4::{self, Payload, VerifyParams};
+    let lookup =
+        |akid: &str| (akid == SIGV4_AKID).then(|| edge_auth::Secret::new(SIGV4_SECRET.to_owned()));
+    let mut params = VerifyParams::new("us-east-1", "execute-api", now());
+    // Cached signing keys, as a deployment would: four HMACs saved per call.
+    params.key_cache = Some(&sigv4_fixture().key_cache);
+    let first = sigv4::verify(parts, Payload::Bytes(body), lookup, &params);
+    if first.is_ok() {
+        // Rare (unchanged requests only), so check more where it is cheap.
+        let second = sigv4::verify(parts, Payload::Bytes(body), lookup, &params);
+        assert!(second.is_ok(), "verification is not deterministic");
+        assert!(
+            __fuzz::sigv4_verifier_canonical_request(parts).is_ok(),
+            "verified without a canonical request"
+        );
+    } else {
+        let _ = __fuzz::sigv4_verifier_canonical_request(parts);
+    }
+    first.is_ok()
+}
+
+fn with_uri(parts: &http::request::Parts, path_and_query: &[u8]) -> Option<http::request::Parts> {
+    let mut uri = parts.uri.clone().into_parts();
+    uri.path_and_query = Some(http::uri::PathAndQuery::try_from(path_and_query).ok()?);
+    let mut out = parts.clone();
+    out.uri = http::Uri::from_parts(uri).ok()?;
+    Some(out)
+}
+
+/// SigV4 parsers and canonicalisers on arbitrary input, and a signed (and a
+/// presigned) request mutated in one part chosen by the input: method,
+/// path, query, a signed header's value, the body, the signature or the
+/// date. Invariants: a mutated request never verifies unless its canonical
+/// form is unchanged; the canonical query is idempotent.
+pub fn sigv4(data: &[u8]) {
+    let mut input = Input::new(data);
+    let mode = input.byte();
+    let f = sigv4_fixture();
+    match mode % 8 {
+        0 => {
+            let rest = input.rest();
+            let _ = __fuzz::sigv4_parse_authorization(rest);
+            let text = String::from_utf8_lossy(rest);
+            let once = __fuzz::sigv4_canonical_query(&text);
+            let twice = __fuzz::sigv4_canonical_query(std::str::from_utf8(&once).unwrap());
+            assert_eq!(once, twice, "canonical query is not idempotent");
+            let _ = __fuzz::sigv4_canonical_path(&text, true, true);
+            let _ = __fuzz::sigv4_canonical_path(&text, false, false);
+            let trimmed = __fuzz::sigv4_trim_header_value(rest);
+            assert_eq!(__fuzz::sigv4_trim_header_value(&trimmed), trimmed);
+            if let Some(parts) = request_from(rest)
+                && sigv4_verifies(&parts, b"")
+            {
+                // Only the fixture's presigned request (from a seed) can.
+                assert_eq!(
+                    __fuzz::sigv4_verifier_canonical_request(&parts).ok(),
+                    __fuzz::sigv4_verifier_canonical_request(&f.presigned).ok(),
+                    "arbitrary request verified"
+                );
+            }
+        }
+        1 => {
+            let method = http::Method::from_bytes(input.bytes()).unwrap_or(http::Method::PUT);
+            let mut parts = f.parts.clone();
+            parts.method = method.clone();
+            assert_eq!(sigv4_verifies(&parts, &f.body), method == f.parts.method);
+        }
+        2 | 3 => {
+            // Path (mode 2) or query (mode 3) replaced; compare canonical forms.
+            let presigned = mode & 0x80 != 0;
+            let base = if presigned { &f.presigned } else { &f.parts };
+            let body: &[u8] = if presigned { b"" } else { &f.body };
+            let old_path = base.uri.path();
+            let old_query = base.uri.query().unwrap_or_default();
+            let new = String::from_utf8_lossy(input.bytes()).into_owned();
+            let (path, query) = if mode % 8 == 2 {
+                (new, old_query.to_owned())
+            } else if presigned {
+                // Keep the X-Amz-* parameters, change the rest.
+                (old_path.to_owned(), format!("{new}&{old_query}"))
+            } else {
+                (old_path.to_owned(), new)
+            };
+            let pq = if query.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{query}")
+            };
+            let Some(parts) = with_uri(base, pq.as_bytes()) else {
+                return;
+            };
+            let canonical = |p: &http::request::Parts| {
+                (
+                    __fuzz::sigv4_canonical_path(p.uri.path(), true, true),
+                    __fuzz::sigv4_canonical_query(p.uri.query().unwrap_or_default()),
+                )
+            };
+            let unchanged = canonical(&parts) == canonical(base);
+            assert_eq!(
+                sigv4_verifies(&parts, body),
+                unchanged,
+                "request with uri {} (signed {})",
+                parts.uri,
+                base.uri
+            );
+        }
+        4 => {
+            let names: Vec<&http::HeaderName> = f
+                .parts
+                .headers
+                .keys()
+                .filter(|n| *n != http::header::AUTHORIZATION)
+                .collect();
+            let name = names[usize::from(input.byte()) % names.len()];
+            let old = f.parts.headers[name].as_bytes();
+            let mutated = mutate_bytes(&mut input, old);
+            let Ok(value) = http::HeaderValue::from_bytes(&mutated) else {
+                return;
+            };
+            let mut parts = f.parts.clone();
+            parts.headers.insert(name.clone(), value);
+            let unchanged =
+                __fuzz::sigv4_trim_header_value(old) == __fuzz::sigv4_trim_header_value(&mutated);
+            assert_eq!(
+                sigv4_verifies(&parts, &f.body),
+                unchanged,
+                "header `{name}` mutated to {:?}",
+                String::from_utf8_lossy(&mutated)
+            );
+        }
+        5 => {
+            let body = mutate_bytes(&mut input, &f.body);
+            assert_eq!(sigv4_verifies(&f.parts, &body), body == f.body);
+        }
+        6 => {
+            // The Authorization header's text, mutated anywhere.
+            let old = f.parts.headers["authorization"].as_bytes();
+            let mutated = mutate_bytes(&mut input, old);
+            let Ok(value) = http::HeaderValue::from_bytes(&mutated) else {
+                return;
+            };
+            let mut parts = f.parts.clone();
+            parts.headers.insert("authorization", value);
+            let same = match (
+                __fuzz::sigv4_parse_authorization(old),
+                __fuzz::sigv4_parse_authorization(&mutated),
+            ) {
+                (Ok(a), Ok(b)) => {
+                    a.credential == b.credential
+                        && a.signed_headers == b.signed_headers
+                        && a.signature.eq_ignore_ascii_case(b.signature)
+                }
+                _ => false,
+            };
+            let verified = sigv4_verifies(&parts, &f.body);
+            assert!(
+                same || !verified,
+                "authorization mutated to {:?} verified",
+                String::from_utf8_lossy(&mutated)
+            );
+            if mutated == old {
+                assert!(verified, "the signed request does not verify");
+            }
+        }
+        _ => {
+            // A presigned URL's query text mutated anywhere: the canonical
+            // query (and so the signature) must stay the same to verify.
+            let old = f.presigned.uri.query().unwrap_or_default().as_bytes();
+            let mutated = mutate_bytes(&mut input, old);
+            let mut pq = b"/prod/items?".to_vec();
+            pq.extend_from_slice(&mutated);
+            let Some(parts) = with_uri(&f.presigned, &pq) else {
+                return;
+            };
+            let now_query = parts.uri.query().unwrap_or_default();
+            let unchanged = __fuzz::sigv4_canonical_query(now_query)
+                == __fuzz::sigv4_canonical_query(std::str::from_utf8(old).unwrap());
+            if !unchanged {
+                assert!(
+                    !sigv4_verifies(&parts, b""),
+                    "presigned query mutated to {now_query:?} verified"
+                );
+            }
+        }
+    }
+}
+
+// -------------------------------------------------------- structured_fields
+
+/// RFC 9651 parse -> serialise -> parse identity for dictionaries (the
+/// Signature-Input / Signature / Content-Digest shape), lists and items,
+/// and serialisation is a fixed point.
+pub fn structured_fields(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(dict) = __fuzz::parse_dictionary(text) {
+        let s = __fuzz::serialize_dictionary(&dict)
+            .unwrap_or_else(|e| panic!("parsed dictionary does not serialise: {e}"));
+        let again = __fuzz::parse_dictionary(&s)
+            .unwrap_or_else(|e| panic!("serialised dictionary `{s}` does not parse: {e}"));
+        assert_eq!(dict, again, "dictionary round trip through `{s}`");
+        assert_eq!(__fuzz::serialize_dictionary(&again).unwrap(), s);
+        let raw = __fuzz::parse_dictionary_raw(text).expect("raw parse accepts what parse does");
+        assert!(raw.len() >= dict.len());
+    } else {
+        assert!(__fuzz::parse_dictionary_raw(text).is_err());
+    }
+    if let Ok(list) = __fuzz::parse_list(text) {
+        let s = __fuzz::serialize_list(&list)
+            .unwrap_or_else(|e| panic!("parsed list does not serialise: {e}"));
+        let again = __fuzz::parse_list(&s)
+            .unwrap_or_else(|e| panic!("serialised list `{s}` does not parse: {e}"));
+        assert_eq!(list, again, "list round trip through `{s}`");
+        assert_eq!(__fuzz::serialize_list(&again).unwrap(), s);
+        for entry in &list {
+            if let __fuzz::Entry::InnerList(items, params) = entry {
+                let inner = __fuzz::serialize_inner_list(items, params).unwrap();
+                assert!(s.contains(&inner));
+            }
+        }
+    }
+    if let Ok(item) = __fuzz::parse_item(text) {
+        let s = __fuzz::serialize_item(&item)
+            .unwrap_or_else(|e| panic!("parsed item does not serialise: {e}"));
+        let again = __fuzz::parse_item(&s)
+            .unwrap_or_else(|e| panic!("serialised item `{s}` does not parse: {e}"));
+        assert_eq!(item, again, "item round trip through `{s}`");
+    }
+    // Content-Digest against a fixed body: never panics, and only a digest
+    // of that body verifies.
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(text) {
+        headers.insert("content-digest", v);
+        let _ = edge_auth::httpsig::verify_content_digest(&headers, b"{\"hello\":\"world\"}");
+    }
+}
+
+// ----------------------------------------------------------- httpsig_verify
+
+const HTTPSIG_SECRET: [u8; 32] = [42; 32];
+
+struct HttpSigFixture {
+    parts: http::request::Parts,
+    body: Vec<u8>,
+    keys: edge_auth::httpsig::KeyRing,
+    verifier: edge_auth::httpsig::Verifier,
+}
+
+fn httpsig_fixture() -> &'static HttpSigFixture {
+    static FIXTURE: OnceLock<HttpSigFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        use edge_auth::Secret;
+        use edge_auth::httpsig::{KeyRing, Signer, SignerConfig, SigningKey, VerifyingKey};
+        let secret = Secret::new(HTTPSIG_SECRET.to_vec());
+        let signer = Signer::new(
+            SigningKey::try_from_hmac_sha256("k1", &secret).unwrap(),
+            SignerConfig::default(),
+        )
+        .unwrap();
+        let mut keys = KeyRing::new();
+        keys.insert("k1", VerifyingKey::try_from_hmac_sha256(&secret).unwrap());
+        let (parts, body) = http::Request::post("https://api.example/orders?id=7&x=y")
+            .header("content-type", "application/json")
+            .body(br#"{"hello":"world"}"#.to_vec())
+            .unwrap()
+            .into_parts();
+        let out = signer.sign(&parts, &body, Some("n-1"), now()).unwrap();
+        let mut request = http::Request::from_parts(parts, body);
+        out.apply_to(&mut request);
+        let (parts, body) = request.into_parts();
+        HttpSigFixture {
+            parts,
+            body,
+            keys,
+            verifier: edge_auth::httpsig::Verifier::default(),
+        }
+    })
+}
+
+fn httpsig_verifies(parts: &http::request::Parts, body: &[u8]) -> bool {
+    let f = httpsig_fixture();
+    let first = f.verifier.verify(parts, body, &f.keys, None, now());
+    let second = f.verifier.verify(parts, body, &f.keys, None, now());
+    assert_eq!(
+        first
+            .as_ref()
+            .map(|v| format!("{v:?}"))
+            .map_err(ToString::to_string),
+        second
+            .as_ref()
+            .map(|v| format!("{v:?}"))
+            .map_err(ToString::to_string),
+        "verification is not deterministic"
+    );
+    first.is_ok()
+}
+
+fn sf_bytes(parts: &http::request::Parts, name: &str) -> Vec<u8> {
+    let field = parts.headers[name].to_str().unwrap();
+    let dict = __fuzz::parse_dictionary(field).unwrap();
+    match &dict[0].1 {
+        __fuzz::Entry::Item(item) => match &item.bare {
+            __fuzz::BareItem::ByteSequence(b) => b.clone(),
+            other => panic!("unexpected {other:?}"),
+        },
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// RFC 9421 verification of arbitrary requests and of a signed request
+/// (HMAC-SHA256, covering `@method`, `@authority`, `@path`, `@query` and
+/// `content-digest`) mutated in one part chosen by the input. Invariants:
+/// nothing arbitrary verifies; a mutation verifies only when it leaves the
+/// covered components, the parsed signature parameters and the signature
+/// bytes unchanged; verification is deterministic.
+pub fn httpsig_verify(data: &[u8]) {
+    let mut input = Input::new(data);
+    let mode = input.byte();
+    let f = httpsig_fixture();
+    match mode % 7 {
+        0 => {
+            let rest = input.rest();
+            let (head, body) = match rest.iter().position(|&b| b == 0) {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &[][..]),
+            };
+            if let Some(parts) = request_from(head) {
+                let verified = httpsig_verifies(&parts, body);
+                // Only the fixture's own signature (e.g. from a seed) can
+                // verify, and then over the fixture's components.
+                if verified {
+                    assert_eq!(parts.method, f.parts.method);
+                    assert_eq!(parts.uri.path(), f.parts.uri.path());
+                    assert_eq!(parts.uri.query(), f.parts.uri.query());
+                    assert_eq!(body, &f.body[..]);
+                }
+            }
+        }
+        1 => {
+            let method = http::Method::from_bytes(input.bytes()).unwrap_or(http::Method::PUT);
+            let mut parts = f.parts.clone();
+            parts.method = method.clone();
+            assert_eq!(httpsig_verifies(&parts, &f.body), method == f.parts.method);
+        }
+        2 => {
+            // The request target replaced: authority, path or query.
+            let new = input.bytes();
+            let which = input.byte() % 3;
+            let old = &f.parts.uri;
+            let text = String::from_utf8_lossy(new);
+            let uri = match which {
+                0 => format!("https://{text}{}", old.path_and_query().unwrap()),
+                1 => format!("https://api.example{text}?{}", old.query().unwrap()),
+                _ => format!("https://api.example{}?{text}", old.path()),
+            };
+            let Ok(uri) = uri.parse::<http::Uri>() else {
+                return;
+            };
+            let mut parts = f.parts.clone();
+            parts.uri = uri.clone();
+            let authority = |u: &http::Uri| {
+                u.authority().map(|a| {
+                    let a = a.as_str().to_ascii_lowercase();
+                    a.strip_suffix(":443").map(str::to_owned).unwrap_or(a)
+                })
+            };
+            let query = |u: &http::Uri| format!("?{}", u.query().unwrap_or_default());
+            let path = |u: &http::Uri| match u.path() {
+                "" => "/".to_owned(),
+                p => p.to_owned(),
+            };
+            let unchanged = authority(&uri) == authority(old)
+                && path(&uri) == path(old)
+                && query(&uri) == query(old);
+            if !unchanged {
+                assert!(
+                    !httpsig_verifies(&parts, &f.body),
+                    "verified with target {uri} (signed {old})"
+                );
+            }
+        }
+        3 => {
+            let body = mutate_bytes(&mut input, &f.body);
+            assert_eq!(httpsig_verifies(&f.parts, &body), body == f.body);
+        }
+        4 => {
+            // The signature's bytes changed, re-encoded canonically.
+            let old = sf_bytes(&f.parts, "signature");
+            let new = mutate_bytes(&mut input, &old);
+            let value = format!("sig1=:{}:", base64(&new, B64STD, true));
+            let mut parts = f.parts.clone();
+            parts
+                .headers
+                .insert("signature", http::HeaderValue::from_str(&value).unwrap());
+            assert_eq!(
+                httpsig_verifies(&parts, &f.body),
+                new == old,
+                "signature bytes changed and verified: {value}"
+            );
+        }
+        _ => {
+            // The text of Signature-Input (mode 5), Signature (6) or
+            // Content-Digest mutated anywhere: verifies only if the field
+            // still parses to the same structured value.
+            let name = ["signature-input", "signature", "content-digest"]
+                [usize::from(mode % 7 - 5 + (mode >> 7))];
+            let old = f.parts.headers[name].as_bytes();
+            let mutated = mutate_bytes(&mut input, old);
+            let Ok(value) = http::HeaderValue::from_bytes(&mutated) else {
+                return;
+            };
+            let mut parts = f.parts.clone();
+            parts.headers.insert(name, value);
+            let verified = httpsig_verifies(&parts, &f.body);
+            if name == "content-digest" {
+                // Covered as a plain field: its trimmed bytes are signed.
+                assert_eq!(
+                    verified,
+                    mutated.trim_ascii() == old.trim_ascii(),
+                    "`{name}` mutated to {:?}",
+                    String::from_utf8_lossy(&mutated)
+                );
+                return;
+            }
+            // The `sig1` member must be unchanged to verify (for Signature,
+            // its byte sequence: RFC 9421 §4.2 gives its parameters no
+            // meaning); an identical (raw) dictionary must verify.
+            let member = |text: &[u8]| {
+                let text = std::str::from_utf8(text).ok()?;
+                let dict = __fuzz::parse_dictionary(text).ok()?;
+                let (_, entry) = dict.into_iter().find(|(k, _)| k == "sig1")?;
+                match entry {
+                    __fuzz::Entry::Item(item) if name == "signature" => {
+                        Some(__fuzz::Entry::Item(__fuzz::Item {
+                            bare: item.bare,
+                            params: Vec::new(),
+                        }))
+                    }
+                    other => Some(other),
+                }
+            };
+            if verified {
+                assert!(
+                    member(&mutated).is_some() && member(&mutated) == member(old),
+                    "`{name}` mutated to {:?} verified",
+                    String::from_utf8_lossy(&mutated)
+                );
+            }
+            let raw = |text: &[u8]| {
+                std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|t| __fuzz::parse_dictionary_raw(t).ok())
+            };
+            if raw(&mutated).is_some() && raw(&mutated) == raw(old) {
+                assert!(
+                    verified,
+                    "`{name}` rewritten to an equal {:?} does not verify",
+                    String::from_utf8_lossy(&mutated)
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------- policy_patterns
+
+/// The policy's path and CIDR parsers on arbitrary text. Invariants:
+/// request-path normalisation is idempotent and its output is free of dot
+/// and empty segments; a CIDR block printed canonically parses back to the
+/// same text; path patterns never panic.
+pub fn policy_patterns(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(normalized) = __fuzz::normalize_request_path(text) {
+        assert_eq!(
+            __fuzz::normalize_request_path(&normalized).as_deref(),
+            Some(normalized.as_str()),
+            "normalising `{text}` twice changed it"
+        );
+        assert!(
+            normalized.starts_with('/'),
+            "`{normalized}` is not absolute"
+        );
+        for segment in normalized.split('/').skip(1) {
+            let head = segment.split(';').next().unwrap_or_default();
+            assert!(
+                head != "." && head != "..",
+                "dot segment survived in `{normalized}`"
+            );
+        }
+        assert!(
+            !normalized.contains("//"),
+            "empty segment in `{normalized}`"
+        );
+    }
+    let _ = __fuzz::parse_path_pattern(text);
+    if let Some(cidr) = __fuzz::parse_cidr(text) {
+        assert_eq!(
+            __fuzz::parse_cidr(&cidr).as_deref(),
+            Some(cidr.as_str()),
+            "canonical CIDR `{cidr}` (from `{text}`) does not round-trip"
+        );
+    }
+}
