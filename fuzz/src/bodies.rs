@@ -488,10 +488,13 @@ pub fn discovery(data: &[u8]) {
             .map(|m| format!("{m:?}"))
             .map_err(ToString::to_string),
     );
-    // Known finding (notes/fuzz.md, finding 1): URLs are checked with the
-    // WHATWG-lenient `url` parser, which reads `https:/host/p` (no `//`) as
-    // `https://host/p`, so the scheme is asserted here, not the `//`.
-    let https = |u: &str| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:"));
+    // Every URL handed out must be the RFC 3986 absolute form itself, with
+    // `//` authority, not one the WHATWG parser would repair.
+    let https = |u: &str| {
+        u.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            && !u.contains('\\')
+    };
     if let Ok(meta) = first {
         assert_eq!(meta.issuer, ISSUER);
         assert!(

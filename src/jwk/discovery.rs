@@ -384,6 +384,15 @@ pub(crate) fn check_endpoint(
             "contains whitespace, control or non-ascii characters",
         ));
     }
+    // The WHATWG parser repairs `https:/host`, `https:host` and `\` for `/`
+    // into `https://host`, but we keep and hand out the raw text, which
+    // other clients read differently: require the RFC 3986 form itself.
+    let authority_follows = raw
+        .split_once(':')
+        .is_some_and(|(_, rest)| rest.starts_with("//"));
+    if !authority_follows || raw.contains('\\') {
+        return Err(bad(name, raw, "not an absolute url with `//` authority"));
+    }
     let url = url::Url::parse(raw).map_err(|_| bad(name, raw, "not an absolute url"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad(name, raw, "carries credentials"));
@@ -412,6 +421,26 @@ pub(crate) fn check_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_the_parser_would_repair_are_refused() {
+        for raw in [
+            "https:/idp.example/p",
+            "https:idp.example",
+            "https:\\\\idp.example\\p",
+            "https://idp.example\\p",
+        ] {
+            assert!(
+                matches!(
+                    check_endpoint("jwks_uri", raw, false),
+                    Err(DiscoveryError::BadUrl { .. })
+                ),
+                "{raw}"
+            );
+        }
+        assert!(check_endpoint("jwks_uri", "https://idp.example/keys", false).is_ok());
+        assert!(check_endpoint("jwks_uri", "HTTPS://idp.example/keys", false).is_ok());
+    }
 
     #[test]
     fn trailing_slash_removed_before_well_known() {
