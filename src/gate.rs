@@ -761,11 +761,14 @@ impl Gate {
     }
 
     /// Restores a state saved with [`export_state`](Self::export_state).
+    /// For an issuer found through discovery that has not run yet in this
+    /// process, the state's own `jwks_uri` is adopted, so a Worker isolate
+    /// restoring from KV needs no discovery fetch; keep the state where
+    /// only the gateway can write it.
     ///
     /// # Errors
-    /// [`Error::Gate`] for an unknown issuer or one whose `jwks_uri` is not
-    /// known yet; [`Error::Cache`] when the state is corrupt, belongs to
-    /// another issuer or endpoint, or is too old.
+    /// [`Error::Gate`] for an unknown issuer; [`Error::Cache`] when the state
+    /// is corrupt, belongs to another issuer or endpoint, or is too old.
     pub fn import_state(
         &self,
         issuer: &str,
@@ -777,6 +780,12 @@ impl Gate {
         let jwks_uri = match (&state.cache, &entry.config.jwks_uri) {
             (Some(cache), _) => cache.jwks_uri().to_owned(),
             (None, Some(uri)) => uri.clone(),
+            // Discovery has not run in this process: adopt the endpoint the
+            // saved state was fetched from. The state is one this gate's
+            // `export_state` produced after a validated discovery document
+            // (keep it in storage only the gateway can write), and
+            // `from_state` still checks it against the issuer and the limits.
+            (None, None) if entry.discovery_url.is_some() => saved.jwks_uri().to_owned(),
             (None, None) => {
                 return Err(GateError::issuer(issuer, "has no known jwks uri yet").into());
             }

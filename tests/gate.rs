@@ -614,3 +614,35 @@ fn apply_jwks_response_by_issuer() {
         .is_err()
     );
 }
+
+#[test]
+fn state_import_skips_discovery_for_a_discovered_issuer() {
+    let k = Key::new("k1");
+    let discovered = || {
+        IssuerConfig::new(ISS, [AUD])
+            .with_roles(RoleMapper::new().with_source(ClaimSource::roles("roles").unwrap()))
+    };
+    let a = gate(vec![discovered()]);
+    let token = k.sign(&claims(ISS, &["reader"]));
+    let plan = fetch(check(&a, "/orders/1", Some(&token), NOW));
+    let doc = json!({"issuer": ISS, "jwks_uri": "https://keys.example.com/k"});
+    a.apply_fetch_response(
+        &plan,
+        StatusCode::OK,
+        &HeaderMap::new(),
+        doc.to_string().as_bytes(),
+        NOW,
+    )
+    .unwrap();
+    let plan = fetch(check(&a, "/orders/1", Some(&token), NOW));
+    serve(&a, &plan, &jwks(&[&k]), NOW);
+    let state = a.export_state(ISS).unwrap();
+    assert_eq!(state.jwks_uri(), "https://keys.example.com/k");
+
+    let b = gate(vec![discovered()]);
+    b.import_state(ISS, &state, NOW).unwrap();
+    assert!(matches!(
+        check(&b, "/orders/1", Some(&token), NOW),
+        Outcome::Allow { .. }
+    ));
+}

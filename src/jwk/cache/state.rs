@@ -36,6 +36,15 @@ pub struct CacheState {
     next_retry_at: Option<i64>,
 }
 
+impl CacheState {
+    /// The JWKS endpoint this state was fetched from. A restored state is
+    /// only accepted for the same endpoint, so a gate whose issuer learns
+    /// its `jwks_uri` from discovery can adopt it from a state it exported.
+    pub fn jwks_uri(&self) -> &str {
+        &self.jwks_uri
+    }
+}
+
 impl std::fmt::Debug for CacheState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CacheState")
