@@ -174,23 +174,53 @@ fn peer(c: &Case) -> bool {
         .is_ok()
 }
 
-fn cases() -> Vec<Case> {
-    vec![
-        case(
+fn one_case(name: &str) -> Option<Case> {
+    Some(match name {
+        "RS256" => case(
             "RS256",
             Algorithm::RS256,
             TestKey::rsa("rsa", KeySize::Rsa2048),
             false,
         ),
-        case("ES256", Algorithm::ES256, TestKey::ec("p256", false), false),
-        case("EdDSA", Algorithm::EdDSA, TestKey::ed25519("ed"), false),
-        case(
+        "ES256" => case("ES256", Algorithm::ES256, TestKey::ec("p256", false), false),
+        "EdDSA" => case("EdDSA", Algorithm::EdDSA, TestKey::ed25519("ed"), false),
+        "HS256" => case(
             "HS256",
             Algorithm::HS256,
             TestKey::hmac("hs", &[0x5a; 64]),
             true,
         ),
-    ]
+        _ => return None,
+    })
+}
+
+fn cases() -> Vec<Case> {
+    ["RS256", "ES256", "EdDSA", "HS256"]
+        .iter()
+        .filter_map(|n| one_case(n))
+        .collect()
+}
+
+/// `EDGE_AUTH_JWT_PROFILE=ALG:SIDE:N` (SIDE `ours`, `floor` or `peer`) runs
+/// one side N times and exits: for instruction counts under
+/// `valgrind --tool=callgrind` (compare two N to cancel the setup), which
+/// the noisy shared machine does not disturb.
+fn profile(spec: &str) {
+    let mut parts = spec.split(':');
+    let (Some(alg), Some(side), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("EDGE_AUTH_JWT_PROFILE wants ALG:SIDE:N, got `{spec}`");
+    };
+    let n: usize = n.parse().expect("N");
+    let c = one_case(alg).expect("ALG is RS256, ES256, EdDSA or HS256");
+    for _ in 0..n {
+        let ok = match side {
+            "ours" => ours(&c),
+            "floor" => (c.floor)(),
+            "peer" => peer(&c),
+            _ => panic!("SIDE is ours, floor or peer"),
+        };
+        assert!(black_box(ok));
+    }
 }
 
 fn criterion_groups(c: &mut Criterion, cases: &[Case]) {
@@ -258,6 +288,10 @@ fn ratios(cases: &[Case]) {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("EDGE_AUTH_JWT_PROFILE") {
+        profile(&spec);
+        return;
+    }
     let cases = cases();
     let mut c = Criterion::default().configure_from_args();
     criterion_groups(&mut c, &cases);
