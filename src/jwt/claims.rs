@@ -135,6 +135,8 @@ pub(crate) struct Registered<'a> {
     /// Top-level member names with a hash, so that the duplicate check
     /// compares strings only on a hash match.
     names: Vec<(u64, Cow<'a, str>)>,
+    /// One bit per hash value mod 64 seen: most names skip the scan.
+    bloom: u64,
     values: [Option<Captured<'a>>; 6],
     /// Set once the whole object has been read.
     complete: bool,
@@ -158,9 +160,11 @@ impl<'a> Registered<'a> {
     /// Records a top-level member name; returns its registered-claim slot.
     fn record<E: de::Error>(&mut self, name: Cow<'a, str>) -> Result<Option<usize>, E> {
         let h = name_hash(&name);
-        if self.names.iter().any(|(nh, n)| *nh == h && *n == name) {
+        let bit = 1u64 << (h % 64);
+        if self.bloom & bit != 0 && self.names.iter().any(|(nh, n)| *nh == h && *n == name) {
             return Err(E::custom(format_args!("duplicate claim `{name}`")));
         }
+        self.bloom |= bit;
         let slot = registered_index(&name);
         self.names.push((h, name));
         Ok(slot)
