@@ -202,9 +202,8 @@ fn cases() -> Vec<Case> {
 }
 
 /// `EDGE_AUTH_JWT_PROFILE=ALG:SIDE:N` (SIDE `ours`, `floor` or `peer`) runs
-/// one side N times and exits: for instruction counts under
-/// `valgrind --tool=callgrind` (compare two N to cancel the setup), which
-/// the noisy shared machine does not disturb.
+/// one side N times and exits: for instruction counts under callgrind,
+/// which the noisy shared machine does not disturb.
 fn profile(spec: &str) {
     let mut parts = spec.split(':');
     let (Some(alg), Some(side), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
@@ -212,11 +211,18 @@ fn profile(spec: &str) {
     };
     let n: usize = n.parse().expect("N");
     let c = one_case(alg).expect("ALG is RS256, ES256, EdDSA or HS256");
+    profile_loop(&c, side, n);
+}
+
+/// The measured loop alone (`valgrind --tool=callgrind
+/// --toggle-collect='jwt::profile_loop'` counts only this).
+#[inline(never)]
+fn profile_loop(c: &Case, side: &str, n: usize) {
     for _ in 0..n {
         let ok = match side {
-            "ours" => ours(&c),
+            "ours" => ours(c),
             "floor" => (c.floor)(),
-            "peer" => peer(&c),
+            "peer" => peer(c),
             _ => panic!("SIDE is ours, floor or peer"),
         };
         assert!(black_box(ok));
