@@ -132,21 +132,24 @@ impl<'de> Visitor<'de> for CapturedVisitor {
 /// (for duplicates and required claims) and the registered claims' values.
 #[derive(Debug, Default)]
 pub(crate) struct Registered<'a> {
-    /// Top-level member names with a hash, so that the duplicate check
-    /// compares strings only on a hash match.
-    names: Vec<(u64, Cow<'a, str>)>,
-    /// One bit per hash value mod 64 seen: most names skip the scan.
+    /// Top-level member names.
+    names: Vec<Cow<'a, str>>,
+    /// One bit per [`name_bit`] seen: most new names skip the scan.
     bloom: u64,
     values: [Option<Captured<'a>>; 6],
     /// Set once the whole object has been read.
     complete: bool,
 }
 
-fn name_hash(name: &str) -> u64 {
-    // FNV-1a: member names are short; collisions only cost a compare.
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// A 64-bit filter bit for a member name from its length and first,
+/// middle and last bytes (cheap, and spread well enough for claim names;
+/// a collision only costs a scan).
+fn name_bit(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let at = |i: usize| u32::from(b.get(i).copied().unwrap_or(0));
+    let len = b.len();
+    let key = (len as u32) ^ (at(0) << 8) ^ (at(len / 2) << 16) ^ (at(len.saturating_sub(1)) << 24);
+    1u64 << (key.wrapping_mul(0x9e37_79b1) >> 26)
 }
 
 impl<'a> Registered<'a> {
@@ -159,20 +162,19 @@ impl<'a> Registered<'a> {
 
     /// Records a top-level member name; returns its registered-claim slot.
     fn record<E: de::Error>(&mut self, name: Cow<'a, str>) -> Result<Option<usize>, E> {
-        let h = name_hash(&name);
-        let bit = 1u64 << (h % 64);
-        if self.bloom & bit != 0 && self.names.iter().any(|(nh, n)| *nh == h && *n == name) {
+        let bit = name_bit(&name);
+        if self.bloom & bit != 0 && self.names.contains(&name) {
             return Err(E::custom(format_args!("duplicate claim `{name}`")));
         }
         self.bloom |= bit;
         let slot = registered_index(&name);
-        self.names.push((h, name));
+        self.names.push(name);
         Ok(slot)
     }
 
     /// Whether a member of this name is present.
     pub(crate) fn has(&self, name: &str) -> bool {
-        self.names.iter().any(|(_, n)| n == name)
+        self.names.iter().any(|n| n == name)
     }
 
     /// A registered claim's value (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`).

@@ -350,36 +350,37 @@ impl Validator {
 
     fn check_audience(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
         let expected = &self.validation.audiences;
-        let seen: Vec<&str> = match raw.get("aud") {
-            None if expected.is_empty() => return Ok(()),
-            None => {
-                return Err(JwtError::MissingClaim {
-                    claim: "aud".to_owned(),
-                });
-            }
-            Some(Captured::Str(s)) => vec![&**s],
-            Some(Captured::Other(Value::Array(items))) => items
-                .iter()
-                .map(|i| {
-                    i.as_str().ok_or_else(|| {
-                        JwtError::malformed(Part::Claims, "`aud` array holds a non-string")
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => {
-                return Err(JwtError::malformed(
-                    Part::Claims,
-                    "`aud` is neither a string nor an array of strings",
-                ));
-            }
+        let wanted = |s: &str| expected.iter().any(|e| e == s);
+        let mismatch = |seen: Vec<String>| JwtError::AudienceMismatch {
+            expected: expected.clone(),
+            seen,
         };
-        if seen.iter().any(|s| expected.iter().any(|e| e == s)) {
-            Ok(())
-        } else {
-            Err(JwtError::AudienceMismatch {
-                expected: expected.clone(),
-                seen: seen.into_iter().map(str::to_owned).collect(),
-            })
+        match raw.get("aud") {
+            None if expected.is_empty() => Ok(()),
+            None => Err(JwtError::MissingClaim {
+                claim: "aud".to_owned(),
+            }),
+            Some(Captured::Str(s)) if wanted(s) => Ok(()),
+            Some(Captured::Str(s)) => Err(mismatch(vec![s.to_string()])),
+            Some(Captured::Other(Value::Array(items))) => {
+                let seen = items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().ok_or_else(|| {
+                            JwtError::malformed(Part::Claims, "`aud` array holds a non-string")
+                        })
+                    })
+                    .collect::<Result<Vec<&str>, _>>()?;
+                if seen.iter().any(|s| wanted(s)) {
+                    Ok(())
+                } else {
+                    Err(mismatch(seen.into_iter().map(str::to_owned).collect()))
+                }
+            }
+            Some(_) => Err(JwtError::malformed(
+                Part::Claims,
+                "`aud` is neither a string nor an array of strings",
+            )),
         }
     }
 }
