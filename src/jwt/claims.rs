@@ -24,13 +24,27 @@ const MAX_CLAIMS_DEPTH: usize = 64;
 
 /// The slot of a registered claim validation reads, in `Registered::values`.
 fn registered_index(name: &str) -> Option<usize> {
-    match name {
-        "exp" => Some(0),
-        "nbf" => Some(1),
-        "iat" => Some(2),
-        "iss" => Some(3),
-        "aud" => Some(4),
-        "tid" => Some(5),
+    // Every registered name has three bytes: compare them as one integer
+    // rather than string by string (this runs for every top-level member).
+    let &[a, b, c] = name.as_bytes() else {
+        return None;
+    };
+    const fn key(n: &[u8; 3]) -> u32 {
+        u32::from_le_bytes([n[0], n[1], n[2], 0])
+    }
+    const EXP: u32 = key(b"exp");
+    const NBF: u32 = key(b"nbf");
+    const IAT: u32 = key(b"iat");
+    const ISS: u32 = key(b"iss");
+    const AUD: u32 = key(b"aud");
+    const TID: u32 = key(b"tid");
+    match u32::from_le_bytes([a, b, c, 0]) {
+        EXP => Some(0),
+        NBF => Some(1),
+        IAT => Some(2),
+        ISS => Some(3),
+        AUD => Some(4),
+        TID => Some(5),
         _ => None,
     }
 }

@@ -191,6 +191,10 @@ impl Validator {
     /// all segments; the signature; `typ`; then the claims (a JSON object
     /// without duplicate members): required claims, `exp` / `nbf` / `iat`
     /// with the leeway, `max_age`, `iss`, `aud`; last, `C` is deserialized.
+    /// (The claims are read in one pass that fills `C` while recording the
+    /// registered claims; errors are still reported in this order.)
+    /// `C` always receives the top-level JSON object: it is never offered
+    /// an array (as serde_json would for a struct) or the raw text.
     /// Unauthenticated content never produces more detail than the header
     /// and "bad signature".
     ///
