@@ -71,6 +71,9 @@ struct Case {
     keys: KeySet,
     validator: Validator,
     floor: Box<dyn Fn() -> bool>,
+    /// RS256 only: ring's other RSA entry point, `UnparsedPublicKey` over
+    /// an RSAPublicKey DER built once, to check which is the cheaper floor.
+    floor_der: Option<Box<dyn Fn() -> bool>>,
     peer_key: DecodingKey,
     peer_validation: jsonwebtoken::Validation,
 }
@@ -117,6 +120,7 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
             .decode(jwk[m].as_str().unwrap())
             .unwrap()
     };
+    let (input_der, sig_der) = (input.clone(), sig.clone());
     let floor: Box<dyn Fn() -> bool> = match alg {
         Algorithm::RS256 => {
             let (n, e) = (b("n"), b("e"));
@@ -148,6 +152,19 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
         }
     };
     assert!(floor());
+    let floor_der: Option<Box<dyn Fn() -> bool>> = match alg {
+        Algorithm::RS256 => {
+            let der = rsa_public_key_der(&b("n"), &b("e"));
+            let (input, sig) = (input_der, sig_der);
+            Some(Box::new(move || {
+                signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &der)
+                    .verify(&input, &sig)
+                    .is_ok()
+            }))
+        }
+        _ => None,
+    };
+    assert!(floor_der.as_ref().is_none_or(|f| f()));
     let c = Case {
         name,
         alg,
@@ -155,12 +172,37 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
         keys,
         validator,
         floor,
+        floor_der,
         peer_key,
         peer_validation: pv,
     };
     assert!(ours(&c), "{name}: edge-auth refuses its own bench token");
     assert!(peer(&c), "{name}: jsonwebtoken refuses the bench token");
     c
+}
+
+/// DER of a PKCS#1 RSAPublicKey (RFC 8017 §A.1.1): SEQUENCE { n, e }.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match body.len() {
+            l @ 0..=127 => out.push(l as u8),
+            l @ 128..=255 => out.extend([0x81, l as u8]),
+            l => out.extend([0x82, (l >> 8) as u8, l as u8]),
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    fn int(x: &[u8]) -> Vec<u8> {
+        let x = &x[x.iter().take_while(|&&b| b == 0).count()..];
+        let mut body = Vec::new();
+        if x.first().is_some_and(|&b| b & 0x80 != 0) {
+            body.push(0);
+        }
+        body.extend_from_slice(x);
+        tlv(0x02, &body)
+    }
+    tlv(0x30, &[int(n), int(e)].concat())
 }
 
 fn ours(c: &Case) -> bool {
@@ -201,7 +243,8 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-/// `EDGE_AUTH_JWT_PROFILE=ALG:SIDE:N` (SIDE `ours`, `floor` or `peer`) runs
+/// `EDGE_AUTH_JWT_PROFILE=ALG:SIDE:N` (SIDE `ours`, `floor`, `floor_der`
+/// (RS256) or `peer`) runs
 /// one side N times and exits: for instruction counts under callgrind,
 /// which the noisy shared machine does not disturb.
 fn profile(spec: &str) {
@@ -222,6 +265,7 @@ fn profile_loop(c: &Case, side: &str, n: usize) {
         let ok = match side {
             "ours" => ours(c),
             "floor" => (c.floor)(),
+            "floor_der" => c.floor_der.as_ref().is_some_and(|f| f()),
             "peer" => peer(c),
             _ => panic!("SIDE is ours, floor or peer"),
         };
