@@ -454,6 +454,23 @@ mod base64url_properties {
             }
         }
 
+        /// The hand-written decoder accepts exactly what the base64
+        /// crate's strict URL-safe engine accepts, with the same bytes.
+        #[test]
+        fn decoder_agrees_with_the_base64_crate(s in "[A-Za-z0-9_=+/ .\\-\u{e9}\u{0}]{0,80}") {
+            use base64::Engine as _;
+            let theirs = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&s).ok();
+            prop_assert_eq!(decode_vec(&s, Part::Claims).ok(), theirs);
+        }
+
+        /// The same over the alphabet alone: lengths and trailing bits.
+        #[test]
+        fn decoder_agrees_on_alphabet_strings(s in "[A-Za-z0-9_-]{0,80}") {
+            use base64::Engine as _;
+            let theirs = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&s).ok();
+            prop_assert_eq!(decode_vec(&s, Part::Claims).ok(), theirs);
+        }
+
         #[test]
         fn split_never_panics(s in "\\PC{0,64}") {
             let _ = split(&s, 32);
