@@ -71,6 +71,9 @@ struct Case {
     keys: KeySet,
     validator: Validator,
     floor: Box<dyn Fn() -> bool>,
+    /// RS256 only: ring's other RSA entry point, `UnparsedPublicKey` over
+    /// an RSAPublicKey DER built once, to check which is the cheaper floor.
+    floor_der: Option<Box<dyn Fn() -> bool>>,
     peer_key: DecodingKey,
     peer_validation: jsonwebtoken::Validation,
 }
@@ -117,6 +120,7 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
             .decode(jwk[m].as_str().unwrap())
             .unwrap()
     };
+    let (input_der, sig_der) = (input.clone(), sig.clone());
     let floor: Box<dyn Fn() -> bool> = match alg {
         Algorithm::RS256 => {
             let (n, e) = (b("n"), b("e"));
@@ -148,6 +152,19 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
         }
     };
     assert!(floor());
+    let floor_der: Option<Box<dyn Fn() -> bool>> = match alg {
+        Algorithm::RS256 => {
+            let der = rsa_public_key_der(&b("n"), &b("e"));
+            let (input, sig) = (input_der, sig_der);
+            Some(Box::new(move || {
+                signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &der)
+                    .verify(&input, &sig)
+                    .is_ok()
+            }))
+        }
+        _ => None,
+    };
+    assert!(floor_der.as_ref().is_none_or(|f| f()));
     let c = Case {
         name,
         alg,
@@ -155,12 +172,37 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
         keys,
         validator,
         floor,
+        floor_der,
         peer_key,
         peer_validation: pv,
     };
     assert!(ours(&c), "{name}: edge-auth refuses its own bench token");
     assert!(peer(&c), "{name}: jsonwebtoken refuses the bench token");
     c
+}
+
+/// DER of a PKCS#1 RSAPublicKey (RFC 8017 §A.1.1): SEQUENCE { n, e }.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match body.len() {
+            l @ 0..=127 => out.push(l as u8),
+            l @ 128..=255 => out.extend([0x81, l as u8]),
+            l => out.extend([0x82, (l >> 8) as u8, l as u8]),
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    fn int(x: &[u8]) -> Vec<u8> {
+        let x = &x[x.iter().take_while(|&&b| b == 0).count()..];
+        let mut body = Vec::new();
+        if x.first().is_some_and(|&b| b & 0x80 != 0) {
+            body.push(0);
+        }
+        body.extend_from_slice(x);
+        tlv(0x02, &body)
+    }
+    tlv(0x30, &[int(n), int(e)].concat())
 }
 
 fn ours(c: &Case) -> bool {
@@ -174,23 +216,61 @@ fn peer(c: &Case) -> bool {
         .is_ok()
 }
 
-fn cases() -> Vec<Case> {
-    vec![
-        case(
+fn one_case(name: &str) -> Option<Case> {
+    Some(match name {
+        "RS256" => case(
             "RS256",
             Algorithm::RS256,
             TestKey::rsa("rsa", KeySize::Rsa2048),
             false,
         ),
-        case("ES256", Algorithm::ES256, TestKey::ec("p256", false), false),
-        case("EdDSA", Algorithm::EdDSA, TestKey::ed25519("ed"), false),
-        case(
+        "ES256" => case("ES256", Algorithm::ES256, TestKey::ec("p256", false), false),
+        "EdDSA" => case("EdDSA", Algorithm::EdDSA, TestKey::ed25519("ed"), false),
+        "HS256" => case(
             "HS256",
             Algorithm::HS256,
             TestKey::hmac("hs", &[0x5a; 64]),
             true,
         ),
-    ]
+        _ => return None,
+    })
+}
+
+fn cases() -> Vec<Case> {
+    ["RS256", "ES256", "EdDSA", "HS256"]
+        .iter()
+        .filter_map(|n| one_case(n))
+        .collect()
+}
+
+/// `EDGE_AUTH_JWT_PROFILE=ALG:SIDE:N` (SIDE `ours`, `floor`, `floor_der`
+/// (RS256) or `peer`) runs
+/// one side N times and exits: for instruction counts under callgrind,
+/// which the noisy shared machine does not disturb.
+fn profile(spec: &str) {
+    let mut parts = spec.split(':');
+    let (Some(alg), Some(side), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("EDGE_AUTH_JWT_PROFILE wants ALG:SIDE:N, got `{spec}`");
+    };
+    let n: usize = n.parse().expect("N");
+    let c = one_case(alg).expect("ALG is RS256, ES256, EdDSA or HS256");
+    profile_loop(&c, side, n);
+}
+
+/// The measured loop alone (`valgrind --tool=callgrind
+/// --toggle-collect='jwt::profile_loop'` counts only this).
+#[inline(never)]
+fn profile_loop(c: &Case, side: &str, n: usize) {
+    for _ in 0..n {
+        let ok = match side {
+            "ours" => ours(c),
+            "floor" => (c.floor)(),
+            "floor_der" => c.floor_der.as_ref().is_some_and(|f| f()),
+            "peer" => peer(c),
+            _ => panic!("SIDE is ours, floor or peer"),
+        };
+        assert!(black_box(ok));
+    }
 }
 
 fn criterion_groups(c: &mut Criterion, cases: &[Case]) {
@@ -208,45 +288,61 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Interleaved rounds so that machine noise hits all three alike.
+/// Interleaved rounds so that machine noise hits all three alike. Rounds
+/// are short (about a millisecond) and many, so that a preemption spoils
+/// one round rather than a side; the median and the minimum (the least
+/// disturbed round, stabler on a loaded machine) are both reported.
 fn ratios(cases: &[Case]) {
-    println!("\njwt ratios (median ns per op over interleaved rounds, same run):");
+    println!("\njwt ratios (ns per op over 101 interleaved rounds, same run; median, then min):");
     println!(
-        "{:<6} {:>12} {:>12} {:>12} {:>10} {:>10}",
-        "alg", "edge-auth", "ring floor", "jsonwebtoken", "vs floor", "vs jwt"
+        "{:<6} {:>10} {:>10} {:>12} {:>9} {:>9} | {:>10} {:>10} {:>12} {:>9} {:>9}",
+        "alg",
+        "edge-auth",
+        "floor",
+        "jsonwebtoken",
+        "vs floor",
+        "vs jwt",
+        "edge-auth",
+        "floor",
+        "jsonwebtoken",
+        "vs floor",
+        "vs jwt",
     );
     for c in cases {
         let per_round = match c.alg {
-            Algorithm::HS256 => 2000,
-            _ => 100,
+            Algorithm::HS256 => 400,
+            Algorithm::RS256 => 40,
+            _ => 16,
         };
         let (mut o, mut f, mut p) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..31 {
+        let time = |run: &dyn Fn() -> bool| {
             let t = Instant::now();
             for _ in 0..per_round {
-                black_box(ours(c));
+                black_box(run());
             }
-            o.push(t.elapsed().as_nanos() as f64 / per_round as f64);
-            let t = Instant::now();
-            for _ in 0..per_round {
-                black_box((c.floor)());
-            }
-            f.push(t.elapsed().as_nanos() as f64 / per_round as f64);
-            let t = Instant::now();
-            for _ in 0..per_round {
-                black_box(peer(c));
-            }
-            p.push(t.elapsed().as_nanos() as f64 / per_round as f64);
+            t.elapsed().as_nanos() as f64 / per_round as f64
+        };
+        for _ in 0..101 {
+            o.push(time(&|| ours(c)));
+            f.push(time(&|| (c.floor)()));
+            p.push(time(&|| peer(c)));
         }
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let (om, fm, pm) = (min(&o), min(&f), min(&p));
         let (o, f, p) = (median(o), median(f), median(p));
         println!(
-            "{:<6} {:>12.0} {:>12.0} {:>12.0} {:>9.3}x {:>9.3}x",
+            "{:<6} {:>10.0} {:>10.0} {:>12.0} {:>8.3}x {:>8.3}x | {:>10.0} {:>10.0} {:>12.0} {:>8.3}x {:>8.3}x",
             c.name,
             o,
             f,
             p,
             o / f,
-            o / p
+            o / p,
+            om,
+            fm,
+            pm,
+            om / fm,
+            om / pm
         );
     }
     let c = &cases[0];
@@ -258,6 +354,10 @@ fn ratios(cases: &[Case]) {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("EDGE_AUTH_JWT_PROFILE") {
+        profile(&spec);
+        return;
+    }
     let cases = cases();
     let mut c = Criterion::default().configure_from_args();
     criterion_groups(&mut c, &cases);

@@ -454,9 +454,214 @@ mod base64url_properties {
             }
         }
 
+        /// The hand-written decoder accepts exactly what the base64
+        /// crate's strict URL-safe engine accepts, with the same bytes.
+        #[test]
+        fn decoder_agrees_with_the_base64_crate(s in "[A-Za-z0-9_=+/ .\\-\u{e9}\u{0}]{0,80}") {
+            use base64::Engine as _;
+            let theirs = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&s).ok();
+            prop_assert_eq!(decode_vec(&s, Part::Claims).ok(), theirs);
+        }
+
+        /// The same over the alphabet alone: lengths and trailing bits.
+        #[test]
+        fn decoder_agrees_on_alphabet_strings(s in "[A-Za-z0-9_-]{0,80}") {
+            use base64::Engine as _;
+            let theirs = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&s).ok();
+            prop_assert_eq!(decode_vec(&s, Part::Claims).ok(), theirs);
+        }
+
         #[test]
         fn split_never_panics(s in "\\PC{0,64}") {
             let _ = split(&s, 32);
         }
+    }
+}
+
+/// The claims are read in one pass that deserializes `C` and records the
+/// registered claims together; these pin what that pass must still do.
+mod one_pass {
+    use super::*;
+
+    fn raw_token(payload: &str) -> String {
+        keys()
+            .ed
+            .sign_raw("EdDSA", r#"{"alg":"EdDSA","kid":"ed-1"}"#, payload)
+    }
+
+    fn validate<C: serde::de::DeserializeOwned>(payload: &str) -> Result<C, JwtError> {
+        Validator::new(base())
+            .validate::<C>(&raw_token(payload), &public_set(), now())
+            .map(|c| c.into_typed())
+    }
+
+    fn exp_ok() -> i64 {
+        unix(now()) + 600
+    }
+
+    fn malformed_claims(err: &JwtError, needle: &str) {
+        assert!(
+            matches!(
+                err,
+                JwtError::Malformed {
+                    part: Part::Claims,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+
+    #[test]
+    fn duplicate_exp_is_refused_whatever_c_reads() {
+        let (e, late) = (exp_ok(), exp_ok() + 1000);
+        let p = format!(r#"{{"aud":"api://edge","exp":{e},"sub":"a","exp":{late}}}"#);
+        malformed_claims(&validate::<Value>(&p).unwrap_err(), "duplicate claim `exp`");
+        malformed_claims(
+            &validate::<MyClaims>(&p).unwrap_err(),
+            "duplicate claim `exp`",
+        );
+        malformed_claims(
+            &validate::<serde::de::IgnoredAny>(&p).unwrap_err(),
+            "duplicate claim `exp`",
+        );
+        // An escaped spelling of the same name is the same member.
+        let p = format!(r#"{{"aud":"api://edge","exp":{e},"\u0065xp":{late}}}"#);
+        malformed_claims(&validate::<Value>(&p).unwrap_err(), "duplicate claim `exp`");
+    }
+
+    #[test]
+    fn duplicate_member_after_the_fields_c_reads_is_refused() {
+        // `MyClaims` reads only `sub`; the duplicate comes after it.
+        let p = format!(
+            r#"{{"sub":"a","aud":"api://edge","exp":{},"x":1,"x":2}}"#,
+            exp_ok()
+        );
+        malformed_claims(
+            &validate::<MyClaims>(&p).unwrap_err(),
+            "duplicate claim `x`",
+        );
+    }
+
+    #[test]
+    fn nested_exp_is_not_the_registered_exp() {
+        // A past `exp` inside an object does not expire the token, and a
+        // nested `exp` does not satisfy the required top-level one.
+        let past = unix(now()) - 100_000;
+        let p = format!(
+            r#"{{"aud":"api://edge","exp":{},"ctx":{{"exp":{past},"iss":5}},"sub":"a"}}"#,
+            exp_ok()
+        );
+        let v = validate::<Value>(&p).unwrap();
+        assert_eq!(v["ctx"]["exp"], past);
+        let p = format!(r#"{{"aud":"api://edge","ctx":{{"exp":{}}}}}"#, exp_ok());
+        let err = validate::<Value>(&p).unwrap_err();
+        assert!(
+            matches!(err, JwtError::MissingClaim { ref claim } if claim == "exp"),
+            "{err}"
+        );
+        // Nested duplicates are C's business (serde_json keeps the last).
+        let p = format!(
+            r#"{{"aud":"api://edge","exp":{},"ctx":{{"a":1,"a":2}}}}"#,
+            exp_ok()
+        );
+        assert_eq!(validate::<Value>(&p).unwrap()["ctx"]["a"], 2);
+    }
+
+    #[test]
+    fn claim_errors_come_before_c_errors() {
+        // Expired and not fitting `MyClaims` (no `sub`): reported as expired.
+        let p = format!(r#"{{"aud":"api://edge","exp":{}}}"#, unix(now()) - 1000);
+        let err = validate::<MyClaims>(&p).unwrap_err();
+        assert!(matches!(err, JwtError::Expired { .. }), "{err}");
+        // Wrong audience and `sub` of the wrong type: the audience.
+        let p = format!(r#"{{"aud":"api://other","exp":{},"sub":5}}"#, exp_ok());
+        let err = validate::<MyClaims>(&p).unwrap_err();
+        assert!(matches!(err, JwtError::AudienceMismatch { .. }), "{err}");
+        // `exp` of the wrong type: malformed, whatever C is.
+        let p = r#"{"aud":"api://edge","exp":"soon","sub":"a"}"#;
+        malformed_claims(
+            &validate::<MyClaims>(p).unwrap_err(),
+            "`exp` is not a NumericDate",
+        );
+        // Only C is unhappy: C's error.
+        let p = format!(r#"{{"aud":"api://edge","exp":{},"sub":5}}"#, exp_ok());
+        malformed_claims(
+            &validate::<MyClaims>(&p).unwrap_err(),
+            "claims do not fit the expected type",
+        );
+    }
+
+    #[test]
+    fn registered_claims_reach_c_unchanged() {
+        #[derive(Debug, Deserialize)]
+        struct Reg {
+            iss: String,
+            aud: Vec<String>,
+            exp: f64,
+            nbf: i64,
+            tid: Option<String>,
+            other: Value,
+        }
+        let e = exp_ok();
+        let p = format!(
+            r#"{{"iss":"https://i\/x","aud":["api://edge","b"],"exp":{e}.5,"nbf":{},"other":{{"exp":1}}}}"#,
+            unix(now()) - 5
+        );
+        let r = validate::<Reg>(&p).unwrap();
+        assert_eq!(r.iss, "https://i/x");
+        assert_eq!(r.aud, ["api://edge", "b"]);
+        assert_eq!(r.exp, e as f64 + 0.5);
+        assert_eq!(r.nbf, unix(now()) - 5);
+        assert_eq!(r.tid, None);
+        assert_eq!(r.other, json!({"exp": 1}));
+    }
+
+    #[test]
+    fn claims_must_be_one_object() {
+        for p in [
+            r#"["aud","exp"]"#,
+            r#"{"aud":"api://edge"} {}"#,
+            r#"{"aud":"api://edge",}"#,
+            r#"null"#,
+        ] {
+            let err = validate::<serde::de::IgnoredAny>(p).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    JwtError::Malformed {
+                        part: Part::Claims,
+                        ..
+                    }
+                ),
+                "{p}: {err}"
+            );
+        }
+        // A struct `C` would take an array from serde_json; never here.
+        let err = validate::<MyClaims>(r#"["alice"]"#).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JwtError::Malformed {
+                    part: Part::Claims,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_even_where_c_skips() {
+        let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
+        let p = format!(
+            r#"{{"aud":"api://edge","exp":{},"sub":"a","x":{deep}}}"#,
+            exp_ok()
+        );
+        malformed_claims(
+            &validate::<MyClaims>(&p).unwrap_err(),
+            "nests deeper than 64",
+        );
     }
 }

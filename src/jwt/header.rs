@@ -205,7 +205,10 @@ pub fn parse(json: &[u8]) -> Result<Header<'_>, JwtError> {
             format!("JSON nests deeper than {MAX_DEPTH} levels"),
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(json);
+    // UTF-8 checked once, so that serde_json need not per string.
+    let text = std::str::from_utf8(json)
+        .map_err(|e| JwtError::malformed(Part::Header, format!("not UTF-8: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let raw = de
         .deserialize_map(HeaderVisitor)
         .and_then(|h| de.end().map(|()| h))
@@ -263,21 +266,40 @@ impl<'de> Visitor<'de> for HeaderVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = RawHeader::default();
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        // The members read below are tracked by bit; other names in a list
+        // that allocates only when there are any.
+        let mut known = 0u8;
+        let mut others: Vec<Cow<'de, str>> = Vec::new();
+        let mut count = 0usize;
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            if seen.contains(&key) {
+            let bit = match &*key {
+                "alg" => 1,
+                "kid" => 2,
+                "typ" => 4,
+                "crit" => 8,
+                "b64" => 16,
+                _ => 0,
+            };
+            let duplicate = if bit == 0 {
+                others.contains(&key)
+            } else {
+                known & bit != 0
+            };
+            if duplicate {
                 return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
             }
-            if seen.len() >= MAX_MEMBERS {
+            if count >= MAX_MEMBERS {
                 return Err(de::Error::custom(format_args!(
                     "more than {MAX_MEMBERS} members"
                 )));
             }
-            match &*key {
-                "alg" => out.alg = Some(map.next_value::<StrValue<'de>>()?.0),
-                "kid" => out.kid = Some(map.next_value::<StrValue<'de>>()?.0),
-                "typ" => out.typ = Some(map.next_value::<StrValue<'de>>()?.0),
-                "crit" => {
+            count = count.saturating_add(1);
+            known |= bit;
+            match bit {
+                1 => out.alg = Some(map.next_value::<StrValue<'de>>()?.0),
+                2 => out.kid = Some(map.next_value::<StrValue<'de>>()?.0),
+                4 => out.typ = Some(map.next_value::<StrValue<'de>>()?.0),
+                8 => {
                     out.crit = Some(
                         map.next_value::<Vec<StrValue<'de>>>()?
                             .into_iter()
@@ -285,14 +307,14 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                             .collect(),
                     )
                 }
-                "b64" => out.b64 = Some(map.next_value()?),
+                16 => out.b64 = Some(map.next_value()?),
                 // jku, x5u, jwk, x5c and the rest are never used to find a
                 // key: the caller's key set is the only source of trust.
                 _ => {
                     map.next_value::<IgnoredAny>()?;
+                    others.push(key);
                 }
             }
-            seen.push(key);
         }
         Ok(out)
     }

@@ -63,6 +63,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod claims;
 pub(crate) mod compact;
 mod error;
 pub(crate) mod header;
@@ -72,4 +73,4 @@ pub use error::{JwtError, Part};
 pub use validate::{Claims, Inspected, Validation, Validator, inspect};
 
 #[doc(hidden)]
-pub(crate) use validate::parse_claims as validate_parse_claims;
+pub(crate) use claims::parse_claims as validate_parse_claims;

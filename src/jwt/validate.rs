@@ -4,15 +4,14 @@
 //! allow-list before any key is touched; the key is found by `kid` and
 //! `alg`; the signature is verified; only then are the claims read.
 
-use std::borrow::Cow;
-use std::fmt;
 use std::sync::OnceLock;
 
 use jsonwebtoken::Algorithm;
-use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
+use super::claims::{self, Captured, Registered};
 use super::compact::{self, Segments};
 use super::error::{JwtError, Part};
 use super::header::{self, ALL, Alg};
@@ -99,7 +98,7 @@ impl<C> Claims<C> {
         // Validation already read the payload as a JSON object with unique
         // members and bounded nesting, so this parse succeeds.
         self.raw
-            .get_or_init(|| parse_claims(&self.payload).unwrap_or_default())
+            .get_or_init(|| claims::parse_claims(&self.payload).unwrap_or_default())
     }
 
     /// The typed claims, dropping the rest.
@@ -192,6 +191,10 @@ impl Validator {
     /// all segments; the signature; `typ`; then the claims (a JSON object
     /// without duplicate members): required claims, `exp` / `nbf` / `iat`
     /// with the leeway, `max_age`, `iss`, `aud`; last, `C` is deserialized.
+    /// (The claims are read in one pass that fills `C` while recording the
+    /// registered claims; errors are still reported in this order.)
+    /// `C` always receives the top-level JSON object: it is never offered
+    /// an array (as serde_json would for a struct) or the raw text.
     /// Unauthenticated content never produces more detail than the header
     /// and "bad signature".
     ///
@@ -205,15 +208,21 @@ impl Validator {
     ) -> Result<Claims<C>, JwtError> {
         let verified = self.verify(token, keys)?;
         let payload = verified.payload;
-        let registered = parse_registered(&payload)?;
-        self.check_claims(&registered, now)?;
-        drop(registered);
-        let typed = serde_json::from_slice::<C>(&payload).map_err(|e| {
-            JwtError::malformed(
-                Part::Claims,
-                format!("claims do not fit the expected type: {e}"),
-            )
-        })?;
+        // One pass reads `C` and the registered claims together. When it
+        // fails, the registered claims are read on their own so that the
+        // error is the first in validation order (a malformed or expired
+        // token is reported as such, not as a `C` mismatch).
+        let typed = match claims::parse_typed::<C>(&payload) {
+            Ok((typed, registered)) => {
+                self.check_claims(&registered, now)?;
+                typed
+            }
+            Err(typed_err) => {
+                let registered = claims::parse_registered(&payload)?;
+                self.check_claims(&registered, now)?;
+                return Err(typed_err);
+            }
+        };
         Ok(Claims {
             typed,
             payload,
@@ -271,11 +280,7 @@ impl Validator {
     fn check_claims(&self, reg: &Registered<'_>, now: OffsetDateTime) -> Result<(), JwtError> {
         let v = &self.validation;
         let raw = reg;
-        if let Some(missing) = v
-            .required_claims
-            .iter()
-            .find(|c| !reg.names.iter().any(|n| n == c.as_str()))
-        {
+        if let Some(missing) = v.required_claims.iter().find(|c| !reg.has(c)) {
             return Err(JwtError::MissingClaim {
                 claim: missing.clone(),
             });
@@ -323,10 +328,10 @@ impl Validator {
                     claim: "iss".to_owned(),
                 });
             }
-            Some(Value::String(s)) => s.as_str(),
+            Some(Captured::Str(s)) => &**s,
             Some(_) => return Err(JwtError::malformed(Part::Claims, "`iss` is not a string")),
         };
-        let tid = raw.get("tid").and_then(Value::as_str);
+        let tid = raw.get("tid").and_then(Captured::as_str);
         let ok = self.issuers.iter().any(|m| match m {
             IssuerMatch::Exact(e) => e == iss,
             IssuerMatch::Tenant { prefix, suffix } => tid.is_some_and(|tid| {
@@ -349,36 +354,37 @@ impl Validator {
 
     fn check_audience(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
         let expected = &self.validation.audiences;
-        let seen: Vec<&str> = match raw.get("aud") {
-            None if expected.is_empty() => return Ok(()),
-            None => {
-                return Err(JwtError::MissingClaim {
-                    claim: "aud".to_owned(),
-                });
-            }
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|i| {
-                    i.as_str().ok_or_else(|| {
-                        JwtError::malformed(Part::Claims, "`aud` array holds a non-string")
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => {
-                return Err(JwtError::malformed(
-                    Part::Claims,
-                    "`aud` is neither a string nor an array of strings",
-                ));
-            }
+        let wanted = |s: &str| expected.iter().any(|e| e == s);
+        let mismatch = |seen: Vec<String>| JwtError::AudienceMismatch {
+            expected: expected.clone(),
+            seen,
         };
-        if seen.iter().any(|s| expected.iter().any(|e| e == s)) {
-            Ok(())
-        } else {
-            Err(JwtError::AudienceMismatch {
-                expected: expected.clone(),
-                seen: seen.into_iter().map(str::to_owned).collect(),
-            })
+        match raw.get("aud") {
+            None if expected.is_empty() => Ok(()),
+            None => Err(JwtError::MissingClaim {
+                claim: "aud".to_owned(),
+            }),
+            Some(Captured::Str(s)) if wanted(s) => Ok(()),
+            Some(Captured::Str(s)) => Err(mismatch(vec![s.to_string()])),
+            Some(Captured::Other(Value::Array(items))) => {
+                let seen = items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().ok_or_else(|| {
+                            JwtError::malformed(Part::Claims, "`aud` array holds a non-string")
+                        })
+                    })
+                    .collect::<Result<Vec<&str>, _>>()?;
+                if seen.iter().any(|s| wanted(s)) {
+                    Ok(())
+                } else {
+                    Err(mismatch(seen.into_iter().map(str::to_owned).collect()))
+                }
+            }
+            Some(_) => Err(JwtError::malformed(
+                Part::Claims,
+                "`aud` is neither a string nor an array of strings",
+            )),
         }
     }
 }
@@ -455,7 +461,7 @@ fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTim
     let Some(v) = raw.get(name) else {
         return Ok(None);
     };
-    let Value::Number(n) = v else {
+    let Captured::Num(n) = v else {
         return Err(JwtError::malformed(
             Part::Claims,
             format!("`{name}` is not a NumericDate (a JSON number)"),
@@ -475,109 +481,6 @@ fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTim
         )
     })
 }
-
-/// The deepest nesting of arrays / objects accepted in a claims set.
-const MAX_CLAIMS_DEPTH: usize = 64;
-
-/// What validation reads from a claims set: every member's name (for
-/// required claims) and the values of the registered claims it checks.
-struct Registered<'a> {
-    names: Vec<Cow<'a, str>>,
-    values: [Option<Value>; 6],
-}
-
-/// The registered claims validation reads, in `Registered::values` order.
-const REGISTERED: [&str; 6] = ["exp", "nbf", "iat", "iss", "aud", "tid"];
-
-impl Registered<'_> {
-    fn get(&self, name: &str) -> Option<&Value> {
-        let i = REGISTERED.iter().position(|r| *r == name)?;
-        self.values.get(i)?.as_ref()
-    }
-}
-
-/// One pass over the claims set: a JSON object with unique member names
-/// (RFC 7519 §4), nesting at most 64 deep, whose registered claims
-/// (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`) are kept; the rest is skipped.
-fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, JwtError> {
-    if header::nesting_exceeds(payload, MAX_CLAIMS_DEPTH) {
-        return Err(JwtError::malformed(
-            Part::Claims,
-            format!("JSON nests deeper than {MAX_CLAIMS_DEPTH} levels"),
-        ));
-    }
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    de.deserialize_map(RegisteredVisitor)
-        .and_then(|m| de.end().map(|()| m))
-        .map_err(|e| JwtError::malformed(Part::Claims, e.to_string()))
-}
-
-struct RegisteredVisitor;
-
-impl<'de> Visitor<'de> for RegisteredVisitor {
-    type Value = Registered<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        let mut names: Vec<Cow<'de, str>> = Vec::with_capacity(24);
-        let mut values: [Option<Value>; 6] = Default::default();
-        while let Some(header::Str(key)) = access.next_key::<header::Str<'de>>()? {
-            if names.contains(&key) {
-                return Err(de::Error::custom(format_args!("duplicate claim `{key}`")));
-            }
-            match REGISTERED.iter().position(|r| *r == key) {
-                Some(i) => {
-                    let v: Value = access.next_value()?;
-                    if let Some(slot) = values.get_mut(i) {
-                        *slot = Some(v);
-                    }
-                }
-                None => {
-                    access.next_value::<de::IgnoredAny>()?;
-                }
-            }
-            names.push(key);
-        }
-        Ok(Registered { names, values })
-    }
-}
-
-/// Parses the claims set: a JSON object whose members are unique (RFC 7519
-/// §4: duplicates must be rejected or the last taken; we reject).
-pub(crate) fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>, JwtError> {
-    parse_registered(payload)?;
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    de.deserialize_map(UniqueMap)
-        .and_then(|m| de.end().map(|()| m))
-        .map_err(|e| JwtError::malformed(Part::Claims, e.to_string()))
-}
-
-struct UniqueMap;
-
-impl<'de> Visitor<'de> for UniqueMap {
-    type Value = Map<String, Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            let value: Value = access.next_value()?;
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate claim `{key}`")));
-            }
-            map.insert(key, value);
-        }
-        Ok(map)
-    }
-}
-
-use serde::Deserializer as _;
 
 /// What [`inspect`] read from a token, **unverified**.
 ///
@@ -616,8 +519,13 @@ pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError
     let mut hbuf = HeaderBuf::default();
     let hdr = header::parse(hbuf.decode(header)?)?;
     let payload = compact::decode_vec(payload, Part::Claims)?;
-    let claims = parse_registered(&payload)?;
-    let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    let claims = claims::parse_registered(&payload)?;
+    let string = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Captured::as_str)
+            .map(str::to_owned)
+    };
     Ok(Inspected {
         alg: hdr.alg.into_owned(),
         kid: hdr.kid.map(|k| k.into_owned()),
@@ -637,12 +545,5 @@ mod tests {
         assert!(typ_matches("application/at+jwt", Some("at+jwt")));
         assert!(!typ_matches("at+jwt", Some("JWT")));
         assert!(!typ_matches("at+jwt", None));
-    }
-
-    #[test]
-    fn claims_unique() {
-        assert!(parse_claims(br#"{"a":1,"a":2}"#).is_err());
-        assert!(parse_claims(br#"[1]"#).is_err());
-        assert!(parse_claims(br#"{"a":1} "#).is_ok());
     }
 }
