@@ -3,7 +3,7 @@
 //! known one is present; with none known the check fails.
 
 use super::HttpSigError;
-use super::fields::{self, BareItem, Entry, Item};
+use super::fields::{self, BareRef, EntryRef, ItemRef};
 use base64::Engine as _;
 use http::HeaderMap;
 
@@ -26,14 +26,6 @@ impl DigestAlgorithm {
         match self {
             Self::Sha256 => "sha-256",
             Self::Sha512 => "sha-512",
-        }
-    }
-
-    fn from_key(key: &str) -> Option<Self> {
-        match key {
-            "sha-256" => Some(Self::Sha256),
-            "sha-512" => Some(Self::Sha512),
-            _ => None,
         }
     }
 
@@ -100,25 +92,37 @@ pub fn verify_content_digest(
             });
         }
     };
-    let dict = fields::parse_dictionary(&combined).map_err(|e| HttpSigError::MalformedField {
-        field: "content-digest",
-        reason: e.to_string(),
-    })?;
-    let mut checked = Vec::new();
-    for (key, entry) in &dict {
-        let Some(alg) = DigestAlgorithm::from_key(key) else {
-            continue;
-        };
-        let Entry::Item(Item {
-            bare: BareItem::ByteSequence(expected),
-            ..
-        }) = entry
-        else {
-            return Err(HttpSigError::MalformedField {
-                field: "content-digest",
-                reason: format!("member `{key}` is not a byte sequence"),
-            });
-        };
+    // Parsed in place; a repeated key keeps its last value (RFC 9651
+    // §4.2.2), so each known algorithm is looked up from the end and its
+    // digest computed once.
+    let dict =
+        fields::parse_dictionary_ref(&combined).map_err(|e| HttpSigError::MalformedField {
+            field: "content-digest",
+            reason: e.to_string(),
+        })?;
+    let mut found: Vec<(usize, DigestAlgorithm, EntryRef<'_>)> =
+        [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512]
+            .into_iter()
+            .filter_map(|alg| {
+                let first = dict.iter().position(|(k, _)| *k == alg.as_str())?;
+                let (_, last) = dict.iter().rev().find(|(k, _)| *k == alg.as_str())?;
+                Some((first, alg, *last))
+            })
+            .collect();
+    found.sort_by_key(|(first, _, _)| *first);
+    let mut checked = Vec::with_capacity(found.len());
+    for (_, alg, entry) in found {
+        let expected = match entry {
+            EntryRef::Item(ItemRef {
+                bare: BareRef::ByteSequence(b64),
+                ..
+            }) => fields::decode_bytes(b64),
+            _ => None,
+        }
+        .ok_or_else(|| HttpSigError::MalformedField {
+            field: "content-digest",
+            reason: format!("member `{}` is not a byte sequence", alg.as_str()),
+        })?;
         let actual = ring::digest::digest(alg.ring(), body);
         // Digests of the content are not secrets: a plain comparison is fine.
         if actual.as_ref() != expected.as_slice() {
