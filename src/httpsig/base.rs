@@ -13,6 +13,8 @@ use http::{HeaderMap, HeaderValue};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RequestView<'a> {
     pub(crate) method: &'a http::Method,
+    /// The HTTP version: it tells which form `uri` has (§2.2.5).
+    pub(crate) version: http::Version,
     pub(crate) uri: &'a http::Uri,
     pub(crate) headers: &'a HeaderMap,
     pub(crate) assumed_scheme: &'a str,
@@ -97,6 +99,29 @@ impl RequestView<'_> {
         }
     }
 
+    // §2.2.5: the request-target as on an HTTP/1.1 request line. For HTTP/1.x
+    // the `Uri` keeps the form that was received (origin, absolute,
+    // authority or asterisk form); for HTTP/2 and later it is rebuilt from
+    // pseudo-headers, and `:path` (origin form) is the request target.
+    fn write_request_target(&self, c: &Component, out: &mut String) -> Result<(), HttpSigError> {
+        if self.method == http::Method::CONNECT {
+            // Authority form, verbatim: no case or default-port normalisation.
+            let authority = self
+                .uri
+                .authority()
+                .ok_or_else(|| HttpSigError::MissingComponent {
+                    component: c.to_string(),
+                })?;
+            out.push_str(authority.as_str());
+        } else if self.uri.scheme().is_some() && self.version <= http::Version::HTTP_11 {
+            // Absolute form (a request to a proxy), verbatim.
+            out.push_str(&self.uri.to_string());
+        } else {
+            self.write_path_query(out);
+        }
+        Ok(())
+    }
+
     fn path(&self) -> &str {
         match self.uri.path() {
             "" => "/",
@@ -115,13 +140,7 @@ impl RequestView<'_> {
                 self.write_authority(c, out)?;
                 self.write_path_query(out);
             }
-            "@request-target" => {
-                if self.method == http::Method::CONNECT {
-                    self.write_authority(c, out)?;
-                } else {
-                    self.write_path_query(out);
-                }
-            }
+            "@request-target" => self.write_request_target(c, out)?,
             "@path" => out.push_str(self.path()),
             // §2.2.7: an absent query is the empty query, serialised as `?`.
             "@query" => {
@@ -496,6 +515,7 @@ mod tests {
         let headers = HeaderMap::new();
         let view = RequestView {
             method: &http::Method::GET,
+            version: http::Version::HTTP_11,
             uri: &uri,
             headers: &headers,
             assumed_scheme: "https",

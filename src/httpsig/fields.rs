@@ -582,6 +582,40 @@ mod tests {
     }
 
     #[test]
+    fn borrowed_parameters_serialise_like_owned() {
+        // The verifier writes @signature-params from borrowed values; it must
+        // give the same canonical text as the owned model.
+        for input in [
+            "(\"a\");a=1;b;c=?0;a=2",
+            "(\"a\"); a=1.50;b=-0.0;c=007",
+            "(\"a\");b=:aGVsbG8:;c=:aGVsbG8=:",
+            "(\"a\");d=%\"f%c3%bc\";e=\"q\\\"x\\\\\"",
+            "(\"a\");f=@-5;g=tok/en:x;h=?1",
+            "()",
+        ] {
+            let owned = match parse_item_or_list(input) {
+                Entry::InnerList(_, params) => params,
+                Entry::Item(_) => unreachable!(),
+            };
+            let mut want = String::new();
+            write_parameters(&mut want, &owned).unwrap();
+            let text = format!("k={input}");
+            let dict = parse_dictionary_ref(&text).unwrap();
+            let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                panic!("{input}")
+            };
+            let mut got = String::new();
+            write_parameters_ref(&mut got, &list.params.to_unique());
+            assert_eq!(got, want, "{input}");
+        }
+    }
+
+    fn parse_item_or_list(input: &str) -> Entry {
+        let dict = parse_dictionary(&format!("k={input}")).unwrap();
+        dict.into_iter().next().unwrap().1
+    }
+
+    #[test]
     fn byte_sequence_and_display() {
         let item = parse_item(":aGVsbG8=:").unwrap();
         assert_eq!(item.bare, BareItem::ByteSequence(b"hello".to_vec()));
