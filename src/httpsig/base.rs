@@ -69,7 +69,11 @@ impl RequestView<'_> {
             }
         };
         let start = out.len();
-        out.extend(raw.chars().map(|ch| ch.to_ascii_lowercase()));
+        if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            out.push_str(&raw.to_ascii_lowercase());
+        } else {
+            out.push_str(raw);
+        }
         let scheme = self.uri.scheme_str().unwrap_or(self.assumed_scheme);
         let default_port = if scheme.eq_ignore_ascii_case("https") {
             Some(":443")
@@ -255,11 +259,21 @@ enum SfType {
     Item,
 }
 
+/// The lines of the field `c` names, by its pre-parsed header name.
+fn field_get_all<'h>(
+    c: &Component,
+    headers: &'h HeaderMap,
+) -> http::header::GetAll<'h, HeaderValue> {
+    match &c.header {
+        Some(h) => headers.get_all(h),
+        None => headers.get_all(&*c.name),
+    }
+}
+
 /// §2.1: each field line trimmed, obs-fold replaced by a space, lines joined
 /// with `, `. `None` when the field is absent.
-fn field_lines(headers: &HeaderMap, name: &str) -> Option<Vec<Vec<u8>>> {
-    let lines: Vec<Vec<u8>> = headers
-        .get_all(name)
+fn field_lines(headers: &HeaderMap, c: &Component) -> Option<Vec<Vec<u8>>> {
+    let lines: Vec<Vec<u8>> = field_get_all(c, headers)
         .iter()
         .map(|v| normalise_line(v.as_bytes()))
         .collect();
@@ -324,7 +338,7 @@ fn write_field(
                 let one: &[u8] = v.as_bytes();
                 return write_plain_line(c, one, out);
             }
-            _ => headers.get_all(&*c.name).iter(),
+            _ => field_get_all(c, headers).iter(),
         };
         if let (Some(line), None) = (lines.next(), lines.next()) {
             return write_plain_line(c, line.as_bytes(), out);
@@ -370,7 +384,7 @@ fn field_value(
     };
     let lines = match content_digest {
         Some(v) if c.name == "content-digest" => vec![normalise_line(v.as_bytes())],
-        _ => field_lines(headers, &c.name).ok_or_else(missing)?,
+        _ => field_lines(headers, c).ok_or_else(missing)?,
     };
     if c.flag("bs") {
         let encoded: Vec<String> = lines

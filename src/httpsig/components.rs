@@ -7,24 +7,40 @@ use super::fields::{self, BareItem, BareRef, Item, ItemRef, Parameters};
 use std::borrow::Cow;
 use std::fmt;
 
-/// Identifiers that are common enough to be recognised without allocating:
-/// `(name, serialised identifier)`. Each one is valid without parameters.
-const COMMON: &[(&str, &str)] = &[
-    ("@method", "\"@method\""),
-    ("@authority", "\"@authority\""),
-    ("@path", "\"@path\""),
-    ("@query", "\"@query\""),
-    ("@target-uri", "\"@target-uri\""),
-    ("@scheme", "\"@scheme\""),
-    ("@request-target", "\"@request-target\""),
-    ("@status", "\"@status\""),
-    ("content-digest", "\"content-digest\""),
-    ("content-type", "\"content-type\""),
-    ("content-length", "\"content-length\""),
-    ("date", "\"date\""),
-    ("host", "\"host\""),
-    ("authorization", "\"authorization\""),
-];
+/// Identifiers common enough to be recognised without allocating; each is
+/// valid without parameters. `None` when `name` is not one of them.
+fn common(name: &str) -> Option<Component> {
+    use http::header;
+    macro_rules! table {
+        ($($name:literal => $header:expr,)*) => {
+            match name {
+                $($name => Some(Component {
+                    name: Cow::Borrowed($name),
+                    params: Vec::new(),
+                    id: Cow::Borrowed(concat!("\"", $name, "\"")),
+                    header: $header,
+                }),)*
+                _ => None,
+            }
+        };
+    }
+    table! {
+        "@method" => None,
+        "@authority" => None,
+        "@path" => None,
+        "@query" => None,
+        "@target-uri" => None,
+        "@scheme" => None,
+        "@request-target" => None,
+        "@status" => None,
+        "content-digest" => Some(header::HeaderName::from_static("content-digest")),
+        "content-type" => Some(header::CONTENT_TYPE),
+        "content-length" => Some(header::CONTENT_LENGTH),
+        "date" => Some(header::DATE),
+        "host" => Some(header::HOST),
+        "authorization" => Some(header::AUTHORIZATION),
+    }
+}
 
 /// One covered component: a derived component (`@method`, …) or an HTTP field
 /// name, with its parameters (`sf`, `key`, `bs`, `req`, `name`).
@@ -42,6 +58,8 @@ pub struct Component {
     pub(crate) params: Parameters,
     /// The serialised identifier, computed once (it goes into every base).
     id: Cow<'static, str>,
+    /// The field's header name, for fields (saves parsing it per message).
+    pub(crate) header: Option<http::HeaderName>,
 }
 
 impl Component {
@@ -51,15 +69,7 @@ impl Component {
     /// [`HttpSigError::MalformedComponent`] for an unknown derived component
     /// or a name that is not a lowercase field name.
     pub fn try_from_name(name: &str) -> Result<Self, HttpSigError> {
-        Self::common(name).map_or_else(|| Self::try_from_parts(name.to_owned(), Vec::new()), Ok)
-    }
-
-    fn common(name: &str) -> Option<Self> {
-        COMMON.iter().find(|(n, _)| *n == name).map(|(n, id)| Self {
-            name: Cow::Borrowed(n),
-            params: Vec::new(),
-            id: Cow::Borrowed(id),
-        })
+        common(name).map_or_else(|| Self::try_from_parts(name.to_owned(), Vec::new()), Ok)
     }
 
     /// Parses a serialised component identifier, as it appears in
@@ -85,7 +95,7 @@ impl Component {
         match item.bare {
             BareRef::String(raw) => {
                 if item.params.is_empty()
-                    && let Some(c) = Self::common(raw)
+                    && let Some(c) = common(raw)
                 {
                     return Ok(c);
                 }
@@ -116,6 +126,7 @@ impl Component {
             name: Cow::Owned(name),
             params,
             id: Cow::Borrowed(""),
+            header: None,
         };
         let mut id = String::with_capacity(c.name.len() + 2);
         fields::write_string(&mut id, &c.name)
@@ -126,6 +137,10 @@ impl Component {
             })?;
         c.id = Cow::Owned(id);
         c.validate()?;
+        if !c.name.starts_with('@') {
+            // Validated above as a lowercase token, so this cannot fail.
+            c.header = http::HeaderName::from_bytes(c.name.as_bytes()).ok();
+        }
         Ok(c)
     }
 

@@ -7,6 +7,8 @@ use super::fields::{self, BareRef, EntryRef, ItemRef};
 use base64::Engine as _;
 use http::HeaderMap;
 
+const CONTENT_DIGEST: http::HeaderName = http::HeaderName::from_static("content-digest");
+
 /// Largest Content-Digest field accepted, in bytes.
 const MAX_FIELD_BYTES: usize = 8 * 1024;
 
@@ -76,7 +78,7 @@ pub fn verify_content_digest(
     body: &[u8],
 ) -> Result<Vec<DigestAlgorithm>, HttpSigError> {
     // Bounded like the signature fields: a digest field is small.
-    let combined = match fields::combine_lines(headers, "content-digest", MAX_FIELD_BYTES) {
+    let combined = match fields::combine_lines(headers, &CONTENT_DIGEST, MAX_FIELD_BYTES) {
         Ok(Some(c)) => c,
         Ok(None) => return Err(HttpSigError::MissingContentDigest),
         Err(None) => {
@@ -92,26 +94,32 @@ pub fn verify_content_digest(
             });
         }
     };
-    // Parsed in place; a repeated key keeps its last value (RFC 9651
-    // §4.2.2), so each known algorithm is looked up from the end and its
-    // digest computed once.
-    let dict =
-        fields::parse_dictionary_ref(&combined).map_err(|e| HttpSigError::MalformedField {
+    // Parsed in place and not collected; a repeated key keeps its last
+    // value at its first position (RFC 9651 §4.2.2), and each known
+    // algorithm's digest is computed once.
+    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
+    let mut found: [Option<(usize, DigestAlgorithm, EntryRef<'_>)>; 2] = [None, None];
+    let mut index = 0usize;
+    fields::Parser::new(&combined)
+        .top(|p| {
+            p.dictionary_each(|key, entry| {
+                for (slot, alg) in found.iter_mut().zip(algorithms) {
+                    if key == alg.as_str() {
+                        let first = slot.as_ref().map_or(index, |(first, _, _)| *first);
+                        *slot = Some((first, alg, entry));
+                    }
+                }
+                index += 1;
+            })
+        })
+        .map_err(|e| HttpSigError::MalformedField {
             field: "content-digest",
             reason: e.to_string(),
         })?;
-    let mut found: Vec<(usize, DigestAlgorithm, EntryRef<'_>)> =
-        [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512]
-            .into_iter()
-            .filter_map(|alg| {
-                let first = dict.iter().position(|(k, _)| *k == alg.as_str())?;
-                let (_, last) = dict.iter().rev().find(|(k, _)| *k == alg.as_str())?;
-                Some((first, alg, *last))
-            })
-            .collect();
-    found.sort_by_key(|(first, _, _)| *first);
-    let mut checked = Vec::with_capacity(found.len());
-    for (_, alg, entry) in found {
+    // Report in the order the field lists them.
+    found.sort_by_key(|f| f.as_ref().map_or(usize::MAX, |(first, _, _)| *first));
+    let mut checked = Vec::with_capacity(2);
+    for (_, alg, entry) in found.into_iter().flatten() {
         let expected = match entry {
             EntryRef::Item(ItemRef {
                 bare: BareRef::ByteSequence(b64),

@@ -181,7 +181,7 @@ fn insert_overwrite<V>(map: &mut Vec<(String, V)>, key: String, value: V) {
 /// `Err(None)` for non-ASCII bytes, `Err(Some(len))` when longer than `max`.
 pub(crate) fn combine_lines<'h>(
     headers: &'h http::HeaderMap,
-    name: &str,
+    name: &http::HeaderName,
     max: usize,
 ) -> Result<Option<std::borrow::Cow<'h, str>>, Option<usize>> {
     let mut lines = headers.get_all(name).iter();
@@ -471,11 +471,10 @@ pub(crate) fn write_bare_ref(out: &mut String, bare: BareRef<'_>) {
             out.push('"');
         }
         BareRef::Token(t) => out.push_str(t),
-        BareRef::Integer(i) => {
-            let _ = write!(out, "{i}");
-        }
+        BareRef::Integer(i) => push_integer(out, i),
         BareRef::Date(d) => {
-            let _ = write!(out, "@{d}");
+            out.push('@');
+            push_integer(out, d);
         }
         BareRef::Boolean(b) => out.push_str(if b { "?1" } else { "?0" }),
         BareRef::ByteSequence(b64) => {
@@ -496,8 +495,33 @@ fn write_integer(out: &mut String, i: i64) -> Result<(), SfError> {
     if !(-MAX_INTEGER..=MAX_INTEGER).contains(&i) {
         return Err(SfError::Unserialisable("integer out of range"));
     }
-    let _ = write!(out, "{i}");
+    push_integer(out, i);
     Ok(())
+}
+
+/// Appends the decimal digits of `i` without the `fmt` machinery: signature
+/// parameters carry two timestamps and this runs on every signature.
+pub(crate) fn push_integer(out: &mut String, i: i64) {
+    if i < 0 {
+        out.push('-');
+    }
+    let mut n = i.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // `n % 10` is below 10, so the cast cannot truncate.
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    if let Some(Ok(s)) = digits.get(at..).map(std::str::from_utf8) {
+        out.push_str(s);
+    }
 }
 
 pub(crate) fn write_string(out: &mut String, s: &str) -> Result<(), SfError> {
@@ -605,7 +629,7 @@ mod tests {
                 panic!("{input}")
             };
             let mut got = String::new();
-            write_parameters_ref(&mut got, &list.params.to_unique());
+            write_parameters_ref(&mut got, list.params.to_unique().as_slice());
             assert_eq!(got, want, "{input}");
         }
     }

@@ -11,7 +11,6 @@ use super::keyring::SigningKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderValue};
-use std::fmt::Write as _;
 use time::{Duration, OffsetDateTime};
 
 /// What a [`Signer`] covers and which parameters it sends.
@@ -262,11 +261,13 @@ impl Signer {
         params_line.push_str(&self.inner_list);
         let unserialisable = |e: fields::SfError| HttpSigError::Unserialisable(e.to_string());
         if c.include_created {
-            let _ = write!(params_line, ";created={created}");
+            params_line.push_str(";created=");
+            fields::push_integer(&mut params_line, created);
         }
         if let Some(after) = c.expires_after {
             let expires = created.saturating_add(after.whole_seconds());
-            let _ = write!(params_line, ";expires={expires}");
+            params_line.push_str(";expires=");
+            fields::push_integer(&mut params_line, expires);
         }
         if c.include_keyid {
             params_line.push_str(";keyid=");

@@ -285,7 +285,15 @@ impl Verifier {
         field: &'static str,
     ) -> Result<Option<Cow<'h, str>>, HttpSigError> {
         let max = self.config.max_field_bytes;
-        match fields::combine_lines(headers, field, max) {
+        // Constant names: no header-name parsing per message.
+        const SIGNATURE_INPUT: http::HeaderName = http::HeaderName::from_static("signature-input");
+        const SIGNATURE: http::HeaderName = http::HeaderName::from_static("signature");
+        let name = if field == "signature" {
+            &SIGNATURE
+        } else {
+            &SIGNATURE_INPUT
+        };
+        match fields::combine_lines(headers, name, max) {
             Ok(text) => Ok(text),
             Err(None) => Err(HttpSigError::MalformedField {
                 field,
@@ -335,7 +343,7 @@ impl Verifier {
             }
         }
         let raw_params = list.params.to_unique();
-        let params = parse_params(&raw_params).map_err(|r| malformed(&r))?;
+        let params = parse_params(raw_params.as_slice()).map_err(|r| malformed(&r))?;
         let signature = match signatures.iter().find(|(l, _)| *l == label) {
             None => {
                 return Err(HttpSigError::MissingSignature {
@@ -432,7 +440,7 @@ impl Verifier {
             base.push_str(comp.id());
         }
         base.push(')');
-        fields::write_parameters_ref(&mut base, &raw_params);
+        fields::write_parameters_ref(&mut base, raw_params.as_slice());
         if !key.verify(base.as_bytes(), signature.as_slice()) {
             return Err(HttpSigError::BadSignature {
                 label: label.to_owned(),

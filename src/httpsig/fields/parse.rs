@@ -71,15 +71,62 @@ impl<'a> ParamsRef<'a> {
 
     /// The parameters with each key once, at its first position, holding its
     /// last value (§4.2.3.2): the shape they are serialised in (§4.1.1.2).
-    pub(crate) fn to_unique(self) -> Vec<(&'a str, BareRef<'a>)> {
-        let mut out: Vec<(&'a str, BareRef<'a>)> = Vec::with_capacity(8);
+    /// Signature parameters are few, so they are collected on the stack.
+    pub(crate) fn to_unique(self) -> UniqueParams<'a> {
+        let mut out = UniqueParams {
+            inline: [("", BareRef::Boolean(false)); INLINE_PARAMS],
+            len: 0,
+            spilled: Vec::new(),
+        };
         for (k, v) in self.iter() {
-            match out.iter_mut().find(|(e, _)| *e == k) {
-                Some(slot) => slot.1 = v,
-                None => out.push((k, v)),
-            }
+            out.insert(k, v);
         }
         out
+    }
+}
+
+const INLINE_PARAMS: usize = 8;
+
+/// Parameters with unique keys, see [`ParamsRef::to_unique`].
+#[derive(Debug)]
+pub(crate) struct UniqueParams<'a> {
+    inline: [(&'a str, BareRef<'a>); INLINE_PARAMS],
+    len: usize,
+    /// All of them, once there are more than fit inline.
+    spilled: Vec<(&'a str, BareRef<'a>)>,
+}
+
+impl<'a> UniqueParams<'a> {
+    pub(crate) fn as_slice(&self) -> &[(&'a str, BareRef<'a>)] {
+        if self.spilled.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
+        }
+    }
+
+    fn insert(&mut self, key: &'a str, value: BareRef<'a>) {
+        if !self.spilled.is_empty() {
+            match self.spilled.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => self.spilled.push((key, value)),
+            }
+            return;
+        }
+        let len = self.len;
+        if let Some(slot) = self
+            .inline
+            .get_mut(..len)
+            .and_then(|s| s.iter_mut().find(|(k, _)| *k == key))
+        {
+            slot.1 = value;
+        } else if let Some(slot) = self.inline.get_mut(len) {
+            *slot = (key, value);
+            self.len += 1;
+        } else {
+            self.spilled = self.inline.to_vec();
+            self.spilled.push((key, value));
+        }
     }
 }
 
@@ -177,9 +224,9 @@ impl<'a> Parser<'a> {
         f: impl FnOnce(&mut Self) -> Result<T, SfError>,
     ) -> Result<T, SfError> {
         // Structured fields are ASCII; a non-ASCII byte anywhere is a parse failure.
-        if let Some(i) = self.input.iter().position(|b| !b.is_ascii()) {
+        if !self.input.is_ascii() {
             return Err(SfError::Syntax {
-                at: i,
+                at: self.input.iter().position(|b| !b.is_ascii()).unwrap_or(0),
                 what: "non-ASCII byte",
             });
         }
@@ -223,6 +270,16 @@ impl<'a> Parser<'a> {
     /// §4.2.2, keeping repeated keys in order (the caller decides).
     pub(crate) fn dictionary(&mut self) -> Result<Vec<(&'a str, EntryRef<'a>)>, SfError> {
         let mut out = Vec::with_capacity(2);
+        self.dictionary_each(|key, entry| out.push((key, entry)))?;
+        Ok(out)
+    }
+
+    /// §4.2.2, handing each member to `f` as it is parsed (nothing is
+    /// collected). The whole dictionary is still checked.
+    pub(crate) fn dictionary_each(
+        &mut self,
+        mut f: impl FnMut(&'a str, EntryRef<'a>),
+    ) -> Result<(), SfError> {
         while !self.is_empty() {
             let key = self.key()?;
             let entry = if self.peek() == Some(b'=') {
@@ -234,12 +291,12 @@ impl<'a> Parser<'a> {
                     params: self.parameters()?,
                 })
             };
-            out.push((key, entry));
+            f(key, entry);
             if self.comma_or_end()? {
                 break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn item_or_inner_list(&mut self) -> Result<EntryRef<'a>, SfError> {
@@ -319,9 +376,7 @@ impl<'a> Parser<'a> {
             Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
             _ => return self.err("expected key (lowercase letter or `*`)"),
         }
-        while self.peek().is_some_and(super::is_key_char) {
-            self.pos += 1;
-        }
+        self.skip_while(super::is_key_char);
         Ok(self.slice(start))
     }
 
@@ -401,6 +456,9 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         let start = self.pos;
         loop {
+            // Skip a run of plain characters at once: every component
+            // identifier and most parameters are strings.
+            self.skip_while(|c| c != b'"' && c != b'\\' && (0x20..=0x7e).contains(&c));
             match self.next() {
                 None => return self.err("unterminated string"),
                 Some(b'\\') => match self.next() {
@@ -411,22 +469,22 @@ impl<'a> Parser<'a> {
                     let raw = self.text.get(start..self.pos - 1).unwrap_or_default();
                     return Ok(BareRef::String(raw));
                 }
-                Some(0x20..=0x7e) => {}
                 Some(_) => return self.err("control character in string"),
             }
         }
+    }
+
+    /// Advances over the bytes that satisfy `f`.
+    fn skip_while(&mut self, f: impl Fn(u8) -> bool) {
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        self.pos += rest.iter().position(|&c| !f(c)).unwrap_or(rest.len());
     }
 
     // §4.2.6
     fn token(&mut self) -> Result<BareRef<'a>, SfError> {
         let start = self.pos;
         self.pos += 1;
-        while self
-            .peek()
-            .is_some_and(|c| super::is_tchar(c) || c == b':' || c == b'/')
-        {
-            self.pos += 1;
-        }
+        self.skip_while(|c| super::is_tchar(c) || c == b':' || c == b'/');
         Ok(BareRef::Token(self.slice(start)))
     }
 
@@ -434,16 +492,14 @@ impl<'a> Parser<'a> {
     fn byte_sequence(&mut self) -> Result<BareRef<'a>, SfError> {
         self.pos += 1;
         let start = self.pos;
-        loop {
-            match self.next() {
-                None => return self.err("unterminated byte sequence"),
-                Some(b':') => break,
-                Some(c) if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=' => {}
-                Some(_) => return self.err("bad character in byte sequence"),
-            }
+        self.skip_while(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=');
+        match self.next() {
+            None => return self.err("unterminated byte sequence"),
+            Some(b':') => {}
+            Some(_) => return self.err("bad character in byte sequence"),
         }
         let b64 = self.text.get(start..self.pos - 1).unwrap_or_default();
-        if decodes(b64) {
+        if is_base64(b64.as_bytes()) {
             Ok(BareRef::ByteSequence(b64))
         } else {
             Err(SfError::Syntax {
@@ -561,6 +617,38 @@ pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
     }
 }
 
-fn decodes(b64: &str) -> bool {
-    decode_bytes(b64).is_some()
+/// Whether `b64` (characters already limited to the base64 alphabet and `=`)
+/// decodes under [`LENIENT_B64`]: padding only at the end and never more
+/// than canonical, and no lone trailing symbol. Checked without decoding, so
+/// validation costs a scan; `tests::base64_check_matches_decoder` holds it
+/// to the decoder exhaustively on short inputs.
+fn is_base64(b64: &[u8]) -> bool {
+    let data = b64.iter().position(|&c| c == b'=').unwrap_or(b64.len());
+    let pad = b64.len() - data;
+    let canonical_pad = (4 - data % 4) % 4;
+    b64.get(data..)
+        .is_some_and(|p| p.iter().all(|&c| c == b'='))
+        && data % 4 != 1
+        && pad <= canonical_pad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_check_matches_decoder() {
+        let alphabet = [b'A', b'Q', b'/', b'='];
+        for len in 0..=9u32 {
+            for n in 0..4usize.pow(len) {
+                let s: Vec<u8> = (0..len).map(|i| alphabet[n / 4usize.pow(i) % 4]).collect();
+                assert_eq!(
+                    is_base64(&s),
+                    LENIENT_B64.decode(&s).is_ok(),
+                    "{}",
+                    String::from_utf8_lossy(&s)
+                );
+            }
+        }
+    }
 }
