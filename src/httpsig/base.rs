@@ -350,20 +350,18 @@ fn write_field(
 
 /// One field line, trimmed, when it needs no unfolding; else the general path.
 fn write_plain_line(c: &Component, line: &[u8], out: &mut String) -> Result<(), HttpSigError> {
-    if line.iter().any(|b| matches!(b, b'\r' | b'\n')) {
-        out.push_str(&ascii(c, normalise_line(line))?);
-        return Ok(());
-    }
-    let trimmed = line.trim_ascii();
-    if !trimmed
-        .iter()
-        .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
-    {
+    // One pass for the common case: printable ASCII (and tabs) only, which
+    // also rules out line folds.
+    if !line.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+        if line.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+            out.push_str(&ascii(c, normalise_line(line))?);
+            return Ok(());
+        }
         return Err(HttpSigError::NonAsciiField {
             component: c.to_string(),
         });
     }
-    match std::str::from_utf8(trimmed) {
+    match std::str::from_utf8(line.trim_ascii()) {
         Ok(s) => {
             out.push_str(s);
             Ok(())
@@ -487,18 +485,16 @@ pub(crate) fn signature_base(
 }
 
 /// Writes the signature base up to and including `"@signature-params": `;
-/// the caller appends the serialised signature parameters.
+/// the caller appends the serialised signature parameters. `components`
+/// must not repeat an identifier (§2.5); the callers check that.
 pub(crate) fn write_base_lines(
     components: &[Component],
     message: &Message<'_>,
     base: &mut String,
 ) -> Result<(), HttpSigError> {
-    for (i, c) in components.iter().enumerate() {
-        if components.iter().take(i).any(|o| o.same_as(c)) {
-            return Err(HttpSigError::DuplicateComponent {
-                component: c.to_string(),
-            });
-        }
+    // Both callers have refused repeated identifiers already (`Signer::new`,
+    // and the verifier right after parsing), so that is not re-checked here.
+    for c in components {
         if c.name == "@status" && matches!(message, Message::Request(_)) {
             return Err(c.bad("@status is only for responses"));
         }
