@@ -634,6 +634,34 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        // Random (often non-canonical) parameter spellings: the borrowed
+        // writer used for @signature-params must agree with the owned model.
+        #[test]
+        fn borrowed_parameters_agree_with_owned(
+            params in r#"(; ?[a-c*][a-c0-9]?(=(-?[0-9]{1,4}(\.[0-9]{1,3})?|"[a-z\\\\"]{0,3}"|\?[01]|:[A-Za-z0-9+/]{0,6}={0,2}:|[a-z*][a-z/:]{0,3}|@-?[0-9]{1,3}|%"[a-z%0-9]{0,4}"))?){0,6}"#
+        ) {
+            let input = format!("k=(\"a\"){params}");
+            let parsed = parse_dictionary(&input);
+            // Fails the test if most generated spellings do not even parse.
+            proptest::prop_assume!(parsed.is_ok());
+            if let Ok(owned) = parsed {
+                let Some((_, Entry::InnerList(_, owned))) = owned.first() else {
+                    panic!("{input}")
+                };
+                let mut want = String::new();
+                write_parameters(&mut want, owned).unwrap();
+                let dict = parse_dictionary_ref(&input).unwrap();
+                let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                    panic!("{input}")
+                };
+                let mut got = String::new();
+                write_parameters_ref(&mut got, list.params.to_unique().as_slice());
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
     fn parse_item_or_list(input: &str) -> Entry {
         let dict = parse_dictionary(&format!("k={input}")).unwrap();
         dict.into_iter().next().unwrap().1
