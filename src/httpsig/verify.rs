@@ -335,6 +335,11 @@ impl Verifier {
         for item in list.items() {
             components.push(Component::try_from_item_ref(item)?);
         }
+        // The items were validated by the same parser; a different count
+        // here would mean the two passes disagree, so never accept that.
+        if components.len() != list.len() {
+            return Err(malformed("inner list could not be read back"));
+        }
         for (i, comp) in components.iter().enumerate() {
             if components.iter().take(i).any(|o| o.same_as(comp)) {
                 return Err(HttpSigError::DuplicateComponent {
