@@ -167,10 +167,17 @@ pub(crate) enum EntryRef<'a> {
     InnerList(InnerListRef<'a>),
 }
 
+/// A parse step failed; the reason is in [`Parser`]'s `error`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fail;
+
+type R<T> = Result<T, Fail>;
+
 pub(crate) struct Parser<'a> {
     text: &'a str,
     input: &'a [u8],
     pos: usize,
+    error: Option<SfError>,
 }
 
 impl<'a> Parser<'a> {
@@ -179,6 +186,7 @@ impl<'a> Parser<'a> {
             text: input,
             input: input.as_bytes(),
             pos: 0,
+            error: None,
         }
     }
 
@@ -192,8 +200,15 @@ impl<'a> Parser<'a> {
         Some(c)
     }
 
-    fn err<T>(&self, what: &'static str) -> Result<T, SfError> {
-        Err(SfError::Syntax { at: self.pos, what })
+    /// Records why parsing failed and fails. The error travels beside the
+    /// results, not in them, so every step returns a small `Result`.
+    fn err<T>(&mut self, what: &'static str) -> R<T> {
+        self.fail_at(self.pos, what)
+    }
+
+    fn fail_at<T>(&mut self, at: usize, what: &'static str) -> R<T> {
+        self.error = Some(SfError::Syntax { at, what });
+        Err(Fail)
     }
 
     fn skip_sp(&mut self) {
@@ -219,10 +234,7 @@ impl<'a> Parser<'a> {
     }
 
     /// §4.2 top level: strip leading and trailing SP, the value must use all input.
-    pub(crate) fn top<T>(
-        mut self,
-        f: impl FnOnce(&mut Self) -> Result<T, SfError>,
-    ) -> Result<T, SfError> {
+    pub(crate) fn top<T>(mut self, f: impl FnOnce(&mut Self) -> R<T>) -> Result<T, SfError> {
         // Structured fields are ASCII; a non-ASCII byte anywhere is a parse failure.
         if !self.input.is_ascii() {
             return Err(SfError::Syntax {
@@ -231,16 +243,24 @@ impl<'a> Parser<'a> {
             });
         }
         self.skip_sp();
-        let out = f(&mut self)?;
-        self.skip_sp();
-        if !self.is_empty() {
-            return self.err("unexpected trailing characters");
-        }
-        Ok(out)
+        let parsed = f(&mut self).and_then(|out| {
+            self.skip_sp();
+            if self.is_empty() {
+                Ok(out)
+            } else {
+                self.err("unexpected trailing characters")
+            }
+        });
+        parsed.map_err(|Fail| {
+            self.error.take().unwrap_or(SfError::Syntax {
+                at: self.pos,
+                what: "malformed",
+            })
+        })
     }
 
     // §4.2.1 / §4.2.2 share the "member, OWS, comma, OWS" loop.
-    pub(crate) fn list(&mut self) -> Result<Vec<EntryRef<'a>>, SfError> {
+    pub(crate) fn list(&mut self) -> R<Vec<EntryRef<'a>>> {
         let mut out = Vec::new();
         while !self.is_empty() {
             out.push(self.item_or_inner_list()?);
@@ -252,7 +272,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After a member: true at end of input, false after a comma (more follow).
-    fn comma_or_end(&mut self) -> Result<bool, SfError> {
+    fn comma_or_end(&mut self) -> R<bool> {
         self.skip_ows();
         if self.is_empty() {
             return Ok(true);
@@ -268,7 +288,7 @@ impl<'a> Parser<'a> {
     }
 
     /// §4.2.2, keeping repeated keys in order (the caller decides).
-    pub(crate) fn dictionary(&mut self) -> Result<Vec<(&'a str, EntryRef<'a>)>, SfError> {
+    pub(crate) fn dictionary(&mut self) -> R<Vec<(&'a str, EntryRef<'a>)>> {
         let mut out = Vec::with_capacity(2);
         self.dictionary_each(|key, entry| out.push((key, entry)))?;
         Ok(out)
@@ -276,10 +296,7 @@ impl<'a> Parser<'a> {
 
     /// §4.2.2, handing each member to `f` as it is parsed (nothing is
     /// collected). The whole dictionary is still checked.
-    pub(crate) fn dictionary_each(
-        &mut self,
-        mut f: impl FnMut(&'a str, EntryRef<'a>),
-    ) -> Result<(), SfError> {
+    pub(crate) fn dictionary_each(&mut self, mut f: impl FnMut(&'a str, EntryRef<'a>)) -> R<()> {
         while !self.is_empty() {
             let key = self.key()?;
             let entry = if self.peek() == Some(b'=') {
@@ -299,7 +316,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn item_or_inner_list(&mut self) -> Result<EntryRef<'a>, SfError> {
+    fn item_or_inner_list(&mut self) -> R<EntryRef<'a>> {
         if self.peek() == Some(b'(') {
             self.inner_list().map(EntryRef::InnerList)
         } else {
@@ -308,7 +325,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.1.2
-    fn inner_list(&mut self) -> Result<InnerListRef<'a>, SfError> {
+    fn inner_list(&mut self) -> R<InnerListRef<'a>> {
         if self.next() != Some(b'(') {
             return self.err("expected `(`");
         }
@@ -337,14 +354,14 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3
-    pub(crate) fn item(&mut self) -> Result<ItemRef<'a>, SfError> {
+    pub(crate) fn item(&mut self) -> R<ItemRef<'a>> {
         let bare = self.bare_item()?;
         let params = self.parameters()?;
         Ok(ItemRef { bare, params })
     }
 
     // §4.2.3.2
-    fn parameters(&mut self) -> Result<ParamsRef<'a>, SfError> {
+    fn parameters(&mut self) -> R<ParamsRef<'a>> {
         let start = self.pos;
         while self.parameter()?.is_some() {}
         Ok(ParamsRef {
@@ -353,7 +370,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One `;key[=value]`, or `None` when the next byte is not `;`.
-    fn parameter(&mut self) -> Result<Option<(&'a str, BareRef<'a>)>, SfError> {
+    fn parameter(&mut self) -> R<Option<(&'a str, BareRef<'a>)>> {
         if self.peek() != Some(b';') {
             return Ok(None);
         }
@@ -370,7 +387,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3.3
-    fn key(&mut self) -> Result<&'a str, SfError> {
+    fn key(&mut self) -> R<&'a str> {
         let start = self.pos;
         match self.peek() {
             Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
@@ -381,7 +398,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3.1
-    pub(crate) fn bare_item(&mut self) -> Result<BareRef<'a>, SfError> {
+    pub(crate) fn bare_item(&mut self) -> R<BareRef<'a>> {
         match self.peek() {
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b'"') => self.string(),
@@ -395,7 +412,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.4
-    fn number(&mut self) -> Result<BareRef<'a>, SfError> {
+    fn number(&mut self) -> R<BareRef<'a>> {
         let negative = if self.peek() == Some(b'-') {
             self.pos += 1;
             true
@@ -452,7 +469,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.5
-    fn string(&mut self) -> Result<BareRef<'a>, SfError> {
+    fn string(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         let start = self.pos;
         loop {
@@ -481,7 +498,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.6
-    fn token(&mut self) -> Result<BareRef<'a>, SfError> {
+    fn token(&mut self) -> R<BareRef<'a>> {
         let start = self.pos;
         self.pos += 1;
         self.skip_while(|c| super::is_tchar(c) || c == b':' || c == b'/');
@@ -489,7 +506,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.7
-    fn byte_sequence(&mut self) -> Result<BareRef<'a>, SfError> {
+    fn byte_sequence(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         let start = self.pos;
         self.skip_while(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=');
@@ -502,15 +519,12 @@ impl<'a> Parser<'a> {
         if is_base64(b64.as_bytes()) {
             Ok(BareRef::ByteSequence(b64))
         } else {
-            Err(SfError::Syntax {
-                at: start,
-                what: "invalid base64 in byte sequence",
-            })
+            self.fail_at(start, "invalid base64 in byte sequence")
         }
     }
 
     // §4.2.8
-    fn boolean(&mut self) -> Result<BareRef<'a>, SfError> {
+    fn boolean(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         match self.next() {
             Some(b'1') => Ok(BareRef::Boolean(true)),
@@ -520,7 +534,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.9
-    fn date(&mut self) -> Result<BareRef<'a>, SfError> {
+    fn date(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         match self.number()? {
             BareRef::Integer(i) => Ok(BareRef::Date(i)),
@@ -529,7 +543,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.10
-    fn display_string(&mut self) -> Result<BareRef<'a>, SfError> {
+    fn display_string(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         if self.next() != Some(b'"') {
             return self.err("expected `\"` after `%`");
