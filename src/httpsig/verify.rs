@@ -210,20 +210,23 @@ impl Verifier {
         let inputs_text = self
             .field_text(headers, "signature-input")?
             .ok_or(HttpSigError::MissingSignatureInput)?;
-        let inputs = parse_field(&inputs_text, "signature-input")?;
         // A missing Signature is reported per label by `verify_one`.
         let signatures_text = self.field_text(headers, "signature")?;
-        let signatures = match &signatures_text {
-            Some(text) => parse_field(text, "signature")?,
-            None => Vec::new(),
-        };
+        // Both member lists share one allocation.
+        let mut members = Vec::with_capacity(4);
+        parse_field(&inputs_text, "signature-input", &mut members)?;
+        let input_count = members.len();
+        if let Some(text) = &signatures_text {
+            parse_field(text, "signature", &mut members)?;
+        }
+        let (inputs, signatures) = members.split_at(input_count);
         if inputs.len() > self.config.max_signatures {
             return Err(HttpSigError::TooManySignatures {
                 count: inputs.len(),
                 max: self.config.max_signatures,
             });
         }
-        for dict in [&inputs, &signatures] {
+        for dict in [inputs, signatures] {
             for (i, (label, _)) in dict.iter().enumerate() {
                 if dict.iter().take(i).any(|(l, _)| l == label) {
                     return Err(HttpSigError::DuplicateLabel {
@@ -241,11 +244,11 @@ impl Verifier {
             });
         }
         let mut first_error = None;
-        for (label, entry) in &inputs {
+        for (label, entry) in inputs {
             if wanted.is_some_and(|w| w != *label) {
                 continue;
             }
-            match self.verify_one(message, body, keys, label, *entry, &signatures, now) {
+            match self.verify_one(message, body, keys, label, *entry, signatures, now) {
                 Ok(verified) => {
                     if let (Some(guard), Some(nonce)) = (replay, verified.nonce.as_deref()) {
                         let until = self.replay_until(&verified)?;
@@ -557,14 +560,18 @@ fn later(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     })
 }
 
+/// Parses a dictionary field in place, appending its members to `out`.
 fn parse_field<'t>(
     text: &'t str,
     field: &'static str,
-) -> Result<Vec<(&'t str, EntryRef<'t>)>, HttpSigError> {
-    fields::parse_dictionary_ref(text).map_err(|e| HttpSigError::MalformedField {
-        field,
-        reason: e.to_string(),
-    })
+    out: &mut Vec<(&'t str, EntryRef<'t>)>,
+) -> Result<(), HttpSigError> {
+    fields::Parser::new(text)
+        .top(|p| p.dictionary_each(|key, entry| out.push((key, entry))))
+        .map_err(|e| HttpSigError::MalformedField {
+            field,
+            reason: e.to_string(),
+        })
 }
 
 fn parse_params<'a>(raw: &[(&'a str, BareRef<'a>)]) -> Result<Params<'a>, String> {
