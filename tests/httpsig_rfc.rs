@@ -12,6 +12,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use edge_auth::__fuzz as sf;
 use edge_auth::Secret;
 use edge_auth::httpsig::{
     Component, DigestAlgorithm, HttpSigError, KeyRing, Signer, SignerConfig, SigningKey, Verifier,
@@ -572,29 +573,117 @@ fn s2_4_req_without_the_request_is_an_error() {
 // ------------------------------------------------------------ §4 fields, multiple signatures
 
 #[test]
-fn s4_3_multiple_signatures_each_verifiable_on_its_own() {
-    // §4.3: a proxy adds its own signature beside the client's. Either can
-    // be selected by label and verified on its own; here the client key is
-    // unknown, so only the proxy signature verifies.
-    let mut m = req(&format!("{B2_REQUEST}Forwarded: for=192.0.2.123\n"));
-    with_rfc_signature(&mut m.headers, "sig1", S2_5_INPUT, "not the base");
-    let proxy_input = r#"("@method" "@authority" "@path" "content-digest" "content-type" "content-length" "forwarded");created=1618884480;keyid="test-key-rsa";expires=1618884540"#;
-    let proxy_base = format!(
-        "\"@method\": POST\n\"@authority\": example.com\n\"@path\": /foo\n\"content-digest\": sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:\n\"content-type\": application/json\n\"content-length\": 18\n\"forwarded\": for=192.0.2.123\n\"@signature-params\": {proxy_input}"
+fn s4_1_signature_input_example_is_canonical() {
+    let field = r#"sig1=("@method" "@target-uri" "@authority" "content-digest" "cache-control");created=1618884475;keyid="test-key-rsa-pss""#;
+    let dict = sf::parse_dictionary(field).unwrap();
+    assert_eq!(sf::serialize_dictionary(&dict).unwrap(), field);
+}
+
+#[test]
+fn s4_2_signature_example_is_canonical() {
+    let field = "sig1=:P0wLUszWQjoi54udOtydf9IWTfNhy+r53jGFj9XZuP4uKwxyJo1RSHi+oEF1FuX6O29d+lbxwwBao1BAgadijW+7O/PyezlTnqAOVPWx9GlyntiCiHzC87qmSQjvu1CFyFuWSjdGa3qLYYlNm7pVaJFalQiKWnUaqfT4LyttaXyoyZW84jS8gyarxAiWI97mPXU+OVM64+HVBHmnEsS+lTeIsEQo36T3NFf2CujWARPQg53r58RmpZ+J9eKR2CD6IJQvacn5A4Ix5BUAVGqlyp8JYm+S/CWJi31PNUjRRCusCVRj05NrxABNFv3r5S9IXf2fYJK+eyW4AiGVMvMcOg==:";
+    let dict = sf::parse_dictionary(field).unwrap();
+    assert_eq!(sf::serialize_dictionary(&dict).unwrap(), field);
+}
+
+/// §4.3: the request after the reverse proxy, with the client's `sig1` and
+/// the proxy's `proxy_sig` (RFC text, line wrapping undone).
+const S4_3_REQUEST: &str = r#"POST /foo?param=Value&Pet=dog HTTP/1.1
+Host: origin.host.internal.example
+Date: Tue, 20 Apr 2021 02:07:56 GMT
+Content-Type: application/json
+Content-Digest: sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:
+Content-Length: 18
+Forwarded: for=192.0.2.123
+"#;
+const S4_3_SIG1: &str = "sig1=:LAH8BjcfcOcLojiuOBFWn0P5keD3xAOuJRGziCLuD8r5MW9S0RoXXLzLSRfGY/3SF8kVIkHjE13SEFdTo4Af/fJ/Pu9wheqoLVdwXyY/UkBIS1M8Brc8IODsn5DFIrG0IrburbLi0uCc+E2ZIIb6HbUJ+o+jP58JelMTe0QE3IpWINTEzpxjqDf5/Df+InHCAkQCTuKsamjWXUpyOT1Wkxi7YPVNOjW4MfNuTZ9HdbD2Tr65+BXeTG9ZS/9SWuXAc+BZ8WyPz0QRz//ec3uWXd7bYYODSjRAxHqX+S1ag3LZElYyUKaAIjZ8MGOt4gXEwCSLDv/zqxZeWLj/PDkn6w==:";
+const S4_3_INPUT: &str = r#"sig1=("@method" "@authority" "@path" "content-digest" "content-length" "content-type");created=1618884475;keyid="test-key-rsa-pss", proxy_sig=("signature";key="sig1" "forwarded");created=1618884480;expires=1618884540;keyid="test-key-rsa";alg="rsa-v1_5-sha256""#;
+const S4_3_PROXY_SIG: &str = "proxy_sig=:G1WLTL4/9PGSKEQbSAMypZNk+I2dpLJ6qvl2JISahlP31OO/QEUd8/HdO2O7vYLi5k3JIiAK3UPK4U+kvJZyIUidsiXlzRI+Y2se3SGo0D8dLfhG95bKr6ukYXl60QHpsGRTfSiwdtvYKXGpKNrMlISJYd+oGrGRyI9gbCy0aFhc6I/okIMLeK4g9PgzpC3YTwhUQ98KIBNLWHgREfBgJxjPbxFlsgJ9ykPviLj8GKJ81HwsK3XM9P7WaS7fMGOt8h1kSqgkZQB9YqiIo+WhHvJa7iPy8QrYFKzx9BBEY6AwfStZAsXXz3LobZseyxsYcLJLs8rY0wVA9NPsxKrHGA==:";
+const S4_3_PROXY_BASE: &str = r#""signature";key="sig1": :LAH8BjcfcOcLojiuOBFWn0P5keD3xAOuJRGziCLuD8r5MW9S0RoXXLzLSRfGY/3SF8kVIkHjE13SEFdTo4Af/fJ/Pu9wheqoLVdwXyY/UkBIS1M8Brc8IODsn5DFIrG0IrburbLi0uCc+E2ZIIb6HbUJ+o+jP58JelMTe0QE3IpWINTEzpxjqDf5/Df+InHCAkQCTuKsamjWXUpyOT1Wkxi7YPVNOjW4MfNuTZ9HdbD2Tr65+BXeTG9ZS/9SWuXAc+BZ8WyPz0QRz//ec3uWXd7bYYODSjRAxHqX+S1ag3LZElYyUKaAIjZ8MGOt4gXEwCSLDv/zqxZeWLj/PDkn6w==:
+"forwarded": for=192.0.2.123
+"@signature-params": ("signature";key="sig1" "forwarded");created=1618884480;expires=1618884540;keyid="test-key-rsa";alg="rsa-v1_5-sha256""#;
+
+fn s4_3_proxy_config() -> VerifierConfig {
+    let mut c = lenient();
+    c.label = Some("proxy_sig".into());
+    c
+}
+
+#[test]
+fn s4_3_rfc_fields_with_two_signatures_select_by_label() {
+    let mut m = req(S4_3_REQUEST);
+    m.headers
+        .insert("signature-input", S4_3_INPUT.parse().unwrap());
+    m.headers.insert(
+        "signature",
+        format!("{S4_3_SIG1}, {S4_3_PROXY_SIG}").parse().unwrap(),
     );
-    with_rfc_signature(&mut m.headers, "proxy_sig", proxy_input, &proxy_base);
     let keys = keyring("test-key-rsa");
     let now = at(1_618_884_480);
-    let v = Verifier::default()
-        .verify(&m, B2_BODY, &keys, None, now)
-        .unwrap();
-    assert_eq!(v.label, "proxy_sig");
-    let mut only_client = VerifierConfig::default();
-    only_client.label = Some("sig1".into());
-    let r = Verifier::new(only_client)
+    // The proxy signature is RSA (not supported here): the fields parse, the
+    // label is found and the `alg` check refuses it before any key is used.
+    let r = Verifier::new(s4_3_proxy_config())
+        .unwrap()
+        .verify(&m, B2_BODY, &keys, None, now);
+    assert!(
+        matches!(&r, Err(HttpSigError::UnsupportedAlgorithm { alg }) if alg == "rsa-v1_5-sha256"),
+        "{r:?}"
+    );
+    // The client signature is by a key this verifier does not know.
+    let mut c = lenient();
+    c.label = Some("sig1".into());
+    let r = Verifier::new(c)
         .unwrap()
         .verify(&m, B2_BODY, &keys, None, now);
     assert!(matches!(r, Err(HttpSigError::UnknownKeyId { .. })), "{r:?}");
+}
+
+#[test]
+fn s4_3_proxy_signature_base_over_the_client_signature() {
+    // The §4.3 proxy base, with `alg` left out so an HMAC key can stand in
+    // for the proxy's RSA key. Signer and verifier must both produce it.
+    let no_alg = |t: &str| t.replace(r#";alg="rsa-v1_5-sha256""#, "");
+    let mut m = req(S4_3_REQUEST);
+    m.headers.insert("signature", S4_3_SIG1.parse().unwrap());
+
+    let mut c = SignerConfig::default();
+    c.label = "proxy_sig".into();
+    c.components = [r#""signature";key="sig1""#, r#""forwarded""#]
+        .iter()
+        .map(|id| Component::try_from_identifier(id).unwrap())
+        .collect();
+    c.expires_after = Some(time::Duration::seconds(60));
+    c.content_digest = None;
+    let signer = Signer::new(
+        SigningKey::try_from_hmac_sha256("test-key-rsa", &secret()).unwrap(),
+        c,
+    )
+    .unwrap();
+    let out = signer.sign(&m, B2_BODY, None, at(1_618_884_480)).unwrap();
+    assert_eq!(out.signature_base(), no_alg(S4_3_PROXY_BASE));
+
+    let input = no_alg(S4_3_INPUT);
+    let proxy_input = input.split_once(", proxy_sig=").unwrap().1;
+    let (client_input, _) = input.split_once(", proxy_sig=").unwrap();
+    m.headers
+        .insert("signature-input", client_input.parse().unwrap());
+    with_rfc_signature(
+        &mut m.headers,
+        "proxy_sig",
+        proxy_input,
+        &no_alg(S4_3_PROXY_BASE),
+    );
+    let v = Verifier::new(s4_3_proxy_config())
+        .unwrap()
+        .verify(
+            &m,
+            B2_BODY,
+            &keyring("test-key-rsa"),
+            None,
+            at(1_618_884_480),
+        )
+        .unwrap();
+    assert_eq!(v.label, "proxy_sig");
 }
 
 // ------------------------------------------------------------ Appendix B.4 transformations
