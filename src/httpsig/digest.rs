@@ -3,9 +3,11 @@
 //! known one is present; with none known the check fails.
 
 use super::HttpSigError;
-use super::fields::{self, BareItem, Entry, Item};
+use super::fields::{self, BareRef, EntryRef, ItemRef};
 use base64::Engine as _;
 use http::HeaderMap;
+
+const CONTENT_DIGEST: http::HeaderName = http::HeaderName::from_static("content-digest");
 
 /// Largest Content-Digest field accepted, in bytes.
 const MAX_FIELD_BYTES: usize = 8 * 1024;
@@ -26,14 +28,6 @@ impl DigestAlgorithm {
         match self {
             Self::Sha256 => "sha-256",
             Self::Sha512 => "sha-512",
-        }
-    }
-
-    fn from_key(key: &str) -> Option<Self> {
-        match key {
-            "sha-256" => Some(Self::Sha256),
-            "sha-512" => Some(Self::Sha512),
-            _ => None,
         }
     }
 
@@ -84,7 +78,7 @@ pub fn verify_content_digest(
     body: &[u8],
 ) -> Result<Vec<DigestAlgorithm>, HttpSigError> {
     // Bounded like the signature fields: a digest field is small.
-    let combined = match fields::combine_lines(headers, "content-digest", MAX_FIELD_BYTES) {
+    let combined = match fields::combine_lines(headers, &CONTENT_DIGEST, MAX_FIELD_BYTES) {
         Ok(Some(c)) => c,
         Ok(None) => return Err(HttpSigError::MissingContentDigest),
         Err(None) => {
@@ -100,25 +94,43 @@ pub fn verify_content_digest(
             });
         }
     };
-    let dict = fields::parse_dictionary(&combined).map_err(|e| HttpSigError::MalformedField {
-        field: "content-digest",
-        reason: e.to_string(),
-    })?;
-    let mut checked = Vec::new();
-    for (key, entry) in &dict {
-        let Some(alg) = DigestAlgorithm::from_key(key) else {
-            continue;
-        };
-        let Entry::Item(Item {
-            bare: BareItem::ByteSequence(expected),
-            ..
-        }) = entry
-        else {
-            return Err(HttpSigError::MalformedField {
-                field: "content-digest",
-                reason: format!("member `{key}` is not a byte sequence"),
-            });
-        };
+    // Parsed in place and not collected; a repeated key keeps its last
+    // value at its first position (RFC 9651 §4.2.2), and each known
+    // algorithm's digest is computed once.
+    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
+    let mut found: [Option<(usize, DigestAlgorithm, EntryRef<'_>)>; 2] = [None, None];
+    let mut index = 0usize;
+    fields::Parser::new(&combined)
+        .top(|p| {
+            p.dictionary_each(|key, entry| {
+                for (slot, alg) in found.iter_mut().zip(algorithms) {
+                    if key == alg.as_str() {
+                        let first = slot.as_ref().map_or(index, |(first, _, _)| *first);
+                        *slot = Some((first, alg, entry));
+                    }
+                }
+                index += 1;
+            })
+        })
+        .map_err(|e| HttpSigError::MalformedField {
+            field: "content-digest",
+            reason: e.to_string(),
+        })?;
+    // Report in the order the field lists them.
+    found.sort_by_key(|f| f.as_ref().map_or(usize::MAX, |(first, _, _)| *first));
+    let mut checked = Vec::with_capacity(2);
+    for (_, alg, entry) in found.into_iter().flatten() {
+        let expected = match entry {
+            EntryRef::Item(ItemRef {
+                bare: BareRef::ByteSequence(b64),
+                ..
+            }) => fields::decode_bytes(b64),
+            _ => None,
+        }
+        .ok_or_else(|| HttpSigError::MalformedField {
+            field: "content-digest",
+            reason: format!("member `{}` is not a byte sequence", alg.as_str()),
+        })?;
         let actual = ring::digest::digest(alg.ring(), body);
         // Digests of the content are not secrets: a plain comparison is fine.
         if actual.as_ref() != expected.as_slice() {

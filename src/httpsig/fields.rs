@@ -78,391 +78,59 @@ pub type Dictionary = Vec<(String, Entry)>;
 
 // ---------------------------------------------------------------- parsing
 
-struct Parser<'a> {
-    input: &'a [u8],
-    pos: usize,
-}
+mod parse;
 
-impl<'a> Parser<'a> {
-    fn new(input: &'a str) -> Self {
-        Self {
-            input: input.as_bytes(),
-            pos: 0,
-        }
-    }
+pub(crate) use parse::{BareRef, EntryRef, ItemRef, ParamsRef, Parser, decode_bytes};
 
-    fn peek(&self) -> Option<u8> {
-        self.input.get(self.pos).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let c = self.peek()?;
-        self.pos += 1;
-        Some(c)
-    }
-
-    fn err<T>(&self, what: &'static str) -> Result<T, SfError> {
-        Err(SfError::Syntax { at: self.pos, what })
-    }
-
-    fn skip_sp(&mut self) {
-        while self.peek() == Some(b' ') {
-            self.pos += 1;
-        }
-    }
-
-    fn skip_ows(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.pos += 1;
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.pos >= self.input.len()
-    }
-
-    /// §4.2 top level: strip leading and trailing SP, the value must use all input.
-    fn top<T>(mut self, f: impl FnOnce(&mut Self) -> Result<T, SfError>) -> Result<T, SfError> {
-        // Structured fields are ASCII; a non-ASCII byte anywhere is a parse failure.
-        if let Some(i) = self.input.iter().position(|b| !b.is_ascii()) {
-            return Err(SfError::Syntax {
-                at: i,
-                what: "non-ASCII byte",
-            });
-        }
-        self.skip_sp();
-        let out = f(&mut self)?;
-        self.skip_sp();
-        if !self.is_empty() {
-            return self.err("unexpected trailing characters");
-        }
-        Ok(out)
-    }
-
-    // §4.2.1.2 / §4.2.2 share the "member, OWS, comma, OWS" loop.
-    fn list(&mut self) -> Result<Vec<Entry>, SfError> {
-        let mut out = Vec::new();
-        while !self.is_empty() {
-            out.push(self.item_or_inner_list()?);
-            if self.comma_or_end()? {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// After a member: true at end of input, false after a comma (more follow).
-    fn comma_or_end(&mut self) -> Result<bool, SfError> {
-        self.skip_ows();
-        if self.is_empty() {
-            return Ok(true);
-        }
-        if self.next() != Some(b',') {
-            return self.err("expected `,`");
-        }
-        self.skip_ows();
-        if self.is_empty() {
-            return self.err("trailing `,`");
-        }
-        Ok(false)
-    }
-
-    fn dictionary_raw(&mut self) -> Result<Dictionary, SfError> {
-        let mut out = Vec::new();
-        while !self.is_empty() {
-            let key = self.key()?;
-            let entry = if self.peek() == Some(b'=') {
-                self.pos += 1;
-                self.item_or_inner_list()?
-            } else {
-                Entry::Item(Item {
-                    bare: BareItem::Boolean(true),
-                    params: self.parameters()?,
-                })
-            };
-            out.push((key, entry));
-            if self.comma_or_end()? {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    fn item_or_inner_list(&mut self) -> Result<Entry, SfError> {
-        if self.peek() == Some(b'(') {
-            self.inner_list()
-        } else {
-            Ok(Entry::Item(self.item()?))
-        }
-    }
-
-    fn inner_list(&mut self) -> Result<Entry, SfError> {
-        if self.next() != Some(b'(') {
-            return self.err("expected `(`");
-        }
-        // Signature-Input inner lists usually hold a handful of components.
-        let mut items = Vec::with_capacity(8);
-        loop {
-            self.skip_sp();
-            match self.peek() {
-                None => return self.err("unterminated inner list"),
-                Some(b')') => {
-                    self.pos += 1;
-                    let params = self.parameters()?;
-                    return Ok(Entry::InnerList(items, params));
-                }
-                Some(_) => {
-                    items.push(self.item()?);
-                    match self.peek() {
-                        Some(b' ' | b')') => {}
-                        _ => return self.err("expected SP or `)` in inner list"),
-                    }
-                }
-            }
-        }
-    }
-
-    fn item(&mut self) -> Result<Item, SfError> {
-        let bare = self.bare_item()?;
-        let params = self.parameters()?;
-        Ok(Item { bare, params })
-    }
-
-    fn parameters(&mut self) -> Result<Parameters, SfError> {
-        if self.peek() != Some(b';') {
-            return Ok(Vec::new());
-        }
-        let mut params: Parameters = Vec::with_capacity(6);
-        while self.peek() == Some(b';') {
-            self.pos += 1;
-            self.skip_sp();
-            let key = self.key()?;
-            let value = if self.peek() == Some(b'=') {
-                self.pos += 1;
-                self.bare_item()?
-            } else {
-                BareItem::Boolean(true)
-            };
-            insert_overwrite(&mut params, key, value);
-        }
-        Ok(params)
-    }
-
-    fn key(&mut self) -> Result<String, SfError> {
-        let start = self.pos;
-        match self.peek() {
-            Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
-            _ => return self.err("expected key (lowercase letter or `*`)"),
-        }
-        while let Some(c) = self.peek() {
-            if is_key_char(c) {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
-        Ok(self.slice(start))
-    }
-
-    fn slice(&self, start: usize) -> String {
-        self.input
-            .get(start..self.pos)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default()
-    }
-
-    fn bare_item(&mut self) -> Result<BareItem, SfError> {
-        match self.peek() {
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b'"') => Ok(BareItem::String(self.string()?)),
-            Some(b':') => self.byte_sequence(),
-            Some(b'?') => self.boolean(),
-            Some(b'@') => self.date(),
-            Some(b'%') => self.display_string(),
-            Some(c) if c.is_ascii_alphabetic() || c == b'*' => self.token(),
-            _ => self.err("expected a bare item"),
-        }
-    }
-
-    // §4.2.4
-    fn number(&mut self) -> Result<BareItem, SfError> {
-        let negative = if self.peek() == Some(b'-') {
-            self.pos += 1;
-            true
-        } else {
-            false
-        };
-        if !matches!(self.peek(), Some(b'0'..=b'9')) {
-            return self.err("expected digit");
-        }
-        let mut int_digits = 0usize;
-        let mut frac_digits = 0usize;
-        let mut seen_dot = false;
-        let mut value: i64 = 0;
-        while let Some(c) = self.peek() {
-            match c {
-                b'0'..=b'9' => {
-                    if seen_dot {
-                        frac_digits += 1;
-                        if frac_digits > 3 {
-                            return self.err("more than 3 fractional digits");
-                        }
-                    } else {
-                        int_digits += 1;
-                        if int_digits > 15 {
-                            return self.err("integer too long");
-                        }
-                    }
-                    value = value * 10 + i64::from(c - b'0');
-                    self.pos += 1;
-                }
-                b'.' if !seen_dot => {
-                    if int_digits > 12 {
-                        return self.err("decimal has more than 12 integer digits");
-                    }
-                    seen_dot = true;
-                    self.pos += 1;
-                }
-                _ => break,
-            }
-        }
-        let sign = if negative { -1 } else { 1 };
-        if !seen_dot {
-            return Ok(BareItem::Integer(sign * value));
-        }
-        if frac_digits == 0 {
-            return self.err("decimal ends with `.`");
-        }
-        // Scale to thousandths so the value is held exactly.
-        for _ in frac_digits..3 {
-            value *= 10;
-        }
-        Ok(BareItem::Decimal(sign * value))
-    }
-
-    // §4.2.5
-    fn string(&mut self) -> Result<String, SfError> {
-        if self.next() != Some(b'"') {
-            return self.err("expected `\"`");
-        }
-        let mut out = String::new();
-        loop {
-            // Copy runs of plain characters at once: strings are hot (every
-            // component identifier is one).
-            let rest = self.input.get(self.pos..).unwrap_or_default();
-            let run = rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || !(0x20..=0x7e).contains(&c))
-                .unwrap_or(rest.len());
-            if let Some(Ok(plain)) = rest.get(..run).map(std::str::from_utf8) {
-                out.push_str(plain);
-            }
-            self.pos += run;
-            match self.next() {
-                None => return self.err("unterminated string"),
-                Some(b'\\') => match self.next() {
-                    Some(c @ (b'"' | b'\\')) => out.push(char::from(c)),
-                    _ => return self.err("bad escape in string"),
-                },
-                Some(b'"') => return Ok(out),
-                Some(_) => return self.err("control character in string"),
-            }
-        }
-    }
-
-    // §4.2.6
-    fn token(&mut self) -> Result<BareItem, SfError> {
-        let start = self.pos;
-        self.pos += 1;
-        while let Some(c) = self.peek() {
-            if is_tchar(c) || c == b':' || c == b'/' {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
-        Ok(BareItem::Token(self.slice(start)))
-    }
-
-    // §4.2.7
-    fn byte_sequence(&mut self) -> Result<BareItem, SfError> {
-        self.pos += 1;
-        let start = self.pos;
-        loop {
-            match self.next() {
-                None => return self.err("unterminated byte sequence"),
-                Some(b':') => break,
-                Some(c) if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=' => {}
-                Some(_) => return self.err("bad character in byte sequence"),
-            }
-        }
-        let b64 = self
-            .input
-            .get(start..self.pos.saturating_sub(1))
-            .unwrap_or_default();
-        match LENIENT_B64.decode(b64) {
-            Ok(bytes) => Ok(BareItem::ByteSequence(bytes)),
-            Err(_) => Err(SfError::Syntax {
-                at: start,
-                what: "invalid base64 in byte sequence",
-            }),
-        }
-    }
-
-    // §4.2.8
-    fn boolean(&mut self) -> Result<BareItem, SfError> {
-        self.pos += 1;
-        match self.next() {
-            Some(b'1') => Ok(BareItem::Boolean(true)),
-            Some(b'0') => Ok(BareItem::Boolean(false)),
-            _ => self.err("expected `?0` or `?1`"),
-        }
-    }
-
-    // §4.2.9
-    fn date(&mut self) -> Result<BareItem, SfError> {
-        self.pos += 1;
-        match self.number()? {
-            BareItem::Integer(i) => Ok(BareItem::Date(i)),
-            _ => self.err("date must be an integer"),
-        }
-    }
-
-    // §4.2.10
-    fn display_string(&mut self) -> Result<BareItem, SfError> {
-        self.pos += 1;
-        if self.next() != Some(b'"') {
-            return self.err("expected `\"` after `%`");
-        }
-        let mut bytes = Vec::new();
-        loop {
-            match self.next() {
-                None => return self.err("unterminated display string"),
-                Some(b'%') => {
-                    let hi = self.next().and_then(lower_hex);
-                    let lo = self.next().and_then(lower_hex);
-                    match (hi, lo) {
-                        (Some(h), Some(l)) => bytes.push((h << 4) | l),
-                        _ => return self.err("bad percent escape in display string"),
-                    }
-                }
-                Some(b'"') => {
-                    return String::from_utf8(bytes)
-                        .map(BareItem::DisplayString)
-                        .or_else(|_| self.err("display string is not UTF-8"));
-                }
-                Some(c) if (0x20..=0x7e).contains(&c) => bytes.push(c),
-                Some(_) => return self.err("control character in display string"),
+impl BareRef<'_> {
+    fn to_owned_item(self) -> BareItem {
+        match self {
+            Self::Integer(i) => BareItem::Integer(i),
+            Self::Decimal(d) => BareItem::Decimal(d),
+            Self::String(raw) => BareItem::String(BareRef::unescaped(raw).into_owned()),
+            Self::Token(t) => BareItem::Token(t.to_owned()),
+            Self::ByteSequence(b64) => BareItem::ByteSequence(
+                decode_bytes(b64)
+                    .map(|d| d.as_slice().to_vec())
+                    .unwrap_or_default(),
+            ),
+            Self::Boolean(b) => BareItem::Boolean(b),
+            Self::Date(d) => BareItem::Date(d),
+            Self::DisplayString(raw) => {
+                BareItem::DisplayString(parse::decode_display(raw).unwrap_or_default())
             }
         }
     }
 }
 
-fn lower_hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+impl ParamsRef<'_> {
+    pub(crate) fn to_owned_params(self) -> Parameters {
+        let mut out = Vec::new();
+        for (k, v) in self.iter() {
+            insert_overwrite(&mut out, k.to_owned(), v.to_owned_item());
+        }
+        out
+    }
+}
+
+impl ItemRef<'_> {
+    pub(crate) fn to_owned_item(self) -> Item {
+        Item {
+            bare: self.bare.to_owned_item(),
+            params: self.params.to_owned_params(),
+        }
+    }
+}
+
+impl EntryRef<'_> {
+    fn to_owned_entry(self) -> Entry {
+        match self {
+            Self::Item(i) => Entry::Item(i.to_owned_item()),
+            Self::InnerList(l) => Entry::InnerList(
+                l.items().map(ItemRef::to_owned_item).collect(),
+                l.params.to_owned_params(),
+            ),
+        }
     }
 }
 
@@ -513,7 +181,7 @@ fn insert_overwrite<V>(map: &mut Vec<(String, V)>, key: String, value: V) {
 /// `Err(None)` for non-ASCII bytes, `Err(Some(len))` when longer than `max`.
 pub(crate) fn combine_lines<'h>(
     headers: &'h http::HeaderMap,
-    name: &str,
+    name: &http::HeaderName,
     max: usize,
 ) -> Result<Option<std::borrow::Cow<'h, str>>, Option<usize>> {
     let mut lines = headers.get_all(name).iter();
@@ -555,7 +223,15 @@ pub fn parse_dictionary(input: &str) -> Result<Dictionary, SfError> {
 /// # Errors
 /// [`SfError::Syntax`] when the input does not follow the grammar.
 pub fn parse_dictionary_raw(input: &str) -> Result<Dictionary, SfError> {
-    Parser::new(input).top(Parser::dictionary_raw)
+    Ok(parse_dictionary_ref(input)?
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned_entry()))
+        .collect())
+}
+
+/// Parses an sf-dictionary borrowing from `input`, repeated keys kept.
+pub(crate) fn parse_dictionary_ref(input: &str) -> Result<Vec<(&str, EntryRef<'_>)>, SfError> {
+    Parser::new(input).top(Parser::dictionary)
 }
 
 /// Parses an sf-list (RFC 9651 §4.2.1).
@@ -563,7 +239,11 @@ pub fn parse_dictionary_raw(input: &str) -> Result<Dictionary, SfError> {
 /// # Errors
 /// [`SfError::Syntax`] when the input does not follow the grammar.
 pub fn parse_list(input: &str) -> Result<Vec<Entry>, SfError> {
-    Parser::new(input).top(Parser::list)
+    Ok(Parser::new(input)
+        .top(Parser::list)?
+        .into_iter()
+        .map(EntryRef::to_owned_entry)
+        .collect())
 }
 
 /// Parses an sf-item (RFC 9651 §4.2.3).
@@ -571,7 +251,7 @@ pub fn parse_list(input: &str) -> Result<Vec<Entry>, SfError> {
 /// # Errors
 /// [`SfError::Syntax`] when the input does not follow the grammar.
 pub fn parse_item(input: &str) -> Result<Item, SfError> {
-    Parser::new(input).top(Parser::item)
+    Ok(Parser::new(input).top(Parser::item)?.to_owned_item())
 }
 
 // ---------------------------------------------------------------- serialising
@@ -765,12 +445,83 @@ fn write_bare(out: &mut String, bare: &BareItem) -> Result<(), SfError> {
     }
 }
 
+/// Writes borrowed parameters (already one per key, see
+/// [`ParamsRef::to_unique`]) in canonical form (§4.1.1.2): what the verifier
+/// needs for `@signature-params` without copying the field into owned values.
+pub(crate) fn write_parameters_ref(out: &mut String, params: &[(&str, BareRef<'_>)]) {
+    for (key, value) in params {
+        out.push(';');
+        // Keys were checked by the parser, so they are canonical as written.
+        out.push_str(key);
+        if *value != BareRef::Boolean(true) {
+            out.push('=');
+            write_bare_ref(out, *value);
+        }
+    }
+}
+
+/// Writes a borrowed bare item in canonical form (§4.1.3.1). Strings and
+/// tokens are canonical as parsed; numbers, byte sequences and display
+/// strings are re-serialised.
+pub(crate) fn write_bare_ref(out: &mut String, bare: BareRef<'_>) {
+    match bare {
+        BareRef::String(raw) => {
+            out.push('"');
+            out.push_str(raw);
+            out.push('"');
+        }
+        BareRef::Token(t) => out.push_str(t),
+        BareRef::Integer(i) => push_integer(out, i),
+        BareRef::Date(d) => {
+            out.push('@');
+            push_integer(out, d);
+        }
+        BareRef::Boolean(b) => out.push_str(if b { "?1" } else { "?0" }),
+        BareRef::ByteSequence(b64) => {
+            out.push(':');
+            if let Some(bytes) = decode_bytes(b64) {
+                base64::engine::general_purpose::STANDARD.encode_string(bytes.as_slice(), out);
+            }
+            out.push(':');
+        }
+        // Parsed values are in range, so these cannot fail.
+        other => {
+            let _ = write_bare(out, &other.to_owned_item());
+        }
+    }
+}
+
 fn write_integer(out: &mut String, i: i64) -> Result<(), SfError> {
     if !(-MAX_INTEGER..=MAX_INTEGER).contains(&i) {
         return Err(SfError::Unserialisable("integer out of range"));
     }
-    let _ = write!(out, "{i}");
+    push_integer(out, i);
     Ok(())
+}
+
+/// Appends the decimal digits of `i` without the `fmt` machinery: signature
+/// parameters carry two timestamps and this runs on every signature.
+pub(crate) fn push_integer(out: &mut String, i: i64) {
+    if i < 0 {
+        out.push('-');
+    }
+    let mut n = i.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // `n % 10` is below 10, so the cast cannot truncate.
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    if let Some(Ok(s)) = digits.get(at..).map(std::str::from_utf8) {
+        out.push_str(s);
+    }
 }
 
 pub(crate) fn write_string(out: &mut String, s: &str) -> Result<(), SfError> {
@@ -852,6 +603,68 @@ mod tests {
         ] {
             assert!(parse_dictionary(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn borrowed_parameters_serialise_like_owned() {
+        // The verifier writes @signature-params from borrowed values; it must
+        // give the same canonical text as the owned model.
+        for input in [
+            "(\"a\");a=1;b;c=?0;a=2",
+            "(\"a\"); a=1.50;b=-0.0;c=007",
+            "(\"a\");b=:aGVsbG8:;c=:aGVsbG8=:",
+            "(\"a\");d=%\"f%c3%bc\";e=\"q\\\"x\\\\\"",
+            "(\"a\");f=@-5;g=tok/en:x;h=?1",
+            "()",
+        ] {
+            let owned = match parse_item_or_list(input) {
+                Entry::InnerList(_, params) => params,
+                Entry::Item(_) => unreachable!(),
+            };
+            let mut want = String::new();
+            write_parameters(&mut want, &owned).unwrap();
+            let text = format!("k={input}");
+            let dict = parse_dictionary_ref(&text).unwrap();
+            let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                panic!("{input}")
+            };
+            let mut got = String::new();
+            write_parameters_ref(&mut got, list.params.to_unique().as_slice());
+            assert_eq!(got, want, "{input}");
+        }
+    }
+
+    proptest::proptest! {
+        // Random (often non-canonical) parameter spellings: the borrowed
+        // writer used for @signature-params must agree with the owned model.
+        #[test]
+        fn borrowed_parameters_agree_with_owned(
+            params in r#"(; ?[a-c*][a-c0-9]?(=(-?[0-9]{1,4}(\.[0-9]{1,3})?|"[a-z\\\\"]{0,3}"|\?[01]|:[A-Za-z0-9+/]{0,6}={0,2}:|[a-z*][a-z/:]{0,3}|@-?[0-9]{1,3}|%"[a-z%0-9]{0,4}"))?){0,6}"#
+        ) {
+            let input = format!("k=(\"a\"){params}");
+            let parsed = parse_dictionary(&input);
+            // Fails the test if most generated spellings do not even parse.
+            proptest::prop_assume!(parsed.is_ok());
+            if let Ok(owned) = parsed {
+                let Some((_, Entry::InnerList(_, owned))) = owned.first() else {
+                    panic!("{input}")
+                };
+                let mut want = String::new();
+                write_parameters(&mut want, owned).unwrap();
+                let dict = parse_dictionary_ref(&input).unwrap();
+                let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                    panic!("{input}")
+                };
+                let mut got = String::new();
+                write_parameters_ref(&mut got, list.params.to_unique().as_slice());
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
+    fn parse_item_or_list(input: &str) -> Entry {
+        let dict = parse_dictionary(&format!("k={input}")).unwrap();
+        dict.into_iter().next().unwrap().1
     }
 
     #[test]

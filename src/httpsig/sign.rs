@@ -3,14 +3,14 @@
 //! Signature-Input and Signature members. Compute, then apply.
 
 use super::HttpSigError;
-use super::components::{Component, Message, RequestView, signature_base};
+use super::base::{Message, RequestView, signature_base};
+use super::components::Component;
 use super::digest::{DigestAlgorithm, content_digest};
 use super::fields;
 use super::keyring::SigningKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderValue};
-use std::fmt::Write as _;
 use time::{Duration, OffsetDateTime};
 
 /// What a [`Signer`] covers and which parameters it sends.
@@ -195,6 +195,7 @@ impl Signer {
         let digest = self.digest(body)?;
         let message = Message::Request(RequestView {
             method: &request.method,
+            version: request.version,
             uri: &request.uri,
             headers: &request.headers,
             assumed_scheme: &self.config.assumed_scheme,
@@ -222,6 +223,7 @@ impl Signer {
             headers: &response.headers,
             request: request.map(|r| RequestView {
                 method: &r.method,
+                version: r.version,
                 uri: &r.uri,
                 headers: &r.headers,
                 assumed_scheme: &self.config.assumed_scheme,
@@ -237,7 +239,8 @@ impl Signer {
     fn digest(&self, body: &[u8]) -> Result<Option<HeaderValue>, HttpSigError> {
         self.makes_digest
             .map(|alg| {
-                HeaderValue::from_str(&content_digest(body, &[alg]))
+                // From the String: the header value takes the buffer as is.
+                HeaderValue::try_from(content_digest(body, &[alg]))
                     .map_err(|_| HttpSigError::Unserialisable("content-digest".into()))
             })
             .transpose()
@@ -258,11 +261,13 @@ impl Signer {
         params_line.push_str(&self.inner_list);
         let unserialisable = |e: fields::SfError| HttpSigError::Unserialisable(e.to_string());
         if c.include_created {
-            let _ = write!(params_line, ";created={created}");
+            params_line.push_str(";created=");
+            fields::push_integer(&mut params_line, created);
         }
         if let Some(after) = c.expires_after {
             let expires = created.saturating_add(after.whole_seconds());
-            let _ = write!(params_line, ";expires={expires}");
+            params_line.push_str(";expires=");
+            fields::push_integer(&mut params_line, expires);
         }
         if c.include_keyid {
             params_line.push_str(";keyid=");
@@ -284,16 +289,25 @@ impl Signer {
         let base = signature_base(&c.components, &params_line, message)?;
         let sig = self.key.sign(base.as_bytes());
 
-        let input = format!("{}={params_line}", c.label);
-        let signature = format!("{}=:{}:", c.label, B64.encode(sig));
-        let header = |s: &str| {
-            HeaderValue::from_str(s).map_err(|_| HttpSigError::Unserialisable(s.to_owned()))
+        let mut input = String::with_capacity(c.label.len() + 1 + params_line.len());
+        input.push_str(&c.label);
+        input.push('=');
+        input.push_str(&params_line);
+        let mut signature = String::with_capacity(c.label.len() + 4 + sig.len() * 4 / 3 + 4);
+        signature.push_str(&c.label);
+        signature.push_str("=:");
+        B64.encode_string(sig, &mut signature);
+        signature.push(':');
+        // `TryFrom<String>` hands the buffer to the header value (no copy).
+        let header = |s: String| {
+            HeaderValue::try_from(s)
+                .map_err(|_| HttpSigError::Unserialisable("header value".to_owned()))
         };
-        let mut signature = header(&signature)?;
+        let mut signature = header(signature)?;
         signature.set_sensitive(true);
         Ok(SigningOutput {
             label: c.label.clone(),
-            signature_input: header(&input)?,
+            signature_input: header(input)?,
             signature,
             content_digest,
             signature_base: base,

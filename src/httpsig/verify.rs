@@ -4,14 +4,16 @@
 //! key lookup in a [`KeyRing`] and nonce replay checks.
 
 use super::HttpSigError;
-use super::components::{Component, Message, RequestView, signature_base};
+use super::base::{Message, RequestView, write_base_lines};
+use super::components::Component;
 use super::digest::{DigestAlgorithm, verify_content_digest};
-use super::fields::{self, BareItem, Dictionary, Entry, Item};
+use super::fields::{self, BareRef, EntryRef, ItemRef};
 use super::keyring::{Algorithm, KeyRing};
 use super::replay::ReplayGuard;
 use super::sign::check_label;
 use crate::time::{display, from_unix};
 use http::HeaderMap;
+use std::borrow::Cow;
 use time::{Duration, OffsetDateTime};
 
 /// Verification policy. The default is strict: `@method`, `@authority` and
@@ -117,13 +119,15 @@ pub struct Verifier {
     config: VerifierConfig,
 }
 
-struct Params {
+/// The registered signature parameters (RFC 9421 §2.3), borrowed from the
+/// field text where they need no unescaping.
+struct Params<'a> {
     created: Option<i64>,
     expires: Option<i64>,
-    nonce: Option<String>,
-    alg: Option<String>,
-    keyid: Option<String>,
-    tag: Option<String>,
+    nonce: Option<Cow<'a, str>>,
+    alg: Option<Cow<'a, str>>,
+    keyid: Option<Cow<'a, str>>,
+    tag: Option<Cow<'a, str>>,
 }
 
 impl Verifier {
@@ -184,6 +188,7 @@ impl Verifier {
     fn view<'a>(&'a self, r: &'a http::request::Parts) -> RequestView<'a> {
         RequestView {
             method: &r.method,
+            version: r.version,
             uri: &r.uri,
             headers: &r.headers,
             assumed_scheme: &self.config.assumed_scheme,
@@ -200,37 +205,50 @@ impl Verifier {
         now: OffsetDateTime,
     ) -> Result<Verified, HttpSigError> {
         let headers = message.headers();
-        let inputs = self.dictionary(headers, "signature-input")?;
-        let signatures = self.dictionary(headers, "signature")?;
+        // Both fields are parsed in place: members borrow from the header
+        // text and only the accepted signature's values are copied out.
+        let inputs_text = self
+            .field_text(headers, "signature-input")?
+            .ok_or(HttpSigError::MissingSignatureInput)?;
+        // A missing Signature is reported per label by `verify_one`.
+        let signatures_text = self.field_text(headers, "signature")?;
+        // Both member lists share one allocation.
+        let mut members = Vec::with_capacity(4);
+        parse_field(&inputs_text, "signature-input", &mut members)?;
+        let input_count = members.len();
+        if let Some(text) = &signatures_text {
+            parse_field(text, "signature", &mut members)?;
+        }
+        let (inputs, signatures) = members.split_at(input_count);
         if inputs.len() > self.config.max_signatures {
             return Err(HttpSigError::TooManySignatures {
                 count: inputs.len(),
                 max: self.config.max_signatures,
             });
         }
-        for dict in [&inputs, &signatures] {
+        for dict in [inputs, signatures] {
             for (i, (label, _)) in dict.iter().enumerate() {
                 if dict.iter().take(i).any(|(l, _)| l == label) {
                     return Err(HttpSigError::DuplicateLabel {
-                        label: label.clone(),
+                        label: (*label).to_owned(),
                     });
                 }
             }
         }
-        let candidates: Vec<&(String, Entry)> = match &self.config.label {
-            Some(want) => {
-                let found = inputs.iter().find(|(l, _)| l == want).ok_or_else(|| {
-                    HttpSigError::LabelNotFound {
-                        label: want.clone(),
-                    }
-                })?;
-                vec![found]
-            }
-            None => inputs.iter().collect(),
-        };
+        let wanted = self.config.label.as_deref();
+        if let Some(want) = wanted
+            && !inputs.iter().any(|(l, _)| *l == want)
+        {
+            return Err(HttpSigError::LabelNotFound {
+                label: want.to_owned(),
+            });
+        }
         let mut first_error = None;
-        for (label, entry) in candidates {
-            match self.verify_one(message, body, keys, label, entry, &signatures, now) {
+        for (label, entry) in inputs {
+            if wanted.is_some_and(|w| w != *label) {
+                continue;
+            }
+            match self.verify_one(message, body, keys, label, *entry, signatures, now) {
                 Ok(verified) => {
                     if let (Some(guard), Some(nonce)) = (replay, verified.nonce.as_deref()) {
                         let until = self.replay_until(&verified)?;
@@ -262,29 +280,30 @@ impl Verifier {
         }
     }
 
-    fn dictionary(
+    /// The field lines of `field` combined (borrowed when there is one line),
+    /// within the size limit.
+    fn field_text<'h>(
         &self,
-        headers: &HeaderMap,
+        headers: &'h HeaderMap,
         field: &'static str,
-    ) -> Result<Dictionary, HttpSigError> {
+    ) -> Result<Option<Cow<'h, str>>, HttpSigError> {
         let max = self.config.max_field_bytes;
-        let combined = match fields::combine_lines(headers, field, max) {
-            Ok(Some(c)) => c,
-            // A missing Signature is reported per label by `verify_one`.
-            Ok(None) if field == "signature" => return Ok(Vec::new()),
-            Ok(None) => return Err(HttpSigError::MissingSignatureInput),
-            Err(None) => {
-                return Err(HttpSigError::MalformedField {
-                    field,
-                    reason: "non-ASCII bytes".into(),
-                });
-            }
-            Err(Some(_)) => return Err(HttpSigError::FieldTooLarge { field, max }),
+        // Constant names: no header-name parsing per message.
+        const SIGNATURE_INPUT: http::HeaderName = http::HeaderName::from_static("signature-input");
+        const SIGNATURE: http::HeaderName = http::HeaderName::from_static("signature");
+        let name = if field == "signature" {
+            &SIGNATURE
+        } else {
+            &SIGNATURE_INPUT
         };
-        fields::parse_dictionary_raw(&combined).map_err(|e| HttpSigError::MalformedField {
-            field,
-            reason: e.to_string(),
-        })
+        match fields::combine_lines(headers, name, max) {
+            Ok(text) => Ok(text),
+            Err(None) => Err(HttpSigError::MalformedField {
+                field,
+                reason: "non-ASCII bytes".into(),
+            }),
+            Err(Some(_)) => Err(HttpSigError::FieldTooLarge { field, max }),
+        }
     }
 
     #[allow(
@@ -297,8 +316,8 @@ impl Verifier {
         body: &[u8],
         keys: &KeyRing,
         label: &str,
-        entry: &Entry,
-        signatures: &Dictionary,
+        entry: EntryRef<'_>,
+        signatures: &[(&str, EntryRef<'_>)],
         now: OffsetDateTime,
     ) -> Result<Verified, HttpSigError> {
         let c = &self.config;
@@ -306,19 +325,24 @@ impl Verifier {
             label: label.to_owned(),
             reason: reason.to_owned(),
         };
-        let Entry::InnerList(items, raw_params) = entry else {
+        let EntryRef::InnerList(list) = entry else {
             return Err(malformed("member is not an inner list"));
         };
-        if items.len() > c.max_components {
+        if list.len() > c.max_components {
             return Err(HttpSigError::TooManyComponents {
-                count: items.len(),
+                count: list.len(),
                 max: c.max_components,
             });
         }
-        let components = items
-            .iter()
-            .map(Component::try_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut components = Vec::with_capacity(list.len());
+        for item in list.items() {
+            components.push(Component::try_from_item_ref(item)?);
+        }
+        // The items were validated by the same parser; a different count
+        // here would mean the two passes disagree, so never accept that.
+        if components.len() != list.len() {
+            return Err(malformed("inner list could not be read back"));
+        }
         for (i, comp) in components.iter().enumerate() {
             if components.iter().take(i).any(|o| o.same_as(comp)) {
                 return Err(HttpSigError::DuplicateComponent {
@@ -326,8 +350,9 @@ impl Verifier {
                 });
             }
         }
-        let params = parse_params(raw_params).map_err(|r| malformed(&r))?;
-        let signature = match signatures.iter().find(|(l, _)| l == label) {
+        let raw_params = list.params.to_unique();
+        let params = parse_params(raw_params.as_slice()).map_err(|r| malformed(&r))?;
+        let signature = match signatures.iter().find(|(l, _)| *l == label) {
             None => {
                 return Err(HttpSigError::MissingSignature {
                     label: label.to_owned(),
@@ -335,11 +360,14 @@ impl Verifier {
             }
             Some((
                 _,
-                Entry::Item(Item {
-                    bare: BareItem::ByteSequence(sig),
+                EntryRef::Item(ItemRef {
+                    bare: BareRef::ByteSequence(b64),
                     ..
                 }),
-            )) => sig,
+            )) => fields::decode_bytes(b64).ok_or_else(|| HttpSigError::MalformedField {
+                field: "signature",
+                reason: format!("member `{label}` is not base64"),
+            })?,
             Some(_) => {
                 return Err(HttpSigError::MalformedField {
                     field: "signature",
@@ -373,7 +401,7 @@ impl Verifier {
         {
             return Err(HttpSigError::TagMismatch {
                 expected: want.clone(),
-                found: params.tag.clone(),
+                found: params.tag.map(Cow::into_owned),
             });
         }
         if c.require_nonce && params.nonce.is_none() {
@@ -385,17 +413,18 @@ impl Verifier {
         // Key and algorithm.
         let keyid = params
             .keyid
-            .clone()
             .ok_or(HttpSigError::MissingParameter { parameter: "keyid" })?;
         let key = keys.active(&keyid)?;
         if let Some(alg) = &params.alg {
             match Algorithm::from_name(alg) {
                 None => {
-                    return Err(HttpSigError::UnsupportedAlgorithm { alg: alg.clone() });
+                    return Err(HttpSigError::UnsupportedAlgorithm {
+                        alg: alg.clone().into_owned(),
+                    });
                 }
                 Some(a) if a != key.algorithm() => {
                     return Err(HttpSigError::AlgorithmMismatch {
-                        alg: alg.clone(),
+                        alg: alg.clone().into_owned(),
                         key_alg: key.algorithm().as_str(),
                     });
                 }
@@ -403,21 +432,24 @@ impl Verifier {
             }
         }
 
-        // Canonical re-serialisation (RFC 9421 §2.3), from the identifiers
-        // already serialised when the components were parsed.
-        let mut params_line = String::with_capacity(128);
-        params_line.push('(');
+        // RFC 9421 §2.3 / §3.2 step 6: @signature-params is the canonical
+        // serialisation of the parsed inner list, not the received text
+        // (which may differ in whitespace, number spelling, repeated
+        // parameters or base64 padding). The identifiers were serialised when
+        // the components were parsed; the parameters are written from the
+        // borrowed values.
+        let mut base = String::with_capacity(256 + 48 * components.len());
+        write_base_lines(&components, message, &mut base)?;
+        base.push('(');
         for (i, comp) in components.iter().enumerate() {
             if i > 0 {
-                params_line.push(' ');
+                base.push(' ');
             }
-            params_line.push_str(comp.id());
+            base.push_str(comp.id());
         }
-        params_line.push(')');
-        fields::write_parameters(&mut params_line, raw_params)
-            .map_err(|e| malformed(&e.to_string()))?;
-        let base = signature_base(&components, &params_line, message)?;
-        if !key.verify(base.as_bytes(), signature) {
+        base.push(')');
+        fields::write_parameters_ref(&mut base, raw_params.as_slice());
+        if !key.verify(base.as_bytes(), signature.as_slice()) {
             return Err(HttpSigError::BadSignature {
                 label: label.to_owned(),
             });
@@ -431,20 +463,20 @@ impl Verifier {
         };
         Ok(Verified {
             label: label.to_owned(),
-            keyid,
+            keyid: keyid.into_owned(),
             algorithm: key.algorithm(),
             components,
             created,
             expires,
-            nonce: params.nonce,
-            tag: params.tag,
+            nonce: params.nonce.map(Cow::into_owned),
+            tag: params.tag.map(Cow::into_owned),
             digests_checked,
         })
     }
 
     fn check_created(
         &self,
-        p: &Params,
+        p: &Params<'_>,
         now: OffsetDateTime,
         label: &str,
     ) -> Result<Option<OffsetDateTime>, HttpSigError> {
@@ -462,7 +494,10 @@ impl Verifier {
             reason: format!("`created` {secs} is out of range"),
         })?;
         let skew = self.config.skew;
-        if created > later(now, skew) {
+        // Compared as integer nanoseconds: exact, cannot overflow an i128,
+        // and much cheaper than calendar arithmetic on every request.
+        let (now_ns, created_ns) = (now.unix_timestamp_nanos(), i128::from(secs) * NANOS);
+        if created_ns > now_ns + skew.whole_nanoseconds() {
             return Err(HttpSigError::CreatedInFuture {
                 created: display(created),
                 now: display(now),
@@ -470,7 +505,7 @@ impl Verifier {
             });
         }
         if let Some(max_age) = self.config.max_age
-            && now > later(later(created, max_age), skew)
+            && now_ns > created_ns + max_age.whole_nanoseconds() + skew.whole_nanoseconds()
         {
             return Err(HttpSigError::TooOld {
                 created: display(created),
@@ -484,7 +519,7 @@ impl Verifier {
 
     fn check_expires(
         &self,
-        p: &Params,
+        p: &Params<'_>,
         now: OffsetDateTime,
         label: &str,
     ) -> Result<Option<OffsetDateTime>, HttpSigError> {
@@ -502,7 +537,7 @@ impl Verifier {
             reason: format!("`expires` {secs} is out of range"),
         })?;
         let skew = self.config.skew;
-        if now > later(expires, skew) {
+        if now.unix_timestamp_nanos() > i128::from(secs) * NANOS + skew.whole_nanoseconds() {
             return Err(HttpSigError::Expired {
                 expires: display(expires),
                 now: display(now),
@@ -512,6 +547,8 @@ impl Verifier {
         Ok(Some(expires))
     }
 }
+
+const NANOS: i128 = 1_000_000_000;
 
 /// `t + d`, saturating at the end of the representable range so that a huge
 /// configured window cannot overflow (and panic).
@@ -523,7 +560,21 @@ fn later(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     })
 }
 
-fn parse_params(raw: &[(String, BareItem)]) -> Result<Params, String> {
+/// Parses a dictionary field in place, appending its members to `out`.
+fn parse_field<'t>(
+    text: &'t str,
+    field: &'static str,
+    out: &mut Vec<(&'t str, EntryRef<'t>)>,
+) -> Result<(), HttpSigError> {
+    fields::Parser::new(text)
+        .top(|p| p.dictionary_each(|key, entry| out.push((key, entry))))
+        .map_err(|e| HttpSigError::MalformedField {
+            field,
+            reason: e.to_string(),
+        })
+}
+
+fn parse_params<'a>(raw: &[(&'a str, BareRef<'a>)]) -> Result<Params<'a>, String> {
     let mut p = Params {
         created: None,
         expires: None,
@@ -533,13 +584,13 @@ fn parse_params(raw: &[(String, BareItem)]) -> Result<Params, String> {
         tag: None,
     };
     for (k, v) in raw {
-        match (k.as_str(), v) {
-            ("created", BareItem::Integer(i)) => p.created = Some(*i),
-            ("expires", BareItem::Integer(i)) => p.expires = Some(*i),
-            ("nonce", BareItem::String(s)) => p.nonce = Some(s.clone()),
-            ("alg", BareItem::String(s)) => p.alg = Some(s.clone()),
-            ("keyid", BareItem::String(s)) => p.keyid = Some(s.clone()),
-            ("tag", BareItem::String(s)) => p.tag = Some(s.clone()),
+        match (*k, *v) {
+            ("created", BareRef::Integer(i)) => p.created = Some(i),
+            ("expires", BareRef::Integer(i)) => p.expires = Some(i),
+            ("nonce", BareRef::String(s)) => p.nonce = Some(BareRef::unescaped(s)),
+            ("alg", BareRef::String(s)) => p.alg = Some(BareRef::unescaped(s)),
+            ("keyid", BareRef::String(s)) => p.keyid = Some(BareRef::unescaped(s)),
+            ("tag", BareRef::String(s)) => p.tag = Some(BareRef::unescaped(s)),
             ("created" | "expires" | "nonce" | "alg" | "keyid" | "tag", _) => {
                 return Err(format!("parameter `{k}` has the wrong type"));
             }
