@@ -252,8 +252,12 @@ request_lines! {
     s2_2_4_scheme_over_plain_http: POST_PATH, "http", r#""@scheme""# => r#""@scheme": http"#;
     s2_2_5_request_target_origin_form: POST_PATH, "https", r#""@request-target""#
         => r#""@request-target": /path?param=value"#;
-    s2_2_5_request_target_absolute_form: ABSOLUTE_FORM, "https", r#""@request-target""#
-        => r#""@request-target": https://www.example.com/path?param=value"#;
+    // Deliberate deviation from the §2.2.5 absolute-form example: an
+    // `http::Uri` with a scheme is what every client request looks like
+    // (hyper requires it) although it travels in origin form, so the origin
+    // form is signed; see `client_absolute_uri_verifies_at_origin_server`.
+    s2_2_5_request_target_absolute_form_uri: ABSOLUTE_FORM, "https", r#""@request-target""#
+        => r#""@request-target": /path?param=value"#;
     s2_2_5_request_target_authority_form: CONNECT, "http", r#""@request-target""#
         => r#""@request-target": www.example.com:80"#;
     s2_2_5_request_target_asterisk_form: OPTIONS_STAR, "https", r#""@request-target""#
@@ -937,4 +941,49 @@ fn s4_2_signature_must_be_a_byte_sequence() {
         matches!(r, Err(HttpSigError::MalformedField { .. })),
         "{r:?}"
     );
+}
+
+/// A client signs a request built with an absolute URI (as hyper's client
+/// requires); the origin server receives it in origin form with a Host
+/// header. A signature covering `@request-target` must verify there.
+#[test]
+fn client_absolute_uri_verifies_at_origin_server() {
+    let mut c = SignerConfig::default();
+    c.components = [r#""@method""#, r#""@request-target""#, r#""@authority""#]
+        .iter()
+        .map(|id| Component::try_from_identifier(id).unwrap())
+        .collect();
+    c.content_digest = None;
+    let signer = Signer::new(
+        SigningKey::try_from_hmac_sha256("test-key", &secret()).unwrap(),
+        c,
+    )
+    .unwrap();
+    let (client, ()) = http::Request::get("https://www.example.com/path?param=value")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let out = signer.sign(&client, b"", None, at(1_618_884_473)).unwrap();
+    let mut server = req(ABSOLUTE_FORM
+        .replace("https://www.example.com", "")
+        .as_str());
+    server
+        .headers
+        .insert("host", "www.example.com".parse().unwrap());
+    server
+        .headers
+        .insert("signature-input", out.signature_input().clone());
+    server.headers.insert("signature", out.signature().clone());
+    let mut keys = KeyRing::new();
+    keys.insert(
+        "test-key",
+        VerifyingKey::try_from_hmac_sha256(&secret()).unwrap(),
+    );
+    let mut config = VerifierConfig::default();
+    config.required_components = vec![];
+    config.require_created = false;
+    config.assumed_scheme = "https".into();
+    let verifier = Verifier::new(config).unwrap();
+    let verified = verifier.verify(&server, b"", &keys, None, at(1_618_884_473));
+    assert!(verified.is_ok(), "{verified:?}");
 }

@@ -103,10 +103,14 @@ impl RequestView<'_> {
         }
     }
 
-    // §2.2.5: the request-target as on an HTTP/1.1 request line. For HTTP/1.x
-    // the `Uri` keeps the form that was received (origin, absolute,
-    // authority or asterisk form); for HTTP/2 and later it is rebuilt from
-    // pseudo-headers, and `:path` (origin form) is the request target.
+    // §2.2.5: the request-target as on the request line. CONNECT uses the
+    // authority form and `OPTIONS *` the asterisk form; every other request
+    // signs the origin form (path and query). An `http::Uri` cannot say how
+    // a request travels: a client must give hyper an absolute URI yet sends
+    // the origin form, while the server sees the origin form, so signing the
+    // absolute form whenever the URI has a scheme would make signer and
+    // verifier disagree. Requests sent in absolute form to a forward proxy
+    // should cover `@target-uri` instead.
     fn write_request_target(&self, c: &Component, out: &mut String) -> Result<(), HttpSigError> {
         if self.method == http::Method::CONNECT {
             // Authority form, verbatim: no case or default-port normalisation.
@@ -117,9 +121,6 @@ impl RequestView<'_> {
                     component: c.to_string(),
                 })?;
             out.push_str(authority.as_str());
-        } else if self.uri.scheme().is_some() && self.version <= http::Version::HTTP_11 {
-            // Absolute form (a request to a proxy), verbatim.
-            out.push_str(&self.uri.to_string());
         } else {
             self.write_path_query(out);
         }
