@@ -13,8 +13,6 @@ use http::{HeaderMap, HeaderValue};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RequestView<'a> {
     pub(crate) method: &'a http::Method,
-    /// The HTTP version: it tells which form `uri` has (§2.2.5).
-    pub(crate) version: http::Version,
     pub(crate) uri: &'a http::Uri,
     pub(crate) headers: &'a HeaderMap,
     pub(crate) assumed_scheme: &'a str,
@@ -526,7 +524,6 @@ mod tests {
         let headers = HeaderMap::new();
         let view = RequestView {
             method: &http::Method::GET,
-            version: http::Version::HTTP_11,
             uri: &uri,
             headers: &headers,
             assumed_scheme: "https",

@@ -195,7 +195,6 @@ impl Signer {
         let digest = self.digest(body)?;
         let message = Message::Request(RequestView {
             method: &request.method,
-            version: request.version,
             uri: &request.uri,
             headers: &request.headers,
             assumed_scheme: &self.config.assumed_scheme,
@@ -223,7 +222,6 @@ impl Signer {
             headers: &response.headers,
             request: request.map(|r| RequestView {
                 method: &r.method,
-                version: r.version,
                 uri: &r.uri,
                 headers: &r.headers,
                 assumed_scheme: &self.config.assumed_scheme,

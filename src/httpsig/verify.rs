@@ -188,7 +188,6 @@ impl Verifier {
     fn view<'a>(&'a self, r: &'a http::request::Parts) -> RequestView<'a> {
         RequestView {
             method: &r.method,
-            version: r.version,
             uri: &r.uri,
             headers: &r.headers,
             assumed_scheme: &self.config.assumed_scheme,
