@@ -140,6 +140,8 @@ fn benches(c: &mut Criterion) {
     let verify_cold = VerifyParams::new("us-east-1", "execute-api", time());
     let lookup = |id: &str| (id == AKID).then(|| Secret::new(SECRET.to_owned()));
 
+    // Each verify runs right after the sign it is compared with: criterion
+    // measures sequentially, and on a shared machine the load drifts.
     let mut g = c.benchmark_group("sigv4");
     g.bench_function("aws_sigv4", |b| {
         b.iter(|| aws_sign(black_box(&parts), black_box(&body)))
@@ -155,6 +157,28 @@ fn benches(c: &mut Criterion) {
             .unwrap()
         })
     });
+    g.bench_function("verify_creds_warm", |b| {
+        b.iter(|| {
+            sigv4::verify_with_credentials(
+                black_box(&signed_parts),
+                Payload::Bytes(black_box(&body)),
+                |id| (id == AKID).then_some(&creds),
+                &verify_warm,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("verify_warm", |b| {
+        b.iter(|| {
+            sigv4::verify(
+                black_box(&signed_parts),
+                Payload::Bytes(black_box(&body)),
+                lookup,
+                &verify_warm,
+            )
+            .unwrap()
+        })
+    });
     g.bench_function("ours_cold", |b| {
         b.iter(|| {
             sigv4::sign(
@@ -162,6 +186,28 @@ fn benches(c: &mut Criterion) {
                 Payload::Bytes(black_box(&body)),
                 &creds,
                 &cold,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("verify_creds_cold", |b| {
+        b.iter(|| {
+            sigv4::verify_with_credentials(
+                black_box(&signed_parts),
+                Payload::Bytes(black_box(&body)),
+                |id| (id == AKID).then_some(&creds),
+                &verify_cold,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("verify_cold", |b| {
+        b.iter(|| {
+            sigv4::verify(
+                black_box(&signed_parts),
+                Payload::Bytes(black_box(&body)),
+                lookup,
+                &verify_cold,
             )
             .unwrap()
         })
@@ -188,28 +234,6 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
-    g.bench_function("verify_warm", |b| {
-        b.iter(|| {
-            sigv4::verify(
-                black_box(&signed_parts),
-                Payload::Bytes(black_box(&body)),
-                lookup,
-                &verify_warm,
-            )
-            .unwrap()
-        })
-    });
-    g.bench_function("verify_cold", |b| {
-        b.iter(|| {
-            sigv4::verify(
-                black_box(&signed_parts),
-                Payload::Bytes(black_box(&body)),
-                lookup,
-                &verify_cold,
-            )
-            .unwrap()
-        })
-    });
     g.finish();
 }
 
@@ -233,6 +257,8 @@ fn report() {
         "floor_cached",
         "verify_warm",
         "verify_cold",
+        "verify_creds_warm",
+        "verify_creds_cold",
     ];
     let m: Vec<Option<f64>> = ids.iter().map(|id| median_ns(id)).collect();
     let [
@@ -243,6 +269,8 @@ fn report() {
         Some(fc),
         Some(vw),
         Some(vc),
+        Some(vcw),
+        Some(vcc),
     ] = m[..]
     else {
         println!("sigv4 ratios: not every benchmark ran in this invocation");
@@ -262,13 +290,22 @@ fn report() {
     println!("ours warm / floor cached key:  {:.2}x", warm / fc);
     println!("ours cold / floor with derive: {:.2}x", cold / fd);
     println!(
-        "verify warm / sign warm:       {:.2}x  (target <= 1.2)",
+        "verify_with_credentials warm / sign warm: {:.2}x  (target <= 1.2)",
+        vcw / warm
+    );
+    println!(
+        "verify_with_credentials cold / sign cold: {:.2}x  (target <= 1.2)",
+        vcc / cold
+    );
+    println!(
+        "verify (closure) warm / sign warm:        {:.2}x",
         vw / warm
     );
     println!(
-        "verify cold / sign cold:       {:.2}x  (target <= 1.2)",
+        "verify (closure) cold / sign cold:        {:.2}x",
         vc / cold
     );
+    println!("verify_creds_warm median {vcw:.0} ns, verify_creds_cold median {vcc:.0} ns");
 }
 
 /// Ratios measured pairwise: each round times a batch of `a` and a batch of
@@ -393,8 +430,44 @@ fn paired_report() {
         ));
     });
     paired(
-        "verify warm / sign warm",
+        "verify_with_credentials warm / sign warm",
         "(target <= 1.2)",
+        r,
+        n,
+        || {
+            black_box(
+                sigv4::verify_with_credentials(
+                    black_box(&signed_parts),
+                    Payload::Bytes(black_box(&body)),
+                    |id| (id == AKID).then_some(&creds),
+                    &vwarm,
+                )
+                .unwrap(),
+            );
+        },
+        sign_warm,
+    );
+    paired(
+        "verify_with_credentials cold / sign cold",
+        "(target <= 1.2)",
+        r,
+        n,
+        || {
+            black_box(
+                sigv4::verify_with_credentials(
+                    black_box(&signed_parts),
+                    Payload::Bytes(black_box(&body)),
+                    |id| (id == AKID).then_some(&creds),
+                    &vcold,
+                )
+                .unwrap(),
+            );
+        },
+        sign_cold,
+    );
+    paired(
+        "verify (closure) warm / sign warm",
+        "",
         r,
         n,
         || {
@@ -411,8 +484,8 @@ fn paired_report() {
         sign_warm,
     );
     paired(
-        "verify cold / sign cold",
-        "(target <= 1.2)",
+        "verify (closure) cold / sign cold",
+        "",
         r,
         n,
         || {

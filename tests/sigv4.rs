@@ -633,7 +633,67 @@ fn verify_with(
     params: VerifyParams<'_>,
 ) -> Result<sigv4::VerifiedSigner, SigV4Error> {
     let (parts, body) = clone_request(req).into_parts();
-    sigv4::verify(&parts, Payload::Bytes(&body), lookup, &params)
+    let result = sigv4::verify(&parts, Payload::Bytes(&body), lookup, &params);
+    // Every verifier test also runs the `&Credentials` lookup: same outcome.
+    let stored = Credentials::new(AKID, EXAMPLE_SECRET);
+    let with_credentials = sigv4::verify_with_credentials(
+        &parts,
+        Payload::Bytes(&body),
+        |id| (id == AKID).then_some(&stored),
+        &params,
+    );
+    assert_eq!(
+        format!("{result:?}"),
+        format!("{with_credentials:?}"),
+        "verify and verify_with_credentials disagree"
+    );
+    result
+}
+
+#[test]
+fn credentials_lookup_accepts_both_forms_with_a_warm_cache() {
+    let cache = SigningKeyCache::default();
+    let stored = Credentials::new(AKID, EXAMPLE_SECRET);
+    let mut params = VerifyParams::new("us-east-1", "execute-api", signed_at());
+    params.key_cache = Some(&cache);
+    for req in [header_signed(), presigned(), header_signed()] {
+        let (parts, body) = req.into_parts();
+        let s = sigv4::verify_with_credentials(
+            &parts,
+            Payload::Bytes(&body),
+            |id| (id == AKID).then_some(&stored),
+            &params,
+        )
+        .unwrap();
+        assert_eq!(s.access_key_id, AKID);
+    }
+    assert_eq!(cache.len(), 1);
+    // Same access key id, same scope, other secret: the cache is keyed by the
+    // secret's fingerprint, so the cached key is not reused.
+    let other = Credentials::new(AKID, "another-secret");
+    let (parts, body) = header_signed().into_parts();
+    assert_eq!(
+        sigv4::verify_with_credentials(&parts, Payload::Bytes(&body), |_| Some(&other), &params)
+            .unwrap_err(),
+        SigV4Error::SignatureMismatch
+    );
+}
+
+#[test]
+fn credentials_lookup_refuses_credentials_of_another_access_key_id() {
+    let stored = Credentials::new("AKIDOTHER", EXAMPLE_SECRET);
+    let (parts, body) = header_signed().into_parts();
+    let params = VerifyParams::new("us-east-1", "execute-api", signed_at());
+    assert_eq!(
+        sigv4::verify_with_credentials(&parts, Payload::Bytes(&body), |_| Some(&stored), &params)
+            .unwrap_err(),
+        SigV4Error::UnknownAccessKey(AKID.to_owned())
+    );
+    assert_eq!(
+        sigv4::verify_with_credentials(&parts, Payload::Bytes(&body), |_| None, &params)
+            .unwrap_err(),
+        SigV4Error::UnknownAccessKey(AKID.to_owned())
+    );
 }
 
 fn clone_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {

@@ -331,6 +331,26 @@ pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u
     s
 }
 
+/// Replaces the canonical request in `buf` with the string to sign, reusing
+/// its allocation (the verifier needs the text only to MAC it).
+pub(crate) fn canonical_request_into_string_to_sign(
+    buf: &mut Vec<u8>,
+    amz_date: &str,
+    scope: &str,
+) {
+    let digest = digest::digest(&digest::SHA256, buf);
+    buf.clear();
+    buf.extend_from_slice(ALGORITHM.as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(amz_date.as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(scope.as_bytes());
+    buf.push(b'\n');
+    for &b in digest.as_ref() {
+        buf.extend_from_slice(&[hex_lower(b >> 4), hex_lower(b & 0x0f)]);
+    }
+}
+
 /// `YYYYMMDDTHHMMSSZ` for a time (converted to UTC).
 pub(crate) fn format_amz_date(t: time::OffsetDateTime) -> Option<String> {
     let t = t.to_offset(time::UtcOffset::UTC);
@@ -454,6 +474,19 @@ mod tests {
         assert_eq!(path("/a%3Ab", false, false), "/a%3Ab");
         assert_eq!(path("/a:b=c/%2F", false, false), "/a%3Ab%3Dc/%2F");
         assert_eq!(path("//x//", false, false), "//x//");
+    }
+
+    #[test]
+    fn in_place_string_to_sign_matches_string_to_sign() {
+        let creq = b"GET\n/\n\nhost:example.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD".to_vec();
+        let (date, scope) = (
+            "20150830T123600Z",
+            "20150830/us-east-1/service/aws4_request",
+        );
+        let expected = string_to_sign(date, scope, &creq);
+        let mut buf = creq;
+        canonical_request_into_string_to_sign(&mut buf, date, scope);
+        assert_eq!(buf, expected.as_bytes());
     }
 
     #[test]

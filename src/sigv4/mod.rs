@@ -54,7 +54,7 @@ use crate::secret::Secret;
 
 pub use error::SigV4Error;
 pub use sign::{SigningKeyCache, SigningOutput, presign, sign};
-pub use verify::{VerifiedSigner, verify};
+pub use verify::{VerifiedSigner, verify, verify_with_credentials};
 
 /// Internal parsers, reachable only through `edge_auth::__fuzz`.
 #[doc(hidden)]

@@ -13,7 +13,7 @@ use super::canonical::{
     UNSIGNED_PAYLOAD,
 };
 use super::sign::{PRESIGN_PARAMS, signing_key, valid_scope_part};
-use super::{Payload, SigV4Error, SigningSettings, VerifyParams};
+use super::{Credentials, Payload, SigV4Error, SigningSettings, VerifyParams};
 use crate::secret::Secret;
 
 /// Who signed a request that verified.
@@ -453,6 +453,11 @@ fn payload_line<'p>(
 /// expired), `host` and the date header signed, the key, the payload, then
 /// the signature in constant time.
 ///
+/// With a [`SigningKeyCache`](super::SigningKeyCache) this hashes the
+/// returned secret on every call to find its cached key;
+/// [`verify_with_credentials`] skips that (the fingerprint is computed once,
+/// in [`Credentials::new`]).
+///
 /// # Errors
 /// A [`SigV4Error`] naming the first check that failed.
 pub fn verify<F>(
@@ -464,6 +469,92 @@ pub fn verify<F>(
 where
     F: FnOnce(&str) -> Option<Secret<String>>,
 {
+    verify_inner(parts, payload, params, |scope| {
+        let secret = lookup(scope.access_key_id)?;
+        let secret_bytes = secret.expose().as_bytes();
+        let fingerprint = match params.key_cache {
+            Some(_) => super::fingerprint(secret_bytes),
+            None => [0u8; 32],
+        };
+        Some(signing_key(
+            params.key_cache,
+            &fingerprint,
+            secret_bytes,
+            scope.date,
+            scope.region,
+            scope.service,
+        ))
+    })
+}
+
+/// Verifies a SigV4-signed request as [`verify`] does, with `lookup`
+/// returning the signer's stored [`Credentials`] instead of a fresh secret:
+/// no allocation for the secret and, with a
+/// [`SigningKeyCache`](super::SigningKeyCache), no hashing of it per request.
+///
+/// The credentials must carry the access key id they were looked up by
+/// (anything else counts as an unknown key). Their session token, if any,
+/// is not compared with the request's: check
+/// [`VerifiedSigner::session_token`] where that matters.
+///
+/// ```
+/// # use edge_auth::sigv4::{self, Credentials, Payload, SigningParams, VerifyParams};
+/// # use time::macros::datetime;
+/// # let now = datetime!(2026-11-23 10:00:00 UTC);
+/// let keys = std::collections::HashMap::from([(
+///     "AKIDEXAMPLE".to_owned(),
+///     Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+/// )]);
+/// # let (parts, body) = http::Request::get("https://api.example.com/items")
+/// #     .body(Vec::new()).unwrap().into_parts();
+/// # let out = sigv4::sign(&parts, Payload::Bytes(&body), &keys["AKIDEXAMPLE"],
+/// #     &SigningParams::new("us-east-1", "execute-api", now))?;
+/// # let mut request = http::Request::from_parts(parts, body);
+/// # out.apply_to(&mut request)?;
+/// # let (parts, body) = request.into_parts();
+/// let signer = sigv4::verify_with_credentials(
+///     &parts,
+///     Payload::Bytes(&body),
+///     |akid| keys.get(akid),
+///     &VerifyParams::new("us-east-1", "execute-api", now),
+/// )?;
+/// assert_eq!(signer.access_key_id, "AKIDEXAMPLE");
+/// # Ok::<(), edge_auth::sigv4::SigV4Error>(())
+/// ```
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_with_credentials<'c, F>(
+    parts: &Parts,
+    payload: Payload<'_>,
+    lookup: F,
+    params: &VerifyParams<'_>,
+) -> Result<VerifiedSigner, SigV4Error>
+where
+    F: FnOnce(&str) -> Option<&'c Credentials>,
+{
+    verify_inner(parts, payload, params, |scope| {
+        let creds = lookup(scope.access_key_id)
+            .filter(|c| c.access_key_id.as_str() == scope.access_key_id)?;
+        Some(signing_key(
+            params.key_cache,
+            &creds.fingerprint,
+            creds.secret_access_key.expose().as_bytes(),
+            scope.date,
+            scope.region,
+            scope.service,
+        ))
+    })
+}
+
+/// The checks shared by both lookups; `key_for` returns the signing key of
+/// the scope's access key id (`None`: unknown key).
+fn verify_inner(
+    parts: &Parts,
+    payload: Payload<'_>,
+    params: &VerifyParams<'_>,
+    key_for: impl FnOnce(&Scope<'_>) -> Option<hmac::Key>,
+) -> Result<VerifiedSigner, SigV4Error> {
     let fields = extract(parts)?;
     let scope = parse_credential(&fields.credential)?;
     if scope.date != fields.amz_date.get(..8).unwrap_or_default() {
@@ -524,7 +615,7 @@ where
         &params.settings,
         params.allow_unsigned_payload,
     )?;
-    let secret = lookup(scope.access_key_id)
+    let key = key_for(&scope)
         .ok_or_else(|| SigV4Error::UnknownAccessKey(truncate(scope.access_key_id)))?;
     // The credential is `AKID/<scope>` and the parse checked the scope's
     // shape, so the scope is the text after the first `/`.
@@ -532,22 +623,15 @@ where
         .credential
         .split_once('/')
         .map_or("", |(_, scope)| scope);
-    let string_to_sign =
-        canonical::string_to_sign(&fields.amz_date, scope_str, &prepared.canonical_request);
-    let secret_bytes = secret.expose().as_bytes();
-    let fingerprint = match params.key_cache {
-        Some(_) => super::fingerprint(secret_bytes),
-        None => [0u8; 32],
-    };
-    let key = signing_key(
-        params.key_cache,
-        &fingerprint,
-        secret_bytes,
-        scope.date,
-        scope.region,
-        scope.service,
+    // Compare raw MACs (the provided signature was hex-decoded while
+    // parsing), in constant time.
+    let mut string_to_sign = prepared.canonical_request;
+    canonical::canonical_request_into_string_to_sign(
+        &mut string_to_sign,
+        &fields.amz_date,
+        scope_str,
     );
-    hmac::verify(&key, string_to_sign.as_bytes(), &prepared.signature)
+    hmac::verify(&key, &string_to_sign, &prepared.signature)
         .map_err(|_| SigV4Error::SignatureMismatch)?;
 
     Ok(VerifiedSigner {
