@@ -152,30 +152,39 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn ratios(s: &Setup) {
-    const PER_ROUND: u32 = 100;
+    // Many short interleaved rounds: load on a shared machine comes in
+    // bursts, and short rounds let the median and the minimum see past them.
+    const PER_ROUND: u32 = 20;
+    const ROUNDS: usize = 401;
     let (mut v, mut m, mut f) = (Vec::new(), Vec::new(), Vec::new());
     let time = |out: &mut Vec<f64>, op: &dyn Fn() -> bool| {
         let t = Instant::now();
         for _ in 0..PER_ROUND {
-            black_box(op());
+            assert!(black_box(op()), "bench request refused");
         }
         out.push(t.elapsed().as_nanos() as f64 / f64::from(PER_ROUND));
     };
-    for _ in 0..41 {
+    for _ in 0..ROUNDS {
         time(&mut v, &|| validate(s));
         time(&mut m, &|| check(s, &s.minimal));
         time(&mut f, &|| check(s, &s.full));
     }
+    let min = |x: &[f64]| x.iter().copied().fold(f64::INFINITY, f64::min);
+    let (vmin, mmin, fmin) = (min(&v), min(&m), min(&f));
     let (v, m, f) = (median(v), median(m), median(f));
-    println!("\ngate ratios (median ns per op over interleaved rounds, same run):");
-    println!("Validator::validate alone      {v:>10.0} ns");
     println!(
-        "Gate::check, minimal           {m:>10.0} ns  {:.3}x validate",
-        m / v
+        "\ngate ratios ({ROUNDS} interleaved rounds of {PER_ROUND}, same run; median / min ns per op):"
+    );
+    println!("Validator::validate alone        {v:>8.0} / {vmin:>8.0} ns");
+    println!(
+        "Gate::check, minimal             {m:>8.0} / {mmin:>8.0} ns  {:.3}x / {:.3}x validate",
+        m / v,
+        mmin / vmin
     );
     println!(
-        "Gate::check, Entra roles+policy {f:>9.0} ns  {:.3}x validate",
-        f / v
+        "Gate::check, Entra roles+policy  {f:>8.0} / {fmin:>8.0} ns  {:.3}x / {:.3}x validate",
+        f / v,
+        fmin / vmin
     );
     println!("(RS256 token of {} bytes)", s.token.len());
 }
