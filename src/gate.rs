@@ -38,7 +38,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::Error;
 use crate::extract::{self, TokenSource};
 use crate::jwk::KeySet;
-use crate::jwk::cache::{CacheConfig, CacheState, JwksCache, Lookup};
+use crate::jwk::cache::{self, CacheConfig, CacheState, JwksCache, Lookup};
 use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
 use crate::jwt::{self, JwtError, Part, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
@@ -152,9 +152,10 @@ pub struct GateConfig {
     /// What discovery documents must satisfy.
     pub discovery: DiscoveryOptions,
     /// How long a handed-out discovery fetch may stay unanswered before
-    /// another is handed out (default 30 s).
+    /// another is handed out (default 30 s, must not be negative).
     pub discovery_timeout: Duration,
-    /// Delay before retrying a failed discovery fetch (default 30 s).
+    /// Delay before retrying a failed discovery fetch (default 30 s, must
+    /// not be negative).
     pub discovery_retry: Duration,
 }
 
@@ -240,6 +241,9 @@ pub struct FetchPlan {
     kind: FetchKind,
     in_flight: bool,
     headers: HeaderMap,
+    /// When the plan was handed out; `None` for a response routed by
+    /// issuer alone ([`Gate::apply_jwks_response`]).
+    issued_at: Option<OffsetDateTime>,
 }
 
 impl FetchPlan {
@@ -325,9 +329,11 @@ impl Issuer {
         match &self.template {
             None => iss == self.config.issuer,
             Some((prefix, suffix)) => tid.is_some_and(|tid| {
-                iss.strip_prefix(prefix.as_str())
-                    .and_then(|rest| rest.strip_suffix(suffix.as_str()))
-                    == Some(tid)
+                valid_tenant(tid)
+                    && iss
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+                        == Some(tid)
             }),
         }
     }
@@ -338,6 +344,16 @@ impl Issuer {
         // whole-value replacement. Keep serving.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `tid` can stand in for `{tenantid}`: the validator's own rule
+/// (an Entra tenant id: 1-64 ASCII letters, digits and `-`), applied at
+/// selection too, so a `tid` holding `/`, `..` or nothing cannot steer a
+/// token that names another configured issuer into the template.
+fn valid_tenant(tid: &str) -> bool {
+    !tid.is_empty()
+        && tid.len() <= 64
+        && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// Extraction, issuer selection, key lookup, JWT validation, role mapping
@@ -370,11 +386,15 @@ impl Gate {
     /// [`Error::Gate`] when there is no issuer, an issuer has no audience or
     /// no way to find its keys (a `{tenantid}` template needs `jwks_uri` or
     /// `discovery_url`), the same issuer is configured twice, or an
-    /// endpoint is not acceptable; [`Error::Cache`] when the cache
+    /// endpoint is not acceptable, or a discovery duration is negative;
+    /// [`Error::Cache`] when the cache
     /// configuration is inconsistent.
     pub fn new(config: GateConfig) -> Result<Self, Error> {
         if config.issuers.is_empty() {
             return Err(GateError::new("no issuer configured").into());
+        }
+        if config.discovery_timeout.is_negative() || config.discovery_retry.is_negative() {
+            return Err(GateError::new("discovery timeout and retry must not be negative").into());
         }
         let policy = match config.policy {
             Some(policy) => policy,
@@ -516,6 +536,7 @@ impl Gate {
                     kind: FetchKind::Jwks,
                     in_flight: false,
                     headers: plan.headers(),
+                    issued_at: Some(plan.issued_at()),
                 });
             }
             Lookup::Pending => {
@@ -525,6 +546,7 @@ impl Gate {
                     kind: FetchKind::Jwks,
                     in_flight: true,
                     headers: HeaderMap::new(),
+                    issued_at: Some(now),
                 });
             }
             Lookup::Unavailable => {
@@ -591,11 +613,12 @@ impl Gate {
                 kind: FetchKind::Discovery,
                 in_flight,
                 headers: HeaderMap::new(),
+                issued_at: Some(now),
             })
         };
         if status
             .in_flight_since
-            .is_some_and(|since| now < since + self.discovery_timeout)
+            .is_some_and(|since| now < cache::add(since, self.discovery_timeout))
         {
             return plan(true);
         }
@@ -642,6 +665,17 @@ impl Gate {
         state.keys = None;
         match plan.kind {
             FetchKind::Jwks => match &mut state.cache {
+                // A response to a plan handed out before the set was last
+                // fetched answers an older request: applying it could roll
+                // a rotation back to keys the issuer has since withdrawn.
+                Some(cache)
+                    if plan
+                        .issued_at
+                        .zip(cache.fetched_at())
+                        .is_some_and(|(issued, fetched)| fetched > issued) =>
+                {
+                    return Ok(());
+                }
                 Some(cache) => cache.apply_response(status, headers, body, now).map(drop)?,
                 None => return Err(GateError::issuer(plan.issuer(), "has no key set yet").into()),
             },
@@ -659,7 +693,7 @@ impl Gate {
                         state.discovery.retry_at = None;
                     }
                     Err(e) => {
-                        state.discovery.retry_at = Some(now + self.discovery_retry);
+                        state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
                         return Err(e);
                     }
                 }
@@ -690,6 +724,7 @@ impl Gate {
             kind: FetchKind::Jwks,
             in_flight: false,
             headers: HeaderMap::new(),
+            issued_at: None,
         };
         self.apply_fetch_response(&plan, status, headers, body, now)
     }
@@ -727,7 +762,7 @@ impl Gate {
             (FetchKind::Jwks, Some(cache)) => cache.apply_failure(reason, now),
             (FetchKind::Discovery, None) => {
                 state.discovery.in_flight_since = None;
-                state.discovery.retry_at = Some(now + self.discovery_retry);
+                state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
             }
             _ => {}
         }
@@ -747,6 +782,7 @@ impl Gate {
                     kind: FetchKind::Jwks,
                     in_flight: false,
                     headers: plan.headers(),
+                    issued_at: Some(plan.issued_at()),
                 })
             })
             .collect()

@@ -646,3 +646,91 @@ fn state_import_skips_discovery_for_a_discovered_issuer() {
         Outcome::Allow { .. }
     ));
 }
+
+#[test]
+fn discovery_at_the_end_of_time_does_not_panic() {
+    // `now` comes from the caller: the discovery timeout and retry added to
+    // it must saturate, not overflow.
+    let end = time::PrimitiveDateTime::MAX.assume_utc() - Duration::seconds(10);
+    let k = Key::new("k1");
+    let g = gate(vec![IssuerConfig::new(ISS, [AUD])]);
+    let token = k.sign(&claims(ISS, &[]));
+    let plan = fetch(check(&g, "/orders/1", Some(&token), end));
+    assert_eq!(plan.kind(), FetchKind::Discovery);
+    assert!(fetch(check(&g, "/orders/1", Some(&token), end)).is_in_flight());
+    g.apply_fetch_failure(&plan, "timeout", end);
+    assert_eq!(
+        deny(check(&g, "/orders/1", Some(&token), end)).kind(),
+        RejectionKind::Unavailable
+    );
+    assert!(
+        g.apply_fetch_response(&plan, StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", end)
+            .is_err()
+    );
+}
+
+#[test]
+fn negative_discovery_durations_are_a_config_error() {
+    let mut config = GateConfig::new([issuer(ISS)]);
+    config.discovery_retry = Duration::seconds(-1);
+    assert!(Gate::new(config).is_err());
+    let mut config = GateConfig::new([issuer(ISS)]);
+    config.discovery_timeout = Duration::seconds(-1);
+    assert!(Gate::new(config).is_err());
+}
+
+#[test]
+fn template_does_not_capture_a_tid_that_is_not_a_tenant_id() {
+    // The template comes first; a token of the exact issuer whose `tid`
+    // happens to spell the rest of its `iss` must still reach that issuer.
+    const TEMPLATE: &str = "https://idp.example.com/{tenantid}";
+    const SPECIAL: &str = "https://idp.example.com/tenants/special";
+    let g = gate(vec![
+        IssuerConfig::new(TEMPLATE, [AUD]).with_jwks_uri("https://idp.example.com/common/keys"),
+        issuer(SPECIAL),
+    ]);
+    let k = Key::new("k1");
+    let mut c = claims(SPECIAL, &["reader"]);
+    c["tid"] = json!("tenants/special");
+    let plan = fetch(check(&g, "/orders/1", Some(&k.sign(&c)), NOW));
+    assert_eq!(plan.issuer(), SPECIAL);
+    // An empty `tid` selects nothing through the template.
+    let mut c = claims("https://idp.example.com/", &["reader"]);
+    c["tid"] = json!("");
+    let r = deny(check(&g, "/orders/1", Some(&k.sign(&c)), NOW));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken);
+}
+
+#[test]
+fn a_late_response_to_an_older_plan_does_not_roll_keys_back() {
+    let old = Key::new("old");
+    let new = Key::new("new");
+    let g = gate(vec![issuer(ISS)]);
+    let token_new = new.sign(&claims(ISS, &["reader"]));
+    let token_old = old.sign(&claims(ISS, &["reader"]));
+    let first = fetch(check(&g, "/orders/1", Some(&token_new), NOW));
+    // The first fetch is lost for longer than the in-flight timeout: a
+    // second is handed out and answered with the rotated set.
+    let t1 = NOW + Duration::seconds(31);
+    let second = fetch(check(&g, "/orders/1", Some(&token_new), t1));
+    assert!(!second.is_in_flight());
+    serve(&g, &second, &jwks(&[&new]), t1 + Duration::seconds(1));
+    // Then the first fetch's answer, from before the rotation, turns up.
+    let t2 = t1 + Duration::seconds(2);
+    g.apply_fetch_response(
+        &first,
+        StatusCode::OK,
+        &HeaderMap::new(),
+        &jwks(&[&old]),
+        t2,
+    )
+    .unwrap();
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token_new), t2),
+        Outcome::Allow { .. }
+    ));
+    assert!(!matches!(
+        check(&g, "/orders/1", Some(&token_old), t2),
+        Outcome::Allow { .. }
+    ));
+}

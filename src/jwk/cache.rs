@@ -402,6 +402,11 @@ impl JwksCache {
         self.current.as_ref().map(|c| c.expires_at)
     }
 
+    /// When the current set was last fetched or renewed (a `304`).
+    pub fn fetched_at(&self) -> Option<OffsetDateTime> {
+        self.current.as_ref().map(|c| c.fetched_at)
+    }
+
     /// Consecutive failed fetches since the last success.
     pub fn failures(&self) -> u32 {
         self.failures
@@ -680,7 +685,7 @@ fn check_config(c: &CacheConfig) -> Result<(), CacheError> {
 
 /// `t + d`, saturating at the ends of the representable range: `now` comes
 /// from the caller and must not be able to make us panic.
-fn add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
+pub(crate) fn add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     t.checked_add(d).unwrap_or_else(|| {
         if d.is_negative() {
             time::PrimitiveDateTime::MIN.assume_utc()
