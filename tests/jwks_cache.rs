@@ -333,8 +333,15 @@ fn invalid_or_duplicate_directives_give_minimum() {
         ]),
         300
     );
-    assert_eq!(ttl_of(&[("cache-control", "max-age=\"3600\"")]), 300);
+    assert_eq!(ttl_of(&[("cache-control", "max-age=\"1h\"")]), 300);
     assert_eq!(ttl_of(&[("cache-control", "max-age=1h")]), 300);
+}
+
+#[test]
+fn quoted_max_age_is_accepted() {
+    // RFC 9111 §5.2: senders must not quote max-age, but recipients "ought
+    // to accept both forms".
+    assert_eq!(ttl_of(&[("cache-control", "max-age=\"3600\"")]), 3600);
 }
 
 #[test]
