@@ -592,7 +592,8 @@ impl Gate {
             .find(|i| i.matches(iss, inspected.tenant_id.as_deref()))
             .ok_or_else(|| {
                 Box::new(Rejection::invalid_token(format!(
-                    "issuer `{iss}` is not trusted"
+                    "issuer `{}` is not trusted",
+                    for_audit(iss)
                 )))
             })
     }
@@ -859,6 +860,26 @@ fn peek_header(token: &str, max: usize) -> Result<(Option<Algorithm>, Option<Str
     let header = jwt::header::parse(&bytes)?;
     let alg = jwt::header::Alg::from_name(&header.alg).map(|a| a.to_jwt());
     Ok((alg, header.kid.map(|k| k.into_owned())))
+}
+
+/// An unverified value from a token made fit for the audit record and
+/// logs: control and non-ASCII characters escaped (no forged log lines),
+/// clipped to 128 bytes (the token may be 8 KiB of `iss`).
+fn for_audit(value: &str) -> String {
+    const MAX: usize = 128;
+    let mut out = String::new();
+    for c in value.chars() {
+        if out.len() >= MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
 }
 
 /// The rejection for a token that failed validation. The wire shows only

@@ -734,3 +734,24 @@ fn a_late_response_to_an_older_plan_does_not_roll_keys_back() {
         Outcome::Allow { .. }
     ));
 }
+
+#[test]
+fn untrusted_issuer_in_the_audit_reason_is_escaped_and_clipped() {
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS), issuer("https://other.example.com")]);
+    let forged = format!(
+        "https://x.example\nlevel=info msg=allowed{}",
+        "a".repeat(4000)
+    );
+    let r = deny(check(
+        &g,
+        "/orders/1",
+        Some(&k.sign(&claims(&forged, &[]))),
+        NOW,
+    ));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken);
+    let reason = r.reason().unwrap();
+    assert!(!reason.contains('\n'), "{reason}");
+    assert!(reason.len() < 512, "{} bytes", reason.len());
+    assert!(reason.contains("is not trusted"), "{reason}");
+}
