@@ -1304,3 +1304,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn uri_in_error_text_is_escaped() {
+    // A jwks_uri may come from a saved state or a discovery document: a CR LF
+    // in it must not reach a log line verbatim.
+    let e = JwksCache::new(
+        "https://idp.example.com",
+        "https://idp.example.com/k\r\nlevel=info",
+        CacheConfig::default(),
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
+}

@@ -244,7 +244,8 @@ pub enum CacheError {
     /// The `jwks_uri` is not acceptable.
     #[error("jwks uri `{uri}` is not acceptable: {reason}")]
     BadUri {
-        /// The URI as given.
+        /// The URI as given, control and non-ASCII characters escaped and
+        /// clipped to 256 bytes (it may come from a saved state).
         uri: String,
         /// Why it was refused.
         reason: &'static str,
@@ -362,7 +363,7 @@ impl JwksCache {
         check_config(&config)?;
         check_endpoint("jwks_uri", jwks_uri, config.allow_http_loopback).map_err(|e| {
             CacheError::BadUri {
-                uri: jwks_uri.to_owned(),
+                uri: super::discovery::printable(jwks_uri),
                 reason: match e {
                     super::discovery::DiscoveryError::BadUrl { reason, .. } => reason,
                     _ => "not acceptable",

@@ -374,7 +374,7 @@ fn bad(name: &'static str, url: &str, reason: &'static str) -> DiscoveryError {
 /// A value from the fetched document made safe for error text and logs:
 /// control and non-ASCII characters escaped (a CR LF in `issuer` must not
 /// forge a log line), clipped to 256 bytes (the document may be 64 KiB).
-fn printable(value: &str) -> String {
+pub(crate) fn printable(value: &str) -> String {
     const MAX: usize = 256;
     let mut out = String::new();
     for c in value.chars() {
