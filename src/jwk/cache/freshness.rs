@@ -343,7 +343,11 @@ fn rfc850(s: &[u8], now: OffsetDateTime) -> Option<OffsetDateTime> {
     let tod = time_of_day(rest.get(12..20)?)?;
     let century = now.year() - now.year().rem_euclid(100);
     let mut year = century + yy;
-    if year > now.year() + 50 {
+    // RFC 9110 §5.6.7: a timestamp that *appears* more than 50 years in the
+    // future is in the previous century; compare the whole timestamp, not
+    // just the year (31-Dec-76 is over 50 years after 23-Nov-2026).
+    let limit = (now.year() + 50, now.month(), now.day(), now.time());
+    if (year, mon, u8::try_from(day).ok()?, tod) > limit {
         year -= 100;
     }
     assemble(wd, year, mon, day, tod)
@@ -610,6 +614,19 @@ mod tests {
     }
 
     #[test]
+    fn rfc850_fifty_year_window_compares_the_whole_timestamp() {
+        // NOW is 2026-11-23: 2076-01-01 is within 50 years, 2076-12-31 is not.
+        assert_eq!(
+            parse_http_date(b"Wednesday, 01-Jan-76 00:00:00 GMT", NOW),
+            Some(datetime!(2076-01-01 00:00:00 UTC))
+        );
+        assert_eq!(
+            parse_http_date(b"Friday, 31-Dec-76 00:00:00 GMT", NOW),
+            Some(datetime!(1976-12-31 00:00:00 UTC))
+        );
+    }
+
+    #[test]
     fn leap_second_reads_as_59() {
         assert_eq!(
             parse_http_date(b"Wed, 31 Dec 2008 23:59:60 GMT", NOW),
@@ -703,7 +720,7 @@ mod tests {
                 let asc = render(t, "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]");
                 prop_assert_eq!(parse_http_date(asc.as_bytes(), NOW), Some(t), "{}", asc);
                 // RFC 850's two-digit year only round-trips within 50 years of now.
-                if (1977..=2076).contains(&t.year()) {
+                if t > datetime!(1976-11-23 10:00:00 UTC) && t <= datetime!(2076-11-23 10:00:00 UTC) {
                     let rfc850 = render(t, "[weekday], [day]-[month repr:short]-[year repr:last_two] [hour]:[minute]:[second] GMT");
                     prop_assert_eq!(parse_http_date(rfc850.as_bytes(), NOW), Some(t), "{}", rfc850);
                 }
