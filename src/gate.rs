@@ -648,7 +648,8 @@ impl Gate {
     ///
     /// # Errors
     /// [`Error::Gate`] when the plan names an issuer this gate does not
-    /// have; [`Error::Discovery`] when a discovery document is refused;
+    /// have or a URL that is not that issuer's endpoint (a plan from another
+    /// gate); [`Error::Discovery`] when a discovery document is refused;
     /// [`Error::Cache`] when a key set response is refused (the cache then
     /// keeps serving its last good set and backs off). In every error case
     /// the failure is recorded, so the caller only needs to log it.
@@ -662,6 +663,18 @@ impl Gate {
     ) -> Result<(), Error> {
         let issuer = self.issuer(plan.issuer())?;
         let mut state = issuer.lock();
+        // A plan names what was fetched: a response from another endpoint
+        // (a plan kept from another gate, or from before a reconfiguration)
+        // must not become this issuer's keys or discovery document.
+        let expected = match plan.kind {
+            FetchKind::Jwks => state.cache.as_ref().map(JwksCache::jwks_uri),
+            FetchKind::Discovery => issuer.discovery_url.as_deref(),
+        };
+        if !plan.url.is_empty() && expected.is_some_and(|url| url != plan.url) {
+            return Err(
+                GateError::issuer(plan.issuer(), "does not fetch from the plan's url").into(),
+            );
+        }
         // Whatever the response does to the set, the copy is retaken from it.
         state.keys = None;
         match plan.kind {

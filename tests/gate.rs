@@ -755,3 +755,28 @@ fn untrusted_issuer_in_the_audit_reason_is_escaped_and_clipped() {
     assert!(reason.len() < 512, "{} bytes", reason.len());
     assert!(reason.contains("is not trusted"), "{reason}");
 }
+
+#[test]
+fn a_plan_for_another_endpoint_is_refused() {
+    // Two gates trust the same issuer name with different key endpoints: a
+    // plan (and its response) from one must not load keys into the other.
+    let k = Key::new("k1");
+    let token = k.sign(&claims(ISS, &["reader"]));
+    let a = gate(vec![issuer(ISS)]);
+    let b = gate(vec![
+        IssuerConfig::new(ISS, [AUD]).with_jwks_uri("https://other-keys.example.com/jwks"),
+    ]);
+    let plan_a = fetch(check(&a, "/orders/1", Some(&token), NOW));
+    let _ = fetch(check(&b, "/orders/1", Some(&token), NOW));
+    let mut headers = HeaderMap::new();
+    headers.insert("cache-control", "max-age=3600".parse().unwrap());
+    assert!(
+        b.apply_fetch_response(&plan_a, StatusCode::OK, &headers, &jwks(&[&k]), NOW)
+            .is_err()
+    );
+    assert!(b.export_state(ISS).unwrap().jwks_uri() == "https://other-keys.example.com/jwks");
+    assert!(!matches!(
+        check(&b, "/orders/1", Some(&token), NOW),
+        Outcome::Allow { .. }
+    ));
+}
