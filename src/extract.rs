@@ -274,7 +274,7 @@ pub fn extract<'a>(
     extract_with(parts, sources, DEFAULT_MAX_TOKEN_LEN)
 }
 
-fn extract_with<'a>(
+pub(crate) fn extract_with<'a>(
     parts: &'a Parts,
     sources: &[TokenSource],
     max: usize,

@@ -472,8 +472,16 @@ impl Gate {
     /// routes pass; others get 401 with a bare challenge). A request with a
     /// token that fails validation gets 401 `invalid_token` even on an
     /// anonymous route: a client sending a bad token should learn of it.
+    /// Likewise a token on an anonymous route waits for its issuer's keys
+    /// ([`Outcome::FetchKeys`], or 503 when they are unavailable) instead of
+    /// passing as anonymous: an origin must never receive a token the gate
+    /// has not verified.
     pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
-        let token = match extract::extract(parts, &self.sources) {
+        // A `max_token_size` raised above the extraction default (Entra
+        // tokens with many groups) is honoured; a lowered one is left to the
+        // validator, which answers 401 `invalid_token` rather than 400.
+        let limit = self.max_token_size.max(extract::DEFAULT_MAX_TOKEN_LEN);
+        let token = match extract::extract_with(parts, &self.sources, limit) {
             Ok(token) => token,
             Err(e) => return Outcome::Deny(self.realm(Rejection::invalid_request(&e))),
         };

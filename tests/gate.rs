@@ -780,3 +780,33 @@ fn a_plan_for_another_endpoint_is_refused() {
         Outcome::Allow { .. }
     ));
 }
+
+#[test]
+fn a_raised_max_token_size_is_honoured_by_extraction() {
+    let k = Key::new("k1");
+    let mut validation = edge_auth::jwt::Validation::default();
+    validation.max_token_size = 32 * 1024;
+    let g = gate(vec![issuer(ISS).with_validation(validation)]);
+    let mut c = claims(ISS, &["reader"]);
+    c["padding"] = json!("x".repeat(12 * 1024));
+    let token = k.sign(&c);
+    assert!(token.len() > 8 * 1024);
+    let ok = check_fetching(&g, "/orders/1", &token, &jwks(&[&k]));
+    assert!(matches!(ok, Outcome::Allow { .. }), "{ok:?}");
+}
+
+#[test]
+fn token_on_anonymous_route_with_unavailable_keys_is_503_not_anonymous() {
+    // Passing it as anonymous would hand an unverified token to the origin.
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS)]);
+    let token = k.sign(&claims(ISS, &[]));
+    let plan = fetch(check(&g, "/health", Some(&token), NOW));
+    g.apply_fetch_failure(&plan, "connection refused", NOW);
+    let r = deny(check(&g, "/health", Some(&token), NOW));
+    assert_eq!(r.kind(), RejectionKind::Unavailable);
+    assert!(matches!(
+        check(&g, "/health", None, NOW),
+        Outcome::Allow { .. }
+    ));
+}
