@@ -819,6 +819,7 @@ impl Gate {
     }
 
     /// Restores a state saved with [`export_state`](Self::export_state).
+    /// A state whose key set is older than the one already held is ignored.
     /// For an issuer found through discovery that has not run yet in this
     /// process, the state's own `jwks_uri` is adopted, so a Worker isolate
     /// restoring from KV needs no discovery fetch; keep the state where
@@ -855,6 +856,14 @@ impl Gate {
             saved,
             now,
         )?;
+        // A state older than the set held here (another process saved it
+        // before a rotation this process has already fetched) must not roll
+        // the keys back.
+        if let Some(current) = state.cache.as_ref().and_then(JwksCache::fetched_at)
+            && cache.fetched_at().is_none_or(|saved_at| saved_at < current)
+        {
+            return Ok(());
+        }
         state.set_cache(cache);
         Ok(())
     }

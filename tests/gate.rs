@@ -810,3 +810,30 @@ fn token_on_anonymous_route_with_unavailable_keys_is_503_not_anonymous() {
         Outcome::Allow { .. }
     ));
 }
+
+#[test]
+fn importing_an_older_state_does_not_roll_keys_back() {
+    let old = Key::new("old");
+    let new = Key::new("new");
+    let g = gate(vec![issuer(ISS)]);
+    let token_old = old.sign(&claims(ISS, &["reader"]));
+    let plan = fetch(check(&g, "/orders/1", Some(&token_old), NOW));
+    serve(&g, &plan, &jwks(&[&old]), NOW);
+    let saved = g.export_state(ISS).unwrap();
+    // The issuer rotates; this process fetches the new set.
+    let t1 = NOW + Duration::minutes(10);
+    let token_new = new.sign(&claims(ISS, &["reader"]));
+    let plan = fetch(check(&g, "/orders/1", Some(&token_new), t1));
+    serve(&g, &plan, &jwks(&[&new]), t1);
+    // A stale copy of the state (saved before the rotation) is imported.
+    let t2 = t1 + Duration::minutes(1);
+    g.import_state(ISS, &saved, t2).unwrap();
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token_new), t2),
+        Outcome::Allow { .. }
+    ));
+    assert!(!matches!(
+        check(&g, "/orders/1", Some(&token_old), t2),
+        Outcome::Allow { .. }
+    ));
+}
