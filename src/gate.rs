@@ -896,10 +896,15 @@ fn peek_header(token: &str, max: usize) -> Result<(Option<Algorithm>, Option<Str
 /// logs: control and non-ASCII characters escaped (no forged log lines),
 /// clipped to 128 bytes (the token may be 8 KiB of `iss`).
 fn for_audit(value: &str) -> String {
-    const MAX: usize = 128;
+    clipped(value, 128)
+}
+
+/// `value` with control and non-ASCII characters escaped, clipped to about
+/// `max` bytes.
+fn clipped(value: &str, max: usize) -> String {
     let mut out = String::new();
     for c in value.chars() {
-        if out.len() >= MAX {
+        if out.len() >= max {
             out.push('…');
             break;
         }
@@ -915,9 +920,12 @@ fn for_audit(value: &str) -> String {
 /// The rejection for a token that failed validation. The wire shows only
 /// RFC 6750's `invalid_token`; the error text goes to the audit record.
 fn rejection_for(error: &JwtError) -> Rejection {
+    // The text quotes unverified header and claim values (`kid`, `iss`,
+    // `typ`): escape and clip it before it reaches the audit log.
+    let reason = clipped(&error.to_string(), 512);
     match error {
-        JwtError::Expired { .. } => Rejection::expired_token(error.to_string()),
-        _ => Rejection::invalid_token(error.to_string()),
+        JwtError::Expired { .. } => Rejection::expired_token(reason),
+        _ => Rejection::invalid_token(reason),
     }
 }
 

@@ -837,3 +837,24 @@ fn importing_an_older_state_does_not_roll_keys_back() {
         Outcome::Allow { .. }
     ));
 }
+
+#[test]
+fn unverified_kid_in_the_audit_reason_is_escaped_and_clipped() {
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS)]);
+    let good = k.sign(&claims(ISS, &["reader"]));
+    assert!(matches!(
+        check_fetching(&g, "/orders/1", &good, &jwks(&[&k])),
+        Outcome::Allow { .. }
+    ));
+    let kid = format!("nope\nlevel=info msg=allowed{}", "z".repeat(3000));
+    let forged = k.sign_with_header(
+        &json!({"alg": "ES256", "typ": "JWT", "kid": kid}),
+        &claims(ISS, &["reader"]),
+    );
+    let r = deny(check(&g, "/orders/1", Some(&forged), NOW));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken);
+    let reason = r.reason().unwrap();
+    assert!(!reason.contains('\n'), "{reason}");
+    assert!(reason.len() < 1024, "{} bytes", reason.len());
+}
