@@ -172,7 +172,8 @@ pub enum ExtractError {
     WrongScheme {
         /// The header.
         origin: TokenSource,
-        /// The scheme found (truncated when long; never the token).
+        /// The scheme found when it is a registered scheme name, otherwise
+        /// `(none)` or `(not shown)`: never the token.
         found: String,
         /// The scheme configured.
         expected: String,
@@ -273,7 +274,7 @@ pub fn extract<'a>(
     extract_with(parts, sources, DEFAULT_MAX_TOKEN_LEN)
 }
 
-fn extract_with<'a>(
+pub(crate) fn extract_with<'a>(
     parts: &'a Parts,
     sources: &[TokenSource],
     max: usize,
@@ -417,10 +418,17 @@ fn wrong_scheme(
     expected: &str,
 ) -> ExtractError {
     // Without a space the "scheme" is likely a raw token: do not echo it.
-    let found = if had_rest && found.len() <= 32 {
-        String::from_utf8_lossy(found).into_owned()
-    } else {
+    // With one it may still be a credential (`<api-key> <signature>`), so
+    // only a registered scheme name is echoed; the error text reaches logs.
+    let found = if !had_rest {
         String::from("(none)")
+    } else if let Some(name) = KNOWN_SCHEMES
+        .iter()
+        .find(|name| name.as_bytes().eq_ignore_ascii_case(found))
+    {
+        (*name).to_owned()
+    } else {
+        String::from("(not shown)")
     };
     ExtractError::WrongScheme {
         origin: source.clone(),
@@ -428,6 +436,29 @@ fn wrong_scheme(
         expected: expected.to_owned(),
     }
 }
+
+/// Schemes of the IANA HTTP Authentication Scheme Registry (plus AWS
+/// SigV4, NTLM and `Token`): the only "schemes" an error may name.
+const KNOWN_SCHEMES: [&str; 18] = [
+    "Basic",
+    "Bearer",
+    "Concealed",
+    "Digest",
+    "DPoP",
+    "GNAP",
+    "HOBA",
+    "Mutual",
+    "Negotiate",
+    "OAuth",
+    "PrivateToken",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "vapid",
+    "AWS4-HMAC-SHA256",
+    "NTLM",
+    "Token",
+    "ApiKey",
+];
 
 /// The one value of a header that must not repeat (RFC 9110 §5.3: a
 /// singleton field sent twice is an error, not a list).

@@ -38,7 +38,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::Error;
 use crate::extract::{self, TokenSource};
 use crate::jwk::KeySet;
-use crate::jwk::cache::{CacheConfig, CacheState, JwksCache, Lookup};
+use crate::jwk::cache::{self, CacheConfig, CacheState, JwksCache, Lookup};
 use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
 use crate::jwt::{self, JwtError, Part, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
@@ -152,9 +152,10 @@ pub struct GateConfig {
     /// What discovery documents must satisfy.
     pub discovery: DiscoveryOptions,
     /// How long a handed-out discovery fetch may stay unanswered before
-    /// another is handed out (default 30 s).
+    /// another is handed out (default 30 s, must not be negative).
     pub discovery_timeout: Duration,
-    /// Delay before retrying a failed discovery fetch (default 30 s).
+    /// Delay before retrying a failed discovery fetch (default 30 s, must
+    /// not be negative).
     pub discovery_retry: Duration,
 }
 
@@ -240,6 +241,9 @@ pub struct FetchPlan {
     kind: FetchKind,
     in_flight: bool,
     headers: HeaderMap,
+    /// When the plan was handed out; `None` for a response routed by
+    /// issuer alone ([`Gate::apply_jwks_response`]).
+    issued_at: Option<OffsetDateTime>,
 }
 
 impl FetchPlan {
@@ -325,9 +329,11 @@ impl Issuer {
         match &self.template {
             None => iss == self.config.issuer,
             Some((prefix, suffix)) => tid.is_some_and(|tid| {
-                iss.strip_prefix(prefix.as_str())
-                    .and_then(|rest| rest.strip_suffix(suffix.as_str()))
-                    == Some(tid)
+                valid_tenant(tid)
+                    && iss
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+                        == Some(tid)
             }),
         }
     }
@@ -338,6 +344,16 @@ impl Issuer {
         // whole-value replacement. Keep serving.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `tid` can stand in for `{tenantid}`: the validator's own rule
+/// (an Entra tenant id: 1-64 ASCII letters, digits and `-`), applied at
+/// selection too, so a `tid` holding `/`, `..` or nothing cannot steer a
+/// token that names another configured issuer into the template.
+fn valid_tenant(tid: &str) -> bool {
+    !tid.is_empty()
+        && tid.len() <= 64
+        && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// Extraction, issuer selection, key lookup, JWT validation, role mapping
@@ -370,11 +386,15 @@ impl Gate {
     /// [`Error::Gate`] when there is no issuer, an issuer has no audience or
     /// no way to find its keys (a `{tenantid}` template needs `jwks_uri` or
     /// `discovery_url`), the same issuer is configured twice, or an
-    /// endpoint is not acceptable; [`Error::Cache`] when the cache
+    /// endpoint is not acceptable, or a discovery duration is negative;
+    /// [`Error::Cache`] when the cache
     /// configuration is inconsistent.
     pub fn new(config: GateConfig) -> Result<Self, Error> {
         if config.issuers.is_empty() {
             return Err(GateError::new("no issuer configured").into());
+        }
+        if config.discovery_timeout.is_negative() || config.discovery_retry.is_negative() {
+            return Err(GateError::new("discovery timeout and retry must not be negative").into());
         }
         let policy = match config.policy {
             Some(policy) => policy,
@@ -452,8 +472,16 @@ impl Gate {
     /// routes pass; others get 401 with a bare challenge). A request with a
     /// token that fails validation gets 401 `invalid_token` even on an
     /// anonymous route: a client sending a bad token should learn of it.
+    /// Likewise a token on an anonymous route waits for its issuer's keys
+    /// ([`Outcome::FetchKeys`], or 503 when they are unavailable) instead of
+    /// passing as anonymous: an origin must never receive a token the gate
+    /// has not verified.
     pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
-        let token = match extract::extract(parts, &self.sources) {
+        // A `max_token_size` raised above the extraction default (Entra
+        // tokens with many groups) is honoured; a lowered one is left to the
+        // validator, which answers 401 `invalid_token` rather than 400.
+        let limit = self.max_token_size.max(extract::DEFAULT_MAX_TOKEN_LEN);
+        let token = match extract::extract_with(parts, &self.sources, limit) {
             Ok(token) => token,
             Err(e) => return Outcome::Deny(self.realm(Rejection::invalid_request(&e))),
         };
@@ -516,6 +544,7 @@ impl Gate {
                     kind: FetchKind::Jwks,
                     in_flight: false,
                     headers: plan.headers(),
+                    issued_at: Some(plan.issued_at()),
                 });
             }
             Lookup::Pending => {
@@ -525,6 +554,7 @@ impl Gate {
                     kind: FetchKind::Jwks,
                     in_flight: true,
                     headers: HeaderMap::new(),
+                    issued_at: Some(now),
                 });
             }
             Lookup::Unavailable => {
@@ -570,7 +600,8 @@ impl Gate {
             .find(|i| i.matches(iss, inspected.tenant_id.as_deref()))
             .ok_or_else(|| {
                 Box::new(Rejection::invalid_token(format!(
-                    "issuer `{iss}` is not trusted"
+                    "issuer `{}` is not trusted",
+                    for_audit(iss)
                 )))
             })
     }
@@ -591,11 +622,12 @@ impl Gate {
                 kind: FetchKind::Discovery,
                 in_flight,
                 headers: HeaderMap::new(),
+                issued_at: Some(now),
             })
         };
         if status
             .in_flight_since
-            .is_some_and(|since| now < since + self.discovery_timeout)
+            .is_some_and(|since| now < cache::add(since, self.discovery_timeout))
         {
             return plan(true);
         }
@@ -624,7 +656,8 @@ impl Gate {
     ///
     /// # Errors
     /// [`Error::Gate`] when the plan names an issuer this gate does not
-    /// have; [`Error::Discovery`] when a discovery document is refused;
+    /// have or a URL that is not that issuer's endpoint (a plan from another
+    /// gate); [`Error::Discovery`] when a discovery document is refused;
     /// [`Error::Cache`] when a key set response is refused (the cache then
     /// keeps serving its last good set and backs off). In every error case
     /// the failure is recorded, so the caller only needs to log it.
@@ -638,10 +671,33 @@ impl Gate {
     ) -> Result<(), Error> {
         let issuer = self.issuer(plan.issuer())?;
         let mut state = issuer.lock();
+        // A plan names what was fetched: a response from another endpoint
+        // (a plan kept from another gate, or from before a reconfiguration)
+        // must not become this issuer's keys or discovery document.
+        let expected = match plan.kind {
+            FetchKind::Jwks => state.cache.as_ref().map(JwksCache::jwks_uri),
+            FetchKind::Discovery => issuer.discovery_url.as_deref(),
+        };
+        if !plan.url.is_empty() && expected.is_some_and(|url| url != plan.url) {
+            return Err(
+                GateError::issuer(plan.issuer(), "does not fetch from the plan's url").into(),
+            );
+        }
         // Whatever the response does to the set, the copy is retaken from it.
         state.keys = None;
         match plan.kind {
             FetchKind::Jwks => match &mut state.cache {
+                // A response to a plan handed out before the set was last
+                // fetched answers an older request: applying it could roll
+                // a rotation back to keys the issuer has since withdrawn.
+                Some(cache)
+                    if plan
+                        .issued_at
+                        .zip(cache.fetched_at())
+                        .is_some_and(|(issued, fetched)| fetched > issued) =>
+                {
+                    return Ok(());
+                }
                 Some(cache) => cache.apply_response(status, headers, body, now).map(drop)?,
                 None => return Err(GateError::issuer(plan.issuer(), "has no key set yet").into()),
             },
@@ -659,7 +715,7 @@ impl Gate {
                         state.discovery.retry_at = None;
                     }
                     Err(e) => {
-                        state.discovery.retry_at = Some(now + self.discovery_retry);
+                        state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
                         return Err(e);
                     }
                 }
@@ -690,6 +746,7 @@ impl Gate {
             kind: FetchKind::Jwks,
             in_flight: false,
             headers: HeaderMap::new(),
+            issued_at: None,
         };
         self.apply_fetch_response(&plan, status, headers, body, now)
     }
@@ -727,7 +784,7 @@ impl Gate {
             (FetchKind::Jwks, Some(cache)) => cache.apply_failure(reason, now),
             (FetchKind::Discovery, None) => {
                 state.discovery.in_flight_since = None;
-                state.discovery.retry_at = Some(now + self.discovery_retry);
+                state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
             }
             _ => {}
         }
@@ -747,6 +804,7 @@ impl Gate {
                     kind: FetchKind::Jwks,
                     in_flight: false,
                     headers: plan.headers(),
+                    issued_at: Some(plan.issued_at()),
                 })
             })
             .collect()
@@ -761,6 +819,7 @@ impl Gate {
     }
 
     /// Restores a state saved with [`export_state`](Self::export_state).
+    /// A state whose key set is older than the one already held is ignored.
     /// For an issuer found through discovery that has not run yet in this
     /// process, the state's own `jwks_uri` is adopted, so a Worker isolate
     /// restoring from KV needs no discovery fetch; keep the state where
@@ -797,6 +856,14 @@ impl Gate {
             saved,
             now,
         )?;
+        // A state older than the set held here (another process saved it
+        // before a rotation this process has already fetched) must not roll
+        // the keys back.
+        if let Some(current) = state.cache.as_ref().and_then(JwksCache::fetched_at)
+            && cache.fetched_at().is_none_or(|saved_at| saved_at < current)
+        {
+            return Ok(());
+        }
         state.set_cache(cache);
         Ok(())
     }
@@ -825,12 +892,40 @@ fn peek_header(token: &str, max: usize) -> Result<(Option<Algorithm>, Option<Str
     Ok((alg, header.kid.map(|k| k.into_owned())))
 }
 
+/// An unverified value from a token made fit for the audit record and
+/// logs: control and non-ASCII characters escaped (no forged log lines),
+/// clipped to 128 bytes (the token may be 8 KiB of `iss`).
+fn for_audit(value: &str) -> String {
+    clipped(value, 128)
+}
+
+/// `value` with control and non-ASCII characters escaped, clipped to about
+/// `max` bytes.
+fn clipped(value: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in value.chars() {
+        if out.len() >= max {
+            out.push('…');
+            break;
+        }
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
+}
+
 /// The rejection for a token that failed validation. The wire shows only
 /// RFC 6750's `invalid_token`; the error text goes to the audit record.
 fn rejection_for(error: &JwtError) -> Rejection {
+    // The text quotes unverified header and claim values (`kid`, `iss`,
+    // `typ`): escape and clip it before it reaches the audit log.
+    let reason = clipped(&error.to_string(), 512);
     match error {
-        JwtError::Expired { .. } => Rejection::expired_token(error.to_string()),
-        _ => Rejection::invalid_token(error.to_string()),
+        JwtError::Expired { .. } => Rejection::expired_token(reason),
+        _ => Rejection::invalid_token(reason),
     }
 }
 

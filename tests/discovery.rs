@@ -326,6 +326,39 @@ fn issuer_must_match_exactly() {
 }
 
 #[test]
+fn document_values_in_errors_cannot_forge_log_lines() {
+    // `issuer` and `jwks_uri` come from the wire; error text goes to logs.
+    let mut doc = google().doc;
+    doc["issuer"] = json!(format!(
+        "https://evil.example\r\nlevel=info msg=ok{}",
+        "a".repeat(70_000)
+    ));
+    let body = serde_json::to_vec(&doc).unwrap();
+    let mut options = opts();
+    options.max_bytes = 1 << 20;
+    let e =
+        ProviderMetadata::from_json(&body, "https://accounts.google.com", &options).unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
+    assert!(text.len() < 1024, "{} bytes", text.len());
+    let mut doc = google().doc;
+    doc["jwks_uri"] = json!("https://keys.example/\nlevel=info\u{2028}x");
+    let e = parse(&doc, "https://accounts.google.com").unwrap_err();
+    let text = e.to_string();
+    assert!(
+        matches!(
+            e,
+            DiscoveryError::BadUrl {
+                name: "jwks_uri",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(!text.contains('\n') && !text.contains('\u{2028}'), "{text}");
+}
+
+#[test]
 fn entra_common_endpoint_template_issuer_is_a_mismatch() {
     // The multi-tenant `common` document publishes a templated issuer; §4.3
     // requires identity with the URL it was fetched for.

@@ -604,6 +604,25 @@ fn token_debug_is_redacted() {
 }
 
 #[test]
+fn wrong_scheme_error_does_not_echo_a_credential() {
+    // `<api-key> <signature>` in a header configured for `Bearer`: the
+    // first word is no scheme but a secret, and the error text is logged.
+    let p = parts("/", &[("x-api-token", b"sk_live_s3cr3t sig")]);
+    let sources = [TokenSource::header_with_scheme(X_TOKEN, "Bearer")];
+    let e = edge_auth::extract(&p, &sources).unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(!format!("{e:?}").contains("s3cr3t"));
+    assert_eq!(
+        text,
+        "header `x-api-token` has scheme `(not shown)`, expected `Bearer`"
+    );
+    let p = parts("/", &[("x-api-token", b"basic abc")]);
+    let e = edge_auth::extract(&p, &sources).unwrap_err();
+    assert!(e.to_string().contains("`Basic`"), "{e}");
+}
+
+#[test]
 fn error_messages_name_the_problem() {
     type Case<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, Vec<TokenSource>, &'a str);
     let cases: Vec<Case<'_>> = vec![

@@ -646,3 +646,215 @@ fn state_import_skips_discovery_for_a_discovered_issuer() {
         Outcome::Allow { .. }
     ));
 }
+
+#[test]
+fn discovery_at_the_end_of_time_does_not_panic() {
+    // `now` comes from the caller: the discovery timeout and retry added to
+    // it must saturate, not overflow.
+    let end = time::PrimitiveDateTime::MAX.assume_utc() - Duration::seconds(10);
+    let k = Key::new("k1");
+    let g = gate(vec![IssuerConfig::new(ISS, [AUD])]);
+    let token = k.sign(&claims(ISS, &[]));
+    let plan = fetch(check(&g, "/orders/1", Some(&token), end));
+    assert_eq!(plan.kind(), FetchKind::Discovery);
+    assert!(fetch(check(&g, "/orders/1", Some(&token), end)).is_in_flight());
+    g.apply_fetch_failure(&plan, "timeout", end);
+    assert_eq!(
+        deny(check(&g, "/orders/1", Some(&token), end)).kind(),
+        RejectionKind::Unavailable
+    );
+    assert!(
+        g.apply_fetch_response(&plan, StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", end)
+            .is_err()
+    );
+}
+
+#[test]
+fn negative_discovery_durations_are_a_config_error() {
+    let mut config = GateConfig::new([issuer(ISS)]);
+    config.discovery_retry = Duration::seconds(-1);
+    assert!(Gate::new(config).is_err());
+    let mut config = GateConfig::new([issuer(ISS)]);
+    config.discovery_timeout = Duration::seconds(-1);
+    assert!(Gate::new(config).is_err());
+}
+
+#[test]
+fn template_does_not_capture_a_tid_that_is_not_a_tenant_id() {
+    // The template comes first; a token of the exact issuer whose `tid`
+    // happens to spell the rest of its `iss` must still reach that issuer.
+    const TEMPLATE: &str = "https://idp.example.com/{tenantid}";
+    const SPECIAL: &str = "https://idp.example.com/tenants/special";
+    let g = gate(vec![
+        IssuerConfig::new(TEMPLATE, [AUD]).with_jwks_uri("https://idp.example.com/common/keys"),
+        issuer(SPECIAL),
+    ]);
+    let k = Key::new("k1");
+    let mut c = claims(SPECIAL, &["reader"]);
+    c["tid"] = json!("tenants/special");
+    let plan = fetch(check(&g, "/orders/1", Some(&k.sign(&c)), NOW));
+    assert_eq!(plan.issuer(), SPECIAL);
+    // An empty `tid` selects nothing through the template.
+    let mut c = claims("https://idp.example.com/", &["reader"]);
+    c["tid"] = json!("");
+    let r = deny(check(&g, "/orders/1", Some(&k.sign(&c)), NOW));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken);
+}
+
+#[test]
+fn a_late_response_to_an_older_plan_does_not_roll_keys_back() {
+    let old = Key::new("old");
+    let new = Key::new("new");
+    let g = gate(vec![issuer(ISS)]);
+    let token_new = new.sign(&claims(ISS, &["reader"]));
+    let token_old = old.sign(&claims(ISS, &["reader"]));
+    let first = fetch(check(&g, "/orders/1", Some(&token_new), NOW));
+    // The first fetch is lost for longer than the in-flight timeout: a
+    // second is handed out and answered with the rotated set.
+    let t1 = NOW + Duration::seconds(31);
+    let second = fetch(check(&g, "/orders/1", Some(&token_new), t1));
+    assert!(!second.is_in_flight());
+    serve(&g, &second, &jwks(&[&new]), t1 + Duration::seconds(1));
+    // Then the first fetch's answer, from before the rotation, turns up.
+    let t2 = t1 + Duration::seconds(2);
+    g.apply_fetch_response(
+        &first,
+        StatusCode::OK,
+        &HeaderMap::new(),
+        &jwks(&[&old]),
+        t2,
+    )
+    .unwrap();
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token_new), t2),
+        Outcome::Allow { .. }
+    ));
+    assert!(!matches!(
+        check(&g, "/orders/1", Some(&token_old), t2),
+        Outcome::Allow { .. }
+    ));
+}
+
+#[test]
+fn untrusted_issuer_in_the_audit_reason_is_escaped_and_clipped() {
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS), issuer("https://other.example.com")]);
+    let forged = format!(
+        "https://x.example\nlevel=info msg=allowed{}",
+        "a".repeat(4000)
+    );
+    let r = deny(check(
+        &g,
+        "/orders/1",
+        Some(&k.sign(&claims(&forged, &[]))),
+        NOW,
+    ));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken);
+    let reason = r.reason().unwrap();
+    assert!(!reason.contains('\n'), "{reason}");
+    assert!(reason.len() < 512, "{} bytes", reason.len());
+    assert!(reason.contains("is not trusted"), "{reason}");
+}
+
+#[test]
+fn a_plan_for_another_endpoint_is_refused() {
+    // Two gates trust the same issuer name with different key endpoints: a
+    // plan (and its response) from one must not load keys into the other.
+    let k = Key::new("k1");
+    let token = k.sign(&claims(ISS, &["reader"]));
+    let a = gate(vec![issuer(ISS)]);
+    let b = gate(vec![
+        IssuerConfig::new(ISS, [AUD]).with_jwks_uri("https://other-keys.example.com/jwks"),
+    ]);
+    let plan_a = fetch(check(&a, "/orders/1", Some(&token), NOW));
+    let _ = fetch(check(&b, "/orders/1", Some(&token), NOW));
+    let mut headers = HeaderMap::new();
+    headers.insert("cache-control", "max-age=3600".parse().unwrap());
+    assert!(
+        b.apply_fetch_response(&plan_a, StatusCode::OK, &headers, &jwks(&[&k]), NOW)
+            .is_err()
+    );
+    assert!(b.export_state(ISS).unwrap().jwks_uri() == "https://other-keys.example.com/jwks");
+    assert!(!matches!(
+        check(&b, "/orders/1", Some(&token), NOW),
+        Outcome::Allow { .. }
+    ));
+}
+
+#[test]
+fn a_raised_max_token_size_is_honoured_by_extraction() {
+    let k = Key::new("k1");
+    let mut validation = edge_auth::jwt::Validation::default();
+    validation.max_token_size = 32 * 1024;
+    let g = gate(vec![issuer(ISS).with_validation(validation)]);
+    let mut c = claims(ISS, &["reader"]);
+    c["padding"] = json!("x".repeat(12 * 1024));
+    let token = k.sign(&c);
+    assert!(token.len() > 8 * 1024);
+    let ok = check_fetching(&g, "/orders/1", &token, &jwks(&[&k]));
+    assert!(matches!(ok, Outcome::Allow { .. }), "{ok:?}");
+}
+
+#[test]
+fn token_on_anonymous_route_with_unavailable_keys_is_503_not_anonymous() {
+    // Passing it as anonymous would hand an unverified token to the origin.
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS)]);
+    let token = k.sign(&claims(ISS, &[]));
+    let plan = fetch(check(&g, "/health", Some(&token), NOW));
+    g.apply_fetch_failure(&plan, "connection refused", NOW);
+    let r = deny(check(&g, "/health", Some(&token), NOW));
+    assert_eq!(r.kind(), RejectionKind::Unavailable);
+    assert!(matches!(
+        check(&g, "/health", None, NOW),
+        Outcome::Allow { .. }
+    ));
+}
+
+#[test]
+fn importing_an_older_state_does_not_roll_keys_back() {
+    let old = Key::new("old");
+    let new = Key::new("new");
+    let g = gate(vec![issuer(ISS)]);
+    let token_old = old.sign(&claims(ISS, &["reader"]));
+    let plan = fetch(check(&g, "/orders/1", Some(&token_old), NOW));
+    serve(&g, &plan, &jwks(&[&old]), NOW);
+    let saved = g.export_state(ISS).unwrap();
+    // The issuer rotates; this process fetches the new set.
+    let t1 = NOW + Duration::minutes(10);
+    let token_new = new.sign(&claims(ISS, &["reader"]));
+    let plan = fetch(check(&g, "/orders/1", Some(&token_new), t1));
+    serve(&g, &plan, &jwks(&[&new]), t1);
+    // A stale copy of the state (saved before the rotation) is imported.
+    let t2 = t1 + Duration::minutes(1);
+    g.import_state(ISS, &saved, t2).unwrap();
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token_new), t2),
+        Outcome::Allow { .. }
+    ));
+    assert!(!matches!(
+        check(&g, "/orders/1", Some(&token_old), t2),
+        Outcome::Allow { .. }
+    ));
+}
+
+#[test]
+fn unverified_kid_in_the_audit_reason_is_escaped_and_clipped() {
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS)]);
+    let good = k.sign(&claims(ISS, &["reader"]));
+    assert!(matches!(
+        check_fetching(&g, "/orders/1", &good, &jwks(&[&k])),
+        Outcome::Allow { .. }
+    ));
+    let kid = format!("nope\nlevel=info msg=allowed{}", "z".repeat(3000));
+    let forged = k.sign_with_header(
+        &json!({"alg": "ES256", "typ": "JWT", "kid": kid}),
+        &claims(ISS, &["reader"]),
+    );
+    let r = deny(check(&g, "/orders/1", Some(&forged), NOW));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken);
+    let reason = r.reason().unwrap();
+    assert!(!reason.contains('\n'), "{reason}");
+    assert!(reason.len() < 1024, "{} bytes", reason.len());
+}

@@ -333,8 +333,15 @@ fn invalid_or_duplicate_directives_give_minimum() {
         ]),
         300
     );
-    assert_eq!(ttl_of(&[("cache-control", "max-age=\"3600\"")]), 300);
+    assert_eq!(ttl_of(&[("cache-control", "max-age=\"1h\"")]), 300);
     assert_eq!(ttl_of(&[("cache-control", "max-age=1h")]), 300);
+}
+
+#[test]
+fn quoted_max_age_is_accepted() {
+    // RFC 9111 §5.2: senders must not quote max-age, but recipients "ought
+    // to accept both forms".
+    assert_eq!(ttl_of(&[("cache-control", "max-age=\"3600\"")]), 3600);
 }
 
 #[test]
@@ -1296,4 +1303,18 @@ proptest! {
             );
         }
     }
+}
+
+#[test]
+fn uri_in_error_text_is_escaped() {
+    // A jwks_uri may come from a saved state or a discovery document: a CR LF
+    // in it must not reach a log line verbatim.
+    let e = JwksCache::new(
+        "https://idp.example.com",
+        "https://idp.example.com/k\r\nlevel=info",
+        CacheConfig::default(),
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
 }

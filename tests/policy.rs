@@ -454,6 +454,41 @@ fn facts_from_parts_prefer_absolute_form_authority() {
     );
 }
 
+/// A host-scoped deny rule cannot be dodged with another spelling of the
+/// host: extra dots (some origins strip every trailing dot) or another
+/// form of an IPv6 literal.
+#[test]
+fn host_deny_rule_is_not_bypassed_by_host_spelling() {
+    let policy = Policy::from_json(
+        &json!({"rules": [
+            {"id": "internal", "match": {"paths": ["/**"], "hosts": ["internal.example.com", "[::1]"]}, "effect": "deny"},
+            {"id": "public", "match": {"paths": ["/**"]}, "require": {"anonymous": true}, "effect": "allow"},
+        ]})
+        .to_string(),
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    let decide =
+        |host: &str| policy.evaluate(&RequestFacts::new(&Method::GET, "/x").with_host(host), None);
+    assert!(decide("www.example.com").is_allowed());
+    for host in [
+        "internal.example.com",
+        "INTERNAL.example.com.:443",
+        "internal.example.com..",
+        "internal..example.com",
+        ".internal.example.com",
+        "[::1]",
+        "[0:0:0:0:0:0:0:1]:8080",
+        "[::0001]",
+        "[::1",
+        "[not-v6]",
+    ] {
+        let d = decide(host);
+        assert!(!d.is_allowed(), "{host}: {d:?}");
+    }
+}
+
 #[test]
 fn facts_from_parts_refuse_repeated_host() {
     let request = http::Request::get("/docs/intro")

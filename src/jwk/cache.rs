@@ -244,7 +244,8 @@ pub enum CacheError {
     /// The `jwks_uri` is not acceptable.
     #[error("jwks uri `{uri}` is not acceptable: {reason}")]
     BadUri {
-        /// The URI as given.
+        /// The URI as given, control and non-ASCII characters escaped and
+        /// clipped to 256 bytes (it may come from a saved state).
         uri: String,
         /// Why it was refused.
         reason: &'static str,
@@ -362,7 +363,7 @@ impl JwksCache {
         check_config(&config)?;
         check_endpoint("jwks_uri", jwks_uri, config.allow_http_loopback).map_err(|e| {
             CacheError::BadUri {
-                uri: jwks_uri.to_owned(),
+                uri: super::discovery::printable(jwks_uri),
                 reason: match e {
                     super::discovery::DiscoveryError::BadUrl { reason, .. } => reason,
                     _ => "not acceptable",
@@ -400,6 +401,11 @@ impl JwksCache {
     /// When the current set stops being fresh.
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         self.current.as_ref().map(|c| c.expires_at)
+    }
+
+    /// When the current set was last fetched or renewed (a `304`).
+    pub fn fetched_at(&self) -> Option<OffsetDateTime> {
+        self.current.as_ref().map(|c| c.fetched_at)
     }
 
     /// Consecutive failed fetches since the last success.
@@ -680,7 +686,7 @@ fn check_config(c: &CacheConfig) -> Result<(), CacheError> {
 
 /// `t + d`, saturating at the ends of the representable range: `now` comes
 /// from the caller and must not be able to make us panic.
-fn add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
+pub(crate) fn add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     t.checked_add(d).unwrap_or_else(|| {
         if d.is_negative() {
             time::PrimitiveDateTime::MIN.assume_utc()

@@ -122,7 +122,8 @@ pub enum DiscoveryError {
     IssuerMismatch {
         /// The configured issuer.
         expected: String,
-        /// The document's issuer.
+        /// The document's issuer, control and non-ASCII characters escaped
+        /// and clipped to 256 bytes.
         found: String,
     },
     /// An issuer or endpoint URL is not acceptable.
@@ -130,7 +131,8 @@ pub enum DiscoveryError {
     BadUrl {
         /// Which URL (`issuer`, `jwks_uri`, ...).
         name: &'static str,
-        /// The URL as given.
+        /// The URL as given, control and non-ASCII characters escaped and
+        /// clipped to 256 bytes.
         url: String,
         /// Why it was refused.
         reason: &'static str,
@@ -188,7 +190,7 @@ impl ProviderMetadata {
         if issuer != expected_issuer {
             return Err(DiscoveryError::IssuerMismatch {
                 expected: expected_issuer.to_owned(),
-                found: issuer,
+                found: printable(&issuer),
             });
         }
         let jwks_uri = doc
@@ -364,9 +366,29 @@ fn check_issuer(issuer: &str, allow_http_loopback: bool) -> Result<(), Discovery
 fn bad(name: &'static str, url: &str, reason: &'static str) -> DiscoveryError {
     DiscoveryError::BadUrl {
         name,
-        url: url.to_owned(),
+        url: printable(url),
         reason,
     }
+}
+
+/// A value from the fetched document made safe for error text and logs:
+/// control and non-ASCII characters escaped (a CR LF in `issuer` must not
+/// forge a log line), clipped to 256 bytes (the document may be 64 KiB).
+pub(crate) fn printable(value: &str) -> String {
+    const MAX: usize = 256;
+    let mut out = String::new();
+    for c in value.chars() {
+        if out.len() >= MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
 }
 
 /// Checks that a URL we will fetch keys from (or compare issuers against)

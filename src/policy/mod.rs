@@ -52,7 +52,11 @@
 //!   lower-case standard method in a policy is a compile error.
 //! - **Hosts** are compared case-insensitively, the request's port and one
 //!   trailing dot are ignored; `*.example.com` matches any name below
-//!   `example.com` at any depth, but not `example.com` itself.
+//!   `example.com` at any depth, but not `example.com` itself. A request
+//!   host with an empty label (`a..b`, a second trailing dot) or a
+//!   bracketed value that is no IPv6 address is malformed (host-scoped deny
+//!   rules apply, allow rules do not); IPv6 literals match by address, so
+//!   `[0:0::1]` is `[::1]`.
 //! - **Client IP** conditions are CIDR lists; IPv4-mapped IPv6 addresses
 //!   (`::ffff:10.1.2.3`) are treated as IPv4, in requests and in the list.
 //!
@@ -86,6 +90,27 @@
 //! let decision = compiled.evaluate(&facts, Some(&alice));
 //! assert_eq!(decision.effect, Effect::Allow);
 //! assert_eq!(decision.rule_id.as_deref(), Some("users-read"));
+//! # Ok::<(), edge_auth::policy::PolicyError>(())
+//! ```
+//!
+//! A host-scoped deny rule holds for every spelling of the host:
+//!
+//! ```
+//! use edge_auth::policy::{Policy, RequestFacts};
+//!
+//! let policy = Policy::from_json(r#"{ "rules": [
+//!   { "id": "internal", "match": { "paths": ["/**"], "hosts": ["admin.example.com", "[::1]"] },
+//!     "effect": "deny" },
+//!   { "id": "public", "match": { "paths": ["/**"] }, "require": { "anonymous": true },
+//!     "effect": "allow" }
+//! ] }"#)?.compile()?;
+//! let get = http::Method::GET;
+//! for host in ["ADMIN.example.com:443", "admin.example.com..", "[0:0:0:0:0:0:0:1]"] {
+//!     let facts = RequestFacts::new(&get, "/").with_host(host);
+//!     assert!(!policy.evaluate(&facts, None).is_allowed(), "{host}");
+//! }
+//! let facts = RequestFacts::new(&get, "/").with_host("www.example.com");
+//! assert!(policy.evaluate(&facts, None).is_allowed());
 //! # Ok::<(), edge_auth::policy::PolicyError>(())
 //! ```
 

@@ -273,6 +273,11 @@ impl HostPattern {
 
     pub(crate) fn matches(&self, host: &str) -> bool {
         match self {
+            // An IPv6 literal has many spellings (`[::1]`, `[0:0::1]`,
+            // `[::0001]`): compare addresses, or a deny rule is bypassed.
+            Self::Exact(name) if name.starts_with('[') => {
+                ipv6_literal(name).is_some_and(|a| ipv6_literal(host) == Some(a))
+            }
             Self::Exact(name) => host.eq_ignore_ascii_case(name),
             Self::Suffix(suffix) => {
                 host.len() > suffix.len()
@@ -334,16 +339,24 @@ fn validate_host(host: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn ipv6_literal(host: &str) -> Option<std::net::Ipv6Addr> {
+    host.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
 /// The host name of a request's `Host` / authority: port, userinfo-free,
-/// one trailing dot removed. `None` when it is not a plausible host.
+/// one trailing dot removed. `None` when it is not a plausible host: an
+/// empty label (`a..b`, `.a`, `a..`) or a bracketed value that is not an
+/// IPv6 address. Origins disagree on such names (some strip every trailing
+/// dot), so they must not slip past a host-scoped deny rule.
 pub(crate) fn request_host(raw: &str) -> Option<&str> {
     let host = if raw.starts_with('[') {
         let end = raw.find(']')?;
-        let (literal, rest) = raw.split_at(end + 1);
+        let (literal, rest) = raw.split_at(end.checked_add(1)?);
         if !(rest.is_empty() || valid_port(rest.strip_prefix(':')?)) {
             return None;
         }
-        literal
+        ipv6_literal(literal)?;
+        return Some(literal);
     } else {
         let host = match raw.split_once(':') {
             Some((host, port)) if valid_port(port) => host,
@@ -353,9 +366,10 @@ pub(crate) fn request_host(raw: &str) -> Option<&str> {
         host.strip_suffix('.').unwrap_or(host)
     };
     let valid = !host.is_empty()
-        && host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'[' | b']' | b':')
-        });
+        && host.split('.').all(|label| !label.is_empty())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
     valid.then_some(host)
 }
 

@@ -62,15 +62,15 @@ fn is_ows(b: u8) -> bool {
 /// An argument as written: token form or quoted-string form (unescaped).
 enum Arg {
     Token(Vec<u8>),
-    Quoted,
+    Quoted(Vec<u8>),
 }
 
 /// Parses a Cache-Control field value (all field lines joined with `,`).
 ///
 /// Strict: directive names are case-insensitive tokens; arguments are a
-/// token or a quoted-string; `max-age` and `s-maxage` need the token form of
-/// delta-seconds (RFC 9111 §5.2.2.1 forbids the quoted form) and may appear
-/// once (RFC 9111 §4.2.1); flag directives such as `no-store` take no
+/// token or a quoted-string; `max-age` and `s-maxage` take delta-seconds in
+/// either form (RFC 9111 §5.2: senders generate the token form, recipients
+/// accept both) and may appear once (RFC 9111 §4.2.1); flag directives such as `no-store` take no
 /// argument. Empty list elements are allowed (RFC 9110 §5.6.1).
 ///
 /// # Errors
@@ -102,8 +102,9 @@ pub fn parse_cache_control(value: &[u8]) -> Result<CacheControl, CacheControlErr
         let arg = if at(i) == Some(b'=') {
             i += 1;
             if at(i) == Some(b'"') {
-                i = skip_quoted_string(value, i)?;
-                Some(Arg::Quoted)
+                let (end, unescaped) = quoted_string(value, i)?;
+                i = end;
+                Some(Arg::Quoted(unescaped))
             } else {
                 let vstart = i;
                 while at(i).is_some_and(is_tchar) {
@@ -130,19 +131,23 @@ pub fn parse_cache_control(value: &[u8]) -> Result<CacheControl, CacheControlErr
     }
 }
 
-fn skip_quoted_string(value: &[u8], open: usize) -> Result<usize, CacheControlError> {
+/// The end of the quoted-string opening at `open` and its unescaped content.
+fn quoted_string(value: &[u8], open: usize) -> Result<(usize, Vec<u8>), CacheControlError> {
     let mut i = open + 1;
+    let mut out = Vec::new();
     loop {
         match value.get(i).copied() {
             None => return Err(CacheControlError::Syntax { at: i }),
-            Some(b'"') => return Ok(i + 1),
+            Some(b'"') => return Ok((i + 1, out)),
             Some(b'\\') => match value.get(i + 1).copied() {
                 Some(b) if b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80 => {
+                    out.push(b);
                     i += 2;
                 }
                 _ => return Err(CacheControlError::Syntax { at: i + 1 }),
             },
             Some(b) if b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80 => {
+                out.push(b);
                 i += 1;
             }
             Some(_) => return Err(CacheControlError::Syntax { at: i }),
@@ -158,8 +163,10 @@ fn apply_directive(
     let name_str = || String::from_utf8_lossy(name).into_owned();
     let invalid = || CacheControlError::InvalidArgument { name: name_str() };
     match name {
+        // RFC 9111 §5.2: senders must use the token form, but "recipients
+        // ought to accept both forms", so `max-age="60"` is 60 seconds.
         b"max-age" | b"s-maxage" => {
-            let Some(Arg::Token(digits)) = arg else {
+            let (Some(Arg::Token(digits)) | Some(Arg::Quoted(digits))) = arg else {
                 return Err(invalid());
             };
             let secs = parse_delta_seconds(&digits).ok_or_else(invalid)?;
@@ -336,7 +343,11 @@ fn rfc850(s: &[u8], now: OffsetDateTime) -> Option<OffsetDateTime> {
     let tod = time_of_day(rest.get(12..20)?)?;
     let century = now.year() - now.year().rem_euclid(100);
     let mut year = century + yy;
-    if year > now.year() + 50 {
+    // RFC 9110 §5.6.7: a timestamp that *appears* more than 50 years in the
+    // future is in the previous century; compare the whole timestamp, not
+    // just the year (31-Dec-76 is over 50 years after 23-Nov-2026).
+    let limit = (now.year() + 50, now.month(), now.day(), now.time());
+    if (year, mon, u8::try_from(day).ok()?, tod) > limit {
         year -= 100;
     }
     assemble(wd, year, mon, day, tod)
@@ -510,13 +521,23 @@ mod tests {
         let c = cc(r#"no-cache="set-cookie, x-a", private="a\"b", ext="x,y""#).unwrap();
         assert!(c.no_cache && c.private);
         assert!(matches!(
-            cc(r#"max-age="5""#),
+            cc(r#"max-age="5x""#),
             Err(CacheControlError::InvalidArgument { .. })
         ));
         assert!(matches!(
             cc(r#"ext="open"#),
             Err(CacheControlError::Syntax { .. })
         ));
+    }
+
+    #[test]
+    fn quoted_delta_seconds_are_accepted() {
+        // RFC 9111 §5.2: recipients ought to accept both argument forms.
+        assert_eq!(cc(r#"max-age="600""#).unwrap().max_age, Some(600));
+        assert_eq!(cc(r#"s-maxage="6\0""#).unwrap().s_maxage, Some(60));
+        for bad in ["max-age=\"\"", "max-age=\" 5\"", "max-age=\"-5\""] {
+            assert!(cc(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -590,6 +611,19 @@ mod tests {
         ] {
             assert_eq!(parse_http_date(bad.as_bytes(), NOW), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rfc850_fifty_year_window_compares_the_whole_timestamp() {
+        // NOW is 2026-11-23: 2076-01-01 is within 50 years, 2076-12-31 is not.
+        assert_eq!(
+            parse_http_date(b"Wednesday, 01-Jan-76 00:00:00 GMT", NOW),
+            Some(datetime!(2076-01-01 00:00:00 UTC))
+        );
+        assert_eq!(
+            parse_http_date(b"Friday, 31-Dec-76 00:00:00 GMT", NOW),
+            Some(datetime!(1976-12-31 00:00:00 UTC))
+        );
     }
 
     #[test]
@@ -686,7 +720,7 @@ mod tests {
                 let asc = render(t, "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]");
                 prop_assert_eq!(parse_http_date(asc.as_bytes(), NOW), Some(t), "{}", asc);
                 // RFC 850's two-digit year only round-trips within 50 years of now.
-                if (1977..=2076).contains(&t.year()) {
+                if t > datetime!(1976-11-23 10:00:00 UTC) && t <= datetime!(2076-11-23 10:00:00 UTC) {
                     let rfc850 = render(t, "[weekday], [day]-[month repr:short]-[year repr:last_two] [hour]:[minute]:[second] GMT");
                     prop_assert_eq!(parse_http_date(rfc850.as_bytes(), NOW), Some(t), "{}", rfc850);
                 }

@@ -194,7 +194,8 @@ fn mismatch(what: &'static str, expected: &str, found: &str) -> CacheError {
     CacheError::StateMismatch {
         what,
         expected: expected.to_owned(),
-        found: found.to_owned(),
+        // The saved state is data from storage: keep it out of log lines.
+        found: crate::jwk::discovery::printable(found),
     }
 }
 
