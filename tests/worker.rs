@@ -679,5 +679,10 @@ fn worker_runs_the_gate_end_to_end() {
         "the second isolate fetched instead of reading KV:\n{}",
         log()
     );
+    assert!(
+        log().contains("edge-auth: key state restored from KV"),
+        "the second isolate did not log its KV restore:\n{}",
+        log()
+    );
     drop(server);
 }
