@@ -51,7 +51,7 @@
 use std::cell::RefCell;
 use std::net::IpAddr;
 
-use edge_auth::gate::{FetchPlan, Gate, GateConfig, IssuerConfig, Outcome};
+use edge_auth::gate::{FetchKind, FetchPlan, Gate, GateConfig, IssuerConfig, Outcome};
 use edge_auth::httpsig::{Component, Signer, SignerConfig, SigningKey};
 use edge_auth::jwk::cache::{CacheConfig, CacheState};
 use edge_auth::oidc::{ClaimSource, RoleMapper};
@@ -414,7 +414,8 @@ impl Authorizer {
     }
 
     /// Applies a fetch response to the Gate. Returns the state to put to KV
-    /// when the fetch changed it (`None`: nothing to write).
+    /// when a key set fetch changed it (`None`: nothing to write; always for a
+    /// discovery document).
     ///
     /// # Errors
     /// The Gate's refusal of the response (already recorded by the Gate:
@@ -429,8 +430,12 @@ impl Authorizer {
     ) -> Result<Option<String>, edge_auth::Error> {
         self.gate
             .apply_fetch_response(plan, status, headers, body, now)?;
+        // After a discovery document the cache exists but holds no keys: writing
+        // that would overwrite another isolate's good state in KV.
+        if plan.kind() != FetchKind::Jwks {
+            return Ok(None);
+        }
         let Some(state) = self.gate.export_state(&self.issuer) else {
-            // A discovery document: no key state yet.
             return Ok(None);
         };
         let Ok(text) = serde_json::to_string(&state) else {

@@ -8,6 +8,8 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 
+use edge_auth::gate::FetchKind;
+
 use super::*;
 
 const ISS: &str = "https://idp.example.com";
@@ -291,6 +293,11 @@ fn key_state_round_trips_through_kv_and_is_written_only_on_change() {
         .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
         .unwrap()
         .expect("a new state to write");
+    // The same answer again leaves the state as it was: nothing to write.
+    let again = a
+        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap();
+    assert_eq!(again, None);
 
     // Another isolate starts from KV and needs no fetch.
     let b = authorizer(&[]);
@@ -320,6 +327,50 @@ fn key_state_round_trips_through_kv_and_is_written_only_on_change() {
         c.check(&parts("/api/x", Some(&token)), None, now()),
         Outcome::FetchKeys(_)
     ));
+}
+
+#[test]
+fn discovery_writes_no_state_then_the_key_set_does() {
+    let a = authorizer(&[(JWKS_URI_VAR, "")]);
+    let idp = Idp::new();
+    let token = idp.token("alice", &["reader"]);
+    let p = parts("/api/x", Some(&token));
+    let Outcome::FetchKeys(plan) = a.check(&p, None, now()) else {
+        panic!("expected discovery");
+    };
+    assert_eq!(plan.kind(), FetchKind::Discovery);
+    assert_eq!(
+        plan.url(),
+        format!("{ISS}/.well-known/openid-configuration")
+    );
+    let doc = json!({
+        "issuer": ISS, "jwks_uri": format!("{ISS}/keys"),
+        "authorization_endpoint": format!("{ISS}/authorize"),
+        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    });
+    let written = a
+        .apply_fetch_response(
+            &plan,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            doc.to_string().as_bytes(),
+            now(),
+        )
+        .unwrap();
+    assert_eq!(written, None, "an empty key state must not reach KV");
+    let Outcome::FetchKeys(plan) = a.check(&p, None, now()) else {
+        panic!("expected the key set fetch");
+    };
+    assert_eq!(
+        (plan.kind(), plan.url()),
+        (FetchKind::Jwks, format!("{ISS}/keys").as_str())
+    );
+    let written = a
+        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap();
+    assert!(written.is_some());
+    assert!(matches!(a.check(&p, None, now()), Outcome::Allow { .. }));
 }
 
 #[test]
