@@ -535,6 +535,16 @@ pub fn server_error() -> Response<String> {
     response
 }
 
+/// The bare 502 when the origin cannot be reached (detail in the log).
+pub fn bad_gateway() -> Response<String> {
+    let mut response = Response::new("bad gateway\n".to_owned());
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn identity_response(principal: Option<&Principal>) -> Response<String> {
     let body = serde_json::json!({
         "subject": principal.and_then(|p| p.subject.as_deref()),
@@ -643,7 +653,7 @@ mod glue {
 
     use super::{
         Authorizer, JWKS_KV_BINDING, MAX_FETCHES_PER_REQUEST, Route, Settings, WorkerError,
-        rejection_response, server_error, time_from_unix_millis,
+        bad_gateway, rejection_response, server_error, time_from_unix_millis,
     };
 
     /// What the isolate built on its first request; variables do not change
@@ -670,9 +680,6 @@ mod glue {
                 let authorizer = settings
                     .and_then(|s| Authorizer::from_settings(&s))
                     .map(Rc::new);
-                if let Err(why) = &authorizer {
-                    console_error!("edge-auth worker misconfigured, answering 500: {why}");
-                }
                 Rc::new(Isolate {
                     authorizer,
                     restored: std::cell::Cell::new(false),
@@ -762,7 +769,10 @@ mod glue {
         let isolate = isolate(&env);
         let authorizer = match &isolate.authorizer {
             Ok(authorizer) => Rc::clone(authorizer),
-            Err(_) => return respond(server_error()),
+            Err(why) => {
+                console_error!("edge-auth worker misconfigured: {why}");
+                return respond(server_error());
+            }
         };
         let (mut parts, body) = req.into_parts();
         let country = parts
@@ -814,7 +824,13 @@ mod glue {
         match authorizer.prepare_upstream(&mut parts, principal.as_deref(), now) {
             Ok(Route::Origin) => {
                 let request = Request::try_from(http::Request::from_parts(parts, body))?;
-                Fetch::Request(request).send().await
+                match Fetch::Request(request).send().await {
+                    Ok(response) => Ok(response),
+                    Err(e) => {
+                        console_error!("edge-auth: the origin did not answer: {e}");
+                        respond(bad_gateway())
+                    }
+                }
             }
             Ok(Route::Respond(response)) => respond(response),
             Err(why) => {

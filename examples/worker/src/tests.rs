@@ -144,6 +144,7 @@ fn invalid_policy_is_a_configuration_error() {
         );
     }
     assert_eq!(server_error().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(bad_gateway().status(), StatusCode::BAD_GATEWAY);
 }
 
 #[test]
