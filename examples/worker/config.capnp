@@ -31,8 +31,17 @@ const edgeAuthWorker :Workerd.Worker = (
   ],
   compatibilityDate = "2026-11-01",
   bindings = [
-    # Same document as wrangler.toml [vars]; see edge_auth::policy for the schema.
+    # Same values as wrangler.toml [vars]; see edge_auth_worker's constants.
+    # The policy document (edge_auth::policy); missing or invalid: every request gets 500.
     (name = "EDGE_AUTH_POLICY", text = "{\"rules\": [{\"id\": \"health\", \"match\": {\"methods\": [\"GET\"], \"paths\": [\"/healthz\"]}, \"require\": {\"anonymous\": true}, \"effect\": \"allow\"}, {\"id\": \"api\", \"match\": {\"paths\": [\"/api/**\"]}, \"require\": {\"authenticated\": true}, \"effect\": \"allow\"}]}"),
+    (name = "EDGE_AUTH_ISSUER", text = "https://idp.example.com"),
+    (name = "EDGE_AUTH_AUDIENCE", text = "api://edge-auth-example"),
+    # Without EDGE_AUTH_JWKS_URI the keys are found by OpenID Connect discovery.
+    # (name = "EDGE_AUTH_JWKS_URI", text = "https://idp.example.com/jwks"),
+    (name = "EDGE_AUTH_ROLES_CLAIM", text = "roles"),
+    # With an origin, allowed requests go there signed (RFC 9421) with this key:
+    # (name = "EDGE_AUTH_ORIGIN", text = "https://origin.example.com"),
+    # (name = "EDGE_AUTH_UPSTREAM_KEY", text = "at least 32 bytes of secret"),
     (name = "EDGE_AUTH_JWKS", kvNamespace = "jwks-kv"),
   ],
 );

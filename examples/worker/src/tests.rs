@@ -1,0 +1,496 @@
+//! The Worker's pure part with a simulated IdP: tokens minted with ring
+//! (ES256), key fetches answered by hand, the KV state round-tripped.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use edge_auth::httpsig::{KeyRing, Verifier, VerifierConfig, VerifyingKey};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+
+use edge_auth::gate::FetchKind;
+
+use super::*;
+
+const ISS: &str = "https://idp.example.com";
+const AUD: &str = "api://orders";
+const UPSTREAM_KEY: &str = "0123456789abcdef0123456789abcdef-test";
+const POLICY: &str = r#"{"rules": [
+  {"id": "health", "match": {"paths": ["/healthz"]}, "require": {"anonymous": true}, "effect": "allow"},
+  {"id": "api", "match": {"paths": ["/api/**"]}, "require": {"any_roles": ["reader"]}, "effect": "allow"}
+]}"#;
+
+fn now() -> OffsetDateTime {
+    time_from_unix_millis(1_795_000_000_000).unwrap()
+}
+
+struct Idp {
+    pair: EcdsaKeyPair,
+}
+
+impl Idp {
+    fn new() -> Self {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        Self { pair }
+    }
+
+    fn jwks(&self) -> Vec<u8> {
+        let public = self.pair.public_key().as_ref();
+        json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "alg": "ES256", "kid": "k1", "use": "sig",
+            "x": B64.encode(&public[1..33]), "y": B64.encode(&public[33..65]),
+        }]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn token(&self, sub: &str, roles: &[&str]) -> String {
+        let header = json!({"alg": "ES256", "typ": "JWT", "kid": "k1"});
+        let claims = json!({
+            "iss": ISS, "aud": AUD, "sub": sub, "roles": roles,
+            "iat": now().unix_timestamp(), "exp": now().unix_timestamp() + 3600,
+        });
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let sig = self
+            .pair
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .unwrap();
+        format!("{input}.{}", B64.encode(sig.as_ref()))
+    }
+}
+
+fn vars(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let mut all: Vec<(String, String)> = vec![
+        (POLICY_VAR.into(), POLICY.into()),
+        (ISSUER_VAR.into(), ISS.into()),
+        (AUDIENCE_VAR.into(), AUD.into()),
+        (JWKS_URI_VAR.into(), format!("{ISS}/jwks")),
+        (ROLES_CLAIM_VAR.into(), "roles".into()),
+    ];
+    for (n, v) in extra {
+        all.retain(|(name, _)| name != n);
+        all.push(((*n).into(), (*v).into()));
+    }
+    move |name| all.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+}
+
+fn authorizer(extra: &[(&str, &str)]) -> Authorizer {
+    Authorizer::from_settings(&Settings::from_vars(vars(extra)).unwrap()).unwrap()
+}
+
+fn parts(path: &str, token: Option<&str>) -> Parts {
+    let mut builder = http::Request::get(format!("https://edge.example.com{path}"))
+        .header("cf-connecting-ip", "192.0.2.7");
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(()).unwrap().into_parts().0
+}
+
+/// Runs the glue's loop natively: fetches answered from `idp`, at most two.
+fn decide(a: &Authorizer, idp: &Idp, parts: &Parts, fetches: &mut usize) -> Outcome {
+    for _ in 0..=MAX_FETCHES_PER_REQUEST {
+        match a.check(parts, None, now()) {
+            Outcome::FetchKeys(plan) => {
+                *fetches += 1;
+                assert_eq!(plan.url(), format!("{ISS}/jwks"));
+                a.apply_fetch_response(
+                    &plan,
+                    StatusCode::OK,
+                    &HeaderMap::new(),
+                    &idp.jwks(),
+                    now(),
+                )
+                .unwrap();
+            }
+            outcome => return outcome,
+        }
+    }
+    panic!("still fetching after {MAX_FETCHES_PER_REQUEST} fetches")
+}
+
+#[test]
+fn settings_require_policy_issuer_and_audience() {
+    for var in [POLICY_VAR, ISSUER_VAR, AUDIENCE_VAR] {
+        let err = Settings::from_vars(vars(&[(var, "  ")])).unwrap_err();
+        assert_eq!(err, WorkerError::Missing { var });
+        assert_eq!(err.to_string(), format!("`{var}` is not set"));
+    }
+    let err = Settings::from_vars(vars(&[(AUDIENCE_VAR, " , ")])).unwrap_err();
+    assert_eq!(err, WorkerError::Missing { var: AUDIENCE_VAR });
+}
+
+#[test]
+fn invalid_policy_is_a_configuration_error() {
+    for policy in ["{", "[]", r#"{"rules": [{"id": "x"}]}"#] {
+        let settings = Settings::from_vars(vars(&[(POLICY_VAR, policy)])).unwrap();
+        let err = Authorizer::from_settings(&settings).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WorkerError::Invalid {
+                    var: POLICY_VAR,
+                    ..
+                }
+            ),
+            "{policy}: {err}"
+        );
+    }
+    assert_eq!(server_error().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(bad_gateway().status(), StatusCode::BAD_GATEWAY);
+}
+
+#[test]
+fn audiences_are_comma_separated() {
+    let settings = Settings::from_vars(vars(&[(AUDIENCE_VAR, "a, b,,c")])).unwrap();
+    assert_eq!(settings.audiences, ["a", "b", "c"]);
+}
+
+#[test]
+fn origin_needs_an_upstream_key_and_a_bare_url() {
+    let err = Settings::from_vars(vars(&[(ORIGIN_VAR, "https://origin.example")])).unwrap_err();
+    assert_eq!(
+        err,
+        WorkerError::Missing {
+            var: UPSTREAM_KEY_VAR
+        }
+    );
+    for origin in [
+        "origin.example",
+        "ftp://o.example",
+        "https://o.example/app",
+        "https://u@o.example",
+    ] {
+        let settings = Settings::from_vars(vars(&[
+            (ORIGIN_VAR, origin),
+            (UPSTREAM_KEY_VAR, UPSTREAM_KEY),
+        ]))
+        .unwrap();
+        let err = Authorizer::from_settings(&settings).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WorkerError::Invalid {
+                    var: ORIGIN_VAR,
+                    ..
+                }
+            ),
+            "{origin}: {err}"
+        );
+    }
+    let settings = Settings::from_vars(vars(&[
+        (ORIGIN_VAR, "https://origin.example"),
+        (UPSTREAM_KEY_VAR, "short"),
+    ]))
+    .unwrap();
+    let err = Authorizer::from_settings(&settings).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WorkerError::Invalid {
+                var: UPSTREAM_KEY_VAR,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        !format!("{settings:?}").contains("short"),
+        "the key must not be printed"
+    );
+}
+
+#[test]
+fn role_presets_and_claims() {
+    for preset in [
+        "okta",
+        "cognito",
+        "google",
+        "entra_id:abc",
+        "keycloak:app",
+        "auth0:https://ex.com",
+    ] {
+        let settings = Settings::from_vars(vars(&[(ROLES_PRESET_VAR, preset)])).unwrap();
+        Authorizer::from_settings(&settings).unwrap();
+    }
+    for (var, value) in [
+        (ROLES_PRESET_VAR, "entra_id"),
+        (ROLES_PRESET_VAR, "nope"),
+        (ROLES_CLAIM_VAR, "/a~2"),
+    ] {
+        let settings = Settings::from_vars(vars(&[(var, value)])).unwrap();
+        let err = Authorizer::from_settings(&settings).unwrap_err();
+        assert!(
+            matches!(err, WorkerError::Invalid { var: v, .. } if v == var),
+            "{value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn http_loopback_jwks_only_when_allowed() {
+    let jwks = (JWKS_URI_VAR, "http://127.0.0.1:8080/jwks");
+    let settings = Settings::from_vars(vars(&[jwks])).unwrap();
+    assert!(Authorizer::from_settings(&settings).is_err());
+    let settings = Settings::from_vars(vars(&[jwks, (ALLOW_HTTP_LOOPBACK_VAR, "1")])).unwrap();
+    Authorizer::from_settings(&settings).unwrap();
+}
+
+#[test]
+fn no_token_is_401_and_anonymous_route_passes() {
+    let a = authorizer(&[]);
+    let Outcome::Deny(rejection) = a.check(&parts("/api/x", None), None, now()) else {
+        panic!("expected a deny");
+    };
+    let response = rejection_response(&rejection);
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="edge-auth""#
+    );
+    assert!(matches!(
+        a.check(&parts("/healthz", None), None, now()),
+        Outcome::Allow {
+            principal: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn token_with_role_passes_wrong_role_is_403_and_keys_are_reused() {
+    let (a, idp, mut fetches) = (authorizer(&[]), Idp::new(), 0);
+    let reader = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    let Outcome::Allow {
+        principal: Some(p), ..
+    } = decide(&a, &idp, &reader, &mut fetches)
+    else {
+        panic!("expected allow");
+    };
+    assert_eq!(p.subject.as_deref(), Some("alice"));
+    let writer = parts("/api/x", Some(&idp.token("bob", &["writer"])));
+    let Outcome::Deny(rejection) = decide(&a, &idp, &writer, &mut fetches) else {
+        panic!("expected deny");
+    };
+    assert_eq!(rejection.status(), StatusCode::FORBIDDEN);
+    assert_eq!(fetches, 1, "the second token must reuse the keys");
+}
+
+#[test]
+fn key_state_round_trips_through_kv_and_is_written_only_on_change() {
+    let (a, idp, mut fetches) = (authorizer(&[]), Idp::new(), 0);
+    let token = idp.token("alice", &["reader"]);
+    let Outcome::FetchKeys(plan) = a.check(&parts("/api/x", Some(&token)), None, now()) else {
+        panic!("expected a fetch");
+    };
+    let saved = a
+        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap()
+        .expect("a new state to write");
+    // The same answer again leaves the state as it was: nothing to write.
+    let again = a
+        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap();
+    assert_eq!(again, None);
+
+    // Another isolate starts from KV and needs no fetch.
+    let b = authorizer(&[]);
+    b.restore_state(&saved, now()).unwrap();
+    assert!(matches!(
+        decide(&b, &idp, &parts("/api/x", Some(&token)), &mut fetches),
+        Outcome::Allow { .. }
+    ));
+    assert_eq!(fetches, 0);
+
+    // Corrupt or foreign states are refused (and the Gate fetches instead).
+    let c = authorizer(&[]);
+    assert!(c.restore_state("{", now()).is_err());
+    let foreign = saved.replace(ISS, "https://evil.example");
+    let err = c.restore_state(&foreign, now()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WorkerError::Invalid {
+                var: JWKS_KV_BINDING,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        c.check(&parts("/api/x", Some(&token)), None, now()),
+        Outcome::FetchKeys(_)
+    ));
+}
+
+#[test]
+fn discovery_writes_no_state_then_the_key_set_does() {
+    let a = authorizer(&[(JWKS_URI_VAR, "")]);
+    let idp = Idp::new();
+    let token = idp.token("alice", &["reader"]);
+    let p = parts("/api/x", Some(&token));
+    let Outcome::FetchKeys(plan) = a.check(&p, None, now()) else {
+        panic!("expected discovery");
+    };
+    assert_eq!(plan.kind(), FetchKind::Discovery);
+    assert_eq!(
+        plan.url(),
+        format!("{ISS}/.well-known/openid-configuration")
+    );
+    let doc = json!({
+        "issuer": ISS, "jwks_uri": format!("{ISS}/keys"),
+        "authorization_endpoint": format!("{ISS}/authorize"),
+        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    });
+    let written = a
+        .apply_fetch_response(
+            &plan,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            doc.to_string().as_bytes(),
+            now(),
+        )
+        .unwrap();
+    assert_eq!(written, None, "an empty key state must not reach KV");
+    let Outcome::FetchKeys(plan) = a.check(&p, None, now()) else {
+        panic!("expected the key set fetch");
+    };
+    assert_eq!(
+        (plan.kind(), plan.url()),
+        (FetchKind::Jwks, format!("{ISS}/keys").as_str())
+    );
+    let written = a
+        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap();
+    assert!(written.is_some());
+    assert!(matches!(a.check(&p, None, now()), Outcome::Allow { .. }));
+}
+
+#[test]
+fn allowed_request_is_rewritten_signed_and_verifiable() {
+    let a = authorizer(&[
+        (ORIGIN_VAR, "http://127.0.0.1:9000"),
+        (UPSTREAM_KEY_VAR, UPSTREAM_KEY),
+    ]);
+    let mut p = parts("/api/x?q=1", None);
+    p.headers
+        .insert(SUBJECT_HEADER, HeaderValue::from_static("mallory"));
+    p.headers
+        .insert("signature", HeaderValue::from_static("edge-auth=:AAAA:"));
+    let mut principal = Principal::new("ali,ce\u{e9}");
+    principal.roles.insert("reader".into());
+    principal.roles.insert("a b".into());
+    assert!(matches!(
+        a.prepare_upstream(&mut p, Some(&principal), now()).unwrap(),
+        Route::Origin
+    ));
+    assert_eq!(p.uri, "http://127.0.0.1:9000/api/x?q=1");
+    assert_eq!(p.headers[SUBJECT_HEADER], "ali%2Cce%C3%A9");
+    assert_eq!(p.headers[ROLES_HEADER], "a%20b,reader");
+    assert_eq!(p.headers.get_all("signature").iter().count(), 1);
+
+    // The origin's view: origin-form target, Host header.
+    let mut origin_view = p.clone();
+    origin_view.uri = "/api/x?q=1".parse().unwrap();
+    origin_view
+        .headers
+        .insert(header::HOST, HeaderValue::from_static("127.0.0.1:9000"));
+    let mut keys = KeyRing::new();
+    keys.insert(
+        DEFAULT_UPSTREAM_KEY_ID,
+        VerifyingKey::try_from_hmac_sha256(&Secret::new(UPSTREAM_KEY.as_bytes().to_vec())).unwrap(),
+    );
+    let mut config = VerifierConfig::default();
+    config.require_content_digest = false;
+    config.assumed_scheme = "http".into();
+    config.required_components = [
+        "@method",
+        "@authority",
+        "@path",
+        SUBJECT_HEADER,
+        ROLES_HEADER,
+    ]
+    .iter()
+    .map(|n| Component::try_from_name(n).unwrap())
+    .collect();
+    let verified = Verifier::new(config)
+        .unwrap()
+        .verify(&origin_view, &[], &keys, None, now())
+        .unwrap();
+    assert_eq!(verified.label, UPSTREAM_SIGNATURE_LABEL);
+
+    // A changed identity header breaks it.
+    origin_view
+        .headers
+        .insert(SUBJECT_HEADER, HeaderValue::from_static("mallory"));
+    let mut config = VerifierConfig::default();
+    config.require_content_digest = false;
+    assert!(
+        Verifier::new(config)
+            .unwrap()
+            .verify(&origin_view, &[], &keys, None, now())
+            .is_err()
+    );
+
+    // Anonymous: no identity headers, still signed.
+    let mut p = parts("/healthz", None);
+    assert!(matches!(
+        a.prepare_upstream(&mut p, None, now()).unwrap(),
+        Route::Origin
+    ));
+    assert!(p.headers.get(SUBJECT_HEADER).is_none());
+    assert!(p.headers.contains_key("signature-input"));
+}
+
+#[test]
+fn without_origin_the_worker_answers_with_the_identity() {
+    let a = authorizer(&[]);
+    let mut principal = Principal::new("alice");
+    principal.roles.insert("reader".into());
+    let Route::Respond(response) = a
+        .prepare_upstream(&mut parts("/api/x", None), Some(&principal), now())
+        .unwrap()
+    else {
+        panic!("no origin configured");
+    };
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = serde_json::from_str(response.body()).unwrap();
+    assert_eq!(body, json!({"subject": "alice", "roles": ["reader"]}));
+}
+
+#[test]
+fn country_comes_from_cf_then_header() {
+    let policy = r#"{"rules": [{"id": "de", "match": {"paths": ["/**"]},
+        "require": {"anonymous": true, "country": ["DE"]}, "effect": "allow"}]}"#;
+    let a = authorizer(&[(POLICY_VAR, policy)]);
+    let mut p = parts("/x", None);
+    assert!(matches!(
+        a.check(&p, Some("DE"), now()),
+        Outcome::Allow { .. }
+    ));
+    assert!(matches!(a.check(&p, None, now()), Outcome::Deny(_)));
+    p.headers
+        .insert("cf-ipcountry", HeaderValue::from_static("DE"));
+    assert!(matches!(a.check(&p, None, now()), Outcome::Allow { .. }));
+}
+
+#[test]
+fn clock_millis_convert_exactly() {
+    let now = time_from_unix_millis(1_795_000_000_123).unwrap();
+    assert_eq!(now.unix_timestamp(), 1_795_000_000);
+    assert_eq!(now.millisecond(), 123);
+    assert_eq!(
+        time_from_unix_millis(u64::MAX).unwrap_err(),
+        WorkerError::Clock {
+            unix_millis: u64::MAX
+        }
+    );
+}
