@@ -1539,3 +1539,31 @@ mod parser_props {
         }
     }
 }
+
+/// A presigned URL signed at the last second `X-Amz-Date` can express, with
+/// the longest expiry, is verified without overflowing the time arithmetic.
+#[test]
+fn presign_at_the_end_of_time_does_not_overflow() {
+    let (parts, _) = base_request().into_parts();
+    let creds = Credentials::new(AKID, EXAMPLE_SECRET);
+    let end = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+    let params = SigningParams::new("us-east-1", "s3", end);
+    let out = sigv4::presign(
+        &parts,
+        Payload::Unsigned,
+        &creds,
+        &params,
+        time::Duration::days(7),
+    )
+    .unwrap();
+    let uri = out.presigned_uri().unwrap().clone();
+    let (mut parts, _) = base_request().into_parts();
+    parts.uri = uri;
+    let result = sigv4::verify(
+        &parts,
+        Payload::Unsigned,
+        |_| Some(Secret::new(EXAMPLE_SECRET.to_owned())),
+        &VerifyParams::new("us-east-1", "s3", end),
+    );
+    assert!(result.is_ok(), "{result:?}");
+}

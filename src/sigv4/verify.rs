@@ -591,7 +591,7 @@ fn verify_inner(
     }
     let expires_at = fields
         .expires_secs
-        .map(|e| fields.signed_at + time::Duration::seconds(e));
+        .map(|e| fields.signed_at.saturating_add(time::Duration::seconds(e)));
     if let Some(expires_at) = expires_at.filter(|e| params.now > *e) {
         return Err(SigV4Error::Expired {
             expires_at: crate::time::display(expires_at),
