@@ -42,6 +42,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::text::{hex_value, is_tchar};
 use http::HeaderName;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::request::Parts;
@@ -523,11 +524,6 @@ fn trim_ows(value: &[u8]) -> &[u8] {
     value.get(start..end).unwrap_or_default()
 }
 
-/// `tchar` (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Bytes of the token68 body: `ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
 /// "/"`. A table, because this scan is most of the cost of extraction.
 #[allow(
@@ -692,15 +688,6 @@ pub(crate) fn form_decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, usize> {
         i = i.saturating_add(1);
     }
     Ok(Cow::Owned(out))
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Prints a configured name with control characters escaped, so an error

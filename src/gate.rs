@@ -902,19 +902,7 @@ fn for_audit(value: &str) -> String {
 /// `value` with control and non-ASCII characters escaped, clipped to about
 /// `max` bytes.
 fn clipped(value: &str, max: usize) -> String {
-    let mut out = String::new();
-    for c in value.chars() {
-        if out.len() >= max {
-            out.push('…');
-            break;
-        }
-        if c.is_ascii() && !c.is_ascii_control() {
-            out.push(c);
-        } else {
-            out.extend(c.escape_default());
-        }
-    }
-    out
+    crate::text::printable(value, max)
 }
 
 /// The rejection for a token that failed validation. The wire shows only

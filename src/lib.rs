@@ -23,6 +23,7 @@ pub mod policy;
 pub mod response;
 pub mod secret;
 pub mod sigv4;
+mod text;
 pub mod time;
 
 pub use error::Error;

@@ -4,6 +4,7 @@
 //! serialisation follows §4.1 and is canonical, so parse → serialise → parse
 //! is the identity on values.
 
+use crate::text::is_tchar;
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use std::fmt::Write as _;
@@ -145,27 +146,6 @@ const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
 
 fn is_key_char(c: u8) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.' | b'*')
-}
-
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 fn insert_overwrite<V>(map: &mut Vec<(String, V)>, key: String, value: V) {

@@ -375,20 +375,7 @@ fn bad(name: &'static str, url: &str, reason: &'static str) -> DiscoveryError {
 /// control and non-ASCII characters escaped (a CR LF in `issuer` must not
 /// forge a log line), clipped to 256 bytes (the document may be 64 KiB).
 pub(crate) fn printable(value: &str) -> String {
-    const MAX: usize = 256;
-    let mut out = String::new();
-    for c in value.chars() {
-        if out.len() >= MAX {
-            out.push('…');
-            break;
-        }
-        if c.is_ascii() && !c.is_ascii_control() {
-            out.push(c);
-        } else {
-            out.extend(c.escape_default());
-        }
-    }
-    out
+    crate::text::printable(value, 256)
 }
 
 /// Checks that a URL we will fetch keys from (or compare issuers against)

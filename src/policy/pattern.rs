@@ -2,6 +2,7 @@
 //! path patterns (RFC 3986 §3.3, §6.2.2), methods (RFC 9110 §9.1), hosts
 //! (RFC 9110 §7.2), CIDR blocks (RFC 4632, RFC 4291 §2.5.5.2), countries.
 
+use crate::text::hex_value;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
@@ -23,15 +24,6 @@ pub(crate) struct PathOptions {
     pub(crate) max_segments: usize,
     pub(crate) reject_encoded_separators: bool,
     pub(crate) reject_path_parameters: bool,
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -385,26 +377,7 @@ const STANDARD_METHODS: [&str; 9] = [
 /// Checks a method is an RFC 9110 token and not a mis-cased standard method
 /// (which could never match, since methods are case-sensitive).
 pub(crate) fn validate_method(method: &str) -> Result<(), String> {
-    let tchar = |b: u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            )
-    };
+    let tchar = crate::text::is_tchar;
     if method.is_empty() || !method.bytes().all(tchar) {
         return Err("not an RFC 9110 method token".to_owned());
     }

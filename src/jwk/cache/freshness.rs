@@ -2,6 +2,7 @@
 //! (RFC 9111 §5.2), an HTTP-date parser (RFC 9110 §5.6.7) and the freshness
 //! lifetime and age arithmetic of RFC 9111 §4.2.
 
+use crate::text::is_tchar;
 use http::HeaderMap;
 use http::header::{AGE, CACHE_CONTROL, DATE, EXPIRES};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
@@ -49,10 +50,6 @@ pub enum CacheControlError {
         /// The directive name, lowercased.
         name: String,
     },
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn is_ows(b: u8) -> bool {
