@@ -40,7 +40,7 @@ use crate::extract::{self, TokenSource};
 use crate::jwk::KeySet;
 use crate::jwk::cache::{self, CacheConfig, CacheState, JwksCache, Lookup};
 use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
-use crate::jwt::{self, JwtError, Part, Validation, Validator};
+use crate::jwt::{self, JwtError, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
 use crate::policy::{CompiledPolicy, Decision, Failure, Policy, Reason, RequestFacts};
 use crate::response::{DEFAULT_REALM, Rejection};
@@ -372,6 +372,20 @@ pub struct Gate {
     max_token_size: usize,
 }
 
+/// Why key selection did not hand the validator a key set.
+enum KeyStep {
+    /// The token is refused (unknown key, or a validation error on the way).
+    Invalid(JwtError),
+    /// The gate answers otherwise: fetch keys, wait, or 503.
+    Stop(Authn),
+}
+
+impl From<JwtError> for KeyStep {
+    fn from(e: JwtError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
 /// Result of the authentication stage.
 enum Authn {
     Principal(Box<Principal>),
@@ -501,77 +515,23 @@ impl Gate {
     }
 
     fn authenticate(&self, token: &str, now: OffsetDateTime) -> Authn {
-        let (alg, kid) = match peek_header(token, self.max_token_size) {
-            Ok(h) => h,
-            Err(e) => return Authn::Reject(rejection_for(&e)),
-        };
         let issuer = match self.select_issuer(token) {
             Ok(issuer) => issuer,
             Err(r) => return Authn::Reject(*r),
         };
-        // An `alg` this issuer does not accept is refused before any key
-        // is looked up or fetched (STYLE.md 8): validating against an
-        // empty set yields the precise error.
-        let alg = match alg {
-            Some(alg) if issuer.validator.validation().algorithms.contains(&alg) => alg,
-            _ => {
-                return match issuer
-                    .validator
-                    .validate::<IgnoredAny>(token, &KeySet::default(), now)
-                {
-                    Err(e) => Authn::Reject(rejection_for(&e)),
-                    Ok(_) => Authn::Reject(Rejection::invalid_token("algorithm not accepted")),
-                };
-            }
-        };
-        let mut state = issuer.lock();
-        let IssuerState {
-            cache,
-            discovery,
-            keys: copy,
-        } = &mut *state;
-        let Some(cache) = cache else {
-            return self.discovery_step(issuer, discovery, now);
-        };
-        let keys = match cache.lookup(kid.as_deref(), alg, now) {
-            Lookup::Key(keys) => Ok(Arc::clone(
-                copy.get_or_insert_with(|| Arc::new(keys.clone())),
-            )),
-            Lookup::Fetch(plan) => {
-                return Authn::Fetch(FetchPlan {
-                    issuer: issuer.config.issuer.clone(),
-                    url: plan.url().to_owned(),
-                    kind: FetchKind::Jwks,
-                    in_flight: false,
-                    headers: plan.headers(),
-                    issued_at: Some(plan.issued_at()),
-                });
-            }
-            Lookup::Pending => {
-                return Authn::Fetch(FetchPlan {
-                    issuer: issuer.config.issuer.clone(),
-                    url: cache.jwks_uri().to_owned(),
-                    kind: FetchKind::Jwks,
-                    in_flight: true,
-                    headers: HeaderMap::new(),
-                    issued_at: Some(now),
-                });
-            }
-            Lookup::Unavailable => {
-                return Authn::Reject(
-                    Rejection::unavailable("the issuer's keys are unavailable")
-                        .with_issuer(issuer.config.issuer.as_str()),
-                );
-            }
-            // `Unknown` and anything a later version adds: no key, no accept.
-            _ => Err(JwtError::UnknownKey {
-                kid: kid.clone(),
-                alg: format!("{alg:?}"),
-            }),
-        };
-        drop(state);
-        let claims =
-            keys.and_then(|keys| issuer.validator.validate::<IgnoredAny>(token, &keys, now));
+        // The validator parses the header once and checks `alg` against
+        // this issuer's allow-list before it asks for keys (RFC 8725,
+        // STYLE.md 8): an `alg` the issuer does not accept never reaches
+        // the cache, so it neither fetches nor names the issuer.
+        let mut selected = false;
+        let claims = issuer.validator.validate_selecting::<IgnoredAny, _, _, _>(
+            token,
+            |kid, alg| {
+                selected = true;
+                self.keys_for(issuer, kid, alg, now)
+            },
+            now,
+        );
         match claims {
             Ok(claims) => {
                 let (IgnoredAny, raw) = claims.into_parts();
@@ -581,7 +541,62 @@ impl Gate {
                 }
                 Authn::Principal(Box::new(principal))
             }
-            Err(e) => Authn::Reject(rejection_for(&e).with_issuer(issuer.config.issuer.as_str())),
+            Err(KeyStep::Stop(authn)) => authn,
+            Err(KeyStep::Invalid(e)) if selected => {
+                Authn::Reject(rejection_for(&e).with_issuer(issuer.config.issuer.as_str()))
+            }
+            Err(KeyStep::Invalid(e)) => Authn::Reject(rejection_for(&e)),
+        }
+    }
+
+    /// The issuer's current key set for a token with this `kid` and `alg`,
+    /// or what to do instead (fetch, wait, refuse). The lock is released
+    /// before the signature is verified.
+    fn keys_for(
+        &self,
+        issuer: &Issuer,
+        kid: Option<&str>,
+        alg: Algorithm,
+        now: OffsetDateTime,
+    ) -> Result<Arc<KeySet>, KeyStep> {
+        let mut state = issuer.lock();
+        let IssuerState {
+            cache,
+            discovery,
+            keys: copy,
+        } = &mut *state;
+        let Some(cache) = cache else {
+            return Err(KeyStep::Stop(self.discovery_step(issuer, discovery, now)));
+        };
+        match cache.lookup(kid, alg, now) {
+            Lookup::Key(keys) => Ok(Arc::clone(
+                copy.get_or_insert_with(|| Arc::new(keys.clone())),
+            )),
+            Lookup::Fetch(plan) => Err(KeyStep::Stop(Authn::Fetch(FetchPlan {
+                issuer: issuer.config.issuer.clone(),
+                url: plan.url().to_owned(),
+                kind: FetchKind::Jwks,
+                in_flight: false,
+                headers: plan.headers(),
+                issued_at: Some(plan.issued_at()),
+            }))),
+            Lookup::Pending => Err(KeyStep::Stop(Authn::Fetch(FetchPlan {
+                issuer: issuer.config.issuer.clone(),
+                url: cache.jwks_uri().to_owned(),
+                kind: FetchKind::Jwks,
+                in_flight: true,
+                headers: HeaderMap::new(),
+                issued_at: Some(now),
+            }))),
+            Lookup::Unavailable => Err(KeyStep::Stop(Authn::Reject(
+                Rejection::unavailable("the issuer's keys are unavailable")
+                    .with_issuer(issuer.config.issuer.as_str()),
+            ))),
+            // `Unknown` and anything a later version adds: no key, no accept.
+            _ => Err(KeyStep::Invalid(JwtError::UnknownKey {
+                kid: kid.map(str::to_owned),
+                alg: format!("{alg:?}"),
+            })),
         }
     }
 
@@ -879,17 +894,6 @@ impl Gate {
             .find(|i| i.config.issuer == issuer)
             .ok_or_else(|| GateError::issuer(issuer, "is not configured"))
     }
-}
-
-/// Reads `alg` and `kid` from a token's header, unverified, with the
-/// validator's own parsers. `alg` is `None` when it names no algorithm this
-/// crate implements (the validator then says precisely why).
-fn peek_header(token: &str, max: usize) -> Result<(Option<Algorithm>, Option<String>), JwtError> {
-    let segments = jwt::compact::split(token, max)?;
-    let bytes = jwt::compact::decode_vec(segments.header, Part::Header)?;
-    let header = jwt::header::parse(&bytes)?;
-    let alg = jwt::header::Alg::from_name(&header.alg).map(|a| a.to_jwt());
-    Ok((alg, header.kid.map(|k| k.into_owned())))
 }
 
 /// An unverified value from a token made fit for the audit record and
