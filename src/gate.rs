@@ -377,7 +377,14 @@ enum KeyStep {
     /// The token is refused (unknown key, or a validation error on the way).
     Invalid(JwtError),
     /// The gate answers otherwise: fetch keys, wait, or 503.
-    Stop(Authn),
+    Stop(Box<Authn>),
+}
+
+impl KeyStep {
+    /// Boxed: the answer is rare (cold cache) and large.
+    fn stop(authn: Authn) -> Self {
+        Self::Stop(Box::new(authn))
+    }
 }
 
 impl From<JwtError> for KeyStep {
@@ -541,7 +548,7 @@ impl Gate {
                 }
                 Authn::Principal(Box::new(principal))
             }
-            Err(KeyStep::Stop(authn)) => authn,
+            Err(KeyStep::Stop(authn)) => *authn,
             Err(KeyStep::Invalid(e)) if selected => {
                 Authn::Reject(rejection_for(&e).with_issuer(issuer.config.issuer.as_str()))
             }
@@ -566,13 +573,13 @@ impl Gate {
             keys: copy,
         } = &mut *state;
         let Some(cache) = cache else {
-            return Err(KeyStep::Stop(self.discovery_step(issuer, discovery, now)));
+            return Err(KeyStep::stop(self.discovery_step(issuer, discovery, now)));
         };
         match cache.lookup(kid, alg, now) {
             Lookup::Key(keys) => Ok(Arc::clone(
                 copy.get_or_insert_with(|| Arc::new(keys.clone())),
             )),
-            Lookup::Fetch(plan) => Err(KeyStep::Stop(Authn::Fetch(FetchPlan {
+            Lookup::Fetch(plan) => Err(KeyStep::stop(Authn::Fetch(FetchPlan {
                 issuer: issuer.config.issuer.clone(),
                 url: plan.url().to_owned(),
                 kind: FetchKind::Jwks,
@@ -580,7 +587,7 @@ impl Gate {
                 headers: plan.headers(),
                 issued_at: Some(plan.issued_at()),
             }))),
-            Lookup::Pending => Err(KeyStep::Stop(Authn::Fetch(FetchPlan {
+            Lookup::Pending => Err(KeyStep::stop(Authn::Fetch(FetchPlan {
                 issuer: issuer.config.issuer.clone(),
                 url: cache.jwks_uri().to_owned(),
                 kind: FetchKind::Jwks,
@@ -588,7 +595,7 @@ impl Gate {
                 headers: HeaderMap::new(),
                 issued_at: Some(now),
             }))),
-            Lookup::Unavailable => Err(KeyStep::Stop(Authn::Reject(
+            Lookup::Unavailable => Err(KeyStep::stop(Authn::Reject(
                 Rejection::unavailable("the issuer's keys are unavailable")
                     .with_issuer(issuer.config.issuer.as_str()),
             ))),
