@@ -33,6 +33,7 @@ use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use jsonwebtoken::Algorithm;
 use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::Error;
@@ -40,7 +41,7 @@ use crate::extract::{self, TokenSource};
 use crate::jwk::KeySet;
 use crate::jwk::cache::{self, CacheConfig, CacheState, JwksCache, Lookup};
 use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
-use crate::jwt::{self, JwtError, Validation, Validator};
+use crate::jwt::{self, JwtError, Part, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
 use crate::policy::{CompiledPolicy, Decision, Failure, Policy, Reason, RequestFacts};
 use crate::response::{DEFAULT_REALM, Rejection};
@@ -531,29 +532,50 @@ impl Gate {
         // STYLE.md 8): an `alg` the issuer does not accept never reaches
         // the cache, so it neither fetches nor names the issuer.
         let mut selected = false;
-        let claims = issuer.validator.validate_selecting::<IgnoredAny, _, _, _>(
-            token,
-            |kid, alg| {
-                selected = true;
-                self.keys_for(issuer, kid, alg, now)
+        let mut used: Option<Arc<KeySet>> = None;
+        // The role mapper reads the claims as a map: build it in the
+        // validation pass itself rather than parsing the payload again.
+        let claims = issuer
+            .validator
+            .validate_selecting::<Map<String, Value>, _, _, _>(
+                token,
+                |kid, alg| {
+                    selected = true;
+                    let keys = self.keys_for(issuer, kid, alg, now)?;
+                    used = Some(Arc::clone(&keys));
+                    Ok(keys)
+                },
+                now,
+            );
+        let raw = match (claims, used) {
+            (Ok(claims), _) => claims.into_typed(),
+            // A verified claims set that JSON allows but a `Value` cannot
+            // hold (a number beyond f64, a lone surrogate): validated as
+            // before, without the map, and mapped from an empty one.
+            (
+                Err(KeyStep::Invalid(JwtError::Malformed {
+                    part: Part::Claims, ..
+                })),
+                Some(keys),
+            ) => match issuer.validator.validate::<IgnoredAny>(token, &keys, now) {
+                Ok(claims) => claims.into_parts().1,
+                Err(e) => return self.invalid(issuer, &e),
             },
-            now,
-        );
-        match claims {
-            Ok(claims) => {
-                let (IgnoredAny, raw) = claims.into_parts();
-                let mut principal = issuer.config.roles.map_owned(raw);
-                if principal.issuer.is_none() {
-                    principal.issuer = Some(issuer.config.issuer.clone());
-                }
-                Authn::Principal(Box::new(principal))
-            }
-            Err(KeyStep::Stop(authn)) => *authn,
-            Err(KeyStep::Invalid(e)) if selected => {
-                Authn::Reject(rejection_for(&e).with_issuer(issuer.config.issuer.as_str()))
-            }
-            Err(KeyStep::Invalid(e)) => Authn::Reject(rejection_for(&e)),
+            (Err(KeyStep::Stop(authn)), _) => return *authn,
+            (Err(KeyStep::Invalid(e)), _) if selected => return self.invalid(issuer, &e),
+            (Err(KeyStep::Invalid(e)), _) => return Authn::Reject(rejection_for(&e)),
+        };
+        let mut principal = issuer.config.roles.map_owned(raw);
+        if principal.issuer.is_none() {
+            principal.issuer = Some(issuer.config.issuer.clone());
         }
+        Authn::Principal(Box::new(principal))
+    }
+
+    /// The rejection for a token that failed validation once its issuer's
+    /// keys were asked for.
+    fn invalid(&self, issuer: &Issuer, error: &JwtError) -> Authn {
+        Authn::Reject(rejection_for(error).with_issuer(issuer.config.issuer.as_str()))
     }
 
     /// The issuer's current key set for a token with this `kid` and `alg`,
