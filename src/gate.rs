@@ -33,6 +33,7 @@ use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use jsonwebtoken::Algorithm;
 use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::Error;
@@ -372,6 +373,27 @@ pub struct Gate {
     max_token_size: usize,
 }
 
+/// Why key selection did not hand the validator a key set.
+enum KeyStep {
+    /// The token is refused (unknown key, or a validation error on the way).
+    Invalid(JwtError),
+    /// The gate answers otherwise: fetch keys, wait, or 503.
+    Stop(Box<Authn>),
+}
+
+impl KeyStep {
+    /// Boxed: the answer is rare (cold cache) and large.
+    fn stop(authn: Authn) -> Self {
+        Self::Stop(Box::new(authn))
+    }
+}
+
+impl From<JwtError> for KeyStep {
+    fn from(e: JwtError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
 /// Result of the authentication stage.
 enum Authn {
     Principal(Box<Principal>),
@@ -501,29 +523,71 @@ impl Gate {
     }
 
     fn authenticate(&self, token: &str, now: OffsetDateTime) -> Authn {
-        let (alg, kid) = match peek_header(token, self.max_token_size) {
-            Ok(h) => h,
-            Err(e) => return Authn::Reject(rejection_for(&e)),
-        };
         let issuer = match self.select_issuer(token) {
             Ok(issuer) => issuer,
             Err(r) => return Authn::Reject(*r),
         };
-        // An `alg` this issuer does not accept is refused before any key
-        // is looked up or fetched (STYLE.md 8): validating against an
-        // empty set yields the precise error.
-        let alg = match alg {
-            Some(alg) if issuer.validator.validation().algorithms.contains(&alg) => alg,
-            _ => {
-                return match issuer
-                    .validator
-                    .validate::<IgnoredAny>(token, &KeySet::default(), now)
-                {
-                    Err(e) => Authn::Reject(rejection_for(&e)),
-                    Ok(_) => Authn::Reject(Rejection::invalid_token("algorithm not accepted")),
-                };
-            }
+        // The validator parses the header once and checks `alg` against
+        // this issuer's allow-list before it asks for keys (RFC 8725,
+        // STYLE.md 8): an `alg` the issuer does not accept never reaches
+        // the cache, so it neither fetches nor names the issuer.
+        let mut selected = false;
+        let mut used: Option<Arc<KeySet>> = None;
+        // The role mapper reads the claims as a map: build it in the
+        // validation pass itself rather than parsing the payload again.
+        let claims = issuer
+            .validator
+            .validate_selecting::<Map<String, Value>, _, _, _>(
+                token,
+                |kid, alg| {
+                    selected = true;
+                    let keys = self.keys_for(issuer, kid, alg, now)?;
+                    used = Some(Arc::clone(&keys));
+                    Ok(keys)
+                },
+                now,
+            );
+        let raw = match (claims, used) {
+            (Ok(claims), _) => claims.into_typed(),
+            // A verified claims set that JSON allows but a `Value` cannot
+            // hold (a number beyond f64, a lone surrogate): validated as
+            // before, without the map, and mapped from an empty one.
+            (
+                Err(KeyStep::Invalid(JwtError::Malformed {
+                    part: Part::Claims, ..
+                })),
+                Some(keys),
+            ) => match issuer.validator.validate::<IgnoredAny>(token, &keys, now) {
+                Ok(claims) => claims.into_parts().1,
+                Err(e) => return self.invalid(issuer, &e),
+            },
+            (Err(KeyStep::Stop(authn)), _) => return *authn,
+            (Err(KeyStep::Invalid(e)), _) if selected => return self.invalid(issuer, &e),
+            (Err(KeyStep::Invalid(e)), _) => return Authn::Reject(rejection_for(&e)),
         };
+        let mut principal = issuer.config.roles.map_owned(raw);
+        if principal.issuer.is_none() {
+            principal.issuer = Some(issuer.config.issuer.clone());
+        }
+        Authn::Principal(Box::new(principal))
+    }
+
+    /// The rejection for a token that failed validation once its issuer's
+    /// keys were asked for.
+    fn invalid(&self, issuer: &Issuer, error: &JwtError) -> Authn {
+        Authn::Reject(rejection_for(error).with_issuer(issuer.config.issuer.as_str()))
+    }
+
+    /// The issuer's current key set for a token with this `kid` and `alg`,
+    /// or what to do instead (fetch, wait, refuse). The lock is released
+    /// before the signature is verified.
+    fn keys_for(
+        &self,
+        issuer: &Issuer,
+        kid: Option<&str>,
+        alg: Algorithm,
+        now: OffsetDateTime,
+    ) -> Result<Arc<KeySet>, KeyStep> {
         let mut state = issuer.lock();
         let IssuerState {
             cache,
@@ -531,57 +595,37 @@ impl Gate {
             keys: copy,
         } = &mut *state;
         let Some(cache) = cache else {
-            return self.discovery_step(issuer, discovery, now);
+            return Err(KeyStep::stop(self.discovery_step(issuer, discovery, now)));
         };
-        let keys = match cache.lookup(kid.as_deref(), alg, now) {
+        match cache.lookup(kid, alg, now) {
             Lookup::Key(keys) => Ok(Arc::clone(
                 copy.get_or_insert_with(|| Arc::new(keys.clone())),
             )),
-            Lookup::Fetch(plan) => {
-                return Authn::Fetch(FetchPlan {
-                    issuer: issuer.config.issuer.clone(),
-                    url: plan.url().to_owned(),
-                    kind: FetchKind::Jwks,
-                    in_flight: false,
-                    headers: plan.headers(),
-                    issued_at: Some(plan.issued_at()),
-                });
-            }
-            Lookup::Pending => {
-                return Authn::Fetch(FetchPlan {
-                    issuer: issuer.config.issuer.clone(),
-                    url: cache.jwks_uri().to_owned(),
-                    kind: FetchKind::Jwks,
-                    in_flight: true,
-                    headers: HeaderMap::new(),
-                    issued_at: Some(now),
-                });
-            }
-            Lookup::Unavailable => {
-                return Authn::Reject(
-                    Rejection::unavailable("the issuer's keys are unavailable")
-                        .with_issuer(issuer.config.issuer.as_str()),
-                );
-            }
+            Lookup::Fetch(plan) => Err(KeyStep::stop(Authn::Fetch(FetchPlan {
+                issuer: issuer.config.issuer.clone(),
+                url: plan.url().to_owned(),
+                kind: FetchKind::Jwks,
+                in_flight: false,
+                headers: plan.headers(),
+                issued_at: Some(plan.issued_at()),
+            }))),
+            Lookup::Pending => Err(KeyStep::stop(Authn::Fetch(FetchPlan {
+                issuer: issuer.config.issuer.clone(),
+                url: cache.jwks_uri().to_owned(),
+                kind: FetchKind::Jwks,
+                in_flight: true,
+                headers: HeaderMap::new(),
+                issued_at: Some(now),
+            }))),
+            Lookup::Unavailable => Err(KeyStep::stop(Authn::Reject(
+                Rejection::unavailable("the issuer's keys are unavailable")
+                    .with_issuer(issuer.config.issuer.as_str()),
+            ))),
             // `Unknown` and anything a later version adds: no key, no accept.
-            _ => Err(JwtError::UnknownKey {
-                kid: kid.clone(),
+            _ => Err(KeyStep::Invalid(JwtError::UnknownKey {
+                kid: kid.map(str::to_owned),
                 alg: format!("{alg:?}"),
-            }),
-        };
-        drop(state);
-        let claims =
-            keys.and_then(|keys| issuer.validator.validate::<IgnoredAny>(token, &keys, now));
-        match claims {
-            Ok(claims) => {
-                let (IgnoredAny, raw) = claims.into_parts();
-                let mut principal = issuer.config.roles.map_owned(raw);
-                if principal.issuer.is_none() {
-                    principal.issuer = Some(issuer.config.issuer.clone());
-                }
-                Authn::Principal(Box::new(principal))
-            }
-            Err(e) => Authn::Reject(rejection_for(&e).with_issuer(issuer.config.issuer.as_str())),
+            })),
         }
     }
 
@@ -879,17 +923,6 @@ impl Gate {
             .find(|i| i.config.issuer == issuer)
             .ok_or_else(|| GateError::issuer(issuer, "is not configured"))
     }
-}
-
-/// Reads `alg` and `kid` from a token's header, unverified, with the
-/// validator's own parsers. `alg` is `None` when it names no algorithm this
-/// crate implements (the validator then says precisely why).
-fn peek_header(token: &str, max: usize) -> Result<(Option<Algorithm>, Option<String>), JwtError> {
-    let segments = jwt::compact::split(token, max)?;
-    let bytes = jwt::compact::decode_vec(segments.header, Part::Header)?;
-    let header = jwt::header::parse(&bytes)?;
-    let alg = jwt::header::Alg::from_name(&header.alg).map(|a| a.to_jwt());
-    Ok((alg, header.kid.map(|k| k.into_owned())))
 }
 
 /// An unverified value from a token made fit for the audit record and

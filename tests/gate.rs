@@ -53,11 +53,12 @@ impl Key {
     }
 
     fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            B64.encode(header.to_string()),
-            B64.encode(claims.to_string())
-        );
+        self.sign_raw(&header.to_string(), &claims.to_string())
+    }
+
+    /// Signs a claims set given as JSON text (for values `Value` cannot hold).
+    fn sign_raw(&self, header: &str, claims: &str) -> String {
+        let input = format!("{}.{}", B64.encode(header), B64.encode(claims));
         let sig = self
             .pair
             .sign(&SystemRandom::new(), input.as_bytes())
@@ -857,4 +858,32 @@ fn unverified_kid_in_the_audit_reason_is_escaped_and_clipped() {
     let reason = r.reason().unwrap();
     assert!(!reason.contains('\n'), "{reason}");
     assert!(reason.len() < 1024, "{} bytes", reason.len());
+}
+
+/// A verified claims set with JSON a `Value` cannot hold (a number beyond
+/// f64, a lone surrogate) is treated as it always was: valid, mapped from an
+/// empty claims map (no subject, no roles), issuer from the configuration.
+#[test]
+fn unrepresentable_claims_keep_their_behaviour() {
+    let k = Key::new("k1");
+    let g = gate(vec![issuer(ISS)]);
+    let exp = (NOW + Duration::hours(1)).unix_timestamp();
+    for extra in [r#""big":1e400"#, r#""odd":"\ud800""#] {
+        let claims = format!(
+            r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"user-1","roles":["admin"],"exp":{exp},{extra}}}"#
+        );
+        let token = k.sign_raw(&format!(r#"{{"alg":"ES256","kid":"{}"}}"#, k.kid), &claims);
+        match check_fetching(&g, "/health", &token, &jwks(&[&k])) {
+            Outcome::Allow {
+                principal: Some(p), ..
+            } => {
+                assert_eq!(p.subject, None, "{extra}");
+                assert_eq!(p.issuer.as_deref(), Some(ISS), "{extra}");
+                assert!(p.roles.is_empty(), "{extra}");
+            }
+            other => panic!("{extra}: expected Allow with a principal, got {other:?}"),
+        }
+        let r = deny(check(&g, "/admin/x", Some(&token), NOW));
+        assert_eq!(r.kind(), RejectionKind::InsufficientScope, "{extra}");
+    }
 }

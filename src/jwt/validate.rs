@@ -206,7 +206,28 @@ impl Validator {
         keys: &KeySet,
         now: OffsetDateTime,
     ) -> Result<Claims<C>, JwtError> {
-        let verified = self.verify(token, keys)?;
+        self.validate_selecting(token, |_, _| Ok::<_, JwtError>(keys), now)
+    }
+
+    /// [`validate`](Self::validate) with the key set chosen after the
+    /// header is parsed and its `alg` passed the allow-list: `select`
+    /// receives the token's `kid` and `alg` (a gate's cache lookup) and
+    /// may refuse with its own error. The header is decoded and parsed
+    /// once; the RFC 8725 order is unchanged (no key is looked up for an
+    /// `alg` the policy refuses).
+    pub(crate) fn validate_selecting<C, K, E, F>(
+        &self,
+        token: &str,
+        select: F,
+        now: OffsetDateTime,
+    ) -> Result<Claims<C>, E>
+    where
+        C: DeserializeOwned,
+        K: std::ops::Deref<Target = KeySet>,
+        E: From<JwtError>,
+        F: FnOnce(Option<&str>, Algorithm) -> Result<K, E>,
+    {
+        let verified = self.verify(token, select)?;
         let payload = verified.payload;
         // One pass reads `C` and the registered claims together. When it
         // fails, the registered claims are read on their own so that the
@@ -220,7 +241,7 @@ impl Validator {
             Err(typed_err) => {
                 let registered = claims::parse_registered(&payload)?;
                 self.check_claims(&registered, now)?;
-                return Err(typed_err);
+                return Err(typed_err.into());
             }
         };
         Ok(Claims {
@@ -240,10 +261,16 @@ impl Validator {
     /// # Errors
     /// As [`validate`](Self::validate), up to and including `typ`.
     pub fn verify_jws(&self, token: &str, keys: &KeySet) -> Result<Vec<u8>, JwtError> {
-        self.verify(token, keys).map(|v| v.payload)
+        self.verify(token, |_, _| Ok::<_, JwtError>(keys))
+            .map(|v| v.payload)
     }
 
-    fn verify(&self, token: &str, keys: &KeySet) -> Result<Verified, JwtError> {
+    fn verify<K, E, F>(&self, token: &str, select: F) -> Result<Verified, E>
+    where
+        K: std::ops::Deref<Target = KeySet>,
+        E: From<JwtError>,
+        F: FnOnce(Option<&str>, Algorithm) -> Result<K, E>,
+    {
         let seg = compact::split(token, self.validation.max_token_size)?;
         let mut hbuf = HeaderBuf::default();
         let hdr = header::parse(hbuf.decode(seg.header)?)?;
@@ -251,14 +278,16 @@ impl Validator {
         if self.allowed & alg.bit() == 0 {
             return Err(JwtError::AlgorithmNotAllowed {
                 alg: alg.name().to_owned(),
-            });
+            }
+            .into());
         }
+        let keys = select(hdr.kid.as_deref(), alg.to_jwt())?;
         let key = keys.find(hdr.kid.as_deref(), alg)?;
         let mut sig = [0u8; SIG_BUF];
         let sig_len = compact::decode_into(seg.signature, &mut sig, Part::Signature)?;
         let sig = sig.get(..sig_len).unwrap_or_default();
         if sig.is_empty() {
-            return Err(JwtError::malformed(Part::Signature, "signature is empty"));
+            return Err(JwtError::malformed(Part::Signature, "signature is empty").into());
         }
         let payload = compact::decode_vec(seg.payload, Part::Claims)?;
         key.verify(alg, seg.signing_input.as_bytes(), sig)?;
@@ -268,7 +297,8 @@ impl Validator {
             return Err(JwtError::TypeMismatch {
                 expected: expected.clone(),
                 seen: hdr.typ.map(|t| t.into_owned()),
-            });
+            }
+            .into());
         }
         Ok(Verified {
             alg,
