@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use jsonwebtoken::Algorithm;
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -41,7 +40,7 @@ use crate::extract::{self, TokenSource};
 use crate::jwk::KeySet;
 use crate::jwk::cache::{self, CacheConfig, CacheState, JwksCache, Lookup};
 use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
-use crate::jwt::{self, JwtError, Part, Validation, Validator};
+use crate::jwt::{self, JwtError, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
 use crate::policy::{CompiledPolicy, Decision, Failure, Policy, Reason, RequestFacts};
 use crate::response::{DEFAULT_REALM, Rejection};
@@ -532,38 +531,27 @@ impl Gate {
         // STYLE.md 8): an `alg` the issuer does not accept never reaches
         // the cache, so it neither fetches nor names the issuer.
         let mut selected = false;
-        let mut used: Option<Arc<KeySet>> = None;
         // The role mapper reads the claims as a map: build it in the
-        // validation pass itself rather than parsing the payload again.
+        // validation pass itself rather than parsing the payload again. A
+        // verified claims set that JSON allows but a map of `Value`s cannot
+        // hold (a number beyond f64, a lone surrogate) is refused like any
+        // other malformed claims set: mapping it from an empty map would
+        // pass a principal with no subject and no roles (fail closed).
         let claims = issuer
             .validator
             .validate_selecting::<Map<String, Value>, _, _, _>(
                 token,
                 |kid, alg| {
                     selected = true;
-                    let keys = self.keys_for(issuer, kid, alg, now)?;
-                    used = Some(Arc::clone(&keys));
-                    Ok(keys)
+                    self.keys_for(issuer, kid, alg, now)
                 },
                 now,
             );
-        let raw = match (claims, used) {
-            (Ok(claims), _) => claims.into_typed(),
-            // A verified claims set that JSON allows but a `Value` cannot
-            // hold (a number beyond f64, a lone surrogate): validated as
-            // before, without the map, and mapped from an empty one.
-            (
-                Err(KeyStep::Invalid(JwtError::Malformed {
-                    part: Part::Claims, ..
-                })),
-                Some(keys),
-            ) => match issuer.validator.validate::<IgnoredAny>(token, &keys, now) {
-                Ok(claims) => claims.into_parts().1,
-                Err(e) => return self.invalid(issuer, &e),
-            },
-            (Err(KeyStep::Stop(authn)), _) => return *authn,
-            (Err(KeyStep::Invalid(e)), _) if selected => return self.invalid(issuer, &e),
-            (Err(KeyStep::Invalid(e)), _) => return Authn::Reject(rejection_for(&e)),
+        let raw = match claims {
+            Ok(claims) => claims.into_typed(),
+            Err(KeyStep::Stop(authn)) => return *authn,
+            Err(KeyStep::Invalid(e)) if selected => return self.invalid(issuer, &e),
+            Err(KeyStep::Invalid(e)) => return Authn::Reject(rejection_for(&e)),
         };
         let mut principal = issuer.config.roles.map_owned(raw);
         if principal.issuer.is_none() {
