@@ -168,9 +168,13 @@ pub(crate) fn combine_lines<'h>(
     let Some(first) = lines.next() else {
         return Ok(None);
     };
-    let mut combined = std::borrow::Cow::Borrowed(first.to_str().map_err(|_| None)?);
+    // A field value has no leading or trailing whitespace (RFC 9110 §5.5); a
+    // parser strips it off the wire, but a `HeaderValue` built in code can
+    // still carry it, and RFC 9651 parsing only skips leading spaces.
+    let ows = |s: &'h str| s.trim_matches(|c| c == ' ' || c == '\t');
+    let mut combined = std::borrow::Cow::Borrowed(ows(first.to_str().map_err(|_| None)?));
     for v in lines {
-        let s = v.to_str().map_err(|_| None)?;
+        let s = ows(v.to_str().map_err(|_| None)?);
         let owned = combined.to_mut();
         owned.push_str(", ");
         owned.push_str(s);
