@@ -16,11 +16,21 @@ use serde_json::Value;
 const STRICTER: &[(u64, &str)] = &[
     // The key's own `alg` is PS256, the token's PS384: RFC 7517 §4.4 says
     // the key is intended for PS256 only, and RFC 8725 §3.1 asks for a
-    // key to be used with one algorithm.
+    // key to be used with one algorithm. Wycheproof itself expects this
+    // elsewhere: tcId 332-340 (a PS512 key used with RS256 ... PS384) are
+    // `invalid` under its `WrongPrimitive` note ("a different algorithm than
+    // the algorithm specified in the key"); RFC 7520 §4.2 verifies this
+    // token with the Figure 3 key, which carries no `alg`. The `alg` was
+    // added to the key in Wycheproof's copy.
     (346, "key alg PS256, token alg PS384"),
     (350, "key alg PS256, token alg PS384"),
     // A `?` inside a segment: RFC 7515 §2 base64url admits no characters
     // outside the alphabet; lenient decoders that skip them accept these.
+    // Upstream agrees they should fail: the commit that added them
+    // (C2SP/wycheproof de8f0c1, "test vectors for malformed base64
+    // encodings ... so that they may fail if base64 decoding is not
+    // strict") lists both in jose4j's suppressed tests as "signature
+    // malleability bugs" where jose4j "accepts malformed inputs".
     (372, "non-alphabet character in header segment"),
     (373, "non-alphabet character in payload segment"),
 ];
@@ -28,6 +38,11 @@ const STRICTER: &[(u64, &str)] = &[
 /// Cases whose token in this copy of the file is byte-identical to tcId 357
 /// (`valid`) yet marked `invalid`: the padding the case name refers to is
 /// not in the token. They cannot both hold; we follow 357 and report it.
+/// The same holds upstream (C2SP/wycheproof testvectors_v1, identical to
+/// ../shared): in the commit that added them (de8f0c1) both tokens were
+/// written as Python byte-string reprs (`"b'eyJ...'"`), so the generator
+/// lost the `=` padding; a padded token is refused by our decoder (see
+/// `compact::tests::strict_base64url` and tests/adversarial.rs).
 const CONTRADICTORY: &[u64] = &[367, 370];
 
 /// Cases Wycheproof marks `valid` in algorithms edge-auth does not
@@ -345,5 +360,47 @@ fn cookbook_4_4_hs256_with_opt_in_oct_key() {
 fn cookbook_rfc8037_ed25519() {
     if let Some(r) = cookbook_verify("curve25519-jws.json") {
         r.unwrap();
+    }
+}
+
+/// What tcId 367 and 370 meant to test before their padding was lost
+/// (see [`CONTRADICTORY`]): the valid tcId 357 token with `=` padding on
+/// a segment must be refused as malformed base64url (RFC 7515 §2).
+#[test]
+fn wycheproof_367_370_as_intended_padding_is_refused() {
+    let Some(doc) = load("json_web_signature_test.json") else {
+        return;
+    };
+    let (group, valid) = doc["testGroups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find_map(|g| {
+            let case = g["tests"].as_array()?.iter().find(|c| c["tcId"] == 357)?;
+            Some((g, token_of(case)))
+        })
+        .expect("tcId 357 is in the file");
+    let keys = jws_group_key(group).expect("357's key loads");
+    let validator = all_algorithms();
+    assert!(validator.verify_jws(&valid, &keys).is_ok(), "357 verifies");
+    let parts: Vec<&str> = valid.split('.').collect();
+    for (segment, padded) in [
+        (
+            "header",
+            format!("{}==.{}.{}", parts[0], parts[1], parts[2]),
+        ),
+        (
+            "payload",
+            format!("{}.{}==.{}", parts[0], parts[1], parts[2]),
+        ),
+        (
+            "signature",
+            format!("{}.{}.{}=", parts[0], parts[1], parts[2]),
+        ),
+    ] {
+        match validator.verify_jws(&padded, &keys) {
+            Err(JwtError::Malformed { .. }) => {}
+            other => panic!("padding on the {segment}: expected Malformed, got {other:?}"),
+        }
     }
 }
