@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::claims::{self, Captured, Registered};
-use super::compact::{self, Segments};
+use super::compact;
 use super::error::{JwtError, Part};
 use super::header::{self, ALL, Alg};
 use crate::jwk::KeySet;
@@ -272,6 +272,17 @@ impl Validator {
         F: FnOnce(Option<&str>, Algorithm) -> Result<K, E>,
     {
         let seg = compact::split(token, self.validation.max_token_size)?;
+        // The payload is decoded first because that pass is also the scan
+        // for extra segments (a JWE must be refused as such before its
+        // header is read); its other errors wait for their turn below.
+        let payload = match seg.decode_payload() {
+            Err(
+                e @ JwtError::Malformed {
+                    part: Part::Token, ..
+                },
+            ) => return Err(e.into()),
+            decoded => decoded,
+        };
         let mut hbuf = HeaderBuf::default();
         let hdr = header::parse(hbuf.decode(seg.header)?)?;
         let alg = resolve_alg(&hdr.alg)?;
@@ -289,7 +300,7 @@ impl Validator {
         if sig.is_empty() {
             return Err(JwtError::malformed(Part::Signature, "signature is empty").into());
         }
-        let payload = compact::decode_vec(seg.payload, Part::Claims)?;
+        let payload = payload?;
         key.verify(alg, seg.signing_input.as_bytes(), sig)?;
         if let Some(expected) = &self.validation.typ
             && !typ_matches(expected, hdr.typ.as_deref())
@@ -543,12 +554,19 @@ pub struct Inspected {
 /// header and claims set; [`JwtError::UnsupportedHeader`] for `crit` /
 /// `b64: false`.
 pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError> {
-    let Segments {
-        header, payload, ..
-    } = compact::split(token, max_token_size)?;
+    let seg = compact::split(token, max_token_size)?;
+    let payload = seg.decode_payload();
+    if let Err(
+        e @ JwtError::Malformed {
+            part: Part::Token, ..
+        },
+    ) = payload
+    {
+        return Err(e);
+    }
     let mut hbuf = HeaderBuf::default();
-    let hdr = header::parse(hbuf.decode(header)?)?;
-    let payload = compact::decode_vec(payload, Part::Claims)?;
+    let hdr = header::parse(hbuf.decode(seg.header)?)?;
+    let payload = payload?;
     let claims = claims::parse_registered(&payload)?;
     let string = |name: &str| {
         claims
