@@ -244,7 +244,7 @@ fn cases() -> Vec<Case> {
 }
 
 /// `EDGE_AUTH_JWT_PROFILE=ALG:SIDE:N` (SIDE `ours`, `floor`, `floor_der`
-/// (RS256) or `peer`) runs
+/// (RS256), `jws` (signature check only) or `peer`) runs
 /// one side N times and exits: for instruction counts under callgrind,
 /// which the noisy shared machine does not disturb.
 fn profile(spec: &str) {
@@ -266,8 +266,9 @@ fn profile_loop(c: &Case, side: &str, n: usize) {
             "ours" => ours(c),
             "floor" => (c.floor)(),
             "floor_der" => c.floor_der.as_ref().is_some_and(|f| f()),
+            "jws" => c.validator.verify_jws(black_box(&c.token), &c.keys).is_ok(),
             "peer" => peer(c),
-            _ => panic!("SIDE is ours, floor or peer"),
+            _ => panic!("SIDE is ours, floor, floor_der, jws or peer"),
         };
         assert!(black_box(ok));
     }
