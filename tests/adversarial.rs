@@ -225,6 +225,46 @@ fn kid_sql_and_nul_injection() {
 }
 
 #[test]
+fn log_injection_through_kid_alg_and_iss_is_escaped_in_error_text() {
+    // The header is read before the signature is checked: its values are
+    // the attacker's, and error texts end up in logs.
+    let t = rs256(
+        r#"{"alg":"RS256","kid":"x\r\n2026-11-23 INFO admin logged in\u001b[31m"}"#,
+        &good_claims().to_string(),
+    );
+    let err = run(&t).unwrap_err();
+    assert!(
+        matches!(&err, JwtError::UnknownKey { kid: Some(k), .. } if k.contains("\r\n")),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(!text.contains(['\r', '\n', '\u{1b}']), "{text}");
+    assert!(text.contains(r"x\r\n2026-11-23"), "{text}");
+
+    let long = "k".repeat(5000);
+    let t = rs256(
+        &format!(r#"{{"alg":"RS256","kid":"{long}"}}"#),
+        &good_claims().to_string(),
+    );
+    let text = run(&t).unwrap_err().to_string();
+    assert!(text.len() < 600, "clipped: {} bytes", text.len());
+
+    let t = rs256(
+        r#"{"alg":"RS256\n","kid":"rsa-1"}"#,
+        &good_claims().to_string(),
+    );
+    let text = run(&t).unwrap_err().to_string();
+    assert!(!text.contains('\n'), "{text}");
+
+    let mut claims = good_claims();
+    claims["iss"] = json!("https://evil.example\r\nforged");
+    let t = rs256(RS_HDR, &claims.to_string());
+    let err = run(&t).unwrap_err();
+    assert!(matches!(&err, JwtError::IssuerMismatch { .. }), "{err:?}");
+    assert!(!err.to_string().contains(['\r', '\n']), "{err}");
+}
+
+#[test]
 fn jku_and_x5u_headers_are_ignored() {
     let t = keys().attacker_rsa.sign_raw(
         "RS256",

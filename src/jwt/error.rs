@@ -31,7 +31,10 @@ impl fmt::Display for Part {
 /// A token that failed validation.
 ///
 /// Match on the variant; the messages are for humans. No variant carries the
-/// token, a signature or key material.
+/// token, a signature or key material. Values taken from the token (`kid`,
+/// `alg`, `typ`, `iss`, `aud`) are kept as sent in the fields but printed
+/// with control and non-ASCII characters escaped and clipped to 256 bytes,
+/// so that the message is safe to log.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwtError {
@@ -44,7 +47,7 @@ pub enum JwtError {
         max: usize,
     },
     /// A part of the token is not well formed.
-    #[error("malformed {part}: {reason}")]
+    #[error("malformed {part}: {}", shown(reason))]
     Malformed {
         /// Which part.
         part: Part,
@@ -52,26 +55,26 @@ pub enum JwtError {
         reason: String,
     },
     /// `alg: none` (in any casing): unsecured JWS are never accepted.
-    #[error("unsecured token (`alg` is `{alg}`) is never accepted")]
+    #[error("unsecured token (`alg` is `{}`) is never accepted", shown(alg))]
     Unsecured {
         /// The `alg` value as sent.
         alg: String,
     },
     /// The `alg` is not one this crate implements (e.g. `ES512`, `ES256K`).
-    #[error("unsupported algorithm `{alg}`")]
+    #[error("unsupported algorithm `{}`", shown(alg))]
     UnsupportedAlgorithm {
         /// The `alg` value as sent.
         alg: String,
     },
     /// The `alg` is supported but not in the configured allow-list.
-    #[error("algorithm `{alg}` is not allowed")]
+    #[error("algorithm `{}` is not allowed", shown(alg))]
     AlgorithmNotAllowed {
         /// The `alg` value.
         alg: String,
     },
     /// A header member this crate does not implement and must not ignore
     /// (`crit`, `b64: false`).
-    #[error("unsupported header member `{member}`: {reason}")]
+    #[error("unsupported header member `{}`: {}", shown(member), shown(reason))]
     UnsupportedHeader {
         /// The member's name.
         member: String,
@@ -79,7 +82,7 @@ pub enum JwtError {
         reason: String,
     },
     /// No key in the set has the token's `kid` (or, without `kid`, fits the `alg`).
-    #[error("no key for kid `{}` and algorithm `{alg}`", kid.as_deref().unwrap_or("(none)"))]
+    #[error("no key for kid `{}` and algorithm `{}`", shown_kid(kid), shown(alg))]
     UnknownKey {
         /// The token's `kid`, if any.
         kid: Option<String>,
@@ -87,7 +90,11 @@ pub enum JwtError {
         alg: String,
     },
     /// More than one key fits the token's `kid` and `alg`.
-    #[error("{count} keys fit kid `{}` and algorithm `{alg}`; refusing to guess", kid.as_deref().unwrap_or("(none)"))]
+    #[error(
+        "{count} keys fit kid `{}` and algorithm `{}`; refusing to guess",
+        shown_kid(kid),
+        shown(alg)
+    )]
     AmbiguousKey {
         /// The token's `kid`, if any.
         kid: Option<String>,
@@ -98,7 +105,12 @@ pub enum JwtError {
     },
     /// The key named by `kid` cannot be used with the token's `alg` (type,
     /// curve, size, or the key's own `alg`).
-    #[error("key `{}` cannot verify `{alg}`: {reason}", kid.as_deref().unwrap_or("(none)"))]
+    #[error(
+        "key `{}` cannot verify `{}`: {}",
+        shown_kid(kid),
+        shown(alg),
+        shown(reason)
+    )]
     KeyMismatch {
         /// The token's `kid`, if any.
         kid: Option<String>,
@@ -111,7 +123,7 @@ pub enum JwtError {
     #[error("bad signature")]
     BadSignature,
     /// The header `typ` is not the expected one.
-    #[error("token type is `{}`, expected `{expected}`", seen.as_deref().unwrap_or("(none)"))]
+    #[error("token type is `{}`, expected `{}`", shown_kid(seen), shown(expected))]
     TypeMismatch {
         /// The configured type.
         expected: String,
@@ -182,13 +194,13 @@ pub enum JwtError {
         leeway: time::Duration,
     },
     /// A required claim is absent.
-    #[error("required claim `{claim}` is missing")]
+    #[error("required claim `{}` is missing", shown(claim))]
     MissingClaim {
         /// The claim's name.
         claim: String,
     },
     /// `iss` is not one of the configured issuers.
-    #[error("issuer `{seen}` is not one of {}", list(expected))]
+    #[error("issuer `{}` is not one of {}", shown(seen), list(expected))]
     IssuerMismatch {
         /// The configured issuers (templates as configured).
         expected: Vec<String>,
@@ -205,14 +217,30 @@ pub enum JwtError {
     },
 }
 
-/// Formats a list as "`a`, `b`" (or "(none)").
+/// How long a value from the token may be in an error text.
+const SHOWN_MAX: usize = 256;
+
+/// A value from the token (unverified: the header is read before the
+/// signature is checked) made safe to print: control and non-ASCII
+/// characters escaped, so that a `kid` with a CR LF cannot forge a log
+/// line, and clipped, so that 8 KiB of `kid` cannot flood the log.
+fn shown(value: &str) -> String {
+    crate::text::printable(value, SHOWN_MAX)
+}
+
+/// [`shown`] for an optional value, `(none)` when absent.
+fn shown_kid(value: &Option<String>) -> String {
+    value.as_deref().map_or_else(|| "(none)".to_owned(), shown)
+}
+
+/// Formats a list as "`a`, `b`" (or "(none)"), each item [`shown`].
 fn list(items: &[String]) -> String {
     if items.is_empty() {
         return "(none)".to_owned();
     }
     items
         .iter()
-        .map(|s| format!("`{s}`"))
+        .map(|s| format!("`{}`", shown(s)))
         .collect::<Vec<_>>()
         .join(", ")
 }
