@@ -605,10 +605,15 @@ impl Gate {
                 headers: HeaderMap::new(),
                 issued_at: Some(now),
             }))),
-            Lookup::Unavailable => Err(KeyStep::stop(Authn::Reject(
-                Rejection::unavailable("the issuer's keys are unavailable")
-                    .with_issuer(issuer.config.issuer.as_str()),
-            ))),
+            Lookup::Unavailable => {
+                let rejection = Rejection::unavailable("the issuer's keys are unavailable")
+                    .with_issuer(issuer.config.issuer.as_str());
+                Err(KeyStep::stop(Authn::Reject(retry_after(
+                    rejection,
+                    cache.next_retry_at(),
+                    now,
+                ))))
+            }
             // `Unknown` and anything a later version adds: no key, no accept.
             _ => Err(KeyStep::Invalid(JwtError::UnknownKey {
                 kid: kid.map(str::to_owned),
@@ -664,10 +669,12 @@ impl Gate {
             return plan(true);
         }
         if status.retry_at.is_some_and(|at| now < at) {
-            return Authn::Reject(
+            return Authn::Reject(retry_after(
                 Rejection::unavailable("the issuer's discovery document is unavailable")
                     .with_issuer(issuer.config.issuer.as_str()),
-            );
+                status.retry_at,
+                now,
+            ));
         }
         status.in_flight_since = Some(now);
         plan(false)
@@ -910,6 +917,19 @@ impl Gate {
             .iter()
             .find(|i| i.config.issuer == issuer)
             .ok_or_else(|| GateError::issuer(issuer, "is not configured"))
+    }
+}
+
+/// A 503 announces when the next fetch will be tried (the end of the
+/// backoff), so that clients and load balancers do not retry in a loop.
+fn retry_after(
+    rejection: Rejection,
+    next_try: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Rejection {
+    match next_try {
+        Some(at) if at > now => rejection.with_retry_after(at - now),
+        _ => rejection,
     }
 }
 

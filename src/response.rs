@@ -48,7 +48,7 @@
 //! those help an attacker probe the configuration and belong in the audit
 //! record.
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
@@ -121,7 +121,12 @@ pub struct Rejection {
     scopes: Vec<String>,
     subject: Option<String>,
     issuer: Option<String>,
+    retry_after: Option<u64>,
 }
+
+/// The longest `Retry-After` a rejection announces, in seconds: a client
+/// told to wait longer would rather be told to try again soon.
+const MAX_RETRY_AFTER: u64 = 3600;
 
 impl Rejection {
     fn new(kind: RejectionKind, description: &'static str) -> Self {
@@ -135,6 +140,7 @@ impl Rejection {
             scopes: Vec::new(),
             subject: None,
             issuer: None,
+            retry_after: None,
         }
     }
 
@@ -257,6 +263,26 @@ impl Rejection {
         self
     }
 
+    /// Announces when to try again (RFC 9110 §10.2.3 `Retry-After`, in
+    /// whole seconds, at least 1 and at most an hour): the Gate sets it on
+    /// [`RejectionKind::Unavailable`] from the key cache's backoff.
+    #[must_use]
+    pub fn with_retry_after(mut self, after: time::Duration) -> Self {
+        let whole = after.whole_seconds();
+        let ceil = if after > time::Duration::seconds(whole) {
+            whole.saturating_add(1)
+        } else {
+            whole
+        };
+        self.retry_after = Some(u64::try_from(ceil).unwrap_or(0).clamp(1, MAX_RETRY_AFTER));
+        self
+    }
+
+    /// The `Retry-After` delay in seconds, when one was set.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     /// Sets the subject, when known, for the audit record.
     #[must_use]
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
@@ -331,13 +357,17 @@ impl Rejection {
     }
 
     /// The response: status, `WWW-Authenticate` (except for
-    /// [`RejectionKind::Forbidden`]) and `Cache-Control: no-store`, empty
-    /// body.
+    /// [`RejectionKind::Forbidden`] and [`RejectionKind::Unavailable`]),
+    /// `Retry-After` when [set](Self::with_retry_after), and
+    /// `Cache-Control: no-store`, empty body.
     pub fn to_response(&self) -> Response<()> {
         let mut response = Response::new(());
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Some(challenge) = self.challenge() {
             // Every part was escaped or filtered to visible ASCII, so this
             // cannot fail; a minimal challenge is the fallback regardless.
@@ -397,6 +427,8 @@ impl Serialize for Rejection {
             subject: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             issuer: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            retry_after: Option<u64>,
             realm: &'a str,
         }
         Audit {
@@ -410,6 +442,7 @@ impl Serialize for Rejection {
             scopes: &self.scopes,
             subject: self.subject.as_deref(),
             issuer: self.issuer.as_deref(),
+            retry_after: self.retry_after,
             realm: &self.realm,
         }
         .serialize(serializer)
@@ -462,5 +495,37 @@ mod tests {
         assert!(!is_scope_token("a b"));
         assert!(!is_scope_token("a\"b"));
         assert!(!is_scope_token(""));
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_bounded() {
+        let r = |d| {
+            Rejection::unavailable("x")
+                .with_retry_after(d)
+                .retry_after()
+        };
+        assert_eq!(r(time::Duration::seconds(30)), Some(30));
+        assert_eq!(r(time::Duration::milliseconds(29_001)), Some(30));
+        assert_eq!(r(time::Duration::ZERO), Some(1));
+        assert_eq!(r(time::Duration::seconds(-5)), Some(1));
+        assert_eq!(r(time::Duration::days(2)), Some(3600));
+        let response = Rejection::unavailable("x")
+            .with_retry_after(time::Duration::seconds(7))
+            .to_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "7");
+        assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
+        assert!(
+            Rejection::unavailable("x")
+                .to_response()
+                .headers()
+                .get(RETRY_AFTER)
+                .is_none()
+        );
+        let audit = serde_json::to_value(
+            Rejection::unavailable("x").with_retry_after(time::Duration::seconds(7)),
+        )
+        .unwrap_or_default();
+        assert_eq!(audit["retry_after"], 7);
     }
 }

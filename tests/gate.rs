@@ -261,6 +261,16 @@ fn discovery_with_another_issuer_is_refused_and_backs_off() {
     let r = deny(check(&g, "/orders/1", Some(&token), NOW));
     assert_eq!(r.kind(), RejectionKind::Unavailable);
     assert_eq!(r.to_response().status(), 503);
+    // The 503 says when discovery will be tried again (RFC 9110 §10.2.3).
+    assert_eq!(r.retry_after(), Some(30));
+    assert_eq!(r.to_response().headers()["retry-after"], "30");
+    let later = deny(check(
+        &g,
+        "/orders/1",
+        Some(&token),
+        NOW + Duration::milliseconds(10_500),
+    ));
+    assert_eq!(later.retry_after(), Some(20), "rounded up to whole seconds");
     // After the retry delay, discovery is tried again.
     assert_eq!(
         fetch(check(
@@ -806,6 +816,14 @@ fn token_on_anonymous_route_with_unavailable_keys_is_503_not_anonymous() {
     g.apply_fetch_failure(&plan, "connection refused", NOW);
     let r = deny(check(&g, "/health", Some(&token), NOW));
     assert_eq!(r.kind(), RejectionKind::Unavailable);
+    let wait = r
+        .retry_after()
+        .expect("a 503 from a key outage says when to retry");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert_eq!(
+        r.to_response().headers()["retry-after"],
+        wait.to_string().as_str()
+    );
     assert!(matches!(
         check(&g, "/health", None, NOW),
         Outcome::Allow { .. }

@@ -553,6 +553,7 @@ fn cold_cache_during_backoff_is_unavailable_not_unknown() {
     let mut c = cache();
     let _ = expect_fetch(c.lookup(Some("k1"), Algorithm::ES256, T0));
     c.apply_failure("dns failure", T0);
+    assert_eq!(c.next_retry_at(), Some(T0 + Duration::seconds(5)));
     assert!(matches!(
         c.lookup(Some("k1"), Algorithm::ES256, T0 + Duration::seconds(4)),
         Lookup::Unavailable

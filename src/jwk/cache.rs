@@ -521,6 +521,13 @@ impl JwksCache {
             .filter(|c| now < add(c.expires_at, self.config.max_stale))
     }
 
+    /// When the next fetch may be tried after a failure (the end of the
+    /// current backoff), or `None` when no fetch has failed since the last
+    /// success. A gateway can announce it as `Retry-After` on a 503.
+    pub fn next_retry_at(&self) -> Option<OffsetDateTime> {
+        self.next_retry_at
+    }
+
     fn in_flight(&self, now: OffsetDateTime) -> bool {
         self.in_flight_since
             .is_some_and(|t| now < add(t, self.config.in_flight_timeout))
