@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::error::{JwtError, Part};
+use super::json::Reader;
 
 /// The signature algorithms this crate verifies (RFC 7518 §3, RFC 8037).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,53 +143,6 @@ const MAX_MEMBERS: usize = 32;
 /// The deepest nesting of arrays / objects in a header.
 const MAX_DEPTH: usize = 8;
 
-/// Whether `json` nests arrays / objects deeper than `limit` (strings and
-/// their escapes are skipped; the JSON parser judges everything else).
-pub(crate) fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
-    // Fast path (vectorizes): too few brackets to nest that deep at all.
-    // `[` is 0x5B and `{` 0x7B: one compare after setting bit 5; sums per
-    // 255-byte chunk stay in a u8 so the loop vectorizes.
-    let opens: usize = json
-        .chunks(255)
-        .map(|c| {
-            usize::from(
-                c.iter()
-                    .map(|&b| u8::from(b | 0x20 == b'{'))
-                    .fold(0u8, u8::wrapping_add),
-            )
-        })
-        .sum();
-    if opens <= limit {
-        return false;
-    }
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth = depth.saturating_add(1);
-                if depth > limit {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
 /// Parses a decoded JOSE header.
 ///
 /// # Errors
@@ -197,18 +151,12 @@ pub(crate) fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
 /// `typ`, more than 32 members; [`JwtError::UnsupportedHeader`] for `crit`
 /// and `b64` other than `true`.
 pub fn parse(json: &[u8]) -> Result<Header<'_>, JwtError> {
-    // Ignored members are skipped without serde_json's recursion limit;
-    // a header has no business nesting deeper than an embedded JWK.
-    if nesting_exceeds(json, MAX_DEPTH) {
-        return Err(JwtError::malformed(
-            Part::Header,
-            format!("JSON nests deeper than {MAX_DEPTH} levels"),
-        ));
-    }
-    // UTF-8 checked once, so that serde_json need not per string.
+    // UTF-8 checked once, so that strings need no per-string check.
     let text = std::str::from_utf8(json)
         .map_err(|e| JwtError::malformed(Part::Header, format!("not UTF-8: {e}")))?;
-    let mut de = serde_json::Deserializer::from_str(text);
+    // The reader limits nesting as it goes, skipped members included: a
+    // header has no business nesting deeper than an embedded JWK.
+    let mut de = Reader::new(text, MAX_DEPTH);
     let raw = de
         .deserialize_map(HeaderVisitor)
         .and_then(|h| de.end().map(|()| h))

@@ -67,6 +67,7 @@ mod claims;
 pub(crate) mod compact;
 mod error;
 pub(crate) mod header;
+mod json;
 mod validate;
 
 pub use error::{JwtError, Part};

@@ -352,7 +352,8 @@ impl Validator {
     }
 
     fn check_issuer(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
-        let iss = match raw.get("iss") {
+        let iss = raw.get("iss");
+        let iss = match &iss {
             None => {
                 return Err(JwtError::MissingClaim {
                     claim: "iss".to_owned(),
@@ -361,7 +362,8 @@ impl Validator {
             Some(Captured::Str(s)) => &**s,
             Some(_) => return Err(JwtError::malformed(Part::Claims, "`iss` is not a string")),
         };
-        let tid = raw.get("tid").and_then(Captured::as_str);
+        let tid = raw.get("tid");
+        let tid = tid.as_ref().and_then(Captured::as_str);
         let ok = self.issuers.iter().any(|m| match m {
             IssuerMatch::Exact(e) => e == iss,
             IssuerMatch::Tenant { prefix, suffix } => tid.is_some_and(|tid| {
@@ -389,7 +391,7 @@ impl Validator {
             expected: expected.clone(),
             seen,
         };
-        match raw.get("aud") {
+        match &raw.get("aud") {
             None if expected.is_empty() => Ok(()),
             None => Err(JwtError::MissingClaim {
                 claim: "aud".to_owned(),
@@ -500,7 +502,7 @@ fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTim
     let t = if let Some(i) = n.as_i64() {
         crate::time::from_unix(i)
     } else {
-        n.as_f64()
+        Some(n.as_f64())
             .filter(|f| f.is_finite())
             .and_then(|f| OffsetDateTime::from_unix_timestamp_nanos((f * 1e9) as i128).ok())
     };
@@ -553,6 +555,7 @@ pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError
     let string = |name: &str| {
         claims
             .get(name)
+            .as_ref()
             .and_then(Captured::as_str)
             .map(str::to_owned)
     };

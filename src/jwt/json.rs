@@ -1,0 +1,1010 @@
+//! A strict JSON reader (RFC 8259) for the JOSE header and the JWT claims
+//! set, as a `serde::Deserializer` that makes the visitor calls serde_json
+//! makes, so every `DeserializeOwned` type reads the same. It checks nesting
+//! depth as it goes and scans strings eight bytes at a time.
+//!
+//! Refused: trailing commas, comments, leading zeros, `NaN` / `Infinity`,
+//! raw control characters and invalid escapes in strings, lone UTF-16
+//! surrogates, numbers beyond `f64`, anything after the value. Unlike
+//! serde_json, skipped values (`IgnoredAny`) are held to the same rules as
+//! read ones (lone surrogates, numbers out of range), so whether a claims
+//! set is well formed does not depend on which members the caller reads.
+
+use std::fmt;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Unexpected,
+    VariantAccess, Visitor,
+};
+use serde::forward_to_deserialize_any;
+
+/// A JSON syntax error or a visitor's error, with the byte offset where
+/// it was found.
+#[derive(Debug)]
+pub(crate) struct JsonError {
+    msg: String,
+    at: Option<usize>,
+}
+
+impl JsonError {
+    pub(crate) fn new(msg: impl fmt::Display, at: usize) -> Self {
+        Self {
+            msg: msg.to_string(),
+            at: Some(at),
+        }
+    }
+
+    /// Places an error raised by a visitor (which knows no position).
+    pub(crate) fn at(mut self, pos: usize) -> Self {
+        self.at.get_or_insert(pos);
+        self
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some(at) => write!(f, "{} at byte {at}", self.msg),
+            None => f.write_str(&self.msg),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+impl de::Error for JsonError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self {
+            msg: msg.to_string(),
+            at: None,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, JsonError>;
+
+/// A JSON number as serde_json classifies it: non-negative integers that
+/// fit are `U64`, negative ones that fit `I64`, everything else (fractions,
+/// exponents, larger integers, `-0`) `F64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Number {
+    /// A non-negative integer.
+    U64(u64),
+    /// A negative integer.
+    I64(i64),
+    /// Anything else, correctly rounded.
+    F64(f64),
+}
+
+impl Number {
+    /// The value as an `i64`, if it is an integer that fits.
+    pub(crate) fn as_i64(self) -> Option<i64> {
+        match self {
+            Number::U64(u) => i64::try_from(u).ok(),
+            Number::I64(i) => Some(i),
+            Number::F64(_) => None,
+        }
+    }
+
+    /// The value as an `f64` (possibly rounded).
+    pub(crate) fn as_f64(self) -> f64 {
+        match self {
+            Number::U64(u) => u as f64,
+            Number::I64(i) => i as f64,
+            Number::F64(f) => f,
+        }
+    }
+
+    fn visit<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self {
+            Number::U64(u) => visitor.visit_u64(u),
+            Number::I64(i) => visitor.visit_i64(i),
+            Number::F64(f) => visitor.visit_f64(f),
+        }
+    }
+}
+
+/// A string as read: borrowed from the input when it has no escapes,
+/// else decoded into the reader's scratch buffer.
+pub(crate) enum Text<'de, 's> {
+    Borrowed(&'de str),
+    Copied(&'s str),
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The JSON reader over one text; `&mut Reader` is the deserializer.
+pub(crate) struct Reader<'de> {
+    text: &'de str,
+    pos: usize,
+    depth: usize,
+    max_depth: usize,
+    scratch: String,
+}
+
+impl<'de> Reader<'de> {
+    /// A reader of `text` allowing `max_depth` nested arrays / objects.
+    pub(crate) fn new(text: &'de str, max_depth: usize) -> Self {
+        Self {
+            text,
+            pos: 0,
+            depth: 0,
+            max_depth,
+            scratch: String::new(),
+        }
+    }
+
+    /// The byte offset of the next unread byte.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn error(&self, msg: impl fmt::Display) -> JsonError {
+        JsonError::new(msg, self.pos)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    pub(crate) fn bump(&mut self) {
+        self.pos = self.pos.saturating_add(1);
+    }
+
+    /// Skips whitespace (RFC 8259 §2: space, tab, LF, CR); the next byte.
+    pub(crate) fn skip_ws(&mut self) -> Option<u8> {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\n' | b'\t' | b'\r') => self.bump(),
+                other => return other,
+            }
+        }
+    }
+
+    /// Refuses anything but whitespace after the value.
+    pub(crate) fn end(&mut self) -> Result<()> {
+        match self.skip_ws() {
+            None => Ok(()),
+            Some(_) => Err(self.error("trailing characters after the JSON value")),
+        }
+    }
+
+    /// Consumes the `:` after a member name.
+    pub(crate) fn expect_colon(&mut self) -> Result<()> {
+        self.expect(b':', "`:`")
+    }
+
+    fn unexpected(&self, what: &str) -> JsonError {
+        match self.peek() {
+            None => self.error(format_args!("unexpected end of JSON, expected {what}")),
+            Some(b) => self.error(format_args!("expected {what}, found {}", Shown(b))),
+        }
+    }
+
+    /// Consumes `byte` (after whitespace) or says what was there instead.
+    fn expect(&mut self, byte: u8, what: &str) -> Result<()> {
+        if self.skip_ws() == Some(byte) {
+            self.bump();
+            Ok(())
+        } else {
+            Err(self.unexpected(what))
+        }
+    }
+
+    pub(crate) fn enter(&mut self) -> Result<()> {
+        if self.depth >= self.max_depth {
+            return Err(self.error(format_args!(
+                "JSON nests deeper than {} levels",
+                self.max_depth
+            )));
+        }
+        self.depth = self.depth.saturating_add(1);
+        Ok(())
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn literal(&mut self, word: &'static str) -> Result<()> {
+        let end = self.pos.saturating_add(word.len());
+        if self.text.as_bytes().get(self.pos..end) == Some(word.as_bytes()) {
+            self.pos = end;
+            Ok(())
+        } else {
+            Err(self.error(format_args!("invalid literal, expected `{word}`")))
+        }
+    }
+
+    /// The offset of the first `"`, `\` or control character at or after
+    /// `i` (or the end): eight bytes per step while none is near.
+    fn scan_plain(&self, mut i: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        while let Some(chunk) = i.checked_add(8).and_then(|end| bytes.get(i..end)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(word);
+            let quote = w ^ (ONES * u64::from(b'"'));
+            let slash = w ^ (ONES * u64::from(b'\\'));
+            // The lowest flagged byte is exact for each test (borrows only
+            // propagate upwards), so the lowest of the union is too.
+            let found = (quote.wrapping_sub(ONES) & !quote)
+                | (slash.wrapping_sub(ONES) & !slash)
+                | (w.wrapping_sub(ONES * 0x20) & !w);
+            let found = found & HIGHS;
+            if found != 0 {
+                return i.saturating_add(found.trailing_zeros() as usize / 8);
+            }
+            i = i.saturating_add(8);
+        }
+        while let Some(&b) = bytes.get(i) {
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                break;
+            }
+            i = i.saturating_add(1);
+        }
+        i
+    }
+
+    /// Reads a string whose opening quote was consumed.
+    pub(crate) fn read_str<'s>(&'s mut self) -> Result<Text<'de, 's>> {
+        let start = self.pos;
+        let mut i = self.scan_plain(start);
+        match self.text.as_bytes().get(i) {
+            Some(b'"') => {
+                self.pos = i.saturating_add(1);
+                return Ok(Text::Borrowed(self.text.get(start..i).unwrap_or_default()));
+            }
+            Some(b'\\') => {}
+            Some(_) => {
+                self.pos = i;
+                return Err(self.error("control character in string"));
+            }
+            None => {
+                self.pos = i;
+                return Err(self.error("unexpected end of JSON in a string"));
+            }
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let mut run = start;
+        let result = loop {
+            out.push_str(self.text.get(run..i).unwrap_or_default());
+            match self.text.as_bytes().get(i) {
+                Some(b'"') => {
+                    self.pos = i.saturating_add(1);
+                    break Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos = i.saturating_add(1);
+                    if let Err(e) = self.escape(Some(&mut out)) {
+                        break Err(e);
+                    }
+                    run = self.pos;
+                    i = self.scan_plain(run);
+                }
+                Some(_) => {
+                    self.pos = i;
+                    break Err(self.error("control character in string"));
+                }
+                None => {
+                    self.pos = i;
+                    break Err(self.error("unexpected end of JSON in a string"));
+                }
+            }
+        };
+        self.scratch = out;
+        result.map(|()| Text::Copied(&self.scratch))
+    }
+
+    /// Skips a string whose opening quote was consumed, with the same
+    /// checks as [`read_str`](Self::read_str).
+    fn skip_str(&mut self) -> Result<()> {
+        let mut i = self.scan_plain(self.pos);
+        loop {
+            match self.text.as_bytes().get(i) {
+                Some(b'"') => {
+                    self.pos = i.saturating_add(1);
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos = i.saturating_add(1);
+                    self.escape(None)?;
+                    i = self.scan_plain(self.pos);
+                }
+                Some(_) => {
+                    self.pos = i;
+                    return Err(self.error("control character in string"));
+                }
+                None => {
+                    self.pos = i;
+                    return Err(self.error("unexpected end of JSON in a string"));
+                }
+            }
+        }
+    }
+
+    /// One escape after its backslash (RFC 8259 §7), appended to `out`.
+    fn escape(&mut self, out: Option<&mut String>) -> Result<()> {
+        let c = match self.peek() {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.bump();
+                let c = self.unicode_escape()?;
+                if let Some(out) = out {
+                    out.push(c);
+                }
+                return Ok(());
+            }
+            Some(b) => return Err(self.error(format_args!("invalid escape {}", Shown(b)))),
+            None => return Err(self.error("unexpected end of JSON in a string")),
+        };
+        self.bump();
+        if let Some(out) = out {
+            out.push(c);
+        }
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32> {
+        let mut n = 0u32;
+        for _ in 0..4 {
+            let digit = self.peek().and_then(|b| char::from(b).to_digit(16));
+            let Some(d) = digit else {
+                return Err(self.error("invalid `\\u` escape: expected four hex digits"));
+            };
+            n = (n << 4) | d;
+            self.bump();
+        }
+        Ok(n)
+    }
+
+    /// `\uXXXX` after its `u`; a UTF-16 surrogate must be a high one
+    /// followed by `\u` and a low one (serde_json's rule).
+    fn unicode_escape(&mut self) -> Result<char> {
+        let at = self.pos.saturating_sub(2);
+        let lone = |at| JsonError::new("lone UTF-16 surrogate in `\\u` escape", at);
+        let n = self.hex4()?;
+        if !(0xD800..=0xDFFF).contains(&n) {
+            return char::from_u32(n).ok_or_else(|| lone(at));
+        }
+        if n >= 0xDC00 {
+            return Err(lone(at));
+        }
+        let bytes = self.text.as_bytes();
+        let end = self.pos.saturating_add(2);
+        if bytes.get(self.pos..end) != Some(b"\\u".as_slice()) {
+            return Err(lone(at));
+        }
+        self.pos = end;
+        let low = self.hex4()?;
+        if !(0xDC00..=0xDFFF).contains(&low) {
+            return Err(lone(at));
+        }
+        let c = 0x1_0000 + ((n - 0xD800) << 10) + (low - 0xDC00);
+        char::from_u32(c).ok_or_else(|| lone(at))
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.bump();
+        }
+        self.pos.saturating_sub(start)
+    }
+
+    /// Reads a number (RFC 8259 §6). With `range_only`, the value is not
+    /// wanted and only refused when out of `f64` range (for skipping).
+    fn number(&mut self, range_only: bool) -> Result<Number> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.bump();
+        }
+        let int_start = self.pos;
+        let mut significand = 0u64;
+        let mut big = false;
+        match self.peek() {
+            Some(b'0') => {
+                self.bump();
+                if matches!(self.peek(), Some(b'0'..=b'9')) {
+                    return Err(self.error("invalid number: leading zero"));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                while let Some(b @ b'0'..=b'9') = self.peek() {
+                    match significand
+                        .checked_mul(10)
+                        .and_then(|s| s.checked_add(u64::from(b - b'0')))
+                    {
+                        Some(s) => significand = s,
+                        None => big = true,
+                    }
+                    self.bump();
+                }
+            }
+            _ => return Err(self.unexpected("a digit")),
+        }
+        let int_digits = self.pos.saturating_sub(int_start);
+        let mut fraction = false;
+        if self.peek() == Some(b'.') {
+            self.bump();
+            if self.digits() == 0 {
+                return Err(self.unexpected("a digit after `.`"));
+            }
+            fraction = true;
+        }
+        let mut exponent = false;
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.bump();
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.bump();
+            }
+            if self.digits() == 0 {
+                return Err(self.unexpected("a digit in the exponent"));
+            }
+            exponent = true;
+        }
+        if !(fraction || exponent || big) {
+            return Ok(if !negative {
+                Number::U64(significand)
+            } else if significand == 0 || significand > 1 << 63 {
+                Number::F64(-(significand as f64))
+            } else {
+                // 2^63 wraps to i64::MIN, which is exactly -2^63.
+                Number::I64((significand as i64).wrapping_neg())
+            });
+        }
+        // Without an exponent, fewer than 309 integer digits cannot overflow.
+        if range_only && !exponent && int_digits < 300 {
+            return Ok(Number::F64(0.0));
+        }
+        let text = self.text.get(start..self.pos).unwrap_or_default();
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Number::F64(f)),
+            _ => Err(JsonError::new("number out of range", start)),
+        }
+    }
+
+    /// Skips one value, checking it as strictly as reading it would.
+    pub(crate) fn skip_value(&mut self) -> Result<()> {
+        match self.skip_ws() {
+            Some(b'"') => {
+                self.bump();
+                self.skip_str()
+            }
+            Some(b'{') => {
+                self.enter()?;
+                self.bump();
+                let mut first = true;
+                while self.next_member(&mut first, b'}')? {
+                    self.bump();
+                    self.skip_str()?;
+                    self.expect(b':', "`:`")?;
+                    self.skip_value()?;
+                }
+                self.bump();
+                self.leave();
+                Ok(())
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.bump();
+                let mut first = true;
+                while self.next_element(&mut first)? {
+                    self.skip_value()?;
+                }
+                self.bump();
+                self.leave();
+                Ok(())
+            }
+            Some(b't') => self.literal("true"),
+            Some(b'f') => self.literal("false"),
+            Some(b'n') => self.literal("null"),
+            Some(b'-' | b'0'..=b'9') => self.number(true).map(drop),
+            _ => Err(self.unexpected("a JSON value")),
+        }
+    }
+
+    /// Before an object member: `Ok(true)` with the reader on the name's
+    /// opening quote, `Ok(false)` on the closing brace (not consumed).
+    pub(crate) fn next_member(&mut self, first: &mut bool, close: u8) -> Result<bool> {
+        match self.skip_ws() {
+            Some(b) if b == close => return Ok(false),
+            Some(b',') if !*first => {
+                self.bump();
+                match self.skip_ws() {
+                    Some(b'"') => {}
+                    Some(b) if b == close => return Err(self.error("trailing comma")),
+                    _ => return Err(self.unexpected("a member name (a string)")),
+                }
+            }
+            Some(b'"') if *first => {}
+            _ if *first => return Err(self.unexpected("a member name (a string) or `}`")),
+            _ => return Err(self.unexpected("`,` or `}`")),
+        }
+        *first = false;
+        Ok(true)
+    }
+
+    /// Before an array element: `Ok(true)` at the element, `Ok(false)` on
+    /// the closing bracket (not consumed).
+    fn next_element(&mut self, first: &mut bool) -> Result<bool> {
+        match self.skip_ws() {
+            Some(b']') => return Ok(false),
+            Some(b',') if !*first => {
+                self.bump();
+                if self.skip_ws() == Some(b']') {
+                    return Err(self.error("trailing comma"));
+                }
+            }
+            Some(_) if *first => {}
+            _ if *first => return Err(self.unexpected("a JSON value or `]`")),
+            _ => return Err(self.unexpected("`,` or `]`")),
+        }
+        *first = false;
+        Ok(true)
+    }
+
+    /// After a visitor's map: the closing brace, or an error when the
+    /// visitor left members unread (as serde_json).
+    fn end_map(&mut self) -> Result<()> {
+        match self.skip_ws() {
+            Some(b'}') => {
+                self.bump();
+                Ok(())
+            }
+            Some(b',') => Err(self.error("trailing comma or unread members")),
+            _ => Err(self.unexpected("`}`")),
+        }
+    }
+
+    fn end_seq(&mut self) -> Result<()> {
+        match self.skip_ws() {
+            Some(b']') => {
+                self.bump();
+                Ok(())
+            }
+            Some(b',') => {
+                self.bump();
+                match self.skip_ws() {
+                    Some(b']') => Err(self.error("trailing comma")),
+                    _ => Err(self.error("trailing characters: more elements than expected")),
+                }
+            }
+            _ => Err(self.unexpected("`,` or `]`")),
+        }
+    }
+
+    fn visit_map_here<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        self.enter()?;
+        self.bump();
+        let value = visitor.visit_map(Members {
+            r: self,
+            first: true,
+        });
+        self.leave();
+        let value = value.map_err(|e| e.at(self.pos))?;
+        self.end_map()?;
+        Ok(value)
+    }
+
+    fn visit_seq_here<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        self.enter()?;
+        self.bump();
+        let value = visitor.visit_seq(Elements {
+            r: self,
+            first: true,
+        });
+        self.leave();
+        let value = value.map_err(|e| e.at(self.pos))?;
+        self.end_seq()?;
+        Ok(value)
+    }
+
+    /// `deserialize_any` without placing a visitor's error.
+    fn any<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        match self.skip_ws() {
+            Some(b'"') => {
+                self.bump();
+                match self.read_str()? {
+                    Text::Borrowed(s) => visitor.visit_borrowed_str(s),
+                    Text::Copied(s) => visitor.visit_str(s),
+                }
+            }
+            Some(b'{') => self.visit_map_here(visitor),
+            Some(b'[') => self.visit_seq_here(visitor),
+            Some(b't') => {
+                self.literal("true")?;
+                visitor.visit_bool(true)
+            }
+            Some(b'f') => {
+                self.literal("false")?;
+                visitor.visit_bool(false)
+            }
+            Some(b'n') => {
+                self.literal("null")?;
+                visitor.visit_unit()
+            }
+            Some(b'-' | b'0'..=b'9') => self.number(false)?.visit(visitor),
+            _ => Err(self.unexpected("a JSON value")),
+        }
+    }
+
+    /// An integer for `i128` / `u128` targets, read exactly (as serde_json).
+    fn wide_integer<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        self.skip_ws();
+        let start = self.pos;
+        let number = self.number(false)?;
+        let text = self.text.get(start..self.pos).unwrap_or_default();
+        if let Number::F64(_) = number
+            && !text.contains(['.', 'e', 'E'])
+        {
+            if let Ok(u) = text.parse::<u128>() {
+                return visitor.visit_u128(u);
+            }
+            if let Ok(i) = text.parse::<i128>() {
+                return visitor.visit_i128(i);
+            }
+            return Err(JsonError::new("number out of range", start));
+        }
+        number.visit(visitor)
+    }
+}
+
+/// A byte for an error message.
+struct Shown(u8);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_ascii_graphic() {
+            write!(f, "`{}`", char::from(self.0))
+        } else {
+            write!(f, "byte 0x{:02x}", self.0)
+        }
+    }
+}
+
+impl<'de> Deserializer<'de> for &mut Reader<'de> {
+    type Error = JsonError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        self.any(visitor).map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.skip_ws() == Some(b'n') {
+            self.literal("null")?;
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'"') => visitor.visit_enum(UnitVariant { r: self }),
+            Some(b'{') => {
+                self.enter()?;
+                self.bump();
+                let value = visitor.visit_enum(Variant { r: self });
+                self.leave();
+                let value = value.map_err(|e| e.at(pos))?;
+                self.expect(b'}', "`}` after the variant's value")?;
+                Ok(value)
+            }
+            _ => Err(self.unexpected("an enum variant (a string or an object)")),
+        }
+        .map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'"') => {
+                self.bump();
+                match self.read_str()? {
+                    Text::Borrowed(s) => visitor.visit_borrowed_bytes(s.as_bytes()),
+                    Text::Copied(s) => visitor.visit_bytes(s.as_bytes()),
+                }
+            }
+            _ => self.any(visitor),
+        }
+        .map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u128(visitor)
+    }
+
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'-' | b'0'..=b'9') => self.wide_integer(visitor),
+            _ => self.any(visitor),
+        }
+        .map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.skip_value()?;
+        visitor.visit_unit()
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
+        unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+/// The members of an object for a visitor.
+struct Members<'a, 'de> {
+    r: &'a mut Reader<'de>,
+    first: bool,
+}
+
+impl<'de> MapAccess<'de> for Members<'_, 'de> {
+    type Error = JsonError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if !self.r.next_member(&mut self.first, b'}')? {
+            return Ok(None);
+        }
+        seed.deserialize(Key { r: &mut *self.r }).map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value> {
+        self.r.expect(b':', "`:`")?;
+        seed.deserialize(&mut *self.r)
+    }
+}
+
+/// The elements of an array for a visitor.
+struct Elements<'a, 'de> {
+    r: &'a mut Reader<'de>,
+    first: bool,
+}
+
+impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
+    type Error = JsonError;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>> {
+        if !self.r.next_element(&mut self.first)? {
+            return Ok(None);
+        }
+        seed.deserialize(&mut *self.r).map(Some)
+    }
+}
+
+/// A member name, positioned on its opening quote: always a string, as
+/// serde_json's map keys (integer and bool targets parse the text).
+pub(crate) struct Key<'a, 'de> {
+    pub(crate) r: &'a mut Reader<'de>,
+}
+
+impl<'de> Key<'_, 'de> {
+    fn visit_name<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.r.pos;
+        self.r.bump();
+        match self.r.read_str()? {
+            Text::Borrowed(s) => visitor.visit_borrowed_str(s),
+            Text::Copied(s) => visitor.visit_str(s),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    /// A number spelled inside the quotes (serde_json's integer keys).
+    fn numeric<V: Visitor<'de>>(self, visitor: V, wide: bool) -> Result<V::Value> {
+        let pos = self.r.pos;
+        self.r.bump();
+        let value = match self.r.skip_ws() {
+            Some(b'-' | b'0'..=b'9') if wide => self.r.wide_integer(visitor),
+            Some(b'-' | b'0'..=b'9') => self.r.number(false)?.visit(visitor),
+            _ => return Err(self.r.error("expected a number in the quoted member name")),
+        }
+        .map_err(|e| e.at(pos))?;
+        if self.r.peek() != Some(b'"') {
+            return Err(self.r.error("expected a number in the quoted member name"));
+        }
+        self.r.bump();
+        Ok(value)
+    }
+}
+
+macro_rules! numeric_keys {
+    ($($method:ident: $wide:expr),*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+                self.numeric(visitor, $wide)
+            }
+        )*
+    };
+}
+
+impl<'de> Deserializer<'de> for Key<'_, 'de> {
+    type Error = JsonError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.visit_name(visitor)
+    }
+
+    numeric_keys!(
+        deserialize_i8: false, deserialize_i16: false, deserialize_i32: false,
+        deserialize_i64: false, deserialize_u8: false, deserialize_u16: false,
+        deserialize_u32: false, deserialize_u64: false, deserialize_f32: false,
+        deserialize_f64: false, deserialize_i128: true, deserialize_u128: true
+    );
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.r.pos;
+        self.r.bump();
+        match self.r.read_str()? {
+            Text::Borrowed("true") | Text::Copied("true") => visitor.visit_bool(true),
+            Text::Borrowed("false") | Text::Copied("false") => visitor.visit_bool(false),
+            Text::Borrowed(s) | Text::Copied(s) => {
+                Err(de::Error::invalid_type(Unexpected::Str(s), &visitor))
+            }
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.r.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.r.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.r.deserialize_bytes(visitor)
+    }
+
+    forward_to_deserialize_any! {
+        char str string unit unit_struct seq tuple tuple_struct map struct
+        identifier ignored_any
+    }
+}
+
+/// `"Variant"`: a unit variant.
+struct UnitVariant<'a, 'de> {
+    r: &'a mut Reader<'de>,
+}
+
+impl<'de> EnumAccess<'de> for UnitVariant<'_, 'de> {
+    type Error = JsonError;
+    type Variant = Self;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
+        let v = seed.deserialize(&mut *self.r)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for UnitVariant<'_, 'de> {
+    type Error = JsonError;
+
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, _seed: S) -> Result<S::Value> {
+        Err(de::Error::invalid_type(
+            Unexpected::UnitVariant,
+            &"newtype variant",
+        ))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            Unexpected::UnitVariant,
+            &"tuple variant",
+        ))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            Unexpected::UnitVariant,
+            &"struct variant",
+        ))
+    }
+}
+
+/// `{"Variant": value}`: the reader is past the opening brace.
+struct Variant<'a, 'de> {
+    r: &'a mut Reader<'de>,
+}
+
+impl<'de> EnumAccess<'de> for Variant<'_, 'de> {
+    type Error = JsonError;
+    type Variant = Self;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
+        let v = seed.deserialize(&mut *self.r)?;
+        self.r.expect(b':', "`:`")?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
+    type Error = JsonError;
+
+    fn unit_variant(self) -> Result<()> {
+        de::Deserialize::deserialize(self.r)
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value> {
+        seed.deserialize(self.r)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        self.r.deserialize_seq(visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.r.deserialize_struct("", fields, visitor)
+    }
+}
+
+/// Reads one value of type `T` from the whole of `text`.
+pub(crate) fn from_str<'de, T: de::Deserialize<'de>>(
+    text: &'de str,
+    max_depth: usize,
+) -> Result<T> {
+    let mut r = Reader::new(text, max_depth);
+    let value = T::deserialize(&mut r)?;
+    r.end()?;
+    Ok(value)
+}
