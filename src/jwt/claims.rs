@@ -139,22 +139,22 @@ pub(crate) struct Registered<'a> {
     /// Names with escapes, and any beyond `INLINE_NAMES`.
     spill: Vec<Cow<'a, str>>,
     /// One bit per [`name_bit`] seen: most new names skip the scan.
-    bloom: u64,
+    bloom: u128,
     /// Byte spans of the registered claims' values in `text`.
     spans: [Option<(usize, usize)>; 6],
     /// Set once the whole object has been read.
     complete: bool,
 }
 
-/// A 64-bit filter bit for a member name from its length and first,
+/// A filter bit (of 128) for a member name from its length and first,
 /// middle and last bytes (cheap, and spread well enough for claim names;
 /// a collision only costs a scan).
-fn name_bit(name: &str) -> u64 {
+fn name_bit(name: &str) -> u128 {
     let b = name.as_bytes();
     let at = |i: usize| u32::from(b.get(i).copied().unwrap_or(0));
     let len = b.len();
     let key = (len as u32) ^ (at(0) << 8) ^ (at(len / 2) << 16) ^ (at(len.saturating_sub(1)) << 24);
-    1u64 << (key.wrapping_mul(0x9e37_79b1) >> 26)
+    1u128 << (key.wrapping_mul(0x9e37_79b1) >> 25)
 }
 
 impl<'a> Registered<'a> {
@@ -170,19 +170,17 @@ impl<'a> Registered<'a> {
         }
     }
 
-    fn names(&self) -> impl Iterator<Item = &str> {
+    fn seen(&self, name: &str) -> bool {
         let inline = self.inline.get(..self.inline_len).unwrap_or_default();
-        inline
-            .iter()
-            .copied()
-            .chain(self.spill.iter().map(|n| &**n))
+        inline.iter().any(|n| n.len() == name.len() && *n == name)
+            || self.spill.iter().any(|n| **n == *name)
     }
 
     /// Records a top-level member name found at byte `at`; returns its
     /// registered-claim slot.
     fn record(&mut self, name: Cow<'a, str>, at: usize) -> Result<Option<usize>, JsonError> {
         let bit = name_bit(&name);
-        if self.bloom & bit != 0 && self.names().any(|n| n == name) {
+        if self.bloom & bit != 0 && self.seen(&name) {
             return Err(JsonError::new(format_args!("duplicate claim `{name}`"), at));
         }
         self.bloom |= bit;
@@ -199,14 +197,27 @@ impl<'a> Registered<'a> {
 
     /// Whether a member of this name is present.
     pub(crate) fn has(&self, name: &str) -> bool {
-        self.names().any(|n| n == name)
+        self.seen(name)
     }
 
     /// A registered claim's value (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`).
     pub(crate) fn get(&self, name: &str) -> Option<Captured<'a>> {
         let &(start, end) = self.spans.get(registered_index(name)?)?.as_ref()?;
-        // The span was read as valid JSON already.
-        json::from_str(self.text.get(start..end)?, MAX_CLAIMS_DEPTH).ok()
+        // The span was read as valid JSON already: plain strings and
+        // numbers (nearly every registered claim) are taken directly.
+        let value = self.text.get(start..end)?;
+        match value.as_bytes() {
+            [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                return value
+                    .get(1..value.len() - 1)
+                    .map(|s| Captured::Str(Cow::Borrowed(s)));
+            }
+            [b'-' | b'0'..=b'9', ..] => {
+                return Reader::new(value, 0).number().ok().map(Captured::Num);
+            }
+            _ => {}
+        }
+        json::from_str(value, MAX_CLAIMS_DEPTH).ok()
     }
 }
 

@@ -403,7 +403,11 @@ impl<'de> Reader<'de> {
 
     /// Reads a number (RFC 8259 §6). With `range_only`, the value is not
     /// wanted and only refused when out of `f64` range (for skipping).
-    fn number(&mut self, range_only: bool) -> Result<Number> {
+    pub(crate) fn number(&mut self) -> Result<Number> {
+        self.read_number(false)
+    }
+
+    fn read_number(&mut self, range_only: bool) -> Result<Number> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -509,7 +513,7 @@ impl<'de> Reader<'de> {
             Some(b't') => self.literal("true"),
             Some(b'f') => self.literal("false"),
             Some(b'n') => self.literal("null"),
-            Some(b'-' | b'0'..=b'9') => self.number(true).map(drop),
+            Some(b'-' | b'0'..=b'9') => self.read_number(true).map(drop),
             _ => Err(self.unexpected("a JSON value")),
         }
     }
@@ -634,16 +638,22 @@ impl<'de> Reader<'de> {
                 self.literal("null")?;
                 visitor.visit_unit()
             }
-            Some(b'-' | b'0'..=b'9') => self.number(false)?.visit(visitor),
+            Some(b'-' | b'0'..=b'9') => self.read_number(false)?.visit(visitor),
             _ => Err(self.unexpected("a JSON value")),
         }
     }
 
-    /// An integer for `i128` / `u128` targets, read exactly (as serde_json).
-    fn wide_integer<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
-        self.skip_ws();
+    /// An integer for `i128` / `u128` targets, read exactly (as serde_json,
+    /// which refuses any `-` for `u128`).
+    fn wide_integer<V: Visitor<'de>>(&mut self, visitor: V, unsigned: bool) -> Result<V::Value> {
+        if self.skip_ws() == Some(b'-') && unsigned {
+            return Err(de::Error::invalid_type(
+                Unexpected::Other("negative number"),
+                &visitor,
+            ));
+        }
         let start = self.pos;
-        let number = self.number(false)?;
+        let number = self.read_number(false)?;
         let text = self.text.get(start..self.pos).unwrap_or_default();
         if let Number::F64(_) = number
             && !text.contains(['.', 'e', 'E'])
@@ -741,16 +751,21 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
     }
 
     fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u128(visitor)
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'-' | b'0'..=b'9') => self.wide_integer(visitor, false),
+            _ => self.any(visitor),
+        }
+        .map_err(|e: JsonError| e.at(pos))
     }
 
     fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let pos = self.pos;
         match self.skip_ws() {
-            Some(b'-' | b'0'..=b'9') => self.wide_integer(visitor),
+            Some(b'-' | b'0'..=b'9') => self.wide_integer(visitor, true),
             _ => self.any(visitor),
         }
-        .map_err(|e| e.at(pos))
+        .map_err(|e: JsonError| e.at(pos))
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -821,12 +836,15 @@ impl<'de> Key<'_, 'de> {
     }
 
     /// A number spelled inside the quotes (serde_json's integer keys).
-    fn numeric<V: Visitor<'de>>(self, visitor: V, wide: bool) -> Result<V::Value> {
+    /// `wide`: `Some(unsigned)` for `i128` / `u128`.
+    fn numeric<V: Visitor<'de>>(self, visitor: V, wide: Option<bool>) -> Result<V::Value> {
         let pos = self.r.pos;
         self.r.bump();
         let value = match self.r.skip_ws() {
-            Some(b'-' | b'0'..=b'9') if wide => self.r.wide_integer(visitor),
-            Some(b'-' | b'0'..=b'9') => self.r.number(false)?.visit(visitor),
+            Some(b'-' | b'0'..=b'9') if wide.is_some() => {
+                self.r.wide_integer(visitor, wide == Some(true))
+            }
+            Some(b'-' | b'0'..=b'9') => self.r.read_number(false)?.visit(visitor),
             _ => return Err(self.r.error("expected a number in the quoted member name")),
         }
         .map_err(|e| e.at(pos))?;
@@ -856,10 +874,10 @@ impl<'de> Deserializer<'de> for Key<'_, 'de> {
     }
 
     numeric_keys!(
-        deserialize_i8: false, deserialize_i16: false, deserialize_i32: false,
-        deserialize_i64: false, deserialize_u8: false, deserialize_u16: false,
-        deserialize_u32: false, deserialize_u64: false, deserialize_f32: false,
-        deserialize_f64: false, deserialize_i128: true, deserialize_u128: true
+        deserialize_i8: None, deserialize_i16: None, deserialize_i32: None,
+        deserialize_i64: None, deserialize_u8: None, deserialize_u16: None,
+        deserialize_u32: None, deserialize_u64: None, deserialize_f32: None,
+        deserialize_f64: None, deserialize_i128: Some(false), deserialize_u128: Some(true)
     );
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {

@@ -315,30 +315,40 @@ impl Validator {
                 claim: missing.clone(),
             });
         }
+        // Compared as Unix nanoseconds (exact, and far from overflowing
+        // i128); times are built only for an error.
         let leeway = v.leeway;
+        let slack = leeway.whole_nanoseconds();
+        let now_ns = now.unix_timestamp_nanos();
         if let Some(exp) = numeric_date(raw, "exp")?
-            && now >= exp.saturating_add(leeway)
+            && now_ns >= exp.saturating_add(slack)
         {
+            let exp = utc(exp);
             return Err(JwtError::Expired { exp, now, leeway });
         }
         if let Some(nbf) = numeric_date(raw, "nbf")?
-            && now < nbf.saturating_sub(leeway)
+            && now_ns < nbf.saturating_sub(slack)
         {
+            let nbf = utc(nbf);
             return Err(JwtError::NotYetValid { nbf, now, leeway });
         }
         let iat = numeric_date(raw, "iat")?;
         if let Some(iat) = iat
-            && iat > now.saturating_add(leeway)
+            && iat > now_ns.saturating_add(slack)
         {
+            let iat = utc(iat);
             return Err(JwtError::IssuedInFuture { iat, now, leeway });
         }
         if let Some(max_age) = v.max_age {
             let iat = iat.ok_or_else(|| JwtError::MissingClaim {
                 claim: "iat".to_owned(),
             })?;
-            if now > iat.saturating_add(max_age).saturating_add(leeway) {
+            let oldest = iat
+                .saturating_add(max_age.whole_nanoseconds())
+                .saturating_add(slack);
+            if now_ns > oldest {
                 return Err(JwtError::TooOld {
-                    iat,
+                    iat: utc(iat),
                     now,
                     max_age,
                     leeway,
@@ -487,9 +497,20 @@ fn valid_tenant(tid: &str) -> bool {
         && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// The Unix seconds `time` represents (years -9999 to 9999).
+const MIN_UNIX: i64 = -377_705_116_800;
+const MAX_UNIX: i64 = 253_402_300_799;
+const NANOS: i128 = 1_000_000_000;
+
+/// A time from Unix nanoseconds that [`numeric_date`] range-checked.
+fn utc(nanos: i128) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, integer or
-/// fractional. Anything else is malformed.
-fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTime>, JwtError> {
+/// fractional, as Unix nanoseconds. Anything else is malformed, and so is
+/// a time outside years -9999 to 9999.
+fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<i128>, JwtError> {
     let Some(v) = raw.get(name) else {
         return Ok(None);
     };
@@ -499,14 +520,18 @@ fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTim
             format!("`{name}` is not a NumericDate (a JSON number)"),
         ));
     };
-    let t = if let Some(i) = n.as_i64() {
-        crate::time::from_unix(i)
-    } else {
-        Some(n.as_f64())
-            .filter(|f| f.is_finite())
-            .and_then(|f| OffsetDateTime::from_unix_timestamp_nanos((f * 1e9) as i128).ok())
+    let nanos = match n.as_i64() {
+        Some(secs) => (MIN_UNIX..=MAX_UNIX)
+            .contains(&secs)
+            .then(|| i128::from(secs) * NANOS),
+        None => {
+            let f = n.as_f64();
+            let nanos = (f * 1e9) as i128;
+            let range = i128::from(MIN_UNIX) * NANOS..=i128::from(MAX_UNIX) * NANOS + (NANOS - 1);
+            (f.is_finite() && range.contains(&nanos)).then_some(nanos)
+        }
     };
-    t.map(Some).ok_or_else(|| {
+    nanos.map(Some).ok_or_else(|| {
         JwtError::malformed(
             Part::Claims,
             format!("`{name}` is out of the representable range"),
@@ -571,6 +596,14 @@ pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_range_is_times() {
+        assert!(OffsetDateTime::from_unix_timestamp(MIN_UNIX).is_ok());
+        assert!(OffsetDateTime::from_unix_timestamp(MAX_UNIX).is_ok());
+        let last = i128::from(MAX_UNIX) * NANOS + NANOS - 1;
+        assert_eq!(utc(last).unix_timestamp_nanos(), last);
+    }
 
     #[test]
     fn typ_compare() {
