@@ -153,6 +153,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Skips whitespace (RFC 8259 §2: space, tab, LF, CR); the next byte.
+    #[inline]
     pub(crate) fn skip_ws(&mut self) -> Option<u8> {
         loop {
             match self.peek() {
@@ -171,6 +172,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Consumes the `:` after a member name.
+    #[inline]
     pub(crate) fn expect_colon(&mut self) -> Result<()> {
         self.expect(b':', "`:`")
     }
@@ -183,6 +185,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Consumes `byte` (after whitespace) or says what was there instead.
+    #[inline]
     fn expect(&mut self, byte: u8, what: &str) -> Result<()> {
         if self.skip_ws() == Some(byte) {
             self.bump();
@@ -218,25 +221,22 @@ impl<'de> Reader<'de> {
     }
 
     /// The offset of the first `"`, `\` or control character at or after
-    /// `i` (or the end): eight bytes per step while none is near.
+    /// `i` (or the end): sixteen bytes per step while none is near.
+    #[inline]
     fn scan_plain(&self, mut i: usize) -> usize {
         let bytes = self.text.as_bytes();
-        while let Some(chunk) = i.checked_add(8).and_then(|end| bytes.get(i..end)) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let w = u64::from_le_bytes(word);
-            let quote = w ^ (ONES * u64::from(b'"'));
-            let slash = w ^ (ONES * u64::from(b'\\'));
-            // The lowest flagged byte is exact for each test (borrows only
-            // propagate upwards), so the lowest of the union is too.
-            let found = (quote.wrapping_sub(ONES) & !quote)
-                | (slash.wrapping_sub(ONES) & !slash)
-                | (w.wrapping_sub(ONES * 0x20) & !w);
-            let found = found & HIGHS;
-            if found != 0 {
-                return i.saturating_add(found.trailing_zeros() as usize / 8);
+        while let Some(chunk) = i.checked_add(16).and_then(|end| bytes.get(i..end)) {
+            let (lo, hi) = chunk.split_at(8);
+            let (lo, hi) = (special(word(lo)), special(word(hi)));
+            if lo | hi != 0 {
+                let skip = if lo != 0 {
+                    lo.trailing_zeros()
+                } else {
+                    64 + hi.trailing_zeros()
+                };
+                return i.saturating_add(skip as usize / 8);
             }
-            i = i.saturating_add(8);
+            i = i.saturating_add(16);
         }
         while let Some(&b) = bytes.get(i) {
             if b == b'"' || b == b'\\' || b < 0x20 {
@@ -395,10 +395,10 @@ impl<'de> Reader<'de> {
 
     fn digits(&mut self) -> usize {
         let start = self.pos;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.bump();
-        }
-        self.pos.saturating_sub(start)
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        self.pos = start.saturating_add(n);
+        n
     }
 
     /// Reads a number (RFC 8259 §6). With `range_only`, the value is not
@@ -414,8 +414,6 @@ impl<'de> Reader<'de> {
             self.bump();
         }
         let int_start = self.pos;
-        let mut significand = 0u64;
-        let mut big = false;
         match self.peek() {
             Some(b'0') => {
                 self.bump();
@@ -424,19 +422,27 @@ impl<'de> Reader<'de> {
                 }
             }
             Some(b'1'..=b'9') => {
-                while let Some(b @ b'0'..=b'9') = self.peek() {
-                    match significand
-                        .checked_mul(10)
-                        .and_then(|s| s.checked_add(u64::from(b - b'0')))
-                    {
-                        Some(s) => significand = s,
-                        None => big = true,
-                    }
-                    self.bump();
-                }
+                self.digits();
             }
             _ => return Err(self.unexpected("a digit")),
         }
+        let int_text = self
+            .text
+            .as_bytes()
+            .get(int_start..self.pos)
+            .unwrap_or_default();
+        // Up to 19 digits cannot overflow a u64; 20 may; more do.
+        let (significand, big) = match int_text.len() {
+            _ if range_only => (0, false),
+            0..=19 => (fold_digits(int_text), false),
+            20 => int_text
+                .iter()
+                .try_fold(0u64, |n, &d| {
+                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
+                .map_or((0, true), |n| (n, false)),
+            _ => (0, true),
+        };
         let int_digits = self.pos.saturating_sub(int_start);
         let mut fraction = false;
         if self.peek() == Some(b'.') {
@@ -520,6 +526,7 @@ impl<'de> Reader<'de> {
 
     /// Before an object member: `Ok(true)` with the reader on the name's
     /// opening quote, `Ok(false)` on the closing brace (not consumed).
+    #[inline]
     pub(crate) fn next_member(&mut self, first: &mut bool, close: u8) -> Result<bool> {
         match self.skip_ws() {
             Some(b) if b == close => return Ok(false),
@@ -668,6 +675,37 @@ impl<'de> Reader<'de> {
         }
         number.visit(visitor)
     }
+}
+
+/// Eight bytes as a little-endian word (zero-padded if fewer).
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(bytes) {
+        *d = *s;
+    }
+    u64::from_le_bytes(w)
+}
+
+/// The high bit of each byte of `w` that is `"`, `\` or a control
+/// character. The lowest set bit is exact for each test (borrows only
+/// propagate upwards), so the lowest of the union is too.
+#[inline]
+fn special(w: u64) -> u64 {
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let slash = w ^ (ONES * u64::from(b'\\'));
+    ((quote.wrapping_sub(ONES) & !quote)
+        | (slash.wrapping_sub(ONES) & !slash)
+        | (w.wrapping_sub(ONES * 0x20) & !w))
+        & HIGHS
+}
+
+/// The value of at most 19 ASCII digits (which cannot overflow).
+fn fold_digits(digits: &[u8]) -> u64 {
+    digits.iter().fold(0u64, |n, &d| {
+        n.wrapping_mul(10)
+            .wrapping_add(u64::from(d.wrapping_sub(b'0')))
+    })
 }
 
 /// A byte for an error message.
@@ -1025,4 +1063,41 @@ pub(crate) fn from_str<'de, T: de::Deserialize<'de>>(
     let value = T::deserialize(&mut r)?;
     r.end()?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_finds_the_first_special_byte_anywhere() {
+        let naive = |t: &[u8], from: usize| {
+            t.iter()
+                .skip(from)
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map_or(t.len(), |p| p + from)
+        };
+        for len in 0..40 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    for filler in [b'a', 0x7f, 0x20, b'!', b']', b'#'] {
+                        let mut t = vec![filler; len];
+                        t[at] = special;
+                        // A second special byte after the first must not matter.
+                        if at + 3 < len {
+                            t[at + 3] = b'"';
+                        }
+                        let text = std::str::from_utf8(&t).unwrap();
+                        let r = Reader::new(text, 1);
+                        for from in 0..=at {
+                            assert_eq!(r.scan_plain(from), naive(&t, from), "{t:?} from {from}");
+                        }
+                    }
+                }
+            }
+            let plain = "é".repeat(len);
+            let r = Reader::new(&plain, 1);
+            assert_eq!(r.scan_plain(0), plain.len());
+        }
+    }
 }
