@@ -140,8 +140,8 @@ pub(crate) struct Registered<'a> {
     spill: Vec<Cow<'a, str>>,
     /// One bit per [`name_bit`] seen: most new names skip the scan.
     bloom: u128,
-    /// Byte spans of the registered claims' values in `text`.
-    spans: [Option<(usize, usize)>; 6],
+    /// The registered claims' values.
+    values: [Option<Captured<'a>>; 6],
     /// Set once the whole object has been read.
     complete: bool,
 }
@@ -165,7 +165,7 @@ impl<'a> Registered<'a> {
             inline_len: 0,
             spill: Vec::new(),
             bloom: 0,
-            spans: [None; 6],
+            values: [None, None, None, None, None, None],
             complete: false,
         }
     }
@@ -202,25 +202,24 @@ impl<'a> Registered<'a> {
     }
 
     /// A registered claim's value (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`).
-    pub(crate) fn get(&self, name: &str) -> Option<Captured<'a>> {
-        let &(start, end) = self.spans.get(registered_index(name)?)?.as_ref()?;
-        // The span was read as valid JSON already: plain strings and
-        // numbers (nearly every registered claim) are taken directly.
-        let value = self.text.get(start..end)?;
-        match value.as_bytes() {
-            [b'"', ..] => {
-                let mut r = Reader::new(value, 0);
-                r.bump();
-                if let Ok(Text::Borrowed(s)) = r.read_str() {
-                    return Some(Captured::Str(Cow::Borrowed(s)));
-                }
-            }
-            [b'-' | b'0'..=b'9', ..] => {
-                return Reader::new(value, 0).number().ok().map(Captured::Num);
-            }
-            _ => {}
+    pub(crate) fn get(&self, name: &str) -> Option<&Captured<'a>> {
+        self.values.get(registered_index(name)?)?.as_ref()
+    }
+
+    /// Keeps a registered claim's value, already read as valid JSON:
+    /// strings without escapes and numbers (nearly every registered
+    /// claim) are taken directly from the text.
+    fn capture(&mut self, slot: usize, value: &'a str, escaped: bool) {
+        let captured = match value.as_bytes() {
+            [b'"', ..] if !escaped => value
+                .get(1..value.len().saturating_sub(1))
+                .map(|s| Captured::Str(Cow::Borrowed(s))),
+            [b'-' | b'0'..=b'9', ..] => Reader::new(value, 0).number().ok().map(Captured::Num),
+            _ => json::from_str(value, MAX_CLAIMS_DEPTH).ok(),
+        };
+        if let Some(v) = self.values.get_mut(slot) {
+            *v = captured;
         }
-        json::from_str(value, MAX_CLAIMS_DEPTH).ok()
     }
 }
 
@@ -382,10 +381,11 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
         self.awaiting_value = false;
         self.r.expect_colon()?;
         self.r.skip_ws();
-        let start = self.r.pos();
+        let (start, escapes) = (self.r.pos(), self.r.escapes());
         let value = seed.deserialize(&mut *self.r)?;
-        if let Some(span) = self.slot.take().and_then(|s| self.reg.spans.get_mut(s)) {
-            *span = Some((start, self.r.pos()));
+        if let Some(slot) = self.slot.take() {
+            let text = self.reg.text.get(start..self.r.pos()).unwrap_or_default();
+            self.reg.capture(slot, text, self.r.escapes() != escapes);
         }
         Ok(value)
     }
@@ -445,10 +445,7 @@ mod tests {
             (c.iss.as_str(), c.exp, c.aud.len(), c.other),
             ("i\"s", 7, 1, 1)
         );
-        assert_eq!(
-            reg.get("iss").as_ref().and_then(Captured::as_str),
-            Some("i\"s")
-        );
+        assert_eq!(reg.get("iss").and_then(Captured::as_str), Some("i\"s"));
         assert!(reg.has("other"));
     }
 }

@@ -121,6 +121,9 @@ pub(crate) struct Reader<'de> {
     depth: usize,
     max_depth: usize,
     scratch: String,
+    /// Escapes read or skipped so far: a string value without any is
+    /// its own span minus the quotes.
+    escapes: usize,
 }
 
 impl<'de> Reader<'de> {
@@ -132,7 +135,13 @@ impl<'de> Reader<'de> {
             depth: 0,
             max_depth,
             scratch: String::new(),
+            escapes: 0,
         }
+    }
+
+    /// How many escapes were read or skipped so far.
+    pub(crate) fn escapes(&self) -> usize {
+        self.escapes
     }
 
     /// The byte offset of the next unread byte.
@@ -327,6 +336,7 @@ impl<'de> Reader<'de> {
 
     /// One escape after its backslash (RFC 8259 §7), appended to `out`.
     fn escape(&mut self, out: Option<&mut String>) -> Result<()> {
+        self.escapes = self.escapes.wrapping_add(1);
         let c = match self.peek() {
             Some(b'"') => '"',
             Some(b'\\') => '\\',

@@ -362,8 +362,7 @@ impl Validator {
     }
 
     fn check_issuer(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
-        let iss = raw.get("iss");
-        let iss = match &iss {
+        let iss = match raw.get("iss") {
             None => {
                 return Err(JwtError::MissingClaim {
                     claim: "iss".to_owned(),
@@ -372,8 +371,7 @@ impl Validator {
             Some(Captured::Str(s)) => &**s,
             Some(_) => return Err(JwtError::malformed(Part::Claims, "`iss` is not a string")),
         };
-        let tid = raw.get("tid");
-        let tid = tid.as_ref().and_then(Captured::as_str);
+        let tid = raw.get("tid").and_then(Captured::as_str);
         let ok = self.issuers.iter().any(|m| match m {
             IssuerMatch::Exact(e) => e == iss,
             IssuerMatch::Tenant { prefix, suffix } => tid.is_some_and(|tid| {
@@ -401,7 +399,7 @@ impl Validator {
             expected: expected.clone(),
             seen,
         };
-        match &raw.get("aud") {
+        match raw.get("aud") {
             None if expected.is_empty() => Ok(()),
             None => Err(JwtError::MissingClaim {
                 claim: "aud".to_owned(),
@@ -580,7 +578,6 @@ pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError
     let string = |name: &str| {
         claims
             .get(name)
-            .as_ref()
             .and_then(Captured::as_str)
             .map(str::to_owned)
     };
