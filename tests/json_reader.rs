@@ -43,6 +43,9 @@ fn same(a: &Value, b: &Value) -> bool {
 fn check_value(text: &str) -> Result<(), TestCaseError> {
     let ours = json_from_str::<Value>(text);
     let theirs = serde_json::from_str::<Value>(text);
+    if near_max_only(text) {
+        return Ok(());
+    }
     match (&ours, &theirs) {
         (Ok(a), Ok(b)) => prop_assert!(same(a, b), "{text:?}: {a} != {b}"),
         (Err(_), Err(_)) => {}
@@ -66,6 +69,29 @@ fn check_value(text: &str) -> Result<(), TestCaseError> {
         _ => {}
     }
     Ok(())
+}
+
+/// serde_json (without `float_roundtrip`) does not round correctly and
+/// can overflow on numbers just under `f64::MAX` that round down to it
+/// (e.g. `1.7976931348623158e308`); the reader accepts them as `f64::MAX`.
+fn near_max_only(text: &str) -> bool {
+    let near = |v: &Value| {
+        fn walk(v: &Value) -> bool {
+            match v {
+                Value::Number(n) => n
+                    .as_f64()
+                    .is_some_and(|f| f.abs() >= 1.797_693_134_862_31e308),
+                Value::Array(items) => items.iter().any(walk),
+                Value::Object(m) => m.values().any(walk),
+                _ => false,
+            }
+        }
+        walk(v)
+    };
+    matches!(
+        (json_from_str::<Value>(text), serde_json::from_str::<Value>(text)),
+        (Ok(v), Err(e)) if e.to_string().contains("number out of range") && near(&v)
+    )
 }
 
 /// A tiny deterministic generator for rendering choices.
@@ -342,6 +368,7 @@ cases! {
     huge_negative_exponent: "1e-400";
     zero_huge_exponent: "0e99999999999999999999";
     max_f64: "1.7976931348623157e308";
+    near_max_f64: "1.7976931348623158e308";
     over_max_f64: "1.7976931348623159e308";
     i64_min: "-9223372036854775808";
     i64_min_minus_one: "-9223372036854775809";
@@ -384,6 +411,16 @@ cases! {
     nested_duplicates_keep_last: r#"{"a":{"b":1,"b":2}}"#;
     top_duplicates: r#"{"a":1,"a":2}"#;
     top_escaped_duplicates: r#"{"exp":1,"\u0065xp":2}"#;
+}
+
+#[test]
+fn near_max_f64_rounds_down_to_max() {
+    // Below the midpoint between f64::MAX and the next power: rounds to
+    // f64::MAX (Python, Go, JavaScript agree); serde_json overflows.
+    let v: f64 = json_from_str("1.7976931348623158e308").unwrap();
+    assert_eq!(v, f64::MAX);
+    assert!(serde_json::from_str::<f64>("1.7976931348623158e308").is_err());
+    assert!(json_from_str::<f64>("1.7976931348623159e308").is_err());
 }
 
 #[test]
@@ -586,6 +623,9 @@ fn typed_check<T>(text: &str, claims: bool) -> Result<(), TestCaseError>
 where
     T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
 {
+    if near_max_only(text) {
+        return Ok(());
+    }
     let ours = json_from_str::<T>(text);
     let theirs = serde_json::from_str::<T>(text);
     match (&ours, &theirs) {
