@@ -178,7 +178,7 @@ impl<'a> Registered<'a> {
 
     /// Records a top-level member name found at byte `at`; returns its
     /// registered-claim slot.
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, name: Cow<'a, str>, at: usize) -> Result<Option<usize>, JsonError> {
         let bit = name_bit(&name);
         if self.bloom & bit != 0 && self.seen(&name) {
@@ -186,12 +186,14 @@ impl<'a> Registered<'a> {
         }
         self.bloom |= bit;
         let slot = registered_index(&name);
-        match (name, self.inline.get_mut(self.inline_len)) {
-            (Cow::Borrowed(n), Some(free)) => {
-                *free = n;
+        match name {
+            Cow::Borrowed(n) if self.inline_len < INLINE_NAMES => {
+                if let Some(free) = self.inline.get_mut(self.inline_len) {
+                    *free = n;
+                }
                 self.inline_len = self.inline_len.saturating_add(1);
             }
-            (name, _) => self.spill.push(name),
+            name => self.spill.push(name),
         }
         Ok(slot)
     }
@@ -214,6 +216,19 @@ impl<'a> Registered<'a> {
             [b'"', ..] if !escaped => value
                 .get(1..value.len().saturating_sub(1))
                 .map(|s| Captured::Str(Cow::Borrowed(s))),
+            // A plain integer (the usual NumericDate) without the reader.
+            digits @ [b'0'..=b'9', ..]
+                if digits.len() < 20 && digits.iter().all(u8::is_ascii_digit) =>
+            {
+                let n = digits
+                    .iter()
+                    .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+                if digits.len() > 1 && digits.first() == Some(&b'0') {
+                    None
+                } else {
+                    Some(Captured::Num(Number::U64(n)))
+                }
+            }
             [b'-' | b'0'..=b'9', ..] => Reader::new(value, 0).number().ok().map(Captured::Num),
             _ => json::from_str(value, MAX_CLAIMS_DEPTH).ok(),
         };

@@ -309,6 +309,7 @@ impl<'de> Reader<'de> {
 
     /// Skips a string whose opening quote was consumed, with the same
     /// checks as [`read_str`](Self::read_str).
+    #[inline]
     fn skip_str(&mut self) -> Result<()> {
         let mut i = self.scan_plain(self.pos);
         loop {
