@@ -256,15 +256,23 @@ impl<'de> Reader<'de> {
         i
     }
 
-    /// Reads a string whose opening quote was consumed.
+    /// Reads a string whose opening quote was consumed. The common case,
+    /// no escapes, is inlined into callers; the rest is out of line.
+    #[inline]
     pub(crate) fn read_str<'s>(&'s mut self) -> Result<Text<'de, 's>> {
         let start = self.pos;
-        let mut i = self.scan_plain(start);
+        let i = self.scan_plain(start);
+        if self.text.as_bytes().get(i) == Some(&b'"') {
+            self.pos = i.saturating_add(1);
+            return Ok(Text::Borrowed(self.text.get(start..i).unwrap_or_default()));
+        }
+        self.read_str_escaped(start, i)
+    }
+
+    /// [`read_str`](Self::read_str) from the first byte that is not plain.
+    #[inline(never)]
+    fn read_str_escaped<'s>(&'s mut self, start: usize, mut i: usize) -> Result<Text<'de, 's>> {
         match self.text.as_bytes().get(i) {
-            Some(b'"') => {
-                self.pos = i.saturating_add(1);
-                return Ok(Text::Borrowed(self.text.get(start..i).unwrap_or_default()));
-            }
             Some(b'\\') => {}
             Some(_) => {
                 self.pos = i;
@@ -311,7 +319,16 @@ impl<'de> Reader<'de> {
     /// checks as [`read_str`](Self::read_str).
     #[inline]
     fn skip_str(&mut self) -> Result<()> {
-        let mut i = self.scan_plain(self.pos);
+        let i = self.scan_plain(self.pos);
+        if self.text.as_bytes().get(i) == Some(&b'"') {
+            self.pos = i.saturating_add(1);
+            return Ok(());
+        }
+        self.skip_str_escaped(i)
+    }
+
+    #[inline(never)]
+    fn skip_str_escaped(&mut self, mut i: usize) -> Result<()> {
         loop {
             match self.text.as_bytes().get(i) {
                 Some(b'"') => {
