@@ -162,7 +162,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Skips whitespace (RFC 8259 §2: space, tab, LF, CR); the next byte.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn skip_ws(&mut self) -> Option<u8> {
         loop {
             match self.peek() {
@@ -554,7 +554,7 @@ impl<'de> Reader<'de> {
 
     /// Before an object member: `Ok(true)` with the reader on the name's
     /// opening quote, `Ok(false)` on the closing brace (not consumed).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_member(&mut self, first: &mut bool, close: u8) -> Result<bool> {
         match self.skip_ws() {
             Some(b) if b == close => return Ok(false),
