@@ -198,6 +198,52 @@ impl Validator {
     /// Unauthenticated content never produces more detail than the header
     /// and "bad signature".
     ///
+    /// The header and the claims are read by a strict JSON reader (RFC
+    /// 8259): no trailing commas, comments, leading zeros, raw control
+    /// characters, invalid escapes or lone surrogates, numbers within
+    /// `f64`, nesting at most 64 deep, one object with unique member names
+    /// (escaped spellings included). Errors name the byte offset:
+    ///
+    /// ```
+    /// use base64::Engine as _;
+    /// use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    /// use edge_auth::jwk::KeySet;
+    /// use edge_auth::jwt::{Validation, Validator};
+    ///
+    /// let secret = [7u8; 32];
+    /// let sign = |claims: &str| {
+    ///     let input = format!("{}.{}", B64.encode(r#"{"alg":"HS256"}"#), B64.encode(claims));
+    ///     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+    ///     let tag = ring::hmac::sign(&key, input.as_bytes());
+    ///     format!("{input}.{}", B64.encode(tag))
+    /// };
+    /// let keys = KeySet::from_hmac_secret(&secret, None)?;
+    /// let mut validation = Validation::default();
+    /// validation.algorithms = vec![jsonwebtoken::Algorithm::HS256];
+    /// let validator = Validator::new(validation);
+    /// let now = time::macros::datetime!(2026-11-23 10:00 UTC);
+    /// let refused = |claims: &str| {
+    ///     let token = sign(claims);
+    ///     validator.validate::<serde_json::Value>(&token, &keys, now).unwrap_err().to_string()
+    /// };
+    ///
+    /// assert!(validator.validate::<serde_json::Value>(&sign(r#"{"exp":1795428000}"#), &keys, now).is_ok());
+    /// // `\u0065xp` is `exp` again.
+    /// assert_eq!(
+    ///     refused(r#"{"exp":1795428000,"\u0065xp":1}"#),
+    ///     "malformed claims: duplicate claim `exp` at byte 18"
+    /// );
+    /// assert_eq!(
+    ///     refused(r#"{"exp":1795428000,}"#),
+    ///     "malformed claims: trailing comma at byte 18"
+    /// );
+    /// assert_eq!(
+    ///     refused(r#"{"exp":1795428000,"n":"\udc00"}"#),
+    ///     "malformed claims: lone UTF-16 surrogate in `\\u` escape at byte 23"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// A [`JwtError`] naming the first check that failed.
     pub fn validate<C: DeserializeOwned>(
