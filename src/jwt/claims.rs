@@ -1,8 +1,9 @@
 //! Reading a JWT Claims Set (RFC 7519 §4): a JSON object with unique member
 //! names (duplicates are rejected, which §4 allows), nesting at most 64
-//! deep. Validation reads it once: the caller's type `C` is deserialized
-//! while the registered claims it checks (`exp`, `nbf`, `iat`, `iss`,
-//! `aud`, `tid`) and every top-level member name are recorded on the way.
+//! deep. Validation reads it once, with the strict reader in `json.rs`:
+//! the caller's type `C` is deserialized while the registered claims it
+//! checks (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`) and every top-level
+//! member name are recorded on the way.
 
 use std::borrow::Cow;
 use std::fmt;
