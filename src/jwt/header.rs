@@ -6,10 +6,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize as _;
+use serde::de::{self, Deserializer, Visitor};
 
 use super::error::{JwtError, Part};
-use super::json::Reader;
+use super::json::{JsonError, Reader, Text};
 
 /// The signature algorithms this crate verifies (RFC 7518 §3, RFC 8037).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,10 +157,9 @@ pub fn parse(json: &[u8]) -> Result<Header<'_>, JwtError> {
         .map_err(|e| JwtError::malformed(Part::Header, format!("not UTF-8: {e}")))?;
     // The reader limits nesting as it goes, skipped members included: a
     // header has no business nesting deeper than an embedded JWK.
-    let mut de = Reader::new(text, MAX_DEPTH);
-    let raw = de
-        .deserialize_map(HeaderVisitor)
-        .and_then(|h| de.end().map(|()| h))
+    let mut r = Reader::new(text, MAX_DEPTH);
+    let raw = read_header(&mut r)
+        .and_then(|h| r.end().map(|()| h))
         .map_err(|e| JwtError::malformed(Part::Header, e.to_string()))?;
     if let Some(crit) = raw.crit {
         let reason = if crit.is_empty() {
@@ -203,78 +203,89 @@ struct RawHeader<'a> {
     b64: Option<bool>,
 }
 
-struct HeaderVisitor;
-
-impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = RawHeader<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+/// Reads the header object straight off the reader (no visitor: a header
+/// is read for every token).
+fn read_header<'a>(r: &mut Reader<'a>) -> Result<RawHeader<'a>, JsonError> {
+    if r.skip_ws() != Some(b'{') {
+        return Err(r.error("the header is not a JSON object"));
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = RawHeader::default();
-        // The members read below are tracked by bit; other names in a list
-        // that allocates only when there are any.
-        let mut known = 0u8;
-        let mut others: Vec<Cow<'de, str>> = Vec::new();
-        let mut count = 0usize;
-        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            let bit = match &*key {
-                "alg" => 1,
-                "kid" => 2,
-                "typ" => 4,
-                "crit" => 8,
-                "b64" => 16,
-                _ => 0,
-            };
-            let duplicate = if bit == 0 {
-                others.contains(&key)
-            } else {
-                known & bit != 0
-            };
-            if duplicate {
-                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+    r.enter()?;
+    r.bump();
+    let mut out = RawHeader::default();
+    // The members read below are tracked by bit; other names in a list
+    // that allocates only when there are any.
+    let mut known = 0u8;
+    let mut others: Vec<Cow<'a, str>> = Vec::new();
+    let mut count = 0usize;
+    let mut first = true;
+    while r.next_member(&mut first, b'}')? {
+        let at = r.pos();
+        r.bump();
+        let key = match r.read_str()? {
+            Text::Borrowed(k) => Cow::Borrowed(k),
+            Text::Copied(k) => Cow::Owned(k.to_owned()),
+        };
+        let bit = match &*key {
+            "alg" => 1,
+            "kid" => 2,
+            "typ" => 4,
+            "crit" => 8,
+            "b64" => 16,
+            _ => 0,
+        };
+        let duplicate = if bit == 0 {
+            others.contains(&key)
+        } else {
+            known & bit != 0
+        };
+        if duplicate {
+            return Err(JsonError::new(format_args!("duplicate member `{key}`"), at));
+        }
+        if count >= MAX_MEMBERS {
+            return Err(JsonError::new(
+                format_args!("more than {MAX_MEMBERS} members"),
+                at,
+            ));
+        }
+        count = count.saturating_add(1);
+        known |= bit;
+        r.expect_colon()?;
+        match bit {
+            1 => out.alg = Some(string_value(r, "alg")?),
+            2 => out.kid = Some(string_value(r, "kid")?),
+            4 => out.typ = Some(string_value(r, "typ")?),
+            8 => {
+                out.crit = Some(
+                    Vec::<StrValue<'a>>::deserialize(&mut *r)?
+                        .into_iter()
+                        .map(|s| s.0)
+                        .collect(),
+                )
             }
-            if count >= MAX_MEMBERS {
-                return Err(de::Error::custom(format_args!(
-                    "more than {MAX_MEMBERS} members"
-                )));
-            }
-            count = count.saturating_add(1);
-            known |= bit;
-            match bit {
-                1 => out.alg = Some(map.next_value::<StrValue<'de>>()?.0),
-                2 => out.kid = Some(map.next_value::<StrValue<'de>>()?.0),
-                4 => out.typ = Some(map.next_value::<StrValue<'de>>()?.0),
-                8 => {
-                    out.crit = Some(
-                        map.next_value::<Vec<StrValue<'de>>>()?
-                            .into_iter()
-                            .map(|s| s.0)
-                            .collect(),
-                    )
-                }
-                16 => out.b64 = Some(map.next_value()?),
-                // jku, x5u, jwk, x5c and the rest are never used to find a
-                // key: the caller's key set is the only source of trust.
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    others.push(key);
-                }
+            16 => out.b64 = Some(bool::deserialize(&mut *r)?),
+            // jku, x5u, jwk, x5c and the rest are never used to find a
+            // key: the caller's key set is the only source of trust.
+            _ => {
+                r.skip_value()?;
+                others.push(key);
             }
         }
-        Ok(out)
     }
+    r.bump();
+    r.leave();
+    Ok(out)
 }
 
-/// A JSON string, borrowed when it has no escapes.
-pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor).map(Str)
+/// A member's value that must be a string.
+fn string_value<'a>(r: &mut Reader<'a>, name: &str) -> Result<Cow<'a, str>, JsonError> {
+    if r.skip_ws() != Some(b'"') {
+        return Err(r.error(format_args!("`{name}` is not a string")));
     }
+    r.bump();
+    Ok(match r.read_str()? {
+        Text::Borrowed(s) => Cow::Borrowed(s),
+        Text::Copied(s) => Cow::Owned(s.to_owned()),
+    })
 }
 
 /// A string member value; the error names the expectation.
@@ -338,5 +349,15 @@ mod tests {
         assert!(parse(br#"{"alg":"RS256","x":[[[[[[[[[]]]]]]]]]}"#).is_err());
         assert!(parse(br#"{"alg":"RS256","x":"[[[[[[[[[[[[[["}"#).is_ok());
         assert!(parse(br#"{"alg":"RS256","x":"\"[[[[[[[[[[[[[["}"#).is_ok());
+        let err = parse(br#"{"alg":"RS256","kid":7}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "malformed header: `kid` is not a string at byte 21");
+        let err = parse(br#"{"alg":"RS256","\u0061lg":"none"}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "malformed header: duplicate member `alg` at byte 15");
+        assert!(parse(br#"{"alg":"RS256","crit":[5]}"#).is_err());
+        assert!(parse(br#"{"alg":"RS256","b64":"no"}"#).is_err());
     }
 }

@@ -547,7 +547,18 @@ impl<'de> Reader<'de> {
             Some(b't') => self.literal("true"),
             Some(b'f') => self.literal("false"),
             Some(b'n') => self.literal("null"),
-            Some(b'-' | b'0'..=b'9') => self.read_number(true).map(drop),
+            Some(b'1'..=b'9') => {
+                // A plain integer (the usual NumericDate) is checked by
+                // its digits alone; anything else by the full reader.
+                let start = self.pos;
+                self.digits();
+                if matches!(self.peek(), Some(b'.' | b'e' | b'E')) || self.pos - start >= 300 {
+                    self.pos = start;
+                    return self.read_number(true).map(drop);
+                }
+                Ok(())
+            }
+            Some(b'-' | b'0') => self.read_number(true).map(drop),
             _ => Err(self.unexpected("a JSON value")),
         }
     }

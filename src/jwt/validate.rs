@@ -535,10 +535,29 @@ fn typ_matches(expected: &str, seen: Option<&str>) -> bool {
     seen.is_some_and(|s| strip(s).eq_ignore_ascii_case(strip(expected)))
 }
 
+/// ASCII letters, digits and `-`: one lookup per byte of a tenant id
+/// (this runs for every Entra ID token).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const initializer, the index runs over the table's own range"
+)]
+const TENANT_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-';
+        b += 1;
+    }
+    t
+};
+
 fn valid_tenant(tid: &str) -> bool {
     !tid.is_empty()
         && tid.len() <= 64
-        && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && tid
+            .bytes()
+            .all(|b| TENANT_BYTES.get(usize::from(b)) == Some(&true))
 }
 
 /// The Unix seconds `time` represents (years -9999 to 9999).
@@ -646,6 +665,16 @@ mod tests {
         assert!(OffsetDateTime::from_unix_timestamp(MAX_UNIX).is_ok());
         let last = i128::from(MAX_UNIX) * NANOS + NANOS - 1;
         assert_eq!(utc(last).unix_timestamp_nanos(), last);
+    }
+
+    #[test]
+    fn tenant_bytes() {
+        for b in 0..=255u8 {
+            let ok = b.is_ascii_alphanumeric() || b == b'-';
+            assert_eq!(TENANT_BYTES[usize::from(b)], ok, "{b}");
+        }
+        assert!(valid_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+        assert!(!valid_tenant("") && !valid_tenant("a/b") && !valid_tenant(&"a".repeat(65)));
     }
 
     #[test]
