@@ -56,6 +56,27 @@ pub mod __fuzz {
     ) -> Result<serde_json::Map<String, serde_json::Value>, crate::jwt::JwtError> {
         crate::jwt::validate_parse_claims(payload)
     }
+
+    /// The claims-set reader into any type `C`, as validation runs it
+    /// (top-level object, unique members, registered claims recorded).
+    ///
+    /// # Errors
+    /// When the payload is not a JSON object with unique members or does
+    /// not fit `C`.
+    pub fn parse_claims_typed<C: serde::de::DeserializeOwned>(
+        payload: &[u8],
+    ) -> Result<C, crate::jwt::JwtError> {
+        crate::jwt::validate_parse_typed::<C>(payload).map(|(c, _)| c)
+    }
+
+    /// The strict JSON reader behind the header and claims parsers (depth
+    /// limit 64), into any type: for differential tests against serde_json.
+    ///
+    /// # Errors
+    /// The reader's error text, for JSON it refuses or that does not fit `T`.
+    pub fn json_from_str<'de, T: serde::Deserialize<'de>>(text: &'de str) -> Result<T, String> {
+        crate::jwt::json_from_str(text, 64).map_err(|e| e.to_string())
+    }
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern,
     };

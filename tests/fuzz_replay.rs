@@ -55,4 +55,5 @@ replay_targets!(
     sigv4,
     structured_fields,
     httpsig_verify,
+    json_reader,
 );

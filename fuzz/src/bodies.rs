@@ -2,7 +2,7 @@
 //! test. Each checks invariants, not just the absence of panics: a failed
 //! `assert!` is a finding as much as a crash is.
 //!
-//! Only `edge_auth`, `http`, `serde_json`, `time` and `std` are used here: the
+//! Only `edge_auth`, `http`, `serde` (derive), `serde_json`, `time` and `std` are used here: the
 //! file is compiled both in the fuzz crate and in the root crate's tests.
 #![allow(dead_code)]
 #![allow(
@@ -1328,5 +1328,152 @@ pub fn policy_patterns(data: &[u8]) {
             Some(cidr.as_str()),
             "canonical CIDR `{cidr}` (from `{text}`) does not round-trip"
         );
+    }
+}
+
+// ------------------------------------------------------------ json_reader
+
+/// serde_json (without `float_roundtrip`) may be a few units in the last
+/// place off for long significands; the reader rounds correctly.
+fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() && y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            x == y || (x - y).abs() <= 1e-14 * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_close(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k, a), (l, b))| k == l && json_close(a, b))
+        }
+        _ => a == b,
+    }
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+enum FuzzKind {
+    Unit,
+    New(String),
+    Pair(u8, bool),
+    Rec { x: i32, y: Option<u64> },
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct FuzzInner {
+    s: String,
+    #[serde(default)]
+    n: Option<i64>,
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct FuzzClaims {
+    sub: Option<String>,
+    exp: Option<i64>,
+    #[serde(default)]
+    aud: Vec<String>,
+    kind: Option<FuzzKind>,
+    inner: Option<Vec<FuzzInner>>,
+    big: Option<u128>,
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, bool>,
+}
+
+/// Whether `v` holds a number that rounds to (minus) `f64::MAX`: there
+/// serde_json's float parsing (without `float_roundtrip`, not correctly
+/// rounded) may overflow and refuse a number the reader, correctly
+/// rounding, accepts (`1.7976931348623158e308`), or take as `f64::MAX`
+/// one that rounds to infinity (`1.79769313486231581e308`).
+pub fn json_near_f64_max(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|f| f.abs() >= 1.797_693_134_862_31e308),
+        Value::Array(items) => items.iter().any(json_near_f64_max),
+        Value::Object(m) => m.values().any(json_near_f64_max),
+        _ => false,
+    }
+}
+
+/// Where the reader may refuse what serde_json takes for a typed caller:
+/// lone surrogates and out-of-range numbers in members the type skips.
+fn json_stricter_on_skipped(err: &str) -> bool {
+    err.contains("lone UTF-16 surrogate") || err.contains("number out of range")
+}
+
+/// Differential: the JWT JSON reader against serde_json. For `Value`,
+/// both accept with equal values or both refuse (the reader refuses more
+/// only for nesting deeper than 64); through the claims path, also
+/// duplicate top-level members and anything but an object; for a typed
+/// struct, the same, plus lone surrogates / out-of-range numbers in
+/// members the struct skips.
+pub fn json_reader(data: &[u8]) {
+    use serde_json::Value;
+    let Ok(text) = std::str::from_utf8(data) else {
+        assert!(
+            __fuzz::parse_claims(data).is_err(),
+            "non-UTF-8 claims accepted"
+        );
+        return;
+    };
+    let depth_64 = |e: &str| e.contains("nests deeper than 64");
+    let ours = __fuzz::json_from_str::<Value>(text);
+    let theirs = serde_json::from_str::<Value>(text);
+    // At the top of the f64 range the two disagree both ways (serde_json
+    // may overflow below the rounding midpoint or stay finite above it).
+    match (&ours, &theirs) {
+        (Ok(v), Err(e))
+            if e.to_string().contains("number out of range") && json_near_f64_max(v) =>
+        {
+            return;
+        }
+        (Err(e), Ok(v)) if e.contains("number out of range") && json_near_f64_max(v) => return,
+        _ => {}
+    }
+    match (&ours, &theirs) {
+        (Ok(a), Ok(b)) => assert!(json_close(a, b), "{text:?}: {a} != {b}"),
+        (Err(_), Err(_)) => {}
+        (Err(e), Ok(_)) => assert!(depth_64(e), "{text:?}: refused ({e}), serde_json accepts"),
+        (Ok(a), Err(e)) => panic!("{text:?}: accepted as {a}, serde_json refuses: {e}"),
+    }
+    let claims = __fuzz::parse_claims(data);
+    match (&theirs, &claims) {
+        (Ok(Value::Object(m)), Ok(c)) => {
+            assert!(json_close(
+                &Value::Object(m.clone()),
+                &Value::Object(c.clone())
+            ))
+        }
+        (Ok(Value::Object(_)), Err(e)) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("duplicate claim") || depth_64(&e),
+                "{text:?}: claims refused: {e}"
+            );
+        }
+        (_, Ok(_)) => panic!("{text:?}: claims accepted, serde_json: {theirs:?}"),
+        _ => {}
+    }
+    let ours = __fuzz::json_from_str::<FuzzClaims>(text);
+    let theirs = serde_json::from_str::<FuzzClaims>(text);
+    match (&ours, &theirs) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{text:?}"),
+        (Err(_), Err(_)) => {}
+        (Err(e), Ok(_)) => assert!(
+            depth_64(e) || json_stricter_on_skipped(e),
+            "{text:?}: typed refused ({e}), serde_json accepts"
+        ),
+        (Ok(a), Err(e)) => panic!("{text:?}: typed accepted as {a:?}, serde_json refuses: {e}"),
+    }
+    let typed_claims = __fuzz::parse_claims_typed::<FuzzClaims>(data);
+    match (&theirs, &typed_claims) {
+        (Ok(b), Ok(c)) => assert_eq!(b, c, "{text:?}"),
+        (Err(_), Err(_)) | (Ok(_), Err(_)) => {}
+        (Err(e), Ok(c)) => panic!("{text:?}: typed claims accepted as {c:?}, serde_json: {e}"),
     }
 }

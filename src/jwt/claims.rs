@@ -1,23 +1,25 @@
 //! Reading a JWT Claims Set (RFC 7519 §4): a JSON object with unique member
 //! names (duplicates are rejected, which §4 allows), nesting at most 64
-//! deep. Validation reads it once: the caller's type `C` is deserialized
-//! while the registered claims it checks (`exp`, `nbf`, `iat`, `iss`,
-//! `aud`, `tid`) and every top-level member name are recorded on the way.
+//! deep. Validation reads it once, with the strict reader in `json/`:
+//! the caller's type `C` is deserialized while the registered claims it
+//! checks (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`) and every top-level
+//! member name are recorded on the way.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::value::{
+    BorrowedStrDeserializer, MapAccessDeserializer, SeqAccessDeserializer, StrDeserializer,
+};
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, IntoDeserializer, MapAccess,
-    Visitor,
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor,
 };
 use serde::{Deserialize, forward_to_deserialize_any};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::error::{JwtError, Part};
-use super::header::{self, Str};
+use super::json::{self, JsonError, Number, Reader, Text};
 
 /// The deepest nesting of arrays / objects accepted in a claims set.
 const MAX_CLAIMS_DEPTH: usize = 64;
@@ -61,26 +63,11 @@ pub(crate) enum Captured<'a> {
     Other(Value),
 }
 
-impl<'a> Captured<'a> {
+impl Captured<'_> {
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Captured::Str(s) => Some(s),
             _ => None,
-        }
-    }
-
-    /// Hands the value to the caller's type as serde_json would have.
-    fn feed<'de, S, E>(&self, seed: S) -> Result<S::Value, E>
-    where
-        'a: 'de,
-        S: DeserializeSeed<'de>,
-        E: de::Error,
-    {
-        match self {
-            Captured::Str(Cow::Borrowed(s)) => seed.deserialize(BorrowedStrDeserializer::new(s)),
-            Captured::Str(Cow::Owned(s)) => seed.deserialize(s.as_str().into_deserializer()),
-            Captured::Num(n) => seed.deserialize(n.clone()).map_err(E::custom),
-            Captured::Other(v) => seed.deserialize(v.clone()).map_err(E::custom),
         }
     }
 }
@@ -108,21 +95,16 @@ impl<'de> Visitor<'de> for CapturedVisitor {
         Ok(Captured::Str(Cow::Owned(v.to_owned())))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Captured::Str(Cow::Owned(v)))
-    }
-
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Captured::Num(v.into()))
+        Ok(Captured::Num(Number::U64(v)))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Captured::Num(v.into()))
+        Ok(Captured::Num(Number::I64(v)))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        // serde_json never yields a non-finite number from text.
-        Ok(Number::from_f64(v).map_or(Captured::Other(Value::Null), Captured::Num))
+        Ok(Captured::Num(Number::F64(v)))
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
@@ -142,89 +124,139 @@ impl<'de> Visitor<'de> for CapturedVisitor {
     }
 }
 
+/// Member names kept inline before spilling to the heap (an Entra ID
+/// access token has about 20).
+const INLINE_NAMES: usize = 24;
+
 /// What validation reads from a claims set: every top-level member's name
-/// (for duplicates and required claims) and the registered claims' values.
-#[derive(Debug, Default)]
+/// (for duplicates and required claims) and where the registered claims'
+/// values are, read again (they are short) only when checked.
+#[derive(Debug)]
 pub(crate) struct Registered<'a> {
-    /// Top-level member names.
-    names: Vec<Cow<'a, str>>,
+    text: &'a str,
+    /// Unescaped top-level member names, in order.
+    inline: [&'a str; INLINE_NAMES],
+    inline_len: usize,
+    /// Names with escapes, and any beyond `INLINE_NAMES`.
+    spill: Vec<Cow<'a, str>>,
     /// One bit per [`name_bit`] seen: most new names skip the scan.
-    bloom: u64,
+    bloom: u128,
+    /// The registered claims' values.
     values: [Option<Captured<'a>>; 6],
     /// Set once the whole object has been read.
     complete: bool,
 }
 
-/// A 64-bit filter bit for a member name from its length and first,
+/// A filter bit (of 128) for a member name from its length and first,
 /// middle and last bytes (cheap, and spread well enough for claim names;
 /// a collision only costs a scan).
-fn name_bit(name: &str) -> u64 {
+fn name_bit(name: &str) -> u128 {
     let b = name.as_bytes();
     let at = |i: usize| u32::from(b.get(i).copied().unwrap_or(0));
     let len = b.len();
     let key = (len as u32) ^ (at(0) << 8) ^ (at(len / 2) << 16) ^ (at(len.saturating_sub(1)) << 24);
-    1u64 << (key.wrapping_mul(0x9e37_79b1) >> 26)
+    1u128 << (key.wrapping_mul(0x9e37_79b1) >> 25)
 }
 
 impl<'a> Registered<'a> {
-    fn new() -> Self {
+    fn new(text: &'a str) -> Self {
         Self {
-            names: Vec::with_capacity(24),
-            ..Self::default()
+            text,
+            inline: [""; INLINE_NAMES],
+            inline_len: 0,
+            spill: Vec::new(),
+            bloom: 0,
+            values: [None, None, None, None, None, None],
+            complete: false,
         }
     }
 
-    /// Records a top-level member name; returns its registered-claim slot.
-    fn record<E: de::Error>(&mut self, name: Cow<'a, str>) -> Result<Option<usize>, E> {
+    fn seen(&self, name: &str) -> bool {
+        let inline = self.inline.get(..self.inline_len).unwrap_or_default();
+        inline.iter().any(|n| n.len() == name.len() && *n == name)
+            || self.spill.iter().any(|n| **n == *name)
+    }
+
+    /// Records a top-level member name found at byte `at`; returns its
+    /// registered-claim slot.
+    #[inline(always)]
+    fn record(&mut self, name: Cow<'a, str>, at: usize) -> Result<Option<usize>, JsonError> {
         let bit = name_bit(&name);
-        if self.bloom & bit != 0 && self.names.contains(&name) {
-            return Err(E::custom(format_args!("duplicate claim `{name}`")));
+        if self.bloom & bit != 0 && self.seen(&name) {
+            return Err(JsonError::new(format_args!("duplicate claim `{name}`"), at));
         }
         self.bloom |= bit;
         let slot = registered_index(&name);
-        self.names.push(name);
+        match name {
+            Cow::Borrowed(n) if self.inline_len < INLINE_NAMES => {
+                if let Some(free) = self.inline.get_mut(self.inline_len) {
+                    *free = n;
+                }
+                self.inline_len = self.inline_len.saturating_add(1);
+            }
+            name => self.spill.push(name),
+        }
         Ok(slot)
     }
 
     /// Whether a member of this name is present.
     pub(crate) fn has(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
+        self.seen(name)
     }
 
     /// A registered claim's value (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`).
     pub(crate) fn get(&self, name: &str) -> Option<&Captured<'a>> {
         self.values.get(registered_index(name)?)?.as_ref()
     }
+
+    /// Keeps a registered claim's value, already read as valid JSON:
+    /// strings without escapes and numbers (nearly every registered
+    /// claim) are taken directly from the text.
+    fn capture(&mut self, slot: usize, value: &'a str, escaped: bool) {
+        let captured = match value.as_bytes() {
+            [b'"', ..] if !escaped => value
+                .get(1..value.len().saturating_sub(1))
+                .map(|s| Captured::Str(Cow::Borrowed(s))),
+            // A plain integer (the usual NumericDate) without the reader.
+            digits @ [b'0'..=b'9', ..]
+                if digits.len() < 20 && digits.iter().all(u8::is_ascii_digit) =>
+            {
+                let n = digits
+                    .iter()
+                    .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+                if digits.len() > 1 && digits.first() == Some(&b'0') {
+                    None
+                } else {
+                    Some(Captured::Num(Number::U64(n)))
+                }
+            }
+            [b'-' | b'0'..=b'9', ..] => Reader::new(value, 0).number().ok().map(Captured::Num),
+            _ => json::from_str(value, MAX_CLAIMS_DEPTH).ok(),
+        };
+        if let Some(v) = self.values.get_mut(slot) {
+            *v = captured;
+        }
+    }
 }
 
-fn check_size_and_depth(payload: &[u8]) -> Result<&str, JwtError> {
-    // Validated once here so that serde_json's string parsing need not
-    // re-check UTF-8 for every string (`from_str` instead of `from_slice`).
-    let text = std::str::from_utf8(payload)
-        .map_err(|e| JwtError::malformed(Part::Claims, format!("not UTF-8: {e}")))?;
-    // Skipped members are not subject to serde_json's recursion limit.
-    if header::nesting_exceeds(payload, MAX_CLAIMS_DEPTH) {
-        return Err(JwtError::malformed(
-            Part::Claims,
-            format!("JSON nests deeper than {MAX_CLAIMS_DEPTH} levels"),
-        ));
-    }
-    Ok(text)
+fn utf8(payload: &[u8]) -> Result<&str, JwtError> {
+    // Checked once here, so that strings need no per-string check.
+    std::str::from_utf8(payload)
+        .map_err(|e| JwtError::malformed(Part::Claims, format!("not UTF-8: {e}")))
 }
 
 /// Reads only the registered claims (and the member names), skipping the
 /// rest: for [`inspect`](super::inspect) and for error reporting.
 pub(crate) fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, JwtError> {
-    let text = check_size_and_depth(payload)?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut reg = Registered::new();
-    let fused = Fused {
-        de: &mut de,
+    let text = utf8(payload)?;
+    let mut r = Reader::new(text, MAX_CLAIMS_DEPTH);
+    let mut reg = Registered::new(text);
+    IgnoredAny::deserialize(Top {
+        r: &mut r,
         reg: &mut reg,
-    };
-    IgnoredAny::deserialize(fused)
-        .and_then(|_| de.end())
-        .map_err(|e| JwtError::malformed(Part::Claims, e.to_string()))?;
+    })
+    .and_then(|_| r.end())
+    .map_err(|e| JwtError::malformed(Part::Claims, e.to_string()))?;
     Ok(reg)
 }
 
@@ -239,21 +271,20 @@ pub(crate) fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, JwtErro
 pub(crate) fn parse_typed<C: DeserializeOwned>(
     payload: &[u8],
 ) -> Result<(C, Registered<'_>), JwtError> {
-    let text = check_size_and_depth(payload)?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut reg = Registered::new();
-    let fused = Fused {
-        de: &mut de,
+    let text = utf8(payload)?;
+    let mut r = Reader::new(text, MAX_CLAIMS_DEPTH);
+    let mut reg = Registered::new(text);
+    let typed = C::deserialize(Top {
+        r: &mut r,
         reg: &mut reg,
-    };
-    let typed = C::deserialize(fused)
-        .and_then(|c| de.end().map(|()| c))
-        .map_err(|e| {
-            JwtError::malformed(
-                Part::Claims,
-                format!("claims do not fit the expected type: {e}"),
-            )
-        })?;
+    })
+    .and_then(|c| r.end().map(|()| c))
+    .map_err(|e| {
+        JwtError::malformed(
+            Part::Claims,
+            format!("claims do not fit the expected type: {e}"),
+        )
+    })?;
     if !reg.complete {
         // `C` finished without reading the object at all (a hand-written
         // Deserialize); read the registered claims on their own.
@@ -263,28 +294,50 @@ pub(crate) fn parse_typed<C: DeserializeOwned>(
     Ok((typed, reg))
 }
 
-/// A deserializer for the top-level claims object that records member
-/// names (refusing duplicates) and the registered claims' values while
-/// forwarding everything to the caller's visitor. Nested values go to the
-/// caller untouched: an `exp` inside an object is not the registered `exp`.
-struct Fused<'r, 'de, D> {
-    de: D,
+/// The deserializer of the top-level claims object: records member names
+/// (refusing duplicates) and where the registered claims are, while the
+/// caller's visitor reads the members. Nested values go to the caller
+/// untouched: an `exp` inside an object is not the registered `exp`.
+struct Top<'r, 'de> {
+    r: &'r mut Reader<'de>,
     reg: &'r mut Registered<'de>,
 }
 
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for Fused<'_, 'de, D> {
-    type Error = D::Error;
+impl<'de> Deserializer<'de> for Top<'_, 'de> {
+    type Error = JsonError;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
         // Always an object: arrays (which serde_json would take for a
-        // struct) and scalars are refused by the caller's visitor.
-        self.de.deserialize_map(FusedVisitor {
-            inner: visitor,
+        // struct) and scalars are refused.
+        if self.r.skip_ws() != Some(b'{') {
+            return Err(self.r.error("claims are not a JSON object"));
+        }
+        self.r.enter()?;
+        self.r.bump();
+        let mut access = Members {
+            r: self.r,
             reg: self.reg,
-        })
+            first: true,
+            slot: None,
+            awaiting_value: false,
+        };
+        let value = visitor
+            .visit_map(&mut access)
+            .map_err(|e| e.at(access.r.pos()))?;
+        // Whatever the caller's visitor left unread is still checked.
+        if access.awaiting_value {
+            access.next_value_seed(PhantomData::<IgnoredAny>)?;
+        }
+        while access.next_key_seed(PhantomData::<IgnoredAny>)?.is_some() {
+            access.next_value_seed(PhantomData::<IgnoredAny>)?;
+        }
+        access.r.bump();
+        access.r.leave();
+        access.reg.complete = true;
+        Ok(value)
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
         visitor.visit_some(self)
     }
 
@@ -292,7 +345,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Fused<'_, 'de, D> {
         self,
         _name: &'static str,
         visitor: V,
-    ) -> Result<V::Value, D::Error> {
+    ) -> Result<V::Value, JsonError> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -303,82 +356,54 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Fused<'_, 'de, D> {
     }
 }
 
-struct FusedVisitor<'r, 'de, V> {
-    inner: V,
+/// The top-level members for the caller's visitor.
+struct Members<'r, 'de> {
+    r: &'r mut Reader<'de>,
     reg: &'r mut Registered<'de>,
-}
-
-impl<'de, V: Visitor<'de>> Visitor<'de> for FusedVisitor<'_, 'de, V> {
-    type Value = V::Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.expecting(f)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        let mut fused = FusedAccess {
-            access,
-            reg: &mut *self.reg,
-            slot: None,
-            awaiting_value: false,
-        };
-        let value = self.inner.visit_map(&mut fused)?;
-        // Whatever the caller's visitor left unread is still checked.
-        if fused.awaiting_value {
-            fused.next_value_seed(PhantomData::<IgnoredAny>)?;
-        }
-        while fused.next_key_seed(PhantomData::<IgnoredAny>)?.is_some() {
-            fused.next_value_seed(PhantomData::<IgnoredAny>)?;
-        }
-        self.reg.complete = true;
-        Ok(value)
-    }
-}
-
-struct FusedAccess<'r, 'de, A> {
-    access: A,
-    reg: &'r mut Registered<'de>,
+    first: bool,
     /// The registered-claim slot of the member whose value comes next.
     slot: Option<usize>,
     awaiting_value: bool,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for FusedAccess<'_, 'de, A> {
-    type Error = A::Error;
+impl<'de> MapAccess<'de> for Members<'_, 'de> {
+    type Error = JsonError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        let Some(Str(name)) = self.access.next_key::<Str<'de>>()? else {
+    ) -> Result<Option<K::Value>, JsonError> {
+        if !self.r.next_member(&mut self.first, b'}')? {
             return Ok(None);
-        };
-        let key = match &name {
-            Cow::Borrowed(s) => seed.deserialize(BorrowedStrDeserializer::new(s))?,
-            Cow::Owned(s) => seed.deserialize(s.as_str().into_deserializer())?,
-        };
-        self.slot = self.reg.record(name)?;
-        self.awaiting_value = true;
-        Ok(Some(key))
-    }
-
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
-        self.awaiting_value = false;
-        match self.slot.take() {
-            Some(slot) => {
-                let captured: Captured<'de> = self.access.next_value()?;
-                let value = captured.feed(seed)?;
-                if let Some(v) = self.reg.values.get_mut(slot) {
-                    *v = Some(captured);
-                }
-                Ok(value)
-            }
-            None => self.access.next_value_seed(seed),
         }
+        let at = self.r.pos();
+        self.r.bump();
+        // Member names reach `C` as strings, as from serde_json.
+        let key = match self.r.read_str()? {
+            Text::Borrowed(name) => {
+                self.slot = self.reg.record(Cow::Borrowed(name), at)?;
+                seed.deserialize(BorrowedStrDeserializer::new(name))
+            }
+            Text::Copied(name) => {
+                self.slot = self.reg.record(Cow::Owned(name.to_owned()), at)?;
+                seed.deserialize(StrDeserializer::new(name))
+            }
+        };
+        self.awaiting_value = true;
+        key.map(Some).map_err(|e: JsonError| e.at(at))
     }
 
-    fn size_hint(&self) -> Option<usize> {
-        self.access.size_hint()
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, JsonError> {
+        self.awaiting_value = false;
+        self.r.expect_colon()?;
+        self.r.skip_ws();
+        let (start, escapes) = (self.r.pos(), self.r.escapes());
+        let value = seed.deserialize(&mut *self.r)?;
+        if let Some(slot) = self.slot.take() {
+            let text = self.reg.text.get(start..self.r.pos()).unwrap_or_default();
+            self.reg.capture(slot, text, self.r.escapes() != escapes);
+        }
+        Ok(value)
     }
 }
 

@@ -6,9 +6,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize as _;
+use serde::de::{self, Deserializer, Visitor};
 
 use super::error::{JwtError, Part};
+use super::json::{JsonError, Reader, Text};
 
 /// The signature algorithms this crate verifies (RFC 7518 §3, RFC 8037).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,53 +144,6 @@ const MAX_MEMBERS: usize = 32;
 /// The deepest nesting of arrays / objects in a header.
 const MAX_DEPTH: usize = 8;
 
-/// Whether `json` nests arrays / objects deeper than `limit` (strings and
-/// their escapes are skipped; the JSON parser judges everything else).
-pub(crate) fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
-    // Fast path (vectorizes): too few brackets to nest that deep at all.
-    // `[` is 0x5B and `{` 0x7B: one compare after setting bit 5; sums per
-    // 255-byte chunk stay in a u8 so the loop vectorizes.
-    let opens: usize = json
-        .chunks(255)
-        .map(|c| {
-            usize::from(
-                c.iter()
-                    .map(|&b| u8::from(b | 0x20 == b'{'))
-                    .fold(0u8, u8::wrapping_add),
-            )
-        })
-        .sum();
-    if opens <= limit {
-        return false;
-    }
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth = depth.saturating_add(1);
-                if depth > limit {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
 /// Parses a decoded JOSE header.
 ///
 /// # Errors
@@ -197,21 +152,14 @@ pub(crate) fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
 /// `typ`, more than 32 members; [`JwtError::UnsupportedHeader`] for `crit`
 /// and `b64` other than `true`.
 pub fn parse(json: &[u8]) -> Result<Header<'_>, JwtError> {
-    // Ignored members are skipped without serde_json's recursion limit;
-    // a header has no business nesting deeper than an embedded JWK.
-    if nesting_exceeds(json, MAX_DEPTH) {
-        return Err(JwtError::malformed(
-            Part::Header,
-            format!("JSON nests deeper than {MAX_DEPTH} levels"),
-        ));
-    }
-    // UTF-8 checked once, so that serde_json need not per string.
+    // UTF-8 checked once, so that strings need no per-string check.
     let text = std::str::from_utf8(json)
         .map_err(|e| JwtError::malformed(Part::Header, format!("not UTF-8: {e}")))?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let raw = de
-        .deserialize_map(HeaderVisitor)
-        .and_then(|h| de.end().map(|()| h))
+    // The reader limits nesting as it goes, skipped members included: a
+    // header has no business nesting deeper than an embedded JWK.
+    let mut r = Reader::new(text, MAX_DEPTH);
+    let raw = read_header(&mut r)
+        .and_then(|h| r.end().map(|()| h))
         .map_err(|e| JwtError::malformed(Part::Header, e.to_string()))?;
     if let Some(crit) = raw.crit {
         let reason = if crit.is_empty() {
@@ -255,78 +203,89 @@ struct RawHeader<'a> {
     b64: Option<bool>,
 }
 
-struct HeaderVisitor;
-
-impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = RawHeader<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+/// Reads the header object straight off the reader (no visitor: a header
+/// is read for every token).
+fn read_header<'a>(r: &mut Reader<'a>) -> Result<RawHeader<'a>, JsonError> {
+    if r.skip_ws() != Some(b'{') {
+        return Err(r.error("the header is not a JSON object"));
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = RawHeader::default();
-        // The members read below are tracked by bit; other names in a list
-        // that allocates only when there are any.
-        let mut known = 0u8;
-        let mut others: Vec<Cow<'de, str>> = Vec::new();
-        let mut count = 0usize;
-        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            let bit = match &*key {
-                "alg" => 1,
-                "kid" => 2,
-                "typ" => 4,
-                "crit" => 8,
-                "b64" => 16,
-                _ => 0,
-            };
-            let duplicate = if bit == 0 {
-                others.contains(&key)
-            } else {
-                known & bit != 0
-            };
-            if duplicate {
-                return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+    r.enter()?;
+    r.bump();
+    let mut out = RawHeader::default();
+    // The members read below are tracked by bit; other names in a list
+    // that allocates only when there are any.
+    let mut known = 0u8;
+    let mut others: Vec<Cow<'a, str>> = Vec::new();
+    let mut count = 0usize;
+    let mut first = true;
+    while r.next_member(&mut first, b'}')? {
+        let at = r.pos();
+        r.bump();
+        let key = match r.read_str()? {
+            Text::Borrowed(k) => Cow::Borrowed(k),
+            Text::Copied(k) => Cow::Owned(k.to_owned()),
+        };
+        let bit = match &*key {
+            "alg" => 1,
+            "kid" => 2,
+            "typ" => 4,
+            "crit" => 8,
+            "b64" => 16,
+            _ => 0,
+        };
+        let duplicate = if bit == 0 {
+            others.contains(&key)
+        } else {
+            known & bit != 0
+        };
+        if duplicate {
+            return Err(JsonError::new(format_args!("duplicate member `{key}`"), at));
+        }
+        if count >= MAX_MEMBERS {
+            return Err(JsonError::new(
+                format_args!("more than {MAX_MEMBERS} members"),
+                at,
+            ));
+        }
+        count = count.saturating_add(1);
+        known |= bit;
+        r.expect_colon()?;
+        match bit {
+            1 => out.alg = Some(string_value(r, "alg")?),
+            2 => out.kid = Some(string_value(r, "kid")?),
+            4 => out.typ = Some(string_value(r, "typ")?),
+            8 => {
+                out.crit = Some(
+                    Vec::<StrValue<'a>>::deserialize(&mut *r)?
+                        .into_iter()
+                        .map(|s| s.0)
+                        .collect(),
+                )
             }
-            if count >= MAX_MEMBERS {
-                return Err(de::Error::custom(format_args!(
-                    "more than {MAX_MEMBERS} members"
-                )));
-            }
-            count = count.saturating_add(1);
-            known |= bit;
-            match bit {
-                1 => out.alg = Some(map.next_value::<StrValue<'de>>()?.0),
-                2 => out.kid = Some(map.next_value::<StrValue<'de>>()?.0),
-                4 => out.typ = Some(map.next_value::<StrValue<'de>>()?.0),
-                8 => {
-                    out.crit = Some(
-                        map.next_value::<Vec<StrValue<'de>>>()?
-                            .into_iter()
-                            .map(|s| s.0)
-                            .collect(),
-                    )
-                }
-                16 => out.b64 = Some(map.next_value()?),
-                // jku, x5u, jwk, x5c and the rest are never used to find a
-                // key: the caller's key set is the only source of trust.
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    others.push(key);
-                }
+            16 => out.b64 = Some(bool::deserialize(&mut *r)?),
+            // jku, x5u, jwk, x5c and the rest are never used to find a
+            // key: the caller's key set is the only source of trust.
+            _ => {
+                r.skip_value()?;
+                others.push(key);
             }
         }
-        Ok(out)
     }
+    r.bump();
+    r.leave();
+    Ok(out)
 }
 
-/// A JSON string, borrowed when it has no escapes.
-pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor).map(Str)
+/// A member's value that must be a string.
+fn string_value<'a>(r: &mut Reader<'a>, name: &str) -> Result<Cow<'a, str>, JsonError> {
+    if r.skip_ws() != Some(b'"') {
+        return Err(r.error(format_args!("`{name}` is not a string")));
     }
+    r.bump();
+    Ok(match r.read_str()? {
+        Text::Borrowed(s) => Cow::Borrowed(s),
+        Text::Copied(s) => Cow::Owned(s.to_owned()),
+    })
 }
 
 /// A string member value; the error names the expectation.
@@ -390,5 +349,15 @@ mod tests {
         assert!(parse(br#"{"alg":"RS256","x":[[[[[[[[[]]]]]]]]]}"#).is_err());
         assert!(parse(br#"{"alg":"RS256","x":"[[[[[[[[[[[[[["}"#).is_ok());
         assert!(parse(br#"{"alg":"RS256","x":"\"[[[[[[[[[[[[[["}"#).is_ok());
+        let err = parse(br#"{"alg":"RS256","kid":7}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "malformed header: `kid` is not a string at byte 21");
+        let err = parse(br#"{"alg":"RS256","\u0061lg":"none"}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "malformed header: duplicate member `alg` at byte 15");
+        assert!(parse(br#"{"alg":"RS256","crit":[5]}"#).is_err());
+        assert!(parse(br#"{"alg":"RS256","b64":"no"}"#).is_err());
     }
 }

@@ -67,6 +67,7 @@ mod claims;
 pub(crate) mod compact;
 mod error;
 pub(crate) mod header;
+mod json;
 mod validate;
 
 pub use error::{JwtError, Part};
@@ -74,3 +75,7 @@ pub use validate::{Claims, Inspected, Validation, Validator, inspect};
 
 #[doc(hidden)]
 pub(crate) use claims::parse_claims as validate_parse_claims;
+#[doc(hidden)]
+pub(crate) use claims::parse_typed as validate_parse_typed;
+#[doc(hidden)]
+pub(crate) use json::from_str as json_from_str;

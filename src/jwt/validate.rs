@@ -198,6 +198,52 @@ impl Validator {
     /// Unauthenticated content never produces more detail than the header
     /// and "bad signature".
     ///
+    /// The header and the claims are read by a strict JSON reader (RFC
+    /// 8259): no trailing commas, comments, leading zeros, raw control
+    /// characters, invalid escapes or lone surrogates, numbers within
+    /// `f64`, nesting at most 64 deep, one object with unique member names
+    /// (escaped spellings included). Errors name the byte offset:
+    ///
+    /// ```
+    /// use base64::Engine as _;
+    /// use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    /// use edge_auth::jwk::KeySet;
+    /// use edge_auth::jwt::{Validation, Validator};
+    ///
+    /// let secret = [7u8; 32];
+    /// let sign = |claims: &str| {
+    ///     let input = format!("{}.{}", B64.encode(r#"{"alg":"HS256"}"#), B64.encode(claims));
+    ///     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+    ///     let tag = ring::hmac::sign(&key, input.as_bytes());
+    ///     format!("{input}.{}", B64.encode(tag))
+    /// };
+    /// let keys = KeySet::from_hmac_secret(&secret, None)?;
+    /// let mut validation = Validation::default();
+    /// validation.algorithms = vec![jsonwebtoken::Algorithm::HS256];
+    /// let validator = Validator::new(validation);
+    /// let now = time::macros::datetime!(2026-11-23 10:00 UTC);
+    /// let refused = |claims: &str| {
+    ///     let token = sign(claims);
+    ///     validator.validate::<serde_json::Value>(&token, &keys, now).unwrap_err().to_string()
+    /// };
+    ///
+    /// assert!(validator.validate::<serde_json::Value>(&sign(r#"{"exp":1795428000}"#), &keys, now).is_ok());
+    /// // `\u0065xp` is `exp` again.
+    /// assert_eq!(
+    ///     refused(r#"{"exp":1795428000,"\u0065xp":1}"#),
+    ///     "malformed claims: duplicate claim `exp` at byte 18"
+    /// );
+    /// assert_eq!(
+    ///     refused(r#"{"exp":1795428000,}"#),
+    ///     "malformed claims: trailing comma at byte 18"
+    /// );
+    /// assert_eq!(
+    ///     refused(r#"{"exp":1795428000,"n":"\udc00"}"#),
+    ///     "malformed claims: lone UTF-16 surrogate in `\\u` escape at byte 23"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// A [`JwtError`] naming the first check that failed.
     pub fn validate<C: DeserializeOwned>(
@@ -326,30 +372,40 @@ impl Validator {
                 claim: missing.clone(),
             });
         }
+        // Compared as Unix nanoseconds (exact, and far from overflowing
+        // i128); times are built only for an error.
         let leeway = v.leeway;
+        let slack = leeway.whole_nanoseconds();
+        let now_ns = now.unix_timestamp_nanos();
         if let Some(exp) = numeric_date(raw, "exp")?
-            && now >= exp.saturating_add(leeway)
+            && now_ns >= exp.saturating_add(slack)
         {
+            let exp = utc(exp);
             return Err(JwtError::Expired { exp, now, leeway });
         }
         if let Some(nbf) = numeric_date(raw, "nbf")?
-            && now < nbf.saturating_sub(leeway)
+            && now_ns < nbf.saturating_sub(slack)
         {
+            let nbf = utc(nbf);
             return Err(JwtError::NotYetValid { nbf, now, leeway });
         }
         let iat = numeric_date(raw, "iat")?;
         if let Some(iat) = iat
-            && iat > now.saturating_add(leeway)
+            && iat > now_ns.saturating_add(slack)
         {
+            let iat = utc(iat);
             return Err(JwtError::IssuedInFuture { iat, now, leeway });
         }
         if let Some(max_age) = v.max_age {
             let iat = iat.ok_or_else(|| JwtError::MissingClaim {
                 claim: "iat".to_owned(),
             })?;
-            if now > iat.saturating_add(max_age).saturating_add(leeway) {
+            let oldest = iat
+                .saturating_add(max_age.whole_nanoseconds())
+                .saturating_add(slack);
+            if now_ns > oldest {
                 return Err(JwtError::TooOld {
-                    iat,
+                    iat: utc(iat),
                     now,
                     max_age,
                     leeway,
@@ -490,15 +546,45 @@ fn typ_matches(expected: &str, seen: Option<&str>) -> bool {
     seen.is_some_and(|s| strip(s).eq_ignore_ascii_case(strip(expected)))
 }
 
+/// ASCII letters, digits and `-`: one lookup per byte of a tenant id
+/// (this runs for every Entra ID token).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const initializer, the index runs over the table's own range"
+)]
+const TENANT_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-';
+        b += 1;
+    }
+    t
+};
+
 fn valid_tenant(tid: &str) -> bool {
     !tid.is_empty()
         && tid.len() <= 64
-        && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && tid
+            .bytes()
+            .all(|b| TENANT_BYTES.get(usize::from(b)) == Some(&true))
+}
+
+/// The Unix seconds `time` represents (years -9999 to 9999).
+const MIN_UNIX: i64 = -377_705_116_800;
+const MAX_UNIX: i64 = 253_402_300_799;
+const NANOS: i128 = 1_000_000_000;
+
+/// A time from Unix nanoseconds that [`numeric_date`] range-checked.
+fn utc(nanos: i128) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, integer or
-/// fractional. Anything else is malformed.
-fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTime>, JwtError> {
+/// fractional, as Unix nanoseconds. Anything else is malformed, and so is
+/// a time outside years -9999 to 9999.
+fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<i128>, JwtError> {
     let Some(v) = raw.get(name) else {
         return Ok(None);
     };
@@ -508,14 +594,18 @@ fn numeric_date(raw: &Registered<'_>, name: &str) -> Result<Option<OffsetDateTim
             format!("`{name}` is not a NumericDate (a JSON number)"),
         ));
     };
-    let t = if let Some(i) = n.as_i64() {
-        crate::time::from_unix(i)
-    } else {
-        n.as_f64()
-            .filter(|f| f.is_finite())
-            .and_then(|f| OffsetDateTime::from_unix_timestamp_nanos((f * 1e9) as i128).ok())
+    let nanos = match n.as_i64() {
+        Some(secs) => (MIN_UNIX..=MAX_UNIX)
+            .contains(&secs)
+            .then(|| i128::from(secs) * NANOS),
+        None => {
+            let f = n.as_f64();
+            let nanos = (f * 1e9) as i128;
+            let range = i128::from(MIN_UNIX) * NANOS..=i128::from(MAX_UNIX) * NANOS + (NANOS - 1);
+            (f.is_finite() && range.contains(&nanos)).then_some(nanos)
+        }
     };
-    t.map(Some).ok_or_else(|| {
+    nanos.map(Some).ok_or_else(|| {
         JwtError::malformed(
             Part::Claims,
             format!("`{name}` is out of the representable range"),
@@ -586,6 +676,24 @@ pub fn inspect(token: &str, max_token_size: usize) -> Result<Inspected, JwtError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_range_is_times() {
+        assert!(OffsetDateTime::from_unix_timestamp(MIN_UNIX).is_ok());
+        assert!(OffsetDateTime::from_unix_timestamp(MAX_UNIX).is_ok());
+        let last = i128::from(MAX_UNIX) * NANOS + NANOS - 1;
+        assert_eq!(utc(last).unix_timestamp_nanos(), last);
+    }
+
+    #[test]
+    fn tenant_bytes() {
+        for b in 0..=255u8 {
+            let ok = b.is_ascii_alphanumeric() || b == b'-';
+            assert_eq!(TENANT_BYTES[usize::from(b)], ok, "{b}");
+        }
+        assert!(valid_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+        assert!(!valid_tenant("") && !valid_tenant("a/b") && !valid_tenant(&"a".repeat(65)));
+    }
 
     #[test]
     fn typ_compare() {

@@ -1,0 +1,457 @@
+//! The serde side of the JSON reader: `&mut Reader` as a
+//! `serde::Deserializer`, making the visitor calls serde_json makes (map
+//! and sequence access, member names, enums, options, wide integers).
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Unexpected,
+    VariantAccess, Visitor,
+};
+use serde::forward_to_deserialize_any;
+
+use super::{JsonError, Number, Reader, Result, Text};
+
+impl<'de> Reader<'de> {
+    /// After a visitor's map: the closing brace, or an error when the
+    /// visitor left members unread (as serde_json).
+    fn end_map(&mut self) -> Result<()> {
+        match self.skip_ws() {
+            Some(b'}') => {
+                self.bump();
+                Ok(())
+            }
+            Some(b',') => Err(self.error("trailing comma or unread members")),
+            _ => Err(self.unexpected("`}`")),
+        }
+    }
+
+    fn end_seq(&mut self) -> Result<()> {
+        match self.skip_ws() {
+            Some(b']') => {
+                self.bump();
+                Ok(())
+            }
+            Some(b',') => {
+                self.bump();
+                match self.skip_ws() {
+                    Some(b']') => Err(self.error("trailing comma")),
+                    _ => Err(self.error("trailing characters: more elements than expected")),
+                }
+            }
+            _ => Err(self.unexpected("`,` or `]`")),
+        }
+    }
+
+    fn visit_map_here<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        self.enter()?;
+        self.bump();
+        let value = visitor.visit_map(Members {
+            r: self,
+            first: true,
+        });
+        self.leave();
+        let value = value.map_err(|e| e.at(self.pos))?;
+        self.end_map()?;
+        Ok(value)
+    }
+
+    fn visit_seq_here<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        self.enter()?;
+        self.bump();
+        let value = visitor.visit_seq(Elements {
+            r: self,
+            first: true,
+        });
+        self.leave();
+        let value = value.map_err(|e| e.at(self.pos))?;
+        self.end_seq()?;
+        Ok(value)
+    }
+
+    /// `deserialize_any` without placing a visitor's error.
+    fn any<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        match self.skip_ws() {
+            Some(b'"') => {
+                self.bump();
+                match self.read_str()? {
+                    Text::Borrowed(s) => visitor.visit_borrowed_str(s),
+                    Text::Copied(s) => visitor.visit_str(s),
+                }
+            }
+            Some(b'{') => self.visit_map_here(visitor),
+            Some(b'[') => self.visit_seq_here(visitor),
+            Some(b't') => {
+                self.literal("true")?;
+                visitor.visit_bool(true)
+            }
+            Some(b'f') => {
+                self.literal("false")?;
+                visitor.visit_bool(false)
+            }
+            Some(b'n') => {
+                self.literal("null")?;
+                visitor.visit_unit()
+            }
+            Some(b'-' | b'0'..=b'9') => self.read_number(false)?.visit(visitor),
+            _ => Err(self.unexpected("a JSON value")),
+        }
+    }
+
+    /// An integer for `i128` / `u128` targets, read exactly (as serde_json,
+    /// which refuses any `-` for `u128`).
+    fn wide_integer<V: Visitor<'de>>(&mut self, visitor: V, unsigned: bool) -> Result<V::Value> {
+        if self.skip_ws() == Some(b'-') && unsigned {
+            return Err(de::Error::invalid_type(
+                Unexpected::Other("negative number"),
+                &visitor,
+            ));
+        }
+        let start = self.pos;
+        let number = self.read_number(false)?;
+        let text = self.text.get(start..self.pos).unwrap_or_default();
+        if let Number::F64(_) = number
+            && !text.contains(['.', 'e', 'E'])
+        {
+            if let Ok(u) = text.parse::<u128>() {
+                return visitor.visit_u128(u);
+            }
+            if let Ok(i) = text.parse::<i128>() {
+                return visitor.visit_i128(i);
+            }
+            return Err(JsonError::new("number out of range", start));
+        }
+        number.visit(visitor)
+    }
+}
+
+impl<'de> Deserializer<'de> for &mut Reader<'de> {
+    type Error = JsonError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        self.any(visitor).map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.skip_ws() == Some(b'n') {
+            self.literal("null")?;
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'"') => visitor.visit_enum(UnitVariant { r: self }),
+            Some(b'{') => {
+                self.enter()?;
+                self.bump();
+                let value = visitor.visit_enum(Variant { r: self });
+                self.leave();
+                let value = value.map_err(|e| e.at(pos))?;
+                self.expect(b'}', "`}` after the variant's value")?;
+                Ok(value)
+            }
+            _ => Err(self.unexpected("an enum variant (a string or an object)")),
+        }
+        .map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'"') => {
+                self.bump();
+                match self.read_str()? {
+                    Text::Borrowed(s) => visitor.visit_borrowed_bytes(s.as_bytes()),
+                    Text::Copied(s) => visitor.visit_bytes(s.as_bytes()),
+                }
+            }
+            _ => self.any(visitor),
+        }
+        .map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'-' | b'0'..=b'9') => self.wide_integer(visitor, false),
+            _ => self.any(visitor),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'-' | b'0'..=b'9') => self.wide_integer(visitor, true),
+            _ => self.any(visitor),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.skip_value()?;
+        visitor.visit_unit()
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
+        unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+/// The members of an object for a visitor.
+struct Members<'a, 'de> {
+    r: &'a mut Reader<'de>,
+    first: bool,
+}
+
+impl<'de> MapAccess<'de> for Members<'_, 'de> {
+    type Error = JsonError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if !self.r.next_member(&mut self.first, b'}')? {
+            return Ok(None);
+        }
+        seed.deserialize(Key { r: &mut *self.r }).map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value> {
+        self.r.expect(b':', "`:`")?;
+        seed.deserialize(&mut *self.r)
+    }
+}
+
+/// The elements of an array for a visitor.
+struct Elements<'a, 'de> {
+    r: &'a mut Reader<'de>,
+    first: bool,
+}
+
+impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
+    type Error = JsonError;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>> {
+        if !self.r.next_element(&mut self.first)? {
+            return Ok(None);
+        }
+        seed.deserialize(&mut *self.r).map(Some)
+    }
+}
+
+/// A member name, positioned on its opening quote: always a string, as
+/// serde_json's map keys (integer and bool targets parse the text).
+pub(crate) struct Key<'a, 'de> {
+    pub(crate) r: &'a mut Reader<'de>,
+}
+
+impl<'de> Key<'_, 'de> {
+    fn visit_name<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.r.pos;
+        self.r.bump();
+        match self.r.read_str()? {
+            Text::Borrowed(s) => visitor.visit_borrowed_str(s),
+            Text::Copied(s) => visitor.visit_str(s),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    /// A number spelled inside the quotes (serde_json's integer keys).
+    /// `wide`: `Some(unsigned)` for `i128` / `u128`.
+    fn numeric<V: Visitor<'de>>(self, visitor: V, wide: Option<bool>) -> Result<V::Value> {
+        let pos = self.r.pos;
+        self.r.bump();
+        let value = match self.r.skip_ws() {
+            Some(b'-' | b'0'..=b'9') if wide.is_some() => {
+                self.r.wide_integer(visitor, wide == Some(true))
+            }
+            Some(b'-' | b'0'..=b'9') => self.r.read_number(false)?.visit(visitor),
+            _ => return Err(self.r.error("expected a number in the quoted member name")),
+        }
+        .map_err(|e| e.at(pos))?;
+        if self.r.peek() != Some(b'"') {
+            return Err(self.r.error("expected a number in the quoted member name"));
+        }
+        self.r.bump();
+        Ok(value)
+    }
+}
+
+macro_rules! numeric_keys {
+    ($($method:ident: $wide:expr),*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+                self.numeric(visitor, $wide)
+            }
+        )*
+    };
+}
+
+impl<'de> Deserializer<'de> for Key<'_, 'de> {
+    type Error = JsonError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.visit_name(visitor)
+    }
+
+    numeric_keys!(
+        deserialize_i8: None, deserialize_i16: None, deserialize_i32: None,
+        deserialize_i64: None, deserialize_u8: None, deserialize_u16: None,
+        deserialize_u32: None, deserialize_u64: None, deserialize_f32: None,
+        deserialize_f64: None, deserialize_i128: Some(false), deserialize_u128: Some(true)
+    );
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.r.pos;
+        self.r.bump();
+        match self.r.read_str()? {
+            Text::Borrowed("true") | Text::Copied("true") => visitor.visit_bool(true),
+            Text::Borrowed("false") | Text::Copied("false") => visitor.visit_bool(false),
+            Text::Borrowed(s) | Text::Copied(s) => {
+                Err(de::Error::invalid_type(Unexpected::Str(s), &visitor))
+            }
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.r.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.r.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.r.deserialize_bytes(visitor)
+    }
+
+    forward_to_deserialize_any! {
+        char str string unit unit_struct seq tuple tuple_struct map struct
+        identifier ignored_any
+    }
+}
+
+/// `"Variant"`: a unit variant.
+struct UnitVariant<'a, 'de> {
+    r: &'a mut Reader<'de>,
+}
+
+impl<'de> EnumAccess<'de> for UnitVariant<'_, 'de> {
+    type Error = JsonError;
+    type Variant = Self;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
+        let v = seed.deserialize(&mut *self.r)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for UnitVariant<'_, 'de> {
+    type Error = JsonError;
+
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, _seed: S) -> Result<S::Value> {
+        Err(de::Error::invalid_type(
+            Unexpected::UnitVariant,
+            &"newtype variant",
+        ))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            Unexpected::UnitVariant,
+            &"tuple variant",
+        ))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            Unexpected::UnitVariant,
+            &"struct variant",
+        ))
+    }
+}
+
+/// `{"Variant": value}`: the reader is past the opening brace.
+struct Variant<'a, 'de> {
+    r: &'a mut Reader<'de>,
+}
+
+impl<'de> EnumAccess<'de> for Variant<'_, 'de> {
+    type Error = JsonError;
+    type Variant = Self;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
+        let v = seed.deserialize(&mut *self.r)?;
+        self.r.expect(b':', "`:`")?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
+    type Error = JsonError;
+
+    fn unit_variant(self) -> Result<()> {
+        de::Deserialize::deserialize(self.r)
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value> {
+        seed.deserialize(self.r)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        self.r.deserialize_seq(visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.r.deserialize_struct("", fields, visitor)
+    }
+}
