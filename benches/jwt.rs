@@ -205,6 +205,10 @@ fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     tlv(0x30, &[int(n), int(e)].concat())
 }
 
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
 fn ours(c: &Case) -> bool {
     c.validator
         .validate::<EntraClaims>(black_box(&c.token), &c.keys, OffsetDateTime::now_utc())
@@ -244,7 +248,8 @@ fn cases() -> Vec<Case> {
 }
 
 /// `EDGE_AUTH_JWT_PROFILE=ALG:SIDE:N` (SIDE `ours`, `floor`, `floor_der`
-/// (RS256), `jws` (signature check only) or `peer`) runs
+/// (RS256), `jws` (signature check only), `skip` (claims read and checked,
+/// `C` = `IgnoredAny`) or `peer`) runs
 /// one side N times and exits: for instruction counts under callgrind,
 /// which the noisy shared machine does not disturb.
 fn profile(spec: &str) {
@@ -267,8 +272,12 @@ fn profile_loop(c: &Case, side: &str, n: usize) {
             "floor" => (c.floor)(),
             "floor_der" => c.floor_der.as_ref().is_some_and(|f| f()),
             "jws" => c.validator.verify_jws(black_box(&c.token), &c.keys).is_ok(),
+            "skip" => c
+                .validator
+                .validate::<serde::de::IgnoredAny>(black_box(&c.token), &c.keys, now())
+                .is_ok(),
             "peer" => peer(c),
-            _ => panic!("SIDE is ours, floor, floor_der, jws or peer"),
+            _ => panic!("SIDE is ours, floor, floor_der, jws, skip or peer"),
         };
         assert!(black_box(ok));
     }
