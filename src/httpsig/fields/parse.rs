@@ -393,7 +393,7 @@ impl<'a> Parser<'a> {
             Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
             _ => return self.err("expected key (lowercase letter or `*`)"),
         }
-        self.skip_while(super::is_key_char);
+        self.skip_class(KEY);
         Ok(self.slice(start))
     }
 
@@ -475,7 +475,7 @@ impl<'a> Parser<'a> {
         loop {
             // Skip a run of plain characters at once: every component
             // identifier and most parameters are strings.
-            self.skip_while(|c| c != b'"' && c != b'\\' && (0x20..=0x7e).contains(&c));
+            self.skip_class(STRING_PLAIN);
             match self.next() {
                 None => return self.err("unterminated string"),
                 Some(b'\\') => match self.next() {
@@ -491,17 +491,21 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Advances over the bytes that satisfy `f`.
-    fn skip_while(&mut self, f: impl Fn(u8) -> bool) {
+    /// Advances over the bytes in character class `class` (one table load
+    /// per byte: strings, keys, tokens and base64 are most of a field).
+    fn skip_class(&mut self, class: u8) {
         let rest = self.input.get(self.pos..).unwrap_or_default();
-        self.pos += rest.iter().position(|&c| !f(c)).unwrap_or(rest.len());
+        self.pos += rest
+            .iter()
+            .position(|&c| CLASSES.get(usize::from(c)).copied().unwrap_or(0) & class == 0)
+            .unwrap_or(rest.len());
     }
 
     // §4.2.6
     fn token(&mut self) -> R<BareRef<'a>> {
         let start = self.pos;
         self.pos += 1;
-        self.skip_while(|c| super::is_tchar(c) || c == b':' || c == b'/');
+        self.skip_class(TOKEN);
         Ok(BareRef::Token(self.slice(start)))
     }
 
@@ -509,7 +513,7 @@ impl<'a> Parser<'a> {
     fn byte_sequence(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         let start = self.pos;
-        self.skip_while(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=');
+        self.skip_class(BASE64);
         match self.next() {
             None => return self.err("unterminated byte sequence"),
             Some(b':') => {}
@@ -574,6 +578,62 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Character classes, as bits of [`CLASSES`].
+const KEY: u8 = 1; // lcalpha / DIGIT / "_" / "-" / "." / "*" (§3.1.2)
+const TOKEN: u8 = 2; // tchar / ":" / "/" (§3.3.4)
+const STRING_PLAIN: u8 = 4; // printable ASCII except `"` and `\` (§3.3.3)
+const BASE64: u8 = 8; // ALPHA / DIGIT / "+" / "/" / "=" (§3.3.5)
+
+/// The class bits of every byte, built at compile time; the unit test
+/// `classes_match_the_predicates` holds it to the serialiser's predicates.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, `i` < 256"
+)]
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let mut bits = 0;
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.' | b'*') {
+            bits |= KEY;
+        }
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+                    | b':'
+                    | b'/'
+            )
+        {
+            bits |= TOKEN;
+        }
+        if c != b'"' && c != b'\\' && c >= 0x20 && c <= 0x7e {
+            bits |= STRING_PLAIN;
+        }
+        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=' {
+            bits |= BASE64;
+        }
+        t[i] = bits;
+        i += 1;
+    }
+    t
+};
+
 fn lower_hex(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
@@ -619,17 +679,71 @@ impl DecodedBytes {
 }
 
 /// Decodes the base64 text of a byte sequence (lenient on padding and pad
-/// bits, §4.2.7). `None` when it is not base64.
+/// bits, §4.2.7, exactly as [`LENIENT_B64`]). `None` when it is not base64.
+/// Hand-rolled: this runs on every signature and digest, and a table loop
+/// over 44 characters is several times cheaper than the general engine.
+/// `tests::decoder_matches_the_engine` holds it to [`LENIENT_B64`].
 pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
-    // The decoder wants room for its estimate, (len + 3) / 4 * 3 bytes.
-    if b64.len() <= INLINE_BYTES / 3 * 4 {
-        let mut buf = [0u8; INLINE_BYTES];
-        let n = LENIENT_B64.decode_slice(b64, &mut buf).ok()?;
-        Some(DecodedBytes::Inline(buf, n))
-    } else {
-        LENIENT_B64.decode(b64).ok().map(DecodedBytes::Heap)
+    let input = b64.as_bytes();
+    if !is_base64(input)
+        || !input.iter().all(|&c| {
+            B64_VALUES
+                .get(usize::from(c))
+                .is_some_and(|&v| v != INVALID)
+                || c == b'='
+        })
+    {
+        return None;
     }
+    let data = input.get(..input.iter().position(|&c| c == b'=').unwrap_or(input.len()))?;
+    let len = data.len() / 4 * 3 + (data.len() % 4).saturating_sub(1);
+    let mut heap = Vec::new();
+    let mut inline = [0u8; INLINE_BYTES];
+    let out: &mut [u8] = if len <= INLINE_BYTES {
+        &mut inline
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let value = |c: &u8| u32::from(B64_VALUES.get(usize::from(*c)).copied().unwrap_or(0));
+    let mut at = 0usize;
+    for chunk in data.chunks(4) {
+        let mut acc = 0u32;
+        for c in chunk {
+            acc = (acc << 6) | value(c);
+        }
+        // Left-align a short final group; its trailing bits are ignored.
+        acc <<= 6 * (4 - chunk.len());
+        let bytes = acc.to_be_bytes();
+        let n = chunk.len().saturating_sub(1);
+        let dst = out.get_mut(at..at + n)?;
+        dst.copy_from_slice(bytes.get(1..1 + n)?);
+        at += n;
+    }
+    Some(if len <= INLINE_BYTES {
+        DecodedBytes::Inline(inline, len)
+    } else {
+        DecodedBytes::Heap(heap)
+    })
 }
+
+const INVALID: u8 = 0xff;
+
+/// The 6-bit value of each standard-alphabet base64 character (RFC 4648 §4).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, indices < 256"
+)]
+static B64_VALUES: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Whether `b64` (characters already limited to the base64 alphabet and `=`)
 /// decodes under [`LENIENT_B64`]: padding only at the end and never more
@@ -649,6 +763,51 @@ fn is_base64(b64: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classes_match_the_predicates() {
+        for c in 0..=255u8 {
+            let has = |class: u8| CLASSES[usize::from(c)] & class != 0;
+            assert_eq!(has(KEY), super::super::is_key_char(c), "{c}");
+            assert_eq!(
+                has(TOKEN),
+                crate::text::is_tchar(c) || c == b':' || c == b'/',
+                "{c}"
+            );
+            assert_eq!(
+                has(STRING_PLAIN),
+                c != b'"' && c != b'\\' && (0x20..=0x7e).contains(&c),
+                "{c}"
+            );
+            assert_eq!(
+                has(BASE64),
+                c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=',
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn decoder_matches_the_engine() {
+        let alphabet = [b'A', b'z', b'9', b'+', b'/', b'=', b'-', b'Q'];
+        for len in 0..=7u32 {
+            for n in 0..8usize.pow(len) {
+                let s: Vec<u8> = (0..len).map(|i| alphabet[n / 8usize.pow(i) % 8]).collect();
+                let s = String::from_utf8(s).unwrap();
+                let ours = decode_bytes(&s).map(|d| d.as_slice().to_vec());
+                assert_eq!(ours, LENIENT_B64.decode(&s).ok(), "{s}");
+            }
+        }
+        // Long inputs (heap) and a real 32-byte digest.
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for len in [0, 1, 2, 3, 31, 32, 33, 64, 95, 96, 97, 200, 1000] {
+            let b = bytes.get(..len).unwrap();
+            let plain = base64::engine::general_purpose::STANDARD.encode(b);
+            let bare = base64::engine::general_purpose::STANDARD_NO_PAD.encode(b);
+            assert_eq!(decode_bytes(&plain).unwrap().as_slice(), b);
+            assert_eq!(decode_bytes(&bare).unwrap().as_slice(), b);
+        }
+    }
 
     #[test]
     fn base64_check_matches_decoder() {
