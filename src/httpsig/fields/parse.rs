@@ -3,8 +3,7 @@
 //! Content-Digest without copying them. The owned model in `fields` is built
 //! from these values, so there is one grammar for both.
 
-use super::{LENIENT_B64, SfError};
-use base64::Engine as _;
+use super::SfError;
 
 /// A bare item borrowed from the field text (RFC 9651 §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -679,10 +678,10 @@ impl DecodedBytes {
 }
 
 /// Decodes the base64 text of a byte sequence (lenient on padding and pad
-/// bits, §4.2.7, exactly as [`LENIENT_B64`]). `None` when it is not base64.
+/// bits, §4.2.7, exactly as `fields::LENIENT_B64`). `None` when it is not base64.
 /// Hand-rolled: this runs on every signature and digest, and a table loop
 /// over 44 characters is several times cheaper than the general engine.
-/// `tests::decoder_matches_the_engine` holds it to [`LENIENT_B64`].
+/// `tests::decoder_matches_the_engine` holds it to `LENIENT_B64`.
 pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
     let input = b64.as_bytes();
     if !is_base64(input)
@@ -762,7 +761,9 @@ fn is_base64(b64: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::LENIENT_B64;
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn classes_match_the_predicates() {
