@@ -160,7 +160,8 @@ fn insert_overwrite<V>(map: &mut Vec<(String, V)>, key: String, value: V) {
 
 /// The field lines of `name` combined with `, ` (RFC 9651 §4.2, step 1),
 /// borrowed when there is one line. `Ok(None)` when the field is absent;
-/// `Err(None)` for non-ASCII bytes, `Err(Some(len))` when longer than `max`.
+/// `Err(None)` for bytes that are not UTF-8 (the parser refuses non-ASCII),
+/// `Err(Some(len))` when longer than `max`.
 pub(crate) fn combine_lines<'h>(
     headers: &'h http::HeaderMap,
     name: &http::HeaderName,
@@ -173,10 +174,21 @@ pub(crate) fn combine_lines<'h>(
     // A field value has no leading or trailing whitespace (RFC 9110 §5.5); a
     // parser strips it off the wire, but a `HeaderValue` built in code can
     // still carry it, and RFC 9651 parsing only skips leading spaces.
-    let ows = |s: &'h str| s.trim_matches(|c| c == ' ' || c == '\t');
-    let mut combined = std::borrow::Cow::Borrowed(ows(first.to_str().map_err(|_| None)?));
+    // Only UTF-8 is checked here (a fast scan); the structured-field parser
+    // then refuses anything that is not ASCII, controls included.
+    let ows = |v: &'h http::HeaderValue| {
+        let mut b = v.as_bytes();
+        while let [b' ' | b'\t', rest @ ..] = b {
+            b = rest;
+        }
+        while let [rest @ .., b' ' | b'\t'] = b {
+            b = rest;
+        }
+        std::str::from_utf8(b).map_err(|_| None)
+    };
+    let mut combined = std::borrow::Cow::Borrowed(ows(first)?);
     for v in lines {
-        let s = ows(v.to_str().map_err(|_| None)?);
+        let s = ows(v)?;
         let owned = combined.to_mut();
         owned.push_str(", ");
         owned.push_str(s);

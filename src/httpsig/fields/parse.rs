@@ -421,6 +421,23 @@ impl<'a> Parser<'a> {
         if !matches!(self.peek(), Some(b'0'..=b'9')) {
             return self.err("expected digit");
         }
+        // Fast path for the common integer (`created`, `expires`): a run of
+        // at most 15 digits not followed by `.`.
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        let run = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if run <= 15
+            && rest.get(run) != Some(&b'.')
+            && let Some(digits) = rest.get(..run)
+        {
+            let value = digits
+                .iter()
+                .fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
+            self.pos += run;
+            return Ok(BareRef::Integer(if negative { -value } else { value }));
+        }
         let mut int_digits = 0usize;
         let mut frac_digits = 0usize;
         let mut seen_dot = false;
@@ -684,40 +701,53 @@ impl DecodedBytes {
 /// `tests::decoder_matches_the_engine` holds it to `LENIENT_B64`.
 pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
     let input = b64.as_bytes();
-    if !is_base64(input)
-        || !input.iter().all(|&c| {
-            B64_VALUES
-                .get(usize::from(c))
-                .is_some_and(|&v| v != INVALID)
-                || c == b'='
-        })
-    {
+    // Padding: only at the end, never more than canonical, and no lone
+    // trailing symbol (as `is_base64`). `=` inside the data is caught below.
+    let data_len = input.len() - input.iter().rev().take_while(|&&c| c == b'=').count();
+    let (data, pad) = input.split_at(data_len);
+    if data_len % 4 == 1 || pad.len() > (4 - data_len % 4) % 4 {
         return None;
     }
-    let data = input.get(..input.iter().position(|&c| c == b'=').unwrap_or(input.len()))?;
-    let len = data.len() / 4 * 3 + (data.len() % 4).saturating_sub(1);
+    let len = data_len / 4 * 3 + (data_len % 4).saturating_sub(1);
     let mut heap = Vec::new();
     let mut inline = [0u8; INLINE_BYTES];
     let out: &mut [u8] = if len <= INLINE_BYTES {
-        &mut inline
+        inline.get_mut(..len)?
     } else {
         heap.resize(len, 0);
         &mut heap
     };
-    let value = |c: &u8| u32::from(B64_VALUES.get(usize::from(*c)).copied().unwrap_or(0));
-    let mut at = 0usize;
-    for chunk in data.chunks(4) {
-        let mut acc = 0u32;
-        for c in chunk {
-            acc = (acc << 6) | value(c);
+    let value = |c: u8| B64_VALUES.get(usize::from(c)).copied().unwrap_or(INVALID);
+    // Any invalid character sets the high bits of `seen`.
+    let mut seen = 0u8;
+    let quads = data.chunks_exact(4);
+    let tail = quads.remainder();
+    let mut outs = out.chunks_exact_mut(3);
+    for (q, o) in quads.zip(&mut outs) {
+        if let ([a, b, c, d], [x, y, z]) = (q, o) {
+            let (a, b, c, d) = (value(*a), value(*b), value(*c), value(*d));
+            seen |= a | b | c | d;
+            let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+            let [_, hi, mid, lo] = n.to_be_bytes();
+            (*x, *y, *z) = (hi, mid, lo);
         }
-        // Left-align a short final group; its trailing bits are ignored.
-        acc <<= 6 * (4 - chunk.len());
-        let bytes = acc.to_be_bytes();
-        let n = chunk.len().saturating_sub(1);
-        let dst = out.get_mut(at..at + n)?;
-        dst.copy_from_slice(bytes.get(1..1 + n)?);
-        at += n;
+    }
+    // A short final group: its bytes, then trailing bits that are ignored.
+    let mut n = 0u32;
+    for &c in tail {
+        let v = value(c);
+        seen |= v;
+        n = n << 6 | u32::from(v & 0x3f);
+    }
+    n <<= 6 * (4 - tail.len() as u32 % 4) % 24;
+    let [_, hi, mid, _] = n.to_be_bytes();
+    match outs.into_remainder() {
+        [x] => *x = hi,
+        [x, y] => (*x, *y) = (hi, mid),
+        _ => {}
+    }
+    if seen & 0xc0 != 0 {
+        return None;
     }
     Some(if len <= INLINE_BYTES {
         DecodedBytes::Inline(inline, len)
