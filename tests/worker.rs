@@ -507,7 +507,7 @@ fn write_config(worker_dir: &Path, upstream: SocketAddr) -> PathBuf {
     path
 }
 
-fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified {
+fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified<'static> {
     let mut keys = KeyRing::new();
     keys.insert(
         "edge-auth",
@@ -537,6 +537,7 @@ fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified {
             time::OffsetDateTime::now_utc(),
         )
         .unwrap_or_else(|e| panic!("the origin got a bad signature ({e}): {seen:?}"))
+        .into_owned()
 }
 
 #[test]
@@ -646,7 +647,7 @@ fn worker_runs_the_gate_end_to_end() {
     assert_eq!(seen.header("x-auth-subject"), Some("alice"), "{seen:?}");
     assert_eq!(seen.header("x-auth-roles"), Some("reader"), "{seen:?}");
     let verified = verify_upstream_signature(&seen);
-    assert_eq!(verified.keyid, "edge-auth");
+    assert_eq!(verified.keyid(), "edge-auth");
 
     // The wrong role: 403 insufficient_scope, the keys reused.
     let bearer = format!("Bearer {}", idp.token("bob", &["writer"]));

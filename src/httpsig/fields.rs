@@ -446,14 +446,17 @@ fn write_bare(out: &mut String, bare: &BareItem) -> Result<(), SfError> {
 /// Writes borrowed parameters (already one per key, see
 /// [`ParamsRef::to_unique`]) in canonical form (§4.1.1.2): what the verifier
 /// needs for `@signature-params` without copying the field into owned values.
-pub(crate) fn write_parameters_ref(out: &mut String, params: &[(&str, BareRef<'_>)]) {
+pub(crate) fn write_parameters_ref<'a>(
+    out: &mut String,
+    params: impl IntoIterator<Item = (&'a str, BareRef<'a>)>,
+) {
     for (key, value) in params {
         out.push(';');
         // Keys were checked by the parser, so they are canonical as written.
         out.push_str(key);
-        if *value != BareRef::Boolean(true) {
+        if value != BareRef::Boolean(true) {
             out.push('=');
-            write_bare_ref(out, *value);
+            write_bare_ref(out, value);
         }
     }
 }
@@ -627,7 +630,7 @@ mod tests {
                 panic!("{input}")
             };
             let mut got = String::new();
-            write_parameters_ref(&mut got, list.params.to_unique().as_slice());
+            write_parameters_ref(&mut got, list.params.to_unique().as_slice().iter().copied());
             assert_eq!(got, want, "{input}");
         }
     }
@@ -654,7 +657,7 @@ mod tests {
                     panic!("{input}")
                 };
                 let mut got = String::new();
-                write_parameters_ref(&mut got, list.params.to_unique().as_slice());
+                write_parameters_ref(&mut got, list.params.to_unique().as_slice().iter().copied());
                 proptest::prop_assert_eq!(got, want);
             }
         }

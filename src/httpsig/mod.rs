@@ -25,7 +25,7 @@
 //!
 //! let (parts, body) = request.into_parts();
 //! let verified = Verifier::default().verify(&parts, &body, &keys, None, now)?;
-//! assert_eq!((verified.label.as_str(), verified.keyid.as_str()), ("sig1", "k1"));
+//! assert_eq!((verified.label(), verified.keyid()), ("sig1", "k1"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -6,8 +6,8 @@
 use super::HttpSigError;
 use super::base::{Message, RequestView, write_base_lines};
 use super::components::Component;
-use super::digest::{DigestAlgorithm, verify_content_digest};
-use super::fields::{self, BareRef, EntryRef, ItemRef};
+use super::digest::{DigestAlgorithm, DigestsChecked, check_content_digest};
+use super::fields::{self, BareRef, EntryRef, ItemRef, ParamsRef};
 use super::keyring::{Algorithm, KeyRing};
 use super::replay::ReplayGuard;
 use super::sign::check_label;
@@ -89,28 +89,109 @@ impl Default for VerifierConfig {
 }
 
 /// A signature that verified: which label and key, and its parameters.
+///
+/// It borrows its strings from the request's Signature-Input field (nothing
+/// is copied on the hot path); [`Verified::into_owned`] detaches it.
+///
+/// ```
+/// # use edge_auth::Secret;
+/// # use edge_auth::httpsig::{DigestAlgorithm, KeyRing, Signer, SignerConfig, SigningKey, Verifier, VerifyingKey};
+/// # let secret = Secret::new(vec![42u8; 32]);
+/// # let signer = Signer::new(SigningKey::try_from_hmac_sha256("k1", &secret)?, SignerConfig::default())?;
+/// # let mut keys = KeyRing::new();
+/// # keys.insert("k1", VerifyingKey::try_from_hmac_sha256(&secret)?);
+/// # let now = time::OffsetDateTime::from_unix_timestamp(1_795_428_000)?;
+/// # let (parts, body) = http::Request::post("https://api.example/orders").body(b"{}".to_vec())?.into_parts();
+/// # let out = signer.sign(&parts, &body, Some("n-1"), now)?;
+/// # let mut request = http::Request::from_parts(parts, body);
+/// # out.apply_to(&mut request);
+/// let (parts, body) = request.into_parts();
+/// let verified = Verifier::default().verify(&parts, &body, &keys, None, now)?;
+/// assert_eq!((verified.label(), verified.keyid(), verified.nonce()), ("sig1", "k1", Some("n-1")));
+/// assert_eq!(verified.created(), Some(now));
+/// assert_eq!(verified.digests_checked(), [DigestAlgorithm::Sha256]);
+/// assert_eq!(verified.components().len(), 5);
+/// // Detached from the request, e.g. to keep it in request extensions:
+/// let kept: edge_auth::httpsig::Verified<'static> = verified.into_owned();
+/// drop(parts);
+/// assert_eq!(kept.keyid(), "k1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Verified {
+pub struct Verified<'a> {
+    label: Cow<'a, str>,
+    keyid: Cow<'a, str>,
+    algorithm: Algorithm,
+    components: Vec<Component>,
+    created: Option<OffsetDateTime>,
+    expires: Option<OffsetDateTime>,
+    nonce: Option<Cow<'a, str>>,
+    tag: Option<Cow<'a, str>>,
+    digests_checked: DigestsChecked,
+}
+
+impl Verified<'_> {
     /// The label of the accepted signature.
-    pub label: String,
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// The `keyid` of the key that verified it.
-    pub keyid: String,
+    pub fn keyid(&self) -> &str {
+        &self.keyid
+    }
+
     /// The key's algorithm.
-    pub algorithm: Algorithm,
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
     /// The covered components, in order.
-    pub components: Vec<Component>,
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+
     /// `created`, when present.
-    pub created: Option<OffsetDateTime>,
+    pub fn created(&self) -> Option<OffsetDateTime> {
+        self.created
+    }
+
     /// `expires`, when present.
-    pub expires: Option<OffsetDateTime>,
+    pub fn expires(&self) -> Option<OffsetDateTime> {
+        self.expires
+    }
+
     /// `nonce`, when present.
-    pub nonce: Option<String>,
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
     /// `tag`, when present.
-    pub tag: Option<String>,
-    /// Content-Digest algorithms checked against the body (empty when
-    /// `content-digest` was not covered).
-    pub digests_checked: Vec<DigestAlgorithm>,
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// Content-Digest algorithms checked against the body, in field order
+    /// (empty when `content-digest` was not covered).
+    pub fn digests_checked(&self) -> &[DigestAlgorithm] {
+        self.digests_checked.as_slice()
+    }
+
+    /// The same result owning its strings, no longer tied to the request.
+    pub fn into_owned(self) -> Verified<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Verified {
+            label: own(self.label),
+            keyid: own(self.keyid),
+            algorithm: self.algorithm,
+            components: self.components,
+            created: self.created,
+            expires: self.expires,
+            nonce: self.nonce.map(own),
+            tag: self.tag.map(own),
+            digests_checked: self.digests_checked,
+        }
+    }
 }
 
 /// Verifies signatures against a [`KeyRing`] under a [`VerifierConfig`].
@@ -151,38 +232,38 @@ impl Verifier {
     /// missing or malformed field, a limit, a policy failure, a time window,
     /// an unknown or retired key, a bad signature, a Content-Digest mismatch
     /// or a replayed nonce; see [`HttpSigError`].
-    pub fn verify(
+    pub fn verify<'r>(
         &self,
-        request: &http::request::Parts,
+        request: &'r http::request::Parts,
         body: &[u8],
         keys: &KeyRing,
         replay: Option<&mut dyn ReplayGuard>,
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
+    ) -> Result<Verified<'r>, HttpSigError> {
         let message = Message::Request(self.view(request));
-        self.verify_message(&message, body, keys, replay, now)
+        self.verify_message(&message, &request.headers, body, keys, replay, now)
     }
 
     /// Verifies a response; `request` supplies components marked `;req`.
     ///
     /// # Errors
     /// As for [`Verifier::verify`].
-    pub fn verify_response(
+    pub fn verify_response<'r>(
         &self,
-        response: &http::response::Parts,
+        response: &'r http::response::Parts,
         body: &[u8],
         request: Option<&http::request::Parts>,
         keys: &KeyRing,
         replay: Option<&mut dyn ReplayGuard>,
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
+    ) -> Result<Verified<'r>, HttpSigError> {
         let message = Message::Response {
             status: response.status,
             headers: &response.headers,
             request: request.map(|r| self.view(r)),
             content_digest: None,
         };
-        self.verify_message(&message, body, keys, replay, now)
+        self.verify_message(&message, &response.headers, body, keys, replay, now)
     }
 
     fn view<'a>(&'a self, r: &'a http::request::Parts) -> RequestView<'a> {
@@ -195,27 +276,65 @@ impl Verifier {
         }
     }
 
-    fn verify_message(
+    /// `headers` are the message's own (their lifetime is the result's).
+    fn verify_message<'h>(
+        &self,
+        message: &Message<'_>,
+        headers: &'h HeaderMap,
+        body: &[u8],
+        keys: &KeyRing,
+        replay: Option<&mut dyn ReplayGuard>,
+        now: OffsetDateTime,
+    ) -> Result<Verified<'h>, HttpSigError> {
+        // Both fields are parsed in place: members borrow from the header
+        // text, and so does the result when each field is one line.
+        let inputs_text = self
+            .field_text(headers, "signature-input")?
+            .ok_or(HttpSigError::MissingSignatureInput)?;
+        // A missing Signature is reported per label by `verify_one`.
+        let signatures_text = self.field_text(headers, "signature")?;
+        match (inputs_text, signatures_text) {
+            (Cow::Borrowed(inputs), None) => {
+                self.verify_fields(message, body, keys, replay, now, inputs, None)
+            }
+            (Cow::Borrowed(inputs), Some(Cow::Borrowed(signatures))) => {
+                self.verify_fields(message, body, keys, replay, now, inputs, Some(signatures))
+            }
+            // Combined from several field lines: the text is ours, so the
+            // result must own its strings.
+            (inputs, signatures) => self
+                .verify_fields(
+                    message,
+                    body,
+                    keys,
+                    replay,
+                    now,
+                    &inputs,
+                    signatures.as_deref(),
+                )
+                .map(Verified::into_owned),
+        }
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal step with the verify inputs"
+    )]
+    fn verify_fields<'t>(
         &self,
         message: &Message<'_>,
         body: &[u8],
         keys: &KeyRing,
         replay: Option<&mut dyn ReplayGuard>,
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
-        let headers = message.headers();
-        // Both fields are parsed in place: members borrow from the header
-        // text and only the accepted signature's values are copied out.
-        let inputs_text = self
-            .field_text(headers, "signature-input")?
-            .ok_or(HttpSigError::MissingSignatureInput)?;
-        // A missing Signature is reported per label by `verify_one`.
-        let signatures_text = self.field_text(headers, "signature")?;
+        inputs_text: &'t str,
+        signatures_text: Option<&'t str>,
+    ) -> Result<Verified<'t>, HttpSigError> {
         // Both member lists share one allocation.
         let mut members = Vec::with_capacity(4);
-        parse_field(&inputs_text, "signature-input", &mut members)?;
+        parse_field(inputs_text, "signature-input", &mut members)?;
         let input_count = members.len();
-        if let Some(text) = &signatures_text {
+        if let Some(text) = signatures_text {
             parse_field(text, "signature", &mut members)?;
         }
         let (inputs, signatures) = members.split_at(input_count);
@@ -249,7 +368,7 @@ impl Verifier {
             }
             match self.verify_one(message, body, keys, label, *entry, signatures, now) {
                 Ok(verified) => {
-                    if let (Some(guard), Some(nonce)) = (replay, verified.nonce.as_deref()) {
+                    if let (Some(guard), Some(nonce)) = (replay, verified.nonce()) {
                         let until = self.replay_until(&verified)?;
                         guard.check_and_remember(&verified.keyid, nonce, until, now)?;
                     }
@@ -265,7 +384,7 @@ impl Verifier {
 
     /// The last moment the signature could still be accepted: the nonce must
     /// be remembered until then.
-    fn replay_until(&self, v: &Verified) -> Result<OffsetDateTime, HttpSigError> {
+    fn replay_until(&self, v: &Verified<'_>) -> Result<OffsetDateTime, HttpSigError> {
         let skew = self.config.skew;
         let by_expires = v.expires.map(|e| later(e, skew));
         let by_age = match (v.created, self.config.max_age) {
@@ -309,16 +428,16 @@ impl Verifier {
         clippy::too_many_arguments,
         reason = "internal step with the verify inputs"
     )]
-    fn verify_one(
+    fn verify_one<'t>(
         &self,
         message: &Message<'_>,
         body: &[u8],
         keys: &KeyRing,
-        label: &str,
-        entry: EntryRef<'_>,
+        label: &'t str,
+        entry: EntryRef<'t>,
         signatures: &[(&str, EntryRef<'_>)],
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
+    ) -> Result<Verified<'t>, HttpSigError> {
         let c = &self.config;
         let malformed = |reason: &str| HttpSigError::MalformedSignatureInput {
             label: label.to_owned(),
@@ -349,8 +468,7 @@ impl Verifier {
                 });
             }
         }
-        let raw_params = list.params.to_unique();
-        let params = parse_params(raw_params.as_slice()).map_err(|r| malformed(&r))?;
+        let (params, repeated) = parse_params(list.params).map_err(|r| malformed(&r))?;
         let signature = match signatures.iter().find(|(l, _)| *l == label) {
             None => {
                 return Err(HttpSigError::MissingSignature {
@@ -447,7 +565,15 @@ impl Verifier {
             base.push_str(comp.id());
         }
         base.push(')');
-        fields::write_parameters_ref(&mut base, raw_params.as_slice());
+        if repeated {
+            // Each key once, at its first position, with its last value.
+            fields::write_parameters_ref(
+                &mut base,
+                list.params.to_unique().as_slice().iter().copied(),
+            );
+        } else {
+            fields::write_parameters_ref(&mut base, list.params.iter());
+        }
         if !key.verify(base.as_bytes(), signature.as_slice()) {
             return Err(HttpSigError::BadSignature {
                 label: label.to_owned(),
@@ -456,19 +582,19 @@ impl Verifier {
         // A covered Content-Digest is only worth something if the body
         // matches it, so the check is not left to the caller.
         let digests_checked = if digest_covered {
-            verify_content_digest(message.headers(), body)?
+            check_content_digest(message.headers(), body)?
         } else {
-            Vec::new()
+            DigestsChecked::NONE
         };
         Ok(Verified {
-            label: label.to_owned(),
-            keyid: keyid.into_owned(),
+            label: Cow::Borrowed(label),
+            keyid,
             algorithm: key.algorithm(),
             components,
             created,
             expires,
-            nonce: params.nonce.map(Cow::into_owned),
-            tag: params.tag.map(Cow::into_owned),
+            nonce: params.nonce,
+            tag: params.tag,
             digests_checked,
         })
     }
@@ -573,30 +699,59 @@ fn parse_field<'t>(
         })
 }
 
-fn parse_params<'a>(raw: &[(&'a str, BareRef<'a>)]) -> Result<Params<'a>, String> {
-    let mut p = Params {
-        created: None,
-        expires: None,
-        nonce: None,
-        alg: None,
-        keyid: None,
-        tag: None,
-    };
-    for (k, v) in raw {
-        match (*k, *v) {
-            ("created", BareRef::Integer(i)) => p.created = Some(i),
-            ("expires", BareRef::Integer(i)) => p.expires = Some(i),
-            ("nonce", BareRef::String(s)) => p.nonce = Some(BareRef::unescaped(s)),
-            ("alg", BareRef::String(s)) => p.alg = Some(BareRef::unescaped(s)),
-            ("keyid", BareRef::String(s)) => p.keyid = Some(BareRef::unescaped(s)),
-            ("tag", BareRef::String(s)) => p.tag = Some(BareRef::unescaped(s)),
-            ("created" | "expires" | "nonce" | "alg" | "keyid" | "tag", _) => {
-                return Err(format!("parameter `{k}` has the wrong type"));
-            }
-            // Unregistered parameters are covered by the signature (they are
-            // part of @signature-params) and otherwise ignored.
-            _ => {}
+/// The registered parameters (the last value of a repeated key, RFC 9651
+/// §4.2.3.2), and whether any key is repeated (then the serialisation in
+/// `@signature-params` must collapse it). One scan, nothing collected: the
+/// registered keys are tracked by bit, other keys only compared when there
+/// are several (rare).
+fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, bool), String> {
+    fn string<'a>(v: Option<BareRef<'a>>, k: &str) -> Result<Option<Cow<'a, str>>, String> {
+        match v {
+            None => Ok(None),
+            Some(BareRef::String(s)) => Ok(Some(BareRef::unescaped(s))),
+            Some(_) => Err(format!("parameter `{k}` has the wrong type")),
         }
     }
-    Ok(p)
+    const NAMES: [&str; 6] = ["created", "expires", "nonce", "alg", "keyid", "tag"];
+    let mut values: [Option<BareRef<'_>>; 6] = [None; 6];
+    let mut seen = 0u8;
+    let mut repeated = false;
+    let mut others: [&str; 4] = [""; 4];
+    let mut other_count = 0usize;
+    for (k, v) in raw.iter() {
+        if let Some(i) = NAMES.iter().position(|n| *n == k) {
+            repeated |= seen & (1 << i) != 0;
+            seen |= 1 << i;
+            if let Some(slot) = values.get_mut(i) {
+                *slot = Some(v);
+            }
+        } else {
+            // Unregistered parameters are covered by the signature (they are
+            // part of @signature-params) and otherwise ignored.
+            repeated |= others.iter().take(other_count).any(|o| *o == k);
+            match others.get_mut(other_count) {
+                Some(slot) => {
+                    *slot = k;
+                    other_count += 1;
+                }
+                // Too many to track: let the general path sort them out.
+                None => repeated = true,
+            }
+        }
+    }
+    let [created, expires, nonce, alg, keyid, tag] = values;
+    let int = |v: Option<BareRef<'_>>, k: &str| match v {
+        None => Ok(None),
+        Some(BareRef::Integer(i)) => Ok(Some(i)),
+        Some(_) => Err(format!("parameter `{k}` has the wrong type")),
+    };
+    let params = Params {
+        created: int(created, "created")?,
+        expires: int(expires, "expires")?,
+        nonce: string(nonce, "nonce")?,
+        alg: string(alg, "alg")?,
+        keyid: string(keyid, "keyid")?,
+        tag: string(tag, "tag")?,
+    };
+    Ok((params, repeated))
 }
