@@ -468,7 +468,7 @@ impl Verifier {
                 });
             }
         }
-        let (params, repeated) = parse_params(list.params).map_err(|r| malformed(&r))?;
+        let (params, scanned) = parse_params(list.params).map_err(|r| malformed(&r))?;
         let signature = match signatures.iter().find(|(l, _)| *l == label) {
             None => {
                 return Err(HttpSigError::MissingSignature {
@@ -565,15 +565,7 @@ impl Verifier {
             base.push_str(comp.id());
         }
         base.push(')');
-        if repeated {
-            // Each key once, at its first position, with its last value.
-            fields::write_parameters_ref(
-                &mut base,
-                list.params.to_unique().as_slice().iter().copied(),
-            );
-        } else {
-            fields::write_parameters_ref(&mut base, list.params.iter());
-        }
+        scanned.write(list.params, &mut base);
         if !key.verify(base.as_bytes(), signature.as_slice()) {
             return Err(HttpSigError::BadSignature {
                 label: label.to_owned(),
@@ -699,12 +691,36 @@ fn parse_field<'t>(
         })
 }
 
-/// The registered parameters (the last value of a repeated key, RFC 9651
-/// §4.2.3.2), and whether any key is repeated (then the serialisation in
-/// `@signature-params` must collapse it). One scan, nothing collected: the
-/// registered keys are tracked by bit, other keys only compared when there
-/// are several (rare).
-fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, bool), String> {
+/// Signature parameters as written, when there are few (held inline).
+const INLINE_PARAMS: usize = 8;
+
+/// The parameters of one signature as written, for `@signature-params`.
+struct ScannedParams<'a> {
+    /// The entries in order; meaningful only when `!collapse`.
+    entries: [(&'a str, BareRef<'a>); INLINE_PARAMS],
+    len: usize,
+    /// A key repeats (its serialisation must collapse it) or there are too
+    /// many entries to hold inline: serialise through `to_unique`.
+    collapse: bool,
+}
+
+impl<'a> ScannedParams<'a> {
+    fn write(&self, raw: ParamsRef<'a>, out: &mut String) {
+        if self.collapse {
+            // Each key once, at its first position, with its last value.
+            fields::write_parameters_ref(out, raw.to_unique().as_slice().iter().copied());
+        } else {
+            let entries = self.entries.get(..self.len).unwrap_or_default();
+            fields::write_parameters_ref(out, entries.iter().copied());
+        }
+    }
+}
+
+/// Reads the signature parameters in one scan: the registered ones (the
+/// last value of a repeated key, RFC 9651 §4.2.3.2) and every entry as
+/// written. Registered keys are tracked by bit; other keys are compared with
+/// the entries before them.
+fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), String> {
     fn string<'a>(v: Option<BareRef<'a>>, k: &str) -> Result<Option<Cow<'a, str>>, String> {
         match v {
             None => Ok(None),
@@ -715,12 +731,12 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, bool), String> {
     const NAMES: [&str; 6] = ["created", "expires", "nonce", "alg", "keyid", "tag"];
     let mut values: [Option<BareRef<'_>>; 6] = [None; 6];
     let mut seen = 0u8;
-    let mut repeated = false;
-    let mut others: [&str; 4] = [""; 4];
-    let mut other_count = 0usize;
+    let mut entries = [("", BareRef::Boolean(true)); INLINE_PARAMS];
+    let mut len = 0usize;
+    let mut collapse = false;
     for (k, v) in raw.iter() {
         if let Some(i) = NAMES.iter().position(|n| *n == k) {
-            repeated |= seen & (1 << i) != 0;
+            collapse |= seen & (1 << i) != 0;
             seen |= 1 << i;
             if let Some(slot) = values.get_mut(i) {
                 *slot = Some(v);
@@ -728,15 +744,15 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, bool), String> {
         } else {
             // Unregistered parameters are covered by the signature (they are
             // part of @signature-params) and otherwise ignored.
-            repeated |= others.iter().take(other_count).any(|o| *o == k);
-            match others.get_mut(other_count) {
-                Some(slot) => {
-                    *slot = k;
-                    other_count += 1;
-                }
-                // Too many to track: let the general path sort them out.
-                None => repeated = true,
+            let before = entries.get(..len).unwrap_or_default();
+            collapse |= before.iter().any(|(o, _)| *o == k);
+        }
+        match entries.get_mut(len) {
+            Some(slot) => {
+                *slot = (k, v);
+                len += 1;
             }
+            None => collapse = true,
         }
     }
     let [created, expires, nonce, alg, keyid, tag] = values;
@@ -753,5 +769,12 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, bool), String> {
         keyid: string(keyid, "keyid")?,
         tag: string(tag, "tag")?,
     };
-    Ok((params, repeated))
+    Ok((
+        params,
+        ScannedParams {
+            entries,
+            len,
+            collapse,
+        },
+    ))
 }
