@@ -353,6 +353,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3
+    #[inline(always)]
     pub(crate) fn item(&mut self) -> R<ItemRef<'a>> {
         let bare = self.bare_item()?;
         let params = self.parameters()?;
@@ -360,6 +361,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3.2
+    #[inline(always)]
     fn parameters(&mut self) -> R<ParamsRef<'a>> {
         let start = self.pos;
         while self.parameter()?.is_some() {}
@@ -369,6 +371,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One `;key[=value]`, or `None` when the next byte is not `;`.
+    #[inline(always)]
     fn parameter(&mut self) -> R<Option<(&'a str, BareRef<'a>)>> {
         if self.peek() != Some(b';') {
             return Ok(None);
@@ -386,6 +389,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3.3
+    #[inline(always)]
     fn key(&mut self) -> R<&'a str> {
         let start = self.pos;
         match self.peek() {
@@ -396,7 +400,10 @@ impl<'a> Parser<'a> {
         Ok(self.slice(start))
     }
 
-    // §4.2.3.1
+    // §4.2.3.1. Inlined, like the other per-item steps: small values returned
+    // through memory and re-read at once stall store forwarding, which cost
+    // more than the code.
+    #[inline(always)]
     pub(crate) fn bare_item(&mut self) -> R<BareRef<'a>> {
         match self.peek() {
             Some(b'-' | b'0'..=b'9') => self.number(),
@@ -485,6 +492,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.5
+    #[inline(always)]
     fn string(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         let start = self.pos;
@@ -509,6 +517,7 @@ impl<'a> Parser<'a> {
 
     /// Advances over the bytes in character class `class` (one table load
     /// per byte: strings, keys, tokens and base64 are most of a field).
+    #[inline(always)]
     fn skip_class(&mut self, class: u8) {
         let rest = self.input.get(self.pos..).unwrap_or_default();
         self.pos += rest
