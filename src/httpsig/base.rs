@@ -492,14 +492,15 @@ pub(crate) fn signature_base(
 /// Writes the signature base up to and including `"@signature-params": `;
 /// the caller appends the serialised signature parameters. `components`
 /// must not repeat an identifier (§2.5); the callers check that.
-pub(crate) fn write_base_lines(
-    components: &[Component],
+pub(crate) fn write_base_lines<C: std::borrow::Borrow<Component>>(
+    components: &[C],
     message: &Message<'_>,
     base: &mut String,
 ) -> Result<(), HttpSigError> {
     // Both callers have refused repeated identifiers already (`Signer::new`,
     // and the verifier right after parsing), so that is not re-checked here.
     for c in components {
+        let c = c.borrow();
         if c.name == "@status" && matches!(message, Message::Request(_)) {
             return Err(c.bad("@status is only for responses"));
         }

@@ -5,7 +5,7 @@
 
 use super::HttpSigError;
 use super::base::{Message, RequestView, write_base_lines};
-use super::components::Component;
+use super::components::{Component, Covered};
 use super::digest::{DigestAlgorithm, DigestsChecked, check_content_digest};
 use super::fields::{self, BareRef, EntryRef, ItemRef, ParamsRef};
 use super::keyring::{Algorithm, KeyRing};
@@ -110,7 +110,8 @@ impl Default for VerifierConfig {
 /// assert_eq!((verified.label(), verified.keyid(), verified.nonce()), ("sig1", "k1", Some("n-1")));
 /// assert_eq!(verified.created(), Some(now));
 /// assert_eq!(verified.digests_checked(), [DigestAlgorithm::Sha256]);
-/// assert_eq!(verified.components().len(), 5);
+/// let names: Vec<&str> = verified.components().map(|c| c.name()).collect();
+/// assert_eq!(names, ["@method", "@authority", "@path", "@query", "content-digest"]);
 /// // Detached from the request, e.g. to keep it in request extensions:
 /// let kept: edge_auth::httpsig::Verified<'static> = verified.into_owned();
 /// drop(parts);
@@ -122,7 +123,7 @@ pub struct Verified<'a> {
     label: Cow<'a, str>,
     keyid: Cow<'a, str>,
     algorithm: Algorithm,
-    components: Vec<Component>,
+    components: Vec<Covered>,
     created: Option<OffsetDateTime>,
     expires: Option<OffsetDateTime>,
     nonce: Option<Cow<'a, str>>,
@@ -147,8 +148,8 @@ impl Verified<'_> {
     }
 
     /// The covered components, in order.
-    pub fn components(&self) -> &[Component] {
-        &self.components
+    pub fn components(&self) -> impl ExactSizeIterator<Item = &Component> + '_ {
+        self.components.iter().map(|c| &**c)
     }
 
     /// `created`, when present.
@@ -454,7 +455,7 @@ impl Verifier {
         }
         let mut components = Vec::with_capacity(list.len());
         for item in list.items() {
-            components.push(Component::try_from_item_ref(item)?);
+            components.push(Covered::try_from_item_ref(item)?);
         }
         // The items were validated by the same parser; a different count
         // here would mean the two passes disagree, so never accept that.
