@@ -124,8 +124,10 @@ pub struct Verified<'a> {
     keyid: Cow<'a, str>,
     algorithm: Algorithm,
     components: Vec<Covered>,
-    created: Option<OffsetDateTime>,
-    expires: Option<OffsetDateTime>,
+    /// Unix seconds, checked to be in `OffsetDateTime`'s range (converted on
+    /// demand: the calendar arithmetic is not free and rarely needed).
+    created: Option<i64>,
+    expires: Option<i64>,
     nonce: Option<Cow<'a, str>>,
     tag: Option<Cow<'a, str>>,
     digests_checked: DigestsChecked,
@@ -154,12 +156,12 @@ impl Verified<'_> {
 
     /// `created`, when present.
     pub fn created(&self) -> Option<OffsetDateTime> {
-        self.created
+        self.created.and_then(from_unix)
     }
 
     /// `expires`, when present.
     pub fn expires(&self) -> Option<OffsetDateTime> {
-        self.expires
+        self.expires.and_then(from_unix)
     }
 
     /// `nonce`, when present.
@@ -387,8 +389,8 @@ impl Verifier {
     /// be remembered until then.
     fn replay_until(&self, v: &Verified<'_>) -> Result<OffsetDateTime, HttpSigError> {
         let skew = self.config.skew;
-        let by_expires = v.expires.map(|e| later(e, skew));
-        let by_age = match (v.created, self.config.max_age) {
+        let by_expires = v.expires().map(|e| later(e, skew));
+        let by_age = match (v.created(), self.config.max_age) {
             (Some(c), Some(age)) => Some(later(later(c, age), skew)),
             _ => None,
         };
@@ -597,7 +599,7 @@ impl Verifier {
         p: &Params<'_>,
         now: OffsetDateTime,
         label: &str,
-    ) -> Result<Option<OffsetDateTime>, HttpSigError> {
+    ) -> Result<Option<i64>, HttpSigError> {
         let Some(secs) = p.created else {
             return if self.config.require_created {
                 Err(HttpSigError::MissingParameter {
@@ -607,17 +609,21 @@ impl Verifier {
                 Ok(None)
             };
         };
-        let created = from_unix(secs).ok_or_else(|| HttpSigError::MalformedSignatureInput {
-            label: label.to_owned(),
-            reason: format!("`created` {secs} is out of range"),
-        })?;
+        if !(MIN_UNIX..=MAX_UNIX).contains(&secs) {
+            return Err(HttpSigError::MalformedSignatureInput {
+                label: label.to_owned(),
+                reason: format!("`created` {secs} is out of range"),
+            });
+        }
+        // Only an error message needs the calendar form.
+        let created = || from_unix(secs).map_or_else(|| secs.to_string(), display);
         let skew = self.config.skew;
         // Compared as integer nanoseconds: exact, cannot overflow an i128,
         // and much cheaper than calendar arithmetic on every request.
         let (now_ns, created_ns) = (now.unix_timestamp_nanos(), i128::from(secs) * NANOS);
         if created_ns > now_ns + skew.whole_nanoseconds() {
             return Err(HttpSigError::CreatedInFuture {
-                created: display(created),
+                created: created(),
                 now: display(now),
                 skew_secs: skew.whole_seconds(),
             });
@@ -626,13 +632,13 @@ impl Verifier {
             && now_ns > created_ns + max_age.whole_nanoseconds() + skew.whole_nanoseconds()
         {
             return Err(HttpSigError::TooOld {
-                created: display(created),
+                created: created(),
                 now: display(now),
                 max_age_secs: max_age.whole_seconds(),
                 skew_secs: skew.whole_seconds(),
             });
         }
-        Ok(Some(created))
+        Ok(Some(secs))
     }
 
     fn check_expires(
@@ -640,7 +646,7 @@ impl Verifier {
         p: &Params<'_>,
         now: OffsetDateTime,
         label: &str,
-    ) -> Result<Option<OffsetDateTime>, HttpSigError> {
+    ) -> Result<Option<i64>, HttpSigError> {
         let Some(secs) = p.expires else {
             return if self.config.require_expires {
                 Err(HttpSigError::MissingParameter {
@@ -650,23 +656,31 @@ impl Verifier {
                 Ok(None)
             };
         };
-        let expires = from_unix(secs).ok_or_else(|| HttpSigError::MalformedSignatureInput {
-            label: label.to_owned(),
-            reason: format!("`expires` {secs} is out of range"),
-        })?;
+        if !(MIN_UNIX..=MAX_UNIX).contains(&secs) {
+            return Err(HttpSigError::MalformedSignatureInput {
+                label: label.to_owned(),
+                reason: format!("`expires` {secs} is out of range"),
+            });
+        }
+        let expires = || from_unix(secs).map_or_else(|| secs.to_string(), display);
         let skew = self.config.skew;
         if now.unix_timestamp_nanos() > i128::from(secs) * NANOS + skew.whole_nanoseconds() {
             return Err(HttpSigError::Expired {
-                expires: display(expires),
+                expires: expires(),
                 now: display(now),
                 skew_secs: skew.whole_seconds(),
             });
         }
-        Ok(Some(expires))
+        Ok(Some(secs))
     }
 }
 
 const NANOS: i128 = 1_000_000_000;
+
+/// The Unix seconds `OffsetDateTime` can represent (as `from_unix` accepts).
+const MIN_UNIX: i64 =
+    OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT).unix_timestamp();
+const MAX_UNIX: i64 = OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX).unix_timestamp();
 
 /// `t + d`, saturating at the end of the representable range so that a huge
 /// configured window cannot overflow (and panic).
@@ -778,4 +792,39 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), S
             collapse,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_range_matches_from_unix() {
+        assert!(from_unix(MIN_UNIX).is_some());
+        assert!(from_unix(MAX_UNIX).is_some());
+        assert!(from_unix(MIN_UNIX - 1).is_none());
+        assert!(from_unix(MAX_UNIX + 1).is_none());
+    }
+
+    #[test]
+    fn repeated_and_many_parameters_collapse() {
+        let text = ";created=1;a=1;b=2;a=3;c;d;e;f;g;h;i";
+        let mut p = fields::Parser::new(text);
+        let raw = p.item_params_for_test();
+        let (params, scanned) = parse_params(raw).unwrap();
+        assert_eq!(params.created, Some(1));
+        assert!(scanned.collapse);
+        let mut out = String::new();
+        scanned.write(raw, &mut out);
+        assert_eq!(out, ";created=1;a=3;b=2;c;d;e;f;g;h;i");
+        // Few and distinct: written as scanned.
+        let mut p = fields::Parser::new(";keyid=\"k\";created=1;x=?0");
+        let raw = p.item_params_for_test();
+        let (params, scanned) = parse_params(raw).unwrap();
+        assert_eq!(params.keyid.as_deref(), Some("k"));
+        assert!(!scanned.collapse);
+        let mut out = String::new();
+        scanned.write(raw, &mut out);
+        assert_eq!(out, ";keyid=\"k\";created=1;x=?0");
+    }
 }

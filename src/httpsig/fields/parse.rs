@@ -361,6 +361,12 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3.2
+    /// The parameters at the start of the input, for unit tests elsewhere.
+    #[cfg(test)]
+    pub(crate) fn item_params_for_test(&mut self) -> ParamsRef<'a> {
+        self.parameters().unwrap_or(ParamsRef { text: "" })
+    }
+
     #[inline(always)]
     fn parameters(&mut self) -> R<ParamsRef<'a>> {
         let start = self.pos;
