@@ -527,8 +527,10 @@ impl Verifier {
         if c.require_nonce && params.nonce.is_none() {
             return Err(HttpSigError::MissingParameter { parameter: "nonce" });
         }
-        let created = self.check_created(&params, now, label)?;
-        let expires = self.check_expires(&params, now, label)?;
+        // Once: the calendar arithmetic behind it is not free.
+        let now_ns = now.unix_timestamp_nanos();
+        let created = self.check_created(&params, now, now_ns, label)?;
+        let expires = self.check_expires(&params, now, now_ns, label)?;
 
         // Key and algorithm.
         let keyid = params
@@ -598,6 +600,7 @@ impl Verifier {
         &self,
         p: &Params<'_>,
         now: OffsetDateTime,
+        now_ns: i128,
         label: &str,
     ) -> Result<Option<i64>, HttpSigError> {
         let Some(secs) = p.created else {
@@ -620,7 +623,7 @@ impl Verifier {
         let skew = self.config.skew;
         // Compared as integer nanoseconds: exact, cannot overflow an i128,
         // and much cheaper than calendar arithmetic on every request.
-        let (now_ns, created_ns) = (now.unix_timestamp_nanos(), i128::from(secs) * NANOS);
+        let created_ns = i128::from(secs) * NANOS;
         if created_ns > now_ns + skew.whole_nanoseconds() {
             return Err(HttpSigError::CreatedInFuture {
                 created: created(),
@@ -645,6 +648,7 @@ impl Verifier {
         &self,
         p: &Params<'_>,
         now: OffsetDateTime,
+        now_ns: i128,
         label: &str,
     ) -> Result<Option<i64>, HttpSigError> {
         let Some(secs) = p.expires else {
@@ -664,7 +668,7 @@ impl Verifier {
         }
         let expires = || from_unix(secs).map_or_else(|| secs.to_string(), display);
         let skew = self.config.skew;
-        if now.unix_timestamp_nanos() > i128::from(secs) * NANOS + skew.whole_nanoseconds() {
+        if now_ns > i128::from(secs) * NANOS + skew.whole_nanoseconds() {
             return Err(HttpSigError::Expired {
                 expires: expires(),
                 now: display(now),
