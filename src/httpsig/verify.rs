@@ -679,6 +679,17 @@ impl Verifier {
     }
 }
 
+/// Characters in the canonical form of `i` (sign included).
+fn integer_len(i: i64) -> usize {
+    let mut n = i.unsigned_abs();
+    let mut len = usize::from(i < 0) + 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
 const NANOS: i128 = 1_000_000_000;
 
 /// The Unix seconds `OffsetDateTime` can represent (as `from_unix` accepts).
@@ -721,11 +732,15 @@ struct ScannedParams<'a> {
     /// A key repeats (its serialisation must collapse it) or there are too
     /// many entries to hold inline: serialise through `to_unique`.
     collapse: bool,
+    /// The text as received is already the canonical serialisation.
+    verbatim: bool,
 }
 
 impl<'a> ScannedParams<'a> {
     fn write(&self, raw: ParamsRef<'a>, out: &mut String) {
-        if self.collapse {
+        if self.verbatim {
+            out.push_str(raw.as_str());
+        } else if self.collapse {
             // Each key once, at its first position, with its last value.
             fields::write_parameters_ref(out, raw.to_unique().as_slice().iter().copied());
         } else {
@@ -753,7 +768,22 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), S
     let mut entries = [("", BareRef::Boolean(true)); INLINE_PARAMS];
     let mut len = 0usize;
     let mut collapse = false;
+    // The length of the canonical serialisation (RFC 9651 §4.1.1.2) of the
+    // types whose canonical form is never longer than any other spelling:
+    // when it equals the received length, the text is canonical as it is.
+    let mut canonical_len = Some(0usize);
     for (k, v) in raw.iter() {
+        let value_len = match v {
+            BareRef::Boolean(true) => Some(0),
+            BareRef::Boolean(false) => Some(3),
+            BareRef::Integer(i) => Some(1 + integer_len(i)),
+            BareRef::String(s) => Some(3 + s.len()),
+            BareRef::Token(t) => Some(1 + t.len()),
+            _ => None,
+        };
+        canonical_len = canonical_len
+            .zip(value_len)
+            .map(|(total, v)| total + 1 + k.len() + v);
         if let Some(i) = NAMES.iter().position(|n| *n == k) {
             collapse |= seen & (1 << i) != 0;
             seen |= 1 << i;
@@ -788,12 +818,14 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), S
         keyid: string(keyid, "keyid")?,
         tag: string(tag, "tag")?,
     };
+    let verbatim = !collapse && canonical_len == Some(raw.as_str().len());
     Ok((
         params,
         ScannedParams {
             entries,
             len,
             collapse,
+            verbatim,
         },
     ))
 }
@@ -827,8 +859,88 @@ mod tests {
         let (params, scanned) = parse_params(raw).unwrap();
         assert_eq!(params.keyid.as_deref(), Some("k"));
         assert!(!scanned.collapse);
+        assert!(scanned.verbatim);
         let mut out = String::new();
         scanned.write(raw, &mut out);
         assert_eq!(out, ";keyid=\"k\";created=1;x=?0");
+    }
+
+    #[test]
+    fn non_canonical_parameters_are_reserialised() {
+        for (text, canonical, verbatim) in [
+            (";created=0012;b", ";created=12;b", false),
+            (";created=-0", ";created=0", false),
+            ("; created=5;t=tok", ";created=5;t=tok", false),
+            (";x=?1;y=?0", ";x;y=?0", false),
+            (";d=1.50", ";d=1.5", false),
+            (";d=1.5", ";d=1.5", false),
+            (
+                ";n=-12;s=\"a\\\"b\";t=*x/y",
+                ";n=-12;s=\"a\\\"b\";t=*x/y",
+                true,
+            ),
+            (
+                ";created=1795428000;expires=1795428300",
+                ";created=1795428000;expires=1795428300",
+                true,
+            ),
+        ] {
+            let mut p = fields::Parser::new(text);
+            let raw = p.item_params_for_test();
+            assert_eq!(raw.as_str(), text, "{text}");
+            let (_, scanned) = parse_params(raw).unwrap();
+            assert_eq!(scanned.verbatim, verbatim, "{text}");
+            let mut out = String::new();
+            scanned.write(raw, &mut out);
+            assert_eq!(out, canonical, "{text}");
+        }
+    }
+
+    #[test]
+    fn integer_lengths() {
+        for i in [
+            0i64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            -1,
+            -10,
+            999_999_999_999_999,
+            -999_999_999_999_999,
+        ] {
+            assert_eq!(integer_len(i), i.to_string().len(), "{i}");
+        }
+    }
+
+    proptest::proptest! {
+        // Random (often non-canonical) parameter spellings: what the verifier
+        // writes into @signature-params (verbatim, as scanned or collapsed)
+        // must be the owned model's canonical serialisation.
+        #[test]
+        fn signature_params_are_canonical(
+            params in r#"(; ?([a-c*][a-c0-9]?|created|tag)(=(-?[0-9]{1,4}(\.[0-9]{1,3})?|"[a-z\\\\"]{0,3}"|\?[01]|:[A-Za-z0-9+/]{0,6}={0,2}:|[a-z*][a-z/:]{0,3}|@-?[0-9]{1,3}|%"[a-z%0-9]{0,4}"))?){0,10}"#
+        ) {
+            let input = format!("k=(\"a\"){params}");
+            let owned = fields::parse_dictionary(&input);
+            proptest::prop_assume!(owned.is_ok());
+            let Ok(owned) = owned else { return Ok(()) };
+            let Some((_, fields::Entry::InnerList(_, owned))) = owned.first() else {
+                panic!("{input}")
+            };
+            let mut want = String::new();
+            fields::write_parameters(&mut want, owned).unwrap();
+            let dict = fields::parse_dictionary_ref(&input).unwrap();
+            let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                panic!("{input}")
+            };
+            // Registered names with the wrong type are refused, not written.
+            if let Ok((_, scanned)) = parse_params(list.params) {
+                let mut got = String::new();
+                scanned.write(list.params, &mut got);
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
     }
 }

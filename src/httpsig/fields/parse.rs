@@ -62,6 +62,11 @@ impl<'a> ParamsRef<'a> {
         self.text.is_empty()
     }
 
+    /// The parameters as written (validated), from the first `;` on.
+    pub(crate) fn as_str(&self) -> &'a str {
+        self.text
+    }
+
     /// Every `(key, value)` as written, repeats included.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a str, BareRef<'a>)> + 'a {
         let mut p = Parser::new(self.text);
