@@ -754,6 +754,7 @@ impl<'a> ScannedParams<'a> {
 /// last value of a repeated key, RFC 9651 §4.2.3.2) and every entry as
 /// written. Registered keys are tracked by bit; other keys are compared with
 /// the entries before them.
+#[inline(always)] // one caller; returned by value, its inline arrays would be copied
 fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), String> {
     fn string<'a>(v: Option<BareRef<'a>>, k: &str) -> Result<Option<Cow<'a, str>>, String> {
         match v {
