@@ -456,9 +456,10 @@ impl Verifier {
             });
         }
         let mut components = Vec::with_capacity(list.len());
-        for item in list.items() {
+        list.try_for_each_item(|item| {
             components.push(Covered::try_from_item_ref(item)?);
-        }
+            Ok::<(), HttpSigError>(())
+        })?;
         // The items were validated by the same parser; a different count
         // here would mean the two passes disagree, so never accept that.
         if components.len() != list.len() {

@@ -155,6 +155,28 @@ impl<'a> InnerListRef<'a> {
         self.len
     }
 
+    /// Calls `f` on each item, stopping at its first error. Inlined into the
+    /// caller: an iterator's `next` returned each item through memory, and
+    /// copying it back out stalled store forwarding on every item.
+    #[inline(always)]
+    pub(crate) fn try_for_each_item<E>(
+        &self,
+        mut f: impl FnMut(ItemRef<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut p = Parser::new(self.items);
+        loop {
+            p.skip_sp();
+            if p.is_empty() {
+                return Ok(());
+            }
+            match p.item() {
+                Ok(item) => f(item)?,
+                // Validated text: cannot happen; the caller counts items.
+                Err(Fail) => return Ok(()),
+            }
+        }
+    }
+
     pub(crate) fn items(&self) -> impl Iterator<Item = ItemRef<'a>> + 'a {
         let mut p = Parser::new(self.items);
         std::iter::from_fn(move || {
