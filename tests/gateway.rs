@@ -671,7 +671,10 @@ async fn upstream_request_signature_verifies() {
     let verified = upstream_verifier()
         .verify(&parts, body, &keys, None, rig.clock.now())
         .expect("library verifier refuses the gateway's signature");
-    assert_eq!((verified.label(), verified.keyid()), ("sig1", "gateway"));
+    assert_eq!(
+        (verified.label.as_str(), verified.keyid.as_str()),
+        ("sig1", "gateway")
+    );
     // Swapping an identity header between gateway and upstream breaks it.
     let mut swapped = upstream_parts(&reply);
     swapped

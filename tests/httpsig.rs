@@ -157,8 +157,8 @@ fn check_vector_verify(name: &str) {
         .unwrap()
         .verify(&parts, &body, &keys, None, now)
         .unwrap();
-    assert_eq!(verified.label(), c.label);
-    assert_eq!(verified.keyid(), c.keyid);
+    assert_eq!(verified.label, c.label);
+    assert_eq!(verified.keyid, c.keyid);
     // And a flipped signature byte is refused.
     let mut sig = c.signature.clone().into_bytes();
     let i = sig.iter().position(|b| *b == b':').unwrap() + 3;
@@ -312,9 +312,9 @@ macro_rules! assert_err {
 fn default_round_trip() {
     let (parts, body) = signed();
     let v = verify(&parts, &body).unwrap();
-    assert_eq!(v.label(), "sig1");
-    assert_eq!(v.keyid(), "k1");
-    assert_eq!(v.nonce(), Some("n-1"));
+    assert_eq!(v.label, "sig1");
+    assert_eq!(v.keyid, "k1");
+    assert_eq!(v.nonce.as_deref(), Some("n-1"));
     assert_eq!(v.digests_checked(), vec![DigestAlgorithm::Sha256]);
     assert_eq!(v.created(), Some(t(0)));
     assert_eq!(v.expires(), Some(t(300)));
@@ -433,7 +433,7 @@ fn foreign_signature_is_ignored_when_another_verifies() {
         &format!("{foreign_input}, {input}"),
     );
     set(&mut parts, "signature", &format!("{foreign_sig}, {sig}"));
-    assert_eq!(verify(&parts, &body).unwrap().label(), "sig1");
+    assert_eq!(verify(&parts, &body).unwrap().label, "sig1");
     // With the foreign label configured, its failure is what is reported.
     let mut config = VerifierConfig::default();
     config.label = Some("proxy".into());
@@ -464,7 +464,7 @@ fn key_rotation_two_active_keys() {
     let v = Verifier::default()
         .verify(&parts, &body, &keys, None, t(1))
         .unwrap();
-    assert_eq!(v.keyid(), "k2");
+    assert_eq!(v.keyid, "k2");
 }
 
 #[test]
@@ -491,7 +491,7 @@ fn ed25519_round_trip_with_alg() {
     let v = Verifier::default()
         .verify(&parts, &body, &keys, None, t(1))
         .unwrap();
-    assert_eq!(v.algorithm(), edge_auth::httpsig::Algorithm::Ed25519);
+    assert_eq!(v.algorithm, edge_auth::httpsig::Algorithm::Ed25519);
 }
 
 #[test]
@@ -1108,7 +1108,7 @@ mod props {
             // harmless, e.g. an extra unknown digest, so success is allowed,
             // but only for the original signature.)
             if let Ok(v) = verify(&parts, &body) {
-                prop_assert_eq!(v.label(), "sig1");
+                prop_assert_eq!(v.label, "sig1");
             }
         }
 

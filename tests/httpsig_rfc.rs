@@ -395,7 +395,7 @@ fn s3_2_verifier_rebuilds_the_s2_5_signature_base() {
             at(1_618_884_473),
         )
         .unwrap();
-    assert_eq!(v.label(), "sig1");
+    assert_eq!(v.label, "sig1");
     // The covered Content-Digest (sha-512) was checked against the body.
     assert_eq!(v.digests_checked(), [DigestAlgorithm::Sha512]);
 }
@@ -551,7 +551,7 @@ fn s2_4_response_verifier_rebuilds_the_base() {
             at(1_618_884_479),
         )
         .unwrap();
-    assert_eq!(v.label(), "reqres");
+    assert_eq!(v.label, "reqres");
 }
 
 #[test]
@@ -687,7 +687,7 @@ fn s4_3_proxy_signature_base_over_the_client_signature() {
             at(1_618_884_480),
         )
         .unwrap();
-    assert_eq!(v.label(), "proxy_sig");
+    assert_eq!(v.label, "proxy_sig");
 }
 
 // ------------------------------------------------------------ Appendix B.4 transformations

@@ -647,7 +647,7 @@ fn worker_runs_the_gate_end_to_end() {
     assert_eq!(seen.header("x-auth-subject"), Some("alice"), "{seen:?}");
     assert_eq!(seen.header("x-auth-roles"), Some("reader"), "{seen:?}");
     let verified = verify_upstream_signature(&seen);
-    assert_eq!(verified.keyid(), "edge-auth");
+    assert_eq!(verified.keyid, "edge-auth");
 
     // The wrong role: 403 insufficient_scope, the keys reused.
     let bearer = format!("Bearer {}", idp.token("bob", &["writer"]));

@@ -90,8 +90,11 @@ impl Default for VerifierConfig {
 
 /// A signature that verified: which label and key, and its parameters.
 ///
-/// It borrows its strings from the request's Signature-Input field (nothing
-/// is copied on the hot path); [`Verified::into_owned`] detaches it.
+/// Its strings ([`FieldText`]) borrow from the message's Signature-Input
+/// field, so verifying copies nothing out of the request;
+/// [`Verified::into_owned`] detaches the result. The covered components,
+/// `created` / `expires` and the digests checked are methods: they are
+/// kept in a cheaper form and converted when asked for.
 ///
 /// ```
 /// # use edge_auth::Secret;
@@ -107,7 +110,8 @@ impl Default for VerifierConfig {
 /// # out.apply_to(&mut request);
 /// let (parts, body) = request.into_parts();
 /// let verified = Verifier::default().verify(&parts, &body, &keys, None, now)?;
-/// assert_eq!((verified.label(), verified.keyid(), verified.nonce()), ("sig1", "k1", Some("n-1")));
+/// assert_eq!((verified.label.as_str(), verified.keyid.as_str()), ("sig1", "k1"));
+/// assert_eq!(verified.nonce.as_deref(), Some("n-1"));
 /// assert_eq!(verified.created(), Some(now));
 /// assert_eq!(verified.digests_checked(), [DigestAlgorithm::Sha256]);
 /// let names: Vec<&str> = verified.components().map(|c| c.name()).collect();
@@ -115,40 +119,93 @@ impl Default for VerifierConfig {
 /// // Detached from the request, e.g. to keep it in request extensions:
 /// let kept: edge_auth::httpsig::Verified<'static> = verified.into_owned();
 /// drop(parts);
-/// assert_eq!(kept.keyid(), "k1");
+/// assert_eq!(kept.keyid, "k1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Verified<'a> {
-    label: Cow<'a, str>,
-    keyid: Cow<'a, str>,
-    algorithm: Algorithm,
+    /// The label of the accepted signature.
+    pub label: FieldText<'a>,
+    /// The `keyid` of the key that verified it.
+    pub keyid: FieldText<'a>,
+    /// The key's algorithm.
+    pub algorithm: Algorithm,
     components: Vec<Covered>,
     /// Unix seconds, checked to be in `OffsetDateTime`'s range (converted on
     /// demand: the calendar arithmetic is not free and rarely needed).
     created: Option<i64>,
     expires: Option<i64>,
-    nonce: Option<Cow<'a, str>>,
-    tag: Option<Cow<'a, str>>,
+    /// `nonce`, when present.
+    pub nonce: Option<FieldText<'a>>,
+    /// `tag`, when present.
+    pub tag: Option<FieldText<'a>>,
     digests_checked: DigestsChecked,
 }
 
+/// Text taken from the verified message's Signature-Input field: borrowed
+/// from the message when the field is one line (the usual case), owned when
+/// several lines had to be combined. Reads like a `&str`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldText<'a>(Cow<'a, str>);
+
+impl FieldText<'_> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The same text, owned.
+    pub fn into_owned(self) -> FieldText<'static> {
+        FieldText(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl std::ops::Deref for FieldText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for FieldText<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for FieldText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for FieldText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for FieldText<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for FieldText<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for FieldText<'_> {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
 impl Verified<'_> {
-    /// The label of the accepted signature.
-    pub fn label(&self) -> &str {
-        &self.label
-    }
-
-    /// The `keyid` of the key that verified it.
-    pub fn keyid(&self) -> &str {
-        &self.keyid
-    }
-
-    /// The key's algorithm.
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
     /// The covered components, in order.
     pub fn components(&self) -> impl ExactSizeIterator<Item = &Component> + '_ {
         self.components.iter().map(|c| &**c)
@@ -164,16 +221,6 @@ impl Verified<'_> {
         self.expires.and_then(from_unix)
     }
 
-    /// `nonce`, when present.
-    pub fn nonce(&self) -> Option<&str> {
-        self.nonce.as_deref()
-    }
-
-    /// `tag`, when present.
-    pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
-    }
-
     /// Content-Digest algorithms checked against the body, in field order
     /// (empty when `content-digest` was not covered).
     pub fn digests_checked(&self) -> &[DigestAlgorithm] {
@@ -182,7 +229,7 @@ impl Verified<'_> {
 
     /// The same result owning its strings, no longer tied to the request.
     pub fn into_owned(self) -> Verified<'static> {
-        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        let own = FieldText::into_owned;
         Verified {
             label: own(self.label),
             keyid: own(self.keyid),
@@ -371,7 +418,7 @@ impl Verifier {
             }
             match self.verify_one(message, body, keys, label, *entry, signatures, now) {
                 Ok(verified) => {
-                    if let (Some(guard), Some(nonce)) = (replay, verified.nonce()) {
+                    if let (Some(guard), Some(nonce)) = (replay, verified.nonce.as_deref()) {
                         let until = self.replay_until(&verified)?;
                         guard.check_and_remember(&verified.keyid, nonce, until, now)?;
                     }
@@ -585,14 +632,14 @@ impl Verifier {
             DigestsChecked::NONE
         };
         Ok(Verified {
-            label: Cow::Borrowed(label),
-            keyid,
+            label: FieldText(Cow::Borrowed(label)),
+            keyid: FieldText(keyid),
             algorithm: key.algorithm(),
             components,
             created,
             expires,
-            nonce: params.nonce,
-            tag: params.tag,
+            nonce: params.nonce.map(FieldText),
+            tag: params.tag.map(FieldText),
             digests_checked,
         })
     }

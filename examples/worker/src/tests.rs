@@ -425,7 +425,7 @@ fn allowed_request_is_rewritten_signed_and_verifiable() {
         .unwrap()
         .verify(&origin_view, &[], &keys, None, now())
         .unwrap();
-    assert_eq!(verified.label(), UPSTREAM_SIGNATURE_LABEL);
+    assert_eq!(verified.label, UPSTREAM_SIGNATURE_LABEL);
 
     // A changed identity header breaks it.
     origin_view
