@@ -571,18 +571,31 @@ impl<'a> Parser<'a> {
     fn byte_sequence(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         let start = self.pos;
-        self.skip_class(BASE64);
+        // One pass: the data characters, then the padding, then `:`, with
+        // the lenient decoder's rules (padding only at the end, never more
+        // than canonical, no lone trailing symbol);
+        // `tests::byte_sequence_parser_matches_the_decoder` holds it to them.
+        self.skip_class(BASE64_DATA);
+        let data = self.pos - start;
+        while self.peek() == Some(b'=') {
+            self.pos += 1;
+        }
+        let pad = self.pos - start - data;
         match self.next() {
             None => return self.err("unterminated byte sequence"),
             Some(b':') => {}
+            // Data after padding.
+            Some(c) if CLASSES.get(usize::from(c)).is_some_and(|k| k & BASE64 != 0) => {
+                return self.fail_at(start, "invalid base64 in byte sequence");
+            }
             Some(_) => return self.err("bad character in byte sequence"),
         }
-        let b64 = self.text.get(start..self.pos - 1).unwrap_or_default();
-        if is_base64(b64.as_bytes()) {
-            Ok(BareRef::ByteSequence(b64))
-        } else {
-            self.fail_at(start, "invalid base64 in byte sequence")
+        if data % 4 == 1 || pad > (4 - data % 4) % 4 {
+            return self.fail_at(start, "invalid base64 in byte sequence");
         }
+        Ok(BareRef::ByteSequence(
+            self.text.get(start..self.pos - 1).unwrap_or_default(),
+        ))
     }
 
     // §4.2.8
@@ -641,6 +654,7 @@ const KEY: u8 = 1; // lcalpha / DIGIT / "_" / "-" / "." / "*" (§3.1.2)
 const TOKEN: u8 = 2; // tchar / ":" / "/" (§3.3.4)
 const STRING_PLAIN: u8 = 4; // printable ASCII except `"` and `\` (§3.3.3)
 const BASE64: u8 = 8; // ALPHA / DIGIT / "+" / "/" / "=" (§3.3.5)
+const BASE64_DATA: u8 = 16; // the same without "="
 
 /// The class bits of every byte, built at compile time; the unit test
 /// `classes_match_the_predicates` holds it to the serialiser's predicates.
@@ -683,7 +697,10 @@ static CLASSES: [u8; 256] = {
         if c != b'"' && c != b'\\' && c >= 0x20 && c <= 0x7e {
             bits |= STRING_PLAIN;
         }
-        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=' {
+        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' {
+            bits |= BASE64 | BASE64_DATA;
+        }
+        if c == b'=' {
             bits |= BASE64;
         }
         t[i] = bits;
@@ -744,7 +761,7 @@ impl DecodedBytes {
 pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
     let input = b64.as_bytes();
     // Padding: only at the end, never more than canonical, and no lone
-    // trailing symbol (as `is_base64`). `=` inside the data is caught below.
+    // trailing symbol (as the parser). `=` inside the data is caught below.
     let data_len = input.len() - input.iter().rev().take_while(|&&c| c == b'=').count();
     let (data, pad) = input.split_at(data_len);
     if data_len % 4 == 1 || pad.len() > (4 - data_len % 4) % 4 {
@@ -817,10 +834,11 @@ static B64_VALUES: [u8; 256] = {
 };
 
 /// Whether `b64` (characters already limited to the base64 alphabet and `=`)
-/// decodes under [`LENIENT_B64`]: padding only at the end and never more
-/// than canonical, and no lone trailing symbol. Checked without decoding, so
-/// validation costs a scan; `tests::base64_check_matches_decoder` holds it
-/// to the decoder exhaustively on short inputs.
+/// decodes under `LENIENT_B64`: padding only at the end and never more
+/// than canonical, and no lone trailing symbol. The rule the parser and
+/// `decode_bytes` apply inline, stated once for the tests
+/// (`tests::base64_check_matches_decoder` holds it to the decoder).
+#[cfg(test)]
 fn is_base64(b64: &[u8]) -> bool {
     let data = b64.iter().position(|&c| c == b'=').unwrap_or(b64.len());
     let pad = b64.len() - data;
@@ -857,6 +875,7 @@ mod tests {
                 c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=',
                 "{c}"
             );
+            assert_eq!(has(BASE64_DATA), has(BASE64) && c != b'=', "{c}");
         }
     }
 
@@ -879,6 +898,24 @@ mod tests {
             let bare = base64::engine::general_purpose::STANDARD_NO_PAD.encode(b);
             assert_eq!(decode_bytes(&plain).unwrap().as_slice(), b);
             assert_eq!(decode_bytes(&bare).unwrap().as_slice(), b);
+        }
+    }
+
+    #[test]
+    fn byte_sequence_parser_matches_the_decoder() {
+        let alphabet = [b'A', b'z', b'9', b'+', b'/', b'=', b'-', b':'];
+        for len in 0..=7u32 {
+            for n in 0..8usize.pow(len) {
+                let inner: Vec<u8> = (0..len).map(|i| alphabet[n / 8usize.pow(i) % 8]).collect();
+                let inner = String::from_utf8(inner).unwrap();
+                let text = format!(":{inner}:");
+                let parsed = Parser::new(&text).top(|p| p.bare_item());
+                let expected = !inner.contains(':') && LENIENT_B64.decode(&inner).is_ok();
+                assert_eq!(parsed.is_ok(), expected, "{text}");
+                if let Ok(BareRef::ByteSequence(b64)) = parsed {
+                    assert_eq!(b64, inner);
+                }
+            }
         }
     }
 
