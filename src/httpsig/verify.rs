@@ -606,17 +606,14 @@ impl Verifier {
         // serialisation of the parsed inner list, not the received text
         // (which may differ in whitespace, number spelling, repeated
         // parameters or base64 padding). The identifiers were serialised when
-        // the components were parsed; the parameters are written from the
-        // borrowed values.
+        // the components were parsed and the parameters are written from the
+        // scanned values; either part is copied as received only when it is
+        // provably canonical already (see `write_identifiers`,
+        // `parse_params`).
         let mut base = String::with_capacity(256 + 48 * components.len());
         write_base_lines(&components, message, &mut base)?;
         base.push('(');
-        for (i, comp) in components.iter().enumerate() {
-            if i > 0 {
-                base.push(' ');
-            }
-            base.push_str(comp.id());
-        }
+        write_identifiers(&mut base, &components, list.items_text());
         base.push(')');
         scanned.write(list.params, &mut base);
         if !key.verify(base.as_bytes(), signature.as_slice()) {
@@ -724,6 +721,25 @@ impl Verifier {
             });
         }
         Ok(Some(secs))
+    }
+}
+
+/// Writes the covered identifiers of `@signature-params`, one space apart.
+/// A canonical spelling is never longer than any other (extra spaces, `=?1`
+/// and repeated parameters only add), so when the received text is as long
+/// as the canonical one it is the canonical one, and is copied whole.
+fn write_identifiers(out: &mut String, components: &[Covered], received: &str) {
+    let canonical_len =
+        components.iter().map(|c| c.id().len()).sum::<usize>() + components.len().saturating_sub(1);
+    if received.len() == canonical_len {
+        out.push_str(received);
+        return;
+    }
+    for (i, comp) in components.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(comp.id());
     }
 }
 
@@ -942,6 +958,35 @@ mod tests {
             let mut out = String::new();
             scanned.write(raw, &mut out);
             assert_eq!(out, canonical, "{text}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_written_canonically() {
+        for (text, canonical) in [
+            (
+                r#"k=("@method" "date";req "content-digest";key="sha-256")"#,
+                None,
+            ),
+            (r#"k=(  "@method"   "date" )"#, Some(r#""@method" "date""#)),
+            (r#"k=("date";req;req)"#, Some(r#""date";req"#)),
+            (r#"k=("date";req=?1)"#, Some(r#""date";req"#)),
+            (r#"k=("date"; req)"#, Some(r#""date";req"#)),
+            (r#"k=()"#, None),
+        ] {
+            let dict = fields::parse_dictionary_ref(text).unwrap();
+            let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                panic!("{text}")
+            };
+            let mut components = Vec::new();
+            list.try_for_each_item(|item| {
+                components.push(Covered::try_from_item_ref(item)?);
+                Ok::<(), HttpSigError>(())
+            })
+            .unwrap();
+            let mut out = String::new();
+            write_identifiers(&mut out, &components, list.items_text());
+            assert_eq!(out, canonical.unwrap_or(list.items_text()), "{text}");
         }
     }
 

@@ -155,6 +155,11 @@ impl<'a> InnerListRef<'a> {
         self.len
     }
 
+    /// The items as written (validated), between the parentheses.
+    pub(crate) fn items_text(&self) -> &'a str {
+        self.items
+    }
+
     /// Calls `f` on each item, stopping at its first error. Inlined into the
     /// caller: an iterator's `next` returned each item through memory, and
     /// copying it back out stalled store forwarding on every item.
