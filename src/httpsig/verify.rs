@@ -827,7 +827,6 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), S
             Some(_) => Err(format!("parameter `{k}` has the wrong type")),
         }
     }
-    const NAMES: [&str; 6] = ["created", "expires", "nonce", "alg", "keyid", "tag"];
     let mut values: [Option<BareRef<'_>>; 6] = [None; 6];
     let mut seen = 0u8;
     let mut entries = [("", BareRef::Boolean(true)); INLINE_PARAMS];
@@ -849,7 +848,16 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), S
         canonical_len = canonical_len
             .zip(value_len)
             .map(|(total, v)| total + 1 + k.len() + v);
-        if let Some(i) = NAMES.iter().position(|n| *n == k) {
+        let registered = match k {
+            "created" => Some(0),
+            "expires" => Some(1),
+            "nonce" => Some(2),
+            "alg" => Some(3),
+            "keyid" => Some(4),
+            "tag" => Some(5),
+            _ => None,
+        };
+        if let Some(i) = registered {
             collapse |= seen & (1 << i) != 0;
             seen |= 1 << i;
             if let Some(slot) = values.get_mut(i) {

@@ -763,6 +763,7 @@ impl DecodedBytes {
 /// Hand-rolled: this runs on every signature and digest, and a table loop
 /// over 44 characters is several times cheaper than the general engine.
 /// `tests::decoder_matches_the_engine` holds it to `LENIENT_B64`.
+#[inline(always)] // the result is large: built in the caller's frame, not copied
 pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
     let input = b64.as_bytes();
     // Padding: only at the end, never more than canonical, and no lone
