@@ -175,9 +175,67 @@ fn ratios() {
     );
 }
 
+/// `EDGE_AUTH_HTTPSIG_PROFILE=SIDE:N` (SIDE `verify`, `sign`, `verify_floor`
+/// or `sign_floor`) runs one side N times and exits: for instruction counts
+/// under callgrind, which the noisy shared machine does not disturb.
+fn profile(spec: &str) {
+    let (Some(side), Some(n)) = spec.split_once(':').map_or((None, None), |(s, n)| {
+        (Some(s.to_owned()), n.parse::<usize>().ok())
+    }) else {
+        panic!("EDGE_AUTH_HTTPSIG_PROFILE wants SIDE:N, got `{spec}`");
+    };
+    let (signer, keys, parts, body, now) = setup();
+    let out = signer.sign(&parts, &body, Some("nonce-1"), now).unwrap();
+    let base = out.signature_base().to_owned();
+    let mut signed = http::Request::from_parts(parts.clone(), ());
+    out.apply_to(&mut signed);
+    let (signed, ()) = signed.into_parts();
+    let verifier = Verifier::default();
+    let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[0x5a; 32]);
+    let tag = ring::hmac::sign(&hmac, base.as_bytes());
+    let run = || match side.as_str() {
+        "verify" => verifier
+            .verify(black_box(&signed), black_box(&body), &keys, None, now)
+            .is_ok(),
+        "sign" => signer
+            .sign(black_box(&parts), black_box(&body), Some("nonce-1"), now)
+            .is_ok(),
+        "verify_floor" => {
+            black_box(ring::digest::digest(
+                &ring::digest::SHA256,
+                black_box(&body),
+            ));
+            ring::hmac::verify(&hmac, black_box(base.as_bytes()), tag.as_ref()).is_ok()
+        }
+        "sign_floor" => {
+            black_box(ring::digest::digest(
+                &ring::digest::SHA256,
+                black_box(&body),
+            ));
+            black_box(ring::hmac::sign(&hmac, black_box(base.as_bytes())));
+            true
+        }
+        _ => panic!("SIDE is verify, sign, verify_floor or sign_floor"),
+    };
+    profile_loop(run, n);
+}
+
+/// The measured loop alone (`valgrind --tool=callgrind
+/// --toggle-collect='httpsig::profile_loop*'` counts only this).
+#[inline(never)]
+fn profile_loop(run: impl Fn() -> bool, n: usize) {
+    for _ in 0..n {
+        assert!(black_box(run()));
+    }
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
+    if let Ok(spec) = std::env::var("EDGE_AUTH_HTTPSIG_PROFILE") {
+        profile(&spec);
+        return;
+    }
     benches();
     ratios();
     Criterion::default().configure_from_args().final_summary();

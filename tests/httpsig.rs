@@ -269,7 +269,10 @@ fn signed() -> (Parts, Vec<u8>) {
     signed_with(SignerConfig::default(), Some("n-1"))
 }
 
-fn verify(parts: &Parts, body: &[u8]) -> Result<edge_auth::httpsig::Verified, HttpSigError> {
+fn verify(
+    parts: &Parts,
+    body: &[u8],
+) -> Result<edge_auth::httpsig::Verified<'static>, HttpSigError> {
     verify_with(VerifierConfig::default(), parts, body, t(1))
 }
 
@@ -278,10 +281,11 @@ fn verify_with(
     parts: &Parts,
     body: &[u8],
     now: OffsetDateTime,
-) -> Result<edge_auth::httpsig::Verified, HttpSigError> {
+) -> Result<edge_auth::httpsig::Verified<'static>, HttpSigError> {
     Verifier::new(config)
         .unwrap()
         .verify(parts, body, &keyring(), None, now)
+        .map(edge_auth::httpsig::Verified::into_owned)
 }
 
 fn set(parts: &mut Parts, name: &'static str, value: &str) {
@@ -311,9 +315,9 @@ fn default_round_trip() {
     assert_eq!(v.label, "sig1");
     assert_eq!(v.keyid, "k1");
     assert_eq!(v.nonce.as_deref(), Some("n-1"));
-    assert_eq!(v.digests_checked, vec![DigestAlgorithm::Sha256]);
-    assert_eq!(v.created, Some(t(0)));
-    assert_eq!(v.expires, Some(t(300)));
+    assert_eq!(v.digests_checked(), vec![DigestAlgorithm::Sha256]);
+    assert_eq!(v.created(), Some(t(0)));
+    assert_eq!(v.expires(), Some(t(300)));
 }
 
 #[test]

@@ -397,7 +397,7 @@ fn s3_2_verifier_rebuilds_the_s2_5_signature_base() {
         .unwrap();
     assert_eq!(v.label, "sig1");
     // The covered Content-Digest (sha-512) was checked against the body.
-    assert_eq!(v.digests_checked, [DigestAlgorithm::Sha512]);
+    assert_eq!(v.digests_checked(), [DigestAlgorithm::Sha512]);
 }
 
 #[test]

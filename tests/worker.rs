@@ -507,7 +507,7 @@ fn write_config(worker_dir: &Path, upstream: SocketAddr) -> PathBuf {
     path
 }
 
-fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified {
+fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified<'static> {
     let mut keys = KeyRing::new();
     keys.insert(
         "edge-auth",
@@ -537,6 +537,7 @@ fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified {
             time::OffsetDateTime::now_utc(),
         )
         .unwrap_or_else(|e| panic!("the origin got a bad signature ({e}): {seen:?}"))
+        .into_owned()
 }
 
 #[test]

@@ -343,15 +343,45 @@ fn write_field(
             return write_plain_line(c, line.as_bytes(), out);
         }
     }
-    out.push_str(&field_value(c, headers, content_digest)?);
+    let value = field_value(c, headers, content_digest)?;
+    if value.contains('\n') {
+        return Err(HttpSigError::NonAsciiField {
+            component: c.to_string(),
+        });
+    }
+    out.push_str(&value);
     Ok(())
+}
+
+/// Whether every byte is printable ASCII or a tab. Eight bytes at a time:
+/// field values are the longest text in a typical base.
+fn is_printable(line: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let byte_ok = |b: &u8| (0x20..0x7f).contains(b) || *b == b'\t';
+    let chunks = line.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A high bit where some byte is below 0x20, or at least 0x7f; exact
+        // as to *whether* there is one (the classic has-less / has-more
+        // word tricks), then the bytes decide, since tabs are allowed.
+        let below = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+        let above = (x.wrapping_add(ONES) | x) & HIGH;
+        if below | above != 0 && !chunk.iter().all(byte_ok) {
+            return false;
+        }
+    }
+    rest.iter().all(byte_ok)
 }
 
 /// One field line, trimmed, when it needs no unfolding; else the general path.
 fn write_plain_line(c: &Component, line: &[u8], out: &mut String) -> Result<(), HttpSigError> {
     // One pass for the common case: printable ASCII (and tabs) only, which
     // also rules out line folds.
-    if !line.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+    if !is_printable(line) {
         if line.iter().any(|b| matches!(b, b'\r' | b'\n')) {
             out.push_str(&ascii(c, normalise_line(line))?);
             return Ok(());
@@ -486,28 +516,26 @@ pub(crate) fn signature_base(
 /// Writes the signature base up to and including `"@signature-params": `;
 /// the caller appends the serialised signature parameters. `components`
 /// must not repeat an identifier (§2.5); the callers check that.
-pub(crate) fn write_base_lines(
-    components: &[Component],
+pub(crate) fn write_base_lines<C: std::borrow::Borrow<Component>>(
+    components: &[C],
     message: &Message<'_>,
     base: &mut String,
 ) -> Result<(), HttpSigError> {
     // Both callers have refused repeated identifiers already (`Signer::new`,
     // and the verifier right after parsing), so that is not re-checked here.
     for c in components {
+        let c = c.borrow();
         if c.name == "@status" && matches!(message, Message::Request(_)) {
             return Err(c.bad("@status is only for responses"));
         }
         base.push_str(c.id());
         base.push_str(": ");
-        let start = base.len();
         write_component_value(c, message, base)?;
-        if base.get(start..).is_some_and(|v| v.contains('\n')) {
-            return Err(HttpSigError::NonAsciiField {
-                component: c.to_string(),
-            });
-        }
         base.push('\n');
     }
+    // A value must not break its line (§2.5): the fast field path only
+    // takes printable ASCII, `http` URIs, methods and (via `to_str`) hosts
+    // cannot hold a newline, and the general field path checks its result.
     base.push_str("\"@signature-params\": ");
     Ok(())
 }
@@ -541,6 +569,25 @@ mod tests {
         assert_eq!(qp("fa%C3%A7ade%22%3A%20"), "something");
         assert_eq!(qp("qux"), "");
         assert_eq!(qp("baz"), "batman");
+    }
+
+    #[test]
+    fn printable_check_matches_the_bytewise_one() {
+        let byte_ok = |b: &u8| (0x20..0x7f).contains(b) || *b == b'\t';
+        let mut lines: Vec<Vec<u8>> = (0..=255u8)
+            .flat_map(|b| {
+                (0..20).map(move |at| {
+                    let mut l = b"application/json; charset=utf-8".to_vec();
+                    l[at] = b;
+                    l
+                })
+            })
+            .collect();
+        lines.push(Vec::new());
+        lines.push(b"\t x \t".to_vec());
+        for l in &lines {
+            assert_eq!(is_printable(l), l.iter().all(byte_ok), "{l:?}");
+        }
     }
 
     #[test]

@@ -8,18 +8,22 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// Identifiers common enough to be recognised without allocating; each is
-/// valid without parameters. `None` when `name` is not one of them.
-fn common(name: &str) -> Option<Component> {
+/// valid without parameters and lives in a static. `None` when `name` is not
+/// one of them.
+fn common(name: &str) -> Option<&'static Component> {
     use http::header;
     macro_rules! table {
         ($($name:literal => $header:expr,)*) => {
             match name {
-                $($name => Some(Component {
-                    name: Cow::Borrowed($name),
-                    params: Vec::new(),
-                    id: Cow::Borrowed(concat!("\"", $name, "\"")),
-                    header: $header,
-                }),)*
+                $($name => {
+                    static C: Component = Component {
+                        name: Cow::Borrowed($name),
+                        params: Vec::new(),
+                        id: Cow::Borrowed(concat!("\"", $name, "\"")),
+                        header: $header,
+                    };
+                    Some(&C)
+                })*
                 _ => None,
             }
         };
@@ -39,6 +43,46 @@ fn common(name: &str) -> Option<Component> {
         "date" => Some(header::DATE),
         "host" => Some(header::HOST),
         "authorization" => Some(header::AUTHORIZATION),
+    }
+}
+
+/// A covered component as the verifier holds it: a well-known identifier
+/// by reference to its static, anything else parsed onto the heap. Small
+/// (two words), so collecting a signature's components moves little.
+#[derive(Debug, Clone)]
+pub(crate) enum Covered {
+    Common(&'static Component),
+    Parsed(Box<Component>),
+}
+
+impl std::ops::Deref for Covered {
+    type Target = Component;
+
+    fn deref(&self) -> &Component {
+        match self {
+            Self::Common(c) => c,
+            Self::Parsed(c) => c,
+        }
+    }
+}
+
+impl std::borrow::Borrow<Component> for Covered {
+    fn borrow(&self) -> &Component {
+        self
+    }
+}
+
+impl Covered {
+    /// From an item of a parsed Signature-Input inner list. The common case
+    /// (a well-known name, no parameters) allocates and copies nothing.
+    pub(crate) fn try_from_item_ref(item: ItemRef<'_>) -> Result<Self, HttpSigError> {
+        if let BareRef::String(raw) = item.bare
+            && item.params.is_empty()
+            && let Some(c) = common(raw)
+        {
+            return Ok(Self::Common(c));
+        }
+        Component::try_from_item_ref(item).map(|c| Self::Parsed(Box::new(c)))
     }
 }
 
@@ -69,7 +113,10 @@ impl Component {
     /// [`HttpSigError::MalformedComponent`] for an unknown derived component
     /// or a name that is not a lowercase field name.
     pub fn try_from_name(name: &str) -> Result<Self, HttpSigError> {
-        common(name).map_or_else(|| Self::try_from_parts(name.to_owned(), Vec::new()), Ok)
+        common(name).map_or_else(
+            || Self::try_from_parts(name.to_owned(), Vec::new()),
+            |c| Ok(c.clone()),
+        )
     }
 
     /// Parses a serialised component identifier, as it appears in
@@ -97,7 +144,7 @@ impl Component {
                 if item.params.is_empty()
                     && let Some(c) = common(raw)
                 {
-                    return Ok(c);
+                    return Ok(c.clone());
                 }
                 Self::try_from_parts(
                     BareRef::unescaped(raw).into_owned(),

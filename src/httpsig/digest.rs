@@ -77,6 +77,41 @@ pub fn verify_content_digest(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<DigestAlgorithm>, HttpSigError> {
+    check_content_digest(headers, body).map(|d| d.as_slice().to_vec())
+}
+
+/// The algorithms a Content-Digest check compared, in field order: at most
+/// one of each known algorithm, held inline (no allocation per request).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DigestsChecked {
+    /// The first `len` are meaningful.
+    algorithms: [DigestAlgorithm; 2],
+    len: usize,
+}
+
+impl DigestsChecked {
+    pub(crate) const NONE: Self = Self {
+        algorithms: [DigestAlgorithm::Sha256; 2],
+        len: 0,
+    };
+
+    pub(crate) fn as_slice(&self) -> &[DigestAlgorithm] {
+        self.algorithms.get(..self.len).unwrap_or_default()
+    }
+
+    fn push(&mut self, alg: DigestAlgorithm) {
+        if let Some(slot) = self.algorithms.get_mut(self.len) {
+            *slot = alg;
+            self.len += 1;
+        }
+    }
+}
+
+/// [`verify_content_digest`] without the allocation of its result.
+pub(crate) fn check_content_digest(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<DigestsChecked, HttpSigError> {
     // Bounded like the signature fields: a digest field is small.
     let combined = match fields::combine_lines(headers, &CONTENT_DIGEST, MAX_FIELD_BYTES) {
         Ok(Some(c)) => c,
@@ -118,7 +153,7 @@ pub fn verify_content_digest(
         })?;
     // Report in the order the field lists them.
     found.sort_by_key(|f| f.as_ref().map_or(usize::MAX, |(first, _, _)| *first));
-    let mut checked = Vec::with_capacity(2);
+    let mut checked = DigestsChecked::NONE;
     for (_, alg, entry) in found.into_iter().flatten() {
         let expected = match entry {
             EntryRef::Item(ItemRef {
@@ -140,7 +175,7 @@ pub fn verify_content_digest(
         }
         checked.push(alg);
     }
-    if checked.is_empty() {
+    if checked.len == 0 {
         return Err(HttpSigError::NoKnownDigest);
     }
     Ok(checked)

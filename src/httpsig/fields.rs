@@ -6,7 +6,6 @@
 
 use crate::text::is_tchar;
 use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use std::fmt::Write as _;
 
 /// Why a structured field failed to parse or serialise.
@@ -136,11 +135,14 @@ impl EntryRef<'_> {
 }
 
 /// RFC 9651 §4.2.7: parsers SHOULD NOT fail on missing padding or non-zero
-/// pad bits; the value (not the spelling) is what round-trips.
-const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
+/// pad bits; the value (not the spelling) is what round-trips. The parser
+/// decodes with its own table (`parse::decode_bytes`); this engine is the
+/// reference its tests compare against.
+#[cfg(test)]
+const LENIENT_B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
         .with_decode_allow_trailing_bits(true),
 );
 
@@ -158,7 +160,8 @@ fn insert_overwrite<V>(map: &mut Vec<(String, V)>, key: String, value: V) {
 
 /// The field lines of `name` combined with `, ` (RFC 9651 §4.2, step 1),
 /// borrowed when there is one line. `Ok(None)` when the field is absent;
-/// `Err(None)` for non-ASCII bytes, `Err(Some(len))` when longer than `max`.
+/// `Err(None)` for bytes that are not UTF-8 (the parser refuses non-ASCII),
+/// `Err(Some(len))` when longer than `max`.
 pub(crate) fn combine_lines<'h>(
     headers: &'h http::HeaderMap,
     name: &http::HeaderName,
@@ -171,10 +174,21 @@ pub(crate) fn combine_lines<'h>(
     // A field value has no leading or trailing whitespace (RFC 9110 §5.5); a
     // parser strips it off the wire, but a `HeaderValue` built in code can
     // still carry it, and RFC 9651 parsing only skips leading spaces.
-    let ows = |s: &'h str| s.trim_matches(|c| c == ' ' || c == '\t');
-    let mut combined = std::borrow::Cow::Borrowed(ows(first.to_str().map_err(|_| None)?));
+    // Only UTF-8 is checked here (a fast scan); the structured-field parser
+    // then refuses anything that is not ASCII, controls included.
+    let ows = |v: &'h http::HeaderValue| {
+        let mut b = v.as_bytes();
+        while let [b' ' | b'\t', rest @ ..] = b {
+            b = rest;
+        }
+        while let [rest @ .., b' ' | b'\t'] = b {
+            b = rest;
+        }
+        std::str::from_utf8(b).map_err(|_| None)
+    };
+    let mut combined = std::borrow::Cow::Borrowed(ows(first)?);
     for v in lines {
-        let s = ows(v.to_str().map_err(|_| None)?);
+        let s = ows(v)?;
         let owned = combined.to_mut();
         owned.push_str(", ");
         owned.push_str(s);
@@ -432,14 +446,17 @@ fn write_bare(out: &mut String, bare: &BareItem) -> Result<(), SfError> {
 /// Writes borrowed parameters (already one per key, see
 /// [`ParamsRef::to_unique`]) in canonical form (§4.1.1.2): what the verifier
 /// needs for `@signature-params` without copying the field into owned values.
-pub(crate) fn write_parameters_ref(out: &mut String, params: &[(&str, BareRef<'_>)]) {
+pub(crate) fn write_parameters_ref<'a>(
+    out: &mut String,
+    params: impl IntoIterator<Item = (&'a str, BareRef<'a>)>,
+) {
     for (key, value) in params {
         out.push(';');
         // Keys were checked by the parser, so they are canonical as written.
         out.push_str(key);
-        if *value != BareRef::Boolean(true) {
+        if value != BareRef::Boolean(true) {
             out.push('=');
-            write_bare_ref(out, *value);
+            write_bare_ref(out, value);
         }
     }
 }
@@ -613,7 +630,7 @@ mod tests {
                 panic!("{input}")
             };
             let mut got = String::new();
-            write_parameters_ref(&mut got, list.params.to_unique().as_slice());
+            write_parameters_ref(&mut got, list.params.to_unique().as_slice().iter().copied());
             assert_eq!(got, want, "{input}");
         }
     }
@@ -640,7 +657,7 @@ mod tests {
                     panic!("{input}")
                 };
                 let mut got = String::new();
-                write_parameters_ref(&mut got, list.params.to_unique().as_slice());
+                write_parameters_ref(&mut got, list.params.to_unique().as_slice().iter().copied());
                 proptest::prop_assert_eq!(got, want);
             }
         }

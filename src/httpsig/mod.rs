@@ -44,7 +44,7 @@ pub use fields::SfError;
 pub use keyring::{Algorithm, KeyRing, SigningKey, VerifyingKey};
 pub use replay::{MemoryReplayGuard, ReplayGuard};
 pub use sign::{Signer, SignerConfig, SigningOutput};
-pub use verify::{Verified, Verifier, VerifierConfig};
+pub use verify::{FieldText, Verified, Verifier, VerifierConfig};
 
 /// Why signing or verifying an HTTP message signature failed. Each rejection
 /// has its own variant; messages never contain key material or signatures.

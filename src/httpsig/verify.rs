@@ -5,9 +5,9 @@
 
 use super::HttpSigError;
 use super::base::{Message, RequestView, write_base_lines};
-use super::components::Component;
-use super::digest::{DigestAlgorithm, verify_content_digest};
-use super::fields::{self, BareRef, EntryRef, ItemRef};
+use super::components::{Component, Covered};
+use super::digest::{DigestAlgorithm, DigestsChecked, check_content_digest};
+use super::fields::{self, BareRef, EntryRef, ItemRef, ParamsRef};
 use super::keyring::{Algorithm, KeyRing};
 use super::replay::ReplayGuard;
 use super::sign::check_label;
@@ -89,28 +89,159 @@ impl Default for VerifierConfig {
 }
 
 /// A signature that verified: which label and key, and its parameters.
+///
+/// Its strings ([`FieldText`]) borrow from the message's Signature-Input
+/// field, so verifying copies nothing out of the request;
+/// [`Verified::into_owned`] detaches the result. The covered components,
+/// `created` / `expires` and the digests checked are methods: they are
+/// kept in a cheaper form and converted when asked for.
+///
+/// ```
+/// # use edge_auth::Secret;
+/// # use edge_auth::httpsig::{DigestAlgorithm, KeyRing, Signer, SignerConfig, SigningKey, Verifier, VerifyingKey};
+/// # let secret = Secret::new(vec![42u8; 32]);
+/// # let signer = Signer::new(SigningKey::try_from_hmac_sha256("k1", &secret)?, SignerConfig::default())?;
+/// # let mut keys = KeyRing::new();
+/// # keys.insert("k1", VerifyingKey::try_from_hmac_sha256(&secret)?);
+/// # let now = time::OffsetDateTime::from_unix_timestamp(1_795_428_000)?;
+/// # let (parts, body) = http::Request::post("https://api.example/orders").body(b"{}".to_vec())?.into_parts();
+/// # let out = signer.sign(&parts, &body, Some("n-1"), now)?;
+/// # let mut request = http::Request::from_parts(parts, body);
+/// # out.apply_to(&mut request);
+/// let (parts, body) = request.into_parts();
+/// let verified = Verifier::default().verify(&parts, &body, &keys, None, now)?;
+/// assert_eq!((verified.label.as_str(), verified.keyid.as_str()), ("sig1", "k1"));
+/// assert_eq!(verified.nonce.as_deref(), Some("n-1"));
+/// assert_eq!(verified.created(), Some(now));
+/// assert_eq!(verified.digests_checked(), [DigestAlgorithm::Sha256]);
+/// let names: Vec<&str> = verified.components().map(|c| c.name()).collect();
+/// assert_eq!(names, ["@method", "@authority", "@path", "@query", "content-digest"]);
+/// // Detached from the request, e.g. to keep it in request extensions:
+/// let kept: edge_auth::httpsig::Verified<'static> = verified.into_owned();
+/// drop(parts);
+/// assert_eq!(kept.keyid, "k1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct Verified {
+pub struct Verified<'a> {
     /// The label of the accepted signature.
-    pub label: String,
+    pub label: FieldText<'a>,
     /// The `keyid` of the key that verified it.
-    pub keyid: String,
+    pub keyid: FieldText<'a>,
     /// The key's algorithm.
     pub algorithm: Algorithm,
-    /// The covered components, in order.
-    pub components: Vec<Component>,
-    /// `created`, when present.
-    pub created: Option<OffsetDateTime>,
-    /// `expires`, when present.
-    pub expires: Option<OffsetDateTime>,
+    components: Vec<Covered>,
+    /// Unix seconds, checked to be in `OffsetDateTime`'s range (converted on
+    /// demand: the calendar arithmetic is not free and rarely needed).
+    created: Option<i64>,
+    expires: Option<i64>,
     /// `nonce`, when present.
-    pub nonce: Option<String>,
+    pub nonce: Option<FieldText<'a>>,
     /// `tag`, when present.
-    pub tag: Option<String>,
-    /// Content-Digest algorithms checked against the body (empty when
-    /// `content-digest` was not covered).
-    pub digests_checked: Vec<DigestAlgorithm>,
+    pub tag: Option<FieldText<'a>>,
+    digests_checked: DigestsChecked,
+}
+
+/// Text taken from the verified message's Signature-Input field: borrowed
+/// from the message when the field is one line (the usual case), owned when
+/// several lines had to be combined. Reads like a `&str`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldText<'a>(Cow<'a, str>);
+
+impl FieldText<'_> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The same text, owned.
+    pub fn into_owned(self) -> FieldText<'static> {
+        FieldText(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl std::ops::Deref for FieldText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for FieldText<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for FieldText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for FieldText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for FieldText<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for FieldText<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for FieldText<'_> {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl Verified<'_> {
+    /// The covered components, in order.
+    pub fn components(&self) -> impl ExactSizeIterator<Item = &Component> + '_ {
+        self.components.iter().map(|c| &**c)
+    }
+
+    /// `created`, when present.
+    pub fn created(&self) -> Option<OffsetDateTime> {
+        self.created.and_then(from_unix)
+    }
+
+    /// `expires`, when present.
+    pub fn expires(&self) -> Option<OffsetDateTime> {
+        self.expires.and_then(from_unix)
+    }
+
+    /// Content-Digest algorithms checked against the body, in field order
+    /// (empty when `content-digest` was not covered).
+    pub fn digests_checked(&self) -> &[DigestAlgorithm] {
+        self.digests_checked.as_slice()
+    }
+
+    /// The same result owning its strings, no longer tied to the request.
+    pub fn into_owned(self) -> Verified<'static> {
+        let own = FieldText::into_owned;
+        Verified {
+            label: own(self.label),
+            keyid: own(self.keyid),
+            algorithm: self.algorithm,
+            components: self.components,
+            created: self.created,
+            expires: self.expires,
+            nonce: self.nonce.map(own),
+            tag: self.tag.map(own),
+            digests_checked: self.digests_checked,
+        }
+    }
 }
 
 /// Verifies signatures against a [`KeyRing`] under a [`VerifierConfig`].
@@ -151,38 +282,38 @@ impl Verifier {
     /// missing or malformed field, a limit, a policy failure, a time window,
     /// an unknown or retired key, a bad signature, a Content-Digest mismatch
     /// or a replayed nonce; see [`HttpSigError`].
-    pub fn verify(
+    pub fn verify<'r>(
         &self,
-        request: &http::request::Parts,
+        request: &'r http::request::Parts,
         body: &[u8],
         keys: &KeyRing,
         replay: Option<&mut dyn ReplayGuard>,
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
+    ) -> Result<Verified<'r>, HttpSigError> {
         let message = Message::Request(self.view(request));
-        self.verify_message(&message, body, keys, replay, now)
+        self.verify_message(&message, &request.headers, body, keys, replay, now)
     }
 
     /// Verifies a response; `request` supplies components marked `;req`.
     ///
     /// # Errors
     /// As for [`Verifier::verify`].
-    pub fn verify_response(
+    pub fn verify_response<'r>(
         &self,
-        response: &http::response::Parts,
+        response: &'r http::response::Parts,
         body: &[u8],
         request: Option<&http::request::Parts>,
         keys: &KeyRing,
         replay: Option<&mut dyn ReplayGuard>,
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
+    ) -> Result<Verified<'r>, HttpSigError> {
         let message = Message::Response {
             status: response.status,
             headers: &response.headers,
             request: request.map(|r| self.view(r)),
             content_digest: None,
         };
-        self.verify_message(&message, body, keys, replay, now)
+        self.verify_message(&message, &response.headers, body, keys, replay, now)
     }
 
     fn view<'a>(&'a self, r: &'a http::request::Parts) -> RequestView<'a> {
@@ -195,27 +326,65 @@ impl Verifier {
         }
     }
 
-    fn verify_message(
+    /// `headers` are the message's own (their lifetime is the result's).
+    fn verify_message<'h>(
+        &self,
+        message: &Message<'_>,
+        headers: &'h HeaderMap,
+        body: &[u8],
+        keys: &KeyRing,
+        replay: Option<&mut dyn ReplayGuard>,
+        now: OffsetDateTime,
+    ) -> Result<Verified<'h>, HttpSigError> {
+        // Both fields are parsed in place: members borrow from the header
+        // text, and so does the result when each field is one line.
+        let inputs_text = self
+            .field_text(headers, "signature-input")?
+            .ok_or(HttpSigError::MissingSignatureInput)?;
+        // A missing Signature is reported per label by `verify_one`.
+        let signatures_text = self.field_text(headers, "signature")?;
+        match (inputs_text, signatures_text) {
+            (Cow::Borrowed(inputs), None) => {
+                self.verify_fields(message, body, keys, replay, now, inputs, None)
+            }
+            (Cow::Borrowed(inputs), Some(Cow::Borrowed(signatures))) => {
+                self.verify_fields(message, body, keys, replay, now, inputs, Some(signatures))
+            }
+            // Combined from several field lines: the text is ours, so the
+            // result must own its strings.
+            (inputs, signatures) => self
+                .verify_fields(
+                    message,
+                    body,
+                    keys,
+                    replay,
+                    now,
+                    &inputs,
+                    signatures.as_deref(),
+                )
+                .map(Verified::into_owned),
+        }
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal step with the verify inputs"
+    )]
+    fn verify_fields<'t>(
         &self,
         message: &Message<'_>,
         body: &[u8],
         keys: &KeyRing,
         replay: Option<&mut dyn ReplayGuard>,
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
-        let headers = message.headers();
-        // Both fields are parsed in place: members borrow from the header
-        // text and only the accepted signature's values are copied out.
-        let inputs_text = self
-            .field_text(headers, "signature-input")?
-            .ok_or(HttpSigError::MissingSignatureInput)?;
-        // A missing Signature is reported per label by `verify_one`.
-        let signatures_text = self.field_text(headers, "signature")?;
+        inputs_text: &'t str,
+        signatures_text: Option<&'t str>,
+    ) -> Result<Verified<'t>, HttpSigError> {
         // Both member lists share one allocation.
         let mut members = Vec::with_capacity(4);
-        parse_field(&inputs_text, "signature-input", &mut members)?;
+        parse_field(inputs_text, "signature-input", &mut members)?;
         let input_count = members.len();
-        if let Some(text) = &signatures_text {
+        if let Some(text) = signatures_text {
             parse_field(text, "signature", &mut members)?;
         }
         let (inputs, signatures) = members.split_at(input_count);
@@ -265,10 +434,10 @@ impl Verifier {
 
     /// The last moment the signature could still be accepted: the nonce must
     /// be remembered until then.
-    fn replay_until(&self, v: &Verified) -> Result<OffsetDateTime, HttpSigError> {
+    fn replay_until(&self, v: &Verified<'_>) -> Result<OffsetDateTime, HttpSigError> {
         let skew = self.config.skew;
-        let by_expires = v.expires.map(|e| later(e, skew));
-        let by_age = match (v.created, self.config.max_age) {
+        let by_expires = v.expires().map(|e| later(e, skew));
+        let by_age = match (v.created(), self.config.max_age) {
             (Some(c), Some(age)) => Some(later(later(c, age), skew)),
             _ => None,
         };
@@ -309,16 +478,16 @@ impl Verifier {
         clippy::too_many_arguments,
         reason = "internal step with the verify inputs"
     )]
-    fn verify_one(
+    fn verify_one<'t>(
         &self,
         message: &Message<'_>,
         body: &[u8],
         keys: &KeyRing,
-        label: &str,
-        entry: EntryRef<'_>,
+        label: &'t str,
+        entry: EntryRef<'t>,
         signatures: &[(&str, EntryRef<'_>)],
         now: OffsetDateTime,
-    ) -> Result<Verified, HttpSigError> {
+    ) -> Result<Verified<'t>, HttpSigError> {
         let c = &self.config;
         let malformed = |reason: &str| HttpSigError::MalformedSignatureInput {
             label: label.to_owned(),
@@ -334,9 +503,10 @@ impl Verifier {
             });
         }
         let mut components = Vec::with_capacity(list.len());
-        for item in list.items() {
-            components.push(Component::try_from_item_ref(item)?);
-        }
+        list.try_for_each_item(|item| {
+            components.push(Covered::try_from_item_ref(item)?);
+            Ok::<(), HttpSigError>(())
+        })?;
         // The items were validated by the same parser; a different count
         // here would mean the two passes disagree, so never accept that.
         if components.len() != list.len() {
@@ -349,8 +519,7 @@ impl Verifier {
                 });
             }
         }
-        let raw_params = list.params.to_unique();
-        let params = parse_params(raw_params.as_slice()).map_err(|r| malformed(&r))?;
+        let (params, scanned) = parse_params(list.params).map_err(|r| malformed(&r))?;
         let signature = match signatures.iter().find(|(l, _)| *l == label) {
             None => {
                 return Err(HttpSigError::MissingSignature {
@@ -406,8 +575,10 @@ impl Verifier {
         if c.require_nonce && params.nonce.is_none() {
             return Err(HttpSigError::MissingParameter { parameter: "nonce" });
         }
-        let created = self.check_created(&params, now, label)?;
-        let expires = self.check_expires(&params, now, label)?;
+        // Once: the calendar arithmetic behind it is not free.
+        let now_ns = now.unix_timestamp_nanos();
+        let created = self.check_created(&params, now, now_ns, label)?;
+        let expires = self.check_expires(&params, now, now_ns, label)?;
 
         // Key and algorithm.
         let keyid = params
@@ -435,19 +606,16 @@ impl Verifier {
         // serialisation of the parsed inner list, not the received text
         // (which may differ in whitespace, number spelling, repeated
         // parameters or base64 padding). The identifiers were serialised when
-        // the components were parsed; the parameters are written from the
-        // borrowed values.
+        // the components were parsed and the parameters are written from the
+        // scanned values; either part is copied as received only when it is
+        // provably canonical already (see `write_identifiers`,
+        // `parse_params`).
         let mut base = String::with_capacity(256 + 48 * components.len());
         write_base_lines(&components, message, &mut base)?;
         base.push('(');
-        for (i, comp) in components.iter().enumerate() {
-            if i > 0 {
-                base.push(' ');
-            }
-            base.push_str(comp.id());
-        }
+        write_identifiers(&mut base, &components, list.items_text());
         base.push(')');
-        fields::write_parameters_ref(&mut base, raw_params.as_slice());
+        scanned.write(list.params, &mut base);
         if !key.verify(base.as_bytes(), signature.as_slice()) {
             return Err(HttpSigError::BadSignature {
                 label: label.to_owned(),
@@ -456,19 +624,19 @@ impl Verifier {
         // A covered Content-Digest is only worth something if the body
         // matches it, so the check is not left to the caller.
         let digests_checked = if digest_covered {
-            verify_content_digest(message.headers(), body)?
+            check_content_digest(message.headers(), body)?
         } else {
-            Vec::new()
+            DigestsChecked::NONE
         };
         Ok(Verified {
-            label: label.to_owned(),
-            keyid: keyid.into_owned(),
+            label: FieldText(Cow::Borrowed(label)),
+            keyid: FieldText(keyid),
             algorithm: key.algorithm(),
             components,
             created,
             expires,
-            nonce: params.nonce.map(Cow::into_owned),
-            tag: params.tag.map(Cow::into_owned),
+            nonce: params.nonce.map(FieldText),
+            tag: params.tag.map(FieldText),
             digests_checked,
         })
     }
@@ -477,8 +645,9 @@ impl Verifier {
         &self,
         p: &Params<'_>,
         now: OffsetDateTime,
+        now_ns: i128,
         label: &str,
-    ) -> Result<Option<OffsetDateTime>, HttpSigError> {
+    ) -> Result<Option<i64>, HttpSigError> {
         let Some(secs) = p.created else {
             return if self.config.require_created {
                 Err(HttpSigError::MissingParameter {
@@ -488,17 +657,21 @@ impl Verifier {
                 Ok(None)
             };
         };
-        let created = from_unix(secs).ok_or_else(|| HttpSigError::MalformedSignatureInput {
-            label: label.to_owned(),
-            reason: format!("`created` {secs} is out of range"),
-        })?;
+        if !(MIN_UNIX..=MAX_UNIX).contains(&secs) {
+            return Err(HttpSigError::MalformedSignatureInput {
+                label: label.to_owned(),
+                reason: format!("`created` {secs} is out of range"),
+            });
+        }
+        // Only an error message needs the calendar form.
+        let created = || from_unix(secs).map_or_else(|| secs.to_string(), display);
         let skew = self.config.skew;
         // Compared as integer nanoseconds: exact, cannot overflow an i128,
         // and much cheaper than calendar arithmetic on every request.
-        let (now_ns, created_ns) = (now.unix_timestamp_nanos(), i128::from(secs) * NANOS);
+        let created_ns = i128::from(secs) * NANOS;
         if created_ns > now_ns + skew.whole_nanoseconds() {
             return Err(HttpSigError::CreatedInFuture {
-                created: display(created),
+                created: created(),
                 now: display(now),
                 skew_secs: skew.whole_seconds(),
             });
@@ -507,21 +680,22 @@ impl Verifier {
             && now_ns > created_ns + max_age.whole_nanoseconds() + skew.whole_nanoseconds()
         {
             return Err(HttpSigError::TooOld {
-                created: display(created),
+                created: created(),
                 now: display(now),
                 max_age_secs: max_age.whole_seconds(),
                 skew_secs: skew.whole_seconds(),
             });
         }
-        Ok(Some(created))
+        Ok(Some(secs))
     }
 
     fn check_expires(
         &self,
         p: &Params<'_>,
         now: OffsetDateTime,
+        now_ns: i128,
         label: &str,
-    ) -> Result<Option<OffsetDateTime>, HttpSigError> {
+    ) -> Result<Option<i64>, HttpSigError> {
         let Some(secs) = p.expires else {
             return if self.config.require_expires {
                 Err(HttpSigError::MissingParameter {
@@ -531,23 +705,61 @@ impl Verifier {
                 Ok(None)
             };
         };
-        let expires = from_unix(secs).ok_or_else(|| HttpSigError::MalformedSignatureInput {
-            label: label.to_owned(),
-            reason: format!("`expires` {secs} is out of range"),
-        })?;
+        if !(MIN_UNIX..=MAX_UNIX).contains(&secs) {
+            return Err(HttpSigError::MalformedSignatureInput {
+                label: label.to_owned(),
+                reason: format!("`expires` {secs} is out of range"),
+            });
+        }
+        let expires = || from_unix(secs).map_or_else(|| secs.to_string(), display);
         let skew = self.config.skew;
-        if now.unix_timestamp_nanos() > i128::from(secs) * NANOS + skew.whole_nanoseconds() {
+        if now_ns > i128::from(secs) * NANOS + skew.whole_nanoseconds() {
             return Err(HttpSigError::Expired {
-                expires: display(expires),
+                expires: expires(),
                 now: display(now),
                 skew_secs: skew.whole_seconds(),
             });
         }
-        Ok(Some(expires))
+        Ok(Some(secs))
     }
 }
 
+/// Writes the covered identifiers of `@signature-params`, one space apart.
+/// A canonical spelling is never longer than any other (extra spaces, `=?1`
+/// and repeated parameters only add), so when the received text is as long
+/// as the canonical one it is the canonical one, and is copied whole.
+fn write_identifiers(out: &mut String, components: &[Covered], received: &str) {
+    let canonical_len =
+        components.iter().map(|c| c.id().len()).sum::<usize>() + components.len().saturating_sub(1);
+    if received.len() == canonical_len {
+        out.push_str(received);
+        return;
+    }
+    for (i, comp) in components.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(comp.id());
+    }
+}
+
+/// Characters in the canonical form of `i` (sign included).
+fn integer_len(i: i64) -> usize {
+    let mut n = i.unsigned_abs();
+    let mut len = usize::from(i < 0) + 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
 const NANOS: i128 = 1_000_000_000;
+
+/// The Unix seconds `OffsetDateTime` can represent (as `from_unix` accepts).
+const MIN_UNIX: i64 =
+    OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT).unix_timestamp();
+const MAX_UNIX: i64 = OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX).unix_timestamp();
 
 /// `t + d`, saturating at the end of the representable range so that a huge
 /// configured window cannot overflow (and panic).
@@ -573,30 +785,264 @@ fn parse_field<'t>(
         })
 }
 
-fn parse_params<'a>(raw: &[(&'a str, BareRef<'a>)]) -> Result<Params<'a>, String> {
-    let mut p = Params {
-        created: None,
-        expires: None,
-        nonce: None,
-        alg: None,
-        keyid: None,
-        tag: None,
-    };
-    for (k, v) in raw {
-        match (*k, *v) {
-            ("created", BareRef::Integer(i)) => p.created = Some(i),
-            ("expires", BareRef::Integer(i)) => p.expires = Some(i),
-            ("nonce", BareRef::String(s)) => p.nonce = Some(BareRef::unescaped(s)),
-            ("alg", BareRef::String(s)) => p.alg = Some(BareRef::unescaped(s)),
-            ("keyid", BareRef::String(s)) => p.keyid = Some(BareRef::unescaped(s)),
-            ("tag", BareRef::String(s)) => p.tag = Some(BareRef::unescaped(s)),
-            ("created" | "expires" | "nonce" | "alg" | "keyid" | "tag", _) => {
-                return Err(format!("parameter `{k}` has the wrong type"));
-            }
-            // Unregistered parameters are covered by the signature (they are
-            // part of @signature-params) and otherwise ignored.
-            _ => {}
+/// Signature parameters as written, when there are few (held inline).
+const INLINE_PARAMS: usize = 8;
+
+/// The parameters of one signature as written, for `@signature-params`.
+struct ScannedParams<'a> {
+    /// The entries in order; meaningful only when `!collapse`.
+    entries: [(&'a str, BareRef<'a>); INLINE_PARAMS],
+    len: usize,
+    /// A key repeats (its serialisation must collapse it) or there are too
+    /// many entries to hold inline: serialise through `to_unique`.
+    collapse: bool,
+    /// The text as received is already the canonical serialisation.
+    verbatim: bool,
+}
+
+impl<'a> ScannedParams<'a> {
+    fn write(&self, raw: ParamsRef<'a>, out: &mut String) {
+        if self.verbatim {
+            out.push_str(raw.as_str());
+        } else if self.collapse {
+            // Each key once, at its first position, with its last value.
+            fields::write_parameters_ref(out, raw.to_unique().as_slice().iter().copied());
+        } else {
+            let entries = self.entries.get(..self.len).unwrap_or_default();
+            fields::write_parameters_ref(out, entries.iter().copied());
         }
     }
-    Ok(p)
+}
+
+/// Reads the signature parameters in one scan: the registered ones (the
+/// last value of a repeated key, RFC 9651 §4.2.3.2) and every entry as
+/// written. Registered keys are tracked by bit; other keys are compared with
+/// the entries before them.
+#[inline(always)] // one caller; returned by value, its inline arrays would be copied
+fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), String> {
+    fn string<'a>(v: Option<BareRef<'a>>, k: &str) -> Result<Option<Cow<'a, str>>, String> {
+        match v {
+            None => Ok(None),
+            Some(BareRef::String(s)) => Ok(Some(BareRef::unescaped(s))),
+            Some(_) => Err(format!("parameter `{k}` has the wrong type")),
+        }
+    }
+    let mut values: [Option<BareRef<'_>>; 6] = [None; 6];
+    let mut seen = 0u8;
+    let mut entries = [("", BareRef::Boolean(true)); INLINE_PARAMS];
+    let mut len = 0usize;
+    let mut collapse = false;
+    // The length of the canonical serialisation (RFC 9651 §4.1.1.2) of the
+    // types whose canonical form is never longer than any other spelling:
+    // when it equals the received length, the text is canonical as it is.
+    let mut canonical_len = Some(0usize);
+    for (k, v) in raw.iter() {
+        let value_len = match v {
+            BareRef::Boolean(true) => Some(0),
+            BareRef::Boolean(false) => Some(3),
+            BareRef::Integer(i) => Some(1 + integer_len(i)),
+            BareRef::String(s) => Some(3 + s.len()),
+            BareRef::Token(t) => Some(1 + t.len()),
+            _ => None,
+        };
+        canonical_len = canonical_len
+            .zip(value_len)
+            .map(|(total, v)| total + 1 + k.len() + v);
+        let registered = match k {
+            "created" => Some(0),
+            "expires" => Some(1),
+            "nonce" => Some(2),
+            "alg" => Some(3),
+            "keyid" => Some(4),
+            "tag" => Some(5),
+            _ => None,
+        };
+        if let Some(i) = registered {
+            collapse |= seen & (1 << i) != 0;
+            seen |= 1 << i;
+            if let Some(slot) = values.get_mut(i) {
+                *slot = Some(v);
+            }
+        } else {
+            // Unregistered parameters are covered by the signature (they are
+            // part of @signature-params) and otherwise ignored.
+            let before = entries.get(..len).unwrap_or_default();
+            collapse |= before.iter().any(|(o, _)| *o == k);
+        }
+        match entries.get_mut(len) {
+            Some(slot) => {
+                *slot = (k, v);
+                len += 1;
+            }
+            None => collapse = true,
+        }
+    }
+    let [created, expires, nonce, alg, keyid, tag] = values;
+    let int = |v: Option<BareRef<'_>>, k: &str| match v {
+        None => Ok(None),
+        Some(BareRef::Integer(i)) => Ok(Some(i)),
+        Some(_) => Err(format!("parameter `{k}` has the wrong type")),
+    };
+    let params = Params {
+        created: int(created, "created")?,
+        expires: int(expires, "expires")?,
+        nonce: string(nonce, "nonce")?,
+        alg: string(alg, "alg")?,
+        keyid: string(keyid, "keyid")?,
+        tag: string(tag, "tag")?,
+    };
+    let verbatim = !collapse && canonical_len == Some(raw.as_str().len());
+    Ok((
+        params,
+        ScannedParams {
+            entries,
+            len,
+            collapse,
+            verbatim,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_range_matches_from_unix() {
+        assert!(from_unix(MIN_UNIX).is_some());
+        assert!(from_unix(MAX_UNIX).is_some());
+        assert!(from_unix(MIN_UNIX - 1).is_none());
+        assert!(from_unix(MAX_UNIX + 1).is_none());
+    }
+
+    #[test]
+    fn repeated_and_many_parameters_collapse() {
+        let text = ";created=1;a=1;b=2;a=3;c;d;e;f;g;h;i";
+        let mut p = fields::Parser::new(text);
+        let raw = p.item_params_for_test();
+        let (params, scanned) = parse_params(raw).unwrap();
+        assert_eq!(params.created, Some(1));
+        assert!(scanned.collapse);
+        let mut out = String::new();
+        scanned.write(raw, &mut out);
+        assert_eq!(out, ";created=1;a=3;b=2;c;d;e;f;g;h;i");
+        // Few and distinct: written as scanned.
+        let mut p = fields::Parser::new(";keyid=\"k\";created=1;x=?0");
+        let raw = p.item_params_for_test();
+        let (params, scanned) = parse_params(raw).unwrap();
+        assert_eq!(params.keyid.as_deref(), Some("k"));
+        assert!(!scanned.collapse);
+        assert!(scanned.verbatim);
+        let mut out = String::new();
+        scanned.write(raw, &mut out);
+        assert_eq!(out, ";keyid=\"k\";created=1;x=?0");
+    }
+
+    #[test]
+    fn non_canonical_parameters_are_reserialised() {
+        for (text, canonical, verbatim) in [
+            (";created=0012;b", ";created=12;b", false),
+            (";created=-0", ";created=0", false),
+            ("; created=5;t=tok", ";created=5;t=tok", false),
+            (";x=?1;y=?0", ";x;y=?0", false),
+            (";d=1.50", ";d=1.5", false),
+            (";d=1.5", ";d=1.5", false),
+            (
+                ";n=-12;s=\"a\\\"b\";t=*x/y",
+                ";n=-12;s=\"a\\\"b\";t=*x/y",
+                true,
+            ),
+            (
+                ";created=1795428000;expires=1795428300",
+                ";created=1795428000;expires=1795428300",
+                true,
+            ),
+        ] {
+            let mut p = fields::Parser::new(text);
+            let raw = p.item_params_for_test();
+            assert_eq!(raw.as_str(), text, "{text}");
+            let (_, scanned) = parse_params(raw).unwrap();
+            assert_eq!(scanned.verbatim, verbatim, "{text}");
+            let mut out = String::new();
+            scanned.write(raw, &mut out);
+            assert_eq!(out, canonical, "{text}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_written_canonically() {
+        for (text, canonical) in [
+            (
+                r#"k=("@method" "date";req "content-digest";key="sha-256")"#,
+                None,
+            ),
+            (r#"k=(  "@method"   "date" )"#, Some(r#""@method" "date""#)),
+            (r#"k=("date";req;req)"#, Some(r#""date";req"#)),
+            (r#"k=("date";req=?1)"#, Some(r#""date";req"#)),
+            (r#"k=("date"; req)"#, Some(r#""date";req"#)),
+            (r#"k=()"#, None),
+        ] {
+            let dict = fields::parse_dictionary_ref(text).unwrap();
+            let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                panic!("{text}")
+            };
+            let mut components = Vec::new();
+            list.try_for_each_item(|item| {
+                components.push(Covered::try_from_item_ref(item)?);
+                Ok::<(), HttpSigError>(())
+            })
+            .unwrap();
+            let mut out = String::new();
+            write_identifiers(&mut out, &components, list.items_text());
+            assert_eq!(out, canonical.unwrap_or(list.items_text()), "{text}");
+        }
+    }
+
+    #[test]
+    fn integer_lengths() {
+        for i in [
+            0i64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            -1,
+            -10,
+            999_999_999_999_999,
+            -999_999_999_999_999,
+        ] {
+            assert_eq!(integer_len(i), i.to_string().len(), "{i}");
+        }
+    }
+
+    proptest::proptest! {
+        // Random (often non-canonical) parameter spellings: what the verifier
+        // writes into @signature-params (verbatim, as scanned or collapsed)
+        // must be the owned model's canonical serialisation.
+        #[test]
+        fn signature_params_are_canonical(
+            params in r#"(; ?([a-c*][a-c0-9]?|created|tag)(=(-?[0-9]{1,4}(\.[0-9]{1,3})?|"[a-z\\\\"]{0,3}"|\?[01]|:[A-Za-z0-9+/]{0,6}={0,2}:|[a-z*][a-z/:]{0,3}|@-?[0-9]{1,3}|%"[a-z%0-9]{0,4}"))?){0,10}"#
+        ) {
+            let input = format!("k=(\"a\"){params}");
+            let owned = fields::parse_dictionary(&input);
+            proptest::prop_assume!(owned.is_ok());
+            let Ok(owned) = owned else { return Ok(()) };
+            let Some((_, fields::Entry::InnerList(_, owned))) = owned.first() else {
+                panic!("{input}")
+            };
+            let mut want = String::new();
+            fields::write_parameters(&mut want, owned).unwrap();
+            let dict = fields::parse_dictionary_ref(&input).unwrap();
+            let Some((_, EntryRef::InnerList(list))) = dict.first() else {
+                panic!("{input}")
+            };
+            // Registered names with the wrong type are refused, not written.
+            if let Ok((_, scanned)) = parse_params(list.params) {
+                let mut got = String::new();
+                scanned.write(list.params, &mut got);
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
 }

@@ -3,8 +3,7 @@
 //! Content-Digest without copying them. The owned model in `fields` is built
 //! from these values, so there is one grammar for both.
 
-use super::{LENIENT_B64, SfError};
-use base64::Engine as _;
+use super::SfError;
 
 /// A bare item borrowed from the field text (RFC 9651 §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +60,11 @@ pub(crate) struct ParamsRef<'a> {
 impl<'a> ParamsRef<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.text.is_empty()
+    }
+
+    /// The parameters as written (validated), from the first `;` on.
+    pub(crate) fn as_str(&self) -> &'a str {
+        self.text
     }
 
     /// Every `(key, value)` as written, repeats included.
@@ -149,6 +153,33 @@ pub(crate) struct InnerListRef<'a> {
 impl<'a> InnerListRef<'a> {
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The items as written (validated), between the parentheses.
+    pub(crate) fn items_text(&self) -> &'a str {
+        self.items
+    }
+
+    /// Calls `f` on each item, stopping at its first error. Inlined into the
+    /// caller: an iterator's `next` returned each item through memory, and
+    /// copying it back out stalled store forwarding on every item.
+    #[inline(always)]
+    pub(crate) fn try_for_each_item<E>(
+        &self,
+        mut f: impl FnMut(ItemRef<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut p = Parser::new(self.items);
+        loop {
+            p.skip_sp();
+            if p.is_empty() {
+                return Ok(());
+            }
+            match p.item() {
+                Ok(item) => f(item)?,
+                // Validated text: cannot happen; the caller counts items.
+                Err(Fail) => return Ok(()),
+            }
+        }
     }
 
     pub(crate) fn items(&self) -> impl Iterator<Item = ItemRef<'a>> + 'a {
@@ -354,6 +385,7 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3
+    #[inline(always)]
     pub(crate) fn item(&mut self) -> R<ItemRef<'a>> {
         let bare = self.bare_item()?;
         let params = self.parameters()?;
@@ -361,6 +393,13 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3.2
+    /// The parameters at the start of the input, for unit tests elsewhere.
+    #[cfg(test)]
+    pub(crate) fn item_params_for_test(&mut self) -> ParamsRef<'a> {
+        self.parameters().unwrap_or(ParamsRef { text: "" })
+    }
+
+    #[inline(always)]
     fn parameters(&mut self) -> R<ParamsRef<'a>> {
         let start = self.pos;
         while self.parameter()?.is_some() {}
@@ -370,6 +409,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One `;key[=value]`, or `None` when the next byte is not `;`.
+    #[inline(always)]
     fn parameter(&mut self) -> R<Option<(&'a str, BareRef<'a>)>> {
         if self.peek() != Some(b';') {
             return Ok(None);
@@ -387,17 +427,21 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.3.3
+    #[inline(always)]
     fn key(&mut self) -> R<&'a str> {
         let start = self.pos;
         match self.peek() {
             Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
             _ => return self.err("expected key (lowercase letter or `*`)"),
         }
-        self.skip_while(super::is_key_char);
+        self.skip_class(KEY);
         Ok(self.slice(start))
     }
 
-    // §4.2.3.1
+    // §4.2.3.1. Inlined, like the other per-item steps: small values returned
+    // through memory and re-read at once stall store forwarding, which cost
+    // more than the code.
+    #[inline(always)]
     pub(crate) fn bare_item(&mut self) -> R<BareRef<'a>> {
         match self.peek() {
             Some(b'-' | b'0'..=b'9') => self.number(),
@@ -421,6 +465,23 @@ impl<'a> Parser<'a> {
         };
         if !matches!(self.peek(), Some(b'0'..=b'9')) {
             return self.err("expected digit");
+        }
+        // Fast path for the common integer (`created`, `expires`): a run of
+        // at most 15 digits not followed by `.`.
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        let run = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if run <= 15
+            && rest.get(run) != Some(&b'.')
+            && let Some(digits) = rest.get(..run)
+        {
+            let value = digits
+                .iter()
+                .fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
+            self.pos += run;
+            return Ok(BareRef::Integer(if negative { -value } else { value }));
         }
         let mut int_digits = 0usize;
         let mut frac_digits = 0usize;
@@ -469,13 +530,14 @@ impl<'a> Parser<'a> {
     }
 
     // §4.2.5
+    #[inline(always)]
     fn string(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         let start = self.pos;
         loop {
             // Skip a run of plain characters at once: every component
             // identifier and most parameters are strings.
-            self.skip_while(|c| c != b'"' && c != b'\\' && (0x20..=0x7e).contains(&c));
+            self.skip_class(STRING_PLAIN);
             match self.next() {
                 None => return self.err("unterminated string"),
                 Some(b'\\') => match self.next() {
@@ -491,17 +553,22 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Advances over the bytes that satisfy `f`.
-    fn skip_while(&mut self, f: impl Fn(u8) -> bool) {
+    /// Advances over the bytes in character class `class` (one table load
+    /// per byte: strings, keys, tokens and base64 are most of a field).
+    #[inline(always)]
+    fn skip_class(&mut self, class: u8) {
         let rest = self.input.get(self.pos..).unwrap_or_default();
-        self.pos += rest.iter().position(|&c| !f(c)).unwrap_or(rest.len());
+        self.pos += rest
+            .iter()
+            .position(|&c| CLASSES.get(usize::from(c)).copied().unwrap_or(0) & class == 0)
+            .unwrap_or(rest.len());
     }
 
     // §4.2.6
     fn token(&mut self) -> R<BareRef<'a>> {
         let start = self.pos;
         self.pos += 1;
-        self.skip_while(|c| super::is_tchar(c) || c == b':' || c == b'/');
+        self.skip_class(TOKEN);
         Ok(BareRef::Token(self.slice(start)))
     }
 
@@ -509,18 +576,31 @@ impl<'a> Parser<'a> {
     fn byte_sequence(&mut self) -> R<BareRef<'a>> {
         self.pos += 1;
         let start = self.pos;
-        self.skip_while(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=');
+        // One pass: the data characters, then the padding, then `:`, with
+        // the lenient decoder's rules (padding only at the end, never more
+        // than canonical, no lone trailing symbol);
+        // `tests::byte_sequence_parser_matches_the_decoder` holds it to them.
+        self.skip_class(BASE64_DATA);
+        let data = self.pos - start;
+        while self.peek() == Some(b'=') {
+            self.pos += 1;
+        }
+        let pad = self.pos - start - data;
         match self.next() {
             None => return self.err("unterminated byte sequence"),
             Some(b':') => {}
+            // Data after padding.
+            Some(c) if CLASSES.get(usize::from(c)).is_some_and(|k| k & BASE64 != 0) => {
+                return self.fail_at(start, "invalid base64 in byte sequence");
+            }
             Some(_) => return self.err("bad character in byte sequence"),
         }
-        let b64 = self.text.get(start..self.pos - 1).unwrap_or_default();
-        if is_base64(b64.as_bytes()) {
-            Ok(BareRef::ByteSequence(b64))
-        } else {
-            self.fail_at(start, "invalid base64 in byte sequence")
+        if data % 4 == 1 || pad > (4 - data % 4) % 4 {
+            return self.fail_at(start, "invalid base64 in byte sequence");
         }
+        Ok(BareRef::ByteSequence(
+            self.text.get(start..self.pos - 1).unwrap_or_default(),
+        ))
     }
 
     // §4.2.8
@@ -574,6 +654,66 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Character classes, as bits of [`CLASSES`].
+const KEY: u8 = 1; // lcalpha / DIGIT / "_" / "-" / "." / "*" (§3.1.2)
+const TOKEN: u8 = 2; // tchar / ":" / "/" (§3.3.4)
+const STRING_PLAIN: u8 = 4; // printable ASCII except `"` and `\` (§3.3.3)
+const BASE64: u8 = 8; // ALPHA / DIGIT / "+" / "/" / "=" (§3.3.5)
+const BASE64_DATA: u8 = 16; // the same without "="
+
+/// The class bits of every byte, built at compile time; the unit test
+/// `classes_match_the_predicates` holds it to the serialiser's predicates.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, `i` < 256"
+)]
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let mut bits = 0;
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.' | b'*') {
+            bits |= KEY;
+        }
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+                    | b':'
+                    | b'/'
+            )
+        {
+            bits |= TOKEN;
+        }
+        if c != b'"' && c != b'\\' && c >= 0x20 && c <= 0x7e {
+            bits |= STRING_PLAIN;
+        }
+        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' {
+            bits |= BASE64 | BASE64_DATA;
+        }
+        if c == b'=' {
+            bits |= BASE64;
+        }
+        t[i] = bits;
+        i += 1;
+    }
+    t
+};
+
 fn lower_hex(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
@@ -619,23 +759,92 @@ impl DecodedBytes {
 }
 
 /// Decodes the base64 text of a byte sequence (lenient on padding and pad
-/// bits, §4.2.7). `None` when it is not base64.
+/// bits, §4.2.7, exactly as `fields::LENIENT_B64`). `None` when it is not base64.
+/// Hand-rolled: this runs on every signature and digest, and a table loop
+/// over 44 characters is several times cheaper than the general engine.
+/// `tests::decoder_matches_the_engine` holds it to `LENIENT_B64`.
+#[inline(always)] // the result is large: built in the caller's frame, not copied
 pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
-    // The decoder wants room for its estimate, (len + 3) / 4 * 3 bytes.
-    if b64.len() <= INLINE_BYTES / 3 * 4 {
-        let mut buf = [0u8; INLINE_BYTES];
-        let n = LENIENT_B64.decode_slice(b64, &mut buf).ok()?;
-        Some(DecodedBytes::Inline(buf, n))
-    } else {
-        LENIENT_B64.decode(b64).ok().map(DecodedBytes::Heap)
+    let input = b64.as_bytes();
+    // Padding: only at the end, never more than canonical, and no lone
+    // trailing symbol (as the parser). `=` inside the data is caught below.
+    let data_len = input.len() - input.iter().rev().take_while(|&&c| c == b'=').count();
+    let (data, pad) = input.split_at(data_len);
+    if data_len % 4 == 1 || pad.len() > (4 - data_len % 4) % 4 {
+        return None;
     }
+    let len = data_len / 4 * 3 + (data_len % 4).saturating_sub(1);
+    let mut heap = Vec::new();
+    let mut inline = [0u8; INLINE_BYTES];
+    let out: &mut [u8] = if len <= INLINE_BYTES {
+        inline.get_mut(..len)?
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let value = |c: u8| B64_VALUES.get(usize::from(c)).copied().unwrap_or(INVALID);
+    // Any invalid character sets the high bits of `seen`.
+    let mut seen = 0u8;
+    let quads = data.chunks_exact(4);
+    let tail = quads.remainder();
+    let mut outs = out.chunks_exact_mut(3);
+    for (q, o) in quads.zip(&mut outs) {
+        if let ([a, b, c, d], [x, y, z]) = (q, o) {
+            let (a, b, c, d) = (value(*a), value(*b), value(*c), value(*d));
+            seen |= a | b | c | d;
+            let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+            let [_, hi, mid, lo] = n.to_be_bytes();
+            (*x, *y, *z) = (hi, mid, lo);
+        }
+    }
+    // A short final group: its bytes, then trailing bits that are ignored.
+    let mut n = 0u32;
+    for &c in tail {
+        let v = value(c);
+        seen |= v;
+        n = n << 6 | u32::from(v & 0x3f);
+    }
+    n <<= 6 * (4 - tail.len() as u32 % 4) % 24;
+    let [_, hi, mid, _] = n.to_be_bytes();
+    match outs.into_remainder() {
+        [x] => *x = hi,
+        [x, y] => (*x, *y) = (hi, mid),
+        _ => {}
+    }
+    if seen & 0xc0 != 0 {
+        return None;
+    }
+    Some(if len <= INLINE_BYTES {
+        DecodedBytes::Inline(inline, len)
+    } else {
+        DecodedBytes::Heap(heap)
+    })
 }
 
+const INVALID: u8 = 0xff;
+
+/// The 6-bit value of each standard-alphabet base64 character (RFC 4648 §4).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, indices < 256"
+)]
+static B64_VALUES: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Whether `b64` (characters already limited to the base64 alphabet and `=`)
-/// decodes under [`LENIENT_B64`]: padding only at the end and never more
-/// than canonical, and no lone trailing symbol. Checked without decoding, so
-/// validation costs a scan; `tests::base64_check_matches_decoder` holds it
-/// to the decoder exhaustively on short inputs.
+/// decodes under `LENIENT_B64`: padding only at the end and never more
+/// than canonical, and no lone trailing symbol. The rule the parser and
+/// `decode_bytes` apply inline, stated once for the tests
+/// (`tests::base64_check_matches_decoder` holds it to the decoder).
+#[cfg(test)]
 fn is_base64(b64: &[u8]) -> bool {
     let data = b64.iter().position(|&c| c == b'=').unwrap_or(b64.len());
     let pad = b64.len() - data;
@@ -648,7 +857,73 @@ fn is_base64(b64: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::LENIENT_B64;
     use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn classes_match_the_predicates() {
+        for c in 0..=255u8 {
+            let has = |class: u8| CLASSES[usize::from(c)] & class != 0;
+            assert_eq!(has(KEY), super::super::is_key_char(c), "{c}");
+            assert_eq!(
+                has(TOKEN),
+                crate::text::is_tchar(c) || c == b':' || c == b'/',
+                "{c}"
+            );
+            assert_eq!(
+                has(STRING_PLAIN),
+                c != b'"' && c != b'\\' && (0x20..=0x7e).contains(&c),
+                "{c}"
+            );
+            assert_eq!(
+                has(BASE64),
+                c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=',
+                "{c}"
+            );
+            assert_eq!(has(BASE64_DATA), has(BASE64) && c != b'=', "{c}");
+        }
+    }
+
+    #[test]
+    fn decoder_matches_the_engine() {
+        let alphabet = [b'A', b'z', b'9', b'+', b'/', b'=', b'-', b'Q'];
+        for len in 0..=7u32 {
+            for n in 0..8usize.pow(len) {
+                let s: Vec<u8> = (0..len).map(|i| alphabet[n / 8usize.pow(i) % 8]).collect();
+                let s = String::from_utf8(s).unwrap();
+                let ours = decode_bytes(&s).map(|d| d.as_slice().to_vec());
+                assert_eq!(ours, LENIENT_B64.decode(&s).ok(), "{s}");
+            }
+        }
+        // Long inputs (heap) and a real 32-byte digest.
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for len in [0, 1, 2, 3, 31, 32, 33, 64, 95, 96, 97, 200, 1000] {
+            let b = bytes.get(..len).unwrap();
+            let plain = base64::engine::general_purpose::STANDARD.encode(b);
+            let bare = base64::engine::general_purpose::STANDARD_NO_PAD.encode(b);
+            assert_eq!(decode_bytes(&plain).unwrap().as_slice(), b);
+            assert_eq!(decode_bytes(&bare).unwrap().as_slice(), b);
+        }
+    }
+
+    #[test]
+    fn byte_sequence_parser_matches_the_decoder() {
+        let alphabet = [b'A', b'z', b'9', b'+', b'/', b'=', b'-', b':'];
+        for len in 0..=7u32 {
+            for n in 0..8usize.pow(len) {
+                let inner: Vec<u8> = (0..len).map(|i| alphabet[n / 8usize.pow(i) % 8]).collect();
+                let inner = String::from_utf8(inner).unwrap();
+                let text = format!(":{inner}:");
+                let parsed = Parser::new(&text).top(|p| p.bare_item());
+                let expected = !inner.contains(':') && LENIENT_B64.decode(&inner).is_ok();
+                assert_eq!(parsed.is_ok(), expected, "{text}");
+                if let Ok(BareRef::ByteSequence(b64)) = parsed {
+                    assert_eq!(b64, inner);
+                }
+            }
+        }
+    }
 
     #[test]
     fn base64_check_matches_decoder() {
