@@ -380,9 +380,15 @@ impl Validator {
         let room = |segment: &str| compact::decoded_len(segment.len()).unwrap_or(0);
         let (h_len, p_len) = (room(seg.header), room(seg.payload));
         let s_len = room(seg.signature).min(SIG_BUF);
+        // The three lengths add up to less than the token's: no overflow,
+        // and the splits below are in range.
         let mut decoded = vec![0u8; h_len.saturating_add(p_len).saturating_add(s_len)];
-        let (hbuf, rest) = decoded.split_at_mut(h_len);
-        let (pbuf, sbuf) = rest.split_at_mut(p_len.min(rest.len()));
+        let Some((hbuf, rest)) = decoded.split_at_mut_checked(h_len) else {
+            return Err(JwtError::malformed(Part::Token, "segment lengths overflow").into());
+        };
+        let Some((pbuf, sbuf)) = rest.split_at_mut_checked(p_len) else {
+            return Err(JwtError::malformed(Part::Token, "segment lengths overflow").into());
+        };
         // The payload is decoded first because that pass is also the scan
         // for extra segments (a JWE must be refused as such before its
         // header is read); its other errors wait for their turn below.
