@@ -346,6 +346,33 @@ fn token_without_kid_uses_the_only_fitting_key() {
         .unwrap();
 }
 
+/// `Claims::kid` as sent: plain (kept as a span of the decoded header),
+/// escaped (unescaped), absent; `verify_jws` still returns the payload
+/// alone.
+#[test]
+fn kid_plain_escaped_and_absent() {
+    let payload = json!({"aud":"api://edge","exp":unix(now())+600}).to_string();
+    let mut v = base();
+    v.algorithms = vec![Algorithm::ES256];
+    let validator = Validator::new(v);
+    let set = public_set();
+    for (header, kid) in [
+        (r#"{"alg":"ES256","kid":"p256-1"}"#, Some("p256-1")),
+        (r#"{"kid":"p256\u002d1","alg":"ES256"}"#, Some("p256-1")),
+        (r#"{"alg":"ES256"}"#, None),
+    ] {
+        let token = keys().p256.sign_raw("ES256", header, &payload);
+        let c = validator.validate::<Value>(&token, &set, now()).unwrap();
+        assert_eq!(c.kid(), kid, "{header}");
+        assert_eq!(c.clone().kid(), kid, "{header}");
+        assert_eq!(c.raw()["aud"], "api://edge");
+        assert_eq!(
+            validator.verify_jws(&token, &set).unwrap(),
+            payload.as_bytes()
+        );
+    }
+}
+
 #[test]
 fn inspect_reads_header_and_issuer_unverified() {
     let token = keys().rsa.mint(

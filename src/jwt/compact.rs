@@ -87,15 +87,27 @@ impl Segments<'_> {
     /// # Errors
     /// [`JwtError::Malformed`] as above.
     pub fn decode_payload(&self) -> Result<Vec<u8>, JwtError> {
-        decode_vec(self.payload, Part::Claims).map_err(|e| {
-            if self.payload.contains('.') {
-                // The signing input's dots, plus the one before the signature.
-                let dots = self.signing_input.bytes().filter(|&b| b == b'.').count();
-                segments_found(dots.saturating_add(2))
-            } else {
-                e
-            }
-        })
+        decode_vec(self.payload, Part::Claims).map_err(|e| self.payload_error(e))
+    }
+
+    /// [`decode_payload`](Self::decode_payload) into `out` (which must hold
+    /// [`decoded_len`] of the payload), returning the decoded length.
+    ///
+    /// # Errors
+    /// As [`decode_payload`](Self::decode_payload).
+    pub fn decode_payload_into(&self, out: &mut [u8]) -> Result<usize, JwtError> {
+        decode_into(self.payload, out, Part::Claims).map_err(|e| self.payload_error(e))
+    }
+
+    #[cold]
+    fn payload_error(&self, e: JwtError) -> JwtError {
+        if self.payload.contains('.') {
+            // The signing input's dots, plus the one before the signature.
+            let dots = self.signing_input.bytes().filter(|&b| b == b'.').count();
+            segments_found(dots.saturating_add(2))
+        } else {
+            e
+        }
     }
 }
 

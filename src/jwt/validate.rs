@@ -4,6 +4,8 @@
 //! allow-list before any key is touched; the key is found by `kid` and
 //! `alg`; the signature is verified; only then are the claims read.
 
+use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use jsonwebtoken::Algorithm;
@@ -81,10 +83,51 @@ impl Default for Validation {
 #[derive(Debug, Clone)]
 pub struct Claims<C> {
     typed: C,
-    payload: Vec<u8>,
+    /// The decoded header, then the decoded payload from `payload_at`.
+    decoded: Vec<u8>,
+    payload_at: usize,
     raw: OnceLock<Map<String, Value>>,
     alg: Algorithm,
-    kid: Option<String>,
+    kid: Kid,
+}
+
+/// The header's `kid`: where it is in the decoded header when it has no
+/// escapes (nearly always), so that validation allocates nothing for it.
+#[derive(Debug, Clone)]
+enum Kid {
+    None,
+    At(Range<usize>),
+    Owned(String),
+}
+
+impl Kid {
+    /// `kid` as read from `header`, a prefix of `decoded`.
+    fn from_header(kid: Option<Cow<'_, str>>, decoded: &[u8]) -> Kid {
+        match kid {
+            None => Kid::None,
+            Some(Cow::Borrowed(k)) => {
+                // The offset of a borrowed slice inside the buffer it borrows from.
+                let start = (k.as_ptr() as usize).wrapping_sub(decoded.as_ptr() as usize);
+                match start.checked_add(k.len()) {
+                    Some(end) if end <= decoded.len() => Kid::At(start..end),
+                    _ => Kid::Owned(k.to_owned()),
+                }
+            }
+            Some(Cow::Owned(k)) => Kid::Owned(k),
+        }
+    }
+
+    fn as_str<'a>(&'a self, decoded: &'a [u8]) -> Option<&'a str> {
+        match self {
+            Kid::None => None,
+            // The header was UTF-8 (checked when parsed); this re-check of a
+            // few bytes happens only when the caller asks.
+            Kid::At(r) => decoded
+                .get(r.clone())
+                .and_then(|b| std::str::from_utf8(b).ok()),
+            Kid::Owned(k) => Some(k),
+        }
+    }
 }
 
 impl<C> Claims<C> {
@@ -98,7 +141,7 @@ impl<C> Claims<C> {
         // Validation already read the payload as a JSON object with unique
         // members and bounded nesting, so this parse succeeds.
         self.raw
-            .get_or_init(|| claims::parse_claims(&self.payload).unwrap_or_default())
+            .get_or_init(|| claims::parse_claims(self.payload()).unwrap_or_default())
     }
 
     /// The typed claims, dropping the rest.
@@ -119,7 +162,11 @@ impl<C> Claims<C> {
 
     /// The `kid` of the key that verified the signature, when the token named one.
     pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
+        self.kid.as_str(&self.decoded)
+    }
+
+    fn payload(&self) -> &[u8] {
+        self.decoded.get(self.payload_at..).unwrap_or_default()
     }
 }
 
@@ -274,25 +321,26 @@ impl Validator {
         F: FnOnce(Option<&str>, Algorithm) -> Result<K, E>,
     {
         let verified = self.verify(token, select)?;
-        let payload = verified.payload;
+        let payload = verified.payload();
         // One pass reads `C` and the registered claims together. When it
         // fails, the registered claims are read on their own so that the
         // error is the first in validation order (a malformed or expired
         // token is reported as such, not as a `C` mismatch).
-        let typed = match claims::parse_typed::<C>(&payload) {
+        let typed = match claims::parse_typed::<C>(payload) {
             Ok((typed, registered)) => {
                 self.check_claims(&registered, now)?;
                 typed
             }
             Err(typed_err) => {
-                let registered = claims::parse_registered(&payload)?;
+                let registered = claims::parse_registered(payload)?;
                 self.check_claims(&registered, now)?;
                 return Err(typed_err.into());
             }
         };
         Ok(Claims {
             typed,
-            payload,
+            decoded: verified.decoded,
+            payload_at: verified.payload.start,
             raw: OnceLock::new(),
             alg: verified.alg.to_jwt(),
             kid: verified.kid,
@@ -307,8 +355,16 @@ impl Validator {
     /// # Errors
     /// As [`validate`](Self::validate), up to and including `typ`.
     pub fn verify_jws(&self, token: &str, keys: &KeySet) -> Result<Vec<u8>, JwtError> {
-        self.verify(token, |_, _| Ok::<_, JwtError>(keys))
-            .map(|v| v.payload)
+        self.verify(token, |_, _| Ok::<_, JwtError>(keys)).map(|v| {
+            let Verified {
+                mut decoded,
+                payload,
+                ..
+            } = v;
+            decoded.truncate(payload.end);
+            decoded.drain(..payload.start);
+            decoded
+        })
     }
 
     fn verify<K, E, F>(&self, token: &str, select: F) -> Result<Verified, E>
@@ -318,10 +374,25 @@ impl Validator {
         F: FnOnce(Option<&str>, Algorithm) -> Result<K, E>,
     {
         let seg = compact::split(token, self.validation.max_token_size)?;
+        // Header, payload and signature decode into one buffer: one
+        // allocation (kept by `Claims`), no zeroed stack buffers. A segment
+        // of impossible length gets no room; decoding it reports that.
+        let room = |segment: &str| compact::decoded_len(segment.len()).unwrap_or(0);
+        let (h_len, p_len) = (room(seg.header), room(seg.payload));
+        let s_len = room(seg.signature).min(SIG_BUF);
+        // The three lengths add up to less than the token's: no overflow,
+        // and the splits below are in range.
+        let mut decoded = vec![0u8; h_len.saturating_add(p_len).saturating_add(s_len)];
+        let Some((hbuf, rest)) = decoded.split_at_mut_checked(h_len) else {
+            return Err(JwtError::malformed(Part::Token, "segment lengths overflow").into());
+        };
+        let Some((pbuf, sbuf)) = rest.split_at_mut_checked(p_len) else {
+            return Err(JwtError::malformed(Part::Token, "segment lengths overflow").into());
+        };
         // The payload is decoded first because that pass is also the scan
         // for extra segments (a JWE must be refused as such before its
         // header is read); its other errors wait for their turn below.
-        let payload = match seg.decode_payload() {
+        let payload = match seg.decode_payload_into(pbuf) {
             Err(
                 e @ JwtError::Malformed {
                     part: Part::Token, ..
@@ -329,8 +400,8 @@ impl Validator {
             ) => return Err(e.into()),
             decoded => decoded,
         };
-        let mut hbuf = HeaderBuf::default();
-        let hdr = header::parse(hbuf.decode(seg.header)?)?;
+        let h_len = compact::decode_into(seg.header, hbuf, Part::Header)?;
+        let hdr = header::parse(hbuf.get(..h_len).unwrap_or_default())?;
         let alg = resolve_alg(&hdr.alg)?;
         if self.allowed & alg.bit() == 0 {
             return Err(JwtError::AlgorithmNotAllowed {
@@ -340,13 +411,12 @@ impl Validator {
         }
         let keys = select(hdr.kid.as_deref(), alg.to_jwt())?;
         let key = keys.find(hdr.kid.as_deref(), alg)?;
-        let mut sig = [0u8; SIG_BUF];
-        let sig_len = compact::decode_into(seg.signature, &mut sig, Part::Signature)?;
-        let sig = sig.get(..sig_len).unwrap_or_default();
+        let sig_len = compact::decode_into(seg.signature, sbuf, Part::Signature)?;
+        let sig = sbuf.get(..sig_len).unwrap_or_default();
         if sig.is_empty() {
             return Err(JwtError::malformed(Part::Signature, "signature is empty").into());
         }
-        let payload = payload?;
+        let p_len = payload?;
         key.verify(alg, seg.signing_input.as_bytes(), sig)?;
         if let Some(expected) = &self.validation.typ
             && !typ_matches(expected, hdr.typ.as_deref())
@@ -357,9 +427,15 @@ impl Validator {
             }
             .into());
         }
+        // `hbuf` starts `decoded`: offsets in one are offsets in the other.
+        let kid = Kid::from_header(hdr.kid, hbuf);
+        // The signature is not kept.
+        let payload = h_len..h_len.saturating_add(p_len);
+        decoded.truncate(payload.end);
         Ok(Verified {
             alg,
-            kid: hdr.kid.map(|k| k.into_owned()),
+            kid,
+            decoded,
             payload,
         })
     }
@@ -493,8 +569,16 @@ const HEADER_STACK: usize = 512;
 
 struct Verified {
     alg: Alg,
-    kid: Option<String>,
-    payload: Vec<u8>,
+    kid: Kid,
+    /// The decoded header and payload.
+    decoded: Vec<u8>,
+    payload: Range<usize>,
+}
+
+impl Verified {
+    fn payload(&self) -> &[u8] {
+        self.decoded.get(self.payload.clone()).unwrap_or_default()
+    }
 }
 
 /// A decoded header: on the stack when small, else on the heap.

@@ -257,7 +257,7 @@ impl<'de> Reader<'de> {
 
     /// Reads a string whose opening quote was consumed. The common case,
     /// no escapes, is inlined into callers; the rest is out of line.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_str<'s>(&'s mut self) -> Result<Text<'de, 's>> {
         let start = self.pos;
         let i = self.scan_plain(start);
