@@ -80,7 +80,9 @@ pub type Dictionary = Vec<(String, Entry)>;
 
 mod parse;
 
-pub(crate) use parse::{BareRef, EntryRef, ItemRef, ParamsRef, Parser, decode_bytes};
+pub(crate) use parse::{
+    BareRef, EntryRef, ItemRef, MemberScan, NoScan, ParamsRef, Parser, decode_bytes,
+};
 
 impl BareRef<'_> {
     fn to_owned_item(self) -> BareItem {

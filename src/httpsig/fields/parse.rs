@@ -198,6 +198,35 @@ pub(crate) enum EntryRef<'a> {
     InnerList(InnerListRef<'a>),
 }
 
+/// Receives the parts of chosen dictionary members while they are parsed
+/// (see [`Parser::dictionary_scan`]).
+pub(crate) trait MemberScan<'a> {
+    /// Called with the key of each member whose value is an inner list,
+    /// before the list is parsed; true to receive its items and parameters.
+    fn begin(&mut self, key: &'a str) -> bool;
+    /// Each item of the chosen inner list, in order.
+    fn item(&mut self, item: ItemRef<'a>);
+    /// Each parameter of the chosen inner list (not of its items), in order,
+    /// repeats included.
+    fn param(&mut self, key: &'a str, value: BareRef<'a>);
+}
+
+/// Asks for nothing.
+pub(crate) struct NoScan;
+
+impl<'a> MemberScan<'a> for NoScan {
+    #[inline(always)]
+    fn begin(&mut self, _: &'a str) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    fn item(&mut self, _: ItemRef<'a>) {}
+
+    #[inline(always)]
+    fn param(&mut self, _: &'a str, _: BareRef<'a>) {}
+}
+
 /// A parse step failed; the reason is in [`Parser`]'s `error`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fail;
@@ -327,12 +356,29 @@ impl<'a> Parser<'a> {
 
     /// §4.2.2, handing each member to `f` as it is parsed (nothing is
     /// collected). The whole dictionary is still checked.
-    pub(crate) fn dictionary_each(&mut self, mut f: impl FnMut(&'a str, EntryRef<'a>)) -> R<()> {
+    pub(crate) fn dictionary_each(&mut self, f: impl FnMut(&'a str, EntryRef<'a>)) -> R<()> {
+        self.dictionary_scan(&mut NoScan, f)
+    }
+
+    /// [`Parser::dictionary_each`] that also hands the items and parameters
+    /// of the inner lists `scan` asks for to it, in the same pass: a caller
+    /// that needs them (the verifier, for the signature it will check)
+    /// does not scan the member a second time.
+    #[inline(always)]
+    pub(crate) fn dictionary_scan(
+        &mut self,
+        scan: &mut impl MemberScan<'a>,
+        mut f: impl FnMut(&'a str, EntryRef<'a>),
+    ) -> R<()> {
         while !self.is_empty() {
             let key = self.key()?;
             let entry = if self.peek() == Some(b'=') {
                 self.pos += 1;
-                self.item_or_inner_list()?
+                if self.peek() == Some(b'(') && scan.begin(key) {
+                    EntryRef::InnerList(self.inner_list_with(scan)?)
+                } else {
+                    self.item_or_inner_list()?
+                }
             } else {
                 EntryRef::Item(ItemRef {
                     bare: BareRef::Boolean(true),
@@ -357,6 +403,12 @@ impl<'a> Parser<'a> {
 
     // §4.2.1.2
     fn inner_list(&mut self) -> R<InnerListRef<'a>> {
+        self.inner_list_with(&mut NoScan)
+    }
+
+    /// §4.2.1.2, handing each item and each parameter of the list to `scan`.
+    #[inline(always)]
+    fn inner_list_with(&mut self, scan: &mut impl MemberScan<'a>) -> R<InnerListRef<'a>> {
         if self.next() != Some(b'(') {
             return self.err("expected `(`");
         }
@@ -369,11 +421,18 @@ impl<'a> Parser<'a> {
                 Some(b')') => {
                     let items = self.slice(start);
                     self.pos += 1;
-                    let params = self.parameters()?;
+                    let params_start = self.pos;
+                    while let Some((k, v)) = self.parameter()? {
+                        scan.param(k, v);
+                    }
+                    let params = ParamsRef {
+                        text: self.slice(params_start),
+                    };
                     return Ok(InnerListRef { items, len, params });
                 }
                 Some(_) => {
-                    self.item()?;
+                    let item = self.item()?;
+                    scan.item(item);
                     len += 1;
                     match self.peek() {
                         Some(b' ' | b')') => {}
