@@ -1080,6 +1080,76 @@ mod tests {
         }
     }
 
+    /// What the parser captures while validating must be what a second scan
+    /// of the chosen member reads: same components (or the same first
+    /// error), same parameters, same `@signature-params` text.
+    #[test]
+    fn captured_member_matches_a_second_scan() {
+        for (text, wanted) in [
+            (r#"sig1=("@method" "@path");created=1;keyid="k""#, None),
+            (r#"a=?1, sig1=("@method");alg="x", b=("date")"#, None),
+            (r#"a=("date"), b=("@path" "x";bs);created=0012"#, Some("b")),
+            (r#"a=("@nope" "date";foo);keyid=1"#, None),
+            (
+                r#"a=("date";key="k";req "@query-param";name="q");z;y=:AA==:"#,
+                None,
+            ),
+            (r#"a=( "a"  "b" );x=1;x=2;created=3;created=-0"#, None),
+            (
+                r#"a=("a" "b" "c" "d" "e" "f" "g" "h" "i" "j");a;b;c;d;e;f;g;h;i"#,
+                None,
+            ),
+            (r#"a=("a"), a=("b")"#, None),
+            (r#"a=1, b=()"#, Some("b")),
+        ] {
+            let mut members = Vec::new();
+            let mut capture = Capture {
+                wanted,
+                max_components: 4,
+                label: None,
+                components: Vec::new(),
+                error: None,
+                params: ParamScan::new(),
+            };
+            parse_field(text, "signature-input", &mut members, &mut capture).unwrap();
+            let (label, entry) = members
+                .iter()
+                .find(|(l, e)| {
+                    matches!(e, EntryRef::InnerList(_)) && wanted.is_none_or(|w| w == *l)
+                })
+                .unwrap();
+            assert!(std::ptr::eq(capture.label.unwrap(), *label), "{text}");
+            let EntryRef::InnerList(list) = entry else {
+                unreachable!()
+            };
+            let mut components = Vec::new();
+            let second = list.try_for_each_item(|item| {
+                if components.len() <= 4 {
+                    components.push(Covered::try_from_item_ref(item)?);
+                }
+                Ok::<(), HttpSigError>(())
+            });
+            match (second, capture.error) {
+                (Ok(()), None) => {
+                    let ids = |c: &[Covered]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+                    assert_eq!(ids(&capture.components), ids(&components), "{text}");
+                }
+                (Err(a), Some(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
+                (a, b) => panic!("{text}: {a:?} / {b:?}"),
+            }
+            let again = ParamScan::from_params(list.params);
+            let write = |scan: &ParamScan<'_>| {
+                scan.finish(list.params).map(|(p, scanned)| {
+                    let mut out = String::new();
+                    scanned.write(list.params, &mut out);
+                    let own = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned);
+                    (p.created, own(p.keyid), own(p.alg), out)
+                })
+            };
+            assert_eq!(write(&capture.params), write(&again), "{text}");
+        }
+    }
+
     #[test]
     fn identifiers_are_written_canonically() {
         for (text, canonical) in [
