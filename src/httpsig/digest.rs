@@ -129,10 +129,19 @@ pub(crate) fn check_content_digest(
             });
         }
     };
+    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
+    let mut checked = DigestsChecked::NONE;
+    // Usually one member, `sha-256=:...:`: taken without the parser.
+    if let Some((key, entry)) = fields::single_byte_sequence_member(&combined)
+        && let Some(alg) = algorithms.into_iter().find(|a| a.as_str() == key)
+    {
+        check_member(alg, entry, body)?;
+        checked.push(alg);
+        return Ok(checked);
+    }
     // Parsed in place and not collected; a repeated key keeps its last
     // value at its first position (RFC 9651 §4.2.2), and each known
     // algorithm's digest is computed once.
-    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
     let mut found: [Option<(usize, DigestAlgorithm, EntryRef<'_>)>; 2] = [None, None];
     let mut index = 0usize;
     fields::Parser::new(&combined)
@@ -153,30 +162,40 @@ pub(crate) fn check_content_digest(
         })?;
     // Report in the order the field lists them.
     found.sort_by_key(|f| f.as_ref().map_or(usize::MAX, |(first, _, _)| *first));
-    let mut checked = DigestsChecked::NONE;
     for (_, alg, entry) in found.into_iter().flatten() {
-        let expected = match entry {
-            EntryRef::Item(ItemRef {
-                bare: BareRef::ByteSequence(b64),
-                ..
-            }) => fields::decode_bytes(b64),
-            _ => None,
-        }
-        .ok_or_else(|| HttpSigError::MalformedField {
-            field: "content-digest",
-            reason: format!("member `{}` is not a byte sequence", alg.as_str()),
-        })?;
-        let actual = ring::digest::digest(alg.ring(), body);
-        // Digests of the content are not secrets: a plain comparison is fine.
-        if actual.as_ref() != expected.as_slice() {
-            return Err(HttpSigError::DigestMismatch {
-                algorithm: alg.as_str(),
-            });
-        }
+        check_member(alg, entry, body)?;
         checked.push(alg);
     }
     if checked.len == 0 {
         return Err(HttpSigError::NoKnownDigest);
     }
     Ok(checked)
+}
+
+/// Compares the digest of `body` with one member of the field.
+#[inline(always)]
+fn check_member(
+    alg: DigestAlgorithm,
+    entry: EntryRef<'_>,
+    body: &[u8],
+) -> Result<(), HttpSigError> {
+    let expected = match entry {
+        EntryRef::Item(ItemRef {
+            bare: BareRef::ByteSequence(b64),
+            ..
+        }) => fields::decode_bytes(b64),
+        _ => None,
+    }
+    .ok_or_else(|| HttpSigError::MalformedField {
+        field: "content-digest",
+        reason: format!("member `{}` is not a byte sequence", alg.as_str()),
+    })?;
+    let actual = ring::digest::digest(alg.ring(), body);
+    // Digests of the content are not secrets: a plain comparison is fine.
+    if actual.as_ref() != expected.as_slice() {
+        return Err(HttpSigError::DigestMismatch {
+            algorithm: alg.as_str(),
+        });
+    }
+    Ok(())
 }

@@ -82,6 +82,7 @@ mod parse;
 
 pub(crate) use parse::{
     BareRef, EntryRef, ItemRef, MemberScan, NoScan, ParamsRef, Parser, decode_bytes,
+    single_byte_sequence_member,
 };
 
 impl BareRef<'_> {

@@ -395,7 +395,11 @@ impl Verifier {
         parse_field(inputs_text, "signature-input", &mut members, &mut capture)?;
         let input_count = members.len();
         if let Some(text) = signatures_text {
-            parse_field(text, "signature", &mut members, &mut NoScan)?;
+            // Usually one `label=:base64:` member: taken without the parser.
+            match fields::single_byte_sequence_member(text) {
+                Some(member) => members.push(member),
+                None => parse_field(text, "signature", &mut members, &mut NoScan)?,
+            }
         }
         let (inputs, signatures) = members.split_at(input_count);
         if inputs.len() > self.config.max_signatures {

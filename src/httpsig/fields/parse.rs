@@ -797,6 +797,45 @@ pub(crate) fn decode_display(raw: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The usual shape of a Signature or Content-Digest field, one member
+/// `key=:base64:` without parameters, recognised without the general
+/// parser. `None` for anything else (the caller then parses the field in
+/// full); what it accepts, the parser accepts as the same single member
+/// (`tests::single_byte_sequence_member_agrees_with_the_parser`).
+#[inline(always)]
+pub(crate) fn single_byte_sequence_member(text: &str) -> Option<(&str, EntryRef<'_>)> {
+    let bytes = text.as_bytes();
+    let class = |c: u8| CLASSES.get(usize::from(c)).copied().unwrap_or(0);
+    match bytes.first() {
+        Some(c) if c.is_ascii_lowercase() || *c == b'*' => {}
+        _ => return None,
+    }
+    let key_len = bytes.iter().position(|&c| class(c) & KEY == 0)?;
+    let inner = bytes
+        .get(key_len..)?
+        .strip_prefix(b"=:")?
+        .strip_suffix(b":")?;
+    // The byte-sequence rules of `Parser::byte_sequence`: data characters,
+    // then at most the canonical padding, no lone trailing symbol.
+    let data = inner
+        .iter()
+        .position(|&c| class(c) & BASE64_DATA == 0)
+        .unwrap_or(inner.len());
+    let pad = inner.get(data..)?;
+    if !pad.iter().all(|&c| c == b'=') || data % 4 == 1 || pad.len() > (4 - data % 4) % 4 {
+        return None;
+    }
+    let key = text.get(..key_len)?;
+    let b64 = text.get(key_len + 2..text.len() - 1)?;
+    Some((
+        key,
+        EntryRef::Item(ItemRef {
+            bare: BareRef::ByteSequence(b64),
+            params: ParamsRef { text: "" },
+        }),
+    ))
+}
+
 /// Room for the byte sequences the verify path decodes (signatures, digests)
 /// without touching the heap: an Ed25519 signature is 64 bytes, SHA-512 64.
 pub(crate) const INLINE_BYTES: usize = 96;
@@ -964,6 +1003,38 @@ mod tests {
             assert_eq!(decode_bytes(&plain).unwrap().as_slice(), b);
             assert_eq!(decode_bytes(&bare).unwrap().as_slice(), b);
         }
+    }
+
+    #[test]
+    fn single_byte_sequence_member_agrees_with_the_parser() {
+        let alphabet = [b'A', b'z', b'9', b'+', b'/', b'=', b'-', b':'];
+        let mut hits = 0;
+        for key in ["sig1", "*", "a-b.c_*", "A", "1a", "", "a b"] {
+            for tail in ["", " ", ";p", ", b=:AA:", "x", ":"] {
+                for len in 0..=5u32 {
+                    for n in 0..8usize.pow(len) {
+                        let inner: Vec<u8> =
+                            (0..len).map(|i| alphabet[n / 8usize.pow(i) % 8]).collect();
+                        let inner = String::from_utf8(inner).unwrap();
+                        let text = format!("{key}=:{inner}:{tail}");
+                        let full = Parser::new(&text).top(Parser::dictionary);
+                        let Some(fast) = single_byte_sequence_member(&text) else {
+                            // Every field of that exact shape is taken.
+                            assert!(
+                                !tail.is_empty() || !full.as_ref().is_ok_and(|f| f.len() == 1),
+                                "{text}"
+                            );
+                            continue;
+                        };
+                        hits += 1;
+                        assert_eq!(full.unwrap(), [fast], "{text}");
+                    }
+                }
+            }
+        }
+        assert!(hits > 2000, "{hits}");
+        let sig = "sig1=:K2qGT5srn2OGbOIDzQ6kYT+ruaycnDAAUpKv+ePFfD0=:";
+        assert!(single_byte_sequence_member(sig).is_some());
     }
 
     #[test]
