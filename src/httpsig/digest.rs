@@ -5,9 +5,9 @@
 use super::HttpSigError;
 use super::fields::{self, BareRef, EntryRef, ItemRef};
 use base64::Engine as _;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
-const CONTENT_DIGEST: http::HeaderName = http::HeaderName::from_static("content-digest");
+pub(crate) const CONTENT_DIGEST: http::HeaderName = http::HeaderName::from_static("content-digest");
 
 /// Largest Content-Digest field accepted, in bytes.
 const MAX_FIELD_BYTES: usize = 8 * 1024;
@@ -129,10 +129,34 @@ pub(crate) fn check_content_digest(
             });
         }
     };
+    check_text(&combined, body)
+}
+
+/// [`check_content_digest`] for a message whose Content-Digest field is
+/// this one line (the caller has looked it up already).
+pub(crate) fn check_content_digest_line(
+    line: &HeaderValue,
+    body: &[u8],
+) -> Result<DigestsChecked, HttpSigError> {
+    let text = fields::line_text(line).ok_or_else(|| HttpSigError::MalformedField {
+        field: "content-digest",
+        reason: "non-ASCII bytes".into(),
+    })?;
+    if text.len() > MAX_FIELD_BYTES {
+        return Err(HttpSigError::FieldTooLarge {
+            field: "content-digest",
+            max: MAX_FIELD_BYTES,
+        });
+    }
+    check_text(text, body)
+}
+
+/// Checks the combined field text against `body`.
+fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigError> {
     let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
     let mut checked = DigestsChecked::NONE;
     // Usually one member, `sha-256=:...:`: taken without the parser.
-    if let Some((key, entry)) = fields::single_byte_sequence_member(&combined)
+    if let Some((key, entry)) = fields::single_byte_sequence_member(combined)
         && let Some(alg) = algorithms.into_iter().find(|a| a.as_str() == key)
     {
         check_member(alg, entry, body)?;
@@ -144,7 +168,7 @@ pub(crate) fn check_content_digest(
     // algorithm's digest is computed once.
     let mut found: [Option<(usize, DigestAlgorithm, EntryRef<'_>)>; 2] = [None, None];
     let mut index = 0usize;
-    fields::Parser::new(&combined)
+    fields::Parser::new(combined)
         .top(|p| {
             p.dictionary_each(|key, entry| {
                 for (slot, alg) in found.iter_mut().zip(algorithms) {

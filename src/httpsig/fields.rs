@@ -179,16 +179,7 @@ pub(crate) fn combine_lines<'h>(
     // still carry it, and RFC 9651 parsing only skips leading spaces.
     // Only UTF-8 is checked here (a fast scan); the structured-field parser
     // then refuses anything that is not ASCII, controls included.
-    let ows = |v: &'h http::HeaderValue| {
-        let mut b = v.as_bytes();
-        while let [b' ' | b'\t', rest @ ..] = b {
-            b = rest;
-        }
-        while let [rest @ .., b' ' | b'\t'] = b {
-            b = rest;
-        }
-        std::str::from_utf8(b).map_err(|_| None)
-    };
+    let ows = |v: &'h http::HeaderValue| line_text(v).ok_or(None);
     let mut combined = std::borrow::Cow::Borrowed(ows(first)?);
     for v in lines {
         let s = ows(v)?;
@@ -203,6 +194,19 @@ pub(crate) fn combine_lines<'h>(
         return Err(Some(combined.len()));
     }
     Ok(Some(combined))
+}
+
+/// One field line without leading or trailing whitespace (see
+/// [`combine_lines`]); `None` when it is not UTF-8.
+pub(crate) fn line_text(v: &http::HeaderValue) -> Option<&str> {
+    let mut b = v.as_bytes();
+    while let [b' ' | b'\t', rest @ ..] = b {
+        b = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = b {
+        b = rest;
+    }
+    std::str::from_utf8(b).ok()
 }
 
 /// Parses an sf-dictionary (RFC 9651 §4.2.2); a repeated key overwrites.

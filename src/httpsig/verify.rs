@@ -6,7 +6,10 @@
 use super::HttpSigError;
 use super::base::{Message, RequestView, write_base_lines};
 use super::components::{Component, Covered};
-use super::digest::{DigestAlgorithm, DigestsChecked, check_content_digest};
+use super::digest::{
+    CONTENT_DIGEST, DigestAlgorithm, DigestsChecked, check_content_digest,
+    check_content_digest_line,
+};
 use super::fields::{self, BareRef, EntryRef, ItemRef, MemberScan, NoScan, ParamsRef};
 use super::keyring::{Algorithm, KeyRing};
 use super::replay::ReplayGuard;
@@ -644,6 +647,25 @@ impl Verifier {
         // scanned values; either part is copied as received only when it is
         // provably canonical already (see `write_identifiers`,
         // `ParamScan`).
+        // Content-Digest is looked up once, for the base and the body check,
+        // when it is one line (else both take the general path).
+        let digest_line = if digest_covered {
+            let mut lines = message.headers().get_all(&CONTENT_DIGEST).iter();
+            match (lines.next(), lines.next()) {
+                (Some(line), None) => Some(line),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let with_digest;
+        let message = match digest_line {
+            Some(line) => {
+                with_digest = message.with_content_digest(line);
+                &with_digest
+            }
+            None => message,
+        };
         let mut base = String::with_capacity(256 + 48 * components.len());
         write_base_lines(&components, message, &mut base)?;
         base.push('(');
@@ -657,10 +679,10 @@ impl Verifier {
         }
         // A covered Content-Digest is only worth something if the body
         // matches it, so the check is not left to the caller.
-        let digests_checked = if digest_covered {
-            check_content_digest(message.headers(), body)?
-        } else {
-            DigestsChecked::NONE
+        let digests_checked = match (digest_covered, digest_line) {
+            (true, Some(line)) => check_content_digest_line(line, body)?,
+            (true, None) => check_content_digest(message.headers(), body)?,
+            (false, _) => DigestsChecked::NONE,
         };
         Ok(Verified {
             label: FieldText(Cow::Borrowed(label)),
