@@ -421,7 +421,7 @@ impl<'a> Parser<'a> {
                 Some(b')') => {
                     let items = self.slice(start);
                     self.pos += 1;
-                    let params = self.parameters_each(|k, v| scan.param(k, v))?;
+                    let params = self.parameters_each(scan)?;
                     return Ok(InnerListRef { items, len, params });
                 }
                 // Strings (every component identifier) by their own step,
@@ -467,27 +467,28 @@ impl<'a> Parser<'a> {
         self.parameters().unwrap_or(ParamsRef { text: "" })
     }
 
-    /// §4.2.3.2, handing each parameter to `f`. Strings and plain
+    /// §4.2.3.2, handing each parameter to `scan`. Strings and plain
     /// integers (the usual signature parameters) are read by their own
-    /// steps, so `f` sees the variant as a constant (see `inner_list_with`).
+    /// steps, so `scan` sees the variant as a constant (see
+    /// `inner_list_with`; a closure here was not inlined, which undid that).
     #[inline(always)]
-    fn parameters_each(&mut self, mut f: impl FnMut(&'a str, BareRef<'a>)) -> R<ParamsRef<'a>> {
+    fn parameters_each(&mut self, scan: &mut impl MemberScan<'a>) -> R<ParamsRef<'a>> {
         let start = self.pos;
         while self.peek() == Some(b';') {
             self.pos += 1;
             self.skip_sp();
             let key = self.key()?;
             if self.peek() != Some(b'=') {
-                f(key, BareRef::Boolean(true));
+                scan.param(key, BareRef::Boolean(true));
                 continue;
             }
             self.pos += 1;
             match self.peek() {
-                Some(b'"') => f(key, BareRef::String(self.string_text()?)),
+                Some(b'"') => scan.param(key, BareRef::String(self.string_text()?)),
                 Some(b'0'..=b'9') if let Some(i) = self.plain_integer() => {
-                    f(key, BareRef::Integer(i));
+                    scan.param(key, BareRef::Integer(i));
                 }
-                _ => f(key, self.bare_item()?),
+                _ => scan.param(key, self.bare_item()?),
             }
         }
         Ok(ParamsRef {
