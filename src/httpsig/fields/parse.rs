@@ -289,6 +289,7 @@ impl<'a> Parser<'a> {
 
     /// The text from `start` to the current position. Every position the
     /// parser stops at is after an ASCII byte, so this is a char boundary.
+    #[inline(always)]
     fn slice(&self, start: usize) -> &'a str {
         self.text.get(start..self.pos).unwrap_or_default()
     }
