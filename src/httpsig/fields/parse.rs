@@ -848,7 +848,7 @@ pub(crate) fn decode_display(raw: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// The usual shape of a Signature or Content-Digest field, one member
+/// The usual shape of a Signature field, one member
 /// `key=:base64:` without parameters, recognised without the general
 /// parser. `None` for anything else (the caller then parses the field in
 /// full); what it accepts, the parser accepts as the same single member
