@@ -35,6 +35,28 @@ pub(crate) enum Message<'a> {
 }
 
 impl<'a> Message<'a> {
+    /// The same message with its own Content-Digest field given as this
+    /// one line (see [`RequestView::content_digest`]).
+    pub(crate) fn with_content_digest(self, line: &'a HeaderValue) -> Self {
+        match self {
+            Message::Request(r) => Message::Request(RequestView {
+                content_digest: Some(line),
+                ..r
+            }),
+            Message::Response {
+                status,
+                headers,
+                request,
+                ..
+            } => Message::Response {
+                status,
+                headers,
+                request,
+                content_digest: Some(line),
+            },
+        }
+    }
+
     pub(crate) fn headers(&self) -> &'a HeaderMap {
         match self {
             Message::Request(r) => r.headers,

@@ -80,7 +80,10 @@ pub type Dictionary = Vec<(String, Entry)>;
 
 mod parse;
 
-pub(crate) use parse::{BareRef, EntryRef, ItemRef, ParamsRef, Parser, decode_bytes};
+pub(crate) use parse::{
+    BareRef, EntryRef, ItemRef, MemberScan, NoScan, ParamsRef, Parser, decode_bytes,
+    single_byte_sequence_member,
+};
 
 impl BareRef<'_> {
     fn to_owned_item(self) -> BareItem {
@@ -176,16 +179,7 @@ pub(crate) fn combine_lines<'h>(
     // still carry it, and RFC 9651 parsing only skips leading spaces.
     // Only UTF-8 is checked here (a fast scan); the structured-field parser
     // then refuses anything that is not ASCII, controls included.
-    let ows = |v: &'h http::HeaderValue| {
-        let mut b = v.as_bytes();
-        while let [b' ' | b'\t', rest @ ..] = b {
-            b = rest;
-        }
-        while let [rest @ .., b' ' | b'\t'] = b {
-            b = rest;
-        }
-        std::str::from_utf8(b).map_err(|_| None)
-    };
+    let ows = |v: &'h http::HeaderValue| line_text(v).ok_or(None);
     let mut combined = std::borrow::Cow::Borrowed(ows(first)?);
     for v in lines {
         let s = ows(v)?;
@@ -200,6 +194,19 @@ pub(crate) fn combine_lines<'h>(
         return Err(Some(combined.len()));
     }
     Ok(Some(combined))
+}
+
+/// One field line without leading or trailing whitespace (see
+/// [`combine_lines`]); `None` when it is not UTF-8.
+pub(crate) fn line_text(v: &http::HeaderValue) -> Option<&str> {
+    let mut b = v.as_bytes();
+    while let [b' ' | b'\t', rest @ ..] = b {
+        b = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = b {
+        b = rest;
+    }
+    std::str::from_utf8(b).ok()
 }
 
 /// Parses an sf-dictionary (RFC 9651 §4.2.2); a repeated key overwrites.

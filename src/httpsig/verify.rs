@@ -6,8 +6,11 @@
 use super::HttpSigError;
 use super::base::{Message, RequestView, write_base_lines};
 use super::components::{Component, Covered};
-use super::digest::{DigestAlgorithm, DigestsChecked, check_content_digest};
-use super::fields::{self, BareRef, EntryRef, ItemRef, ParamsRef};
+use super::digest::{
+    CONTENT_DIGEST, DigestAlgorithm, DigestsChecked, check_content_digest,
+    check_content_digest_line,
+};
+use super::fields::{self, BareRef, EntryRef, ItemRef, MemberScan, NoScan, ParamsRef};
 use super::keyring::{Algorithm, KeyRing};
 use super::replay::ReplayGuard;
 use super::sign::check_label;
@@ -382,10 +385,24 @@ impl Verifier {
     ) -> Result<Verified<'t>, HttpSigError> {
         // Both member lists share one allocation.
         let mut members = Vec::with_capacity(4);
-        parse_field(inputs_text, "signature-input", &mut members)?;
+        let wanted = self.config.label.as_deref();
+        // The signature tried first is read while the field is validated.
+        let mut capture = Capture {
+            wanted,
+            max_components: self.config.max_components,
+            label: None,
+            components: Vec::new(),
+            error: None,
+            params: ParamScan::new(),
+        };
+        parse_field(inputs_text, "signature-input", &mut members, &mut capture)?;
         let input_count = members.len();
         if let Some(text) = signatures_text {
-            parse_field(text, "signature", &mut members)?;
+            // Usually one `label=:base64:` member: taken without the parser.
+            match fields::single_byte_sequence_member(text) {
+                Some(member) => members.push(member),
+                None => parse_field(text, "signature", &mut members, &mut NoScan)?,
+            }
         }
         let (inputs, signatures) = members.split_at(input_count);
         if inputs.len() > self.config.max_signatures {
@@ -403,7 +420,6 @@ impl Verifier {
                 }
             }
         }
-        let wanted = self.config.label.as_deref();
         if let Some(want) = wanted
             && !inputs.iter().any(|(l, _)| *l == want)
         {
@@ -416,7 +432,14 @@ impl Verifier {
             if wanted.is_some_and(|w| w != *label) {
                 continue;
             }
-            match self.verify_one(message, body, keys, label, *entry, signatures, now) {
+            // The captured member is this very key (same text, same place).
+            let captured = capture
+                .label
+                .is_some_and(|l| std::ptr::eq(l, *label))
+                .then_some(&mut capture);
+            match self.verify_one(
+                message, body, keys, label, *entry, signatures, now, captured,
+            ) {
                 Ok(verified) => {
                     if let (Some(guard), Some(nonce)) = (replay, verified.nonce.as_deref()) {
                         let until = self.replay_until(&verified)?;
@@ -487,6 +510,7 @@ impl Verifier {
         entry: EntryRef<'t>,
         signatures: &[(&str, EntryRef<'_>)],
         now: OffsetDateTime,
+        captured: Option<&mut Capture<'_, 't>>,
     ) -> Result<Verified<'t>, HttpSigError> {
         let c = &self.config;
         let malformed = |reason: &str| HttpSigError::MalformedSignatureInput {
@@ -502,11 +526,24 @@ impl Verifier {
                 max: c.max_components,
             });
         }
-        let mut components = Vec::with_capacity(list.len());
-        list.try_for_each_item(|item| {
-            components.push(Covered::try_from_item_ref(item)?);
-            Ok::<(), HttpSigError>(())
-        })?;
+        let local_scan;
+        let (components, scan) = match captured {
+            Some(capture) => {
+                if let Some(e) = capture.error.take() {
+                    return Err(e);
+                }
+                (std::mem::take(&mut capture.components), &capture.params)
+            }
+            None => {
+                let mut components = Vec::with_capacity(list.len());
+                list.try_for_each_item(|item| {
+                    components.push(Covered::try_from_item_ref(item)?);
+                    Ok::<(), HttpSigError>(())
+                })?;
+                local_scan = ParamScan::from_params(list.params);
+                (components, &local_scan)
+            }
+        };
         // The items were validated by the same parser; a different count
         // here would mean the two passes disagree, so never accept that.
         if components.len() != list.len() {
@@ -519,7 +556,7 @@ impl Verifier {
                 });
             }
         }
-        let (params, scanned) = parse_params(list.params).map_err(|r| malformed(&r))?;
+        let (params, scanned) = scan.finish(list.params).map_err(|r| malformed(&r))?;
         let signature = match signatures.iter().find(|(l, _)| *l == label) {
             None => {
                 return Err(HttpSigError::MissingSignature {
@@ -609,7 +646,26 @@ impl Verifier {
         // the components were parsed and the parameters are written from the
         // scanned values; either part is copied as received only when it is
         // provably canonical already (see `write_identifiers`,
-        // `parse_params`).
+        // `ParamScan`).
+        // Content-Digest is looked up once, for the base and the body check,
+        // when it is one line (else both take the general path).
+        let digest_line = if digest_covered {
+            let mut lines = message.headers().get_all(&CONTENT_DIGEST).iter();
+            match (lines.next(), lines.next()) {
+                (Some(line), None) => Some(line),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let with_digest;
+        let message = match digest_line {
+            Some(line) => {
+                with_digest = message.with_content_digest(line);
+                &with_digest
+            }
+            None => message,
+        };
         let mut base = String::with_capacity(256 + 48 * components.len());
         write_base_lines(&components, message, &mut base)?;
         base.push('(');
@@ -623,10 +679,10 @@ impl Verifier {
         }
         // A covered Content-Digest is only worth something if the body
         // matches it, so the check is not left to the caller.
-        let digests_checked = if digest_covered {
-            check_content_digest(message.headers(), body)?
-        } else {
-            DigestsChecked::NONE
+        let digests_checked = match (digest_covered, digest_line) {
+            (true, Some(line)) => check_content_digest_line(line, body)?,
+            (true, None) => check_content_digest(message.headers(), body)?,
+            (false, _) => DigestsChecked::NONE,
         };
         Ok(Verified {
             label: FieldText(Cow::Borrowed(label)),
@@ -745,13 +801,13 @@ fn write_identifiers(out: &mut String, components: &[Covered], received: &str) {
 
 /// Characters in the canonical form of `i` (sign included).
 fn integer_len(i: i64) -> usize {
-    let mut n = i.unsigned_abs();
-    let mut len = usize::from(i < 0) + 1;
-    while n >= 10 {
-        n /= 10;
-        len += 1;
-    }
-    len
+    // `ilog10` compares instead of dividing: a timestamp's ten digits cost
+    // a chain of ten dependent multiplications the other way.
+    let digits = i
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |l| l as usize + 1);
+    usize::from(i < 0) + digits
 }
 
 const NANOS: i128 = 1_000_000_000;
@@ -771,28 +827,76 @@ fn later(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     })
 }
 
-/// Parses a dictionary field in place, appending its members to `out`.
+/// Parses a dictionary field in place, appending its members to `out` and
+/// handing the inner lists `scan` asks for to it.
 fn parse_field<'t>(
     text: &'t str,
     field: &'static str,
     out: &mut Vec<(&'t str, EntryRef<'t>)>,
+    scan: &mut impl MemberScan<'t>,
 ) -> Result<(), HttpSigError> {
     fields::Parser::new(text)
-        .top(|p| p.dictionary_each(|key, entry| out.push((key, entry))))
+        .top(|p| p.dictionary_scan(scan, |key, entry| out.push((key, entry))))
         .map_err(|e| HttpSigError::MalformedField {
             field,
             reason: e.to_string(),
         })
 }
 
+/// The member of Signature-Input that will be verified first (the
+/// configured label, else the first inner list), read by the parser while it
+/// validates the field: its covered components and its parameters, so the
+/// member is not scanned a second time. The results are used only for that
+/// member (`label` is its key, by address) and in the order a second scan
+/// would report them.
+struct Capture<'c, 't> {
+    wanted: Option<&'c str>,
+    max_components: usize,
+    /// The key of the captured member, once one is chosen.
+    label: Option<&'t str>,
+    components: Vec<Covered>,
+    /// The first component that failed to read; reading stops there.
+    error: Option<HttpSigError>,
+    params: ParamScan<'t>,
+}
+
+impl<'t> MemberScan<'t> for Capture<'_, 't> {
+    #[inline(always)]
+    fn begin(&mut self, key: &'t str) -> bool {
+        if self.label.is_some() || self.wanted.is_some_and(|w| w != key) {
+            return false;
+        }
+        self.label = Some(key);
+        // Room for a typical signature's components in one allocation.
+        self.components.reserve(8);
+        true
+    }
+
+    #[inline(always)]
+    fn item(&mut self, item: ItemRef<'t>) {
+        // Past the limit the signature is refused by count: stop reading.
+        if self.error.is_some() || self.components.len() > self.max_components {
+            return;
+        }
+        match Covered::try_from_item_ref(item) {
+            Ok(c) => self.components.push(c),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    #[inline(always)]
+    fn param(&mut self, key: &'t str, value: BareRef<'t>) {
+        self.params.push(key, value);
+    }
+}
+
 /// Signature parameters as written, when there are few (held inline).
 const INLINE_PARAMS: usize = 8;
 
 /// The parameters of one signature as written, for `@signature-params`.
-struct ScannedParams<'a> {
+struct ScannedParams<'s, 'a> {
     /// The entries in order; meaningful only when `!collapse`.
-    entries: [(&'a str, BareRef<'a>); INLINE_PARAMS],
-    len: usize,
+    entries: &'s [(&'a str, BareRef<'a>)],
     /// A key repeats (its serialisation must collapse it) or there are too
     /// many entries to hold inline: serialise through `to_unique`.
     collapse: bool,
@@ -800,7 +904,7 @@ struct ScannedParams<'a> {
     verbatim: bool,
 }
 
-impl<'a> ScannedParams<'a> {
+impl<'a> ScannedParams<'_, 'a> {
     fn write(&self, raw: ParamsRef<'a>, out: &mut String) {
         if self.verbatim {
             out.push_str(raw.as_str());
@@ -808,8 +912,7 @@ impl<'a> ScannedParams<'a> {
             // Each key once, at its first position, with its last value.
             fields::write_parameters_ref(out, raw.to_unique().as_slice().iter().copied());
         } else {
-            let entries = self.entries.get(..self.len).unwrap_or_default();
-            fields::write_parameters_ref(out, entries.iter().copied());
+            fields::write_parameters_ref(out, self.entries.iter().copied());
         }
     }
 }
@@ -817,26 +920,44 @@ impl<'a> ScannedParams<'a> {
 /// Reads the signature parameters in one scan: the registered ones (the
 /// last value of a repeated key, RFC 9651 §4.2.3.2) and every entry as
 /// written. Registered keys are tracked by bit; other keys are compared with
-/// the entries before them.
-#[inline(always)] // one caller; returned by value, its inline arrays would be copied
-fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), String> {
-    fn string<'a>(v: Option<BareRef<'a>>, k: &str) -> Result<Option<Cow<'a, str>>, String> {
-        match v {
-            None => Ok(None),
-            Some(BareRef::String(s)) => Ok(Some(BareRef::unescaped(s))),
-            Some(_) => Err(format!("parameter `{k}` has the wrong type")),
+/// the entries before them. Fed one parameter at a time: by the parser while
+/// it validates Signature-Input (see [`Capture`]), or by a second scan.
+struct ParamScan<'a> {
+    values: [Option<BareRef<'a>>; 6],
+    seen: u8,
+    entries: [(&'a str, BareRef<'a>); INLINE_PARAMS],
+    len: usize,
+    collapse: bool,
+    /// The length of the canonical serialisation (RFC 9651 §4.1.1.2) of the
+    /// types whose canonical form is never longer than any other spelling:
+    /// when it equals the received length, the text is canonical as it is.
+    canonical_len: Option<usize>,
+}
+
+impl<'a> ParamScan<'a> {
+    fn new() -> Self {
+        Self {
+            values: [None; 6],
+            seen: 0,
+            entries: [("", BareRef::Boolean(true)); INLINE_PARAMS],
+            len: 0,
+            collapse: false,
+            canonical_len: Some(0),
         }
     }
-    let mut values: [Option<BareRef<'_>>; 6] = [None; 6];
-    let mut seen = 0u8;
-    let mut entries = [("", BareRef::Boolean(true)); INLINE_PARAMS];
-    let mut len = 0usize;
-    let mut collapse = false;
-    // The length of the canonical serialisation (RFC 9651 §4.1.1.2) of the
-    // types whose canonical form is never longer than any other spelling:
-    // when it equals the received length, the text is canonical as it is.
-    let mut canonical_len = Some(0usize);
-    for (k, v) in raw.iter() {
+
+    /// A scan of parameters already parsed.
+    #[inline(always)]
+    fn from_params(raw: ParamsRef<'a>) -> Self {
+        let mut scan = Self::new();
+        for (k, v) in raw.iter() {
+            scan.push(k, v);
+        }
+        scan
+    }
+
+    #[inline(always)]
+    fn push(&mut self, k: &'a str, v: BareRef<'a>) {
         let value_len = match v {
             BareRef::Boolean(true) => Some(0),
             BareRef::Boolean(false) => Some(3),
@@ -845,7 +966,8 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), S
             BareRef::Token(t) => Some(1 + t.len()),
             _ => None,
         };
-        canonical_len = canonical_len
+        self.canonical_len = self
+            .canonical_len
             .zip(value_len)
             .map(|(total, v)| total + 1 + k.len() + v);
         let registered = match k {
@@ -858,49 +980,61 @@ fn parse_params(raw: ParamsRef<'_>) -> Result<(Params<'_>, ScannedParams<'_>), S
             _ => None,
         };
         if let Some(i) = registered {
-            collapse |= seen & (1 << i) != 0;
-            seen |= 1 << i;
-            if let Some(slot) = values.get_mut(i) {
+            self.collapse |= self.seen & (1 << i) != 0;
+            self.seen |= 1 << i;
+            if let Some(slot) = self.values.get_mut(i) {
                 *slot = Some(v);
             }
         } else {
             // Unregistered parameters are covered by the signature (they are
             // part of @signature-params) and otherwise ignored.
-            let before = entries.get(..len).unwrap_or_default();
-            collapse |= before.iter().any(|(o, _)| *o == k);
+            let before = self.entries.get(..self.len).unwrap_or_default();
+            self.collapse |= before.iter().any(|(o, _)| *o == k);
         }
-        match entries.get_mut(len) {
+        match self.entries.get_mut(self.len) {
             Some(slot) => {
                 *slot = (k, v);
-                len += 1;
+                self.len += 1;
             }
-            None => collapse = true,
+            None => self.collapse = true,
         }
     }
-    let [created, expires, nonce, alg, keyid, tag] = values;
-    let int = |v: Option<BareRef<'_>>, k: &str| match v {
-        None => Ok(None),
-        Some(BareRef::Integer(i)) => Ok(Some(i)),
-        Some(_) => Err(format!("parameter `{k}` has the wrong type")),
-    };
-    let params = Params {
-        created: int(created, "created")?,
-        expires: int(expires, "expires")?,
-        nonce: string(nonce, "nonce")?,
-        alg: string(alg, "alg")?,
-        keyid: string(keyid, "keyid")?,
-        tag: string(tag, "tag")?,
-    };
-    let verbatim = !collapse && canonical_len == Some(raw.as_str().len());
-    Ok((
-        params,
-        ScannedParams {
-            entries,
-            len,
-            collapse,
-            verbatim,
-        },
-    ))
+
+    /// The registered values, type-checked, and the entries; `raw` is the
+    /// text the parameters were read from.
+    #[inline(always)]
+    fn finish(&self, raw: ParamsRef<'a>) -> Result<(Params<'a>, ScannedParams<'_, 'a>), String> {
+        fn string<'a>(v: Option<BareRef<'a>>, k: &str) -> Result<Option<Cow<'a, str>>, String> {
+            match v {
+                None => Ok(None),
+                Some(BareRef::String(s)) => Ok(Some(BareRef::unescaped(s))),
+                Some(_) => Err(format!("parameter `{k}` has the wrong type")),
+            }
+        }
+        let [created, expires, nonce, alg, keyid, tag] = self.values;
+        let int = |v: Option<BareRef<'_>>, k: &str| match v {
+            None => Ok(None),
+            Some(BareRef::Integer(i)) => Ok(Some(i)),
+            Some(_) => Err(format!("parameter `{k}` has the wrong type")),
+        };
+        let params = Params {
+            created: int(created, "created")?,
+            expires: int(expires, "expires")?,
+            nonce: string(nonce, "nonce")?,
+            alg: string(alg, "alg")?,
+            keyid: string(keyid, "keyid")?,
+            tag: string(tag, "tag")?,
+        };
+        let verbatim = !self.collapse && self.canonical_len == Some(raw.as_str().len());
+        Ok((
+            params,
+            ScannedParams {
+                entries: self.entries.get(..self.len).unwrap_or_default(),
+                collapse: self.collapse,
+                verbatim,
+            },
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -920,7 +1054,8 @@ mod tests {
         let text = ";created=1;a=1;b=2;a=3;c;d;e;f;g;h;i";
         let mut p = fields::Parser::new(text);
         let raw = p.item_params_for_test();
-        let (params, scanned) = parse_params(raw).unwrap();
+        let scan = ParamScan::from_params(raw);
+        let (params, scanned) = scan.finish(raw).unwrap();
         assert_eq!(params.created, Some(1));
         assert!(scanned.collapse);
         let mut out = String::new();
@@ -929,7 +1064,8 @@ mod tests {
         // Few and distinct: written as scanned.
         let mut p = fields::Parser::new(";keyid=\"k\";created=1;x=?0");
         let raw = p.item_params_for_test();
-        let (params, scanned) = parse_params(raw).unwrap();
+        let scan = ParamScan::from_params(raw);
+        let (params, scanned) = scan.finish(raw).unwrap();
         assert_eq!(params.keyid.as_deref(), Some("k"));
         assert!(!scanned.collapse);
         assert!(scanned.verbatim);
@@ -961,11 +1097,82 @@ mod tests {
             let mut p = fields::Parser::new(text);
             let raw = p.item_params_for_test();
             assert_eq!(raw.as_str(), text, "{text}");
-            let (_, scanned) = parse_params(raw).unwrap();
+            let scan = ParamScan::from_params(raw);
+            let (_, scanned) = scan.finish(raw).unwrap();
             assert_eq!(scanned.verbatim, verbatim, "{text}");
             let mut out = String::new();
             scanned.write(raw, &mut out);
             assert_eq!(out, canonical, "{text}");
+        }
+    }
+
+    /// What the parser captures while validating must be what a second scan
+    /// of the chosen member reads: same components (or the same first
+    /// error), same parameters, same `@signature-params` text.
+    #[test]
+    fn captured_member_matches_a_second_scan() {
+        for (text, wanted) in [
+            (r#"sig1=("@method" "@path");created=1;keyid="k""#, None),
+            (r#"a=?1, sig1=("@method");alg="x", b=("date")"#, None),
+            (r#"a=("date"), b=("@path" "x";bs);created=0012"#, Some("b")),
+            (r#"a=("@nope" "date";foo);keyid=1"#, None),
+            (
+                r#"a=("date";key="k";req "@query-param";name="q");z;y=:AA==:"#,
+                None,
+            ),
+            (r#"a=( "a"  "b" );x=1;x=2;created=3;created=-0"#, None),
+            (
+                r#"a=("a" "b" "c" "d" "e" "f" "g" "h" "i" "j");a;b;c;d;e;f;g;h;i"#,
+                None,
+            ),
+            (r#"a=("a"), a=("b")"#, None),
+            (r#"a=1, b=()"#, Some("b")),
+        ] {
+            let mut members = Vec::new();
+            let mut capture = Capture {
+                wanted,
+                max_components: 4,
+                label: None,
+                components: Vec::new(),
+                error: None,
+                params: ParamScan::new(),
+            };
+            parse_field(text, "signature-input", &mut members, &mut capture).unwrap();
+            let (label, entry) = members
+                .iter()
+                .find(|(l, e)| {
+                    matches!(e, EntryRef::InnerList(_)) && wanted.is_none_or(|w| w == *l)
+                })
+                .unwrap();
+            assert!(std::ptr::eq(capture.label.unwrap(), *label), "{text}");
+            let EntryRef::InnerList(list) = entry else {
+                unreachable!()
+            };
+            let mut components = Vec::new();
+            let second = list.try_for_each_item(|item| {
+                if components.len() <= 4 {
+                    components.push(Covered::try_from_item_ref(item)?);
+                }
+                Ok::<(), HttpSigError>(())
+            });
+            match (second, capture.error) {
+                (Ok(()), None) => {
+                    let ids = |c: &[Covered]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+                    assert_eq!(ids(&capture.components), ids(&components), "{text}");
+                }
+                (Err(a), Some(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
+                (a, b) => panic!("{text}: {a:?} / {b:?}"),
+            }
+            let again = ParamScan::from_params(list.params);
+            let write = |scan: &ParamScan<'_>| {
+                scan.finish(list.params).map(|(p, scanned)| {
+                    let mut out = String::new();
+                    scanned.write(list.params, &mut out);
+                    let own = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned);
+                    (p.created, own(p.keyid), own(p.alg), out)
+                })
+            };
+            assert_eq!(write(&capture.params), write(&again), "{text}");
         }
     }
 
@@ -1038,7 +1245,7 @@ mod tests {
                 panic!("{input}")
             };
             // Registered names with the wrong type are refused, not written.
-            if let Ok((_, scanned)) = parse_params(list.params) {
+            if let Ok((_, scanned)) = ParamScan::from_params(list.params).finish(list.params) {
                 let mut got = String::new();
                 scanned.write(list.params, &mut got);
                 proptest::prop_assert_eq!(got, want);

@@ -198,6 +198,35 @@ pub(crate) enum EntryRef<'a> {
     InnerList(InnerListRef<'a>),
 }
 
+/// Receives the parts of chosen dictionary members while they are parsed
+/// (see [`Parser::dictionary_scan`]).
+pub(crate) trait MemberScan<'a> {
+    /// Called with the key of each member whose value is an inner list,
+    /// before the list is parsed; true to receive its items and parameters.
+    fn begin(&mut self, key: &'a str) -> bool;
+    /// Each item of the chosen inner list, in order.
+    fn item(&mut self, item: ItemRef<'a>);
+    /// Each parameter of the chosen inner list (not of its items), in order,
+    /// repeats included.
+    fn param(&mut self, key: &'a str, value: BareRef<'a>);
+}
+
+/// Asks for nothing.
+pub(crate) struct NoScan;
+
+impl<'a> MemberScan<'a> for NoScan {
+    #[inline(always)]
+    fn begin(&mut self, _: &'a str) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    fn item(&mut self, _: ItemRef<'a>) {}
+
+    #[inline(always)]
+    fn param(&mut self, _: &'a str, _: BareRef<'a>) {}
+}
+
 /// A parse step failed; the reason is in [`Parser`]'s `error`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fail;
@@ -260,6 +289,7 @@ impl<'a> Parser<'a> {
 
     /// The text from `start` to the current position. Every position the
     /// parser stops at is after an ASCII byte, so this is a char boundary.
+    #[inline(always)]
     fn slice(&self, start: usize) -> &'a str {
         self.text.get(start..self.pos).unwrap_or_default()
     }
@@ -327,12 +357,29 @@ impl<'a> Parser<'a> {
 
     /// §4.2.2, handing each member to `f` as it is parsed (nothing is
     /// collected). The whole dictionary is still checked.
-    pub(crate) fn dictionary_each(&mut self, mut f: impl FnMut(&'a str, EntryRef<'a>)) -> R<()> {
+    pub(crate) fn dictionary_each(&mut self, f: impl FnMut(&'a str, EntryRef<'a>)) -> R<()> {
+        self.dictionary_scan(&mut NoScan, f)
+    }
+
+    /// [`Parser::dictionary_each`] that also hands the items and parameters
+    /// of the inner lists `scan` asks for to it, in the same pass: a caller
+    /// that needs them (the verifier, for the signature it will check)
+    /// does not scan the member a second time.
+    #[inline(always)]
+    pub(crate) fn dictionary_scan(
+        &mut self,
+        scan: &mut impl MemberScan<'a>,
+        mut f: impl FnMut(&'a str, EntryRef<'a>),
+    ) -> R<()> {
         while !self.is_empty() {
             let key = self.key()?;
             let entry = if self.peek() == Some(b'=') {
                 self.pos += 1;
-                self.item_or_inner_list()?
+                if self.peek() == Some(b'(') && scan.begin(key) {
+                    EntryRef::InnerList(self.inner_list_with(scan)?)
+                } else {
+                    self.item_or_inner_list()?
+                }
             } else {
                 EntryRef::Item(ItemRef {
                     bare: BareRef::Boolean(true),
@@ -357,6 +404,12 @@ impl<'a> Parser<'a> {
 
     // §4.2.1.2
     fn inner_list(&mut self) -> R<InnerListRef<'a>> {
+        self.inner_list_with(&mut NoScan)
+    }
+
+    /// §4.2.1.2, handing each item and each parameter of the list to `scan`.
+    #[inline(always)]
+    fn inner_list_with(&mut self, scan: &mut impl MemberScan<'a>) -> R<InnerListRef<'a>> {
         if self.next() != Some(b'(') {
             return self.err("expected `(`");
         }
@@ -369,11 +422,27 @@ impl<'a> Parser<'a> {
                 Some(b')') => {
                     let items = self.slice(start);
                     self.pos += 1;
-                    let params = self.parameters()?;
+                    let params = self.parameters_each(scan)?;
                     return Ok(InnerListRef { items, len, params });
                 }
+                // Strings (every component identifier) by their own step,
+                // so the item is built with its variant known: a value
+                // merged from `bare_item`'s arms goes through memory and is
+                // copied back out in pieces that store forwarding cannot
+                // serve.
+                Some(b'"') => {
+                    let bare = BareRef::String(self.string_text()?);
+                    let params = self.parameters()?;
+                    scan.item(ItemRef { bare, params });
+                    len += 1;
+                    match self.peek() {
+                        Some(b' ' | b')') => {}
+                        _ => return self.err("expected SP or `)` in inner list"),
+                    }
+                }
                 Some(_) => {
-                    self.item()?;
+                    let item = self.item()?;
+                    scan.item(item);
                     len += 1;
                     match self.peek() {
                         Some(b' ' | b')') => {}
@@ -397,6 +466,35 @@ impl<'a> Parser<'a> {
     #[cfg(test)]
     pub(crate) fn item_params_for_test(&mut self) -> ParamsRef<'a> {
         self.parameters().unwrap_or(ParamsRef { text: "" })
+    }
+
+    /// §4.2.3.2, handing each parameter to `scan`. Strings and plain
+    /// integers (the usual signature parameters) are read by their own
+    /// steps, so `scan` sees the variant as a constant (see
+    /// `inner_list_with`; a closure here was not inlined, which undid that).
+    #[inline(always)]
+    fn parameters_each(&mut self, scan: &mut impl MemberScan<'a>) -> R<ParamsRef<'a>> {
+        let start = self.pos;
+        while self.peek() == Some(b';') {
+            self.pos += 1;
+            self.skip_sp();
+            let key = self.key()?;
+            if self.peek() != Some(b'=') {
+                scan.param(key, BareRef::Boolean(true));
+                continue;
+            }
+            self.pos += 1;
+            match self.peek() {
+                Some(b'"') => scan.param(key, BareRef::String(self.string_text()?)),
+                Some(b'0'..=b'9') if let Some(i) = self.plain_integer() => {
+                    scan.param(key, BareRef::Integer(i));
+                }
+                _ => scan.param(key, self.bare_item()?),
+            }
+        }
+        Ok(ParamsRef {
+            text: self.slice(start),
+        })
     }
 
     #[inline(always)]
@@ -466,21 +564,7 @@ impl<'a> Parser<'a> {
         if !matches!(self.peek(), Some(b'0'..=b'9')) {
             return self.err("expected digit");
         }
-        // Fast path for the common integer (`created`, `expires`): a run of
-        // at most 15 digits not followed by `.`.
-        let rest = self.input.get(self.pos..).unwrap_or_default();
-        let run = rest
-            .iter()
-            .position(|c| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if run <= 15
-            && rest.get(run) != Some(&b'.')
-            && let Some(digits) = rest.get(..run)
-        {
-            let value = digits
-                .iter()
-                .fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
-            self.pos += run;
+        if let Some(value) = self.plain_integer() {
             return Ok(BareRef::Integer(if negative { -value } else { value }));
         }
         let mut int_digits = 0usize;
@@ -529,9 +613,36 @@ impl<'a> Parser<'a> {
         Ok(BareRef::Decimal(sign * value))
     }
 
+    /// The common integer (`created`, `expires`) at the current position: a
+    /// run of one to 15 digits not followed by `.`, which §4.2.4 reads as
+    /// that integer. `None` (nothing consumed) for anything else.
+    #[inline(always)]
+    fn plain_integer(&mut self) -> Option<i64> {
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        let run = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if run == 0 || run > 15 || rest.get(run) == Some(&b'.') {
+            return None;
+        }
+        let value = rest
+            .get(..run)?
+            .iter()
+            .fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
+        self.pos += run;
+        Some(value)
+    }
+
     // §4.2.5
     #[inline(always)]
     fn string(&mut self) -> R<BareRef<'a>> {
+        self.string_text().map(BareRef::String)
+    }
+
+    /// §4.2.5: the text between the quotes, escapes in place.
+    #[inline(always)]
+    fn string_text(&mut self) -> R<&'a str> {
         self.pos += 1;
         let start = self.pos;
         loop {
@@ -545,8 +656,7 @@ impl<'a> Parser<'a> {
                     _ => return self.err("bad escape in string"),
                 },
                 Some(b'"') => {
-                    let raw = self.text.get(start..self.pos - 1).unwrap_or_default();
-                    return Ok(BareRef::String(raw));
+                    return Ok(self.text.get(start..self.pos - 1).unwrap_or_default());
                 }
                 Some(_) => return self.err("control character in string"),
             }
@@ -738,6 +848,45 @@ pub(crate) fn decode_display(raw: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The usual shape of a Signature field, one member
+/// `key=:base64:` without parameters, recognised without the general
+/// parser. `None` for anything else (the caller then parses the field in
+/// full); what it accepts, the parser accepts as the same single member
+/// (`tests::single_byte_sequence_member_agrees_with_the_parser`).
+#[inline(always)]
+pub(crate) fn single_byte_sequence_member(text: &str) -> Option<(&str, EntryRef<'_>)> {
+    let bytes = text.as_bytes();
+    let class = |c: u8| CLASSES.get(usize::from(c)).copied().unwrap_or(0);
+    match bytes.first() {
+        Some(c) if c.is_ascii_lowercase() || *c == b'*' => {}
+        _ => return None,
+    }
+    let key_len = bytes.iter().position(|&c| class(c) & KEY == 0)?;
+    let inner = bytes
+        .get(key_len..)?
+        .strip_prefix(b"=:")?
+        .strip_suffix(b":")?;
+    // The byte-sequence rules of `Parser::byte_sequence`: data characters,
+    // then at most the canonical padding, no lone trailing symbol. Every
+    // data byte is looked up with no early exit: leaving a per-byte loop at
+    // a data-dependent point is a mispredicted branch, dearer than the loop.
+    let pad = inner.iter().rev().take_while(|&&c| c == b'=').count();
+    let (data, _) = inner.split_at_checked(inner.len() - pad)?;
+    let bad = data.iter().fold(0u8, |acc, &c| acc | !class(c)) & BASE64_DATA;
+    if bad != 0 || data.len() % 4 == 1 || pad > (4 - data.len() % 4) % 4 {
+        return None;
+    }
+    let key = text.get(..key_len)?;
+    let b64 = text.get(key_len + 2..text.len() - 1)?;
+    Some((
+        key,
+        EntryRef::Item(ItemRef {
+            bare: BareRef::ByteSequence(b64),
+            params: ParamsRef { text: "" },
+        }),
+    ))
+}
+
 /// Room for the byte sequences the verify path decodes (signatures, digests)
 /// without touching the heap: an Ed25519 signature is 64 bytes, SHA-512 64.
 pub(crate) const INLINE_BYTES: usize = 96;
@@ -905,6 +1054,38 @@ mod tests {
             assert_eq!(decode_bytes(&plain).unwrap().as_slice(), b);
             assert_eq!(decode_bytes(&bare).unwrap().as_slice(), b);
         }
+    }
+
+    #[test]
+    fn single_byte_sequence_member_agrees_with_the_parser() {
+        let alphabet = [b'A', b'z', b'9', b'+', b'/', b'=', b'-', b':'];
+        let mut hits = 0;
+        for key in ["sig1", "*", "a-b.c_*", "A", "1a", "", "a b"] {
+            for tail in ["", " ", ";p", ", b=:AA:", "x", ":"] {
+                for len in 0..=5u32 {
+                    for n in 0..8usize.pow(len) {
+                        let inner: Vec<u8> =
+                            (0..len).map(|i| alphabet[n / 8usize.pow(i) % 8]).collect();
+                        let inner = String::from_utf8(inner).unwrap();
+                        let text = format!("{key}=:{inner}:{tail}");
+                        let full = Parser::new(&text).top(Parser::dictionary);
+                        let Some(fast) = single_byte_sequence_member(&text) else {
+                            // Every field of that exact shape is taken.
+                            assert!(
+                                !tail.is_empty() || !full.as_ref().is_ok_and(|f| f.len() == 1),
+                                "{text}"
+                            );
+                            continue;
+                        };
+                        hits += 1;
+                        assert_eq!(full.unwrap(), [fast], "{text}");
+                    }
+                }
+            }
+        }
+        assert!(hits > 2000, "{hits}");
+        let sig = "sig1=:K2qGT5srn2OGbOIDzQ6kYT+ruaycnDAAUpKv+ePFfD0=:";
+        assert!(single_byte_sequence_member(sig).is_some());
     }
 
     #[test]
