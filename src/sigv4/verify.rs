@@ -16,6 +16,9 @@ use super::sign::{PRESIGN_PARAMS, signing_key, valid_scope_part};
 use super::{Credentials, Payload, SigV4Error, SigningSettings, VerifyParams};
 use crate::secret::Secret;
 
+/// Optional whitespace around a field value (RFC 9110 §5.6.3: SP / HTAB).
+const OWS: &[char] = &[' ', '\t'];
+
 /// Who signed a request that verified.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -219,9 +222,13 @@ fn header_fields<'a>(
             return Err(SigV4Error::MalformedDate("repeated `x-amz-date`".into()));
         }
         (Some(v), None) => {
+            // A field value excludes surrounding whitespace (RFC 9110 §5.5),
+            // as the canonical headers the signature covers do; an
+            // `http::HeaderValue` built by hand may still carry it.
             let s = v
                 .to_str()
-                .map_err(|_| SigV4Error::MalformedDate("non-ascii `x-amz-date`".into()))?;
+                .map_err(|_| SigV4Error::MalformedDate("non-ascii `x-amz-date`".into()))?
+                .trim_matches(OWS);
             let t = canonical::parse_amz_date(s)
                 .ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
             (Cow::Borrowed(s), t, "x-amz-date")
@@ -237,7 +244,8 @@ fn header_fields<'a>(
             };
             let s = v
                 .to_str()
-                .map_err(|_| SigV4Error::MalformedDate("non-ascii `date`".into()))?;
+                .map_err(|_| SigV4Error::MalformedDate("non-ascii `date`".into()))?
+                .trim_matches(OWS);
             let t = canonical::parse_http_date(s)
                 .ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
             let iso = canonical::format_amz_date(t)
@@ -246,9 +254,13 @@ fn header_fields<'a>(
         }
     };
     let session_token = match parts.headers.get("x-amz-security-token") {
-        Some(v) => Some(Cow::Borrowed(v.to_str().map_err(|_| {
-            SigV4Error::MalformedAuthorization("non-ascii `x-amz-security-token`".into())
-        })?)),
+        Some(v) => Some(Cow::Borrowed(
+            v.to_str()
+                .map_err(|_| {
+                    SigV4Error::MalformedAuthorization("non-ascii `x-amz-security-token`".into())
+                })?
+                .trim_matches(OWS),
+        )),
         None => None,
     };
     Ok(Fields {
