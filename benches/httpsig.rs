@@ -58,6 +58,43 @@ fn setup() -> (
     (signer, keys, parts, body, now)
 }
 
+/// The signed request and the floor's inputs, shared by every mode.
+struct Fixture {
+    signer: Signer,
+    keys: KeyRing,
+    parts: http::request::Parts,
+    body: Vec<u8>,
+    now: OffsetDateTime,
+    signed: http::request::Parts,
+    base: String,
+    verifier: Verifier,
+    hmac: ring::hmac::Key,
+    tag: ring::hmac::Tag,
+}
+
+fn fixture() -> Fixture {
+    let (signer, keys, parts, body, now) = setup();
+    let out = signer.sign(&parts, &body, Some("nonce-1"), now).unwrap();
+    let base = out.signature_base().to_owned();
+    let mut signed = http::Request::from_parts(parts.clone(), ());
+    out.apply_to(&mut signed);
+    let (signed, ()) = signed.into_parts();
+    let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[0x5a; 32]);
+    let tag = ring::hmac::sign(&hmac, base.as_bytes());
+    Fixture {
+        signer,
+        keys,
+        parts,
+        body,
+        now,
+        signed,
+        base,
+        verifier: Verifier::default(),
+        hmac,
+        tag,
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let (signer, keys, parts, body, now) = setup();
     let out = signer.sign(&parts, &body, Some("nonce-1"), now).unwrap();
@@ -129,15 +166,18 @@ fn interleaved(mut floor: impl FnMut(), mut subject: impl FnMut()) -> f64 {
 }
 
 fn ratios() {
-    let (signer, keys, parts, body, now) = setup();
-    let out = signer.sign(&parts, &body, Some("nonce-1"), now).unwrap();
-    let base = out.signature_base().to_owned();
-    let mut signed = http::Request::from_parts(parts.clone(), ());
-    out.apply_to(&mut signed);
-    let (signed, ()) = signed.into_parts();
-    let verifier = Verifier::default();
-    let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[0x5a; 32]);
-    let tag = ring::hmac::sign(&hmac, base.as_bytes());
+    let Fixture {
+        signer,
+        keys,
+        parts,
+        body,
+        now,
+        signed,
+        base,
+        verifier,
+        hmac,
+        tag,
+    } = fixture();
     let sign_ratio = interleaved(
         || {
             black_box(ring::digest::digest(
@@ -184,15 +224,18 @@ fn profile(spec: &str) {
     }) else {
         panic!("EDGE_AUTH_HTTPSIG_PROFILE wants SIDE:N, got `{spec}`");
     };
-    let (signer, keys, parts, body, now) = setup();
-    let out = signer.sign(&parts, &body, Some("nonce-1"), now).unwrap();
-    let base = out.signature_base().to_owned();
-    let mut signed = http::Request::from_parts(parts.clone(), ());
-    out.apply_to(&mut signed);
-    let (signed, ()) = signed.into_parts();
-    let verifier = Verifier::default();
-    let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[0x5a; 32]);
-    let tag = ring::hmac::sign(&hmac, base.as_bytes());
+    let Fixture {
+        signer,
+        keys,
+        parts,
+        body,
+        now,
+        signed,
+        base,
+        verifier,
+        hmac,
+        tag,
+    } = fixture();
     let run = || match side.as_str() {
         "verify" => verifier
             .verify(black_box(&signed), black_box(&body), &keys, None, now)
