@@ -19,7 +19,6 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use jwt_support::{TestKey, b64, jwks};
 use ring::{hmac, signature};
 use serde::Deserialize;
-use serde_json::json;
 use time::OffsetDateTime;
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -43,25 +42,7 @@ fn iss() -> String {
 
 /// An Entra-ID-shaped v2 access token's claims (about 1 KB once signed with RS256).
 fn entra_claims(now: i64) -> serde_json::Value {
-    json!({
-        "aud": AUD,
-        "iss": iss(),
-        "iat": now - 60, "nbf": now - 60, "exp": now + 3600,
-        "aio": "AWQAm/8YAAAAbH4G2H3lqB1q4nE6o0c2Z5rTJf3jLz2u6ZJ0kqv1W9sYh8bXcA1lJ7m0p6K3eT2y",
-        "azp": "1950a258-227b-4e31-a9cf-717495945fc2",
-        "azpacr": "0",
-        "name": "Alice Example",
-        "oid": "00000000-0000-0000-66f3-3332eca7ea81",
-        "preferred_username": "alice@contoso.example",
-        "rh": "0.AXEAv4j5cvGGr0GRqy180BHbR1oWUhkgIk5K...AA.",
-        "roles": ["Gateway.Read", "Gateway.Write"],
-        "scp": "access_as_user openid profile",
-        "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
-        "tid": TENANT,
-        "uti": "fqiBqXLPj0eQa82S-IYFAA",
-        "ver": "2.0",
-        "wids": ["b79fbf4d-3ef9-4689-8143-76b194e85509"],
-    })
+    jwt_support::entra_access_token_claims(TENANT, AUD, now)
 }
 
 struct Case {
