@@ -165,51 +165,60 @@ fn interleaved(mut floor: impl FnMut(), mut subject: impl FnMut()) -> f64 {
     best_subject / best_floor
 }
 
+impl Fixture {
+    /// The sign floor: bare SHA-256 of the body and HMAC of the same base.
+    fn sign_floor(&self) -> bool {
+        black_box(ring::digest::digest(
+            &ring::digest::SHA256,
+            black_box(&self.body),
+        ));
+        black_box(ring::hmac::sign(
+            &self.hmac,
+            black_box(self.base.as_bytes()),
+        ));
+        true
+    }
+
+    /// The verify floor: bare SHA-256 of the body and HMAC verify of the base.
+    fn verify_floor(&self) -> bool {
+        black_box(ring::digest::digest(
+            &ring::digest::SHA256,
+            black_box(&self.body),
+        ));
+        ring::hmac::verify(
+            &self.hmac,
+            black_box(self.base.as_bytes()),
+            self.tag.as_ref(),
+        )
+        .is_ok()
+    }
+
+    fn sign(&self) -> bool {
+        black_box(self.signer.sign(
+            black_box(&self.parts),
+            black_box(&self.body),
+            Some("nonce-1"),
+            self.now,
+        ))
+        .is_ok()
+    }
+
+    fn verify(&self) -> bool {
+        black_box(self.verifier.verify(
+            black_box(&self.signed),
+            black_box(&self.body),
+            &self.keys,
+            None,
+            self.now,
+        ))
+        .is_ok()
+    }
+}
+
 fn ratios() {
-    let Fixture {
-        signer,
-        keys,
-        parts,
-        body,
-        now,
-        signed,
-        base,
-        verifier,
-        hmac,
-        tag,
-    } = fixture();
-    let sign_ratio = interleaved(
-        || {
-            black_box(ring::digest::digest(
-                &ring::digest::SHA256,
-                black_box(&body),
-            ));
-            black_box(ring::hmac::sign(&hmac, black_box(base.as_bytes())));
-        },
-        || {
-            black_box(
-                signer
-                    .sign(black_box(&parts), black_box(&body), Some("nonce-1"), now)
-                    .unwrap(),
-            );
-        },
-    );
-    let verify_ratio = interleaved(
-        || {
-            black_box(ring::digest::digest(
-                &ring::digest::SHA256,
-                black_box(&body),
-            ));
-            black_box(ring::hmac::verify(&hmac, black_box(base.as_bytes()), tag.as_ref()).is_ok());
-        },
-        || {
-            black_box(
-                verifier
-                    .verify(black_box(&signed), black_box(&body), &keys, None, now)
-                    .unwrap(),
-            );
-        },
-    );
+    let f = fixture();
+    let sign_ratio = interleaved(|| assert!(f.sign_floor()), || assert!(f.sign()));
+    let verify_ratio = interleaved(|| assert!(f.verify_floor()), || assert!(f.verify()));
     println!(
         "httpsig interleaved best-of ratio to floor: sign {sign_ratio:.2}x, verify {verify_ratio:.2}x"
     );
@@ -224,40 +233,12 @@ fn profile(spec: &str) {
     }) else {
         panic!("EDGE_AUTH_HTTPSIG_PROFILE wants SIDE:N, got `{spec}`");
     };
-    let Fixture {
-        signer,
-        keys,
-        parts,
-        body,
-        now,
-        signed,
-        base,
-        verifier,
-        hmac,
-        tag,
-    } = fixture();
+    let f = fixture();
     let run = || match side.as_str() {
-        "verify" => verifier
-            .verify(black_box(&signed), black_box(&body), &keys, None, now)
-            .is_ok(),
-        "sign" => signer
-            .sign(black_box(&parts), black_box(&body), Some("nonce-1"), now)
-            .is_ok(),
-        "verify_floor" => {
-            black_box(ring::digest::digest(
-                &ring::digest::SHA256,
-                black_box(&body),
-            ));
-            ring::hmac::verify(&hmac, black_box(base.as_bytes()), tag.as_ref()).is_ok()
-        }
-        "sign_floor" => {
-            black_box(ring::digest::digest(
-                &ring::digest::SHA256,
-                black_box(&body),
-            ));
-            black_box(ring::hmac::sign(&hmac, black_box(base.as_bytes())));
-            true
-        }
+        "verify" => f.verify(),
+        "sign" => f.sign(),
+        "verify_floor" => f.verify_floor(),
+        "sign_floor" => f.sign_floor(),
         _ => panic!("SIDE is verify, sign, verify_floor or sign_floor"),
     };
     profile_loop(run, n);
