@@ -140,22 +140,24 @@ pub(crate) struct Registered<'a> {
     /// Names with escapes, and any beyond `INLINE_NAMES`.
     spill: Vec<Cow<'a, str>>,
     /// One bit per [`name_bit`] seen: most new names skip the scan.
-    bloom: u128,
+    /// Two words rather than a `u128`, whose variable shifts are slow.
+    bloom: (u64, u64),
     /// The registered claims' values.
     values: [Option<Captured<'a>>; 6],
     /// Set once the whole object has been read.
     complete: bool,
 }
 
-/// A filter bit (of 128) for a member name from its length and first,
-/// middle and last bytes (cheap, and spread well enough for claim names;
-/// a collision only costs a scan).
-fn name_bit(name: &str) -> u128 {
+/// A filter bit (of 128: word, then bit) for a member name from its
+/// length and first, middle and last bytes (cheap, and spread well enough
+/// for claim names; a collision only costs a scan).
+fn name_bit(name: &str) -> (bool, u64) {
     let b = name.as_bytes();
     let at = |i: usize| u32::from(b.get(i).copied().unwrap_or(0));
     let len = b.len();
     let key = (len as u32) ^ (at(0) << 8) ^ (at(len / 2) << 16) ^ (at(len.saturating_sub(1)) << 24);
-    1u128 << (key.wrapping_mul(0x9e37_79b1) >> 25)
+    let h = key.wrapping_mul(0x9e37_79b1);
+    (h >> 31 != 0, 1u64 << ((h >> 25) & 63))
 }
 
 impl<'a> Registered<'a> {
@@ -165,7 +167,7 @@ impl<'a> Registered<'a> {
             inline: [""; INLINE_NAMES],
             inline_len: 0,
             spill: Vec::new(),
-            bloom: 0,
+            bloom: (0, 0),
             values: [None, None, None, None, None, None],
             complete: false,
         }
@@ -181,11 +183,16 @@ impl<'a> Registered<'a> {
     /// registered-claim slot.
     #[inline(always)]
     fn record(&mut self, name: Cow<'a, str>, at: usize) -> Result<Option<usize>, JsonError> {
-        let bit = name_bit(&name);
-        if self.bloom & bit != 0 && self.seen(&name) {
+        let (high, bit) = name_bit(&name);
+        let filter = if high { self.bloom.1 } else { self.bloom.0 };
+        if filter & bit != 0 && self.seen(&name) {
             return Err(JsonError::new(format_args!("duplicate claim `{name}`"), at));
         }
-        self.bloom |= bit;
+        if high {
+            self.bloom.1 |= bit;
+        } else {
+            self.bloom.0 |= bit;
+        }
         let slot = registered_index(&name);
         match name {
             Cow::Borrowed(n) if self.inline_len < INLINE_NAMES => {
