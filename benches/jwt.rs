@@ -3,7 +3,9 @@
 //! (b) the strongest peer, jsonwebtoken 11 `decode` on its aws-lc-rs
 //! backend with equivalent validation (alg, iss, aud, exp). Criterion
 //! groups first, then an interleaved timing loop prints median ratios
-//! measured in the same run.
+//! measured in the same run, where the time over the floor goes, and each
+//! side's time over its own crypto backend (aws-lc-rs verifying the same
+//! input is the peer's floor).
 
 #[path = "../tests/jwt_support/mod.rs"]
 mod jwt_support;
@@ -55,6 +57,10 @@ struct Case {
     /// RS256 only: ring's other RSA entry point, `UnparsedPublicKey` over
     /// an RSAPublicKey DER built once, to check which is the cheaper floor.
     floor_der: Option<Box<dyn Fn() -> bool>>,
+    /// The peer's own floor: aws-lc-rs verifying the same signing input,
+    /// as jsonwebtoken's aws-lc backend calls it, so that the report can
+    /// separate the crypto backends from the work around them.
+    peer_floor: Box<dyn Fn() -> bool>,
     peer_key: DecodingKey,
     peer_validation: jsonwebtoken::Validation,
 }
@@ -102,6 +108,7 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
             .unwrap()
     };
     let (input_der, sig_der) = (input.clone(), sig.clone());
+    let (input_peer, sig_peer) = (input.clone(), sig.clone());
     let floor: Box<dyn Fn() -> bool> = match alg {
         Algorithm::RS256 => {
             let (n, e) = (b("n"), b("e"));
@@ -146,6 +153,41 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
         _ => None,
     };
     assert!(floor_der.as_ref().is_none_or(|f| f()));
+    let peer_floor: Box<dyn Fn() -> bool> = {
+        use aws_lc_rs::{hmac as lc_hmac, signature as lc};
+        let (input, sig) = (input_peer, sig_peer);
+        match alg {
+            Algorithm::RS256 => {
+                let (n, e) = (b("n"), b("e"));
+                Box::new(move || {
+                    lc::RsaPublicKeyComponents { n: &n, e: &e }
+                        .verify(&lc::RSA_PKCS1_2048_8192_SHA256, &input, &sig)
+                        .is_ok()
+                })
+            }
+            Algorithm::ES256 => {
+                let point = [vec![4], b("x"), b("y")].concat();
+                Box::new(move || {
+                    lc::UnparsedPublicKey::new(&lc::ECDSA_P256_SHA256_FIXED, &point)
+                        .verify(&input, &sig)
+                        .is_ok()
+                })
+            }
+            Algorithm::EdDSA => {
+                let x = b("x");
+                Box::new(move || {
+                    lc::UnparsedPublicKey::new(&lc::ED25519, &x)
+                        .verify(&input, &sig)
+                        .is_ok()
+                })
+            }
+            _ => {
+                let k = lc_hmac::Key::new(lc_hmac::HMAC_SHA256, &[0x5a; 64]);
+                Box::new(move || lc_hmac::verify(&k, &input, &sig).is_ok())
+            }
+        }
+    };
+    assert!(peer_floor());
     let c = Case {
         name,
         alg,
@@ -154,6 +196,7 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
         validator,
         floor,
         floor_der,
+        peer_floor,
         peer_key,
         peer_validation: pv,
     };
@@ -300,6 +343,7 @@ fn ratios(cases: &[Case]) {
         "vs jwt",
     );
     let mut breakdown = Vec::new();
+    let mut backends = Vec::new();
     for c in cases {
         let per_round = match c.alg {
             Algorithm::HS256 => 400,
@@ -310,7 +354,7 @@ fn ratios(cases: &[Case]) {
         // Where the time over the floor goes: the signature check alone
         // (`verify_jws`: split, header, base64url, key, signature), then
         // the claims read and checked without building `C`.
-        let (mut jws, mut skip) = (Vec::new(), Vec::new());
+        let (mut jws, mut skip, mut pf) = (Vec::new(), Vec::new(), Vec::new());
         let now = OffsetDateTime::now_utc();
         let time = |run: &dyn Fn() -> bool| {
             let t = Instant::now();
@@ -331,9 +375,20 @@ fn ratios(cases: &[Case]) {
             o.push(time(&|| ours(c)));
             f.push(time(&|| (c.floor)()));
             p.push(time(&|| peer(c)));
+            pf.push(time(&|| (c.peer_floor)()));
         }
         let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         let (om, fm, pm) = (min(&o), min(&f), min(&p));
+        let pfm = min(&pf);
+        backends.push(format!(
+            "{:<6} ring {:>6.0} | aws-lc {:>6.0} ({:.3}x ring) | over own crypto: edge-auth {:>5.0}, jsonwebtoken {:>5.0}",
+            c.name,
+            fm,
+            pfm,
+            pfm / fm,
+            om - fm,
+            pm - pfm,
+        ));
         breakdown.push(format!(
             "{:<6} floor {:>6.0} | + signature check {:>5.0} | + claims read and checked {:>5.0} | + C built {:>5.0}",
             c.name,
@@ -360,6 +415,12 @@ fn ratios(cases: &[Case]) {
     }
     println!("\nover the floor, ns (minimum of rounds; each step includes the ones before it):");
     for line in &breakdown {
+        println!("{line}");
+    }
+    println!(
+        "\ncrypto backends and the work around them, ns (minimum of rounds; the floors verify the same input):"
+    );
+    for line in &backends {
         println!("{line}");
     }
     let c = &cases[0];
