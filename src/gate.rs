@@ -7,6 +7,9 @@
 //! the GET with its own client, feeds the response to
 //! [`Gate::apply_fetch_response`] (or the failure to
 //! [`Gate::apply_fetch_failure`]) and checks the request again.
+//! [`Gate::poll`], called from a timer, hands out the fetches no request
+//! should wait for: key sets before they expire, retries, and the periodic
+//! refresh of discovery documents (so a moved `jwks_uri` is followed).
 //!
 //! ```
 //! use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
@@ -157,6 +160,11 @@ pub struct GateConfig {
     /// Delay before retrying a failed discovery fetch (default 30 s, must
     /// not be negative).
     pub discovery_retry: Duration,
+    /// How often [`Gate::poll`] fetches an issuer's discovery document
+    /// again once it has one (default 24 h, must be positive), so that a
+    /// moved `jwks_uri` is followed without a restart. Requests never wait
+    /// for this refresh.
+    pub discovery_refresh: Duration,
 }
 
 impl GateConfig {
@@ -172,6 +180,7 @@ impl GateConfig {
             discovery: DiscoveryOptions::default(),
             discovery_timeout: Duration::seconds(30),
             discovery_retry: Duration::seconds(30),
+            discovery_refresh: Duration::hours(24),
         }
     }
 
@@ -224,7 +233,7 @@ pub enum Outcome {
 }
 
 /// What a [`FetchPlan`] fetches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FetchKind {
     /// The issuer's OpenID Connect discovery document.
@@ -283,6 +292,10 @@ impl FetchPlan {
 struct DiscoveryStatus {
     in_flight_since: Option<OffsetDateTime>,
     retry_at: Option<OffsetDateTime>,
+    /// When the discovery document in use was applied (or the key state
+    /// naming its `jwks_uri` imported): the refresh is due a
+    /// `discovery_refresh` later.
+    applied_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug)]
@@ -369,6 +382,7 @@ pub struct Gate {
     discovery: DiscoveryOptions,
     discovery_timeout: Duration,
     discovery_retry: Duration,
+    discovery_refresh: Duration,
     max_token_size: usize,
 }
 
@@ -407,7 +421,8 @@ impl Gate {
     /// [`Error::Gate`] when there is no issuer, an issuer has no audience or
     /// no way to find its keys (a `{tenantid}` template needs `jwks_uri` or
     /// `discovery_url`), the same issuer is configured twice, or an
-    /// endpoint is not acceptable, or a discovery duration is negative;
+    /// endpoint is not acceptable, or a discovery duration is negative
+    /// (or `discovery_refresh` is not positive);
     /// [`Error::Cache`] when the cache
     /// configuration is inconsistent.
     pub fn new(config: GateConfig) -> Result<Self, Error> {
@@ -416,6 +431,9 @@ impl Gate {
         }
         if config.discovery_timeout.is_negative() || config.discovery_retry.is_negative() {
             return Err(GateError::new("discovery timeout and retry must not be negative").into());
+        }
+        if !config.discovery_refresh.is_positive() {
+            return Err(GateError::new("discovery refresh must be positive").into());
         }
         let policy = match config.policy {
             Some(policy) => policy,
@@ -481,6 +499,7 @@ impl Gate {
             discovery: config.discovery,
             discovery_timeout: config.discovery_timeout,
             discovery_retry: config.discovery_retry,
+            discovery_refresh: config.discovery_refresh,
             max_token_size,
         })
     }
@@ -741,19 +760,24 @@ impl Gate {
                 None => return Err(GateError::issuer(plan.issuer(), "has no key set yet").into()),
             },
             FetchKind::Discovery => {
-                if state.cache.is_some() {
-                    // Discovery already done (a duplicate fetch): keep the
-                    // key set we have.
-                    return Ok(());
-                }
                 let result = self.apply_discovery(issuer, status, body);
                 state.discovery.in_flight_since = None;
                 match result {
-                    Ok(cache) => {
-                        state.set_cache(cache);
+                    Ok(fresh) => {
                         state.discovery.retry_at = None;
+                        state.discovery.applied_at = Some(now);
+                        match &state.cache {
+                            // A refresh (or a duplicate of the first fetch)
+                            // naming the same endpoint: keep the key set.
+                            Some(cache) if cache.jwks_uri() == fresh.jwks_uri() => {}
+                            // First discovery, or the endpoint moved: keys
+                            // come from the new endpoint only (the next
+                            // request fetches them).
+                            _ => state.set_cache(fresh),
+                        }
                     }
                     Err(e) => {
+                        // The key set in use (if any) keeps serving.
                         state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
                         return Err(e);
                     }
@@ -821,32 +845,75 @@ impl Gate {
         state.keys = None;
         match (plan.kind, &mut state.cache) {
             (FetchKind::Jwks, Some(cache)) => cache.apply_failure(reason, now),
-            (FetchKind::Discovery, None) => {
+            (FetchKind::Discovery, _) => {
                 state.discovery.in_flight_since = None;
                 state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
             }
-            _ => {}
+            (FetchKind::Jwks, None) => {}
         }
     }
 
-    /// Fetches due now without any request asking: refresh-ahead of expiry
-    /// and retries. Call it from a timer (or a Worker's `waitUntil`).
+    /// Fetches due now without any request asking: key sets (cold start,
+    /// refresh-ahead of expiry, retries) and discovery documents (an
+    /// issuer's first, and every [`GateConfig::discovery_refresh`] after
+    /// that). Call it from a timer (or a Worker's `waitUntil`) and feed
+    /// each answer to [`apply_fetch_response`](Self::apply_fetch_response)
+    /// or [`apply_fetch_failure`](Self::apply_fetch_failure). Each plan is
+    /// handed out once until it is answered or times out.
     pub fn poll(&self, now: OffsetDateTime) -> Vec<FetchPlan> {
-        self.issuers
-            .iter()
-            .filter_map(|issuer| {
-                let mut state = issuer.lock();
-                let plan = state.cache.as_mut()?.poll(now)?;
-                Some(FetchPlan {
+        let mut plans = Vec::new();
+        for issuer in &self.issuers {
+            let mut state = issuer.lock();
+            let IssuerState {
+                cache, discovery, ..
+            } = &mut *state;
+            if let Some(plan) = self.discovery_due(issuer, discovery, cache.is_some(), now) {
+                plans.push(plan);
+            }
+            if let Some(plan) = cache.as_mut().and_then(|c| c.poll(now)) {
+                plans.push(FetchPlan {
                     issuer: issuer.config.issuer.clone(),
                     url: plan.url().to_owned(),
                     kind: FetchKind::Jwks,
                     in_flight: false,
                     headers: plan.headers(),
                     issued_at: Some(plan.issued_at()),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        plans
+    }
+
+    /// The discovery fetch [`poll`](Self::poll) hands out for `issuer`, if
+    /// one is due: none in flight, no retry pending, and either no key
+    /// endpoint yet or the document in use older than the refresh period.
+    fn discovery_due(
+        &self,
+        issuer: &Issuer,
+        status: &mut DiscoveryStatus,
+        has_keys_endpoint: bool,
+        now: OffsetDateTime,
+    ) -> Option<FetchPlan> {
+        let url = issuer.discovery_url.as_ref()?;
+        let in_flight = status
+            .in_flight_since
+            .is_some_and(|since| now < cache::add(since, self.discovery_timeout));
+        let backing_off = status.retry_at.is_some_and(|at| now < at);
+        let stale = status
+            .applied_at
+            .is_none_or(|at| now >= cache::add(at, self.discovery_refresh));
+        if in_flight || backing_off || (has_keys_endpoint && !stale) {
+            return None;
+        }
+        status.in_flight_since = Some(now);
+        Some(FetchPlan {
+            issuer: issuer.config.issuer.clone(),
+            url: url.clone(),
+            kind: FetchKind::Discovery,
+            in_flight: false,
+            headers: HeaderMap::new(),
+            issued_at: Some(now),
+        })
     }
 
     /// The key cache state of `issuer`, to persist (e.g. in Workers KV) and
@@ -904,6 +971,9 @@ impl Gate {
             return Ok(());
         }
         state.set_cache(cache);
+        // An adopted endpoint counts as discovered now: the refresh period
+        // runs from here.
+        state.discovery.applied_at.get_or_insert(now);
         Ok(())
     }
 

@@ -899,3 +899,183 @@ fn unrepresentable_claims_are_refused() {
         assert_eq!(r.kind(), RejectionKind::InvalidToken, "{extra}");
     }
 }
+
+fn discovered_issuer() -> IssuerConfig {
+    IssuerConfig::new(ISS, [AUD])
+        .with_roles(RoleMapper::new().with_source(ClaimSource::roles("roles").unwrap()))
+}
+
+fn discovery_doc(jwks_uri: &str) -> Vec<u8> {
+    json!({"issuer": ISS, "jwks_uri": jwks_uri})
+        .to_string()
+        .into_bytes()
+}
+
+/// Runs `poll` every 30 minutes over `(from, to]`, serving key set plans
+/// with `keys`; returns the discovery plans handed out, unanswered.
+fn poll_until(
+    g: &Gate,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    keys: &[u8],
+) -> Vec<(OffsetDateTime, FetchPlan)> {
+    let mut discovery = Vec::new();
+    let mut now = from;
+    while now < to {
+        now = (now + Duration::minutes(30)).min(to);
+        for plan in g.poll(now) {
+            match plan.kind() {
+                FetchKind::Jwks => serve(g, &plan, keys, now),
+                _ => discovery.push((now, plan)),
+            }
+        }
+    }
+    discovery
+}
+
+#[test]
+fn poll_discovers_a_cold_issuer_before_any_request() {
+    let k = Key::new("k1");
+    let g = gate(vec![discovered_issuer()]);
+    let plans = g.poll(NOW);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0].kind(), FetchKind::Discovery);
+    assert!(g.poll(NOW).is_empty(), "handed out once while in flight");
+    // A request meanwhile joins the fetch that is out.
+    let token = k.sign(&claims(ISS, &["reader"]));
+    assert!(fetch(check(&g, "/orders/1", Some(&token), NOW)).is_in_flight());
+    serve(
+        &g,
+        &plans[0],
+        &discovery_doc("https://keys.example.com/a"),
+        NOW,
+    );
+    // Then the key set, still before any request waits for it.
+    let plans = g.poll(NOW);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0].kind(), FetchKind::Jwks);
+    assert_eq!(plans[0].url(), "https://keys.example.com/a");
+    serve(&g, &plans[0], &jwks(&[&k]), NOW);
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token), NOW),
+        Outcome::Allow { .. }
+    ));
+}
+
+#[test]
+fn discovery_is_refreshed_and_a_moved_jwks_uri_is_followed() {
+    let (k1, k2) = (Key::new("k1"), Key::new("k2"));
+    let g = gate(vec![discovered_issuer()]);
+    let mut c = claims(ISS, &["reader"]);
+    c["exp"] = json!((NOW + Duration::days(3)).unix_timestamp());
+    let (t1, t2) = (k1.sign(&c), k2.sign(&c));
+    let plan = fetch(check(&g, "/orders/1", Some(&t1), NOW));
+    serve(&g, &plan, &discovery_doc("https://keys.example.com/a"), NOW);
+    let plan = fetch(check(&g, "/orders/1", Some(&t1), NOW));
+    serve(&g, &plan, &jwks(&[&k1]), NOW);
+
+    // No discovery refresh within the 24 h default; one at 24 h, once.
+    let day = NOW + Duration::hours(24);
+    let due = poll_until(&g, NOW, day, &jwks(&[&k1]));
+    assert_eq!(due.len(), 1, "{due:?}");
+    let (at, plan) = &due[0];
+    assert_eq!(*at, day);
+    assert_eq!(plan.kind(), FetchKind::Discovery);
+    assert_eq!(
+        plan.url(),
+        "https://idp.example.com/.well-known/openid-configuration"
+    );
+    // The same endpoint: the key set in use stays, no request waits.
+    serve(&g, plan, &discovery_doc("https://keys.example.com/a"), day);
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&t1), day),
+        Outcome::Allow { .. }
+    ));
+
+    // A day later the IdP has moved its keys: the next request fetches
+    // from the new endpoint, whose keys alone verify from then on.
+    let two_days = day + Duration::hours(24);
+    let due = poll_until(&g, day, two_days, &jwks(&[&k1]));
+    assert_eq!(due.len(), 1, "{due:?}");
+    serve(
+        &g,
+        &due[0].1,
+        &discovery_doc("https://keys.example.com/b"),
+        two_days,
+    );
+    let plan = fetch(check(&g, "/orders/1", Some(&t2), two_days));
+    assert_eq!(plan.kind(), FetchKind::Jwks);
+    assert_eq!(plan.url(), "https://keys.example.com/b");
+    serve(&g, &plan, &jwks(&[&k2]), two_days);
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&t2), two_days),
+        Outcome::Allow { .. }
+    ));
+    let r = deny(check(&g, "/orders/1", Some(&t1), two_days));
+    assert_eq!(r.kind(), RejectionKind::InvalidToken, "{r:?}");
+}
+
+#[test]
+fn a_failed_discovery_refresh_keeps_the_keys_and_retries_later() {
+    let k = Key::new("k1");
+    let g = gate(vec![discovered_issuer()]);
+    let mut c = claims(ISS, &["reader"]);
+    c["exp"] = json!((NOW + Duration::days(3)).unix_timestamp());
+    let token = k.sign(&c);
+    let plan = fetch(check(&g, "/orders/1", Some(&token), NOW));
+    serve(&g, &plan, &discovery_doc("https://keys.example.com/a"), NOW);
+    let plan = fetch(check(&g, "/orders/1", Some(&token), NOW));
+    serve(&g, &plan, &jwks(&[&k]), NOW);
+    let day = NOW + Duration::hours(24);
+    let due = poll_until(&g, NOW, day, &jwks(&[&k]));
+    assert_eq!(due.len(), 1, "{due:?}");
+
+    // The IdP is down: keys keep serving, the retry waits 30 s.
+    g.apply_fetch_failure(&due[0].1, "connection refused", day);
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token), day),
+        Outcome::Allow { .. }
+    ));
+    let soon = day + Duration::seconds(10);
+    assert!(
+        g.poll(soon)
+            .iter()
+            .all(|p| p.kind() != FetchKind::Discovery)
+    );
+    let retry = day + Duration::seconds(31);
+    let plan = g
+        .poll(retry)
+        .into_iter()
+        .find(|p| p.kind() == FetchKind::Discovery)
+        .expect("discovery retried after the delay");
+
+    // A document for another issuer is refused; the keys still serve.
+    let evil =
+        json!({"issuer": "https://evil.example.com", "jwks_uri": "https://evil.example.com/k"});
+    assert!(
+        g.apply_fetch_response(
+            &plan,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            evil.to_string().as_bytes(),
+            retry
+        )
+        .is_err()
+    );
+    assert!(matches!(
+        check(&g, "/orders/1", Some(&token), retry),
+        Outcome::Allow { .. }
+    ));
+    assert_eq!(
+        g.export_state(ISS).unwrap().jwks_uri(),
+        "https://keys.example.com/a"
+    );
+}
+
+#[test]
+fn discovery_refresh_must_be_positive() {
+    let mut config = GateConfig::new([issuer(ISS)]);
+    config.discovery_refresh = Duration::ZERO;
+    let err = Gate::new(config).unwrap_err().to_string();
+    assert!(err.contains("discovery refresh must be positive"), "{err}");
+}
