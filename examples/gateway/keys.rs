@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use edge_auth::gate::{FetchPlan, Gate};
+use edge_auth::gate::{FetchKind, FetchPlan, Gate};
 use http::{HeaderMap, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -44,7 +44,7 @@ pub(super) fn key_client() -> Result<KeyClient, String> {
 /// One key fetch in flight per issuer; the others wait for it.
 pub(super) struct Fetcher {
     client: KeyClient,
-    flights: Mutex<HashMap<String, Arc<Flight>>>,
+    flights: Mutex<HashMap<(String, FetchKind), Arc<Flight>>>,
     /// Bumped when any fetch completes; `Flight::completed` records the value.
     sequence: AtomicU64,
     timeout: Duration,
@@ -89,8 +89,11 @@ impl Fetcher {
 
     fn flight(&self, plan: &FetchPlan) -> Arc<Flight> {
         let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-        // Keyed by issuer: issuers come from configuration, so the map is bounded.
-        Arc::clone(flights.entry(plan.issuer().to_owned()).or_default())
+        // Keyed by issuer and kind (a discovery refresh and a key set
+        // refresh may be due together): issuers come from configuration, so
+        // the map is bounded.
+        let key = (plan.issuer().to_owned(), plan.kind());
+        Arc::clone(flights.entry(key).or_default())
     }
 
     /// Runs `plan` unless a fetch for its issuer completed after `seen`, and

@@ -454,6 +454,20 @@ impl Authorizer {
         self.gate.apply_fetch_failure(plan, reason, now);
     }
 
+    /// The fetches to run after the response (`waitUntil`) so that no
+    /// request waits for them: the key set's refresh before it expires,
+    /// retries, the periodic discovery refresh ([`Gate::poll`]). Only once
+    /// this isolate holds a key state: a cold isolate first tries KV, then
+    /// fetches on the request path, and a request without a valid token
+    /// never sets off a fetch.
+    pub fn background_fetches(&self, now: OffsetDateTime) -> Vec<FetchPlan> {
+        // A state was restored from KV or a key set applied.
+        if self.saved_state.borrow().is_none() {
+            return Vec::new();
+        }
+        self.gate.poll(now)
+    }
+
     /// Prepares an allowed request. With an origin, rewrites `parts` to go
     /// there: inbound `x-auth-*`, `signature`, `signature-input` and `host`
     /// headers are removed; `x-auth-subject` and `x-auth-roles` are set from
@@ -717,6 +731,52 @@ mod glue {
         ctx: &Context,
         now: OffsetDateTime,
     ) {
+        if let Some(state) = fetch_and_apply(authorizer, plan, now).await {
+            ctx.wait_until(persist(env.clone(), authorizer.kv_key(), state));
+        }
+    }
+
+    /// Writes the key state to KV for other isolates.
+    async fn persist(env: Env, key: String, state: String) {
+        let kv = match env.kv(JWKS_KV_BINDING) {
+            Ok(kv) => kv,
+            Err(e) => return console_warn!("edge-auth: no KV binding `{JWKS_KV_BINDING}`: {e}"),
+        };
+        let put = match kv.put(&key, state) {
+            Ok(put) => put,
+            Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
+        };
+        if let Err(e) = put.execute().await {
+            console_warn!("edge-auth: KV write failed: {e}");
+        }
+    }
+
+    /// Runs the Gate's background fetches after the response is sent.
+    fn refresh_in_background(authorizer: &Rc<Authorizer>, env: &Env, ctx: &Context) {
+        let Ok(now) = time_from_unix_millis(Date::now().as_millis()) else {
+            return;
+        };
+        let plans = authorizer.background_fetches(now);
+        if plans.is_empty() {
+            return;
+        }
+        let (authorizer, env) = (Rc::clone(authorizer), env.clone());
+        ctx.wait_until(async move {
+            for plan in plans {
+                if let Some(state) = fetch_and_apply(&authorizer, &plan, now).await {
+                    persist(env.clone(), authorizer.kv_key(), state).await;
+                }
+            }
+        });
+    }
+
+    /// GETs `plan` and applies the answer; the key state to write to KV
+    /// when it changed.
+    async fn fetch_and_apply(
+        authorizer: &Rc<Authorizer>,
+        plan: &FetchPlan,
+        now: OffsetDateTime,
+    ) -> Option<String> {
         let result = async {
             let mut init = RequestInit::new();
             init.with_method(Method::Get)
@@ -733,27 +793,16 @@ mod glue {
             Ok(answer) => answer,
             Err(e) => {
                 console_warn!("edge-auth: fetching {} failed: {e}", plan.url());
-                return authorizer.apply_fetch_failure(plan, &e.to_string(), now);
+                authorizer.apply_fetch_failure(plan, &e.to_string(), now);
+                return None;
             }
         };
         match authorizer.apply_fetch_response(plan, status, &headers, &body, now) {
-            Ok(Some(state)) => {
-                let key = authorizer.kv_key();
-                if let Ok(kv) = env.kv(JWKS_KV_BINDING) {
-                    ctx.wait_until(async move {
-                        match kv.put(&key, state) {
-                            Ok(put) => {
-                                if let Err(e) = put.execute().await {
-                                    console_warn!("edge-auth: KV write failed: {e}");
-                                }
-                            }
-                            Err(e) => console_warn!("edge-auth: KV write failed: {e}"),
-                        }
-                    });
-                }
+            Ok(state) => state,
+            Err(e) => {
+                console_warn!("edge-auth: {} refused: {e}", plan.url());
+                None
             }
-            Ok(None) => {}
-            Err(e) => console_warn!("edge-auth: {} refused: {e}", plan.url()),
         }
     }
 
@@ -808,7 +857,13 @@ mod glue {
             }
         };
         let principal = match outcome {
-            Outcome::Allow { principal, .. } => principal,
+            Outcome::Allow { principal, .. } => {
+                if principal.is_some() {
+                    // A verified token: keys are held, keep them fresh.
+                    refresh_in_background(&authorizer, &env, &ctx);
+                }
+                principal
+            }
             Outcome::Deny(rejection) => {
                 console_log!(
                     "edge-auth: {} {} denied {}: {}",

@@ -494,3 +494,25 @@ fn clock_millis_convert_exactly() {
         }
     );
 }
+
+#[test]
+fn background_fetches_refresh_ahead_only_once_keys_are_held() {
+    let (a, idp, mut fetches) = (authorizer(&[]), Idp::new(), 0);
+    // A cold isolate runs nothing in the background.
+    assert!(a.background_fetches(now()).is_empty());
+    let token = idp.token("alice", &["reader"]);
+    assert!(matches!(
+        decide(&a, &idp, &parts("/api/x", Some(&token)), &mut fetches),
+        Outcome::Allow { .. }
+    ));
+    assert_eq!(fetches, 1);
+    // Fresh keys: nothing due yet.
+    assert!(a.background_fetches(now()).is_empty());
+    // Near the end of the key set's lifetime the refresh is handed out
+    // once, to run after a response.
+    let later = now() + time::Duration::hours(23);
+    let plans = a.background_fetches(later);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0].url(), format!("{ISS}/jwks"));
+    assert!(a.background_fetches(later).is_empty());
+}
