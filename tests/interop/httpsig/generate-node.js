@@ -183,6 +183,12 @@ async function main() {
       { note: 'RFC 9421 §2.2.8: a parameter name that occurs more than once MUST NOT be covered with @query-param; the Node library signs one line per value. edge-auth refuses the component.' },
       'MalformedComponent',
     ),
+    method_lowercase_extension: q(
+      ['@method', '@path'],
+      { method: 'patch', uri: 'https://example.com/x', body: null },
+      { note: 'RFC 9421 §2.2.1: the method is case-sensitive (RFC 9110 §9.1) and no transformation of its case is performed; the Node library upper-cases it (signs PATCH for the method `patch`). edge-auth signs and verifies the method as received.' },
+      'BadSignature',
+    ),
     method_get: q(['@method', '@path'], { method: 'GET', uri: 'https://example.com/x', body: null }),
   };
   for (const [name, [fields, o, extra, expect]] of Object.entries(derived)) {
@@ -220,6 +226,17 @@ async function main() {
   // Content-Digest.
   add('digest_sha512', 'Content-Digest sha-512', await sign(req({ digestAlgs: ['sha-512'] }), { ...hm, fields: STD }), ['hmac-key'], 'valid');
   add('digest_sha256_and_sha512', 'Content-Digest with sha-256 and sha-512', await sign(req({ digestAlgs: ['sha-256', 'sha-512'] }), { ...hm, fields: STD }), ['hmac-key'], 'valid');
+  {
+    const withUnknown = req({ digest: false });
+    withUnknown.headers.push(['content-digest', `unixsum=:AAAA:, ${contentDigest(BODY, ['sha-256'])}`]);
+    add('digest_unknown_algorithm_ignored', 'Content-Digest with an unknown algorithm before sha-256 (RFC 9530 §2: ignored)', await sign(withUnknown, { ...hm, fields: STD }), ['hmac-key'], 'valid');
+    const onlyUnknown = req({ digest: false });
+    onlyUnknown.headers.push(['content-digest', 'unixsum=:AAAA:']);
+    add('digest_only_unknown_algorithm', 'Content-Digest with no algorithm edge-auth knows: the body cannot be checked', await sign(onlyUnknown, { ...hm, fields: STD }), ['hmac-key'], 'NoKnownDigest');
+    const split = req({ digest: false });
+    split.headers.push(['content-digest', contentDigest(BODY, ['sha-256'])], ['content-digest', contentDigest(BODY, ['sha-512'])]);
+    add('digest_two_field_lines', 'Content-Digest members on two field lines (combined with ", ")', await sign(split, { ...hm, fields: STD }), ['hmac-key'], 'valid');
+  }
   {
     const m = await sign(req(), { ...hm, fields: STD });
     add('digest_body_tampered', 'body changed after signing (digest covered and signed)', { ...m, body: '{"hello": "World"}' }, ['hmac-key'], 'DigestMismatch');
