@@ -294,6 +294,13 @@ interop_cases!(
         field_sf_key_member,
         field_sf_key_inner_list,
         field_sf_key_content_digest,
+        field_sf_dictionary_all_types,
+        field_sf_decimal_integral,
+        field_sf_key_boolean_member,
+        field_sf_key_member_with_params,
+        field_sf_content_digest,
+        field_sf_list,
+        field_sf_item,
         field_bs_multi_line,
         field_bs_non_ascii,
         params_registry_order,
@@ -362,6 +369,10 @@ interop_cases!(
         field_sf_dictionary_cache_control,
         field_sf_list_accept_ch,
         field_sf_item_content_type,
+        field_sf_dictionary_all_types,
+        field_sf_key_inner_list,
+        field_sf_key_boolean_member,
+        field_sf_content_digest,
         field_sf_key_priority,
         field_sf_key_content_digest_sha512,
         field_bs_multi_line,
@@ -645,6 +656,29 @@ mod outbound {
                     r#""priority";key="u""#,
                     r#""content-digest";key="sha-256""#,
                     r#""example-header";bs"#,
+                    "content-digest",
+                ]),
+                None,
+            ),
+        );
+        // Every RFC 9651 bare item type, non-canonically spelled; the sf-date
+        // last (structured-headers 2.1.0 cannot parse one before another member).
+        req(
+            "fields_sf_all_types",
+            "`;sf` and `;key` on a dictionary with every RFC 9651 type, re-serialised",
+            sign(
+                post("https://example.com/f")
+                    .header(
+                        "cdn-cache-control",
+                        r#"a=?1, b=1.50, c="x\"y",  d=:AQID:;p=tok, e=(1 2.5  "s" *t:x/y);q=-0, f=?0, h=%"caf%c3%a9", g=@1659578233"#,
+                    )
+                    .body(BODY.to_vec())
+                    .unwrap(),
+                hmac(),
+                config(&[
+                    r#""cdn-cache-control";sf"#,
+                    r#""cdn-cache-control";key="e""#,
+                    r#""cdn-cache-control";key="a""#,
                     "content-digest",
                 ]),
                 None,

@@ -205,6 +205,19 @@ async function main() {
     sf_key_member: q(['"example-dict";key="b"', 'content-digest'], { headers: [...base, ['example-dict', 'a=1, b=2;x=1;y=2, c=(a b c)']] }),
     sf_key_inner_list: q(['"example-dict";key="c"', 'content-digest'], { headers: [...base, ['example-dict', 'a=1, b=2;x=1;y=2, c=(a   b    c);p']] }),
     sf_key_content_digest: q(['"content-digest";key="sha-256"', 'content-digest'], {}),
+    // Date last: structured-headers 2.1.0 fails to parse an sf-date followed by another member.
+    sf_dictionary_all_types: q(['"example-dict";sf', 'content-digest'], { headers: [...base, ['example-dict', 'a=?1, b=1.50, c="x\\"y",  d=:AQID:;p=tok, e=(1 2.5  "s" *t:x/y);q=-0, f=?0, h=%"caf%c3%a9"'], ['example-dict', 'g=@1659578233']] }),
+    sf_decimal_integral: q(
+      ['"example-item";sf', 'content-digest'],
+      { headers: [...base, ['example-item', '2.0']] },
+      { note: 'RFC 9651 §4.1.5 serialises the decimal 2.0 as `2.0`; structured-headers 2.1.0 (JavaScript numbers) writes `2`, an Integer, so the Node base differs. edge-auth follows the RFC.' },
+      'BadSignature',
+    ),
+    sf_key_boolean_member: q(['"example-dict";key="a"', 'content-digest'], { headers: [...base, ['example-dict', 'a, b=2']] }),
+    sf_key_member_with_params: q(['"example-dict";key="b"', 'content-digest'], { headers: [...base, ['example-dict', 'a, b=?1;x=1.50;y="z"']] }),
+    sf_content_digest: q(['"content-digest";sf', 'content-digest'], { digestAlgs: ['sha-256', 'sha-512'] }),
+    sf_list: q(['"example-list";sf', 'content-digest'], { headers: [...base, ['example-list', ' (a  b);p=1 ,  c'], ['example-list', '"d"']] }),
+    sf_item: q(['"example-item";sf', 'content-digest'], { headers: [...base, ['example-item', '  1.250;a=?1  ']] }),
     bs_multi_line: q(['"example-header";bs', 'content-digest'], { headers: [...base, ['example-header', 'value, with, lots'], ['example-header', 'of, commas']] }),
     bs_non_ascii: q(['"x-name";bs', 'content-digest'], { headers: [...base, ['x-name', 'Zoë Café']] }),
   };
