@@ -319,11 +319,13 @@ interop_cases!(
         two_labels_no_label,
         response_status_req,
         response_status_tampered,
+        response_binds_request_signature,
         neg_tampered_header,
         neg_tampered_path,
         neg_expired,
         neg_created_in_future,
         neg_wrong_key,
+        neg_no_keyid,
         neg_unknown_keyid,
         neg_alg_mismatch,
     ]
@@ -363,6 +365,8 @@ interop_cases!(
         derived_method_delete,
         field_multi_line,
         field_surrounding_whitespace,
+        field_multi_line_empty_second,
+        field_internal_tab,
         field_empty_value,
         field_obs_fold,
         field_sf_dictionary_priority,
@@ -388,6 +392,7 @@ interop_cases!(
         two_labels_only_second_key,
         response_status_req,
         response_status_tampered,
+        response_binds_request_signature,
         neg_tampered_header,
         neg_tampered_query,
         neg_expired,
@@ -715,46 +720,65 @@ mod outbound {
             sign(first, ed25519(), c, None),
         );
 
-        // A response bound to its request.
-        let request = post("https://example.com/orders?id=7")
-            .body(BODY.to_vec())
-            .unwrap();
-        let mut response = http::Response::builder()
-            .status(201)
-            .header("content-type", "application/json")
-            .body(br#"{"ok":true}"#.to_vec())
-            .unwrap();
-        let signed = Signer::new(
-            hmac(),
-            config(&[
-                "@status",
-                "content-type",
-                "content-digest",
-                r#""@method";req"#,
-                r#""@authority";req"#,
-                r#""@path";req"#,
-                r#""@query-param";name="id";req"#,
-            ]),
-        )
-        .unwrap()
-        .sign_response(
-            &response.clone().into_parts().0,
-            response.body(),
-            Some(&request.clone().into_parts().0),
-            None,
-            at(CREATED),
-        )
-        .unwrap();
-        signed.apply_to_response(&mut response);
-        out.push((
-            "response_status_req",
-            "response with @status and components of its request (`;req`)",
+        // Responses bound to their request (RFC 9421 §2.4).
+        let respond = |request: &http::Request<Vec<u8>>, components: &[&str]| {
+            let mut response = http::Response::builder()
+                .status(201)
+                .header("content-type", "application/json")
+                .body(br#"{"ok":true}"#.to_vec())
+                .unwrap();
+            let signed = Signer::new(hmac(), config(components))
+                .unwrap()
+                .sign_response(
+                    &response.clone().into_parts().0,
+                    response.body(),
+                    Some(&request.clone().into_parts().0),
+                    None,
+                    at(CREATED),
+                )
+                .unwrap();
+            signed.apply_to_response(&mut response);
             json!({
                 "status": response.status().as_u16(),
                 "headers": header_list(response.headers()),
                 "body": String::from_utf8(response.body().clone()).unwrap(),
-                "request": request_json(&request),
-            }),
+                "request": request_json(request),
+            })
+        };
+        let request = post("https://example.com/orders?id=7")
+            .body(BODY.to_vec())
+            .unwrap();
+        out.push((
+            "response_status_req",
+            "response with @status and components of its request (`;req`)",
+            respond(
+                &request,
+                &[
+                    "@status",
+                    "content-type",
+                    "content-digest",
+                    r#""@method";req"#,
+                    r#""@authority";req"#,
+                    r#""@path";req"#,
+                    r#""@query-param";name="id";req"#,
+                ],
+            ),
+        ));
+        let mut c = config(&["@method", "@authority", "@path", "@query", "content-digest"]);
+        c.include_alg = true;
+        let signed_request = sign(request, ed25519(), c, None);
+        out.push((
+            "response_binds_request_signature",
+            "response covering the signature of its (ed25519-signed) request: \"signature\";req;key=\"sig1\"",
+            respond(
+                &signed_request,
+                &[
+                    "@status",
+                    "content-digest",
+                    r#""signature";req;key="sig1""#,
+                    r#""@authority";req"#,
+                ],
+            ),
         ));
         out
     }

@@ -287,6 +287,10 @@ async function main() {
     add('response_status_req', 'response covering @status, content-*, and @method;req @authority;req @path;req "content-digest";req', await sign(resp, { ...hm, fields: ['@status', 'content-type', 'content-digest', '"@method";req', '"@authority";req', '"@path";req', '"@query-param";req;name="id"', '"content-digest";req'] }, r), ['hmac-key'], 'valid');
     const signedResp = await sign(resp, { ...hm, fields: ['@status', 'content-digest', '"@path";req'] }, r);
     add('response_status_tampered', 'status changed after signing', { ...signedResp, status: 200 }, ['hmac-key'], 'BadSignature');
+    // RFC 9421 §2.4: a response bound to the request's own signature.
+    const signedReq = await sign(r, { keyid: 'ed25519-key', fields: ['@method', '@authority', '@path', '@query', 'content-digest'] });
+    const bound = { ...resp, request: signedReq };
+    add('response_binds_request_signature', 'response covering @status, content-digest and "signature";req;key="sig1" of the signed request (RFC 9421 §2.4)', await sign(bound, { ...hm, fields: ['@status', 'content-digest', '"signature";req;key="sig1"', '"@authority";req', '"@method";req'] }, signedReq), ['hmac-key'], 'valid');
   }
 
   // Negatives.
@@ -297,6 +301,8 @@ async function main() {
     add('neg_expired', 'verified 10 minutes after expires', m, ['hmac-key'], 'Expired', { now: EXPIRES + 600, verifier: { max_age: null } });
     add('neg_created_in_future', 'verified 10 minutes before created', m, ['hmac-key'], 'CreatedInFuture', { now: CREATED - 600 });
     add('neg_wrong_key', 'HMAC secret differs from the signer\'s', m, ['hmac-key'], 'BadSignature', { keys: { 'hmac-key': wrongKey } });
+    const noKeyid = await sign(req(), { ...hm, fields: STD, params: ['created', 'alg'] });
+    add('neg_no_keyid', 'no keyid parameter: edge-auth finds keys by keyid only', noKeyid, ['hmac-key'], 'MissingParameter');
     add('neg_unknown_keyid', 'key ring without the signer\'s keyid', m, ['ed25519-key'], 'UnknownKeyId');
     const e = await sign(req(), { keyid: 'ed25519-key', fields: STD, paramValues: { alg: 'hmac-sha256' } });
     add('neg_alg_mismatch', 'ed25519 signature labelled alg="hmac-sha256"', e, ['ed25519-key'], 'AlgorithmMismatch');

@@ -228,6 +228,8 @@ def main():
     field_cases = {
         "multi_line": (["x-list", "content-digest"], base + [["x-list", "a, b"], ["x-list", "c"]], "valid", None),
         "surrounding_whitespace": (["x-pad", "content-digest"], base + [["x-pad", "   padded value \t "]], "valid", None),
+        "multi_line_empty_second": (["x-list", "content-digest"], base + [["x-list", "a"], ["x-list", ""]], "valid", None),
+        "internal_tab": (["x-tab", "content-digest"], base + [["x-tab", "a\tb \t c"]], "valid", None),
         "empty_value": (["x-empty", "content-digest"], base + [["x-empty", ""]], "valid", None),
         "obs_fold": (
             ["x-folded", "content-digest"],
@@ -292,6 +294,15 @@ def main():
         "valid",
     )
     add("response_status_tampered", "status changed after signing", {**sign(resp, ["@status", "content-digest"]), "status": 200}, ["hmac-key"], "BadSignature")
+    signed_req = sign(r, ["@method", "@authority", "@path", "@query", "content-digest"], keyid="ed25519-key")
+    bound = {**resp, "request": signed_req}
+    add(
+        "response_binds_request_signature",
+        'response covering @status, content-digest and "signature";req;key="sig1" of the signed request (RFC 9421 §2.4)',
+        sign(bound, ["@status", "content-digest", '"signature";key="sig1";req', '"@authority";req', '"@method";req']),
+        ["hmac-key"],
+        "valid",
+    )
 
     m = sign(request(), STD)
     add("neg_tampered_header", "content-type changed after signing", {**m, "headers": [[n, "text/plain" if n == "content-type" else v] for n, v in m["headers"]]}, ["hmac-key"], "BadSignature")
