@@ -831,3 +831,45 @@ mod outbound {
         );
     }
 }
+
+/// The example of notes/sfinterop.md (README section), compiled and run on
+/// a Node-signed message as a server sees it.
+mod readme_example {
+    use super::*;
+
+    fn verify_foreign(
+        parts: &http::request::Parts, // origin-form URI + Host, as hyper hands it over
+        body: &[u8],
+        ed25519_public: &[u8], // the signer's key: 32 raw bytes (a JWK's `x`) or SPKI
+        now: time::OffsetDateTime, // the caller's clock
+    ) -> Result<String, edge_auth::httpsig::HttpSigError> {
+        let mut keys = KeyRing::new();
+        keys.insert(
+            "ed25519-key",
+            VerifyingKey::try_from_ed25519_public(ed25519_public)?,
+        );
+        let mut config = VerifierConfig::default();
+        config.label = Some("sig-b".to_owned()); // the signature asked of the client
+        config.assumed_scheme = "https".to_owned(); // the scheme the connection used
+        let verified = Verifier::new(config)?.verify(parts, body, &keys, None, now)?;
+        Ok(verified.keyid.to_string())
+    }
+
+    #[test]
+    fn verifies_a_node_signed_request() {
+        let doc = load("node.json");
+        let case = doc["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "two_labels_verify_b")
+            .unwrap();
+        let x = B64URL
+            .decode(case["keys"]["ed25519-key"]["jwk"]["x"].as_str().unwrap())
+            .unwrap();
+        let parts = request_parts(&case["message"], View::Server);
+        let body = case["message"]["body"].as_str().unwrap().as_bytes();
+        let keyid = verify_foreign(&parts, body, &x, at(case["now"].as_i64().unwrap())).unwrap();
+        assert_eq!(keyid, "ed25519-key");
+    }
+}
