@@ -340,13 +340,55 @@ fn signature_base_normalises_authority_and_query() {
     let lines: Vec<&str> = out.signature_base().lines().collect();
     assert_eq!(lines[0], r#""@authority": edge.example"#);
     assert_eq!(lines[1], r#""@query": ?id=7&x=%20y"#);
+    // @target-uri is not normalised (RFC 9421 §2.2.2, RFC 9110 §7.1): the
+    // authority is the one received (see target_uri_keeps_the_authority_as_received).
     assert_eq!(
         lines[2],
-        r#""@target-uri": https://edge.example/api/orders?id=7&x=%20y"#
+        r#""@target-uri": https://Edge.Example:443/api/orders?id=7&x=%20y"#
     );
     assert_eq!(lines[3], r#""@request-target": /api/orders?id=7&x=%20y"#);
     assert_eq!(lines[4], r#""@scheme": https"#);
     assert_eq!(lines[5], r#""@query-param";name="x": %20y"#);
+}
+
+/// RFC 9421 §2.2.2: @target-uri is the target URI of RFC 9110 §7.1, built
+/// from the authority as received; only @authority (§2.2.3) is normalised.
+/// The Node and Python stacks sign it so (tests/interop_httpsig.rs,
+/// `derived_target_uri_*`). Userinfo is not part of the target URI (RFC 9110
+/// §4.2.4).
+#[test]
+fn target_uri_keeps_the_authority_as_received() {
+    let mut config = SignerConfig::default();
+    config.components = ["@target-uri", "@authority"]
+        .iter()
+        .map(|n| Component::try_from_name(n).unwrap())
+        .collect();
+    config.content_digest = None;
+    for (uri, target, authority) in [
+        (
+            "https://Example.COM:443/a?b=1",
+            "https://Example.COM:443/a?b=1",
+            "example.com",
+        ),
+        (
+            "http://example.com:80/",
+            "http://example.com:80/",
+            "example.com",
+        ),
+        (
+            "https://user:pw@example.com:8443/p",
+            "https://example.com:8443/p",
+            "example.com:8443",
+        ),
+    ] {
+        let (parts, ()) = http::Request::get(uri).body(()).unwrap().into_parts();
+        let out = hmac_signer(config.clone())
+            .sign(&parts, b"", None, t(0))
+            .unwrap();
+        let lines: Vec<&str> = out.signature_base().lines().collect();
+        assert_eq!(lines[0], format!(r#""@target-uri": {target}"#), "{uri}");
+        assert_eq!(lines[1], format!(r#""@authority": {authority}"#), "{uri}");
+    }
 }
 
 #[test]

@@ -66,28 +66,36 @@ impl<'a> Message<'a> {
 }
 
 impl RequestView<'_> {
-    // §2.2.3: lowercase, default port removed. Written straight into the
-    // base: this runs on every request.
-    fn write_authority(&self, c: &Component, out: &mut String) -> Result<(), HttpSigError> {
-        let raw = match self.uri.authority() {
-            Some(a) => a.as_str(),
+    /// The authority as received: the URI's (absolute form, without the
+    /// deprecated userinfo, which RFC 9110 §4.2.4 keeps out of the target
+    /// URI) or else the single Host field, trimmed.
+    fn raw_authority(&self, c: &Component) -> Result<&str, HttpSigError> {
+        match self.uri.authority() {
+            Some(a) => Ok(a
+                .as_str()
+                .rsplit_once('@')
+                .map_or(a.as_str(), |(_, host)| host)),
             None => {
                 let mut hosts = self.headers.get_all(http::header::HOST).iter();
                 match (hosts.next(), hosts.next()) {
-                    (Some(h), None) => h
+                    (Some(h), None) => Ok(h
                         .to_str()
                         .map_err(|_| HttpSigError::NonAsciiField {
                             component: c.to_string(),
                         })?
-                        .trim(),
-                    _ => {
-                        return Err(HttpSigError::MissingComponent {
-                            component: c.to_string(),
-                        });
-                    }
+                        .trim()),
+                    _ => Err(HttpSigError::MissingComponent {
+                        component: c.to_string(),
+                    }),
                 }
             }
-        };
+        }
+    }
+
+    // §2.2.3: lowercase, default port removed. Written straight into the
+    // base: this runs on every request.
+    fn write_authority(&self, c: &Component, out: &mut String) -> Result<(), HttpSigError> {
+        let raw = self.raw_authority(c)?;
         let start = out.len();
         if raw.bytes().any(|b| b.is_ascii_uppercase()) {
             out.push_str(&raw.to_ascii_lowercase());
@@ -159,10 +167,14 @@ impl RequestView<'_> {
             "@method" => out.push_str(self.method.as_str()),
             "@scheme" => self.write_scheme(out),
             "@authority" => self.write_authority(c, out)?,
+            // §2.2.2: the target URI of RFC 9110 §7.1, whose authority is
+            // the one received. Unlike @authority (§2.2.3) it is not
+            // normalised: no lowercasing, no default-port removal, as the
+            // independent stacks sign it (tests/interop_httpsig.rs).
             "@target-uri" => {
                 self.write_scheme(out);
                 out.push_str("://");
-                self.write_authority(c, out)?;
+                out.push_str(self.raw_authority(c)?);
                 self.write_path_query(out);
             }
             "@request-target" => self.write_request_target(c, out)?,
