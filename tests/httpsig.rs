@@ -948,11 +948,22 @@ fn rejects_unsupported_alg() {
     set(
         &mut parts,
         "signature-input",
-        &format!("{input};alg=\"rsa-v1_5-sha256\""),
+        &format!("{input};alg=\"rsa-v1_5-sha512\""),
     );
     assert_err!(
         verify(&parts, &body),
         HttpSigError::UnsupportedAlgorithm { .. }
+    );
+    // A registered algorithm other than the key's is a mismatch instead.
+    let (mut parts, body) = signed();
+    set(
+        &mut parts,
+        "signature-input",
+        &format!("{input};alg=\"rsa-v1_5-sha256\""),
+    );
+    assert_err!(
+        verify(&parts, &body),
+        HttpSigError::AlgorithmMismatch { .. }
     );
 }
 
@@ -1221,4 +1232,93 @@ fn rejects_missing_signature_field() {
     let (mut parts, body) = signed();
     parts.headers.remove("signature");
     assert_err!(verify(&parts, &body), HttpSigError::MissingSignature { .. });
+}
+
+/// RSA and ECDSA verification keys (RFC 9421 §3.3.1, §3.3.2, §3.3.4,
+/// §3.3.5) check their material when built; signatures from other stacks
+/// are verified in tests/interop_httpsig.rs.
+#[test]
+fn rsa_and_ecdsa_verifying_keys_check_their_material() {
+    use edge_auth::httpsig::Algorithm;
+    let mut n = vec![0u8]; // a leading zero is not counted
+    n.push(0xc5);
+    n.extend([0x11u8; 255]); // 2048 bits
+    let e = [1u8, 0, 1];
+    for alg in [Algorithm::RsaPssSha512, Algorithm::RsaV15Sha256] {
+        let key = VerifyingKey::try_from_rsa_components(alg, &n, &e).unwrap();
+        assert_eq!(key.algorithm(), alg);
+        assert!(
+            !format!("{key:?}").contains("17, 17"),
+            "no key bytes in Debug"
+        );
+    }
+    let short = &n[..200];
+    let err =
+        VerifyingKey::try_from_rsa_components(Algorithm::RsaPssSha512, short, &e).unwrap_err();
+    assert!(err.to_string().contains("1592 bits"), "{err}");
+    for bad_e in [&[1u8][..], &[2], &[], &[1, 0, 0, 0, 1]] {
+        assert!(
+            VerifyingKey::try_from_rsa_components(Algorithm::RsaV15Sha256, &n, bad_e).is_err(),
+            "{bad_e:?}"
+        );
+    }
+    assert!(VerifyingKey::try_from_rsa_components(Algorithm::Ed25519, &n, &e).is_err());
+
+    let mut p256 = vec![4u8];
+    p256.extend([7u8; 64]);
+    let key = VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP256Sha256, &p256).unwrap();
+    assert_eq!(key.algorithm().as_str(), "ecdsa-p256-sha256");
+    // Wrong curve length, compressed form, wrong algorithm.
+    assert!(VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP384Sha384, &p256).is_err());
+    let mut compressed = vec![2u8];
+    compressed.extend([7u8; 32]);
+    assert!(VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP256Sha256, &compressed).is_err());
+    assert!(VerifyingKey::try_from_ecdsa_public(Algorithm::HmacSha256, &p256).is_err());
+}
+
+/// An ECDSA signature from ring (fixed `r || s`, RFC 9421 §3.3.4) over a
+/// signature base verifies; the same key refuses a DER-encoded signature
+/// and a signature for another `alg`.
+#[test]
+fn ecdsa_p256_signature_verifies_through_the_verifier() {
+    use edge_auth::httpsig::Algorithm;
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let created = 1_795_428_000i64;
+    let params = format!(r#"("@method" "@authority" "@path");created={created};keyid="p256""#);
+    let base = format!(
+        "\"@method\": POST\n\"@authority\": api.example.com\n\"@path\": /orders\n\"@signature-params\": {params}"
+    );
+    let sig = pair.sign(&rng, base.as_bytes()).unwrap();
+    let (parts, ()) = http::Request::post("https://api.example.com/orders")
+        .header("signature-input", format!("sig1={params}"))
+        .header("signature", format!("sig1=:{}:", B64.encode(sig.as_ref())))
+        .body(())
+        .unwrap()
+        .into_parts();
+    let mut keys = KeyRing::new();
+    keys.insert(
+        "p256",
+        VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP256Sha256, pair.public_key().as_ref())
+            .unwrap(),
+    );
+    let verifier = Verifier::new(VerifierConfig::default()).unwrap();
+    let now = OffsetDateTime::from_unix_timestamp(created + 10).unwrap();
+    let verified = verifier.verify(&parts, b"", &keys, None, now).unwrap();
+    assert_eq!(verified.algorithm, Algorithm::EcdsaP256Sha256);
+    assert_eq!(verified.keyid, "p256");
+
+    // `alg` naming another algorithm than the key's is refused.
+    let params_alg = format!("{params};alg=\"ecdsa-p384-sha384\"");
+    let (parts, ()) = http::Request::post("https://api.example.com/orders")
+        .header("signature-input", format!("sig1={params_alg}"))
+        .header("signature", format!("sig1=:{}:", B64.encode(sig.as_ref())))
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert!(verifier.verify(&parts, b"", &keys, None, now).is_err());
 }

@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use edge_auth::Secret;
 use edge_auth::httpsig::{
-    Component, DigestAlgorithm, HttpSigError, KeyRing, Signer, SignerConfig, SigningKey, Verifier,
-    VerifierConfig, VerifyingKey,
+    Algorithm, Component, DigestAlgorithm, HttpSigError, KeyRing, Signer, SignerConfig, SigningKey,
+    Verifier, VerifierConfig, VerifyingKey,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -38,9 +38,7 @@ fn at(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap()
 }
 
-/// The key ring a case names. Keys of algorithms edge-auth does not
-/// implement (ECDSA, RSA) cannot be represented and are left out, so a
-/// signature made with one is refused as an unknown key.
+/// The key ring a case names (public keys as JWKs, HMAC secrets in base64).
 fn key_ring(keys: &Value) -> KeyRing {
     let mut ring = KeyRing::new();
     for (keyid, k) in keys.as_object().expect("keys is an object") {
@@ -54,7 +52,26 @@ fn key_ring(keys: &Value) -> KeyRing {
                 let x = B64URL.decode(k["jwk"]["x"].as_str().unwrap()).unwrap();
                 VerifyingKey::try_from_ed25519_public(&x).unwrap()
             }
-            _ => continue,
+            alg @ ("rsa-pss-sha512" | "rsa-v1_5-sha256") => {
+                let part = |m: &str| B64URL.decode(k["jwk"][m].as_str().unwrap()).unwrap();
+                let alg = if alg == "rsa-pss-sha512" {
+                    Algorithm::RsaPssSha512
+                } else {
+                    Algorithm::RsaV15Sha256
+                };
+                VerifyingKey::try_from_rsa_components(alg, &part("n"), &part("e")).unwrap()
+            }
+            alg @ ("ecdsa-p256-sha256" | "ecdsa-p384-sha384") => {
+                let part = |m: &str| B64URL.decode(k["jwk"][m].as_str().unwrap()).unwrap();
+                let alg = if alg == "ecdsa-p256-sha256" {
+                    Algorithm::EcdsaP256Sha256
+                } else {
+                    Algorithm::EcdsaP384Sha384
+                };
+                let point = [vec![4], part("x"), part("y")].concat();
+                VerifyingKey::try_from_ecdsa_public(alg, &point).unwrap()
+            }
+            other => panic!("{keyid}: unknown algorithm `{other}` in the fixture"),
         };
         ring.insert(keyid, key);
     }

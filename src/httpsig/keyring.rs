@@ -1,10 +1,16 @@
 //! Keys for HTTP Message Signatures (RFC 9421 §3.3): `hmac-sha256` and
-//! `ed25519` signing keys, verification keys, and a `KeyRing` of keys by
-//! `keyid` that supports rotation (several active keys) and retirement.
+//! `ed25519` signing keys; verification keys for those and for
+//! `rsa-pss-sha512`, `rsa-v1_5-sha256`, `ecdsa-p256-sha256` and
+//! `ecdsa-p384-sha384`; and a `KeyRing` of keys by `keyid` that supports
+//! rotation (several active keys) and retirement.
 
 use super::HttpSigError;
 use crate::secret::Secret;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, Ed25519KeyPair, KeyPair as _,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA512, RsaPublicKeyComponents,
+    UnparsedPublicKey,
+};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -16,6 +22,18 @@ pub enum Algorithm {
     HmacSha256,
     /// `ed25519` (RFC 9421 §3.3.6).
     Ed25519,
+    /// `rsa-pss-sha512` (RFC 9421 §3.3.1): RSASSA-PSS, SHA-512, MGF1 with
+    /// SHA-512, 64-byte salt. Verification only.
+    RsaPssSha512,
+    /// `rsa-v1_5-sha256` (RFC 9421 §3.3.2): RSASSA-PKCS1-v1_5 with SHA-256.
+    /// Verification only.
+    RsaV15Sha256,
+    /// `ecdsa-p256-sha256` (RFC 9421 §3.3.4): ECDSA on P-256 with SHA-256,
+    /// signature `r || s` (64 bytes). Verification only.
+    EcdsaP256Sha256,
+    /// `ecdsa-p384-sha384` (RFC 9421 §3.3.5): ECDSA on P-384 with SHA-384,
+    /// signature `r || s` (96 bytes). Verification only.
+    EcdsaP384Sha384,
 }
 
 impl Algorithm {
@@ -24,6 +42,10 @@ impl Algorithm {
         match self {
             Self::HmacSha256 => "hmac-sha256",
             Self::Ed25519 => "ed25519",
+            Self::RsaPssSha512 => "rsa-pss-sha512",
+            Self::RsaV15Sha256 => "rsa-v1_5-sha256",
+            Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
+            Self::EcdsaP384Sha384 => "ecdsa-p384-sha384",
         }
     }
 
@@ -31,6 +53,10 @@ impl Algorithm {
         match name {
             "hmac-sha256" => Some(Self::HmacSha256),
             "ed25519" => Some(Self::Ed25519),
+            "rsa-pss-sha512" => Some(Self::RsaPssSha512),
+            "rsa-v1_5-sha256" => Some(Self::RsaV15Sha256),
+            "ecdsa-p256-sha256" => Some(Self::EcdsaP256Sha256),
+            "ecdsa-p384-sha384" => Some(Self::EcdsaP384Sha384),
             _ => None,
         }
     }
@@ -163,6 +189,21 @@ fn hmac_key(secret: &Secret<Vec<u8>>) -> Result<ring::hmac::Key, HttpSigError> {
 enum VerifyingInner {
     Hmac(ring::hmac::Key),
     Ed25519(UnparsedPublicKey<Vec<u8>>),
+    Rsa {
+        alg: Algorithm,
+        n: Box<[u8]>,
+        e: Box<[u8]>,
+    },
+    Ecdsa {
+        alg: Algorithm,
+        key: UnparsedPublicKey<Vec<u8>>,
+    },
+}
+
+/// Big-endian unsigned bytes without leading zeros.
+fn minimal(bytes: &[u8]) -> &[u8] {
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    bytes.get(skip..).unwrap_or_default()
 }
 
 /// A key that verifies signatures of one algorithm.
@@ -214,11 +255,89 @@ impl VerifyingKey {
         })
     }
 
+    /// An RSA public key for `rsa-pss-sha512` or `rsa-v1_5-sha256` from
+    /// its modulus `n` and public exponent `e` (big-endian unsigned bytes,
+    /// e.g. a JWK's `n` and `e` decoded). The modulus must have 2048 to 8192
+    /// bits; the exponent must be odd and at least 3.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] for another algorithm, a modulus out of
+    /// range or an unusable exponent.
+    pub fn try_from_rsa_components(
+        algorithm: Algorithm,
+        n: &[u8],
+        e: &[u8],
+    ) -> Result<Self, HttpSigError> {
+        if !matches!(algorithm, Algorithm::RsaPssSha512 | Algorithm::RsaV15Sha256) {
+            return Err(HttpSigError::InvalidKey(format!(
+                "`{}` is not an RSA algorithm",
+                algorithm.as_str()
+            )));
+        }
+        let (n, e) = (minimal(n), minimal(e));
+        let bits = n.first().map_or(0, |&top| {
+            (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+        });
+        if !(2048..=8192).contains(&bits) {
+            return Err(HttpSigError::InvalidKey(format!(
+                "RSA modulus has {bits} bits, expected 2048 to 8192"
+            )));
+        }
+        let odd = e.last().is_some_and(|&low| low & 1 == 1);
+        if !odd || e.len() > 4 || e == [1] {
+            return Err(HttpSigError::InvalidKey(
+                "RSA public exponent must be odd, at least 3 and at most 32 bits".into(),
+            ));
+        }
+        Ok(Self {
+            inner: VerifyingInner::Rsa {
+                alg: algorithm,
+                n: n.into(),
+                e: e.into(),
+            },
+        })
+    }
+
+    /// An ECDSA public key for `ecdsa-p256-sha256` (65 bytes) or
+    /// `ecdsa-p384-sha384` (97 bytes): the uncompressed SEC 1 point
+    /// `0x04 || x || y` (a JWK's `x` and `y` decoded, after `0x04`).
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] for another algorithm or a point of the
+    /// wrong form or length.
+    pub fn try_from_ecdsa_public(algorithm: Algorithm, point: &[u8]) -> Result<Self, HttpSigError> {
+        let (verification, len): (&'static dyn ring::signature::VerificationAlgorithm, usize) =
+            match algorithm {
+                Algorithm::EcdsaP256Sha256 => (&ECDSA_P256_SHA256_FIXED, 65),
+                Algorithm::EcdsaP384Sha384 => (&ECDSA_P384_SHA384_FIXED, 97),
+                other => {
+                    return Err(HttpSigError::InvalidKey(format!(
+                        "`{}` is not an ECDSA algorithm",
+                        other.as_str()
+                    )));
+                }
+            };
+        if point.len() != len || point.first() != Some(&0x04) {
+            return Err(HttpSigError::InvalidKey(format!(
+                "`{}` public key must be an uncompressed point of {len} bytes (0x04 || x || y), got {} bytes",
+                algorithm.as_str(),
+                point.len()
+            )));
+        }
+        Ok(Self {
+            inner: VerifyingInner::Ecdsa {
+                alg: algorithm,
+                key: UnparsedPublicKey::new(verification, point.to_vec()),
+            },
+        })
+    }
+
     /// The algorithm this key verifies.
     pub fn algorithm(&self) -> Algorithm {
         match self.inner {
             VerifyingInner::Hmac(_) => Algorithm::HmacSha256,
             VerifyingInner::Ed25519(_) => Algorithm::Ed25519,
+            VerifyingInner::Rsa { alg, .. } | VerifyingInner::Ecdsa { alg, .. } => alg,
         }
     }
 
@@ -228,6 +347,16 @@ impl VerifyingKey {
         match &self.inner {
             VerifyingInner::Hmac(k) => ring::hmac::verify(k, base, signature).is_ok(),
             VerifyingInner::Ed25519(k) => k.verify(base, signature).is_ok(),
+            VerifyingInner::Rsa { alg, n, e } => {
+                let params = match alg {
+                    Algorithm::RsaPssSha512 => &RSA_PSS_2048_8192_SHA512,
+                    _ => &RSA_PKCS1_2048_8192_SHA256,
+                };
+                RsaPublicKeyComponents { n: &**n, e: &**e }
+                    .verify(params, base, signature)
+                    .is_ok()
+            }
+            VerifyingInner::Ecdsa { key, .. } => key.verify(base, signature).is_ok(),
         }
     }
 }

@@ -1,6 +1,8 @@
-//! HTTP Message Signatures (RFC 9421) with Content-Digest (RFC 9530): sign and
-//! verify requests and responses with `hmac-sha256` or `ed25519`, under a
-//! verification policy, with structured fields parsed per RFC 9651 §4.2.
+//! HTTP Message Signatures (RFC 9421) with Content-Digest (RFC 9530): sign
+//! requests and responses with `hmac-sha256` or `ed25519`, verify them with
+//! those and with `rsa-pss-sha512`, `rsa-v1_5-sha256`, `ecdsa-p256-sha256`
+//! and `ecdsa-p384-sha384` (RFC 9421 §3.3), under a verification policy,
+//! with structured fields parsed per RFC 9651 §4.2.
 //!
 //! Which signature is verified: with [`VerifierConfig::label`] set, exactly
 //! that one (others are ignored); otherwise the signatures are tried in
