@@ -1,0 +1,277 @@
+//! Interoperability with independent JOSE implementations: JWTs and JWKS
+//! minted by panva/jose (Node) and by PyJWT, jwcrypto and cryptography
+//! (Python), checked by `KeySet::from_jwks` + `Validator::validate` with
+//! one test per case, named after it.
+//!
+//! The fixtures are data in tests/interop/jose/ (regenerate with the
+//! scripts there; CI does not). Each case gives the key set, the token, the
+//! time of the check, the policy and edge-auth's expected outcome by the
+//! RFCs: `valid` or the `JwtError` variant (and, for `Malformed`, the part).
+//! A case's `note` says why when the other library answers differently; its
+//! `peer` field records that library's own verdict, for the record only.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use edge_auth::jwk::{KeySet, KeySetOptions};
+use edge_auth::jwt::{JwtError, Validation, Validator};
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+#[derive(Debug, Deserialize)]
+struct Fixture {
+    generator: String,
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Case {
+    name: String,
+    jwks: Value,
+    token: String,
+    now: i64,
+    validation: Policy,
+    expect: String,
+    /// For `Malformed`: `token`, `header`, `claims` or `signature`.
+    part: Option<String>,
+    note: Option<String>,
+    /// The generating library's own verdict (not checked).
+    #[allow(dead_code, reason = "kept in the fixture for readers")]
+    peer: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Policy {
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<String>,
+    typ: Option<String>,
+    #[serde(default)]
+    allow_symmetric: bool,
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/jose")
+}
+
+fn load(file: &str) -> Fixture {
+    let path = dir().join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// The fixtures, each loaded once, cases by name.
+fn fixture(file: &'static str) -> &'static (String, HashMap<String, Case>) {
+    static FIXTURES: OnceLock<HashMap<&'static str, (String, HashMap<String, Case>)>> =
+        OnceLock::new();
+    let all = FIXTURES.get_or_init(|| {
+        FILES
+            .iter()
+            .map(|&f| {
+                let fx = load(f);
+                let cases = fx.cases.into_iter().map(|c| (c.name.clone(), c)).collect();
+                (f, (fx.generator, cases))
+            })
+            .collect()
+    });
+    &all[file]
+}
+
+/// The variant name of an error, from its Debug form (`Malformed { .. }`).
+fn variant(e: &JwtError) -> String {
+    let dbg = format!("{e:?}");
+    dbg.split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn part_of(e: &JwtError) -> Option<String> {
+    match e {
+        JwtError::Malformed { part, .. } => Some(part.to_string()),
+        _ => None,
+    }
+}
+
+fn run(file: &'static str, name: &str) {
+    let (generator, cases) = fixture(file);
+    let case = cases
+        .get(name)
+        .unwrap_or_else(|| panic!("{file}: no case `{name}` (regenerated without it?)"));
+    let about = format!(
+        "{file} case `{name}` ({generator}){}",
+        case.note
+            .as_deref()
+            .map(|n| format!("; note: {n}"))
+            .unwrap_or_default()
+    );
+
+    let mut options = KeySetOptions::default();
+    options.allow_symmetric = case.validation.allow_symmetric;
+    let jwks = serde_json::to_vec(&case.jwks).unwrap();
+    let keys = KeySet::from_jwks(&jwks, &options)
+        .unwrap_or_else(|e| panic!("{about}: key set refused: {e}"));
+
+    let mut v = Validation::default();
+    v.issuers = case.validation.issuers.clone();
+    v.audiences = case.validation.audiences.clone();
+    v.algorithms = case
+        .validation
+        .algorithms
+        .iter()
+        .map(|a| Algorithm::from_str(a).unwrap_or_else(|e| panic!("{about}: alg `{a}`: {e}")))
+        .collect();
+    v.typ = case.validation.typ.clone();
+    let now = OffsetDateTime::from_unix_timestamp(case.now).unwrap();
+
+    let result = Validator::new(v).validate::<Value>(&case.token, &keys, now);
+    match (case.expect.as_str(), result) {
+        ("valid", Ok(claims)) => {
+            if let Some(iss) = claims.raw().get("iss") {
+                assert!(
+                    case.validation.issuers.is_empty()
+                        || case.validation.issuers.iter().any(|i| iss == i),
+                    "{about}: accepted with iss {iss}"
+                );
+            }
+        }
+        ("valid", Err(e)) => panic!(
+            "{about}: expected valid, got {}: {e}; key set diagnostics: {:?}",
+            variant(&e),
+            keys.diagnostics()
+        ),
+        (want, Ok(_)) => panic!("{about}: expected {want}, but the token was accepted"),
+        (want, Err(e)) => {
+            assert_eq!(
+                variant(&e),
+                want,
+                "{about}: wrong error: {e}; key set diagnostics: {:?}",
+                keys.diagnostics()
+            );
+            if let Some(part) = &case.part {
+                assert_eq!(
+                    part_of(&e).as_deref(),
+                    Some(part.as_str()),
+                    "{about}: wrong part: {e}"
+                );
+            }
+        }
+    }
+}
+
+/// Every case of a fixture file has a test below, and every test a case:
+/// a regenerated fixture cannot add cases that are never run.
+fn listed_exactly(file: &'static str, listed: &[&str]) {
+    let (_, cases) = fixture(file);
+    let mut missing: Vec<_> = cases
+        .keys()
+        .filter(|n| !listed.contains(&n.as_str()))
+        .collect();
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "{file}: cases without a test: {missing:?}"
+    );
+    let stale: Vec<_> = listed.iter().filter(|n| !cases.contains_key(**n)).collect();
+    assert!(stale.is_empty(), "{file}: tests without a case: {stale:?}");
+}
+
+macro_rules! cases {
+    ($($module:ident: $file:literal => [$($name:ident),* $(,)?];)*) => {
+        const FILES: &[&str] = &[$($file),*];
+        $(
+            mod $module {
+                #[test]
+                fn every_case_has_a_test() {
+                    super::listed_exactly($file, &[$(stringify!($name)),*]);
+                }
+                $(
+                    #[test]
+                    fn $name() {
+                        super::run($file, stringify!($name));
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+cases! {
+    jose_node: "jose-node.json" => [
+        rs256_rsa2048,
+        rs256_rsa3072,
+        rs256_rsa4096,
+        rs384_rsa3072,
+        rs512_rsa4096,
+        ps256_rsa2048,
+        ps256_rsa3072,
+        ps256_rsa4096,
+        ps384_rsa3072,
+        ps512_rsa4096,
+        es256_p256,
+        es384_p384,
+        eddsa_ed25519,
+        ed25519_fully_specified_alg_unsupported,
+        hs256_oct_opt_in,
+        hs256_oct_without_opt_in,
+        hs256_not_in_allow_list,
+        hs384_oct_opt_in,
+        hs512_oct_opt_in,
+        kid_rfc7638_thumbprint,
+        kid_absent_one_key,
+        kid_absent_keys_of_other_types,
+        kid_absent_two_candidate_keys,
+        kid_unknown,
+        webcrypto_export_alg_ext_key_ops,
+        jwk_alg_differs_from_token_alg,
+        jwk_member_order_use_sig_extras,
+        jwk_use_enc_skipped,
+        jwk_key_ops_without_verify_skipped,
+        jwk_private_members_skipped,
+        aud_string,
+        aud_array,
+        aud_array_without_ours,
+        aud_wrong,
+        iss_wrong,
+        exp_missing,
+        expired,
+        expired_within_leeway,
+        nbf_future,
+        iat_future,
+        numeric_dates_fractional,
+        exp_fractional_expired,
+        exp_as_string,
+        typ_jwt_not_checked,
+        typ_at_jwt,
+        typ_application_at_jwt,
+        typ_at_jwt_uppercase,
+        typ_jwt_when_at_jwt_required,
+        typ_absent_when_at_jwt_required,
+        header_members_ignored,
+        header_embedded_jwk_not_trusted,
+        header_jku_not_followed,
+        header_crit_unknown_extension,
+        header_b64_false_detached,
+        header_b64_false_attached,
+        alg_none_unsecured_jwt,
+        tampered_payload,
+        tampered_signature,
+        tampered_signature_es256,
+        alg_confusion_hs256_with_rsa_public_key,
+        alg_confusion_hs256_allowed_rsa_key,
+        alg_confusion_hs256_no_kid,
+        es384_token_p256_key,
+        jws_json_flattened_refused,
+        jws_json_general_refused,
+        jwe_compact_dir_refused,
+        jwe_compact_rsa_oaep_refused,
+        nested_jwt_cty_jwt,
+        rsa_1024_key_refused,
+        hs256_short_secret_refused,
+    ];
+}
