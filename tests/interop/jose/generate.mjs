@@ -126,14 +126,35 @@ for (const [alg, crv] of [['ES256', 'P-256'], ['ES384', 'P-384']]) {
   k.jwk.kid = 'ed25519';
   keys.EdDSA = k;
   add('eddsa_ed25519', { keys: [k.jwk] }, await sign('EdDSA', k.privateKey, { kid: 'ed25519' }), 'valid');
-  // RFC 9864 (fully-specified algorithms) registers `Ed25519` as a JWS
-  // `alg` and deprecates `EdDSA`; jose signs with either. edge-auth
-  // implements RFC 8037 `EdDSA` only: RFC 7515 §4.1.1 requires an `alg`
-  // that is not understood to make the JWS invalid, so refusing is correct.
-  add('ed25519_fully_specified_alg_unsupported', { keys: [k.jwk] },
-    await sign('Ed25519', k.privateKey, { kid: 'ed25519' }), 'UnsupportedAlgorithm',
+  // RFC 9864 §2.2 (fully-specified algorithms) registers `Ed25519` as the
+  // JWS `alg` for EdDSA on Ed25519 and deprecates the polymorphic `EdDSA`;
+  // jose signs with either. edge-auth's EdDSA is Ed25519 only, so the name
+  // is an alias, admitted when EdDSA is allowed.
+  add('ed25519_fully_specified_alg', { keys: [k.jwk] },
+    await sign('Ed25519', k.privateKey, { kid: 'ed25519' }), 'valid',
     { algorithms: ['EdDSA'] },
-    { note: 'RFC 9864 `Ed25519` alg is not implemented; RFC 7515 §4.1.1: an alg not understood makes the JWS invalid' });
+    { note: 'RFC 9864 §2.2: `Ed25519` is EdDSA on Ed25519, the only EdDSA edge-auth verifies; jose allow-lists the two names separately' });
+  // WebCrypto itself (Node 20) exports an Ed25519 public key with
+  // `alg: Ed25519` (jose's exportJWK strips it). Before edge-auth read that
+  // name the key was skipped and EdDSA tokens found no key.
+  const raw = await webcrypto.subtle.exportKey('jwk', k.publicKey);
+  raw.kid = 'webcrypto-ed25519';
+  if (raw.alg !== 'Ed25519') throw new Error(`WebCrypto exported alg ${raw.alg}`);
+  add('webcrypto_export_ed25519_alg', { keys: [raw] },
+    await sign('EdDSA', k.privateKey, { kid: raw.kid }), 'valid', { algorithms: ['EdDSA'] },
+    { note: 'key alg `Ed25519` (RFC 9864) fits an `EdDSA` token on the same Ed25519 key: one algorithm, two names (jose matches the names exactly and finds no key)' });
+  add('webcrypto_export_ed25519_alg_ed25519_token', { keys: [raw] },
+    await sign('Ed25519', k.privateKey, { kid: raw.kid }), 'valid', { algorithms: ['EdDSA'] });
+  add('ed25519_alg_not_allowed', { keys: [raw] },
+    await sign('Ed25519', k.privateKey, { kid: raw.kid }), 'AlgorithmNotAllowed', { algorithms: ['ES256'] });
+}
+{
+  // ES512 (P-521) is not implemented: unsupported, whatever the allow-list.
+  const k = await keyPair('ES512');
+  k.jwk.kid = 'p521';
+  add('es512_unsupported', { keys: [k.jwk] }, await sign('ES512', k.privateKey, { kid: 'p521' }), 'UnsupportedAlgorithm',
+    { algorithms: ['ES256', 'ES384'] });
+  keys.ES512 = k;
 }
 for (const [alg, len] of [['HS256', 32], ['HS384', 48], ['HS512', 64]]) {
   const secret = await jose.generateSecret(alg, { extractable: true });
@@ -212,6 +233,41 @@ add('kid_unknown', { keys: [rs.jwk] }, await sign('RS256', rs.privateKey, { kid:
     await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }), 'UnknownKey');
 }
 
+{
+  // kid matching: a token kid needs a key with that kid; a token without
+  // one may use a key that has one.
+  const { kid, ...nokid } = rs.jwk;
+  add('token_kid_key_without_kid', { keys: [nokid] }, await sign('RS256', rs.privateKey, { kid: 'k1' }), 'UnknownKey');
+  add('token_without_kid_key_with_kid', { keys: [rs.jwk] }, await sign('RS256', rs.privateKey), 'valid');
+  // Two keys of one type under one kid (RFC 7517 §4.5 SHOULD be distinct):
+  // edge-auth drops both rather than guess; jose tries each in turn.
+  const other = await keyPair('RS256');
+  add('jwks_duplicate_kid_same_kty', { keys: [rs.jwk, { ...other.jwk, kid: rs.jwk.kid }] },
+    await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }), 'UnknownKey', {},
+    { note: 'RFC 7517 §4.5: keys of a set SHOULD have distinct kids; edge-auth skips both keys of a clash' });
+  // Keys edge-auth cannot use sit beside the one it needs (RFC 7517 §5:
+  // ignore what is not understood).
+  const x25519 = await jose.generateKeyPair('ECDH-ES', { crv: 'X25519', extractable: true });
+  const xjwk = await jose.exportJWK(x25519.publicKey);
+  add('jwks_with_unusable_keys_tolerated', {
+    keys: [
+      { ...keys.ES512.jwk },
+      { ...xjwk, kid: 'x25519', use: 'enc' },
+      { kty: 'AKP', alg: 'ML-DSA-44', kid: 'pq', pub: 'AAAA' },
+      { ...other.jwk, kid: 'enc', use: 'enc', alg: 'RSA-OAEP-256' },
+      { kty: 'RSA', kid: 'broken', n: 'not base64!', e: 'AQAB' },
+      rs.jwk,
+    ],
+  }, await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }), 'valid');
+}
+{
+  // A JWS whose payload is not a JSON object is not a JWT (RFC 7519 §7.2 step 10).
+  const text = await new jose.CompactSign(enc.encode('hello')).setProtectedHeader({ alg: 'RS256', kid: rs.jwk.kid }).sign(rs.privateKey);
+  add('payload_not_json', { keys: [rs.jwk] }, text, 'Malformed', {}, { part: 'claims' });
+  const arr = await new jose.CompactSign(enc.encode('[{"exp":1795431600}]')).setProtectedHeader({ alg: 'RS256', kid: rs.jwk.kid }).sign(rs.privateKey);
+  add('payload_json_array', { keys: [rs.jwk] }, arr, 'Malformed', {}, { part: 'claims' });
+}
+
 // --- claims ----------------------------------------------------------------
 
 add('aud_string', { keys: [rs.jwk] }, await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }), 'valid');
@@ -229,6 +285,26 @@ add('expired', { keys: [rs.jwk] },
   await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ exp: NOW - 120 })), 'Expired');
 add('expired_within_leeway', { keys: [rs.jwk] },
   await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ exp: NOW - 30 })), 'valid');
+// Boundaries (RFC 7519 §4.1.4: now must be before exp; §4.1.5: now at or
+// after nbf), each widened by the 60 s leeway.
+add('exp_at_leeway_boundary', { keys: [rs.jwk] },
+  await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ exp: NOW - LEEWAY })), 'Expired');
+add('exp_one_second_inside_leeway', { keys: [rs.jwk] },
+  await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ exp: NOW - LEEWAY + 1 })), 'valid');
+add('nbf_at_leeway_boundary', { keys: [rs.jwk] },
+  await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ nbf: NOW + LEEWAY })), 'valid');
+add('nbf_one_second_past_leeway', { keys: [rs.jwk] },
+  await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ nbf: NOW + LEEWAY + 1 })), 'NotYetValid');
+// RFC 7519 §4.1.3: a recipient that does not identify itself with a
+// value in a present `aud` MUST reject. jose skips the check when no
+// audience is configured.
+add('aud_present_no_audience_configured', { keys: [rs.jwk] },
+  await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }), 'AudienceMismatch', { audiences: [] },
+  { note: 'RFC 7519 §4.1.3: aud present and the recipient names no audience: MUST reject (jose accepts)' });
+add('aud_absent_no_audience_configured', { keys: [rs.jwk] },
+  await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ aud: undefined })), 'valid', { audiences: [] });
+add('aud_absent_audience_configured', { keys: [rs.jwk] },
+  await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ aud: undefined })), 'MissingClaim');
 add('nbf_future', { keys: [rs.jwk] },
   await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ nbf: NOW + 600 })), 'NotYetValid');
 // RFC 7519 §4.1.6 makes iat informational; a token issued in the future
