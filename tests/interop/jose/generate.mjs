@@ -370,6 +370,59 @@ for (const [name, typ, want, expect] of [
   add('header_b64_false_attached', { keys: [rs.jwk] }, `${flat.protected}.${payload}.${flat.signature}`, 'UnsupportedHeader');
 }
 
+// --- strict compact serialization and exact comparisons ----------------------
+
+{
+  const good = await sign('RS256', rs.privateKey, { kid: rs.jwk.kid });
+  // RFC 7515 §2 / §7.1: base64url without padding, line breaks or
+  // whitespace. jose decodes with atob(), which skips whitespace.
+  add('trailing_newline', { keys: [rs.jwk] }, `${good}\n`, 'Malformed', {},
+    { part: 'signature', note: 'RFC 7515 §7.1: no whitespace in the compact serialization (jose\'s atob decoder skips it)' });
+  const [h, p, sg] = good.split('.');
+  const padded = sg.length % 4 ? `${h}.${p}.${sg}${'='.repeat(4 - (sg.length % 4))}` : `${h}.${p}.${sg}`;
+  if (padded === good) throw new Error('signature needs no padding');
+  add('padded_signature', { keys: [rs.jwk] }, padded, 'Malformed', {},
+    { part: 'signature', note: 'RFC 7515 §2: base64url with all trailing `=` omitted' });
+  // The standard alphabet's `+` and `/` are not base64url. (A 2048-bit
+  // signature without `-` or `_` has odds of about 2e-5; then rerun.)
+  if (!/[-_]/.test(sg)) throw new Error('signature has no `-` or `_`; rerun');
+  add('signature_standard_base64', { keys: [rs.jwk] },
+    `${h}.${p}.${Buffer.from(sg, 'base64url').toString('base64').replace(/=+$/, '')}`, 'Malformed', {},
+    { part: 'signature', note: 'RFC 7515 §2: the URL-safe alphabet only' });
+  // `alg` is case-sensitive (RFC 7515 §4.1.1).
+  const lower = `${b64u(JSON.stringify({ alg: 'rs256', kid: rs.jwk.kid }))}.${p}`;
+  add('alg_lowercase', { keys: [rs.jwk] }, `${lower}.${sg}`, 'UnsupportedAlgorithm', { algorithms: ['RS256'] });
+  // iss and aud are compared as case-sensitive strings with no
+  // normalisation (RFC 7519 §2 StringOrURI, §4.1.1, §4.1.3).
+  add('iss_trailing_slash', { keys: [rs.jwk] },
+    await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ iss: `${ISS}/` })), 'IssuerMismatch');
+  add('iss_case_differs', { keys: [rs.jwk] },
+    await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ iss: ISS.toUpperCase() })), 'IssuerMismatch');
+  add('aud_case_differs', { keys: [rs.jwk] },
+    await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ aud: AUD.toUpperCase() })), 'AudienceMismatch');
+  // An exp in milliseconds (a producer bug) is a date in the year 58 860.
+  // RFC 7519 §2 sets no upper bound and jose accepts it as far future;
+  // edge-auth refuses dates past 9999-12-31 as malformed (documented in
+  // validate.rs `numeric_date`), which also catches the bug.
+  add('exp_in_milliseconds', { keys: [rs.jwk] },
+    await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }, claims({ exp: EXP * 1000 })), 'Malformed', {},
+    { part: 'claims', note: 'deliberately stricter than RFC 7519 §2 (no bound): dates past year 9999 are refused' });
+}
+{
+  // One kid on keys of different types is legitimate (RFC 7517 §4.5);
+  // the token's alg picks the key.
+  add('same_kid_different_kty', { keys: [{ ...rs.jwk, kid: 'k1' }, { ...es.jwk, kid: 'k1' }] },
+    await sign('ES256', es.privateKey, { kid: 'k1' }), 'valid');
+  // RFC 9278 thumbprint URI as kid: kid is opaque (RFC 7515 §4.1.4).
+  const jwk = { ...es.jwk };
+  delete jwk.kid;
+  jwk.kid = await jose.calculateJwkThumbprintUri(jwk);
+  add('kid_thumbprint_uri', { keys: [jwk] }, await sign('ES256', es.privateKey, { kid: jwk.kid }), 'valid');
+  // Members beside `keys` are ignored (RFC 7517 §5).
+  add('jwks_extra_top_level_members', { keys: [rs.jwk], cache_hint: 300, 'x-vendor': { a: 1 } },
+    await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }), 'valid');
+}
+
 // --- refused shapes and attacks ----------------------------------------------
 
 add('alg_none_unsecured_jwt', { keys: [rs.jwk] }, new jose.UnsecuredJWT(claims()).encode(), 'Unsecured',

@@ -306,6 +306,24 @@ h, p, sig = t.split(".")
 add("hs256_truncated_mac", {"keys": [hs_jwk]}, f"{h}.{p}.{b64u(base64.urlsafe_b64decode(sig + '==')[:16])}",
     "BadSignature", {"allow_symmetric": True}, note="RFC 7518 §3.2: the full 32-byte MAC is compared")
 
+# aud is a string or an array of strings (RFC 7519 §4.1.3).
+add("aud_array_with_non_string", {"keys": [rs_jwk]}, sign(rs, "RS256", claims(aud=[AUD, 7]), kid="rs256-2048"),
+    "Malformed", part="claims", note="RFC 7519 §4.1.3: aud is a string or an array of strings")
+# Algorithms and curves edge-auth does not implement: refused, not guessed.
+ed448 = __import__("cryptography.hazmat.primitives.asymmetric.ed448", fromlist=["x"]).Ed448PrivateKey.generate()
+add("eddsa_ed448_key_unsupported", {"keys": [pyjwt_jwk(ed448, "ed448")]}, sign(ed448, "EdDSA", kid="ed448"), "UnknownKey",
+    note="Ed448 is not implemented; the key is skipped (RFC 7517 §5: keys not understood are ignored)")
+k1 = ec.generate_private_key(ec.SECP256K1())
+add("es256k_unsupported", {"keys": [pyjwt_jwk(k1, "k1")]}, sign(k1, "ES256K", kid="k1"), "UnsupportedAlgorithm",
+    {"algorithms": ["ES256"]})
+# A P-256 JWK whose point is not on the curve (RFC 8725 §3.4): never verifies.
+bad = dict(p256_jwk, kid="off-curve")
+y = bytearray(base64.urlsafe_b64decode(bad["y"] + "=="))
+y[-1] ^= 1
+bad["y"] = b64u(bytes(y))
+add("ec_point_not_on_curve", {"keys": [bad]}, sign(p256, "ES256", kid="off-curve"), "BadSignature",
+    note="RFC 8725 §3.4: the point is not on P-256; ring refuses it at verification")
+
 # Algorithm confusion: HS256 keyed with the RSA public key's PEM. PyJWT
 # refuses to sign with a PEM as an HMAC secret, so the MAC is made here.
 pem = rs.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
