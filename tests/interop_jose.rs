@@ -183,6 +183,26 @@ fn listed_exactly(file: &'static str, listed: &[&str]) {
     assert!(stale.is_empty(), "{file}: tests without a case: {stale:?}");
 }
 
+/// The example in notes/joseinterop.md (the README section), compiled and
+/// run: an Ed25519 key as WebCrypto exports it (`alg: Ed25519`, RFC 9864)
+/// verifies the RFC 8037 §A.4 token, signed as `EdDSA`.
+#[test]
+fn readme_example_webcrypto_ed25519_key() -> Result<(), Box<dyn std::error::Error>> {
+    let jwks = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"Ed25519",
+        "key_ops":["verify"],"ext":true,
+        "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    let keys = KeySet::from_jwks(jwks, &KeySetOptions::default())?;
+    assert_eq!(keys.len(), 1);
+    let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
+                 hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+    let validator = Validator::new(Validation::default());
+    assert_eq!(
+        validator.verify_jws(token, &keys)?,
+        b"Example of Ed25519 signing"
+    );
+    Ok(())
+}
+
 macro_rules! cases {
     ($($module:ident: $file:literal => [$($name:ident),* $(,)?];)*) => {
         const FILES: &[&str] = &[$($file),*];

@@ -193,7 +193,7 @@ const es = keys.ES256;
   // No kid, the set holds one key per algorithm: the alg picks the key.
   add('kid_absent_keys_of_other_types', { keys: [rs.jwk, jwk, keys.EdDSA.jwk] },
     await sign('ES256', es.privateKey), 'valid');
-  // No kid, two keys fit: edge-auth refuses to guess (jose tries each).
+  // No kid, two keys fit: edge-auth refuses to guess (so does jose: ERR_JWKS_MULTIPLE_MATCHING_KEYS).
   const other = await keyPair('ES256');
   add('kid_absent_two_candidate_keys', { keys: [jwk, other.jwk] }, await sign('ES256', es.privateKey),
     'AmbiguousKey', {}, { note: 'no RFC rule; RFC 7515 §4.1.4 lets the kid disambiguate, and without one edge-auth does not guess' });
@@ -240,7 +240,7 @@ add('kid_unknown', { keys: [rs.jwk] }, await sign('RS256', rs.privateKey, { kid:
   add('token_kid_key_without_kid', { keys: [nokid] }, await sign('RS256', rs.privateKey, { kid: 'k1' }), 'UnknownKey');
   add('token_without_kid_key_with_kid', { keys: [rs.jwk] }, await sign('RS256', rs.privateKey), 'valid');
   // Two keys of one type under one kid (RFC 7517 §4.5 SHOULD be distinct):
-  // edge-auth drops both rather than guess; jose tries each in turn.
+  // edge-auth drops both rather than guess; jose refuses as well (multiple matching keys).
   const other = await keyPair('RS256');
   add('jwks_duplicate_kid_same_kty', { keys: [rs.jwk, { ...other.jwk, kid: rs.jwk.kid }] },
     await sign('RS256', rs.privateKey, { kid: rs.jwk.kid }), 'UnknownKey', {},
