@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use edge_auth::jwk::{KeySet, KeySetOptions};
-use edge_auth::jwt::{JwtError, Validation, Validator};
+use edge_auth::jwt::{self, JwtError, Validation, Validator};
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
@@ -141,6 +141,15 @@ fn run(file: &'static str, name: &str) {
                     "{about}: accepted with iss {iss}"
                 );
             }
+            // `inspect` reads what validation read, and accepts what it accepts.
+            let peek = jwt::inspect(&case.token, 8 * 1024)
+                .unwrap_or_else(|e| panic!("{about}: inspect refused a valid token: {e}"));
+            assert_eq!(claims.kid(), peek.kid.as_deref(), "{about}: kid");
+            assert_eq!(
+                peek.issuer.as_deref(),
+                claims.raw().get("iss").and_then(Value::as_str),
+                "{about}: iss"
+            );
         }
         ("valid", Err(e)) => panic!(
             "{about}: expected valid, got {}: {e}; key set diagnostics: {:?}",
