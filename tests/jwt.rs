@@ -346,6 +346,94 @@ fn token_without_kid_uses_the_only_fitting_key() {
         .unwrap();
 }
 
+/// RFC 9864 §2.2 names EdDSA on Ed25519 `Ed25519`. WebCrypto exports an
+/// Ed25519 public key as a JWK with `"alg":"Ed25519"` (Node 20, and
+/// jose may sign with that name): the key loads, and fits tokens signed
+/// under either name; `EdDSA` in the allow-list admits both names.
+/// Found by tests/interop_jose.rs (`webcrypto_export_ed25519_alg`).
+#[test]
+fn ed25519_fully_specified_name_is_eddsa() {
+    let ed = &keys().ed;
+    let mut jwk = ed.jwk.clone();
+    jwk["alg"] = json!("Ed25519");
+    jwk["key_ops"] = json!(["verify"]);
+    jwk["ext"] = json!(true);
+    let set = KeySet::from_jwks(
+        json!({ "keys": [jwk] }).to_string().as_bytes(),
+        &KeySetOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(set.len(), 1, "{:?}", set.diagnostics());
+    let payload = json!({"aud":"api://edge","exp":unix(now())+600}).to_string();
+    let mut v = base();
+    v.algorithms = vec![Algorithm::EdDSA];
+    let validator = Validator::new(v);
+    for alg in ["Ed25519", "EdDSA"] {
+        let header = format!(r#"{{"alg":"{alg}","kid":"ed-1"}}"#);
+        let token = ed.sign_raw(alg, &header, &payload);
+        let c = validator.validate::<Value>(&token, &set, now()).unwrap();
+        assert_eq!(c.algorithm(), Algorithm::EdDSA, "{alg}");
+        // Also with the key as jsonwebtoken's tests make it (no `alg`).
+        validator
+            .validate::<Value>(&token, &public_set(), now())
+            .unwrap();
+        // Not without EdDSA in the allow-list.
+        let mut v = base();
+        v.algorithms = vec![Algorithm::RS256, Algorithm::ES256];
+        let err = Validator::new(v)
+            .validate::<Value>(&token, &set, now())
+            .unwrap_err();
+        assert!(
+            matches!(&err, JwtError::AlgorithmNotAllowed { alg: a } if a == alg),
+            "{err}"
+        );
+    }
+    // Only the exact spelling; Ed448 stays unsupported.
+    for alg in ["ed25519", "Ed448"] {
+        let header = format!(r#"{{"alg":"{alg}","kid":"ed-1"}}"#);
+        let token = ed.sign_raw(alg, &header, &payload);
+        let err = validator
+            .validate::<Value>(&token, &set, now())
+            .unwrap_err();
+        assert!(
+            matches!(err, JwtError::UnsupportedAlgorithm { .. }),
+            "{err}"
+        );
+    }
+    // An Ed25519-named key is not an RSA or EC key.
+    let mut v = base();
+    v.algorithms = vec![Algorithm::ES256];
+    let token = keys()
+        .p256
+        .sign_raw("ES256", r#"{"alg":"ES256","kid":"ed-1"}"#, &payload);
+    let err = Validator::new(v)
+        .validate::<Value>(&token, &set, now())
+        .unwrap_err();
+    assert!(matches!(err, JwtError::KeyMismatch { .. }), "{err}");
+}
+
+/// Discovery lists `Ed25519` (RFC 9864) as the `EdDSA` that admits it,
+/// once.
+#[test]
+fn discovery_ed25519_is_listed_as_eddsa() {
+    use edge_auth::jwk::discovery::{DiscoveryOptions, ProviderMetadata};
+    let doc = json!({
+        "issuer": "https://issuer.example",
+        "jwks_uri": "https://issuer.example/jwks",
+        "id_token_signing_alg_values_supported": ["Ed25519", "RS256", "EdDSA", "ES512"],
+    });
+    let meta = ProviderMetadata::from_json(
+        doc.to_string().as_bytes(),
+        "https://issuer.example",
+        &DiscoveryOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        meta.id_token_signing_algorithms(),
+        [Algorithm::EdDSA, Algorithm::RS256]
+    );
+}
+
 /// `Claims::kid` as sent: plain (kept as a span of the decoded header),
 /// escaped (unescaped), absent; `verify_jws` still returns the payload
 /// alone.

@@ -214,10 +214,13 @@ impl ProviderMetadata {
     }
 
     /// The published ID token signing algorithms this crate implements, in
-    /// the document's order; others (`none`, `ES512`, `ES256K`, ...) are left
-    /// out.
+    /// the document's order, each once; others (`none`, `ES512`, `ES256K`,
+    /// ...) are left out. RFC 9864's `Ed25519` is listed as `EdDSA`, the
+    /// algorithm that admits it.
     pub fn id_token_signing_algorithms(&self) -> Vec<Algorithm> {
-        self.id_token_signing_alg_values_supported
+        let mut out: Vec<Algorithm> = Vec::new();
+        let found = self
+            .id_token_signing_alg_values_supported
             .iter()
             .filter_map(|a| match a.as_str() {
                 "RS256" => Some(Algorithm::RS256),
@@ -228,13 +231,18 @@ impl ProviderMetadata {
                 "PS512" => Some(Algorithm::PS512),
                 "ES256" => Some(Algorithm::ES256),
                 "ES384" => Some(Algorithm::ES384),
-                "EdDSA" => Some(Algorithm::EdDSA),
+                "EdDSA" | "Ed25519" => Some(Algorithm::EdDSA),
                 "HS256" => Some(Algorithm::HS256),
                 "HS384" => Some(Algorithm::HS384),
                 "HS512" => Some(Algorithm::HS512),
                 _ => None,
-            })
-            .collect()
+            });
+        for alg in found {
+            if !out.contains(&alg) {
+                out.push(alg);
+            }
+        }
+        out
     }
 }
 

@@ -60,9 +60,16 @@ pub(crate) const ALL: [Alg; 12] = [
 ];
 
 impl Alg {
-    /// The registered name (case-sensitive, RFC 7515 §4.1.1).
+    /// The algorithm a registered name denotes (case-sensitive, RFC 7515
+    /// §4.1.1). `Ed25519` is RFC 9864 §2.2's fully-specified name for EdDSA
+    /// on Ed25519, which is all that [`Alg::EdDSA`] verifies here (Ed448
+    /// keys are never loaded): the same algorithm under its newer name, as
+    /// WebCrypto now writes in the JWKs it exports and jose may sign with.
     pub fn from_name(name: &str) -> Option<Alg> {
-        ALL.iter().copied().find(|a| a.name() == name)
+        ALL.iter()
+            .copied()
+            .find(|a| a.name() == name)
+            .or_else(|| (name == "Ed25519").then_some(Alg::EdDSA))
     }
 
     /// The registered name.
@@ -328,6 +335,14 @@ mod tests {
         let h = parse(br#"{"alg":"RS256","kid":"k1","typ":"JWT","x5u":"https://evil"}"#).unwrap();
         assert_eq!(h.alg, "RS256");
         assert!(matches!(h.kid, Some(Cow::Borrowed("k1"))));
+    }
+
+    #[test]
+    fn ed25519_is_eddsa() {
+        assert_eq!(Alg::from_name("Ed25519"), Some(Alg::EdDSA));
+        assert_eq!(Alg::from_name("EdDSA"), Some(Alg::EdDSA));
+        assert_eq!(Alg::from_name("ed25519"), None);
+        assert_eq!(Alg::from_name("Ed448"), None);
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub struct Validation {
     pub required_claims: Vec<String>,
     /// Accepted `alg` values (default: RS256/384/512, PS256/384/512, ES256,
     /// ES384, EdDSA). Add HS256/384/512 only for HMAC-signed tokens, and
-    /// then keep the key sets symmetric-only.
+    /// then keep the key sets symmetric-only. `EdDSA` also admits RFC 9864's
+    /// `Ed25519`, the same algorithm (only Ed25519 keys are ever loaded).
     pub algorithms: Vec<Algorithm>,
     /// The required header `typ`, compared ASCII case-insensitively with an
     /// optional `application/` prefix ignored (RFC 7515 §4.1.9), e.g.
@@ -404,8 +405,9 @@ impl Validator {
         let hdr = header::parse(hbuf.get(..h_len).unwrap_or_default())?;
         let alg = resolve_alg(&hdr.alg)?;
         if self.allowed & alg.bit() == 0 {
+            // As sent: `Ed25519` is refused by that name, not as `EdDSA`.
             return Err(JwtError::AlgorithmNotAllowed {
-                alg: alg.name().to_owned(),
+                alg: hdr.alg.into_owned(),
             }
             .into());
         }
