@@ -425,7 +425,7 @@ Cache-Control: max-age=60
         at(1_618_884_475),
     );
     assert!(
-        matches!(r, Err(HttpSigError::UnsupportedAlgorithm { .. })),
+        matches!(r, Err(HttpSigError::AlgorithmMismatch { .. })),
         "{r:?}"
     );
     // Without the alg mismatch the same base verifies.
@@ -624,13 +624,14 @@ fn s4_3_rfc_fields_with_two_signatures_select_by_label() {
     );
     let keys = keyring("test-key-rsa");
     let now = at(1_618_884_480);
-    // The proxy signature is RSA (not supported here): the fields parse, the
-    // label is found and the `alg` check refuses it before any key is used.
+    // The proxy signature names `rsa-v1_5-sha256` while the key under its
+    // keyid here is an HMAC stand-in: the fields parse, the label is found
+    // and the `alg` check refuses it before the key is used (§3.2 step 6.4).
     let r = Verifier::new(s4_3_proxy_config())
         .unwrap()
         .verify(&m, B2_BODY, &keys, None, now);
     assert!(
-        matches!(&r, Err(HttpSigError::UnsupportedAlgorithm { alg }) if alg == "rsa-v1_5-sha256"),
+        matches!(&r, Err(HttpSigError::AlgorithmMismatch { alg, .. }) if alg == "rsa-v1_5-sha256"),
         "{r:?}"
     );
     // The client signature is by a key this verifier does not know.
