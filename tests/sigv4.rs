@@ -1567,3 +1567,66 @@ fn presign_at_the_end_of_time_does_not_overflow() {
     );
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// Hop-by-hop fields (RFC 9110 §7.6.1), `expect` and the W3C Trace Context
+/// fields are not signed by default, as botocore does not sign them: a
+/// proxy that drops or rewrites them (the gateway example strips hop-by-hop
+/// fields) must not break the signature.
+#[test]
+fn hop_by_hop_and_trace_headers_are_not_signed() {
+    let mut req = base_request();
+    for (name, value) in [
+        ("connection", "keep-alive"),
+        ("keep-alive", "timeout=5"),
+        ("proxy-authorization", "Basic cHJveHk6c2VjcmV0"),
+        ("proxy-connection", "keep-alive"),
+        ("te", "trailers"),
+        ("trailer", "x-checksum"),
+        ("upgrade", "h2c"),
+        ("expect", "100-continue"),
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        ("tracestate", "rojo=00f067aa0ba902b7"),
+        ("baggage", "userId=alice"),
+    ] {
+        req.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let (parts, body) = req.into_parts();
+    let creds = Credentials::new(AKID, EXAMPLE_SECRET);
+    let params = SigningParams::new("us-east-1", "execute-api", signed_at());
+    let out = sigv4::sign(&parts, Payload::Bytes(&body), &creds, &params).unwrap();
+    let auth = out
+        .headers()
+        .iter()
+        .find(|(n, _)| n == http::header::AUTHORIZATION)
+        .map(|(_, v)| v.to_str().unwrap().to_owned())
+        .unwrap();
+    assert!(
+        auth.contains("SignedHeaders=content-type;host;x-amz-date;x-custom,"),
+        "{auth}"
+    );
+    let mut r = http::Request::from_parts(parts, body);
+    out.apply_to(&mut r).unwrap();
+    // What a proxy forwards: the hop-by-hop fields gone, the trace rewritten.
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+    ] {
+        r.headers_mut().remove(name);
+    }
+    r.headers_mut().insert(
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    verify(&r).unwrap();
+}
