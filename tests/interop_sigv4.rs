@@ -310,6 +310,39 @@ fn check(name: &str) {
     }
 }
 
+/// The README example (notes/sigv4interop.md): an S3 URL presigned by
+/// boto3 / `aws s3 presign`, verified as S3 would.
+#[test]
+fn readme_example_verify_botocore_presigned_s3_url() -> Result<(), SigV4Error> {
+    use edge_auth::Secret;
+    use edge_auth::sigv4::{self, Payload, SigningSettings, VerifyParams};
+    use time::macros::datetime;
+
+    // boto3: s3.generate_presigned_url("get_object", Params={"Bucket": "examplebucket",
+    //     "Key": "test.txt"}, ExpiresIn=86400), at 2026-11-23T10:00:00Z.
+    let url = "https://examplebucket.s3.us-east-1.amazonaws.com/test.txt\
+        ?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+        &X-Amz-Credential=AKIDEXAMPLE%2F20261123%2Fus-east-1%2Fs3%2Faws4_request\
+        &X-Amz-Date=20261123T100000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\
+        &X-Amz-Signature=e5858232058c3f920c5a8965995d49895f5343a21a9627c09cfce3a6957a56ab";
+    let (parts, _body) = http::Request::get(url).body(()).unwrap().into_parts();
+
+    let mut params = VerifyParams::new("us-east-1", "s3", datetime!(2026-11-24 09:00:00 UTC));
+    params.settings = SigningSettings::s3(); // no path normalisation, single encoding
+    let signer = sigv4::verify(
+        &parts,
+        Payload::Unsigned, // a presigned S3 URL signs `UNSIGNED-PAYLOAD`
+        |akid| {
+            (akid == "AKIDEXAMPLE")
+                .then(|| Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned()))
+        },
+        &params,
+    )?;
+    assert!(signer.presigned);
+    assert_eq!(signer.expires_at, Some(datetime!(2026-11-24 10:00:00 UTC)));
+    Ok(())
+}
+
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         const NAMES: &[&str] = &[$(stringify!($name)),*];
