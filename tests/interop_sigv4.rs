@@ -132,9 +132,19 @@ fn sign_payload<'a>(payload_line: &'a str, body: &'a [u8]) -> Payload<'a> {
     }
 }
 
-/// Our signature of the case's request: (canonical request, string to
-/// sign, signature, Authorization header if header form).
-fn our_signature(c: &Value) -> (String, String, String, Option<String>) {
+/// What our signer produced for a case.
+struct Ours {
+    canonical_request: String,
+    string_to_sign: String,
+    signature: String,
+    /// Header form.
+    authorization: Option<String>,
+    /// Presigned form.
+    presigned_uri: Option<String>,
+}
+
+/// Our signature of the case's request.
+fn our_signature(c: &Value) -> Ours {
     let time = at(str_of(fixture(), "time"));
     let (parts, body) = build(&c["request"], View::Client);
     let creds = credentials(c);
@@ -157,12 +167,53 @@ fn our_signature(c: &Value) -> (String, String, String, Option<String>) {
         .iter()
         .find(|(n, _)| n == http::header::AUTHORIZATION)
         .map(|(_, v)| v.to_str().unwrap().to_owned());
-    (
-        String::from_utf8(out.canonical_request().to_vec()).expect("utf-8 canonical request"),
-        out.string_to_sign().to_owned(),
-        out.signature().to_owned(),
-        auth,
-    )
+    Ours {
+        canonical_request: String::from_utf8(out.canonical_request().to_vec())
+            .expect("utf-8 canonical request"),
+        string_to_sign: out.string_to_sign().to_owned(),
+        signature: out.signature().to_owned(),
+        authorization: auth,
+        presigned_uri: out.presigned_uri().map(ToString::to_string),
+    }
+}
+
+/// A query's pairs, percent-decoded (`+` as space), sorted: two URLs carry
+/// the same parameters whatever their order and encoding.
+fn decoded_pairs(url: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'%' if i + 2 < b.len() => {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                other => {
+                    out.push(other);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let mut pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    pairs.sort();
+    pairs
 }
 
 fn verify(
@@ -214,7 +265,13 @@ fn check(name: &str) {
     let expected_verify = difference.map_or("accept", |d| str_of(d, "verify"));
 
     // --- sign ----------------------------------------------------------------
-    let (creq, sts, sig, auth) = our_signature(c);
+    let Ours {
+        canonical_request: creq,
+        string_to_sign: sts,
+        signature: sig,
+        authorization: auth,
+        presigned_uri,
+    } = our_signature(c);
     if sign_differs {
         assert_ne!(
             creq,
@@ -236,6 +293,21 @@ fn check(name: &str) {
         assert_eq!(sig, str_of(boto, "signature"), "{name}: signature");
         if let Some(boto_auth) = boto["authorization"].as_str() {
             assert_eq!(auth.as_deref(), Some(boto_auth), "{name}: authorization");
+        }
+        // Our presigned URL carries botocore's parameters (order and
+        // encoding of the caller's own query aside).
+        if let Some(boto_url) = boto["presigned_url"].as_str() {
+            let ours = presigned_uri.expect("presign returns a URL");
+            assert_eq!(
+                decoded_pairs(&ours),
+                decoded_pairs(boto_url),
+                "{name}: presigned URL parameters"
+            );
+            assert_eq!(
+                ours.split_once('?').map(|(p, _)| p),
+                boto_url.split_once('?').map(|(p, _)| p),
+                "{name}: presigned URL path"
+            );
         }
     }
 
