@@ -237,6 +237,15 @@ case("s3_delete_objects_query", "S3SigV4Auth", "s3", "us-east-1", "POST", S3 + "
      [("Content-Type", "application/xml"), ("Content-MD5", "xxxxxxxxxxxxxxxxxxxxxxxx")],
      b"<Delete><Object><Key>a b</Key></Object></Delete>")
 
+case("s3_create_multipart_upload", "S3SigV4Auth", "s3", "us-east-1", "POST", S3 + "/big/file.bin?uploads",
+     [("Content-Type", "application/octet-stream")])
+case("s3_upload_part", "S3SigV4Auth", "s3", "us-east-1", "PUT",
+     S3 + "/big/file.bin?partNumber=2&uploadId=VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA--",
+     [("Content-MD5", "XrY7u+Ae7tCTyyK7j1rNww==")], BINARY, token=True)
+case("s3_copy_object", "S3SigV4Auth", "s3", "us-east-1", "PUT", S3 + "/copy/dest%20key.txt",
+     [("x-amz-copy-source", "/examplebucket/src%20key.txt?versionId=3%2F4"),
+      ("x-amz-metadata-directive", "REPLACE"), ("x-amz-meta-tag", "a,b")])
+
 # --- presigned URLs -----------------------------------------------------------
 case("presign_apigw_get", "SigV4QueryAuth", "execute-api", "us-east-1", "GET", APIGW + "/prod/items", expires=300)
 case("presign_apigw_token", "SigV4QueryAuth", "execute-api", "us-east-1", "GET", APIGW + "/prod/items", expires=900, token=True)
