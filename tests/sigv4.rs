@@ -1567,3 +1567,130 @@ fn presign_at_the_end_of_time_does_not_overflow() {
     );
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// Hop-by-hop fields (RFC 9110 §7.6.1), `expect` and the W3C Trace Context
+/// fields are not signed by default, as botocore does not sign them: a
+/// proxy that drops or rewrites them (the gateway example strips hop-by-hop
+/// fields) must not break the signature.
+#[test]
+fn hop_by_hop_and_trace_headers_are_not_signed() {
+    let mut req = base_request();
+    for (name, value) in [
+        ("connection", "keep-alive"),
+        ("keep-alive", "timeout=5"),
+        ("proxy-authorization", "Basic cHJveHk6c2VjcmV0"),
+        ("proxy-connection", "keep-alive"),
+        ("te", "trailers"),
+        ("trailer", "x-checksum"),
+        ("upgrade", "h2c"),
+        ("expect", "100-continue"),
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        ("tracestate", "rojo=00f067aa0ba902b7"),
+        ("baggage", "userId=alice"),
+    ] {
+        req.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let (parts, body) = req.into_parts();
+    let creds = Credentials::new(AKID, EXAMPLE_SECRET);
+    let params = SigningParams::new("us-east-1", "execute-api", signed_at());
+    let out = sigv4::sign(&parts, Payload::Bytes(&body), &creds, &params).unwrap();
+    let auth = out
+        .headers()
+        .iter()
+        .find(|(n, _)| n == http::header::AUTHORIZATION)
+        .map(|(_, v)| v.to_str().unwrap().to_owned())
+        .unwrap();
+    assert!(
+        auth.contains("SignedHeaders=content-type;host;x-amz-date;x-custom,"),
+        "{auth}"
+    );
+    let mut r = http::Request::from_parts(parts, body);
+    out.apply_to(&mut r).unwrap();
+    // What a proxy forwards: the hop-by-hop fields gone, the trace rewritten.
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+    ] {
+        r.headers_mut().remove(name);
+    }
+    r.headers_mut().insert(
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    verify(&r).unwrap();
+}
+
+/// A GET signed over `date:<value>` (and host) for 2026-11-23T10:00:00Z.
+fn signed_with_date_header(value: &str) -> http::Request<Vec<u8>> {
+    use ring::{digest, hmac};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let canonical = format!(
+        "GET\n/\n\ndate:{value}\nhost:api.example.com\n\ndate;host\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    let scope = "20261123/us-east-1/execute-api/aws4_request";
+    let sts = format!(
+        "AWS4-HMAC-SHA256\n20261123T100000Z\n{scope}\n{}",
+        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+    );
+    let mut k = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        format!("AWS4{EXAMPLE_SECRET}").as_bytes(),
+    );
+    for part in ["20261123", "us-east-1", "execute-api", "aws4_request"] {
+        let t = hmac::sign(&k, part.as_bytes());
+        k = hmac::Key::new(hmac::HMAC_SHA256, t.as_ref());
+    }
+    let sig = hex(hmac::sign(&k, sts.as_bytes()).as_ref());
+    http::Request::get("/")
+        .header("host", "api.example.com")
+        .header("date", value)
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders=date;host, Signature={sig}"),
+        )
+        .body(Vec::new())
+        .unwrap()
+}
+
+/// RFC 9110 §5.6.7: a recipient must accept all three HTTP-date forms; and
+/// botocore writes `Date` as RFC 5322 with a `-0000` zone (UTC).
+#[test]
+fn accepts_every_http_date_form_and_botocores_date() {
+    for value in [
+        "Mon, 23 Nov 2026 10:00:00 GMT",
+        "Monday, 23-Nov-26 10:00:00 GMT",
+        "Mon Nov 23 10:00:00 2026",
+        "Mon, 23 Nov 2026 10:00:00 -0000",
+        "Mon, 23 Nov 2026 10:00:00 +0000",
+    ] {
+        let signer = verify(&signed_with_date_header(value))
+            .unwrap_or_else(|e| panic!("`{value}` refused: {e}"));
+        assert_eq!(signer.signed_at, signed_at(), "{value}");
+    }
+    for value in [
+        "Mon, 23 Nov 2026 10:00:00 UTC",
+        "Mon, 23 Nov 2026 11:00:00 +0100",
+        "Tue, 23 Nov 2026 10:00:00 -0000",
+        "Monday, 23-Nov-26 10:00:00 -0000x",
+        "2026-11-23T10:00:00Z",
+    ] {
+        assert!(
+            matches!(
+                verify(&signed_with_date_header(value)),
+                Err(SigV4Error::MalformedDate(_))
+            ),
+            "`{value}` accepted"
+        );
+    }
+}

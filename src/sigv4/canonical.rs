@@ -396,63 +396,6 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<time::OffsetDateTime> {
     Some(time::PrimitiveDateTime::new(date, t).assume_utc())
 }
 
-/// Parses an RFC 9110 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the
-/// only `Date` form SigV4 signers send.
-pub(crate) fn parse_http_date(s: &str) -> Option<time::OffsetDateTime> {
-    let b = s.as_bytes();
-    if b.len() != 29 || !s.ends_with(" GMT") || b.get(3) != Some(&b',') {
-        return None;
-    }
-    let day_name = s.get(0..3)?;
-    if !["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&day_name) {
-        return None;
-    }
-    let month = match s.get(8..11)? {
-        "Jan" => time::Month::January,
-        "Feb" => time::Month::February,
-        "Mar" => time::Month::March,
-        "Apr" => time::Month::April,
-        "May" => time::Month::May,
-        "Jun" => time::Month::June,
-        "Jul" => time::Month::July,
-        "Aug" => time::Month::August,
-        "Sep" => time::Month::September,
-        "Oct" => time::Month::October,
-        "Nov" => time::Month::November,
-        "Dec" => time::Month::December,
-        _ => return None,
-    };
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        let digits = b.get(range)?;
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(digits).ok()?.parse().ok()
-    };
-    if b.get(4) != Some(&b' ')
-        || b.get(7) != Some(&b' ')
-        || b.get(11) != Some(&b' ')
-        || b.get(16) != Some(&b' ')
-        || b.get(19) != Some(&b':')
-        || b.get(22) != Some(&b':')
-    {
-        return None;
-    }
-    let date = time::Date::from_calendar_date(
-        i32::try_from(num(12..16)?).ok()?,
-        month,
-        u8::try_from(num(5..7)?).ok()?,
-    )
-    .ok()?;
-    let t = time::Time::from_hms(
-        u8::try_from(num(17..19)?).ok()?,
-        u8::try_from(num(20..22)?).ok()?,
-        u8::try_from(num(23..25)?).ok()?,
-    )
-    .ok()?;
-    Some(time::PrimitiveDateTime::new(date, t).assume_utc())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,9 +468,6 @@ mod tests {
         assert!(parse_amz_date("20150830T123600").is_none());
         assert!(parse_amz_date("20151330T123600Z").is_none());
         assert!(parse_amz_date("2015083OT123600Z").is_none());
-        let h = parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT").unwrap();
-        assert_eq!(h, t);
-        assert!(parse_http_date("Sun, 30 Aug 2015 12:36:00 UTC").is_none());
     }
 
     #[test]

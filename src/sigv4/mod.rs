@@ -226,8 +226,15 @@ pub struct SigningSettings {
     /// services (IoT) want it added after signing, unsigned.
     pub sign_session_token: bool,
     /// Headers never signed, because proxies and clients change them. The
-    /// default is the set the AWS SDKs share: `authorization`, `user-agent`,
-    /// `x-amzn-trace-id`, `transfer-encoding`. Presigning also skips
+    /// default is botocore's set (`SIGNED_HEADERS_BLACKLIST`) plus
+    /// `authorization` and `proxy-connection`: `user-agent`,
+    /// `x-amzn-trace-id`; the hop-by-hop fields intermediaries remove (RFC
+    /// 9110 §7.6.1: `connection`, `keep-alive`, `proxy-authenticate`,
+    /// `proxy-authorization`, `proxy-connection`, `te`, `trailer`,
+    /// `transfer-encoding`, `upgrade`) and `expect`, which proxies answer
+    /// themselves; and the W3C Trace Context fields every hop rewrites
+    /// (`traceparent`, `tracestate`, `baggage`). A signed header a proxy
+    /// drops makes the request unverifiable. Presigning also skips
     /// `x-amz-user-agent` and `x-amz-checksum-mode`, as the SDKs do.
     pub excluded_headers: Vec<HeaderName>,
 }
@@ -244,6 +251,20 @@ impl Default for SigningSettings {
                 http::header::USER_AGENT,
                 HeaderName::from_static("x-amzn-trace-id"),
                 http::header::TRANSFER_ENCODING,
+                // Hop-by-hop (RFC 9110 §7.6.1) and `expect`: gone after a proxy.
+                http::header::CONNECTION,
+                HeaderName::from_static("keep-alive"),
+                http::header::PROXY_AUTHENTICATE,
+                http::header::PROXY_AUTHORIZATION,
+                HeaderName::from_static("proxy-connection"),
+                http::header::TE,
+                http::header::TRAILER,
+                http::header::UPGRADE,
+                http::header::EXPECT,
+                // W3C Trace Context / Baggage: each traced hop rewrites them.
+                HeaderName::from_static("traceparent"),
+                HeaderName::from_static("tracestate"),
+                HeaderName::from_static("baggage"),
             ],
         }
     }

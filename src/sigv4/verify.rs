@@ -192,7 +192,8 @@ fn utf8<'a>(v: Cow<'a, [u8]>, name: &str) -> Result<Cow<'a, str>, SigV4Error> {
     }
 }
 
-fn extract(parts: &Parts) -> Result<Fields<'_>, SigV4Error> {
+/// `now` resolves the two-digit year of an RFC 850 `Date`.
+fn extract(parts: &Parts, now: time::OffsetDateTime) -> Result<Fields<'_>, SigV4Error> {
     let query = canonical::parse_query(parts.uri.query().unwrap_or_default());
     let presigned = query
         .iter()
@@ -203,7 +204,7 @@ fn extract(parts: &Parts) -> Result<Fields<'_>, SigV4Error> {
         (None, false) => Err(SigV4Error::MissingAuthentication),
         (Some(_), true) => Err(SigV4Error::AmbiguousAuthentication),
         (Some(value), false) => match auth.count() {
-            0 => header_fields(parts, value, query),
+            0 => header_fields(parts, value, query, now),
             more => Err(SigV4Error::DuplicateAuthorization(more + 1)),
         },
         (None, true) => query_fields(query),
@@ -214,6 +215,7 @@ fn header_fields<'a>(
     parts: &'a Parts,
     auth: &'a http::HeaderValue,
     query: QueryPairs<'a>,
+    now: time::OffsetDateTime,
 ) -> Result<Fields<'a>, SigV4Error> {
     let auth = parse_authorization(auth.as_bytes())?;
     let mut dates = parts.headers.get_all("x-amz-date").iter();
@@ -246,8 +248,8 @@ fn header_fields<'a>(
                 .to_str()
                 .map_err(|_| SigV4Error::MalformedDate("non-ascii `date`".into()))?
                 .trim_matches(OWS);
-            let t = canonical::parse_http_date(s)
-                .ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
+            let t =
+                parse_date_header(s, now).ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
             let iso = canonical::format_amz_date(t)
                 .ok_or_else(|| SigV4Error::MalformedDate(truncate(s)))?;
             (Cow::Owned(iso), t, "date")
@@ -274,6 +276,23 @@ fn header_fields<'a>(
         expires_secs: None,
         session_token,
         query,
+    })
+}
+
+/// A `Date` header: any of the three HTTP-date forms a recipient must
+/// accept (RFC 9110 §5.6.7), or IMF-fixdate with the zone written `-0000` /
+/// `+0000`, the RFC 5322 form botocore's SigV4 signer sends
+/// (`email.utils.formatdate` without `usegmt`). Those zones are UTC too, and
+/// the value itself is covered by the signature.
+fn parse_date_header(s: &str, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+    use crate::jwk::cache::freshness::parse_http_date;
+    parse_http_date(s.as_bytes(), now).or_else(|| {
+        let head = s
+            .strip_suffix(" -0000")
+            .or_else(|| s.strip_suffix(" +0000"))?;
+        // Only the IMF-fixdate layout (29 bytes with ` GMT`).
+        (head.len() == 25 && head.as_bytes().get(3) == Some(&b','))
+            .then(|| parse_http_date(format!("{head} GMT").as_bytes(), now))?
     })
 }
 
@@ -567,7 +586,7 @@ fn verify_inner(
     params: &VerifyParams<'_>,
     key_for: impl FnOnce(&Scope<'_>) -> Option<hmac::Key>,
 ) -> Result<VerifiedSigner, SigV4Error> {
-    let fields = extract(parts)?;
+    let fields = extract(parts, params.now)?;
     let scope = parse_credential(&fields.credential)?;
     if scope.date != fields.amz_date.get(..8).unwrap_or_default() {
         return Err(SigV4Error::ScopeDateMismatch {
@@ -663,7 +682,7 @@ fn verify_inner(
 
 /// The canonical request a verifier builds for `parts` (fuzzing).
 pub(crate) fn canonical_request_for_fuzz(parts: &Parts) -> Result<Vec<u8>, SigV4Error> {
-    let fields = extract(parts)?;
+    let fields = extract(parts, time::OffsetDateTime::UNIX_EPOCH)?;
     parse_credential(&fields.credential)?;
     let signed = parse_signed_headers(&fields.signed_headers)?;
     let prepared = prepare(
