@@ -36,6 +36,7 @@ mod components;
 mod digest;
 pub(crate) mod fields;
 mod keyring;
+mod pkcs8;
 mod replay;
 mod sign;
 mod verify;
@@ -276,6 +277,13 @@ pub enum HttpSigError {
     /// Key material was unusable.
     #[error("invalid key: {0}")]
     InvalidKey(String),
+    /// A randomized signature (RSA-PSS, ECDSA) could not be made because
+    /// the system random generator failed.
+    #[error("signing with `{alg}` failed: no randomness available")]
+    SigningFailed {
+        /// The algorithm.
+        alg: &'static str,
+    },
     /// A value could not be serialised into a field (e.g. a nonce with
     /// non-printable characters).
     #[error("cannot serialise `{0}` into a structured field")]
