@@ -89,6 +89,43 @@ enum SigningInner {
 }
 
 /// A key that signs: the `keyid` it is published under and the key material.
+///
+/// An ECDSA P-256 key from PKCS#8 signs an outbound request; the receiver
+/// verifies with the public key (here taken from the signing key; a
+/// receiver would build it with [`VerifyingKey::try_from_ecdsa_public`]):
+///
+/// ```
+/// use edge_auth::Secret;
+/// use edge_auth::httpsig::{Algorithm, KeyRing, Signer, SignerConfig, SigningKey, Verifier};
+///
+/// // PKCS#8 DER, e.g. `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256
+/// // -outform DER`; made by ring for this example.
+/// let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+///     &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+///     &ring::rand::SystemRandom::new(),
+/// )
+/// .map_err(|_| "no randomness")?;
+/// let key = SigningKey::try_from_ecdsa_pkcs8(
+///     "edge-1",
+///     Algorithm::EcdsaP256Sha256,
+///     &Secret::new(pkcs8.as_ref().to_vec()),
+/// )?;
+/// let mut keys = KeyRing::new();
+/// keys.insert("edge-1", key.verifying_key());
+///
+/// let signer = Signer::new(key, SignerConfig::default())?;
+/// let now = time::OffsetDateTime::from_unix_timestamp(1_795_428_000)?;
+/// let req = http::Request::post("https://origin.example/v1/orders").body(br#"{"qty":1}"#.to_vec())?;
+/// let (parts, body) = req.into_parts();
+/// let out = signer.sign(&parts, &body, None, now)?;
+/// let mut req = http::Request::from_parts(parts, body);
+/// out.apply_to(&mut req);
+///
+/// let (parts, body) = req.into_parts();
+/// let verified = Verifier::default().verify(&parts, &body, &keys, None, now)?;
+/// assert_eq!(verified.algorithm, Algorithm::EcdsaP256Sha256);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SigningKey {
     keyid: String,
     inner: SigningInner,

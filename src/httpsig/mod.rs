@@ -1,8 +1,10 @@
 //! HTTP Message Signatures (RFC 9421) with Content-Digest (RFC 9530): sign
-//! requests and responses with `hmac-sha256` or `ed25519`, verify them with
-//! those and with `rsa-pss-sha512`, `rsa-v1_5-sha256`, `ecdsa-p256-sha256`
-//! and `ecdsa-p384-sha384` (RFC 9421 §3.3), under a verification policy,
-//! with structured fields parsed per RFC 9651 §4.2.
+//! requests and responses and verify them, under a verification policy,
+//! with every algorithm of RFC 9421 §3.3 (`hmac-sha256`, `ed25519`,
+//! `rsa-pss-sha512`, `rsa-v1_5-sha256`, `ecdsa-p256-sha256`,
+//! `ecdsa-p384-sha384`), with structured fields parsed per RFC 9651 §4.2.
+//! RSA-PSS and ECDSA signing draw randomness from the system (see
+//! [`SigningKey::try_from_rsa_pkcs8`]); nothing else does.
 //!
 //! Which signature is verified: with [`VerifierConfig::label`] set, exactly
 //! that one (others are ignored); otherwise the signatures are tried in
