@@ -1383,3 +1383,21 @@ fn b1_1_private_key_is_refused_with_a_typed_error() {
         "{r:?}"
     );
 }
+
+/// The published RFC's §4.3 (and §2.4) client signature `sig1=:LAH8…:`
+/// does not verify against its own Signature-Input (`created=1618884475`):
+/// it was made over the §2.5 base, `created=1618884473`. Our verifier
+/// refuses it as printed and accepts it with the §2.5 parameters, which
+/// shows the inconsistency is the RFC's, not the base construction's.
+#[test]
+fn s4_3_client_signature_was_made_with_the_s2_5_created() {
+    let v = rsa_ecdsa();
+    let c = vector_case(&v, "3.2 verification example rsa-pss-sha512");
+    let printed = S4_3_INPUT.split_once(", proxy_sig=").unwrap().0;
+    assert!(printed.contains("created=1618884475"));
+    let r = verify_case(&v, &c, printed, S4_3_SIG1);
+    assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
+    let s2_5 = printed.replace("created=1618884475", "created=1618884473");
+    assert_eq!(s2_5, str_of(&c, "signature_input"));
+    assert_eq!(verify_case(&v, &c, &s2_5, S4_3_SIG1).unwrap(), "sig1");
+}
