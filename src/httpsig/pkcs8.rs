@@ -55,7 +55,8 @@ fn classify(pkcs8: &[u8]) -> Option<RsaPkcs8<'_>> {
     let (SEQUENCE, info, []) = tlv(pkcs8)? else {
         return None;
     };
-    let (INTEGER, _version, rest) = tlv(info)? else {
+    // Version 0 (v1) or 1 (v2, RFC 5958 OneAsymmetricKey).
+    let (INTEGER, [0 | 1], rest) = tlv(info)? else {
         return None;
     };
     let (SEQUENCE, algorithm, rest) = tlv(rest)? else {
@@ -111,11 +112,17 @@ mod tests {
 
     #[test]
     fn truncated_and_overlong_inputs_do_not_parse() {
+        // Empty, truncated, 5-byte length, short content, version 2.
+        let version_2 = [
+            0x30, 0x14, 0x02, 0x01, 0x02, 0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+            0x0d, 0x01, 0x01, 0x0a, 0x04, 0x02, 0xab, 0xcd,
+        ];
         for doc in [
             &[][..],
             &[0x30],
             &[0x30, 0x85, 1, 2, 3, 4, 5],
             &[0x30, 0x05, 0x02],
+            &version_2,
         ] {
             assert_eq!(classify_rsa(doc), RsaPkcs8::Other);
         }
