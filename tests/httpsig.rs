@@ -1322,3 +1322,302 @@ fn ecdsa_p256_signature_verifies_through_the_verifier() {
         .into_parts();
     assert!(verifier.verify(&parts, b"", &keys, None, now).is_err());
 }
+
+// ------------------------------------------------------------ RSA and ECDSA signing
+
+/// PKCS#8 documents for each signing algorithm: RSA from aws-lc-rs (ring
+/// cannot generate RSA keys), ECDSA from ring.
+fn pkcs8_for(alg: edge_auth::httpsig::Algorithm) -> Secret<Vec<u8>> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use edge_auth::httpsig::Algorithm;
+    use ring::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+    };
+    let rng = ring::rand::SystemRandom::new();
+    match alg {
+        Algorithm::RsaPssSha512 | Algorithm::RsaV15Sha256 => {
+            let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+            let der: Pkcs8V1Der<'_> = kp.as_der().unwrap();
+            Secret::new(der.as_ref().to_vec())
+        }
+        Algorithm::EcdsaP256Sha256 => Secret::new(
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .unwrap()
+                .as_ref()
+                .to_vec(),
+        ),
+        Algorithm::EcdsaP384Sha384 => Secret::new(
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng)
+                .unwrap()
+                .as_ref()
+                .to_vec(),
+        ),
+        other => panic!("not an RSA or ECDSA algorithm: {other:?}"),
+    }
+}
+
+fn asymmetric_signing_key(alg: edge_auth::httpsig::Algorithm, keyid: &str) -> SigningKey {
+    use edge_auth::httpsig::Algorithm;
+    let pkcs8 = pkcs8_for(alg);
+    match alg {
+        Algorithm::RsaPssSha512 | Algorithm::RsaV15Sha256 => {
+            SigningKey::try_from_rsa_pkcs8(keyid, alg, &pkcs8).unwrap()
+        }
+        _ => SigningKey::try_from_ecdsa_pkcs8(keyid, alg, &pkcs8).unwrap(),
+    }
+}
+
+/// sign -> verify for each RSA and ECDSA algorithm (RFC 9421 §3.3.1,
+/// §3.3.2, §3.3.4, §3.3.5), with and without the `alg` parameter; the
+/// signature has the algorithm's length; a changed covered component and
+/// a key of another algorithm are refused.
+fn check_asymmetric_round_trip(alg: edge_auth::httpsig::Algorithm, sig_len: usize) {
+    let key = asymmetric_signing_key(alg, "a1");
+    assert_eq!(key.algorithm(), alg);
+    assert_eq!(key.keyid(), "a1");
+    let dbg = format!("{key:?}");
+    assert!(
+        dbg.contains("redacted") && dbg.contains(&format!("{alg:?}")),
+        "{dbg}"
+    );
+    let mut keys = KeyRing::new();
+    keys.insert("a1", key.verifying_key());
+    for include_alg in [false, true] {
+        let mut config = SignerConfig::default();
+        config.include_alg = include_alg;
+        // A fresh key of the same algorithm under the same keyid.
+        let signer = Signer::new(asymmetric_signing_key(alg, "a1"), config).unwrap();
+        let (parts, body) = request(br#"{"qty":1}"#);
+        let out = signer.sign(&parts, &body, Some("n-1"), t(0)).unwrap();
+        let mut req = http::Request::from_parts(parts, body);
+        out.apply_to(&mut req);
+        let (parts, body) = req.into_parts();
+        let sig = parts.headers["signature"].to_str().unwrap();
+        let raw = B64
+            .decode(sig.trim_start_matches("sig1=:").trim_end_matches(':'))
+            .unwrap();
+        assert_eq!(raw.len(), sig_len, "{}", alg.as_str());
+        assert_eq!(
+            parts.headers["signature-input"]
+                .to_str()
+                .unwrap()
+                .contains(&format!(";alg=\"{}\"", alg.as_str())),
+            include_alg
+        );
+        // Signed by another key of the same algorithm under the same keyid.
+        let r = Verifier::default().verify(&parts, &body, &keys, None, t(1));
+        assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
+    }
+
+    // With the key itself: verifies; a changed path does not.
+    let signer = Signer::new(key, SignerConfig::default()).unwrap();
+    let (parts, body) = request(br#"{"qty":1}"#);
+    let out = signer.sign(&parts, &body, None, t(0)).unwrap();
+    let mut req = http::Request::from_parts(parts, body);
+    out.apply_to(&mut req);
+    let (mut parts, body) = req.into_parts();
+    let verified = Verifier::default()
+        .verify(&parts, &body, &keys, None, t(1))
+        .unwrap();
+    assert_eq!(verified.algorithm, alg);
+    assert_eq!(verified.keyid, "a1");
+    parts.uri = "/api/orders2?id=7&x=%20y".parse().unwrap();
+    let r = Verifier::default().verify(&parts, &body, &keys, None, t(1));
+    assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
+}
+
+#[test]
+fn rsa_pss_sha512_sign_verify_round_trip() {
+    check_asymmetric_round_trip(edge_auth::httpsig::Algorithm::RsaPssSha512, 256);
+}
+
+#[test]
+fn rsa_v1_5_sha256_sign_verify_round_trip() {
+    check_asymmetric_round_trip(edge_auth::httpsig::Algorithm::RsaV15Sha256, 256);
+}
+
+#[test]
+fn ecdsa_p256_sha256_sign_verify_round_trip() {
+    check_asymmetric_round_trip(edge_auth::httpsig::Algorithm::EcdsaP256Sha256, 64);
+}
+
+#[test]
+fn ecdsa_p384_sha384_sign_verify_round_trip() {
+    check_asymmetric_round_trip(edge_auth::httpsig::Algorithm::EcdsaP384Sha384, 96);
+}
+
+/// RSASSA-PKCS1-v1_5 is deterministic: two signatures over the same base
+/// are equal; RSA-PSS and ECDSA are randomized and differ.
+#[test]
+fn only_rsa_v1_5_signatures_are_deterministic() {
+    use edge_auth::httpsig::Algorithm;
+    for (alg, deterministic) in [
+        (Algorithm::RsaV15Sha256, true),
+        (Algorithm::RsaPssSha512, false),
+        (Algorithm::EcdsaP256Sha256, false),
+    ] {
+        let signer =
+            Signer::new(asymmetric_signing_key(alg, "a1"), SignerConfig::default()).unwrap();
+        let (parts, body) = request(b"");
+        let a = signer.sign(&parts, &body, None, t(0)).unwrap();
+        let b = signer.sign(&parts, &body, None, t(0)).unwrap();
+        assert_eq!(a.signature_base(), b.signature_base());
+        assert_eq!(
+            a.signature() == b.signature(),
+            deterministic,
+            "{}",
+            alg.as_str()
+        );
+    }
+}
+
+#[test]
+fn rsa_and_ecdsa_signing_keys_check_algorithm_and_material() {
+    use edge_auth::httpsig::Algorithm;
+    let rsa = pkcs8_for(Algorithm::RsaV15Sha256);
+    let p256 = pkcs8_for(Algorithm::EcdsaP256Sha256);
+    let invalid = |r: Result<SigningKey, HttpSigError>| match r {
+        Err(e @ HttpSigError::InvalidKey(_)) => {
+            let msg = e.to_string();
+            assert!(
+                !msg.ends_with('.') && msg.starts_with("invalid key"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected InvalidKey, got {other:?}"),
+    };
+    // An algorithm of the other family, or none of these.
+    invalid(SigningKey::try_from_rsa_pkcs8(
+        "k",
+        Algorithm::EcdsaP256Sha256,
+        &rsa,
+    ));
+    invalid(SigningKey::try_from_rsa_pkcs8(
+        "k",
+        Algorithm::HmacSha256,
+        &rsa,
+    ));
+    invalid(SigningKey::try_from_ecdsa_pkcs8(
+        "k",
+        Algorithm::RsaPssSha512,
+        &p256,
+    ));
+    invalid(SigningKey::try_from_ecdsa_pkcs8(
+        "k",
+        Algorithm::Ed25519,
+        &p256,
+    ));
+    // A key of another type or curve.
+    invalid(SigningKey::try_from_rsa_pkcs8(
+        "k",
+        Algorithm::RsaPssSha512,
+        &p256,
+    ));
+    invalid(SigningKey::try_from_ecdsa_pkcs8(
+        "k",
+        Algorithm::EcdsaP256Sha256,
+        &rsa,
+    ));
+    invalid(SigningKey::try_from_ecdsa_pkcs8(
+        "k",
+        Algorithm::EcdsaP384Sha384,
+        &p256,
+    ));
+    // Garbage and truncation.
+    invalid(SigningKey::try_from_rsa_pkcs8(
+        "k",
+        Algorithm::RsaPssSha512,
+        &Secret::new(vec![0x30, 0x82, 0xff]),
+    ));
+    let mut cut = rsa.expose().clone();
+    cut.truncate(cut.len() / 2);
+    invalid(SigningKey::try_from_rsa_pkcs8(
+        "k",
+        Algorithm::RsaV15Sha256,
+        &Secret::new(cut),
+    ));
+    invalid(SigningKey::try_from_ecdsa_pkcs8(
+        "k",
+        Algorithm::EcdsaP256Sha256,
+        &Secret::new(Vec::new()),
+    ));
+}
+
+/// An `id-RSASSA-PSS` PKCS#8 key (RFC 4055; RFC 9421 B.1.2's form) signs
+/// `rsa-pss-sha512` but never `rsa-v1_5-sha256` (RFC 4055 §1.2), and one
+/// whose parameters restrict it is refused rather than misused.
+#[test]
+fn id_rsassa_pss_keys_sign_pss_only() {
+    use edge_auth::httpsig::Algorithm;
+    let rsa = pkcs8_for(Algorithm::RsaPssSha512);
+    // Rewrap the inner RSAPrivateKey under id-RSASSA-PSS, then with a
+    // (SHA-256-restricting) parameter SEQUENCE.
+    let inner = {
+        // SEQUENCE { INTEGER 0, SEQUENCE { rsaEncryption, NULL }, OCTET STRING { key } }
+        let d = rsa.expose();
+        let body_start = if d[1] & 0x80 != 0 {
+            2 + usize::from(d[1] & 0x7f)
+        } else {
+            2
+        };
+        let after_version = body_start + 3;
+        let after_alg = after_version + 2 + usize::from(d[after_version + 1]);
+        let len_len = if d[after_alg + 1] & 0x80 != 0 {
+            1 + usize::from(d[after_alg + 1] & 0x7f)
+        } else {
+            1
+        };
+        d[after_alg + 1 + len_len..].to_vec()
+    };
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match content.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n if n < 0x100 => out.extend([0x81, n as u8]),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend(content);
+        out
+    }
+    let pss_oid = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a,
+    ];
+    let wrap = |params: &[u8]| {
+        let mut alg = pss_oid.to_vec();
+        alg.extend(params);
+        let mut info = vec![0x02, 0x01, 0x00];
+        info.extend(der(0x30, &alg));
+        info.extend(der(0x04, &inner));
+        Secret::new(der(0x30, &info))
+    };
+    let unrestricted = wrap(&[]);
+    let key =
+        SigningKey::try_from_rsa_pkcs8("pss", Algorithm::RsaPssSha512, &unrestricted).unwrap();
+    let mut keys = KeyRing::new();
+    keys.insert("pss", key.verifying_key());
+    let signer = Signer::new(key, SignerConfig::default()).unwrap();
+    let (parts, body) = request(b"");
+    let out = signer.sign(&parts, &body, None, t(0)).unwrap();
+    let mut req = http::Request::from_parts(parts, body);
+    out.apply_to(&mut req);
+    let (parts, body) = req.into_parts();
+    Verifier::default()
+        .verify(&parts, &body, &keys, None, t(1))
+        .unwrap();
+
+    let r = SigningKey::try_from_rsa_pkcs8("pss", Algorithm::RsaV15Sha256, &unrestricted);
+    assert!(
+        matches!(&r, Err(HttpSigError::InvalidKey(m)) if m.contains("rsa-v1_5-sha256")),
+        "{r:?}"
+    );
+    // RSASSA-PSS-params with hashAlgorithm [0] sha256.
+    let sha256 = [
+        0x30, 0x0f, 0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,
+        0x02, 0x01,
+    ];
+    let r = SigningKey::try_from_rsa_pkcs8("pss", Algorithm::RsaPssSha512, &wrap(&sha256));
+    assert!(
+        matches!(&r, Err(HttpSigError::InvalidKey(m)) if m.contains("parameters")),
+        "{r:?}"
+    );
+}

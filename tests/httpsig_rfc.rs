@@ -425,7 +425,7 @@ Cache-Control: max-age=60
         at(1_618_884_475),
     );
     assert!(
-        matches!(r, Err(HttpSigError::AlgorithmMismatch { .. })),
+        matches!(&r, Err(HttpSigError::AlgorithmMismatch { alg, key_alg: "hmac-sha256" }) if alg == "rsa-pss-sha512"),
         "{r:?}"
     );
     // Without the alg mismatch the same base verifies.
@@ -624,14 +624,15 @@ fn s4_3_rfc_fields_with_two_signatures_select_by_label() {
     );
     let keys = keyring("test-key-rsa");
     let now = at(1_618_884_480);
-    // The proxy signature names `rsa-v1_5-sha256` while the key under its
-    // keyid here is an HMAC stand-in: the fields parse, the label is found
-    // and the `alg` check refuses it before the key is used (§3.2 step 6.4).
+    // The proxy signature is RSA and the key under its keyid here is HMAC:
+    // the fields parse, the label is found and the `alg` check (§3.2 step
+    // 6.4) refuses it before the key is used. (With the RFC's RSA key it
+    // verifies: `s4_3_reverse_proxy_rsa_v1_5_sha256`.)
     let r = Verifier::new(s4_3_proxy_config())
         .unwrap()
         .verify(&m, B2_BODY, &keys, None, now);
     assert!(
-        matches!(&r, Err(HttpSigError::AlgorithmMismatch { alg, .. }) if alg == "rsa-v1_5-sha256"),
+        matches!(&r, Err(HttpSigError::AlgorithmMismatch { alg, key_alg: "hmac-sha256" }) if alg == "rsa-v1_5-sha256"),
         "{r:?}"
     );
     // The client signature is by a key this verifier does not know.
@@ -987,4 +988,416 @@ fn client_absolute_uri_verifies_at_origin_server() {
     let verifier = Verifier::new(config).unwrap();
     let verified = verifier.verify(&server, b"", &keys, None, at(1_618_884_473));
     assert!(verified.is_ok(), "{verified:?}");
+}
+
+// ------------------------------------------------------------ Appendix B.2.1-B.2.4, B.3, §3.2, §4.3: RSA and ECDSA
+
+/// RFC 9421 B.1.1-B.1.3 keys and the RSA-PSS, RSA v1.5 and ECDSA examples
+/// (source and caveats in the file). Shipped with the crate's tests, so
+/// these never skip.
+const RSA_ECDSA_VECTORS: &str = include_str!("vectors/rfc9421-appendix-b-rsa-ecdsa.json");
+
+fn rsa_ecdsa() -> serde_json::Value {
+    serde_json::from_str(RSA_ECDSA_VECTORS).unwrap()
+}
+
+fn vector_case(v: &serde_json::Value, name: &str) -> serde_json::Value {
+    v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("vector `{name}` missing"))
+        .clone()
+}
+
+fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("`{key}` missing"))
+}
+
+/// A vector message: a request when it has a method, else a response.
+enum VectorMessage {
+    Request(request::Parts, Vec<u8>),
+    Response(response::Parts, Vec<u8>),
+}
+
+fn vector_message(v: &serde_json::Value, name: &str) -> VectorMessage {
+    let m = &v["messages"][name];
+    let body = str_of(m, "body").as_bytes().to_vec();
+    let headers = m["headers"].as_array().unwrap();
+    if let Some(method) = m["method"].as_str() {
+        assert_eq!(
+            m["scheme"], "https",
+            "the vectors assume https (the default)"
+        );
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(str_of(m, "target"));
+        for h in headers {
+            b = b.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
+        }
+        VectorMessage::Request(b.body(()).unwrap().into_parts().0, body)
+    } else {
+        let mut b = http::Response::builder().status(m["status"].as_u64().unwrap() as u16);
+        for h in headers {
+            b = b.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
+        }
+        VectorMessage::Response(b.body(()).unwrap().into_parts().0, body)
+    }
+}
+
+fn b64url(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    B64.decode(b64).unwrap()
+}
+
+fn vector_algorithm(name: &str) -> edge_auth::httpsig::Algorithm {
+    use edge_auth::httpsig::Algorithm;
+    match name {
+        "rsa-pss-sha512" => Algorithm::RsaPssSha512,
+        "rsa-v1_5-sha256" => Algorithm::RsaV15Sha256,
+        "ecdsa-p256-sha256" => Algorithm::EcdsaP256Sha256,
+        other => panic!("unexpected alg {other}"),
+    }
+}
+
+/// The RFC's public key for `keyid`, from its JWK members.
+fn vector_public_key(v: &serde_json::Value, keyid: &str) -> VerifyingKey {
+    let k = &v["keys"][keyid];
+    let alg = vector_algorithm(str_of(k, "alg"));
+    if k["n"].is_string() {
+        VerifyingKey::try_from_rsa_components(alg, &b64url(str_of(k, "n")), &b64url(str_of(k, "e")))
+            .unwrap()
+    } else {
+        let mut point = vec![0x04];
+        point.extend(b64url(str_of(k, "x")));
+        point.extend(b64url(str_of(k, "y")));
+        VerifyingKey::try_from_ecdsa_public(alg, &point).unwrap()
+    }
+}
+
+/// The RFC's private key for `keyid` as a signing key, when ring takes it
+/// (B.1.2 as printed; B.1.3 through its PKCS#8 form).
+fn vector_signing_key(v: &serde_json::Value, keyid: &str) -> Option<SigningKey> {
+    let k = &v["keys"][keyid];
+    let alg = vector_algorithm(str_of(k, "alg"));
+    match keyid {
+        "test-key-rsa-pss" => Some(
+            SigningKey::try_from_rsa_pkcs8(
+                keyid,
+                alg,
+                &Secret::new(pem_to_der(str_of(k, "private_pem"))),
+            )
+            .unwrap(),
+        ),
+        "test-key-ecc-p256" => Some(
+            SigningKey::try_from_ecdsa_pkcs8(
+                keyid,
+                alg,
+                &Secret::new(pem_to_der(str_of(k, "private_pkcs8_pem"))),
+            )
+            .unwrap(),
+        ),
+        _ => None,
+    }
+}
+
+/// The SignerConfig that reproduces a case's Signature-Input (and the
+/// nonce to pass to `sign`).
+fn case_signer_config(c: &serde_json::Value) -> (SignerConfig, Option<String>) {
+    let dict = sf::parse_dictionary(str_of(c, "signature_input")).unwrap();
+    let (label, sf::Entry::InnerList(items, params)) = &dict[0] else {
+        panic!("not an inner list")
+    };
+    let mut config = SignerConfig::default();
+    config.label = label.clone();
+    config.components = items
+        .iter()
+        .map(|i| Component::try_from_identifier(&sf::serialize_item(i).unwrap()).unwrap())
+        .collect();
+    config.expires_after = None;
+    config.content_digest = None;
+    config.include_alg = params.iter().any(|(n, _)| n == "alg");
+    let text = |key: &str| {
+        params.iter().find_map(|(n, v)| match v {
+            sf::BareItem::String(s) if n == key => Some(s.clone()),
+            _ => None,
+        })
+    };
+    config.tag = text("tag");
+    (config, text("nonce"))
+}
+
+fn case_time(c: &serde_json::Value) -> OffsetDateTime {
+    at(c["verify_at"].as_i64().unwrap())
+}
+
+/// Signs the case's message with `key` and the case's parameters.
+fn sign_case(
+    v: &serde_json::Value,
+    c: &serde_json::Value,
+    key: SigningKey,
+) -> Result<edge_auth::httpsig::SigningOutput, HttpSigError> {
+    let (config, nonce) = case_signer_config(c);
+    let signer = Signer::new(key, config).unwrap();
+    match vector_message(v, str_of(c, "message")) {
+        VectorMessage::Request(parts, body) => {
+            signer.sign(&parts, &body, nonce.as_deref(), case_time(c))
+        }
+        VectorMessage::Response(parts, body) => {
+            signer.sign_response(&parts, &body, None, nonce.as_deref(), case_time(c))
+        }
+    }
+}
+
+/// Verifies `signature_input` / `signature` on the case's message with the
+/// RFC's public key; no application requirements beyond the label.
+fn verify_case(
+    v: &serde_json::Value,
+    c: &serde_json::Value,
+    signature_input: &str,
+    signature: &str,
+) -> Result<String, HttpSigError> {
+    verify_case_on(v, c, str_of(c, "message"), signature_input, signature)
+}
+
+fn verify_case_on(
+    v: &serde_json::Value,
+    c: &serde_json::Value,
+    message: &str,
+    signature_input: &str,
+    signature: &str,
+) -> Result<String, HttpSigError> {
+    let keyid = str_of(c, "keyid");
+    let mut keys = KeyRing::new();
+    keys.insert(keyid, vector_public_key(v, keyid));
+    let mut config = lenient();
+    config.label = Some(str_of(c, "label").to_owned());
+    let verifier = Verifier::new(config).unwrap();
+    let add = |h: &mut http::HeaderMap| {
+        h.append("signature-input", signature_input.parse().unwrap());
+        h.append("signature", signature.parse().unwrap());
+    };
+    let verified = match vector_message(v, message) {
+        VectorMessage::Request(mut parts, body) => {
+            add(&mut parts.headers);
+            verifier
+                .verify(&parts, &body, &keys, None, case_time(c))
+                .map(|r| (r.label.to_string(), r.keyid.to_string()))
+        }
+        VectorMessage::Response(mut parts, body) => {
+            add(&mut parts.headers);
+            verifier
+                .verify_response(&parts, &body, None, &keys, None, case_time(c))
+                .map(|r| (r.label.to_string(), r.keyid.to_string()))
+        }
+    }?;
+    assert_eq!(verified.1, keyid);
+    Ok(verified.0)
+}
+
+/// One RFC example: (1) our signer's signature base and Signature-Input are
+/// byte-identical to the RFC's; (2) our verifier accepts the RFC's
+/// Signature with the RFC's public key (so it rebuilt exactly that base);
+/// (3) a flipped signature bit is refused; (4) when ring takes the RFC's
+/// private key, our own (randomized) signature verifies too.
+fn check_rsa_ecdsa_case(name: &str) {
+    let v = rsa_ecdsa();
+    let c = vector_case(&v, name);
+    let keyid = str_of(&c, "keyid");
+    let (input, signature) = (str_of(&c, "signature_input"), str_of(&c, "signature"));
+
+    // (1) The base is key-independent: an HMAC stand-in under the same
+    // keyid works for keys ring cannot sign with. `alg`, when sent, names
+    // the key's algorithm, so that case is left to (2).
+    let (config, _) = case_signer_config(&c);
+    if !config.include_alg {
+        let stand_in = SigningKey::try_from_hmac_sha256(keyid, &secret()).unwrap();
+        let out = sign_case(&v, &c, stand_in).unwrap();
+        assert_eq!(out.signature_base(), str_of(&c, "signature_base"));
+        assert_eq!(out.signature_input().to_str().unwrap(), input);
+    }
+
+    // (2)
+    assert_eq!(
+        verify_case(&v, &c, input, signature).unwrap(),
+        str_of(&c, "label")
+    );
+
+    // (3)
+    let (label, b64) = signature.split_once("=:").unwrap();
+    let mut raw = B64.decode(b64.trim_end_matches(':')).unwrap();
+    raw[7] ^= 0x01;
+    let flipped = format!("{label}=:{}:", B64.encode(&raw));
+    let r = verify_case(&v, &c, input, &flipped);
+    assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
+
+    // (4)
+    if let Some(key) = vector_signing_key(&v, keyid) {
+        let out = sign_case(&v, &c, key).unwrap();
+        assert_eq!(out.signature_base(), str_of(&c, "signature_base"));
+        if c["deterministic"] == true {
+            assert_eq!(out.signature().to_str().unwrap(), signature);
+        }
+        let ours = out.signature().to_str().unwrap().to_owned();
+        assert_eq!(
+            verify_case(&v, &c, input, &ours).unwrap(),
+            str_of(&c, "label")
+        );
+    }
+}
+
+#[test]
+fn b2_1_minimal_rsa_pss_sha512() {
+    check_rsa_ecdsa_case("B.2.1 minimal rsa-pss-sha512");
+}
+
+#[test]
+fn b2_2_selective_rsa_pss_sha512() {
+    check_rsa_ecdsa_case("B.2.2 selective rsa-pss-sha512");
+}
+
+#[test]
+fn b2_3_full_coverage_rsa_pss_sha512() {
+    check_rsa_ecdsa_case("B.2.3 full coverage rsa-pss-sha512");
+}
+
+#[test]
+fn b2_4_response_ecdsa_p256_sha256() {
+    check_rsa_ecdsa_case("B.2.4 response ecdsa-p256-sha256");
+}
+
+#[test]
+fn b3_tls_terminating_proxy_ecdsa_p256_sha256() {
+    check_rsa_ecdsa_case("B.3 tls-terminating proxy ecdsa-p256-sha256");
+}
+
+#[test]
+fn s3_2_verification_example_rsa_pss_sha512() {
+    check_rsa_ecdsa_case("3.2 verification example rsa-pss-sha512");
+}
+
+#[test]
+fn s4_3_reverse_proxy_rsa_v1_5_sha256() {
+    check_rsa_ecdsa_case("4.3 reverse proxy rsa-v1_5-sha256");
+}
+
+/// B.2.4's printed test-response carries a Content-Digest that is not the
+/// body's (nor the one in the signature base): on that message the RFC's
+/// signature cannot verify, and the digest check names the mismatch.
+#[test]
+fn b2_4_printed_test_response_digest_is_not_the_signed_one() {
+    let v = rsa_ecdsa();
+    let c = vector_case(&v, "B.2.4 response ecdsa-p256-sha256");
+    let r = verify_case_on(
+        &v,
+        &c,
+        "test-response",
+        str_of(&c, "signature_input"),
+        str_of(&c, "signature"),
+    );
+    assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
+    let VectorMessage::Response(parts, body) = vector_message(&v, "test-response") else {
+        panic!("not a response")
+    };
+    let r = verify_content_digest(&parts.headers, &body);
+    assert!(
+        matches!(r, Err(HttpSigError::DigestMismatch { .. })),
+        "{r:?}"
+    );
+    let VectorMessage::Response(parts, body) = vector_message(&v, "test-response-digest-corrected")
+    else {
+        panic!("not a response")
+    };
+    assert!(verify_content_digest(&parts.headers, &body).is_ok());
+}
+
+/// The B.1.2 key verifies for `rsa-pss-sha512` only: the RFC's B.2.3
+/// signature offered as `rsa-v1_5-sha256` under a v1.5 key is refused.
+#[test]
+fn b1_2_key_as_rsa_v1_5_does_not_verify_a_pss_signature() {
+    let v = rsa_ecdsa();
+    let c = vector_case(&v, "B.2.3 full coverage rsa-pss-sha512");
+    let k = &v["keys"]["test-key-rsa-pss"];
+    let key = VerifyingKey::try_from_rsa_components(
+        edge_auth::httpsig::Algorithm::RsaV15Sha256,
+        &b64url(str_of(k, "n")),
+        &b64url(str_of(k, "e")),
+    )
+    .unwrap();
+    let mut keys = KeyRing::new();
+    keys.insert("test-key-rsa-pss", key);
+    let VectorMessage::Request(mut parts, body) = vector_message(&v, "test-request") else {
+        panic!("not a request")
+    };
+    parts.headers.insert(
+        "signature-input",
+        str_of(&c, "signature_input").parse().unwrap(),
+    );
+    parts
+        .headers
+        .insert("signature", str_of(&c, "signature").parse().unwrap());
+    let r = Verifier::new(lenient())
+        .unwrap()
+        .verify(&parts, &body, &keys, None, case_time(&c));
+    assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
+}
+
+/// B.1.1's private key has unbalanced primes (1088 and 960 bits), which
+/// ring refuses: a typed error, not a panic, so §4.3 is verify-only.
+#[test]
+fn b1_1_private_key_is_refused_with_a_typed_error() {
+    let v = rsa_ecdsa();
+    let pkcs1 = pem_to_der(str_of(&v["keys"]["test-key-rsa"], "private_pem"));
+    // PKCS#8 v1 around the PKCS#1 key: rsaEncryption with NULL parameters.
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match content.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n if n < 0x100 => out.extend([0x81, n as u8]),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend(content);
+        out
+    }
+    let algorithm = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut info = vec![0x02, 0x01, 0x00];
+    info.extend(algorithm);
+    info.extend(der(0x04, &pkcs1));
+    let pkcs8 = Secret::new(der(0x30, &info));
+    let r = SigningKey::try_from_rsa_pkcs8(
+        "test-key-rsa",
+        edge_auth::httpsig::Algorithm::RsaV15Sha256,
+        &pkcs8,
+    );
+    assert!(
+        matches!(&r, Err(HttpSigError::InvalidKey(m)) if m.contains("InconsistentComponents")),
+        "{r:?}"
+    );
+}
+
+/// The published RFC's §4.3 (and §2.4) client signature `sig1=:LAH8…:`
+/// does not verify against its own Signature-Input (`created=1618884475`):
+/// it was made over the §2.5 base, `created=1618884473`. Our verifier
+/// refuses it as printed and accepts it with the §2.5 parameters, which
+/// shows the inconsistency is the RFC's, not the base construction's.
+#[test]
+fn s4_3_client_signature_was_made_with_the_s2_5_created() {
+    let v = rsa_ecdsa();
+    let c = vector_case(&v, "3.2 verification example rsa-pss-sha512");
+    let printed = S4_3_INPUT.split_once(", proxy_sig=").unwrap().0;
+    assert!(printed.contains("created=1618884475"));
+    let r = verify_case(&v, &c, printed, S4_3_SIG1);
+    assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
+    let s2_5 = printed.replace("created=1618884475", "created=1618884473");
+    assert_eq!(s2_5, str_of(&c, "signature_input"));
+    assert_eq!(verify_case(&v, &c, &s2_5, S4_3_SIG1).unwrap(), "sig1");
 }

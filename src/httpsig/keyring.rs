@@ -1,15 +1,24 @@
-//! Keys for HTTP Message Signatures (RFC 9421 §3.3): `hmac-sha256` and
-//! `ed25519` signing keys; verification keys for those and for
-//! `rsa-pss-sha512`, `rsa-v1_5-sha256`, `ecdsa-p256-sha256` and
-//! `ecdsa-p384-sha384`; and a `KeyRing` of keys by `keyid` that supports
-//! rotation (several active keys) and retirement.
+//! Keys for HTTP Message Signatures (RFC 9421 §3.3): signing and
+//! verification keys for `hmac-sha256`, `ed25519`, `rsa-pss-sha512`,
+//! `rsa-v1_5-sha256`, `ecdsa-p256-sha256` and `ecdsa-p384-sha384`, and a
+//! `KeyRing` of keys by `keyid` that supports rotation (several active keys)
+//! and retirement.
+//!
+//! RSA-PSS and ECDSA signing draw randomness (the PSS salt, the ECDSA
+//! nonce) from `ring::rand::SystemRandom`: the operating system's generator,
+//! or `crypto.getRandomValues` in a Worker. That is not I/O in the sense of
+//! this crate's sans-IO rule (nothing is sent, awaited or read from the
+//! clock), but it is the one input that does not come from the caller.
 
 use super::HttpSigError;
+use super::pkcs8::{RsaPkcs8, classify_rsa};
 use crate::secret::Secret;
+use ring::rand::SystemRandom;
 use ring::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, Ed25519KeyPair, KeyPair as _,
-    RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA512, RsaPublicKeyComponents,
-    UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ED25519, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RSA_PSS_2048_8192_SHA512, RSA_PSS_SHA512,
+    RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -23,16 +32,16 @@ pub enum Algorithm {
     /// `ed25519` (RFC 9421 §3.3.6).
     Ed25519,
     /// `rsa-pss-sha512` (RFC 9421 §3.3.1): RSASSA-PSS, SHA-512, MGF1 with
-    /// SHA-512, 64-byte salt. Verification only.
+    /// SHA-512, 64-byte salt.
     RsaPssSha512,
     /// `rsa-v1_5-sha256` (RFC 9421 §3.3.2): RSASSA-PKCS1-v1_5 with SHA-256.
-    /// Verification only.
+    ///
     RsaV15Sha256,
     /// `ecdsa-p256-sha256` (RFC 9421 §3.3.4): ECDSA on P-256 with SHA-256,
-    /// signature `r || s` (64 bytes). Verification only.
+    /// signature `r || s` (64 bytes).
     EcdsaP256Sha256,
     /// `ecdsa-p384-sha384` (RFC 9421 §3.3.5): ECDSA on P-384 with SHA-384,
-    /// signature `r || s` (96 bytes). Verification only.
+    /// signature `r || s` (96 bytes).
     EcdsaP384Sha384,
 }
 
@@ -69,9 +78,54 @@ const MIN_HMAC_KEY: usize = 32;
 enum SigningInner {
     Hmac(ring::hmac::Key),
     Ed25519(Box<Ed25519KeyPair>),
+    Rsa {
+        alg: Algorithm,
+        pair: Box<RsaKeyPair>,
+    },
+    Ecdsa {
+        alg: Algorithm,
+        pair: Box<EcdsaKeyPair>,
+    },
 }
 
 /// A key that signs: the `keyid` it is published under and the key material.
+///
+/// An ECDSA P-256 key from PKCS#8 signs an outbound request; the receiver
+/// verifies with the public key (here taken from the signing key; a
+/// receiver would build it with [`VerifyingKey::try_from_ecdsa_public`]):
+///
+/// ```
+/// use edge_auth::Secret;
+/// use edge_auth::httpsig::{Algorithm, KeyRing, Signer, SignerConfig, SigningKey, Verifier};
+///
+/// // PKCS#8 DER, e.g. `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256
+/// // -outform DER`; made by ring for this example.
+/// let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+///     &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+///     &ring::rand::SystemRandom::new(),
+/// )
+/// .map_err(|_| "no randomness")?;
+/// let key = SigningKey::try_from_ecdsa_pkcs8(
+///     "edge-1",
+///     Algorithm::EcdsaP256Sha256,
+///     &Secret::new(pkcs8.as_ref().to_vec()),
+/// )?;
+/// let mut keys = KeyRing::new();
+/// keys.insert("edge-1", key.verifying_key());
+///
+/// let signer = Signer::new(key, SignerConfig::default())?;
+/// let now = time::OffsetDateTime::from_unix_timestamp(1_795_428_000)?;
+/// let req = http::Request::post("https://origin.example/v1/orders").body(br#"{"qty":1}"#.to_vec())?;
+/// let (parts, body) = req.into_parts();
+/// let out = signer.sign(&parts, &body, None, now)?;
+/// let mut req = http::Request::from_parts(parts, body);
+/// out.apply_to(&mut req);
+///
+/// let (parts, body) = req.into_parts();
+/// let verified = Verifier::default().verify(&parts, &body, &keys, None, now)?;
+/// assert_eq!(verified.algorithm, Algorithm::EcdsaP256Sha256);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SigningKey {
     keyid: String,
     inner: SigningInner,
@@ -136,6 +190,93 @@ impl SigningKey {
         })
     }
 
+    /// An `rsa-pss-sha512` or `rsa-v1_5-sha256` key from a PKCS#8 document
+    /// (v1, DER) of 2048 to 4096 bits. The algorithm identifier may be
+    /// `rsaEncryption` or, for `rsa-pss-sha512` only, `id-RSASSA-PSS` without
+    /// parameters (RFC 9421 B.1.2's form; RFC 4055 §1.2 forbids using such a
+    /// key for PKCS#1 v1.5). Signing draws the PSS salt from the system
+    /// random generator (see the module docs); PKCS#1 v1.5 is deterministic.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] for another algorithm, a document ring
+    /// refuses (encoding, size, inconsistent or unbalanced primes), or an
+    /// `id-RSASSA-PSS` key with parameters or used for `rsa-v1_5-sha256`.
+    pub fn try_from_rsa_pkcs8(
+        keyid: &str,
+        algorithm: Algorithm,
+        pkcs8: &Secret<Vec<u8>>,
+    ) -> Result<Self, HttpSigError> {
+        if !matches!(algorithm, Algorithm::RsaPssSha512 | Algorithm::RsaV15Sha256) {
+            return Err(HttpSigError::InvalidKey(format!(
+                "`{}` is not an RSA algorithm",
+                algorithm.as_str()
+            )));
+        }
+        let rejected = |e: ring::error::KeyRejected| {
+            HttpSigError::InvalidKey(format!("not a usable RSA PKCS#8 key: {e}"))
+        };
+        let pair = match (classify_rsa(pkcs8.expose()), algorithm) {
+            (RsaPkcs8::PssUnrestricted(inner), Algorithm::RsaPssSha512) => {
+                RsaKeyPair::from_der(inner).map_err(rejected)?
+            }
+            (RsaPkcs8::PssUnrestricted(_) | RsaPkcs8::PssRestricted, Algorithm::RsaV15Sha256) => {
+                return Err(HttpSigError::InvalidKey(
+                    "an id-RSASSA-PSS key cannot sign `rsa-v1_5-sha256`".into(),
+                ));
+            }
+            (RsaPkcs8::PssRestricted, _) => {
+                return Err(HttpSigError::InvalidKey(
+                    "id-RSASSA-PSS key parameters are not supported (use an unrestricted key)"
+                        .into(),
+                ));
+            }
+            _ => RsaKeyPair::from_pkcs8(pkcs8.expose()).map_err(rejected)?,
+        };
+        Ok(Self {
+            keyid: keyid.to_owned(),
+            inner: SigningInner::Rsa {
+                alg: algorithm,
+                pair: Box::new(pair),
+            },
+        })
+    }
+
+    /// An `ecdsa-p256-sha256` or `ecdsa-p384-sha384` key from a PKCS#8
+    /// document (v1, DER, with the public key, as `openssl pkcs8 -topk8`
+    /// writes it). Signing draws the nonce from the system random generator
+    /// (see the module docs) and yields `r || s`.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] for another algorithm or a document that
+    /// is not a key on that algorithm's curve.
+    pub fn try_from_ecdsa_pkcs8(
+        keyid: &str,
+        algorithm: Algorithm,
+        pkcs8: &Secret<Vec<u8>>,
+    ) -> Result<Self, HttpSigError> {
+        let signing = match algorithm {
+            Algorithm::EcdsaP256Sha256 => &ECDSA_P256_SHA256_FIXED_SIGNING,
+            Algorithm::EcdsaP384Sha384 => &ECDSA_P384_SHA384_FIXED_SIGNING,
+            other => {
+                return Err(HttpSigError::InvalidKey(format!(
+                    "`{}` is not an ECDSA algorithm",
+                    other.as_str()
+                )));
+            }
+        };
+        let pair = EcdsaKeyPair::from_pkcs8(signing, pkcs8.expose(), &SystemRandom::new())
+            .map_err(|e| {
+                HttpSigError::InvalidKey(format!("not a `{}` PKCS#8 key: {e}", algorithm.as_str()))
+            })?;
+        Ok(Self {
+            keyid: keyid.to_owned(),
+            inner: SigningInner::Ecdsa {
+                alg: algorithm,
+                pair: Box::new(pair),
+            },
+        })
+    }
+
     /// The key identifier sent as the `keyid` parameter.
     pub fn keyid(&self) -> &str {
         &self.keyid
@@ -146,11 +287,12 @@ impl SigningKey {
         match self.inner {
             SigningInner::Hmac(_) => Algorithm::HmacSha256,
             SigningInner::Ed25519(_) => Algorithm::Ed25519,
+            SigningInner::Rsa { alg, .. } | SigningInner::Ecdsa { alg, .. } => alg,
         }
     }
 
-    /// The matching verification key (for Ed25519, the public key; for HMAC,
-    /// the same secret).
+    /// The matching verification key (for HMAC, the same secret; otherwise
+    /// the public key).
     pub fn verifying_key(&self) -> VerifyingKey {
         match &self.inner {
             SigningInner::Hmac(k) => VerifyingKey {
@@ -162,13 +304,57 @@ impl SigningKey {
                     pair.public_key().as_ref().to_vec(),
                 )),
             },
+            SigningInner::Rsa { alg, pair } => {
+                let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                VerifyingKey {
+                    inner: VerifyingInner::Rsa {
+                        alg: *alg,
+                        n: public.n.into(),
+                        e: public.e.into(),
+                    },
+                }
+            }
+            SigningInner::Ecdsa { alg, pair } => {
+                let verification: &'static dyn ring::signature::VerificationAlgorithm = match alg {
+                    Algorithm::EcdsaP384Sha384 => &ECDSA_P384_SHA384_FIXED,
+                    _ => &ECDSA_P256_SHA256_FIXED,
+                };
+                VerifyingKey {
+                    inner: VerifyingInner::Ecdsa {
+                        alg: *alg,
+                        key: UnparsedPublicKey::new(
+                            verification,
+                            pair.public_key().as_ref().to_vec(),
+                        ),
+                    },
+                }
+            }
         }
     }
 
-    pub(crate) fn sign(&self, base: &[u8]) -> Vec<u8> {
+    /// Signs the signature base. Only the randomized algorithms can fail,
+    /// and only when the system random generator does.
+    pub(crate) fn sign(&self, base: &[u8]) -> Result<Vec<u8>, HttpSigError> {
+        let failed = |_: ring::error::Unspecified| HttpSigError::SigningFailed {
+            alg: self.algorithm().as_str(),
+        };
         match &self.inner {
-            SigningInner::Hmac(k) => ring::hmac::sign(k, base).as_ref().to_vec(),
-            SigningInner::Ed25519(pair) => pair.sign(base).as_ref().to_vec(),
+            SigningInner::Hmac(k) => Ok(ring::hmac::sign(k, base).as_ref().to_vec()),
+            SigningInner::Ed25519(pair) => Ok(pair.sign(base).as_ref().to_vec()),
+            SigningInner::Rsa { alg, pair } => {
+                let padding: &'static dyn ring::signature::RsaEncoding = match alg {
+                    Algorithm::RsaPssSha512 => &RSA_PSS_SHA512,
+                    _ => &RSA_PKCS1_SHA256,
+                };
+                let mut sig = vec![0; pair.public().modulus_len()];
+                pair.sign(padding, &SystemRandom::new(), base, &mut sig)
+                    .map_err(failed)?;
+                Ok(sig)
+            }
+            SigningInner::Ecdsa { pair, .. } => pair
+                .sign(&SystemRandom::new(), base)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(failed),
         }
     }
 }

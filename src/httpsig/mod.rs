@@ -1,8 +1,10 @@
 //! HTTP Message Signatures (RFC 9421) with Content-Digest (RFC 9530): sign
-//! requests and responses with `hmac-sha256` or `ed25519`, verify them with
-//! those and with `rsa-pss-sha512`, `rsa-v1_5-sha256`, `ecdsa-p256-sha256`
-//! and `ecdsa-p384-sha384` (RFC 9421 §3.3), under a verification policy,
-//! with structured fields parsed per RFC 9651 §4.2.
+//! requests and responses and verify them, under a verification policy,
+//! with every algorithm of RFC 9421 §3.3 (`hmac-sha256`, `ed25519`,
+//! `rsa-pss-sha512`, `rsa-v1_5-sha256`, `ecdsa-p256-sha256`,
+//! `ecdsa-p384-sha384`), with structured fields parsed per RFC 9651 §4.2.
+//! RSA-PSS and ECDSA signing draw randomness from the system (see
+//! [`SigningKey::try_from_rsa_pkcs8`]); nothing else does.
 //!
 //! Which signature is verified: with [`VerifierConfig::label`] set, exactly
 //! that one (others are ignored); otherwise the signatures are tried in
@@ -36,6 +38,7 @@ mod components;
 mod digest;
 pub(crate) mod fields;
 mod keyring;
+mod pkcs8;
 mod replay;
 mod sign;
 mod verify;
@@ -276,6 +279,13 @@ pub enum HttpSigError {
     /// Key material was unusable.
     #[error("invalid key: {0}")]
     InvalidKey(String),
+    /// A randomized signature (RSA-PSS, ECDSA) could not be made because
+    /// the system random generator failed.
+    #[error("signing with `{alg}` failed: no randomness available")]
+    SigningFailed {
+        /// The algorithm.
+        alg: &'static str,
+    },
     /// A value could not be serialised into a field (e.g. a nonce with
     /// non-printable characters).
     #[error("cannot serialise `{0}` into a structured field")]

@@ -184,7 +184,8 @@ impl Signer {
     /// the request, [`HttpSigError::NonAsciiField`] for a field that needs
     /// `;bs`, [`HttpSigError::MalformedComponent`] for `;sf`/`;key` fields
     /// that do not parse, [`HttpSigError::Unserialisable`] for a nonce or tag
-    /// that is not a printable ASCII string.
+    /// that is not a printable ASCII string, [`HttpSigError::SigningFailed`]
+    /// when an RSA-PSS or ECDSA key finds no system randomness.
     pub fn sign(
         &self,
         request: &http::request::Parts,
@@ -285,7 +286,7 @@ impl Signer {
             fields::write_string(&mut params_line, t).map_err(unserialisable)?;
         }
         let base = signature_base(&c.components, &params_line, message)?;
-        let sig = self.key.sign(base.as_bytes());
+        let sig = self.key.sign(base.as_bytes())?;
 
         let mut input = String::with_capacity(c.label.len() + 1 + params_line.len());
         input.push_str(&c.label);
