@@ -56,4 +56,5 @@ replay_targets!(
     structured_fields,
     httpsig_verify,
     json_reader,
+    httpsig_pkcs8,
 );

@@ -1477,3 +1477,23 @@ pub fn json_reader(data: &[u8]) {
         (Err(e), Ok(c)) => panic!("{text:?}: typed claims accepted as {c:?}, serde_json: {e}"),
     }
 }
+
+/// PKCS#8 signing keys for HTTP Message Signatures (the `id-RSASSA-PSS` DER
+/// reader in `httpsig::pkcs8`, then ring): any bytes give a key or an
+/// `InvalidKey` error, never a panic, and a key that loads signs for the
+/// algorithm it was loaded as.
+pub fn httpsig_pkcs8(data: &[u8]) {
+    use edge_auth::Secret;
+    use edge_auth::httpsig::{Algorithm, SigningKey};
+    let der = Secret::new(data.to_vec());
+    for alg in [Algorithm::RsaPssSha512, Algorithm::RsaV15Sha256] {
+        if let Ok(key) = SigningKey::try_from_rsa_pkcs8("k", alg, &der) {
+            assert_eq!(key.algorithm(), alg);
+        }
+    }
+    for alg in [Algorithm::EcdsaP256Sha256, Algorithm::EcdsaP384Sha384] {
+        if let Ok(key) = SigningKey::try_from_ecdsa_pkcs8("k", alg, &der) {
+            assert_eq!(key.algorithm(), alg);
+        }
+    }
+}
