@@ -246,6 +246,8 @@ fn list(items: &[String]) -> String {
 }
 
 impl JwtError {
+    #[cold]
+    #[inline(never)]
     pub(crate) fn malformed(part: Part, reason: impl Into<String>) -> Self {
         JwtError::Malformed {
             part,

@@ -210,6 +210,17 @@ struct RawHeader<'a> {
     b64: Option<bool>,
 }
 
+/// `crit` is rare and refused anyway: read out of line, so that the serde
+/// machinery it needs stays out of the header's hot code.
+#[cold]
+#[inline(never)]
+fn read_crit<'a>(r: &mut Reader<'a>) -> Result<Vec<Cow<'a, str>>, JsonError> {
+    Ok(Vec::<StrValue<'a>>::deserialize(&mut *r)?
+        .into_iter()
+        .map(|s| s.0)
+        .collect())
+}
+
 /// Reads the header object straight off the reader (no visitor: a header
 /// is read for every token).
 fn read_header<'a>(r: &mut Reader<'a>) -> Result<RawHeader<'a>, JsonError> {
@@ -261,14 +272,7 @@ fn read_header<'a>(r: &mut Reader<'a>) -> Result<RawHeader<'a>, JsonError> {
             1 => out.alg = Some(string_value(r, "alg")?),
             2 => out.kid = Some(string_value(r, "kid")?),
             4 => out.typ = Some(string_value(r, "typ")?),
-            8 => {
-                out.crit = Some(
-                    Vec::<StrValue<'a>>::deserialize(&mut *r)?
-                        .into_iter()
-                        .map(|s| s.0)
-                        .collect(),
-                )
-            }
+            8 => out.crit = Some(read_crit(r)?),
             16 => out.b64 = Some(bool::deserialize(&mut *r)?),
             // jku, x5u, jwk, x5c and the rest are never used to find a
             // key: the caller's key set is the only source of trust.

@@ -26,6 +26,11 @@ pub(crate) struct JsonError {
 }
 
 impl JsonError {
+    // Errors are the rare path: kept out of line so that the reader's hot
+    // code stays dense in the instruction cache (validation shares it with
+    // the signature check, which evicts what it does not need).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn new(msg: impl fmt::Display, at: usize) -> Self {
         Self {
             msg: msg.to_string(),
@@ -148,6 +153,8 @@ impl<'de> Reader<'de> {
         self.pos
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn error(&self, msg: impl fmt::Display) -> JsonError {
         JsonError::new(msg, self.pos)
     }
@@ -185,6 +192,8 @@ impl<'de> Reader<'de> {
         self.expect(b':', "`:`")
     }
 
+    #[cold]
+    #[inline(never)]
     fn unexpected(&self, what: &str) -> JsonError {
         match self.peek() {
             None => self.error(format_args!("unexpected end of JSON, expected {what}")),
