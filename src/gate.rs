@@ -298,6 +298,31 @@ struct DiscoveryStatus {
     applied_at: Option<OffsetDateTime>,
 }
 
+impl DiscoveryStatus {
+    /// A fetch was handed out less than `timeout` ago: join it.
+    fn in_flight(&self, now: OffsetDateTime, timeout: Duration) -> bool {
+        self.in_flight_since
+            .is_some_and(|since| now < cache::add(since, timeout))
+    }
+
+    /// A failed fetch's retry delay has not passed yet.
+    fn backing_off(&self, now: OffsetDateTime) -> bool {
+        self.retry_at.is_some_and(|at| now < at)
+    }
+}
+
+/// The plan to fetch `issuer`'s discovery document from `url`.
+fn discovery_plan(issuer: &Issuer, url: String, in_flight: bool, now: OffsetDateTime) -> FetchPlan {
+    FetchPlan {
+        issuer: issuer.config.issuer.clone(),
+        url,
+        kind: FetchKind::Discovery,
+        in_flight,
+        headers: HeaderMap::new(),
+        issued_at: Some(now),
+    }
+}
+
 #[derive(Debug)]
 struct IssuerState {
     cache: Option<JwksCache>,
@@ -671,23 +696,10 @@ impl Gate {
         let Some(url) = issuer.discovery_url.clone() else {
             return Authn::Reject(Rejection::unavailable("the issuer has no key source"));
         };
-        let plan = |in_flight| {
-            Authn::Fetch(FetchPlan {
-                issuer: issuer.config.issuer.clone(),
-                url,
-                kind: FetchKind::Discovery,
-                in_flight,
-                headers: HeaderMap::new(),
-                issued_at: Some(now),
-            })
-        };
-        if status
-            .in_flight_since
-            .is_some_and(|since| now < cache::add(since, self.discovery_timeout))
-        {
-            return plan(true);
+        if status.in_flight(now, self.discovery_timeout) {
+            return Authn::Fetch(discovery_plan(issuer, url, true, now));
         }
-        if status.retry_at.is_some_and(|at| now < at) {
+        if status.backing_off(now) {
             return Authn::Reject(retry_after(
                 Rejection::unavailable("the issuer's discovery document is unavailable")
                     .with_issuer(issuer.config.issuer.as_str()),
@@ -696,7 +708,7 @@ impl Gate {
             ));
         }
         status.in_flight_since = Some(now);
-        plan(false)
+        Authn::Fetch(discovery_plan(issuer, url, false, now))
     }
 
     fn authorize(&self, facts: &RequestFacts<'_>, principal: Option<Box<Principal>>) -> Outcome {
@@ -895,25 +907,17 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Option<FetchPlan> {
         let url = issuer.discovery_url.as_ref()?;
-        let in_flight = status
-            .in_flight_since
-            .is_some_and(|since| now < cache::add(since, self.discovery_timeout));
-        let backing_off = status.retry_at.is_some_and(|at| now < at);
         let stale = status
             .applied_at
             .is_none_or(|at| now >= cache::add(at, self.discovery_refresh));
-        if in_flight || backing_off || (has_keys_endpoint && !stale) {
+        if status.in_flight(now, self.discovery_timeout)
+            || status.backing_off(now)
+            || (has_keys_endpoint && !stale)
+        {
             return None;
         }
         status.in_flight_since = Some(now);
-        Some(FetchPlan {
-            issuer: issuer.config.issuer.clone(),
-            url: url.clone(),
-            kind: FetchKind::Discovery,
-            in_flight: false,
-            headers: HeaderMap::new(),
-            issued_at: Some(now),
-        })
+        Some(discovery_plan(issuer, url.clone(), false, now))
     }
 
     /// The key cache state of `issuer`, to persist (e.g. in Workers KV) and

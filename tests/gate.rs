@@ -246,18 +246,7 @@ fn discovery_with_another_issuer_is_refused_and_backs_off() {
     let g = gate(vec![IssuerConfig::new(ISS, [AUD])]);
     let token = k.sign(&claims(ISS, &[]));
     let plan = fetch(check(&g, "/orders/1", Some(&token), NOW));
-    let doc =
-        json!({"issuer": "https://evil.example.com", "jwks_uri": "https://evil.example.com/k"});
-    assert!(
-        g.apply_fetch_response(
-            &plan,
-            StatusCode::OK,
-            &HeaderMap::new(),
-            doc.to_string().as_bytes(),
-            NOW
-        )
-        .is_err()
-    );
+    assert!(refused_discovery(&g, &plan, NOW));
     let r = deny(check(&g, "/orders/1", Some(&token), NOW));
     assert_eq!(r.kind(), RejectionKind::Unavailable);
     assert_eq!(r.to_response().status(), 503);
@@ -900,6 +889,21 @@ fn unrepresentable_claims_are_refused() {
     }
 }
 
+/// Answers `plan` with a discovery document for another issuer, which the
+/// gate must refuse.
+fn refused_discovery(g: &Gate, plan: &FetchPlan, now: OffsetDateTime) -> bool {
+    let evil =
+        json!({"issuer": "https://evil.example.com", "jwks_uri": "https://evil.example.com/k"});
+    g.apply_fetch_response(
+        plan,
+        StatusCode::OK,
+        &HeaderMap::new(),
+        evil.to_string().as_bytes(),
+        now,
+    )
+    .is_err()
+}
+
 fn discovered_issuer() -> IssuerConfig {
     IssuerConfig::new(ISS, [AUD])
         .with_roles(RoleMapper::new().with_source(ClaimSource::roles("roles").unwrap()))
@@ -1050,18 +1054,7 @@ fn a_failed_discovery_refresh_keeps_the_keys_and_retries_later() {
         .expect("discovery retried after the delay");
 
     // A document for another issuer is refused; the keys still serve.
-    let evil =
-        json!({"issuer": "https://evil.example.com", "jwks_uri": "https://evil.example.com/k"});
-    assert!(
-        g.apply_fetch_response(
-            &plan,
-            StatusCode::OK,
-            &HeaderMap::new(),
-            evil.to_string().as_bytes(),
-            retry
-        )
-        .is_err()
-    );
+    assert!(refused_discovery(&g, &plan, retry));
     assert!(matches!(
         check(&g, "/orders/1", Some(&token), retry),
         Outcome::Allow { .. }
