@@ -132,7 +132,21 @@ fn run(file: &'static str, name: &str) {
     let now = OffsetDateTime::from_unix_timestamp(case.now).unwrap();
 
     let result = Validator::new(v).validate::<Value>(&case.token, &keys, now);
-    match (case.expect.as_str(), result) {
+    // With the `aws-lc-rs` feature, keys are parsed when the set loads: a
+    // point off its curve is refused then (a diagnostic), not at
+    // verification, so the token finds no key.
+    let expect = match case.expect.as_str() {
+        "BadSignature" if cfg!(feature = "aws-lc-rs") && name == "ec_point_not_on_curve" => {
+            let refused = keys
+                .diagnostics()
+                .iter()
+                .any(|d| d.reason.contains("aws-lc-rs refused"));
+            assert!(refused, "{about}: {:?}", keys.diagnostics());
+            "UnknownKey"
+        }
+        other => other,
+    };
+    match (expect, result) {
         ("valid", Ok(claims)) => {
             if let Some(iss) = claims.raw().get("iss") {
                 assert!(

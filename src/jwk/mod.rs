@@ -19,6 +19,39 @@
 pub mod cache;
 pub mod discovery;
 
+#[cfg(all(feature = "aws-lc-rs", not(target_arch = "wasm32")))]
+#[path = "lc.rs"]
+mod backend;
+
+/// Without the `aws-lc-rs` feature (or on wasm32) ring verifies every
+/// signature and keys keep no parsed form.
+#[cfg(not(all(feature = "aws-lc-rs", not(target_arch = "wasm32"))))]
+mod backend {
+    use super::Material;
+    use crate::jwt::header::Alg;
+
+    #[derive(Clone)]
+    pub(super) struct Parsed;
+
+    impl Parsed {
+        pub(super) fn empty() -> Self {
+            Self
+        }
+
+        #[expect(
+            clippy::unnecessary_wraps,
+            reason = "the aws-lc-rs build's parse can fail"
+        )]
+        pub(super) fn new(_: &Material, _: impl Fn(Alg) -> bool) -> Result<Self, String> {
+            Ok(Self)
+        }
+
+        pub(super) fn verify(&self, _: Alg, _: &[u8], _: &[u8]) -> Option<bool> {
+            None
+        }
+    }
+}
+
 use std::fmt;
 
 use ring::{hmac, signature};
@@ -254,6 +287,7 @@ impl KeySet {
                 kid: kid.map(str::to_owned),
                 alg: None,
                 material: Material::Hmac(Box::new(keys)),
+                parsed: backend::Parsed::empty(),
             }],
             diagnostics: Vec::new(),
         })
@@ -342,6 +376,9 @@ pub(crate) struct Key {
     /// The key's own `alg`, when it named one.
     alg: Option<Alg>,
     material: Material,
+    /// The key as parsed by the `aws-lc-rs` feature's backend (empty
+    /// without it).
+    parsed: backend::Parsed,
 }
 
 impl fmt::Debug for Key {
@@ -458,38 +495,16 @@ impl Key {
     /// Verifies `signature` over `message` with `alg` (which [`Key::fits`]).
     pub(crate) fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> Result<(), JwtError> {
         let ok = match (&self.material, alg) {
-            (Material::Rsa { n, e, .. }, alg) => {
-                let params: &signature::RsaParameters = match alg {
-                    Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    Alg::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-                    Alg::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-                    Alg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-                    Alg::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-                    Alg::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-                    _ => return Err(JwtError::BadSignature),
-                };
-                signature::RsaPublicKeyComponents { n: &**n, e: &**e }
-                    .verify(params, message, sig)
-                    .is_ok()
-            }
-            (Material::P256(point), Alg::ES256) => {
+            // The fixed-size check first, whichever backend verifies.
+            (Material::P256(_), Alg::ES256) | (Material::Ed25519(_), Alg::EdDSA) => {
                 fixed_len(sig, 64, alg)?;
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &**point)
-                    .verify(message, sig)
-                    .is_ok()
+                self.verify_asymmetric(alg, message, sig)
             }
-            (Material::P384(point), Alg::ES384) => {
+            (Material::P384(_), Alg::ES384) => {
                 fixed_len(sig, 96, alg)?;
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, &**point)
-                    .verify(message, sig)
-                    .is_ok()
+                self.verify_asymmetric(alg, message, sig)
             }
-            (Material::Ed25519(x), Alg::EdDSA) => {
-                fixed_len(sig, 64, alg)?;
-                signature::UnparsedPublicKey::new(&signature::ED25519, &x[..])
-                    .verify(message, sig)
-                    .is_ok()
-            }
+            (Material::Rsa { .. }, _) => self.verify_asymmetric(alg, message, sig),
             (Material::Hmac(keys), alg) => match keys.for_alg(alg) {
                 Some(key) => hmac::verify(key, message, sig).is_ok(),
                 None => false,
@@ -500,6 +515,46 @@ impl Key {
             Ok(())
         } else {
             Err(JwtError::BadSignature)
+        }
+    }
+
+    /// RSA, ECDSA and EdDSA: the parsed key of the `aws-lc-rs` feature, or
+    /// ring with the key as stored.
+    fn verify_asymmetric(&self, alg: Alg, message: &[u8], sig: &[u8]) -> bool {
+        if let Some(ok) = self.parsed.verify(alg, message, sig) {
+            return ok;
+        }
+        match (&self.material, alg) {
+            (Material::Rsa { n, e, .. }, alg) => {
+                let params: &signature::RsaParameters = match alg {
+                    Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                    Alg::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+                    Alg::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+                    Alg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+                    Alg::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+                    Alg::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+                    _ => return false,
+                };
+                signature::RsaPublicKeyComponents { n: &**n, e: &**e }
+                    .verify(params, message, sig)
+                    .is_ok()
+            }
+            (Material::P256(point), Alg::ES256) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &**point)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+            (Material::P384(point), Alg::ES384) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, &**point)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+            (Material::Ed25519(x), Alg::EdDSA) => {
+                signature::UnparsedPublicKey::new(&signature::ED25519, &x[..])
+                    .verify(message, sig)
+                    .is_ok()
+            }
+            _ => false,
         }
     }
 
@@ -588,12 +643,15 @@ impl Key {
             kid,
             alg: None,
             material,
+            parsed: backend::Parsed::empty(),
         };
         if let Some(alg) = alg {
             key.fits(alg)
                 .map_err(|r| format!("`alg` `{}` does not fit the key: {r}", alg.name()))?;
         }
-        Ok(Key { alg, ..key })
+        let key = Key { alg, ..key };
+        let parsed = backend::Parsed::new(&key.material, |a| key.fits(a).is_ok())?;
+        Ok(Key { parsed, ..key })
     }
 }
 
