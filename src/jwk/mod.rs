@@ -1,6 +1,8 @@
 //! JSON Web Key sets (RFC 7517 §5): tolerant parsing into keys decoded once
-//! for ring, looked up by `kid` and `alg`. Keys this crate cannot or must not
-//! use are skipped with a [`Diagnostic`]; the rest of the set loads.
+//! for ring (and, with the `aws-lc-rs` feature, parsed once by aws-lc-rs,
+//! which then verifies RSA, ECDSA and EdDSA signatures), looked up by `kid`
+//! and `alg`. Keys this crate cannot or must not use are skipped with a
+//! [`Diagnostic`]; the rest of the set loads.
 //!
 //! ```
 //! use edge_auth::jwk::{KeySet, KeySetOptions};
