@@ -161,7 +161,8 @@ impl KeySet {
     /// OKP Ed25519, and `oct` when [`KeySetOptions::allow_symmetric`] is on.
     /// Skipped: other `kty` / curves, `use` other than `sig`, `key_ops`
     /// without `verify`, an `alg` that is unknown or does not fit the key,
-    /// private key material, malformed members.
+    /// private key material, malformed members, two different keys of one
+    /// `kty` under one `kid` (both), and a second listing of the same key.
     ///
     /// # Errors
     /// [`JwkError::TooLarge`], [`JwkError::TooManyKeys`], or
@@ -199,29 +200,43 @@ impl KeySet {
         let mut set = KeySet::default();
         // RFC 7517 §4.5: keys of one set should have distinct `kid`s; the
         // same `kid` on keys of different `kty` is a legitimate alternative,
-        // on two keys of the same `kty` it leaves the verifier guessing.
+        // on two different keys of the same `kty` it leaves the verifier
+        // guessing, so neither is used. The same key listed twice (it
+        // happens during rotations) is used once.
         for (index, jwk) in keys.iter().enumerate() {
             let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
-            let (id_kid, id_kty) = kid_kty(jwk);
-            if id_kid.is_some()
-                && keys
-                    .iter()
-                    .enumerate()
-                    .any(|(i, other)| i != index && kid_kty(other) == (id_kid, id_kty))
+            let id = kid_kty(jwk);
+            let same_id = |other: &Value| id.0.is_some() && kid_kty(other) == id;
+            if keys
+                .iter()
+                .enumerate()
+                .any(|(i, other)| i != index && same_id(other) && !same_material(jwk, other))
             {
                 set.diagnostics.push(Diagnostic {
                     index,
                     kid,
                     reason: format!(
                         "another `{}` key in the set has the same kid",
-                        id_kty.unwrap_or("?")
+                        id.1.unwrap_or("?")
                     ),
                 });
                 continue;
             }
-            match Key::from_value(jwk, options) {
-                Ok(key) => set.keys.push(Key { index, ..key }),
-                Err(reason) => set.diagnostics.push(Diagnostic { index, kid, reason }),
+            let first = set
+                .keys
+                .iter()
+                .find(|k| keys.get(k.index).is_some_and(same_id))
+                .map(|k| k.index);
+            match (Key::from_value(jwk, options), first) {
+                (Ok(_), Some(first)) => set.diagnostics.push(Diagnostic {
+                    index,
+                    kid,
+                    reason: format!(
+                        "the same key as the one at index {first} (same kid and key material); used once"
+                    ),
+                }),
+                (Ok(key), None) => set.keys.push(Key { index, ..key }),
+                (Err(reason), _) => set.diagnostics.push(Diagnostic { index, kid, reason }),
             }
         }
         // Shared secrets beside public keys: one misrouted `alg` away from
@@ -701,6 +716,22 @@ fn kid_kty(jwk: &Value) -> (Option<&str>, Option<&str>) {
     )
 }
 
+/// Whether two JWKs carry the same public key (or secret): the same `kty`
+/// and the same members that define it, as sent.
+fn same_material(a: &Value, b: &Value) -> bool {
+    let members: &[&str] = match a.get("kty").and_then(Value::as_str) {
+        Some("RSA") => &["n", "e"],
+        Some("EC") => &["crv", "x", "y"],
+        Some("OKP") => &["crv", "x"],
+        Some("oct") => &["k"],
+        _ => return false,
+    };
+    a.get("kty") == b.get("kty")
+        && members
+            .iter()
+            .all(|m| a.get(*m).is_some_and(|v| b.get(*m) == Some(v)))
+}
+
 fn strip_zeros(b: &[u8]) -> &[u8] {
     let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
     b.get(start..).unwrap_or_default()
@@ -797,6 +828,44 @@ mod tests {
             Err(JwkError::Malformed { .. })
         ));
         assert!(KeySet::from_jwks(br#"{"keys":[]}"#, &o).unwrap().is_empty());
+    }
+
+    const ED: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"ed","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+    const ED_OTHER: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"ed","x":"6kpsY-KcUgq-9VB7Ey7F-ZVHdq6-vnuSQh7qaRRG0iw"}"#;
+
+    fn set_of(keys: &[&str]) -> KeySet {
+        let jwks = format!(r#"{{"keys":[{}]}}"#, keys.join(","));
+        KeySet::from_jwks(jwks.as_bytes(), &KeySetOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn the_same_key_listed_twice_is_used_once() {
+        let set = set_of(&[ED, ED]);
+        assert_eq!(set.len(), 1);
+        assert!(set.find(Some("ed"), Alg::EdDSA).is_ok());
+        let [d] = set.diagnostics() else {
+            panic!("{:?}", set.diagnostics())
+        };
+        assert_eq!((d.index, d.kid.as_deref()), (1, Some("ed")));
+        assert!(d.reason.contains("same key as the one at index 0"), "{d}");
+    }
+
+    #[test]
+    fn two_keys_under_one_kid_are_both_skipped() {
+        let set = set_of(&[ED, ED_OTHER]);
+        assert!(set.is_empty());
+        assert_eq!(set.diagnostics().len(), 2);
+        // Even when the same key is also listed twice.
+        assert!(set_of(&[ED, ED, ED_OTHER]).is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_loads_when_the_first_listing_is_unusable() {
+        let enc = ED.replace(r#""kid""#, r#""use":"enc","kid""#);
+        let set = set_of(&[&enc, ED]);
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.diagnostics()[0].index, 0);
+        assert!(set.diagnostics()[0].reason.contains("`use`"));
     }
 
     #[test]
