@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use edge_auth::__fuzz as sf;
 use edge_auth::Secret;
 use edge_auth::httpsig::{
-    Component, DigestAlgorithm, HttpSigError, KeyRing, MemoryReplayGuard, ReplayGuard, Signer,
-    SignerConfig, SigningKey, Verifier, VerifierConfig, VerifyingKey, content_digest,
+    Algorithm, Component, DigestAlgorithm, HttpSigError, KeyRing, MemoryReplayGuard, ReplayGuard,
+    Signer, SignerConfig, SigningKey, Verifier, VerifierConfig, VerifyingKey, content_digest,
     verify_content_digest,
 };
 use http::request::Parts;
@@ -57,11 +57,16 @@ fn vector_keys(v: &Value, keyid: &str) -> (SigningKey, VerifyingKey) {
             )
         }
         "ed25519" => {
-            let private = Secret::new(pem_der(k["private_pem"].as_str().unwrap()));
-            let public = pem_der(k["public_pem"].as_str().unwrap());
+            // B.1.4's PEMs as printed; the DER constructors must agree.
+            let private_pem = Secret::new(k["private_pem"].as_str().unwrap().to_owned());
+            let public_pem = k["public_pem"].as_str().unwrap();
+            let private = Secret::new(pem_der(private_pem.expose()));
+            assert!(SigningKey::try_from_ed25519_pkcs8(keyid, &private).is_ok());
+            assert!(VerifyingKey::try_from_ed25519_public(&pem_der(public_pem)).is_ok());
             (
-                SigningKey::try_from_ed25519_pkcs8(keyid, &private).unwrap(),
-                VerifyingKey::try_from_ed25519_public(&public).unwrap(),
+                SigningKey::try_from_private_key_pem(keyid, Algorithm::Ed25519, &private_pem)
+                    .unwrap(),
+                VerifyingKey::try_from_public_key_pem(Algorithm::Ed25519, public_pem).unwrap(),
             )
         }
         other => panic!("unexpected alg {other}"),
@@ -1619,5 +1624,154 @@ fn id_rsassa_pss_keys_sign_pss_only() {
     assert!(
         matches!(&r, Err(HttpSigError::InvalidKey(m)) if m.contains("parameters")),
         "{r:?}"
+    );
+}
+
+// ------------------------------------------------------------ Key documents (PEM / DER)
+
+/// Signs a request with `key` and verifies it with `public` (and fails
+/// with the verifying key of another document, when given).
+fn pem_round_trip(key: SigningKey, public: VerifyingKey) {
+    let (parts, body) = request(b"{}");
+    let (keyid, alg) = (key.keyid().to_owned(), key.algorithm());
+    let out = Signer::new(key, SignerConfig::default())
+        .unwrap()
+        .sign(&parts, &body, None, t(0))
+        .unwrap();
+    let mut req = http::Request::from_parts(parts, body);
+    out.apply_to(&mut req);
+    let (parts, body) = req.into_parts();
+    let mut keys = KeyRing::new();
+    keys.insert(&keyid, public);
+    let v =
+        Verifier::new(VerifierConfig::default())
+            .unwrap()
+            .verify(&parts, &body, &keys, None, t(1));
+    assert!(v.is_ok(), "{alg:?}: {v:?}");
+}
+
+fn private_pem(keyid: &str, alg: Algorithm, pem: &str) -> Result<SigningKey, HttpSigError> {
+    SigningKey::try_from_private_key_pem(keyid, alg, &Secret::new(pem.to_owned()))
+}
+
+const RSA_PKCS1: &str = include_str!("vectors/keys/rsa2048-pkcs1.pem");
+const RSA_SPKI: &str = include_str!("vectors/keys/rsa2048-spki.pem");
+const RSA_PKCS1_PUBLIC: &str = include_str!("vectors/keys/rsa2048-pkcs1-public.pem");
+const P384_SEC1: &str = include_str!("vectors/keys/p384-sec1.pem");
+const P384_SPKI: &str = include_str!("vectors/keys/p384-spki.pem");
+
+/// OpenSSL's usual forms load and sign: PKCS#1 `RSA PRIVATE KEY` (both
+/// RSA algorithms) with its SPKI and PKCS#1 public keys, SEC 1 `EC PRIVATE
+/// KEY` (P-384) with its SPKI; PKCS#8 through the same entry point.
+#[test]
+fn openssl_key_documents_sign_and_verify() {
+    for alg in [Algorithm::RsaPssSha512, Algorithm::RsaV15Sha256] {
+        let key = || private_pem("rsa", alg, RSA_PKCS1).unwrap();
+        for public in [RSA_SPKI, RSA_PKCS1_PUBLIC] {
+            pem_round_trip(
+                key(),
+                VerifyingKey::try_from_public_key_pem(alg, public).unwrap(),
+            );
+        }
+    }
+    let alg = Algorithm::EcdsaP384Sha384;
+    let key = private_pem("p384", alg, P384_SEC1).unwrap();
+    pem_round_trip(
+        key,
+        VerifyingKey::try_from_public_key_pem(alg, P384_SPKI).unwrap(),
+    );
+    // PKCS#8 DER through the document reader, as through the PKCS#8 one.
+    for alg in [Algorithm::EcdsaP256Sha256, Algorithm::RsaV15Sha256] {
+        let key = SigningKey::try_from_private_key_der("p8", alg, &pkcs8_for(alg)).unwrap();
+        let public = key.verifying_key();
+        pem_round_trip(key, public);
+    }
+    // Text around the block and CRLF line ends are allowed (RFC 7468 §3).
+    let framed = format!("issued for tests\r\n{}\r\n", RSA_SPKI.replace('\n', "\r\n"));
+    assert!(VerifyingKey::try_from_public_key_pem(Algorithm::RsaV15Sha256, &framed).is_ok());
+}
+
+/// Documents that do not fit the algorithm, or cannot be read, are
+/// `InvalidKey` errors that say why and never quote the key.
+#[test]
+fn key_documents_that_do_not_fit_are_refused() {
+    fn refused<T: std::fmt::Debug>(r: Result<T, HttpSigError>, why: &str) {
+        match r {
+            Err(HttpSigError::InvalidKey(m)) => {
+                assert!(m.contains(why), "`{m}` should say `{why}`");
+                assert!(!m.contains("MII"), "the key leaked: {m}");
+            }
+            other => panic!("expected InvalidKey ({why}), got {other:?}"),
+        }
+    }
+    let key = |alg, pem| private_pem("k", alg, pem);
+    let public = VerifyingKey::try_from_public_key_pem;
+    refused(
+        key(Algorithm::EcdsaP256Sha256, RSA_PKCS1),
+        "RSA key cannot sign",
+    );
+    refused(key(Algorithm::Ed25519, P384_SEC1), "EC key cannot sign");
+    refused(
+        key(Algorithm::EcdsaP256Sha256, P384_SEC1),
+        "P-384 key cannot sign",
+    );
+    refused(key(Algorithm::HmacSha256, RSA_PKCS1), "shared secrets");
+    refused(
+        key(
+            Algorithm::EcdsaP256Sha256,
+            include_str!("vectors/keys/p256-sec1-no-public.pem"),
+        ),
+        "without its public key",
+    );
+    refused(
+        key(
+            Algorithm::EcdsaP256Sha256,
+            include_str!("vectors/keys/p256-pkcs8-encrypted.pem"),
+        ),
+        "encrypted",
+    );
+    refused(
+        key(
+            Algorithm::RsaV15Sha256,
+            include_str!("vectors/keys/rsa2048-pkcs1-encrypted.pem"),
+        ),
+        "encrypted",
+    );
+    refused(key(Algorithm::RsaV15Sha256, RSA_SPKI), "not a private key");
+    refused(key(Algorithm::RsaV15Sha256, "MIIB"), "not PEM");
+    refused(
+        key(
+            Algorithm::RsaV15Sha256,
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n",
+        ),
+        "no `-----END RSA PRIVATE KEY-----` line",
+    );
+    refused(
+        key(
+            Algorithm::RsaV15Sha256,
+            "-----BEGIN RSA PRIVATE KEY-----\nMII*\n-----END RSA PRIVATE KEY-----",
+        ),
+        "not valid base64",
+    );
+    refused(
+        public(Algorithm::EcdsaP256Sha256, RSA_SPKI),
+        "RSA key cannot verify",
+    );
+    refused(
+        public(Algorithm::EcdsaP256Sha256, P384_SPKI),
+        "P-384 key cannot verify",
+    );
+    refused(
+        public(Algorithm::Ed25519, P384_SPKI),
+        "P-384 key cannot verify",
+    );
+    refused(
+        public(Algorithm::RsaV15Sha256, RSA_PKCS1),
+        "not a public key",
+    );
+    refused(public(Algorithm::HmacSha256, RSA_SPKI), "cannot verify");
+    refused(
+        VerifyingKey::try_from_public_key_der(Algorithm::RsaV15Sha256, &[0x30, 0x03, 0x02, 0x01]),
+        "not a SubjectPublicKeyInfo",
     );
 }

@@ -1052,11 +1052,6 @@ fn b64url(s: &str) -> Vec<u8> {
         .unwrap()
 }
 
-fn pem_to_der(pem: &str) -> Vec<u8> {
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    B64.decode(b64).unwrap()
-}
-
 fn vector_algorithm(name: &str) -> edge_auth::httpsig::Algorithm {
     use edge_auth::httpsig::Algorithm;
     match name {
@@ -1067,8 +1062,16 @@ fn vector_algorithm(name: &str) -> edge_auth::httpsig::Algorithm {
     }
 }
 
-/// The RFC's public key for `keyid`, from its JWK members.
+/// The RFC's public key for `keyid`, from its PEM as printed (B.1.1 is a
+/// PKCS#1 `RSA PUBLIC KEY`, B.1.2 an `id-RSASSA-PSS` SPKI, B.1.3 an EC SPKI).
 fn vector_public_key(v: &serde_json::Value, keyid: &str) -> VerifyingKey {
+    let k = &v["keys"][keyid];
+    let alg = vector_algorithm(str_of(k, "alg"));
+    VerifyingKey::try_from_public_key_pem(alg, str_of(k, "public_pem")).unwrap()
+}
+
+/// The same key from its JWK members.
+fn vector_public_key_jwk(v: &serde_json::Value, keyid: &str) -> VerifyingKey {
     let k = &v["keys"][keyid];
     let alg = vector_algorithm(str_of(k, "alg"));
     if k["n"].is_string() {
@@ -1082,29 +1085,16 @@ fn vector_public_key(v: &serde_json::Value, keyid: &str) -> VerifyingKey {
     }
 }
 
-/// The RFC's private key for `keyid` as a signing key, when ring takes it
-/// (B.1.2 as printed; B.1.3 through its PKCS#8 form).
+/// The RFC's private key for `keyid` as a signing key, from its PEM as
+/// printed, when ring takes it (B.1.2's PKCS#8 `id-RSASSA-PSS` and B.1.3's
+/// SEC 1 `EC PRIVATE KEY`; not B.1.1, see below).
 fn vector_signing_key(v: &serde_json::Value, keyid: &str) -> Option<SigningKey> {
     let k = &v["keys"][keyid];
     let alg = vector_algorithm(str_of(k, "alg"));
+    let pem = Secret::new(str_of(k, "private_pem").to_owned());
     match keyid {
-        "test-key-rsa-pss" => Some(
-            SigningKey::try_from_rsa_pkcs8(
-                keyid,
-                alg,
-                &Secret::new(pem_to_der(str_of(k, "private_pem"))),
-            )
-            .unwrap(),
-        ),
-        "test-key-ecc-p256" => Some(
-            SigningKey::try_from_ecdsa_pkcs8(
-                keyid,
-                alg,
-                &Secret::new(pem_to_der(str_of(k, "private_pkcs8_pem"))),
-            )
-            .unwrap(),
-        ),
-        _ => None,
+        "test-key-rsa" => None,
+        _ => Some(SigningKey::try_from_private_key_pem(keyid, alg, &pem).unwrap()),
     }
 }
 
@@ -1177,6 +1167,18 @@ fn verify_case_on(
     let keyid = str_of(c, "keyid");
     let mut keys = KeyRing::new();
     keys.insert(keyid, vector_public_key(v, keyid));
+    verify_case_keys(v, c, message, signature_input, signature, &keys)
+}
+
+fn verify_case_keys(
+    v: &serde_json::Value,
+    c: &serde_json::Value,
+    message: &str,
+    signature_input: &str,
+    signature: &str,
+    keys: &KeyRing,
+) -> Result<String, HttpSigError> {
+    let keyid = str_of(c, "keyid");
     let mut config = lenient();
     config.label = Some(str_of(c, "label").to_owned());
     let verifier = Verifier::new(config).unwrap();
@@ -1188,13 +1190,13 @@ fn verify_case_on(
         VectorMessage::Request(mut parts, body) => {
             add(&mut parts.headers);
             verifier
-                .verify(&parts, &body, &keys, None, case_time(c))
+                .verify(&parts, &body, keys, None, case_time(c))
                 .map(|r| (r.label.to_string(), r.keyid.to_string()))
         }
         VectorMessage::Response(mut parts, body) => {
             add(&mut parts.headers);
             verifier
-                .verify_response(&parts, &body, None, &keys, None, case_time(c))
+                .verify_response(&parts, &body, None, keys, None, case_time(c))
                 .map(|r| (r.label.to_string(), r.keyid.to_string()))
         }
     }?;
@@ -1349,39 +1351,49 @@ fn b1_2_key_as_rsa_v1_5_does_not_verify_a_pss_signature() {
     assert!(matches!(r, Err(HttpSigError::BadSignature { .. })), "{r:?}");
 }
 
-/// B.1.1's private key has unbalanced primes (1088 and 960 bits), which
-/// ring refuses: a typed error, not a panic, so §4.3 is verify-only.
+/// B.1.1's private key (PKCS#1, as printed) has unbalanced primes (1088
+/// and 960 bits), which ring refuses: a typed error, not a panic, so §4.3
+/// is verify-only.
 #[test]
 fn b1_1_private_key_is_refused_with_a_typed_error() {
     let v = rsa_ecdsa();
-    let pkcs1 = pem_to_der(str_of(&v["keys"]["test-key-rsa"], "private_pem"));
-    // PKCS#8 v1 around the PKCS#1 key: rsaEncryption with NULL parameters.
-    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        match content.len() {
-            n if n < 0x80 => out.push(n as u8),
-            n if n < 0x100 => out.extend([0x81, n as u8]),
-            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-        }
-        out.extend(content);
-        out
-    }
-    let algorithm = [
-        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-    ];
-    let mut info = vec![0x02, 0x01, 0x00];
-    info.extend(algorithm);
-    info.extend(der(0x04, &pkcs1));
-    let pkcs8 = Secret::new(der(0x30, &info));
-    let r = SigningKey::try_from_rsa_pkcs8(
+    let pem = Secret::new(str_of(&v["keys"]["test-key-rsa"], "private_pem").to_owned());
+    assert!(pem.expose().starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    let r = SigningKey::try_from_private_key_pem(
         "test-key-rsa",
         edge_auth::httpsig::Algorithm::RsaV15Sha256,
-        &pkcs8,
+        &pem,
     );
     assert!(
-        matches!(&r, Err(HttpSigError::InvalidKey(m)) if m.contains("InconsistentComponents")),
+        matches!(&r, Err(HttpSigError::InvalidKey(m)) if m.contains("PKCS#1") && m.contains("InconsistentComponents")),
         "{r:?}"
     );
+}
+
+/// The PEM keys as printed and the JWK members of B.1.1-B.1.3 are the
+/// same keys: each verifies the other's vectors.
+#[test]
+fn b1_pem_and_jwk_public_keys_agree() {
+    let v = rsa_ecdsa();
+    for c in v["cases"].as_array().unwrap() {
+        let keyid = str_of(c, "keyid");
+        for (how, key) in [
+            ("pem", vector_public_key(&v, keyid)),
+            ("jwk", vector_public_key_jwk(&v, keyid)),
+        ] {
+            let mut keys = KeyRing::new();
+            keys.insert(keyid, key);
+            let r = verify_case_keys(
+                &v,
+                c,
+                str_of(c, "message"),
+                str_of(c, "signature_input"),
+                str_of(c, "signature"),
+                &keys,
+            );
+            assert!(r.is_ok(), "{} with the {how} key: {r:?}", str_of(c, "name"));
+        }
+    }
 }
 
 /// The published RFC's §4.3 (and §2.4) client signature `sig1=:LAH8…:`

@@ -1478,14 +1478,16 @@ pub fn json_reader(data: &[u8]) {
     }
 }
 
-/// PKCS#8 signing keys for HTTP Message Signatures (the `id-RSASSA-PSS` DER
-/// reader in `httpsig::pkcs8`, then ring): any bytes give a key or an
-/// `InvalidKey` error, never a panic, and a key that loads signs for the
-/// algorithm it was loaded as.
+/// Key documents for HTTP Message Signatures (the DER and PEM readers in
+/// `httpsig::der`, then ring): PKCS#8, PKCS#1 and SEC 1 private keys, SPKI
+/// and PKCS#1 public keys, as DER and (the same bytes as text) PEM. Any
+/// bytes give a key or an `InvalidKey` error, never a panic, and a key that
+/// loads is of the algorithm it was loaded as.
 pub fn httpsig_pkcs8(data: &[u8]) {
     use edge_auth::Secret;
-    use edge_auth::httpsig::{Algorithm, SigningKey};
+    use edge_auth::httpsig::{Algorithm, SigningKey, VerifyingKey};
     let der = Secret::new(data.to_vec());
+    let text = Secret::new(String::from_utf8_lossy(data).into_owned());
     for alg in [Algorithm::RsaPssSha512, Algorithm::RsaV15Sha256] {
         if let Ok(key) = SigningKey::try_from_rsa_pkcs8("k", alg, &der) {
             assert_eq!(key.algorithm(), alg);
@@ -1493,6 +1495,33 @@ pub fn httpsig_pkcs8(data: &[u8]) {
     }
     for alg in [Algorithm::EcdsaP256Sha256, Algorithm::EcdsaP384Sha384] {
         if let Ok(key) = SigningKey::try_from_ecdsa_pkcs8("k", alg, &der) {
+            assert_eq!(key.algorithm(), alg);
+        }
+    }
+    for alg in [
+        Algorithm::RsaPssSha512,
+        Algorithm::RsaV15Sha256,
+        Algorithm::EcdsaP256Sha256,
+        Algorithm::EcdsaP384Sha384,
+        Algorithm::Ed25519,
+        Algorithm::HmacSha256,
+    ] {
+        for key in [
+            SigningKey::try_from_private_key_der("k", alg, &der),
+            SigningKey::try_from_private_key_pem("k", alg, &text),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert_eq!(key.algorithm(), alg);
+        }
+        for key in [
+            VerifyingKey::try_from_public_key_der(alg, data),
+            VerifyingKey::try_from_public_key_pem(alg, text.expose()),
+        ]
+        .into_iter()
+        .flatten()
+        {
             assert_eq!(key.algorithm(), alg);
         }
     }

@@ -11,7 +11,7 @@
 //! clock), but it is the one input that does not come from the caller.
 
 use super::HttpSigError;
-use super::pkcs8::{RsaPkcs8, classify_rsa};
+use super::der::{self, RsaPkcs8, classify_rsa};
 use crate::secret::Secret;
 use ring::rand::SystemRandom;
 use ring::signature::{
@@ -277,6 +277,149 @@ impl SigningKey {
         })
     }
 
+    /// A private key of `algorithm` from DER in any of the forms keys come
+    /// in: PKCS#8 (as the `try_from_*_pkcs8` constructors take it), PKCS#1
+    /// `RSAPrivateKey` (`-----BEGIN RSA PRIVATE KEY-----`, RFC 9421 B.1.1's
+    /// form) or SEC 1 `ECPrivateKey` with its public key
+    /// (`-----BEGIN EC PRIVATE KEY-----`, B.1.3's form, as `openssl ecparam
+    /// -genkey` writes it). The form is read from the document.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] for `hmac-sha256` (a shared secret: see
+    /// [`try_from_hmac_sha256`](Self::try_from_hmac_sha256)), a document
+    /// that is none of these, a key of another type or curve than
+    /// `algorithm`'s, a SEC 1 key without its public key, or a key ring
+    /// refuses.
+    pub fn try_from_private_key_der(
+        keyid: &str,
+        algorithm: Algorithm,
+        der: &Secret<Vec<u8>>,
+    ) -> Result<Self, HttpSigError> {
+        let kind = der::private_key(der.expose()).map_err(HttpSigError::InvalidKey)?;
+        match (kind, algorithm) {
+            (_, Algorithm::HmacSha256) => Err(HttpSigError::InvalidKey(
+                "`hmac-sha256` keys are shared secrets, not private key documents".into(),
+            )),
+            (der::PrivateKey::Pkcs8, Algorithm::Ed25519) => {
+                Self::try_from_ed25519_pkcs8(keyid, der)
+            }
+            (der::PrivateKey::Pkcs8, Algorithm::EcdsaP256Sha256 | Algorithm::EcdsaP384Sha384) => {
+                Self::try_from_ecdsa_pkcs8(keyid, algorithm, der)
+            }
+            (der::PrivateKey::Pkcs8, _) => Self::try_from_rsa_pkcs8(keyid, algorithm, der),
+            (der::PrivateKey::Pkcs1, Algorithm::RsaPssSha512 | Algorithm::RsaV15Sha256) => {
+                let pair = RsaKeyPair::from_der(der.expose()).map_err(|e| {
+                    HttpSigError::InvalidKey(format!("not a usable PKCS#1 RSA private key: {e}"))
+                })?;
+                Ok(Self {
+                    keyid: keyid.to_owned(),
+                    inner: SigningInner::Rsa {
+                        alg: algorithm,
+                        pair: Box::new(pair),
+                    },
+                })
+            }
+            (
+                der::PrivateKey::Sec1 {
+                    scalar,
+                    curve,
+                    point,
+                },
+                Algorithm::EcdsaP256Sha256 | Algorithm::EcdsaP384Sha384,
+            ) => {
+                let (signing, want) = if algorithm == Algorithm::EcdsaP256Sha256 {
+                    (&ECDSA_P256_SHA256_FIXED_SIGNING, der::Curve::P256)
+                } else {
+                    (&ECDSA_P384_SHA384_FIXED_SIGNING, der::Curve::P384)
+                };
+                if let Some(curve) = curve.filter(|&c| c != want) {
+                    return Err(HttpSigError::InvalidKey(format!(
+                        "a {} key cannot sign `{}`",
+                        curve.name(),
+                        algorithm.as_str()
+                    )));
+                }
+                let point = point.ok_or_else(|| {
+                    HttpSigError::InvalidKey(
+                        "SEC 1 EC key without its public key: convert it with `openssl pkcs8 -topk8 -nocrypt`"
+                            .into(),
+                    )
+                })?;
+                let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                    signing,
+                    scalar,
+                    point,
+                    &SystemRandom::new(),
+                )
+                .map_err(|e| {
+                    HttpSigError::InvalidKey(format!(
+                        "not a `{}` SEC 1 key: {e}",
+                        algorithm.as_str()
+                    ))
+                })?;
+                Ok(Self {
+                    keyid: keyid.to_owned(),
+                    inner: SigningInner::Ecdsa {
+                        alg: algorithm,
+                        pair: Box::new(pair),
+                    },
+                })
+            }
+            (der::PrivateKey::Pkcs1, _) => Err(HttpSigError::InvalidKey(format!(
+                "an RSA key cannot sign `{}`",
+                algorithm.as_str()
+            ))),
+            (der::PrivateKey::Sec1 { .. }, _) => Err(HttpSigError::InvalidKey(format!(
+                "an EC key cannot sign `{}`",
+                algorithm.as_str()
+            ))),
+        }
+    }
+
+    /// [`try_from_private_key_der`](Self::try_from_private_key_der) from
+    /// PEM (RFC 7468): a `PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE
+    /// KEY` block, such as `openssl genpkey` writes. Encrypted keys are
+    /// refused (decrypt them first).
+    ///
+    /// ```
+    /// use edge_auth::Secret;
+    /// use edge_auth::httpsig::{Algorithm, SigningKey};
+    ///
+    /// // RFC 9421 B.1.4 `test-key-ed25519`.
+    /// let pem = "-----BEGIN PRIVATE KEY-----\n\
+    ///            MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n\
+    ///            -----END PRIVATE KEY-----\n";
+    /// let key = SigningKey::try_from_private_key_pem(
+    ///     "test-key-ed25519",
+    ///     Algorithm::Ed25519,
+    ///     &Secret::new(pem.to_owned()),
+    /// )?;
+    /// assert_eq!(key.algorithm(), Algorithm::Ed25519);
+    /// # Ok::<(), edge_auth::httpsig::HttpSigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`]: not PEM, another label, or as
+    /// [`try_from_private_key_der`](Self::try_from_private_key_der).
+    pub fn try_from_private_key_pem(
+        keyid: &str,
+        algorithm: Algorithm,
+        pem: &Secret<String>,
+    ) -> Result<Self, HttpSigError> {
+        let (label, der) = der::pem(pem.expose()).map_err(HttpSigError::InvalidKey)?;
+        match label {
+            "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
+                Self::try_from_private_key_der(keyid, algorithm, &der)
+            }
+            "ENCRYPTED PRIVATE KEY" => Err(HttpSigError::InvalidKey(
+                "an encrypted PKCS#8 key: decrypt it first (`openssl pkey`)".into(),
+            )),
+            other => Err(HttpSigError::InvalidKey(format!(
+                "a PEM `{other}` block, not a private key"
+            ))),
+        }
+    }
+
     /// The key identifier sent as the `keyid` parameter.
     pub fn keyid(&self) -> &str {
         &self.keyid
@@ -516,6 +659,101 @@ impl VerifyingKey {
                 key: UnparsedPublicKey::new(verification, point.to_vec()),
             },
         })
+    }
+
+    /// A public key of `algorithm` from DER: an X.509
+    /// `SubjectPublicKeyInfo` (`-----BEGIN PUBLIC KEY-----`) holding an RSA
+    /// (`rsaEncryption`, or `id-RSASSA-PSS` without parameters for
+    /// `rsa-pss-sha512` only), EC P-256 / P-384 or Ed25519 key, or a PKCS#1
+    /// `RSAPublicKey` (`-----BEGIN RSA PUBLIC KEY-----`, RFC 9421 B.1.1's
+    /// form). The key's type and curve must be `algorithm`'s.
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`] for `hmac-sha256`, a document that is
+    /// neither form, another key type or curve, or a key the component
+    /// constructors refuse (RSA size, exponent, point form).
+    pub fn try_from_public_key_der(algorithm: Algorithm, der: &[u8]) -> Result<Self, HttpSigError> {
+        let key = der::public_key(der).map_err(HttpSigError::InvalidKey)?;
+        let misfit = |what: &str| {
+            Err(HttpSigError::InvalidKey(format!(
+                "{what} cannot verify `{}`",
+                algorithm.as_str()
+            )))
+        };
+        match (key, algorithm) {
+            (
+                der::PublicKey::Rsa { n, e }
+                | der::PublicKey::RsaPss {
+                    n,
+                    e,
+                    restricted: false,
+                },
+                Algorithm::RsaPssSha512,
+            )
+            | (der::PublicKey::Rsa { n, e }, Algorithm::RsaV15Sha256) => {
+                Self::try_from_rsa_components(algorithm, n, e)
+            }
+            (
+                der::PublicKey::RsaPss {
+                    restricted: true, ..
+                },
+                _,
+            ) => Err(HttpSigError::InvalidKey(
+                "id-RSASSA-PSS key parameters are not supported (use an unrestricted key)".into(),
+            )),
+            (der::PublicKey::RsaPss { .. }, _) => misfit("an id-RSASSA-PSS key"),
+            (der::PublicKey::Rsa { .. }, _) => misfit("an RSA key"),
+            (
+                der::PublicKey::Ec { curve, point },
+                Algorithm::EcdsaP256Sha256 | Algorithm::EcdsaP384Sha384,
+            ) => {
+                let want = if algorithm == Algorithm::EcdsaP256Sha256 {
+                    der::Curve::P256
+                } else {
+                    der::Curve::P384
+                };
+                if curve == want {
+                    Self::try_from_ecdsa_public(algorithm, point)
+                } else {
+                    misfit(&format!("a {} key", curve.name()))
+                }
+            }
+            (der::PublicKey::Ec { curve, .. }, _) => misfit(&format!("a {} key", curve.name())),
+            (der::PublicKey::Ed25519(raw), Algorithm::Ed25519) => {
+                Self::try_from_ed25519_public(raw)
+            }
+            (der::PublicKey::Ed25519(_), _) => misfit("an Ed25519 key"),
+        }
+    }
+
+    /// [`try_from_public_key_der`](Self::try_from_public_key_der) from PEM
+    /// (RFC 7468): a `PUBLIC KEY` or `RSA PUBLIC KEY` block.
+    ///
+    /// ```
+    /// use edge_auth::httpsig::{Algorithm, VerifyingKey};
+    ///
+    /// // RFC 9421 B.1.4 `test-key-ed25519`.
+    /// let pem = "-----BEGIN PUBLIC KEY-----
+    /// MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=
+    /// -----END PUBLIC KEY-----";
+    /// let key = VerifyingKey::try_from_public_key_pem(Algorithm::Ed25519, pem)?;
+    /// assert_eq!(key.algorithm(), Algorithm::Ed25519);
+    /// # Ok::<(), edge_auth::httpsig::HttpSigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`HttpSigError::InvalidKey`]: not PEM, another label, or as
+    /// [`try_from_public_key_der`](Self::try_from_public_key_der).
+    pub fn try_from_public_key_pem(algorithm: Algorithm, pem: &str) -> Result<Self, HttpSigError> {
+        let (label, der) = der::pem(pem).map_err(HttpSigError::InvalidKey)?;
+        match label {
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => {
+                Self::try_from_public_key_der(algorithm, der.expose())
+            }
+            other => Err(HttpSigError::InvalidKey(format!(
+                "a PEM `{other}` block, not a public key"
+            ))),
+        }
     }
 
     /// The algorithm this key verifies.

@@ -35,10 +35,10 @@
 
 mod base;
 mod components;
+mod der;
 mod digest;
 pub(crate) mod fields;
 mod keyring;
-mod pkcs8;
 mod replay;
 mod sign;
 mod verify;
