@@ -1274,13 +1274,8 @@ mod outbound_rsa_ecdsa {
 
     fn signing_key(keyid: &str) -> SigningKey {
         let (_, alg, file) = KEYS.iter().find(|(k, _, _)| *k == keyid).unwrap();
-        let der = Secret::new(pem(file));
-        match alg {
-            Algorithm::RsaPssSha512 | Algorithm::RsaV15Sha256 => {
-                SigningKey::try_from_rsa_pkcs8(keyid, *alg, &der).unwrap()
-            }
-            _ => SigningKey::try_from_ecdsa_pkcs8(keyid, *alg, &der).unwrap(),
-        }
+        let text = std::fs::read_to_string(dir().join("keys").join(file)).unwrap();
+        SigningKey::try_from_private_key_pem(keyid, *alg, &Secret::new(text)).unwrap()
     }
 
     /// The public keys as JWKs, read from the private keys with ring (the
