@@ -16,9 +16,9 @@ use crate::secret::Secret;
 use ring::rand::SystemRandom;
 use ring::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED,
-    ECDSA_P384_SHA384_FIXED_SIGNING, ED25519, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RSA_PSS_2048_8192_SHA512, RSA_PSS_SHA512,
-    RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ED25519, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
+    KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RSA_PSS_2048_8192_SHA512,
+    RSA_PSS_SHA512, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -232,13 +232,7 @@ impl SigningKey {
             }
             _ => RsaKeyPair::from_pkcs8(pkcs8.expose()).map_err(rejected)?,
         };
-        Ok(Self {
-            keyid: keyid.to_owned(),
-            inner: SigningInner::Rsa {
-                alg: algorithm,
-                pair: Box::new(pair),
-            },
-        })
+        Ok(Self::rsa(keyid, algorithm, pair))
     }
 
     /// An `ecdsa-p256-sha256` or `ecdsa-p384-sha384` key from a PKCS#8
@@ -254,27 +248,32 @@ impl SigningKey {
         algorithm: Algorithm,
         pkcs8: &Secret<Vec<u8>>,
     ) -> Result<Self, HttpSigError> {
-        let signing = match algorithm {
-            Algorithm::EcdsaP256Sha256 => &ECDSA_P256_SHA256_FIXED_SIGNING,
-            Algorithm::EcdsaP384Sha384 => &ECDSA_P384_SHA384_FIXED_SIGNING,
-            other => {
-                return Err(HttpSigError::InvalidKey(format!(
-                    "`{}` is not an ECDSA algorithm",
-                    other.as_str()
-                )));
-            }
-        };
+        let (signing, _) = ecdsa_signing(algorithm)?;
         let pair = EcdsaKeyPair::from_pkcs8(signing, pkcs8.expose(), &SystemRandom::new())
             .map_err(|e| {
                 HttpSigError::InvalidKey(format!("not a `{}` PKCS#8 key: {e}", algorithm.as_str()))
             })?;
-        Ok(Self {
+        Ok(Self::ecdsa(keyid, algorithm, pair))
+    }
+
+    fn ecdsa(keyid: &str, alg: Algorithm, pair: EcdsaKeyPair) -> Self {
+        Self {
             keyid: keyid.to_owned(),
             inner: SigningInner::Ecdsa {
-                alg: algorithm,
+                alg,
                 pair: Box::new(pair),
             },
-        })
+        }
+    }
+
+    fn rsa(keyid: &str, alg: Algorithm, pair: RsaKeyPair) -> Self {
+        Self {
+            keyid: keyid.to_owned(),
+            inner: SigningInner::Rsa {
+                alg,
+                pair: Box::new(pair),
+            },
+        }
     }
 
     /// A private key of `algorithm` from DER in any of the forms keys come
@@ -311,13 +310,7 @@ impl SigningKey {
                 let pair = RsaKeyPair::from_der(der.expose()).map_err(|e| {
                     HttpSigError::InvalidKey(format!("not a usable PKCS#1 RSA private key: {e}"))
                 })?;
-                Ok(Self {
-                    keyid: keyid.to_owned(),
-                    inner: SigningInner::Rsa {
-                        alg: algorithm,
-                        pair: Box::new(pair),
-                    },
-                })
+                Ok(Self::rsa(keyid, algorithm, pair))
             }
             (
                 der::PrivateKey::Sec1 {
@@ -327,11 +320,7 @@ impl SigningKey {
                 },
                 Algorithm::EcdsaP256Sha256 | Algorithm::EcdsaP384Sha384,
             ) => {
-                let (signing, want) = if algorithm == Algorithm::EcdsaP256Sha256 {
-                    (&ECDSA_P256_SHA256_FIXED_SIGNING, der::Curve::P256)
-                } else {
-                    (&ECDSA_P384_SHA384_FIXED_SIGNING, der::Curve::P384)
-                };
+                let (signing, want) = ecdsa_signing(algorithm)?;
                 if let Some(curve) = curve.filter(|&c| c != want) {
                     return Err(HttpSigError::InvalidKey(format!(
                         "a {} key cannot sign `{}`",
@@ -357,13 +346,7 @@ impl SigningKey {
                         algorithm.as_str()
                     ))
                 })?;
-                Ok(Self {
-                    keyid: keyid.to_owned(),
-                    inner: SigningInner::Ecdsa {
-                        alg: algorithm,
-                        pair: Box::new(pair),
-                    },
-                })
+                Ok(Self::ecdsa(keyid, algorithm, pair))
             }
             (der::PrivateKey::Pkcs1, _) => Err(HttpSigError::InvalidKey(format!(
                 "an RSA key cannot sign `{}`",
@@ -530,6 +513,20 @@ enum VerifyingInner {
 }
 
 /// Big-endian unsigned bytes without leading zeros.
+/// ring's signing algorithm and the curve of an ECDSA `algorithm`.
+fn ecdsa_signing(
+    algorithm: Algorithm,
+) -> Result<(&'static EcdsaSigningAlgorithm, der::Curve), HttpSigError> {
+    match algorithm {
+        Algorithm::EcdsaP256Sha256 => Ok((&ECDSA_P256_SHA256_FIXED_SIGNING, der::Curve::P256)),
+        Algorithm::EcdsaP384Sha384 => Ok((&ECDSA_P384_SHA384_FIXED_SIGNING, der::Curve::P384)),
+        other => Err(HttpSigError::InvalidKey(format!(
+            "`{}` is not an ECDSA algorithm",
+            other.as_str()
+        ))),
+    }
+}
+
 fn minimal(bytes: &[u8]) -> &[u8] {
     let skip = bytes.iter().take_while(|&&b| b == 0).count();
     bytes.get(skip..).unwrap_or_default()
@@ -707,12 +704,7 @@ impl VerifyingKey {
                 der::PublicKey::Ec { curve, point },
                 Algorithm::EcdsaP256Sha256 | Algorithm::EcdsaP384Sha384,
             ) => {
-                let want = if algorithm == Algorithm::EcdsaP256Sha256 {
-                    der::Curve::P256
-                } else {
-                    der::Curve::P384
-                };
-                if curve == want {
+                if ecdsa_signing(algorithm).is_ok_and(|(_, want)| want == curve) {
                     Self::try_from_ecdsa_public(algorithm, point)
                 } else {
                     misfit(&format!("a {} key", curve.name()))
