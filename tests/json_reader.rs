@@ -711,3 +711,27 @@ fn top_level_skips_are_as_strict_as_reads() {
         assert!(json_from_str::<Lax>(text).is_err(), "{text}");
     }
 }
+
+/// An enum written as an object names its variant with a member name: a
+/// string, as serde_json requires ("key must be a string"). A number, a
+/// literal or nothing there is refused, never taken as a variant index.
+/// (Found by the `json_reader` fuzz target: `{"kind":{1:"…"}}` read as
+/// `Kind::New`.)
+#[test]
+fn enum_variant_names_are_strings() {
+    let ok: Typed = json_from_str(r#"{"sub":"a","kind":{"New":"x"}}"#).unwrap();
+    assert_eq!(ok.kind, Some(Kind::New("x".into())));
+    for text in [
+        r#"{"sub":"a","kind":{1:"x"}}"#,
+        r#"{"sub":"a","kind":{ 0 :null}}"#,
+        r#"{"sub":"a","kind":{true:"x"}}"#,
+        r#"{"sub":"a","kind":{null:"x"}}"#,
+        r#"{"sub":"a","kind":{}}"#,
+    ] {
+        assert!(serde_json::from_str::<Typed>(text).is_err(), "{text}");
+        match json_from_str::<Typed>(text) {
+            Err(e) => assert!(e.contains("a variant name (a string)"), "{text}: {e}"),
+            Ok(v) => panic!("{text}: accepted as {v:?}"),
+        }
+    }
+}

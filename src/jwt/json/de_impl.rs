@@ -426,7 +426,12 @@ impl<'de> EnumAccess<'de> for Variant<'_, 'de> {
     type Variant = Self;
 
     fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
-        let v = seed.deserialize(&mut *self.r)?;
+        // The variant is a member name: a string, read as map keys are
+        // (serde_json: "key must be a string"), never a number or literal.
+        if self.r.skip_ws() != Some(b'"') {
+            return Err(self.r.unexpected("a variant name (a string)"));
+        }
+        let v = seed.deserialize(Key { r: &mut *self.r })?;
         self.r.expect(b':', "`:`")?;
         Ok((v, self))
     }
