@@ -12,6 +12,8 @@
 )]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "tokio")]
+pub mod driver;
 pub mod error;
 pub mod extract;
 pub mod gate;
