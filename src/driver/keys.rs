@@ -264,7 +264,7 @@ impl DriverOptions {
 }
 
 /// What the driver decided about a request: the Gate's
-/// [`Outcome`](crate::gate::Outcome) once its key fetches are done.
+/// [`Outcome`] once its key fetches are done.
 #[derive(Debug)]
 pub enum Verdict {
     /// Let the request through.
