@@ -156,6 +156,14 @@ impl JwksServer {
             .insert(path.to_owned(), jwks(keys));
     }
 
+    fn publish_raw(&self, path: &str, body: Vec<u8>) {
+        self.state
+            .lock()
+            .unwrap()
+            .sets
+            .insert(path.to_owned(), body);
+    }
+
     fn set_mode(&self, mode: Mode) {
         self.state.lock().unwrap().mode = mode;
     }
@@ -297,6 +305,43 @@ async fn cold_cache_1000_concurrent_requests_make_one_jwks_fetch_per_issuer() {
     assert_eq!(stats.jwks_fetch_started, 2);
     assert_eq!(stats.jwks_fetch_success, 2);
     assert_eq!(stats.jwks_fetch_failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_cache_with_discovery_makes_one_discovery_and_one_jwks_fetch() {
+    let server = JwksServer::start().await;
+    let key = TestKey::rsa("d1", KeySize::Rsa2048);
+    let issuer_url = server.url("");
+    server.publish("/jwks", &[&key]);
+    let discovery = json!({"issuer": issuer_url, "jwks_uri": server.url("/jwks")});
+    server.publish_raw(
+        "/.well-known/openid-configuration",
+        discovery.to_string().into_bytes(),
+    );
+    let config = gate_config(
+        vec![IssuerConfig::new(issuer_url.as_str(), [AUDIENCE])],
+        |c| {
+            c.discovery.allow_http_loopback = true;
+        },
+    );
+    let driver = driver_with(config, Arc::new(client()), DriverOptions::default());
+    let app = app(&driver);
+    let token = Arc::new(token(&key, &issuer_url, "carol", &[]));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..300 {
+        let (app, token) = (app.clone(), Arc::clone(&token));
+        tasks.spawn(async move { call(&app, "/me", Some(&token)).await.status });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(server.hits("/.well-known/openid-configuration"), 1);
+    assert_eq!(server.hits("/jwks"), 1);
+    let stats = driver.stats();
+    assert_eq!(stats.discovery_fetch_started, 1, "{stats:?}");
+    assert_eq!(stats.discovery_fetch_success, 1, "{stats:?}");
+    assert_eq!(stats.jwks_fetch_success, 1, "{stats:?}");
+    assert_eq!(stats.allowed, 300, "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
