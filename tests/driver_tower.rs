@@ -741,3 +741,53 @@ async fn issuer_down_answers_503_with_retry_after_for_an_unknown_kid() {
     }
     assert_eq!(call(&app, "/me", Some(&good)).await.status, StatusCode::OK);
 }
+
+/// Outside a tokio runtime the driver answers 503 and refuses to spawn,
+/// rather than panic.
+#[test]
+fn outside_a_runtime_the_driver_answers_503_and_spawns_nothing() {
+    let key = TestKey::rsa("k1", KeySize::Rsa2048);
+    let config = gate_config(
+        vec![issuer(ISSUER_A, "https://issuer-a.test/jwks".into())],
+        |_| {},
+    );
+    let driver = driver_with(
+        config,
+        Arc::new(client_without_runtime()),
+        DriverOptions::default(),
+    );
+    assert!(driver.spawn_refresh().is_err());
+    let (parts, ()) = Request::get("/me")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", token(&key, ISSUER_A, "alice", &[])),
+        )
+        .body(())
+        .unwrap()
+        .into_parts();
+    let facts = edge_auth::policy::RequestFacts::from_parts(&parts);
+    let check = driver.check(&parts, &facts);
+    let mut check = std::pin::pin!(check);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let std::task::Poll::Ready(verdict) = check.as_mut().poll(&mut cx) else {
+        panic!("the check waited for something outside a runtime");
+    };
+    let edge_auth::driver::keys::Verdict::Deny(rejection) = verdict else {
+        panic!("allowed outside a runtime");
+    };
+    assert_eq!(rejection.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(driver.stats().jwks_fetch_started, 0);
+}
+
+/// A client that must never be called.
+struct Unreachable;
+
+impl HttpClient for Unreachable {
+    fn get(&self, _: FetchRequest) -> FetchFuture<'_> {
+        panic!("no fetch outside a runtime");
+    }
+}
+
+fn client_without_runtime() -> Unreachable {
+    Unreachable
+}
