@@ -69,6 +69,8 @@ struct JwksState {
     mode: Mode,
     /// `max-age` sent with each set.
     max_age: u32,
+    /// Bumped by each publish; the `ETag` is `"v{version}"`.
+    version: u64,
 }
 
 /// A JWKS server on loopback that counts its hits per path.
@@ -93,6 +95,7 @@ impl JwksServer {
             sets: HashMap::new(),
             mode: Mode::Serve,
             max_age: 300,
+            version: 0,
         }));
         let hits = Arc::new(Mutex::new(HashMap::new()));
         let (s, h) = (Arc::clone(&state), Arc::clone(&hits));
@@ -108,17 +111,28 @@ impl JwksServer {
                     async move {
                         let path = request.uri().path().to_owned();
                         *h.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
-                        let (mode, body, max_age) = {
+                        let (mode, body, max_age, version) = {
                             let s = s.lock().unwrap();
-                            (s.mode, s.sets.get(&path).cloned(), s.max_age)
+                            (s.mode, s.sets.get(&path).cloned(), s.max_age, s.version)
                         };
+                        let etag = format!("\"v{version}\"");
+                        let fresh = request
+                            .headers()
+                            .get(header::IF_NONE_MATCH)
+                            .is_some_and(|v| v.as_bytes() == etag.as_bytes());
                         match mode {
                             Mode::Refuse => return Err("down".to_owned()),
                             Mode::Hang => tokio::time::sleep(Duration::from_secs(120)).await,
                             Mode::Serve => {}
                         }
                         let response = match body {
+                            Some(_) if fresh => http::Response::builder()
+                                .status(StatusCode::NOT_MODIFIED)
+                                .header(header::ETAG, etag)
+                                .header(header::CACHE_CONTROL, format!("max-age={max_age}"))
+                                .body(Full::new(Bytes::new())),
                             Some(body) => http::Response::builder()
+                                .header(header::ETAG, etag)
                                 .header(header::CONTENT_TYPE, "application/json")
                                 .header(header::CACHE_CONTROL, format!("max-age={max_age}"))
                                 .body(Full::new(Bytes::from(body))),
@@ -149,19 +163,13 @@ impl JwksServer {
     }
 
     fn publish(&self, path: &str, keys: &[&TestKey]) {
-        self.state
-            .lock()
-            .unwrap()
-            .sets
-            .insert(path.to_owned(), jwks(keys));
+        self.publish_raw(path, jwks(keys));
     }
 
     fn publish_raw(&self, path: &str, body: Vec<u8>) {
-        self.state
-            .lock()
-            .unwrap()
-            .sets
-            .insert(path.to_owned(), body);
+        let mut state = self.state.lock().unwrap();
+        state.sets.insert(path.to_owned(), body);
+        state.version += 1;
     }
 
     fn set_mode(&self, mode: Mode) {
@@ -238,6 +246,18 @@ fn app(driver: &KeyDriver) -> Router {
         .layer(GateLayer::new(driver.clone()))
 }
 
+/// The counters once no fetch is running (a fetch is counted a moment
+/// after the Gate has its answer). Bounded: 2 s.
+async fn settled(driver: &KeyDriver) -> Stats {
+    for _ in 0..200 {
+        if driver.fetches_in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    driver.stats()
+}
+
 struct Answer {
     status: StatusCode,
     headers: http::HeaderMap,
@@ -299,7 +319,7 @@ async fn cold_cache_1000_concurrent_requests_make_one_jwks_fetch_per_issuer() {
     assert_eq!(ok, 1000);
     assert_eq!(server.hits("/a/jwks"), 1, "one JWKS fetch for issuer A");
     assert_eq!(server.hits("/b/jwks"), 1, "one JWKS fetch for issuer B");
-    let stats = driver.stats();
+    let stats = settled(&driver).await;
     assert_eq!(stats.allowed, 1000);
     assert_eq!(stats.denied, 0);
     assert_eq!(stats.jwks_fetch_started, 2);
@@ -337,7 +357,7 @@ async fn cold_cache_with_discovery_makes_one_discovery_and_one_jwks_fetch() {
     }
     assert_eq!(server.hits("/.well-known/openid-configuration"), 1);
     assert_eq!(server.hits("/jwks"), 1);
-    let stats = driver.stats();
+    let stats = settled(&driver).await;
     assert_eq!(stats.discovery_fetch_started, 1, "{stats:?}");
     assert_eq!(stats.discovery_fetch_success, 1, "{stats:?}");
     assert_eq!(stats.jwks_fetch_success, 1, "{stats:?}");
@@ -411,9 +431,42 @@ async fn key_rotation_under_continuous_load_gives_no_401() {
     // The old key is gone from the set: its tokens no longer pass.
     let stale = call(&app, "/me", Some(&token(&old, ISSUER_A, "alice", &[]))).await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
-    let stats = driver.stats();
+    let stats = settled(&driver).await;
     assert!(stats.jwks_fetch_success >= 3, "{stats:?}");
     assert_eq!(stats.jwks_fetch_failed, 0, "{stats:?}");
+}
+
+/// The refresh task renews an unchanged key set with a conditional GET:
+/// `304 Not Modified`, counted as such, and tokens keep passing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_task_renews_an_unchanged_set_with_304() {
+    let server = JwksServer::start().await;
+    let key = TestKey::rsa("k1", KeySize::Rsa2048);
+    server.publish("/jwks", &[&key]);
+    server.set_max_age(1);
+    let config = gate_config(vec![issuer(ISSUER_A, server.url("/jwks"))], |c| {
+        c.cache.min_ttl = time::Duration::seconds(1);
+    });
+    let options = DriverOptions::default().with_refresh_interval(Duration::from_millis(50));
+    let driver = driver_with(config, Arc::new(client()), options);
+    let app = app(&driver);
+    let good = token(&key, ISSUER_A, "alice", &[]);
+    assert_eq!(call(&app, "/me", Some(&good)).await.status, StatusCode::OK);
+    let refresh = driver.spawn_refresh().unwrap();
+    // Bounded: at most 5 s for two refreshes at 80 % of a 1 s lifetime.
+    for _ in 0..100 {
+        if driver.stats().jwks_fetch_not_modified >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(refresh);
+    let stats = settled(&driver).await;
+    assert!(stats.jwks_fetch_not_modified >= 2, "{stats:?}");
+    assert_eq!(stats.jwks_fetch_success, 1, "{stats:?}");
+    assert_eq!(stats.jwks_fetch_failed, 0, "{stats:?}");
+    assert!(stats.refresh_fetch_started >= 2, "{stats:?}");
+    assert_eq!(call(&app, "/me", Some(&good)).await.status, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,7 +519,7 @@ async fn issuer_down_keeps_known_keys_and_answers_503_with_retry_after_for_missi
     // One failed fetch, then the Gate backs off: the issuer is not hammered.
     assert_eq!(server_b.hits("/jwks"), 1);
     assert_eq!(server_a.hits("/jwks"), 1);
-    let stats = driver.stats();
+    let stats = settled(&driver).await;
     assert_eq!(stats.denied_unavailable, 3, "{stats:?}");
     assert_eq!(stats.jwks_fetch_failed, 1, "{stats:?}");
     assert_eq!(stats.jwks_fetch_success, 1, "{stats:?}");
@@ -520,7 +573,7 @@ async fn panicking_client_never_wedges_later_requests() {
     let next = call(&app, "/me", Some(&good)).await;
     assert_eq!(next.status, StatusCode::OK);
     assert_eq!(server.hits("/jwks"), 1);
-    let stats = driver.stats();
+    let stats = settled(&driver).await;
     assert_eq!(stats.fetch_abandoned, 1, "{stats:?}");
     assert_eq!(stats.jwks_fetch_failed, 1, "{stats:?}");
     assert_eq!(stats.jwks_fetch_success, 1, "{stats:?}");
@@ -557,7 +610,7 @@ async fn hanging_jwks_server_never_wedges_later_requests() {
     server.set_mode(Mode::Serve);
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(call(&app, "/me", Some(&good)).await.status, StatusCode::OK);
-    let stats = driver.stats();
+    let stats = settled(&driver).await;
     assert_eq!(stats.fetch_timeout, 1, "{stats:?}");
     assert_eq!(stats.jwks_fetch_failed, 1, "{stats:?}");
     assert_eq!(stats.jwks_fetch_success, 1, "{stats:?}");
@@ -614,12 +667,15 @@ async fn stats_count_what_the_requests_did() {
         s.jwks_fetch_started = 1;
         s.jwks_fetch_success = 1;
         // The first request polled the Gate, which handed out the cold
-        // fetch; the request then waited for it.
+        // fetch (then the request waited for it, unless it had already
+        // landed: `fetch_joined` is 0 or 1).
         s.refresh_fetch_started = 1;
-        s.fetch_joined = 1;
         s
     };
-    assert_eq!(driver.stats(), expected);
+    let mut stats = settled(&driver).await;
+    assert!(stats.fetch_joined <= 1, "{stats:?}");
+    stats.fetch_joined = 0;
+    assert_eq!(stats, expected);
     assert_eq!(server.hits("/jwks"), 1);
 }
 

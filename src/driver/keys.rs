@@ -381,9 +381,19 @@ impl KeyDriver {
         &self.inner.options
     }
 
-    /// The counters so far.
+    /// The counters so far. A fetch is counted when it ends, a moment
+    /// after the Gate has its answer (and requests may already pass).
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
+    }
+
+    /// Fetches running now in this process (a gauge; 0 when idle).
+    pub fn fetches_in_flight(&self) -> usize {
+        self.inner
+            .flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Checks a request with the Gate, fetching keys as it asks: at most
