@@ -788,9 +788,11 @@ fn a_raised_max_token_size_is_honoured_by_extraction() {
     validation.max_token_size = 32 * 1024;
     let g = gate(vec![issuer(ISS).with_validation(validation)]);
     let mut c = claims(ISS, &["reader"]);
-    c["padding"] = json!("x".repeat(12 * 1024));
+    // Past the 16 KiB extraction default (it was 8 KiB when written).
+    c["padding"] = json!("x".repeat(20 * 1024));
     let token = k.sign(&c);
     assert!(token.len() > 8 * 1024);
+    assert!(token.len() > edge_auth::extract::DEFAULT_MAX_TOKEN_LEN);
     let ok = check_fetching(&g, "/orders/1", &token, &jwks(&[&k]));
     assert!(matches!(ok, Outcome::Allow { .. }), "{ok:?}");
 }

@@ -64,7 +64,10 @@ pub struct Validation {
     /// The oldest a token may be, from its `iat` (which then becomes
     /// required). `None` (the default): not checked.
     pub max_age: Option<Duration>,
-    /// The longest token accepted, in bytes (default 8 KiB).
+    /// The longest token accepted, in bytes (default
+    /// [`DEFAULT_MAX_TOKEN_LEN`](crate::extract::DEFAULT_MAX_TOKEN_LEN),
+    /// 16 KiB: the largest Entra ID, Okta and Keycloak tokens with it, see
+    /// there).
     pub max_token_size: usize,
 }
 
@@ -84,7 +87,7 @@ impl Default for Validation {
                 .collect(),
             typ: None,
             max_age: None,
-            max_token_size: 8 * 1024,
+            max_token_size: crate::extract::DEFAULT_MAX_TOKEN_LEN,
         }
     }
 }
