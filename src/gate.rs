@@ -43,7 +43,7 @@ use crate::extract::{self, TokenSource};
 use crate::jwk::KeySet;
 use crate::jwk::cache::{self, CacheConfig, CacheState, JwksCache, Lookup};
 use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
-use crate::jwt::{self, JwtError, Validation, Validator};
+use crate::jwt::{self, AudienceClaim, JwtError, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
 use crate::policy::{CompiledPolicy, Decision, Failure, Policy, Reason, RequestFacts};
 use crate::response::{DEFAULT_REALM, Rejection};
@@ -65,8 +65,10 @@ pub struct IssuerConfig {
     /// `https://login.microsoftonline.com/{tenantid}/v2.0`, matched with the
     /// token's `tid` in place of `{tenantid}`.
     pub issuer: String,
-    /// Accepted `aud` values. Must not be empty: a token for another API of
-    /// the same issuer must not pass.
+    /// Accepted `aud` values (`client_id` values with
+    /// [`with_audience_claim`](Self::with_audience_claim)`(AudienceClaim::ClientId)`).
+    /// Must not be empty: a token for another API of the same issuer must
+    /// not pass.
     pub audiences: Vec<String>,
     /// The JWKS endpoint. `None`: found through the discovery document.
     pub jwks_uri: Option<String>,
@@ -132,6 +134,26 @@ impl IssuerConfig {
     #[must_use]
     pub fn with_roles(mut self, roles: RoleMapper) -> Self {
         self.roles = roles;
+        self
+    }
+
+    /// Matches [`audiences`](Self::audiences) against another claim than
+    /// `aud`: [`AudienceClaim::ClientId`] for Amazon Cognito access tokens,
+    /// which carry the app client id in `client_id` and no `aud` (list the
+    /// client ids as the audiences). Sets `validation.audience_claim`: call
+    /// it after [`with_validation`](Self::with_validation).
+    #[must_use]
+    pub fn with_audience_claim(mut self, claim: AudienceClaim) -> Self {
+        self.validation.audience_claim = claim;
+        self
+    }
+
+    /// Requires the `token_use` claim to be `token_use` (Amazon Cognito:
+    /// `access`). Sets `validation.token_use`: call it after
+    /// [`with_validation`](Self::with_validation).
+    #[must_use]
+    pub fn with_token_use(mut self, token_use: impl Into<String>) -> Self {
+        self.validation.token_use = Some(token_use.into());
         self
     }
 }

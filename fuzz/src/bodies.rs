@@ -321,8 +321,9 @@ fn jwt_accepts(token: &str) -> bool {
     let hmac = f
         .hmac_validator
         .validate::<serde_json::Value>(token, &f.hmac, now);
-    // `inspect` refuses nothing that validation accepts.
-    let inspected = edge_auth::jwt::inspect(token, 8 * 1024);
+    // `inspect` refuses nothing that validation accepts (at the
+    // validators' default size limit).
+    let inspected = edge_auth::jwt::inspect(token, DEFAULT_MAX_TOKEN_LEN);
     if public.is_ok() || hmac.is_ok() {
         assert!(
             inspected.is_ok(),

@@ -215,6 +215,22 @@ pub enum JwtError {
         /// The token's `aud` values.
         seen: Vec<String>,
     },
+    /// A claim checked against configured values (`client_id`,
+    /// `token_use`) holds another value.
+    #[error(
+        "claim `{}` is `{}`, not one of {}",
+        shown(claim),
+        shown(seen),
+        list(expected)
+    )]
+    ClaimMismatch {
+        /// The claim's name.
+        claim: String,
+        /// The accepted values.
+        expected: Vec<String>,
+        /// The token's value.
+        seen: String,
+    },
 }
 
 /// How long a value from the token may be in an error text.

@@ -71,7 +71,7 @@ mod json;
 mod validate;
 
 pub use error::{JwtError, Part};
-pub use validate::{Claims, Inspected, Validation, Validator, inspect};
+pub use validate::{AudienceClaim, Claims, Inspected, Validation, Validator, inspect};
 
 #[doc(hidden)]
 pub(crate) use claims::parse_claims as validate_parse_claims;

@@ -34,8 +34,18 @@ pub struct Validation {
     /// Accepted `aud` values; the token's `aud` (a string or an array of
     /// strings) must contain one of them. Empty (the default): a token that
     /// carries `aud` is rejected, as RFC 7519 §4.1.3 requires of a recipient
-    /// that does not identify itself with any value.
+    /// that does not identify itself with any value. With
+    /// [`audience_claim`](Self::audience_claim) set to
+    /// [`AudienceClaim::ClientId`], the accepted `client_id` values instead.
     pub audiences: Vec<String>,
+    /// The claim [`audiences`](Self::audiences) is matched against: `aud`
+    /// (the default) or `client_id` (Amazon Cognito access tokens, which
+    /// carry no `aud`).
+    pub audience_claim: AudienceClaim,
+    /// The required value of the `token_use` claim (Amazon Cognito: `access`
+    /// for access tokens, `id` for ID tokens). `None` (the default): not
+    /// checked.
+    pub token_use: Option<String>,
     /// Clock-skew allowance for `exp`, `nbf`, `iat` (default 60 s).
     pub leeway: Duration,
     /// Claims that must be present (default: `exp`). Empty it to accept
@@ -54,7 +64,10 @@ pub struct Validation {
     /// The oldest a token may be, from its `iat` (which then becomes
     /// required). `None` (the default): not checked.
     pub max_age: Option<Duration>,
-    /// The longest token accepted, in bytes (default 8 KiB).
+    /// The longest token accepted, in bytes (default
+    /// [`DEFAULT_MAX_TOKEN_LEN`](crate::extract::DEFAULT_MAX_TOKEN_LEN),
+    /// 16 KiB: the largest Entra ID, Okta and Keycloak tokens with it, see
+    /// there).
     pub max_token_size: usize,
 }
 
@@ -63,6 +76,8 @@ impl Default for Validation {
         Self {
             issuers: Vec::new(),
             audiences: Vec::new(),
+            audience_claim: AudienceClaim::Aud,
+            token_use: None,
             leeway: crate::time::DEFAULT_LEEWAY,
             required_claims: vec!["exp".to_owned()],
             algorithms: ALL
@@ -72,9 +87,24 @@ impl Default for Validation {
                 .collect(),
             typ: None,
             max_age: None,
-            max_token_size: 8 * 1024,
+            max_token_size: crate::extract::DEFAULT_MAX_TOKEN_LEN,
         }
     }
+}
+
+/// Which claim names the token's intended recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AudienceClaim {
+    /// `aud` (RFC 7519 §4.1.3): a string or an array of strings, one of
+    /// which must be an accepted audience. The default.
+    #[default]
+    Aud,
+    /// `client_id` (RFC 9068 §2.2): a string that must be an accepted
+    /// value. Amazon Cognito access tokens name the app client this way
+    /// and carry no `aud`. A token that carries `aud` is refused: it names
+    /// its recipient there, and this recipient has no `aud` value to match.
+    ClientId,
 }
 
 /// A verified token's claims: the caller's typed view `C` and the raw map.
@@ -493,7 +523,35 @@ impl Validator {
         if !self.issuers.is_empty() {
             self.check_issuer(raw)?;
         }
-        self.check_audience(raw)
+        match v.audience_claim {
+            AudienceClaim::Aud => self.check_audience(raw)?,
+            AudienceClaim::ClientId => self.check_client_id(raw)?,
+        }
+        if let Some(want) = &v.token_use {
+            check_string_claim(raw, "token_use", std::slice::from_ref(want))?;
+        }
+        Ok(())
+    }
+
+    /// `client_id` in place of `aud`: it must be one of `audiences`, and the
+    /// token must not carry `aud` (it would be checked against no value,
+    /// as with empty `audiences`).
+    fn check_client_id(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
+        if raw.get("aud").is_some() {
+            let seen = match raw.get("aud") {
+                Some(Captured::Str(s)) => vec![s.to_string()],
+                Some(Captured::Other(Value::Array(items))) => items
+                    .iter()
+                    .map(|i| i.as_str().unwrap_or("(not a string)").to_owned())
+                    .collect(),
+                _ => vec!["(not a string)".to_owned()],
+            };
+            return Err(JwtError::AudienceMismatch {
+                expected: Vec::new(),
+                seen,
+            });
+        }
+        check_string_claim(raw, "client_id", &self.validation.audiences)
     }
 
     fn check_issuer(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
@@ -561,6 +619,30 @@ impl Validator {
                 "`aud` is neither a string nor an array of strings",
             )),
         }
+    }
+}
+
+/// A string claim that must be one of `expected` (an empty list accepts
+/// nothing).
+fn check_string_claim(
+    raw: &Registered<'_>,
+    claim: &str,
+    expected: &[String],
+) -> Result<(), JwtError> {
+    match raw.get(claim) {
+        None => Err(JwtError::MissingClaim {
+            claim: claim.to_owned(),
+        }),
+        Some(Captured::Str(s)) if expected.iter().any(|e| e == s) => Ok(()),
+        Some(Captured::Str(s)) => Err(JwtError::ClaimMismatch {
+            claim: claim.to_owned(),
+            expected: expected.to_vec(),
+            seen: s.to_string(),
+        }),
+        Some(_) => Err(JwtError::malformed(
+            Part::Claims,
+            format!("`{claim}` is not a string"),
+        )),
     }
 }
 

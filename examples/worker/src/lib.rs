@@ -621,15 +621,18 @@ fn signers(keyid: &str, key: &Secret<Vec<u8>>) -> Result<(Signer, Signer), Worke
         let key = SigningKey::try_from_hmac_sha256(keyid, key).map_err(invalid)?;
         Signer::new(key, config).map_err(invalid)
     };
+    // `@query` always (signed as `?` when there is none): a verifier
+    // refuses, by default, a request whose query the signature leaves open.
     Ok((
         make(&[
             "@method",
             "@authority",
             "@path",
+            "@query",
             SUBJECT_HEADER,
             ROLES_HEADER,
         ])?,
-        make(&["@method", "@authority", "@path"])?,
+        make(&["@method", "@authority", "@path", "@query"])?,
     ))
 }
 
