@@ -40,9 +40,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::Error;
 use crate::extract::{self, TokenSource};
-use crate::jwk::KeySet;
-use crate::jwk::cache::{self, CacheConfig, CacheState, JwksCache, Lookup};
-use crate::jwk::discovery::{self, DiscoveryOptions, ProviderMetadata};
+use crate::jwk::cache::{CacheConfig, CacheState};
+use crate::jwk::discovery::{self, DiscoveryOptions};
+pub use crate::jwk::{FetchKind, FetchPlan};
+use crate::jwk::{IssuerKeys, IssuerKeysConfig, KeyLookup, KeySet, KeysError};
 use crate::jwt::{self, JwtError, Validation, Validator};
 use crate::oidc::{Principal, RoleMapper};
 use crate::policy::{CompiledPolicy, Decision, Failure, Policy, Reason, RequestFacts};
@@ -232,134 +233,13 @@ pub enum Outcome {
     FetchKeys(FetchPlan),
 }
 
-/// What a [`FetchPlan`] fetches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FetchKind {
-    /// The issuer's OpenID Connect discovery document.
-    Discovery,
-    /// The issuer's JSON Web Key Set.
-    Jwks,
-}
-
-/// A GET the caller should perform for the gate.
-#[derive(Debug, Clone)]
-pub struct FetchPlan {
-    issuer: String,
-    url: String,
-    kind: FetchKind,
-    in_flight: bool,
-    headers: HeaderMap,
-    /// When the plan was handed out; `None` for a response routed by
-    /// issuer alone ([`Gate::apply_jwks_response`]).
-    issued_at: Option<OffsetDateTime>,
-}
-
-impl FetchPlan {
-    /// The issuer (as configured) whose keys this fetch serves; hand it
-    /// back through [`Gate::apply_fetch_response`].
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    /// The URL to GET.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Discovery document or key set.
-    pub fn kind(&self) -> FetchKind {
-        self.kind
-    }
-
-    /// Headers to send (e.g. `If-None-Match`).
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    /// `true` when this fetch was already handed out to another request
-    /// and has not been answered yet: wait for that fetch if you can
-    /// (single flight), then check again. A caller that cannot join it
-    /// (another process) may wait briefly and check again, or fetch anyway:
-    /// applying a duplicate response is harmless.
-    pub fn is_in_flight(&self) -> bool {
-        self.in_flight
-    }
-}
-
-/// Discovery progress for an issuer configured without `jwks_uri`.
-#[derive(Debug, Default)]
-struct DiscoveryStatus {
-    in_flight_since: Option<OffsetDateTime>,
-    retry_at: Option<OffsetDateTime>,
-    /// When the discovery document in use was applied (or the key state
-    /// naming its `jwks_uri` imported): the refresh is due a
-    /// `discovery_refresh` later.
-    applied_at: Option<OffsetDateTime>,
-}
-
-impl DiscoveryStatus {
-    /// A fetch was handed out less than `timeout` ago: join it.
-    fn in_flight(&self, now: OffsetDateTime, timeout: Duration) -> bool {
-        self.in_flight_since
-            .is_some_and(|since| now < cache::add(since, timeout))
-    }
-
-    /// A failed fetch's retry delay has not passed yet.
-    fn backing_off(&self, now: OffsetDateTime) -> bool {
-        self.retry_at.is_some_and(|at| now < at)
-    }
-}
-
-/// The plan to fetch `issuer`'s discovery document from `url`.
-fn discovery_plan(issuer: &Issuer, url: String, in_flight: bool, now: OffsetDateTime) -> FetchPlan {
-    FetchPlan {
-        issuer: issuer.config.issuer.clone(),
-        url,
-        kind: FetchKind::Discovery,
-        in_flight,
-        headers: HeaderMap::new(),
-        issued_at: Some(now),
-    }
-}
-
-#[derive(Debug)]
-struct IssuerState {
-    cache: Option<JwksCache>,
-    discovery: DiscoveryStatus,
-    /// A shared copy of the cache's current key set, so signatures are
-    /// verified after the lock is released: holding it through an RSA or
-    /// ECDSA verify would serialise every request of the issuer on one
-    /// core. Taken on the first lookup that hands out keys; cleared by
-    /// everything that can change the set (applying a response or failure,
-    /// discovery, import), so it never outlives the set it copies.
-    keys: Option<Arc<KeySet>>,
-}
-
-impl IssuerState {
-    fn new(cache: Option<JwksCache>) -> Self {
-        Self {
-            cache,
-            discovery: DiscoveryStatus::default(),
-            keys: None,
-        }
-    }
-
-    /// Replaces the cache (discovery, import); the old set's copy goes.
-    fn set_cache(&mut self, cache: JwksCache) {
-        self.cache = Some(cache);
-        self.keys = None;
-    }
-}
-
 #[derive(Debug)]
 struct Issuer {
     config: IssuerConfig,
     /// `{tenantid}` template split around the placeholder.
     template: Option<(String, String)>,
-    discovery_url: Option<String>,
     validator: Validator,
-    state: Mutex<IssuerState>,
+    keys: Mutex<IssuerKeys>,
 }
 
 impl Issuer {
@@ -376,11 +256,11 @@ impl Issuer {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, IssuerState> {
+    fn lock(&self) -> MutexGuard<'_, IssuerKeys> {
         // A panic elsewhere while holding the lock cannot leave the cache
         // half-updated in a way that accepts a bad token: every update is a
         // whole-value replacement. Keep serving.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -403,11 +283,6 @@ pub struct Gate {
     sources: Vec<TokenSource>,
     realm: String,
     policy: CompiledPolicy,
-    cache_config: CacheConfig,
-    discovery: DiscoveryOptions,
-    discovery_timeout: Duration,
-    discovery_retry: Duration,
-    discovery_refresh: Duration,
     max_token_size: usize,
 }
 
@@ -464,6 +339,13 @@ impl Gate {
             Some(policy) => policy,
             None => Policy::from_json(AUTHENTICATED_ONLY)?.compile()?,
         };
+        let keys_config = IssuerKeysConfig {
+            cache: config.cache,
+            discovery: config.discovery,
+            discovery_timeout: config.discovery_timeout,
+            discovery_retry: config.discovery_retry,
+            discovery_refresh: config.discovery_refresh,
+        };
         let mut issuers = Vec::with_capacity(config.issuers.len());
         let mut max_token_size = 0;
         for ic in config.issuers {
@@ -488,9 +370,10 @@ impl Gate {
             let discovery_url = match (&ic.jwks_uri, &ic.discovery_url, &template) {
                 (Some(_), _, _) => None,
                 (None, Some(url), _) => Some(url.clone()),
-                (None, None, None) => {
-                    Some(discovery::discovery_url(&ic.issuer, &config.discovery)?)
-                }
+                (None, None, None) => Some(discovery::discovery_url(
+                    &ic.issuer,
+                    &keys_config.discovery,
+                )?),
                 (None, None, Some(_)) => {
                     return Err(GateError::issuer(
                         &ic.issuer,
@@ -499,9 +382,16 @@ impl Gate {
                     .into());
                 }
             };
-            let cache = match &ic.jwks_uri {
-                Some(uri) => Some(JwksCache::new(&ic.issuer, uri, config.cache.clone())?),
-                None => None,
+            let keys = match (&ic.jwks_uri, &discovery_url) {
+                (Some(uri), _) => IssuerKeys::from_jwks_uri(&ic.issuer, uri, keys_config.clone())
+                    .map_err(|e| GateError::keys(&ic.issuer, e))?,
+                (None, Some(url)) => {
+                    IssuerKeys::from_discovery(&ic.issuer, url, keys_config.clone())
+                        .map_err(|e| GateError::keys(&ic.issuer, e))?
+                }
+                (None, None) => {
+                    return Err(GateError::issuer(&ic.issuer, "has no key source").into());
+                }
             };
             let mut validation = ic.validation.clone();
             validation.issuers = vec![ic.issuer.clone()];
@@ -509,9 +399,8 @@ impl Gate {
             max_token_size = max_token_size.max(validation.max_token_size);
             issuers.push(Issuer {
                 template,
-                discovery_url,
                 validator: Validator::new(validation),
-                state: Mutex::new(IssuerState::new(cache)),
+                keys: Mutex::new(keys),
                 config: ic,
             });
         }
@@ -520,11 +409,6 @@ impl Gate {
             sources: config.sources,
             realm: config.realm,
             policy,
-            cache_config: config.cache,
-            discovery: config.discovery,
-            discovery_timeout: config.discovery_timeout,
-            discovery_retry: config.discovery_retry,
-            discovery_refresh: config.discovery_refresh,
             max_token_size,
         })
     }
@@ -620,46 +504,24 @@ impl Gate {
         alg: Algorithm,
         now: OffsetDateTime,
     ) -> Result<Arc<KeySet>, KeyStep> {
-        let mut state = issuer.lock();
-        let IssuerState {
-            cache,
-            discovery,
-            keys: copy,
-        } = &mut *state;
-        let Some(cache) = cache else {
-            return Err(KeyStep::stop(self.discovery_step(issuer, discovery, now)));
+        let lookup = issuer.lock().lookup(kid, alg, now);
+        let unavailable = |what: &str, retry_at| {
+            let rejection = Rejection::unavailable(what).with_issuer(issuer.config.issuer.as_str());
+            Err(KeyStep::stop(Authn::Reject(retry_after(
+                rejection, retry_at, now,
+            ))))
         };
-        match cache.lookup(kid, alg, now) {
-            Lookup::Key(keys) => Ok(Arc::clone(
-                copy.get_or_insert_with(|| Arc::new(keys.clone())),
-            )),
-            Lookup::Fetch(plan) => Err(KeyStep::stop(Authn::Fetch(FetchPlan {
-                issuer: issuer.config.issuer.clone(),
-                url: plan.url().to_owned(),
-                kind: FetchKind::Jwks,
-                in_flight: false,
-                headers: plan.headers(),
-                issued_at: Some(plan.issued_at()),
-            }))),
-            Lookup::Pending => Err(KeyStep::stop(Authn::Fetch(FetchPlan {
-                issuer: issuer.config.issuer.clone(),
-                url: cache.jwks_uri().to_owned(),
-                kind: FetchKind::Jwks,
-                in_flight: true,
-                headers: HeaderMap::new(),
-                issued_at: Some(now),
-            }))),
-            Lookup::Unavailable => {
-                let rejection = Rejection::unavailable("the issuer's keys are unavailable")
-                    .with_issuer(issuer.config.issuer.as_str());
-                Err(KeyStep::stop(Authn::Reject(retry_after(
-                    rejection,
-                    cache.next_retry_at(),
-                    now,
-                ))))
+        match lookup {
+            KeyLookup::Keys(keys) => Ok(keys),
+            KeyLookup::Fetch(plan) => Err(KeyStep::stop(Authn::Fetch(plan))),
+            KeyLookup::Unavailable {
+                kind: FetchKind::Discovery,
+                retry_at,
+            } => unavailable("the issuer's discovery document is unavailable", retry_at),
+            KeyLookup::Unavailable { retry_at, .. } => {
+                unavailable("the issuer's keys are unavailable", retry_at)
             }
-            // `Unknown` and anything a later version adds: no key, no accept.
-            _ => Err(KeyStep::Invalid(JwtError::UnknownKey {
+            KeyLookup::Unknown => Err(KeyStep::Invalid(JwtError::UnknownKey {
                 kid: kid.map(str::to_owned),
                 alg: format!("{alg:?}"),
             })),
@@ -685,30 +547,6 @@ impl Gate {
                     for_audit(iss)
                 )))
             })
-    }
-
-    fn discovery_step(
-        &self,
-        issuer: &Issuer,
-        status: &mut DiscoveryStatus,
-        now: OffsetDateTime,
-    ) -> Authn {
-        let Some(url) = issuer.discovery_url.clone() else {
-            return Authn::Reject(Rejection::unavailable("the issuer has no key source"));
-        };
-        if status.in_flight(now, self.discovery_timeout) {
-            return Authn::Fetch(discovery_plan(issuer, url, true, now));
-        }
-        if status.backing_off(now) {
-            return Authn::Reject(retry_after(
-                Rejection::unavailable("the issuer's discovery document is unavailable")
-                    .with_issuer(issuer.config.issuer.as_str()),
-                status.retry_at,
-                now,
-            ));
-        }
-        status.in_flight_since = Some(now);
-        Authn::Fetch(discovery_plan(issuer, url, false, now))
     }
 
     fn authorize(&self, facts: &RequestFacts<'_>, principal: Option<Box<Principal>>) -> Outcome {
@@ -740,63 +578,8 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), Error> {
         let issuer = self.issuer(plan.issuer())?;
-        let mut state = issuer.lock();
-        // A plan names what was fetched: a response from another endpoint
-        // (a plan kept from another gate, or from before a reconfiguration)
-        // must not become this issuer's keys or discovery document.
-        let expected = match plan.kind {
-            FetchKind::Jwks => state.cache.as_ref().map(JwksCache::jwks_uri),
-            FetchKind::Discovery => issuer.discovery_url.as_deref(),
-        };
-        if !plan.url.is_empty() && expected.is_some_and(|url| url != plan.url) {
-            return Err(
-                GateError::issuer(plan.issuer(), "does not fetch from the plan's url").into(),
-            );
-        }
-        // Whatever the response does to the set, the copy is retaken from it.
-        state.keys = None;
-        match plan.kind {
-            FetchKind::Jwks => match &mut state.cache {
-                // A response to a plan handed out before the set was last
-                // fetched answers an older request: applying it could roll
-                // a rotation back to keys the issuer has since withdrawn.
-                Some(cache)
-                    if plan
-                        .issued_at
-                        .zip(cache.fetched_at())
-                        .is_some_and(|(issued, fetched)| fetched > issued) =>
-                {
-                    return Ok(());
-                }
-                Some(cache) => cache.apply_response(status, headers, body, now).map(drop)?,
-                None => return Err(GateError::issuer(plan.issuer(), "has no key set yet").into()),
-            },
-            FetchKind::Discovery => {
-                let result = self.apply_discovery(issuer, status, body);
-                state.discovery.in_flight_since = None;
-                match result {
-                    Ok(fresh) => {
-                        state.discovery.retry_at = None;
-                        state.discovery.applied_at = Some(now);
-                        match &state.cache {
-                            // A refresh (or a duplicate of the first fetch)
-                            // naming the same endpoint: keep the key set.
-                            Some(cache) if cache.jwks_uri() == fresh.jwks_uri() => {}
-                            // First discovery, or the endpoint moved: keys
-                            // come from the new endpoint only (the next
-                            // request fetches them).
-                            _ => state.set_cache(fresh),
-                        }
-                    }
-                    Err(e) => {
-                        // The key set in use (if any) keeps serving.
-                        state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        Ok(())
+        let result = issuer.lock().apply(plan, status, headers, body, now);
+        result.map_err(|e| GateError::keys(plan.issuer(), e).into())
     }
 
     /// Feeds a JWKS response for `issuer` (as configured) to the gate: the
@@ -815,36 +598,9 @@ impl Gate {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<(), Error> {
-        let plan = FetchPlan {
-            issuer: self.issuer(issuer)?.config.issuer.clone(),
-            url: String::new(),
-            kind: FetchKind::Jwks,
-            in_flight: false,
-            headers: HeaderMap::new(),
-            issued_at: None,
-        };
-        self.apply_fetch_response(&plan, status, headers, body, now)
-    }
-
-    fn apply_discovery(
-        &self,
-        issuer: &Issuer,
-        status: StatusCode,
-        body: &[u8],
-    ) -> Result<JwksCache, Error> {
-        if status != StatusCode::OK {
-            return Err(GateError::issuer(
-                &issuer.config.issuer,
-                "discovery document fetch did not answer 200",
-            )
-            .into());
-        }
-        let metadata = ProviderMetadata::from_json(body, &issuer.config.issuer, &self.discovery)?;
-        Ok(JwksCache::new(
-            &issuer.config.issuer,
-            &metadata.jwks_uri,
-            self.cache_config.clone(),
-        )?)
+        let entry = self.issuer(issuer)?;
+        let result = entry.lock().apply_jwks_response(status, headers, body, now);
+        result.map_err(|e| GateError::keys(issuer, e).into())
     }
 
     /// Records that the fetch for `plan` failed (network error, timeout).
@@ -853,16 +609,7 @@ impl Gate {
         let Ok(issuer) = self.issuer(plan.issuer()) else {
             return;
         };
-        let mut state = issuer.lock();
-        state.keys = None;
-        match (plan.kind, &mut state.cache) {
-            (FetchKind::Jwks, Some(cache)) => cache.apply_failure(reason, now),
-            (FetchKind::Discovery, _) => {
-                state.discovery.in_flight_since = None;
-                state.discovery.retry_at = Some(cache::add(now, self.discovery_retry));
-            }
-            (FetchKind::Jwks, None) => {}
-        }
+        issuer.lock().apply_failure(plan, reason, now);
     }
 
     /// Fetches due now without any request asking: key sets (cold start,
@@ -875,57 +622,15 @@ impl Gate {
     pub fn poll(&self, now: OffsetDateTime) -> Vec<FetchPlan> {
         let mut plans = Vec::new();
         for issuer in &self.issuers {
-            let mut state = issuer.lock();
-            let IssuerState {
-                cache, discovery, ..
-            } = &mut *state;
-            if let Some(plan) = self.discovery_due(issuer, discovery, cache.is_some(), now) {
-                plans.push(plan);
-            }
-            if let Some(plan) = cache.as_mut().and_then(|c| c.poll(now)) {
-                plans.push(FetchPlan {
-                    issuer: issuer.config.issuer.clone(),
-                    url: plan.url().to_owned(),
-                    kind: FetchKind::Jwks,
-                    in_flight: false,
-                    headers: plan.headers(),
-                    issued_at: Some(plan.issued_at()),
-                });
-            }
+            plans.extend(issuer.lock().poll(now));
         }
         plans
-    }
-
-    /// The discovery fetch [`poll`](Self::poll) hands out for `issuer`, if
-    /// one is due: none in flight, no retry pending, and either no key
-    /// endpoint yet or the document in use older than the refresh period.
-    fn discovery_due(
-        &self,
-        issuer: &Issuer,
-        status: &mut DiscoveryStatus,
-        has_keys_endpoint: bool,
-        now: OffsetDateTime,
-    ) -> Option<FetchPlan> {
-        let url = issuer.discovery_url.as_ref()?;
-        let stale = status
-            .applied_at
-            .is_none_or(|at| now >= cache::add(at, self.discovery_refresh));
-        if status.in_flight(now, self.discovery_timeout)
-            || status.backing_off(now)
-            || (has_keys_endpoint && !stale)
-        {
-            return None;
-        }
-        status.in_flight_since = Some(now);
-        Some(discovery_plan(issuer, url.clone(), false, now))
     }
 
     /// The key cache state of `issuer`, to persist (e.g. in Workers KV) and
     /// share across processes. `None` before the issuer's keys were found.
     pub fn export_state(&self, issuer: &str) -> Option<CacheState> {
-        let issuer = self.issuer(issuer).ok()?;
-        let state = issuer.lock();
-        state.cache.as_ref().map(JwksCache::state)
+        self.issuer(issuer).ok()?.lock().export_state()
     }
 
     /// Restores a state saved with [`export_state`](Self::export_state).
@@ -945,40 +650,8 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), Error> {
         let entry = self.issuer(issuer)?;
-        let mut state = entry.lock();
-        let jwks_uri = match (&state.cache, &entry.config.jwks_uri) {
-            (Some(cache), _) => cache.jwks_uri().to_owned(),
-            (None, Some(uri)) => uri.clone(),
-            // Discovery has not run in this process: adopt the endpoint the
-            // saved state was fetched from. The state is one this gate's
-            // `export_state` produced after a validated discovery document
-            // (keep it in storage only the gateway can write), and
-            // `from_state` still checks it against the issuer and the limits.
-            (None, None) if entry.discovery_url.is_some() => saved.jwks_uri().to_owned(),
-            (None, None) => {
-                return Err(GateError::issuer(issuer, "has no known jwks uri yet").into());
-            }
-        };
-        let cache = JwksCache::from_state(
-            &entry.config.issuer,
-            &jwks_uri,
-            self.cache_config.clone(),
-            saved,
-            now,
-        )?;
-        // A state older than the set held here (another process saved it
-        // before a rotation this process has already fetched) must not roll
-        // the keys back.
-        if let Some(current) = state.cache.as_ref().and_then(JwksCache::fetched_at)
-            && cache.fetched_at().is_none_or(|saved_at| saved_at < current)
-        {
-            return Ok(());
-        }
-        state.set_cache(cache);
-        // An adopted endpoint counts as discovered now: the refresh period
-        // runs from here.
-        state.discovery.applied_at.get_or_insert(now);
-        Ok(())
+        let result = entry.lock().import_state(saved, now);
+        result.map_err(|e| GateError::keys(issuer, e).into())
     }
 
     /// The configured issuers, in order.
@@ -1108,6 +781,12 @@ impl GateError {
     fn new(message: &str) -> Self {
         Self {
             message: message.to_owned(),
+        }
+    }
+
+    fn keys(issuer: &str, source: KeysError) -> Self {
+        Self {
+            message: format!("issuer `{issuer}`: {source}"),
         }
     }
 

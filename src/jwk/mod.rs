@@ -20,6 +20,11 @@
 
 pub mod cache;
 pub mod discovery;
+mod issuer;
+mod plan;
+
+pub use issuer::{IssuerKeys, IssuerKeysConfig, KeyLookup, KeysError};
+pub use plan::{FetchKind, FetchPlan, FetchReason};
 
 #[cfg(all(feature = "aws-lc-rs", not(target_arch = "wasm32")))]
 #[path = "lc.rs"]
