@@ -318,7 +318,7 @@ impl Authorizer {
     /// upstream key).
     pub fn from_settings(settings: &Settings) -> Result<Self, WorkerError> {
         let invalid = |var: &'static str| {
-            move |e: edge_auth::Error| WorkerError::Invalid {
+            move |e: edge_auth::gate::GateError| WorkerError::Invalid {
                 var,
                 reason: e.to_string(),
             }
