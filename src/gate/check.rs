@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::{Gate, Issuer, Outcome};
 use crate::extract;
 use crate::jwk::{FetchKind, FetchPlan, KeyLookup, KeySet};
-use crate::jwt::{self, JwtError};
+use crate::jwt::{JwtError, Unverified};
 use crate::oidc::Principal;
 use crate::policy::RequestFacts;
 use crate::response::Rejection;
@@ -29,12 +29,6 @@ impl KeyStep {
     /// Boxed: the answer is rare (cold cache) and large.
     fn stop(authn: Authn) -> Self {
         Self::Stop(Box::new(authn))
-    }
-}
-
-impl From<JwtError> for KeyStep {
-    fn from(e: JwtError) -> Self {
-        Self::Invalid(e)
     }
 }
 
@@ -83,36 +77,38 @@ impl Gate {
     }
 
     fn authenticate(&self, token: &str, now: OffsetDateTime) -> Authn {
-        let issuer = match self.select_issuer(token) {
+        // Parsed once, whatever the number of issuers; each issuer's own
+        // size limit is checked again below.
+        let token = match Unverified::parse(token, self.max_token_size) {
+            Ok(token) => token,
+            Err(e) => return Authn::Reject(Rejection::for_jwt_error(&e)),
+        };
+        let issuer = match self.select_issuer(&token) {
             Ok(issuer) => issuer,
             Err(r) => return Authn::Reject(*r),
         };
-        // The validator parses the header once and checks `alg` against
-        // this issuer's allow-list before it asks for keys (RFC 8725,
-        // STYLE.md 8): an `alg` the issuer does not accept never reaches
-        // the cache, so it neither fetches nor names the issuer.
-        let mut selected = false;
+        // `alg` against this issuer's allow-list before any key is looked
+        // up (RFC 8725, STYLE.md 8): an `alg` the issuer does not accept
+        // never reaches the cache, so it neither fetches nor names the
+        // issuer.
+        let alg = match token.check_alg(&issuer.validator) {
+            Ok(alg) => alg,
+            Err(e) => return Authn::Reject(Rejection::for_jwt_error(&e)),
+        };
+        let keys = match self.keys_for(issuer, token.kid(), alg, now) {
+            Ok(keys) => keys,
+            Err(KeyStep::Stop(authn)) => return *authn,
+            Err(KeyStep::Invalid(e)) => return self.invalid(issuer, &e),
+        };
         // The role mapper reads the claims as a map: build it in the
         // validation pass itself rather than parsing the payload again. A
         // verified claims set that JSON allows but a map of `Value`s cannot
         // hold (a number beyond f64, a lone surrogate) is refused like any
         // other malformed claims set: mapping it from an empty map would
         // pass a principal with no subject and no roles (fail closed).
-        let claims = issuer
-            .validator
-            .validate_selecting::<Map<String, Value>, _, _, _>(
-                token,
-                |kid, alg| {
-                    selected = true;
-                    self.keys_for(issuer, kid, alg, now)
-                },
-                now,
-            );
-        let raw = match claims {
+        let raw = match token.verify::<Map<String, Value>>(&issuer.validator, &keys, now) {
             Ok(claims) => claims.into_typed(),
-            Err(KeyStep::Stop(authn)) => return *authn,
-            Err(KeyStep::Invalid(e)) if selected => return self.invalid(issuer, &e),
-            Err(KeyStep::Invalid(e)) => return Authn::Reject(Rejection::for_jwt_error(&e)),
+            Err(e) => return self.invalid(issuer, &e),
         };
         let mut principal = issuer.config.roles.map_owned(raw);
         if principal.issuer.is_none() {
@@ -164,16 +160,18 @@ impl Gate {
     /// Chooses the issuer by the token's unverified `iss` (and `tid` for a
     /// template). With one issuer there is nothing to choose: the validator
     /// checks `iss` itself, and the claims are parsed only once.
-    fn select_issuer(&self, token: &str) -> Result<&Issuer, Box<Rejection>> {
+    fn select_issuer(&self, token: &Unverified<'_>) -> Result<&Issuer, Box<Rejection>> {
         if let [only] = self.issuers.as_slice() {
             return Ok(only);
         }
-        let inspected = jwt::inspect(token, self.max_token_size)
-            .map_err(|e| Box::new(Rejection::for_jwt_error(&e)))?;
-        let iss = inspected.issuer.as_deref().unwrap_or_default();
+        let iss = token
+            .iss()
+            .map_err(|e| Box::new(Rejection::for_jwt_error(e)))?
+            .unwrap_or_default();
+        let tid = token.tid().ok().flatten();
         self.issuers
             .iter()
-            .find(|i| i.matches(iss, inspected.tenant_id.as_deref()))
+            .find(|i| i.matches(iss, tid))
             .ok_or_else(|| {
                 Box::new(Rejection::invalid_token(format!(
                     "issuer `{}` is not trusted",
