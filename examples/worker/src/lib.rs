@@ -874,7 +874,8 @@ mod glue {
                 );
                 return respond(rejection_response(&rejection));
             }
-            _ => return respond(server_error()),
+            // The loop above only ends on the other two.
+            Outcome::FetchKeys(_) => return respond(server_error()),
         };
         match authorizer.prepare_upstream(&mut parts, principal.as_deref(), now) {
             Ok(Route::Origin) => {
