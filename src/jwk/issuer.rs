@@ -93,7 +93,8 @@ impl IssuerKeysConfig {
     }
 }
 
-/// What [`IssuerKeys::lookup`] found.
+/// What [`IssuerKeys::lookup`] found. A closed protocol, like the Gate's
+/// `Outcome`: match it exhaustively.
 #[derive(Debug)]
 pub enum KeyLookup {
     /// The issuer's current key set, which holds the `kid` (or, for a token
