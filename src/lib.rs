@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod httpsig;
+mod jose;
 pub mod jwk;
 pub mod jwt;
 pub mod oidc;

@@ -485,7 +485,6 @@ fn keys_survive_idp_outage_and_rotation_applies() {
                 assert_eq!(r.kind(), RejectionKind::InvalidToken, "{r:?}");
                 now += Duration::minutes(5);
             }
-            other => panic!("{other:?}"),
         }
     }
     panic!("rotated key never verified");
@@ -1158,4 +1157,40 @@ fn cognito_access_tokens_are_checked_by_client_id_and_token_use() {
         let r = deny(check_fetching(&g, "/orders/1", &k.sign(&both), &body));
         assert_eq!(r.kind(), RejectionKind::InvalidToken);
     }
+}
+
+#[test]
+fn gate_error_keeps_the_key_machine_error_as_source() {
+    use edge_auth::gate::GateError;
+    use edge_auth::jwk::KeysError;
+    use std::error::Error as _;
+    let err = Gate::new(GateConfig::new([
+        IssuerConfig::new(ISS, [AUD]).with_jwks_uri("http://keys.example.com/jwks")
+    ]))
+    .unwrap_err();
+    assert!(matches!(err, GateError::Keys { .. }), "{err}");
+    let source = err.source().unwrap();
+    assert!(source.downcast_ref::<KeysError>().is_some(), "{source}");
+    assert!(err.to_string().contains("jwks uri"), "{err}");
+    // `?` into the crate error and into `Box<dyn Error>` keeps working.
+    let boxed: Box<dyn std::error::Error> = err.into();
+    assert!(boxed.to_string().starts_with("issuer `"), "{boxed}");
+}
+
+#[test]
+fn fetch_answer_for_an_unknown_issuer_is_refused() {
+    let g = gate(vec![issuer(ISS)]);
+    let err = g
+        .apply_jwks_response(
+            "https://nope.example.com",
+            StatusCode::OK,
+            &HeaderMap::new(),
+            b"{}",
+            NOW,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, edge_auth::gate::GateError::UnknownIssuer { .. }),
+        "{err}"
+    );
 }

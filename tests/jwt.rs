@@ -909,3 +909,94 @@ fn largest_idp_tokens_pass_the_default_limits() {
         assert_eq!(got.unwrap().as_str(), token);
     }
 }
+
+#[test]
+fn parse_once_then_verify_with_the_selected_issuer() {
+    let validator_of = |iss: &str| {
+        let mut v = Validation::default();
+        v.issuers = vec![iss.into()];
+        v.audiences = vec!["api://edge".into()];
+        Validator::new(v)
+    };
+    let issuers = [
+        ("https://a.example", validator_of("https://a.example")),
+        (
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            validator_of("https://login.microsoftonline.com/{tenantid}/v2.0"),
+        ),
+        (
+            "https://issuer.example",
+            validator_of("https://issuer.example"),
+        ),
+    ];
+    let token = keys().p256.mint(Algorithm::ES256, &claims());
+    let parsed = jwt::Unverified::parse(&token, 8192).unwrap();
+    assert_eq!(parsed.alg(), Algorithm::ES256);
+    assert_eq!(parsed.kid(), Some("p256-1"));
+    assert_eq!(parsed.iss().unwrap(), Some("https://issuer.example"));
+    assert_eq!(parsed.tid().unwrap(), None);
+    let iss = parsed.iss().unwrap().unwrap();
+    let (_, validator) = issuers.iter().find(|(i, _)| *i == iss).unwrap();
+    let c = parsed
+        .verify::<MyClaims>(validator, &public_set(), now())
+        .unwrap();
+    assert_eq!(c.typed().sub, "alice");
+    assert_eq!(c.kid(), Some("p256-1"));
+    // The wrong issuer's validator still refuses it after the same parse.
+    let parsed = jwt::Unverified::parse(&token, 8192).unwrap();
+    let err = parsed
+        .verify::<Value>(&issuers[0].1, &public_set(), now())
+        .unwrap_err();
+    assert!(matches!(err, JwtError::IssuerMismatch { .. }), "{err}");
+}
+
+#[test]
+fn two_step_refuses_the_alg_before_any_key_is_looked_up() {
+    let token = keys().hmac.mint(Algorithm::HS256, &claims());
+    let validator = validator_for(Algorithm::RS256);
+    let parsed = validator.parse(&token).unwrap();
+    let err = parsed.check_alg(&validator).unwrap_err();
+    assert!(matches!(err, JwtError::AlgorithmNotAllowed { .. }), "{err}");
+    // `verify` checks it too, before the key set: an empty set would
+    // otherwise answer "unknown key".
+    let empty = KeySet::from_jwks(br#"{"keys":[]}"#, &KeySetOptions::default()).unwrap();
+    let err = parsed
+        .verify::<Value>(&validator, &empty, now())
+        .unwrap_err();
+    assert!(matches!(err, JwtError::AlgorithmNotAllowed { .. }), "{err}");
+}
+
+#[test]
+fn two_step_applies_each_validators_own_size_limit() {
+    let token = keys().p256.mint(Algorithm::ES256, &claims());
+    let parsed = jwt::Unverified::parse(&token, 8192).unwrap();
+    let mut v = Validation::default();
+    v.audiences = vec!["api://edge".into()];
+    v.max_token_size = 16;
+    let err = parsed.check_alg(&Validator::new(v)).unwrap_err();
+    assert!(matches!(err, JwtError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn unverified_claims_error_is_reported_for_selection() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let token = format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"ES256"}"#),
+        b64(r#"{"iss":1,"iss":2}"#)
+    );
+    let parsed = jwt::Unverified::parse(&token, 8192).unwrap();
+    assert!(matches!(parsed.iss(), Err(JwtError::Malformed { .. })));
+}
+
+#[test]
+fn unverified_debug_shows_no_token() {
+    let token = keys().p256.mint(Algorithm::ES256, &claims());
+    let parsed = jwt::Unverified::parse(&token, 8192).unwrap();
+    let debug = format!("{parsed:?}");
+    assert!(debug.contains("p256-1"), "{debug}");
+    for part in token.split('.') {
+        assert!(!debug.contains(part), "{debug}");
+    }
+}

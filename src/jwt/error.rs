@@ -271,3 +271,16 @@ impl JwtError {
         }
     }
 }
+
+impl From<crate::jose::KeyError> for JwtError {
+    fn from(e: crate::jose::KeyError) -> Self {
+        use crate::jose::KeyError as K;
+        match e {
+            K::UnknownKey { kid, alg } => JwtError::UnknownKey { kid, alg },
+            K::AmbiguousKey { kid, alg, count } => JwtError::AmbiguousKey { kid, alg, count },
+            K::KeyMismatch { kid, alg, reason } => JwtError::KeyMismatch { kid, alg, reason },
+            K::SignatureForm(reason) => JwtError::malformed(Part::Signature, reason),
+            K::BadSignature => JwtError::BadSignature,
+        }
+    }
+}

@@ -318,7 +318,7 @@ impl Authorizer {
     /// upstream key).
     pub fn from_settings(settings: &Settings) -> Result<Self, WorkerError> {
         let invalid = |var: &'static str| {
-            move |e: edge_auth::Error| WorkerError::Invalid {
+            move |e: edge_auth::gate::GateError| WorkerError::Invalid {
                 var,
                 reason: e.to_string(),
             }
@@ -877,7 +877,8 @@ mod glue {
                 );
                 return respond(rejection_response(&rejection));
             }
-            _ => return respond(server_error()),
+            // The loop above only ends on the other two.
+            Outcome::FetchKeys(_) => return respond(server_error()),
         };
         match authorizer.prepare_upstream(&mut parts, principal.as_deref(), now) {
             Ok(Route::Origin) => {
