@@ -118,9 +118,12 @@ mod compile;
 mod document;
 mod eval;
 pub(crate) mod pattern;
+mod profile;
 
 pub use compile::{CompiledPolicy, PolicyWarning};
-pub use document::{ClaimCondition, Effect, HeaderCondition, Match, Policy, Require, Rule};
+pub use document::{
+    ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, Require, Rule,
+};
 pub use eval::{Decision, Failure, Reason, RequestFacts};
 
 /// Limits and path options for compiling and evaluating a policy. Every
