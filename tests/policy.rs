@@ -972,6 +972,38 @@ fn encoded_slash_is_admitted_only_by_rules_that_opt_in() {
     );
 }
 
+#[test]
+fn windows_origin_example_behaves_as_documented() {
+    let text = include_str!("../examples/policies/windows-origin.json");
+    let policy = Policy::from_json(text).unwrap().compile().unwrap();
+    assert!(policy.warnings().is_empty(), "{:?}", policy.warnings());
+    let reader = with(&[], &["read_api"]);
+    let cases: [(&'static str, &'static str, Option<&str>); 7] = [
+        ("GET", "/ADMIN./x", Some("admin-block")),
+        ("delete", "/api/v4/projects/1", Some("no-delete")),
+        ("GET", "/api/v4/projects/group%2Fproject", Some("projects")),
+        (
+            "GET",
+            "/API/V4/Projects/group%2Fproject/issues",
+            Some("projects"),
+        ),
+        ("POST", "/api/v4/users", Some("api")),
+        ("GET", "/content/site.css", Some("static")),
+        ("GET", "/Content%20/site.css.", Some("static")),
+    ];
+    for (method, path, rule) in cases {
+        let d = req(method, path).evaluate(&policy, reader.as_ref());
+        assert_eq!(
+            d.rule_id.as_deref(),
+            rule,
+            "{method} {path}: {:?}",
+            d.reasons
+        );
+    }
+    let d = req("POST", "/api/v4/users/a%2Fb").evaluate(&policy, reader.as_ref());
+    assert!(matches!(&d.reasons[0], Reason::RequestRejected { .. }));
+}
+
 // ---------------------------------------------------------- compile errors
 
 fn compile_err(text: &str) -> PolicyError {
