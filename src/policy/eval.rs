@@ -309,7 +309,7 @@ impl CompiledPolicy {
             reject_path_parameters: self.config.reject_path_parameters,
         };
         let path = match pattern::normalize_path(facts.path, &opts)
-            .and_then(|path| pattern::apply_profile(path, &self.profile))
+            .and_then(|path| pattern::apply_profile(path, &self.profile, opts.max_len))
         {
             Ok(path) => path,
             Err(detail) => {

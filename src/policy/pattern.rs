@@ -169,6 +169,14 @@ pub(crate) fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow
         }
     }
     let path = out.map_or(Cow::Borrowed(raw), Cow::Owned);
+    // Raw characters percent-encoded above make the path longer.
+    if path.len() > opts.max_len {
+        return Err(format!(
+            "path is {} bytes once percent-encoded, over the limit of {}",
+            path.len(),
+            opts.max_len
+        ));
+    }
     check_segments(&path, opts.max_segments)?;
     Ok(path)
 }
@@ -200,21 +208,27 @@ fn check_segments(path: &str, max_segments: usize) -> Result<(), String> {
                 super::clip(seg)
             ));
         }
-        // Where `%2F` / `%5C` are let through, an origin that decodes them
-        // and then resolves dot segments must not be walked out of the
-        // route: `group%2F..%2F..%2Fadmin` is refused like `../..`.
-        if seg.contains("%2F") || seg.contains("%5C") {
-            let mut parts = seg.split("%2F").flat_map(|p| p.split("%5C"));
-            if parts.any(|p| p.is_empty() || is_dot_segment(p)) {
-                return Err(format!(
-                    "path `{}` has a dot or empty segment behind an encoded separator (`{}`)",
-                    super::clip(path),
-                    super::clip(seg)
-                ));
-            }
+        if !encoded_parts_ok(seg) {
+            return Err(format!(
+                "path `{}` has a dot or empty segment behind an encoded separator (`{}`)",
+                super::clip(path),
+                super::clip(seg)
+            ));
         }
     }
     Ok(())
+}
+
+/// Where `%2F` / `%5C` are let through, an origin that decodes them and
+/// then resolves dot segments must not be walked out of the route:
+/// `group%2F..%2F..%2Fadmin` is refused like `../..`, and so is an empty
+/// part (`a%2F%2Fb`, `a%2F`).
+pub(super) fn encoded_parts_ok(seg: &str) -> bool {
+    if !(seg.contains("%2F") || seg.contains("%5C")) {
+        return true;
+    }
+    let mut parts = seg.split("%2F").flat_map(|p| p.split("%5C"));
+    !parts.any(|p| p.is_empty() || is_dot_segment(p))
 }
 
 /// `.` and `..`, also with a `;` parameter (`..;x`), which servlet
@@ -288,7 +302,7 @@ pub(crate) fn parse_path_pattern(
                 };
                 let raw = format!("/{part}");
                 let normalised = normalize_path(&raw, &opts)?;
-                let read = apply_profile(normalised, profile)?;
+                let read = apply_profile(normalised, profile, max_len)?;
                 Segment::Literal(path_body(&read).into())
             }
         };
@@ -620,7 +634,7 @@ pub(crate) mod fuzz {
     pub fn profile_request_path(path: &str) -> Option<String> {
         let normalised = normalize_request_path(path)?;
         let profile = super::PathProfile::windows();
-        super::apply_profile(std::borrow::Cow::Owned(normalised), &profile)
+        super::apply_profile(std::borrow::Cow::Owned(normalised), &profile, 8192)
             .ok()
             .map(std::borrow::Cow::into_owned)
     }

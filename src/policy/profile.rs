@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use super::document::{PathCase, PathProfile};
-use super::pattern::{is_dot_segment, is_unreserved, path_body, push_encoded};
+use super::pattern::{encoded_parts_ok, is_dot_segment, is_unreserved, path_body, push_encoded};
 use crate::text::hex_value;
 
 /// Reads a normalised path the way the origin described by `profile` does
@@ -17,6 +17,7 @@ use crate::text::hex_value;
 pub(crate) fn apply_profile<'a>(
     path: Cow<'a, str>,
     profile: &PathProfile,
+    max_len: usize,
 ) -> Result<Cow<'a, str>, String> {
     if profile.is_default() {
         return Ok(path);
@@ -26,6 +27,13 @@ pub(crate) fn apply_profile<'a>(
         out.push('/');
         profile_segment(seg, profile, &mut out)
             .map_err(|why| format!("path `{}` {why}", super::clip(&path)))?;
+    }
+    // A few characters fold to a longer encoding (`Ⱥ` to `ⱥ`).
+    if out.len() > max_len {
+        return Err(format!(
+            "path is {} bytes once case-folded, over the limit of {max_len}",
+            out.len()
+        ));
     }
     Ok(Cow::Owned(out))
 }
@@ -46,9 +54,11 @@ fn profile_segment(seg: &str, profile: &PathProfile, out: &mut String) -> Result
             break;
         }
     }
-    if rest.is_empty() && !seg.is_empty() || is_dot_segment(rest) {
+    // Stripping can make what the request path checks refuse: `a%2F.`
+    // becomes `a%2F`, an empty part behind an encoded slash.
+    if rest.is_empty() && !seg.is_empty() || is_dot_segment(rest) || !encoded_parts_ok(rest) {
         return Err(format!(
-            "has a segment that is empty or a dot segment once trailing dots and spaces are stripped (`{}`)",
+            "has a segment that is empty, a dot segment or ends in an encoded separator once trailing dots and spaces are stripped (`{}`)",
             super::clip(seg)
         ));
     }
