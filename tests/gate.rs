@@ -511,6 +511,36 @@ fn state_round_trips_between_gates() {
     );
 }
 
+/// A token with 300 roles, `suspended` last: the mapper keeps 256, and the
+/// deny rule on `suspended` must still apply (issue 15, item 1).
+#[test]
+fn truncated_role_list_meets_the_deny_rule() {
+    let k = Key::new("k1");
+    let policy = Policy::from_json(
+        &json!({"rules": [
+            {"id": "suspended", "require": {"any_roles": ["suspended"]}, "effect": "deny"},
+            {"id": "orders", "match": {"paths": ["/orders/**"]}, "require": {"authenticated": true}, "effect": "allow"},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let g = Gate::new(GateConfig::new(vec![issuer(ISS)]).with_policy(policy.compile().unwrap()))
+        .unwrap();
+    let mut roles: Vec<String> = (0..299).map(|i| format!("role-{i:03}")).collect();
+    roles.push("suspended".to_owned());
+    let refs: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let token = k.sign(&claims(ISS, &refs));
+    let r = deny(check_fetching(&g, "/orders/1", &token, &jwks(&[&k])));
+    assert_eq!(r.kind(), RejectionKind::Forbidden);
+    assert_eq!(r.rule(), Some("suspended"));
+    // Fewer roles: the same user passes.
+    let token = k.sign(&claims(ISS, &refs[..10]));
+    assert!(matches!(
+        check_fetching(&g, "/orders/1", &token, &jwks(&[&k])),
+        Outcome::Allow { .. }
+    ));
+}
+
 #[test]
 fn several_tokens_is_400() {
     let g = gate(vec![issuer(ISS)]);
