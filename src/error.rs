@@ -14,6 +14,9 @@ pub enum Error {
     /// The JWKS cache refused a response or a restored state.
     #[error(transparent)]
     Cache(#[from] crate::jwk::cache::CacheError),
+    /// An issuer's key machine refused a configuration, response or state.
+    #[error(transparent)]
+    Keys(#[from] crate::jwk::KeysError),
     /// An OIDC discovery document was unusable.
     #[error(transparent)]
     Discovery(#[from] crate::jwk::discovery::DiscoveryError),

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod httpsig;
+mod jose;
 pub mod jwk;
 pub mod jwt;
 pub mod oidc;
@@ -80,7 +81,7 @@ pub mod __fuzz {
         crate::jwt::json_from_str(text, 64).map_err(|e| e.to_string())
     }
     pub use crate::policy::pattern::fuzz::{
-        normalize_request_path, parse_cidr, parse_path_pattern,
+        normalize_request_path, parse_cidr, parse_path_pattern, profile_request_path,
     };
     pub use crate::sigv4::fuzz::{
         AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
