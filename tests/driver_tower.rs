@@ -622,8 +622,13 @@ async fn stats_count_what_the_requests_did() {
     let server = JwksServer::start().await;
     let key = TestKey::rsa("k1", KeySize::Rsa2048);
     let stranger = TestKey::rsa("k1", KeySize::Rsa2048);
+    let unpublished = TestKey::rsa("k9", KeySize::Rsa2048);
     server.publish("/jwks", &[&key]);
-    let config = gate_config(vec![issuer(ISSUER_A, server.url("/jwks"))], |_| {});
+    // Unknown kids may trigger a refetch right away (the cold fetch was
+    // just made), but only one per 200 ms.
+    let config = gate_config(vec![issuer(ISSUER_A, server.url("/jwks"))], |c| {
+        c.cache.unknown_kid_cooldown = time::Duration::milliseconds(200);
+    });
     let driver = driver_with(config, Arc::new(client()), DriverOptions::default());
     let app = app(&driver);
     let user = token(&key, ISSUER_A, "alice", &["reader"]);
@@ -653,19 +658,30 @@ async fn stats_count_what_the_requests_did() {
         call(&app, "/admin", Some(&user)).await.status,
         StatusCode::FORBIDDEN
     );
+    // A kid the set does not hold: one refetch (304, the set has not
+    // changed), then 401.
+    let unknown = token(&unpublished, ISSUER_A, "eve", &[]);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        call(&app, "/me", Some(&unknown)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let malformed = call(&app, "/me", Some("not a token")).await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
 
     let expected = {
         let mut s = Stats::default();
         s.allowed = 3;
-        s.denied = 4;
+        s.denied = 5;
         s.denied_missing_token = 1;
-        s.denied_invalid_token = 1;
+        s.denied_invalid_token = 2;
         s.denied_forbidden = 1;
         s.denied_invalid_request = 1;
-        s.jwks_fetch_started = 1;
+        s.jwks_fetch_started = 2;
         s.jwks_fetch_success = 1;
+        s.jwks_fetch_not_modified = 1;
+        s.unknown_kid_refetch = 1;
+        s.request_fetch_started = 1;
         // The first request polled the Gate, which handed out the cold
         // fetch (then the request waited for it, unless it had already
         // landed: `fetch_joined` is 0 or 1).
@@ -676,7 +692,7 @@ async fn stats_count_what_the_requests_did() {
     assert!(stats.fetch_joined <= 1, "{stats:?}");
     stats.fetch_joined = 0;
     assert_eq!(stats, expected);
-    assert_eq!(server.hits("/jwks"), 1);
+    assert_eq!(server.hits("/jwks"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -626,12 +626,13 @@ impl KeyDriver {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key.clone(), Arc::clone(&flight));
-        inner.counters.started(plan.kind(), refresh);
+        inner.counters.started(plan.kind(), plan.reason(), refresh);
         #[cfg(feature = "tracing")]
         tracing::debug!(
             issuer = plan.issuer(),
             url = plan.url(),
             kind = ?plan.kind(),
+            reason = ?plan.reason(),
             refresh,
             "edge_auth key fetch started"
         );

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::gate::FetchKind;
+use crate::jwk::FetchReason;
 use crate::response::{Rejection, RejectionKind};
 
 /// A snapshot of the driver's counters since it was built
@@ -40,6 +41,9 @@ pub struct Stats {
     /// JWKS fetches that failed: network error, timeout, refused response,
     /// abandoned fetch.
     pub jwks_fetch_failed: u64,
+    /// JWKS fetches sent because a token named a `kid` the cached set did
+    /// not hold (also counted in `jwks_fetch_started`).
+    pub unknown_kid_refetch: u64,
     /// Discovery document fetches sent.
     pub discovery_fetch_started: u64,
     /// Discovery documents accepted.
@@ -76,6 +80,7 @@ pub(crate) struct Counters {
     jwks_fetch_success: AtomicU64,
     jwks_fetch_not_modified: AtomicU64,
     jwks_fetch_failed: AtomicU64,
+    unknown_kid_refetch: AtomicU64,
     discovery_fetch_started: AtomicU64,
     discovery_fetch_success: AtomicU64,
     discovery_fetch_failed: AtomicU64,
@@ -119,7 +124,10 @@ impl Counters {
         bump(&self.fetch_joined);
     }
 
-    pub(crate) fn started(&self, kind: FetchKind, refresh: bool) {
+    pub(crate) fn started(&self, kind: FetchKind, reason: FetchReason, refresh: bool) {
+        if reason == FetchReason::UnknownKid {
+            bump(&self.unknown_kid_refetch);
+        }
         bump(if refresh {
             &self.refresh_fetch_started
         } else {
@@ -173,6 +181,7 @@ impl Counters {
             jwks_fetch_success: read(&self.jwks_fetch_success),
             jwks_fetch_not_modified: read(&self.jwks_fetch_not_modified),
             jwks_fetch_failed: read(&self.jwks_fetch_failed),
+            unknown_kid_refetch: read(&self.unknown_kid_refetch),
             discovery_fetch_started: read(&self.discovery_fetch_started),
             discovery_fetch_success: read(&self.discovery_fetch_success),
             discovery_fetch_failed: read(&self.discovery_fetch_failed),
