@@ -14,7 +14,7 @@ use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
 use edge_auth::policy::Policy;
 
 const POLICY: &str = r#"{"rules":[
-  {"id":"health","match":{"paths":["/health"]},"effect":"allow"},
+  {"id":"health","match":{"paths":["/health"]},"require":{"anonymous":true},"effect":"allow"},
   {"id":"api","match":{"paths":["/**"]},"require":{"authenticated":true},"effect":"allow"}]}"#;
 
 async fn me(Authenticated(who): Authenticated) -> String {
