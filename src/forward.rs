@@ -217,7 +217,7 @@ impl ForwardError {
     /// `Connection: close` (the request's framing may not be trusted).
     pub fn to_response(&self) -> http::Response<String> {
         let status = self.status();
-        let body = if status.is_server_error() {
+        let body = if status == StatusCode::INTERNAL_SERVER_ERROR {
             "the gateway cannot forward this request\n".to_owned()
         } else {
             format!("{self}\n")
@@ -986,10 +986,10 @@ pub fn check_request_line(parts: &mut Parts) -> Result<(), ForwardError> {
                 "userinfo in the authority",
             ));
         }
-        if authority.host().is_empty() {
+        if authority.host().is_empty() || !valid_port(authority.as_str(), authority.host()) {
             return Err(ForwardError::InvalidTarget(
                 printable(&target, 128),
-                "empty host",
+                "not a host and port",
             ));
         }
         let host = HeaderValue::from_str(authority.as_str()).map_err(|_| {
@@ -1004,7 +1004,7 @@ pub fn check_request_line(parts: &mut Parts) -> Result<(), ForwardError> {
             && !text.contains(['@', ',', ' ', '\t'])
             && text
                 .parse::<http::uri::Authority>()
-                .is_ok_and(|a| !a.host().is_empty());
+                .is_ok_and(|a| !a.host().is_empty() && valid_port(text, a.host()));
         if !valid {
             return Err(ForwardError::InvalidHost(printable(
                 &String::from_utf8_lossy(host.as_bytes()),
@@ -1013,6 +1013,18 @@ pub fn check_request_line(parts: &mut Parts) -> Result<(), ForwardError> {
         }
     }
     Ok(())
+}
+
+/// After the host, nothing or `:` and a port number (`http` accepts any
+/// text there).
+fn valid_port(authority: &str, host: &str) -> bool {
+    match authority.get(host.len()..) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix(':')
+            .is_some_and(|port| port.is_empty() || port.parse::<u16>().is_ok()),
+        None => false,
+    }
 }
 
 fn check_transfer_encoding(headers: &HeaderMap) -> Result<(), ForwardError> {
