@@ -33,7 +33,7 @@
 //! | `max_connections` | 512 | none | at the limit a new connection takes the place of the connection idle the longest (no request in progress: kept alive, or still sending its head); when every connection is busy it gets a best-effort `503` with `Retry-After: 1` and is closed; keep it well under the process's file-descriptor limit (`ulimit -n`) |
 //! | `max_headers` | 100 | `http1::Builder::max_headers` (100) | more header fields: 431 |
 //! | `max_header_size` | 32 KiB | `http1::Builder::max_header_size` (none: `max_buf_size`, ~400 KiB) | a longer head (request line included): 431 |
-//! | `check_request_line` | `true` | none | [`check_request_line`](crate::forward::check_request_line) answers 400 / 501 with `Connection: close` before the service runs, and puts an absolute-form target's authority in `Host` |
+//! | `check_request_line` | `true` | none | [`check_request_line`] answers 400 / 501 with `Connection: close` before the service runs, and puts an absolute-form target's authority in `Host` |
 //!
 //! When accepting fails because the process is out of file descriptors
 //! (`EMFILE` / `ENFILE`), the longest-idle connection is closed to make room.
@@ -87,7 +87,7 @@ pub struct ServerConfig {
     pub max_headers: usize,
     /// Largest request head in bytes (request line included).
     pub max_header_size: usize,
-    /// Run [`check_request_line`](crate::forward::check_request_line)
+    /// Run [`check_request_line`]
     /// before the service.
     pub check_request_line: bool,
 }
@@ -670,7 +670,13 @@ async fn serve_connection<S, B>(
         tokio::select! {
             // A client that goes away mid-request is not worth a log line.
             _ = connection.as_mut() => return,
-            () = state.evict.notified() => return,
+            () = state.evict.notified() => {
+                // A request may have started since it was chosen: keep it.
+                if state.in_flight.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                state.evicted.store(false, Ordering::Release);
+            }
             () = tokio::time::sleep_until(wake) => {
                 let still_idle = state.in_flight.load(Ordering::Acquire) == 0
                     && !state.read_since_idle.load(Ordering::Acquire);
