@@ -540,7 +540,7 @@ impl Server {
     /// with a [`RequestBody`] and a [`PeerAddr`] extension.
     pub async fn serve<S, B>(self, service: S)
     where
-        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
         B: Body<Data = Bytes> + Send + 'static,
@@ -631,7 +631,7 @@ async fn serve_connection<S, B>(
     peer: SocketAddr,
     service: S,
 ) where
-    S: Service<Request<RequestBody>, Response = Response<B>> + Send + Sync + 'static,
+    S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: Body<Data = Bytes> + Send + 'static,
