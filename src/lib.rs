@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod gate;
 pub mod httpsig;
 mod jose;
@@ -26,6 +27,12 @@ pub mod secret;
 pub mod sigv4;
 mod text;
 pub mod time;
+
+/// The I/O drivers, each behind a cargo feature; none is in the default build.
+pub mod driver {
+    #[cfg(feature = "hyper-server")]
+    pub mod server;
+}
 
 pub use error::Error;
 pub use extract::{ExtractError, Token, TokenSource, extract};
