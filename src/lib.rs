@@ -12,10 +12,11 @@
 )]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "hyper-server"))]
 pub mod driver;
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod gate;
 pub mod httpsig;
 mod jose;

@@ -9,6 +9,7 @@
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
+//! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
 //! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
 //!
 //! An axum API behind the Gate (features `axum` and `hyper-client`):
@@ -38,7 +39,11 @@
 pub mod axum;
 #[cfg(feature = "hyper-client")]
 pub mod client;
+#[cfg(feature = "tokio")]
 pub mod keys;
+#[cfg(feature = "hyper-server")]
+pub mod server;
+#[cfg(feature = "tokio")]
 pub mod stats;
 #[cfg(feature = "tower")]
 pub mod tower;
