@@ -5,7 +5,7 @@
 //!
 //! | feature        | module | brings |
 //! |----------------|--------|--------|
-//! | `tokio`        | [`keys`], [`stats`] | [`KeyDriver`](keys::KeyDriver): single-flight key fetches, timeouts, refresh-ahead task; tokio (`sync`, `time`, `rt`) |
+//! | `tokio`        | `keys`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; tokio (`sync`, `time`, `rt`) |
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
