@@ -12,6 +12,8 @@
 )]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(any(feature = "tokio", feature = "hyper-server"))]
+pub mod driver;
 pub mod error;
 pub mod extract;
 pub mod forward;
@@ -27,12 +29,6 @@ pub mod secret;
 pub mod sigv4;
 mod text;
 pub mod time;
-
-/// The I/O drivers, each behind a cargo feature; none is in the default build.
-pub mod driver {
-    #[cfg(feature = "hyper-server")]
-    pub mod server;
-}
 
 pub use error::Error;
 pub use extract::{ExtractError, Token, TokenSource, extract};
