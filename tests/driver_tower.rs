@@ -787,7 +787,6 @@ async fn hyper_client_refuses_plain_http_without_the_opt_in() {
 /// hold cannot be checked: 503 with Retry-After (the token may be good),
 /// for the request that tried the fetch and for those during the backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Gate to answer 503 (not 401) for an unknown kid while its JWKS fetch backs off (issue 14, Deliver 1)"]
 async fn issuer_down_answers_503_with_retry_after_for_an_unknown_kid() {
     let server = JwksServer::start().await;
     let (known, rotated) = (
