@@ -192,6 +192,11 @@ pub struct IssuerKeys {
     /// everything that can change the set (applying a response or failure,
     /// discovery, import), so it never outlives the set it copies.
     copy: Option<Arc<KeySet>>,
+    /// See [`key_set_version`](IssuerKeys::key_set_version).
+    version: u64,
+    /// SHA-256 of the endpoint and JWKS document behind `version`
+    /// (`None`: no set).
+    identity: Option<[u8; 32]>,
 }
 
 impl IssuerKeys {
@@ -216,6 +221,8 @@ impl IssuerKeys {
             cache: Some(cache),
             discovery: DiscoveryStatus::default(),
             copy: None,
+            version: 0,
+            identity: None,
         })
     }
 
@@ -243,6 +250,8 @@ impl IssuerKeys {
             cache: None,
             discovery: DiscoveryStatus::default(),
             copy: None,
+            version: 0,
+            identity: None,
         })
     }
 
@@ -261,6 +270,34 @@ impl IssuerKeys {
     /// discovery.
     pub fn discovery_url(&self) -> Option<&str> {
         self.discovery_url.as_deref()
+    }
+
+    /// A counter that changes whenever the key set changes: a response
+    /// with another JWKS document, an imported state holding another set,
+    /// a discovery document moving the endpoint (which empties the set).
+    /// A `304`, a failure, or a `200` repeating the same document leave it
+    /// as it is. Two lookups that saw the same version saw the same keys,
+    /// so a result verified under one version holds under it (the gate's
+    /// token cache relies on this); it starts at 0 with no set.
+    pub fn key_set_version(&self) -> u64 {
+        self.version
+    }
+
+    /// Bumps [`key_set_version`](Self::key_set_version) when the set
+    /// (endpoint and document) is not the one it was last time.
+    fn track_version(&mut self) {
+        let identity = self.cache.as_ref().and_then(|cache| {
+            let raw = cache.raw_key_set()?;
+            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+            ctx.update(cache.jwks_uri().as_bytes());
+            ctx.update(&[0]);
+            ctx.update(raw.as_bytes());
+            <[u8; 32]>::try_from(ctx.finish().as_ref()).ok()
+        });
+        if identity != self.identity {
+            self.identity = identity;
+            self.version = self.version.wrapping_add(1);
+        }
     }
 
     /// The key set cache, once the `jwks_uri` is known: freshness, failures
@@ -470,7 +507,9 @@ impl IssuerKeys {
         let cache = self.cache.as_mut().ok_or(KeysError::NoJwksUri)?;
         // Whatever the response does to the set, the copy is retaken from it.
         self.copy = None;
-        cache.apply_response(status, headers, body, now)?;
+        let result = cache.apply_response(status, headers, body, now);
+        self.track_version();
+        result?;
         Ok(())
     }
 
@@ -519,6 +558,7 @@ impl IssuerKeys {
     fn set_cache(&mut self, cache: JwksCache) {
         self.cache = Some(cache);
         self.copy = None;
+        self.track_version();
     }
 
     /// Records that the fetch for `plan` failed without a response
