@@ -371,3 +371,66 @@ impl TokenCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+    const ALWAYS: TimeWindow = TimeWindow::ALWAYS;
+
+    fn principal(sub: &str) -> Arc<Principal> {
+        Arc::new(Principal {
+            subject: Some(sub.to_owned()),
+            ..Principal::default()
+        })
+    }
+
+    #[test]
+    fn same_token_bytes_under_another_issuer_miss() {
+        let cache = TokenCache::new(&TokenCacheConfig::new(8));
+        cache.insert(Key::new(0, "t"), 1, ALWAYS, principal("a"));
+        assert!(cache.get(&Key::new(1, "t"), 1, NOW).is_none());
+        assert!(cache.get(&Key::new(0, "t"), 1, NOW).is_some());
+        assert_ne!(Key::new(0, "t"), Key::new(1, "t"));
+    }
+
+    #[test]
+    fn another_key_set_version_misses_and_drops_the_entry() {
+        let cache = TokenCache::new(&TokenCacheConfig::new(8));
+        cache.insert(Key::new(0, "t"), 1, ALWAYS, principal("a"));
+        assert!(cache.get(&Key::new(0, "t"), 2, NOW).is_none());
+        let s = cache.stats();
+        assert_eq!((s.len, s.invalidations, s.misses), (0, 1, 1));
+    }
+
+    #[test]
+    fn purge_drops_only_that_issuers_entries_and_frees_their_slots() {
+        let cache = TokenCache::new(&TokenCacheConfig::new(4));
+        cache.insert(Key::new(0, "a"), 1, ALWAYS, principal("a"));
+        cache.insert(Key::new(1, "b"), 1, ALWAYS, principal("b"));
+        cache.purge_issuer(0);
+        assert_eq!(cache.stats().len, 1);
+        for t in ["c", "d", "e"] {
+            cache.insert(Key::new(0, t), 1, ALWAYS, principal(t));
+        }
+        let s = cache.stats();
+        assert_eq!((s.len, s.evictions), (4, 0));
+        assert!(cache.get(&Key::new(1, "b"), 1, NOW).is_some());
+    }
+
+    #[test]
+    fn capacity_is_split_exactly_over_the_shards() {
+        for capacity in [1, 63, 64, 129, 1000, 5000] {
+            let cache = TokenCache::new(&TokenCacheConfig::new(capacity));
+            let total: usize = cache
+                .shards
+                .iter()
+                .map(|s| s.lock().unwrap().capacity)
+                .sum();
+            assert_eq!(total, capacity);
+            assert!(cache.shards.len() <= MAX_SHARDS);
+        }
+    }
+}

@@ -873,6 +873,62 @@ mod tests {
     }
 
     #[test]
+    fn key_set_version_changes_with_the_set_only() {
+        let mut keys = discovered();
+        assert_eq!(keys.key_set_version(), 0);
+        let plan = fetch(keys.lookup(Some("k1"), Algorithm::ES256, T0));
+        ok(&mut keys, &plan, DOC, T0);
+        // A new, empty cache at the discovered endpoint: still no set.
+        assert_eq!(keys.key_set_version(), 0);
+        keys.apply_jwks_response(StatusCode::OK, &HeaderMap::new(), SET, T0)
+            .unwrap();
+        let v1 = keys.key_set_version();
+        assert_ne!(v1, 0);
+        // The same document again, a failure, a refused response: no change.
+        keys.apply_jwks_response(StatusCode::OK, &HeaderMap::new(), SET, T0)
+            .unwrap();
+        let plan = fetch(keys.lookup(Some("k9"), Algorithm::ES256, T0));
+        keys.apply_failure(&plan, "timeout", T0);
+        assert!(
+            keys.apply_jwks_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", T0)
+                .is_err()
+        );
+        assert_eq!(keys.key_set_version(), v1);
+        // Another document: a change.
+        let other = br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k2","use":"sig",
+        "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+        "y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+        keys.apply_jwks_response(StatusCode::OK, &HeaderMap::new(), other, T0)
+            .unwrap();
+        let v2 = keys.key_set_version();
+        assert_ne!(v2, v1);
+        // Importing the state of the same set: no change; of another: a change.
+        let same = keys.export_state().unwrap();
+        keys.import_state(&same, T0).unwrap();
+        assert_eq!(keys.key_set_version(), v2);
+        let later = T0 + Duration::minutes(1);
+        let mut newer = warm();
+        newer
+            .apply_jwks_response(StatusCode::OK, &HeaderMap::new(), SET, later)
+            .unwrap();
+        keys.import_state(&newer.export_state().unwrap(), later)
+            .unwrap();
+        assert_ne!(keys.key_set_version(), v2);
+        let v3 = keys.key_set_version();
+        // Discovery moving the endpoint empties the set: a change.
+        let moved =
+            br#"{"issuer":"https://idp.example.com","jwks_uri":"https://idp.example.com/jwks2"}"#;
+        let day = later + Duration::hours(25);
+        let plan = keys
+            .poll(day)
+            .into_iter()
+            .find(|p| p.kind() == FetchKind::Discovery)
+            .unwrap();
+        ok(&mut keys, &plan, moved, day);
+        assert_ne!(keys.key_set_version(), v3);
+    }
+
+    #[test]
     fn bad_durations_are_a_config_error() {
         let config = IssuerKeysConfig {
             discovery_refresh: Duration::ZERO,

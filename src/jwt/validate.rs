@@ -134,6 +134,13 @@ pub(crate) struct TimeWindow {
 }
 
 impl TimeWindow {
+    /// No time bound (a claims set without `exp`, `nbf` or `iat`).
+    #[cfg(test)]
+    pub(crate) const ALWAYS: Self = Self {
+        from: None,
+        until: None,
+    };
+
     /// Whether the time checks pass at `now`.
     pub(crate) fn contains(&self, now: OffsetDateTime) -> bool {
         let now = now.unix_timestamp_nanos();
