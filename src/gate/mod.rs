@@ -11,6 +11,11 @@
 //! should wait for: key sets before they expire, retries, and the periodic
 //! refresh of discovery documents (so a moved `jwks_uri` is followed).
 //!
+//! An opt-in verified-token cache
+//! ([`GateConfig::with_token_cache`]) lets a repeated token skip its
+//! signature verification; [`cache`] says why that is safe and what it
+//! costs.
+//!
 //! ```
 //! use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
 //! use edge_auth::policy::RequestFacts;
