@@ -582,3 +582,28 @@ proptest! {
         prop_assert!(stats(&on).hits > hits);
     }
 }
+
+#[test]
+fn concurrent_checks_share_the_cache_and_count_every_check() {
+    let k = Key::new("k1");
+    let g = warm(16, &k);
+    let tokens: Vec<String> = (0..24)
+        .map(|i| k.sign(&claims(ISS, json!({"sub": format!("user-{i}")}))))
+        .collect();
+    let (threads, rounds) = (4usize, 60usize);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (g, tokens) = (&g, &tokens);
+            s.spawn(move || {
+                for r in 0..rounds {
+                    let i = (t * 7 + r) % tokens.len();
+                    let p = principal(check(g, "/orders/1", &tokens[i], NOW));
+                    assert_eq!(p.subject, Some(format!("user-{i}")));
+                }
+            });
+        }
+    });
+    let s = stats(&g);
+    assert_eq!(s.hits + s.misses, (threads * rounds) as u64);
+    assert!(s.hits > 0 && s.len <= 16, "{s:?}");
+}
