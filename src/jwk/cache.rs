@@ -326,6 +326,12 @@ impl JwksCache {
         self.usable(now).map(|c| &c.keys)
     }
 
+    /// The current set's JWKS document as received (usable or not), to
+    /// tell one set from another.
+    pub(crate) fn raw_key_set(&self) -> Option<&str> {
+        self.current.as_ref().map(|c| c.raw.as_str())
+    }
+
     /// When the current set stops being fresh.
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         self.current.as_ref().map(|c| c.expires_at)
