@@ -14,6 +14,9 @@ pub enum Error {
     /// The JWKS cache refused a response or a restored state.
     #[error(transparent)]
     Cache(#[from] crate::jwk::cache::CacheError),
+    /// An issuer's key machine refused a configuration, response or state.
+    #[error(transparent)]
+    Keys(#[from] crate::jwk::KeysError),
     /// An OIDC discovery document was unusable.
     #[error(transparent)]
     Discovery(#[from] crate::jwk::discovery::DiscoveryError),
@@ -35,4 +38,8 @@ pub enum Error {
     /// HTTP Message Signatures signing or verification failed.
     #[error(transparent)]
     HttpSig(#[from] crate::httpsig::HttpSigError),
+    /// A request could not be forwarded (request line, Host, transfer
+    /// coding, forwarding configuration, identity headers).
+    #[error(transparent)]
+    Forward(#[from] crate::forward::ForwardError),
 }

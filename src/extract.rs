@@ -47,8 +47,24 @@ use http::HeaderName;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::request::Parts;
 
-/// Default limit on a token's length in bytes (8 KiB).
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Default limit on a token's length in bytes: 16 KiB.
+///
+/// It admits the largest tokens mainstream identity providers issue in
+/// practice, measured with RS256 in `tests/jwt.rs`
+/// (`largest_idp_tokens_pass_the_default_limits`): Entra ID at 200 groups,
+/// the most it puts in a JWT before the overage claim, with every optional
+/// claim of a synced user (about 13.8 KB); Okta at its 100-group cap with
+/// 80-character group names (about 12.0 KB); Keycloak with 100 realm
+/// roles, 100 client roles and 100 groups (about 12.9 KB). The old 8 KiB
+/// refused all three. It still bounds the work spent on a request before
+/// its signature is checked (one base64 pass and one header parse over at
+/// most 16 KiB), and larger tokens rarely arrive at all: many servers
+/// refuse header fields or blocks over 16 KiB (Node.js, http.sys), nginx
+/// and Apache lines over 8 KiB unless raised. Okta group names near their
+/// 255-character maximum (about 35 KB) or an unbounded Keycloak mapper go
+/// past it: raise the limit (the Gate follows a raised
+/// `Validation::max_token_size`) or trim the claims at the IdP.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Where to look for a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,7 +245,7 @@ pub struct Extractor {
     /// than one is an error. Default: `[AuthorizationBearer]`.
     pub sources: Vec<TokenSource>,
     /// Longest token accepted, in bytes (after percent-decoding). Default
-    /// [`DEFAULT_MAX_TOKEN_LEN`] (8 KiB).
+    /// [`DEFAULT_MAX_TOKEN_LEN`] (16 KiB).
     pub max_token_len: usize,
 }
 

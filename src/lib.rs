@@ -14,8 +14,10 @@
 
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod gate;
 pub mod httpsig;
+mod jose;
 pub mod jwk;
 pub mod jwt;
 pub mod oidc;
@@ -25,6 +27,12 @@ pub mod secret;
 pub mod sigv4;
 mod text;
 pub mod time;
+
+/// The I/O drivers, each behind a cargo feature; none is in the default build.
+pub mod driver {
+    #[cfg(feature = "hyper-server")]
+    pub mod server;
+}
 
 pub use error::Error;
 pub use extract::{ExtractError, Token, TokenSource, extract};
@@ -78,7 +86,7 @@ pub mod __fuzz {
         crate::jwt::json_from_str(text, 64).map_err(|e| e.to_string())
     }
     pub use crate::policy::pattern::fuzz::{
-        normalize_request_path, parse_cidr, parse_path_pattern,
+        normalize_request_path, parse_cidr, parse_path_pattern, profile_request_path,
     };
     pub use crate::sigv4::fuzz::{
         AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,

@@ -53,6 +53,9 @@ use http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 use crate::extract::ExtractError;
+use crate::jwt::JwtError;
+use crate::oidc::Principal;
+use crate::policy::{Decision, Failure, Reason};
 
 /// The realm used until [`Rejection::with_realm`] sets another. RFC 6750 §3
 /// requires at least one auth-param after `Bearer`, and a request without a
@@ -480,6 +483,88 @@ fn restricted(s: &str) -> String {
 /// RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 fn is_scope_token(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| matches!(c, '!' | '#'..='[' | ']'..='~'))
+}
+
+/// The mapping from validation errors and policy decisions to rejections,
+/// as the [`Gate`](crate::gate::Gate) applies it.
+impl Rejection {
+    /// The rejection for a token that failed validation. The wire shows only
+    /// RFC 6750's `invalid_token`; the error text goes to the audit record.
+    pub fn for_jwt_error(error: &JwtError) -> Self {
+        // The text quotes unverified header and claim values (`kid`, `iss`,
+        // `typ`): escape and clip it before it reaches the audit log.
+        let reason = crate::text::printable(&error.to_string(), 512);
+        match error {
+            JwtError::Expired { .. } => Self::expired_token(reason),
+            _ => Self::invalid_token(reason),
+        }
+    }
+
+    /// The rejection for a policy deny: 401 when a token would help, 403
+    /// `insufficient_scope` when the token lacks roles, scopes or claims the
+    /// route needs, 403 without a challenge otherwise (deny rule, address,
+    /// country, a malformed path).
+    pub fn for_decision(decision: &Decision, principal: Option<&Principal>) -> Self {
+        let reasons = decision
+            .reasons
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default());
+        let rejection = if principal.is_none()
+            && (decision.authentication_required()
+                || decision.rule_id.is_none() && !refused(decision))
+        {
+            Self::missing_token()
+        } else if let Some(scopes) = decision.required_scopes() {
+            Self::insufficient_scope(scopes.iter().map(String::as_str))
+        } else if principal.is_some() && decision.rule_id.is_none() && lacks_privilege(decision) {
+            Self::insufficient_scope(std::iter::empty::<&str>())
+        } else {
+            Self::forbidden(decision.rule_id.as_deref(), std::iter::empty::<&str>())
+        };
+        let rejection = rejection.with_reasons(reasons);
+        let rejection = match decision.rule_id.as_deref() {
+            Some(rule) => rejection.with_rule(rule),
+            None => rejection,
+        };
+        match principal {
+            Some(p) => {
+                let r = match &p.subject {
+                    Some(sub) => rejection.with_subject(sub.as_str()),
+                    None => rejection,
+                };
+                match &p.issuer {
+                    Some(iss) => r.with_issuer(iss.as_str()),
+                    None => r,
+                }
+            }
+            None => rejection,
+        }
+    }
+}
+
+/// Whether the request itself was refused before matching (bad path).
+fn refused(decision: &Decision) -> bool {
+    decision
+        .reasons
+        .iter()
+        .any(|r| matches!(r, Reason::RequestRejected { .. }))
+}
+
+/// Whether an allow rule matched the route and failed only on what the token
+/// grants (roles, scopes, claims).
+fn lacks_privilege(decision: &Decision) -> bool {
+    decision.reasons.iter().any(|r| match r {
+        Reason::RequirementsNotMet { failures, .. } => failures.iter().all(|f| {
+            matches!(
+                f,
+                Failure::NoneOfRoles { .. }
+                    | Failure::MissingRoles { .. }
+                    | Failure::MissingScopes { .. }
+                    | Failure::ClaimMismatch { .. }
+            )
+        }),
+        _ => false,
+    })
 }
 
 #[cfg(test)]

@@ -485,7 +485,6 @@ fn keys_survive_idp_outage_and_rotation_applies() {
                 assert_eq!(r.kind(), RejectionKind::InvalidToken, "{r:?}");
                 now += Duration::minutes(5);
             }
-            other => panic!("{other:?}"),
         }
     }
     panic!("rotated key never verified");
@@ -510,6 +509,36 @@ fn state_round_trips_between_gates() {
         b.import_state("https://nope.example.com", &state, NOW)
             .is_err()
     );
+}
+
+/// A token with 300 roles, `suspended` last: the mapper keeps 256, and the
+/// deny rule on `suspended` must still apply (issue 15, item 1).
+#[test]
+fn truncated_role_list_meets_the_deny_rule() {
+    let k = Key::new("k1");
+    let policy = Policy::from_json(
+        &json!({"rules": [
+            {"id": "suspended", "require": {"any_roles": ["suspended"]}, "effect": "deny"},
+            {"id": "orders", "match": {"paths": ["/orders/**"]}, "require": {"authenticated": true}, "effect": "allow"},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let g = Gate::new(GateConfig::new(vec![issuer(ISS)]).with_policy(policy.compile().unwrap()))
+        .unwrap();
+    let mut roles: Vec<String> = (0..299).map(|i| format!("role-{i:03}")).collect();
+    roles.push("suspended".to_owned());
+    let refs: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let token = k.sign(&claims(ISS, &refs));
+    let r = deny(check_fetching(&g, "/orders/1", &token, &jwks(&[&k])));
+    assert_eq!(r.kind(), RejectionKind::Forbidden);
+    assert_eq!(r.rule(), Some("suspended"));
+    // Fewer roles: the same user passes.
+    let token = k.sign(&claims(ISS, &refs[..10]));
+    assert!(matches!(
+        check_fetching(&g, "/orders/1", &token, &jwks(&[&k])),
+        Outcome::Allow { .. }
+    ));
 }
 
 #[test]
@@ -788,9 +817,11 @@ fn a_raised_max_token_size_is_honoured_by_extraction() {
     validation.max_token_size = 32 * 1024;
     let g = gate(vec![issuer(ISS).with_validation(validation)]);
     let mut c = claims(ISS, &["reader"]);
-    c["padding"] = json!("x".repeat(12 * 1024));
+    // Past the 16 KiB extraction default (it was 8 KiB when written).
+    c["padding"] = json!("x".repeat(20 * 1024));
     let token = k.sign(&c);
     assert!(token.len() > 8 * 1024);
+    assert!(token.len() > edge_auth::extract::DEFAULT_MAX_TOKEN_LEN);
     let ok = check_fetching(&g, "/orders/1", &token, &jwks(&[&k]));
     assert!(matches!(ok, Outcome::Allow { .. }), "{ok:?}");
 }
@@ -1071,4 +1102,125 @@ fn discovery_refresh_must_be_positive() {
     config.discovery_refresh = Duration::ZERO;
     let err = Gate::new(config).unwrap_err().to_string();
     assert!(err.contains("discovery refresh must be positive"), "{err}");
+}
+
+const COGNITO_ISS: &str = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_example";
+const COGNITO_CLIENT: &str = "1example23456789";
+
+/// An Amazon Cognito access token (the shape AWS documents): `client_id`
+/// and `token_use`, no `aud`.
+fn cognito_access(client_id: &str, token_use: &str) -> Value {
+    json!({
+        "sub": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "cognito:groups": ["reader"],
+        "iss": COGNITO_ISS,
+        "version": 2,
+        "client_id": client_id,
+        "origin_jti": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "event_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "token_use": token_use,
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": NOW.unix_timestamp(),
+        "iat": NOW.unix_timestamp(),
+        "exp": (NOW + Duration::hours(1)).unix_timestamp(),
+        "jti": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "username": "my-test-user"
+    })
+}
+
+/// Issue 15 item 9: Cognito access tokens carry `client_id` and
+/// `token_use: "access"` and no `aud`. An issuer configured to match its
+/// audiences against `client_id` (IssuerConfig builders, or the
+/// `Validation::cognito_access` preset) accepts them; a token for another
+/// client, an ID token or a token with another `token_use` is refused.
+#[test]
+fn cognito_access_tokens_are_checked_by_client_id_and_token_use() {
+    use edge_auth::jwt::{AudienceClaim, Validation};
+    let k = Key::new("k1");
+    let body = jwks(&[&k]);
+    let base = || {
+        IssuerConfig::new(COGNITO_ISS, [COGNITO_CLIENT])
+            .with_jwks_uri(format!("{COGNITO_ISS}/.well-known/jwks.json"))
+            .with_roles(RoleMapper::cognito())
+    };
+    let by_builders = base()
+        .with_audience_claim(AudienceClaim::ClientId)
+        .with_token_use("access");
+    let by_preset = base().with_validation(Validation::cognito_access());
+    for config in [by_builders, by_preset] {
+        let g = gate(vec![config]);
+        let ok = check_fetching(
+            &g,
+            "/orders/1",
+            &k.sign(&cognito_access(COGNITO_CLIENT, "access")),
+            &body,
+        );
+        assert!(matches!(ok, Outcome::Allow { .. }), "{ok:?}");
+
+        // Another app client of the same pool.
+        let r = deny(check_fetching(
+            &g,
+            "/orders/1",
+            &k.sign(&cognito_access("another-client", "access")),
+            &body,
+        ));
+        assert_eq!(r.kind(), RejectionKind::InvalidToken);
+        assert!(r.reason().unwrap().contains("client_id"), "{r:?}");
+        // An ID token: `aud` is the client id, no `client_id`, `token_use` id.
+        let mut id_token = cognito_access(COGNITO_CLIENT, "id");
+        id_token["aud"] = json!(COGNITO_CLIENT);
+        id_token.as_object_mut().unwrap().remove("client_id");
+        let r = deny(check_fetching(&g, "/orders/1", &k.sign(&id_token), &body));
+        assert_eq!(r.kind(), RejectionKind::InvalidToken);
+        // The right client, the wrong token use.
+        let r = deny(check_fetching(
+            &g,
+            "/orders/1",
+            &k.sign(&cognito_access(COGNITO_CLIENT, "id")),
+            &body,
+        ));
+        assert!(r.reason().unwrap().contains("token_use"), "{r:?}");
+        // `client_id` present and right, but an `aud` too: refused (it names
+        // another recipient this one cannot match).
+        let mut both = cognito_access(COGNITO_CLIENT, "access");
+        both["aud"] = json!("api://someone-else");
+        let r = deny(check_fetching(&g, "/orders/1", &k.sign(&both), &body));
+        assert_eq!(r.kind(), RejectionKind::InvalidToken);
+    }
+}
+
+#[test]
+fn gate_error_keeps_the_key_machine_error_as_source() {
+    use edge_auth::gate::GateError;
+    use edge_auth::jwk::KeysError;
+    use std::error::Error as _;
+    let err = Gate::new(GateConfig::new([
+        IssuerConfig::new(ISS, [AUD]).with_jwks_uri("http://keys.example.com/jwks")
+    ]))
+    .unwrap_err();
+    assert!(matches!(err, GateError::Keys { .. }), "{err}");
+    let source = err.source().unwrap();
+    assert!(source.downcast_ref::<KeysError>().is_some(), "{source}");
+    assert!(err.to_string().contains("jwks uri"), "{err}");
+    // `?` into the crate error and into `Box<dyn Error>` keeps working.
+    let boxed: Box<dyn std::error::Error> = err.into();
+    assert!(boxed.to_string().starts_with("issuer `"), "{boxed}");
+}
+
+#[test]
+fn fetch_answer_for_an_unknown_issuer_is_refused() {
+    let g = gate(vec![issuer(ISS)]);
+    let err = g
+        .apply_jwks_response(
+            "https://nope.example.com",
+            StatusCode::OK,
+            &HeaderMap::new(),
+            b"{}",
+            NOW,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, edge_auth::gate::GateError::UnknownIssuer { .. }),
+        "{err}"
+    );
 }

@@ -152,10 +152,12 @@ fn check_vector_verify(name: &str) {
     let (_, vk) = vector_keys(&v, &c.keyid);
     let mut keys = KeyRing::new();
     keys.insert(&c.keyid, vk);
-    // The RFC examples cover neither @path (B.2.5) nor content-digest.
+    // The RFC examples cover neither @path (B.2.5) nor content-digest, nor
+    // the request's query (`?param=Value&Pet=dog`).
     let mut config = VerifierConfig::default();
     config.required_components = vec![Component::try_from_name("@authority").unwrap()];
     config.require_content_digest = false;
+    config.require_query = false;
     let now = OffsetDateTime::from_unix_timestamp(c.created + 10).unwrap();
     let verified = Verifier::new(config)
         .unwrap()
@@ -174,6 +176,7 @@ fn check_vector_verify(name: &str) {
     let mut config = VerifierConfig::default();
     config.required_components = Vec::new();
     config.require_content_digest = false;
+    config.require_query = false;
     let err = Verifier::new(config)
         .unwrap()
         .verify(&parts, &body, &keys, None, now)
@@ -1772,5 +1775,144 @@ fn key_documents_that_do_not_fit_are_refused() {
     refused(
         VerifyingKey::try_from_public_key_der(Algorithm::RsaV15Sha256, &[0x30, 0x03, 0x02, 0x01]),
         "not a SubjectPublicKeyInfo",
+    );
+}
+
+// ------------------------------------------------------------ issue 15: the query and equivalent components
+
+/// A signer covering `names` (no Content-Digest, bodiless requests).
+fn signer_covering(names: &[&str]) -> Signer {
+    let mut config = SignerConfig::default();
+    config.components = names
+        .iter()
+        .map(|n| Component::try_from_name(n).unwrap())
+        .collect();
+    config.content_digest = None;
+    hmac_signer(config)
+}
+
+/// `uri` (GET, Host edge.example) signed by `signer` at `t(0)`.
+fn get_signed(signer: &Signer, uri: &str) -> Parts {
+    let (parts, ()) = http::Request::get(uri)
+        .header("host", "edge.example")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let out = signer.sign(&parts, b"", None, t(0)).unwrap();
+    let mut req = http::Request::from_parts(parts, ());
+    out.apply_to(&mut req);
+    req.into_parts().0
+}
+
+fn with_target(parts: &Parts, target: &str) -> Parts {
+    let mut p = parts.clone();
+    p.uri = target.parse().unwrap();
+    p
+}
+
+/// Issue 15 item 6: under the default policy a signature that leaves the
+/// query open does not verify a request with a query, so a captured
+/// request cannot be replayed with a rewritten one.
+#[test]
+fn default_verifier_requires_the_query_to_be_covered() {
+    let open = signer_covering(&["@method", "@authority", "@path"]);
+    let signed = get_signed(&open, "/transfer?amount=1");
+    let replayed = with_target(&signed, "/transfer?amount=1000");
+    assert_err!(verify(&replayed, b""), HttpSigError::QueryNotCovered);
+    assert_err!(verify(&signed, b""), HttpSigError::QueryNotCovered);
+    // A query added to a request signed without one.
+    let bare = get_signed(&open, "/transfer");
+    verify(&bare, b"").unwrap();
+    assert_err!(
+        verify(&with_target(&bare, "/transfer?amount=1000"), b""),
+        HttpSigError::QueryNotCovered
+    );
+    // An empty query (`/transfer?`) is the absent query (§2.2.7).
+    verify(&with_target(&bare, "/transfer?"), b"").unwrap();
+    // Covered by @query, @target-uri or @request-target: verifies, and a
+    // rewritten query breaks the signature.
+    for covering in ["@query", "@target-uri", "@request-target"] {
+        let s = signer_covering(&["@method", "@authority", "@path", covering]);
+        let signed = get_signed(&s, "/transfer?amount=1");
+        verify(&signed, b"").unwrap_or_else(|e| panic!("{covering}: {e}"));
+        assert_err!(
+            verify(&with_target(&signed, "/transfer?amount=1000"), b""),
+            HttpSigError::BadSignature { .. }
+        );
+    }
+    // Opting out is explicit.
+    let mut config = VerifierConfig::default();
+    config.require_query = false;
+    verify_with(config, &replayed, b"", t(1)).unwrap();
+}
+
+/// Issue 15 item 7: a required `@path`, `@authority`, `@query` or
+/// `@scheme` is met by a covered `@target-uri` (RFC 9421 §2.2.2), and
+/// `@path` + `@query` by `@request-target` (§2.2.5); nothing else is.
+#[test]
+fn required_components_are_met_by_components_that_contain_them() {
+    let require = |names: &[&str]| {
+        let mut c = VerifierConfig::default();
+        c.required_components = names
+            .iter()
+            .map(|n| Component::try_from_name(n).unwrap())
+            .collect();
+        c
+    };
+    let target_uri = get_signed(
+        &signer_covering(&["@method", "@target-uri"]),
+        "/api/items?id=7",
+    );
+    // The default requirement (@method @authority @path) and more.
+    verify(&target_uri, b"").unwrap();
+    verify_with(
+        require(&["@method", "@scheme", "@authority", "@path", "@query"]),
+        &target_uri,
+        b"",
+        t(1),
+    )
+    .unwrap();
+    let request_target = get_signed(
+        &signer_covering(&["@method", "@authority", "@request-target"]),
+        "/api/items?id=7",
+    );
+    verify(&request_target, b"").unwrap();
+    verify_with(
+        require(&["@method", "@authority", "@path", "@query"]),
+        &request_target,
+        b"",
+        t(1),
+    )
+    .unwrap();
+    // @request-target does not contain the authority or the scheme.
+    let only_target = get_signed(
+        &signer_covering(&["@method", "@request-target"]),
+        "/api/items?id=7",
+    );
+    assert!(matches!(
+        verify(&only_target, b""),
+        Err(HttpSigError::RequiredComponentMissing { component }) if component == "\"@authority\""
+    ));
+    assert_err!(
+        verify_with(require(&["@scheme"]), &request_target, b"", t(1)),
+        HttpSigError::RequiredComponentMissing { .. }
+    );
+    // @path does not stand for @target-uri.
+    let path_only = get_signed(
+        &signer_covering(&["@method", "@authority", "@path", "@query"]),
+        "/api/items?id=7",
+    );
+    assert_err!(
+        verify_with(require(&["@target-uri"]), &path_only, b"", t(1)),
+        HttpSigError::RequiredComponentMissing { .. }
+    );
+    // The containing component is really checked: a changed authority or
+    // path breaks a @target-uri signature.
+    let mut moved = target_uri.clone();
+    set(&mut moved, "host", "other.example");
+    assert_err!(verify(&moved, b""), HttpSigError::BadSignature { .. });
+    assert_err!(
+        verify(&with_target(&target_uri, "/api/other?id=7"), b""),
+        HttpSigError::BadSignature { .. }
     );
 }

@@ -809,6 +809,63 @@ fn limits_are_configurable() {
 }
 
 #[test]
+fn truncation_and_overage_mark_the_set_they_leave_incomplete() {
+    let roles: Vec<String> = (0..300).map(|i| format!("r{i}")).collect();
+    let mapper = RoleMapper::new()
+        .with_source(ClaimSource::roles("roles").unwrap())
+        .with_source(ClaimSource::scopes("scp").unwrap())
+        .with_source(
+            ClaimSource::roles("groups")
+                .unwrap()
+                .with_value_map([(GROUP_ADMINS, "admin")], Unmapped::Drop),
+        );
+    let p = mapper.map(json!({ "roles": roles, "scp": "a b" }).as_object().unwrap());
+    assert!(p.truncated);
+    assert!(p.incomplete.roles && !p.incomplete.scopes && !p.incomplete.groups);
+    assert!(!p.roles_complete() && p.scopes_complete() && p.groups_complete());
+    // Groups mapped to roles, moved to a distributed claim: the roles they
+    // feed are incomplete, though nothing was cut.
+    let claims = entra_v1(overage("https://graph.windows.net/x"));
+    let p = mapper.map(claims.as_object().unwrap());
+    assert!(!p.truncated);
+    assert!(p.incomplete.roles && !p.roles_complete());
+    let v = serde_json::to_value(&p).unwrap();
+    assert_eq!(v["incomplete"], json!({ "roles": true }));
+    // A complete principal serialises without the marker.
+    let p = mapper.map(json!({ "roles": ["a"] }).as_object().unwrap());
+    assert!(p.roles_complete());
+    assert!(
+        serde_json::to_value(&p)
+            .unwrap()
+            .get("incomplete")
+            .is_none()
+    );
+}
+
+#[test]
+fn fold_case_folds_ascii_only() {
+    let mapper = RoleMapper::new().with_source(
+        ClaimSource::roles("roles")
+            .unwrap()
+            .with_fold_case(true)
+            .with_value_map([("kube-admin", "cluster-admin")], Unmapped::Keep),
+    );
+    // U+212A KELVIN SIGN lower-cases to ASCII `k` under Unicode rules; so do
+    // U+0130 (to `i` + a combining dot) and, by upper case, U+017F (`S`).
+    let claims = json!({ "roles": ["\u{212A}ube-admin", "\u{130}nfra", "\u{17F}re", "ÉDITOR", "Kube-Viewer"] });
+    let p = mapper.map(claims.as_object().unwrap());
+    assert!(!p.has_role("kube-admin"));
+    assert!(!p.has_role("cluster-admin"));
+    assert!(p.has_role("\u{212A}ube-admin"));
+    assert!(p.has_role("\u{130}nfra"));
+    assert!(p.has_role("\u{17F}re"));
+    // ASCII letters fold; the rest is kept as is.
+    assert!(p.has_role("Éditor"));
+    assert!(p.has_role("kube-viewer"));
+    assert_eq!(p.roles.len(), 5);
+}
+
+#[test]
 fn principal_serialises_with_markers() {
     let claims = entra_v1(overage("https://graph.windows.net/x"));
     let p = RoleMapper::entra_id(ENTRA_CLIENT).map(claims.as_object().unwrap());

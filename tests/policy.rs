@@ -6,9 +6,10 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use edge_auth::Principal;
+use edge_auth::oidc::{ClaimSource, RoleMapper};
 use edge_auth::policy::{
-    CompiledPolicy, Decision, Effect, Failure, Policy, PolicyConfig, PolicyError, PolicyWarning,
-    Reason, RequestFacts,
+    CompiledPolicy, Decision, Effect, Failure, PathProfile, Policy, PolicyConfig, PolicyError,
+    PolicyWarning, Reason, RequestFacts,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::{Value, json};
@@ -642,6 +643,365 @@ fn ipv6_host_literal_with_port() {
             .evaluate(&policy, None)
             .is_allowed()
     );
+}
+
+// ----------------------------------------- outside review (issue 15) items
+
+/// A principal as the mapper builds it from `roles` (limit 256 values).
+fn mapped(claims: Value) -> Principal {
+    RoleMapper::new()
+        .with_source(ClaimSource::roles("roles").unwrap())
+        .with_source(ClaimSource::scopes("scope").unwrap())
+        .with_source(ClaimSource::groups("groups").unwrap())
+        .map(claims.as_object().unwrap())
+}
+
+fn incomplete(d: &Decision, set: &str) -> bool {
+    d.reasons.iter().any(|r| {
+        matches!(r, Reason::RequirementsNotMet { failures, .. }
+            if failures.iter().any(|f| matches!(f, Failure::IncompleteSet { set: s } if s == set)))
+    })
+}
+
+#[test]
+fn truncated_role_list_applies_deny_rules() {
+    // 300 roles, `suspended` last: the mapper keeps the first 256.
+    let mut roles: Vec<String> = (0..299).map(|i| format!("role-{i:03}")).collect();
+    roles.push("suspended".to_owned());
+    let p = mapped(json!({ "sub": "u1", "roles": roles, "scope": "users:read" }));
+    assert!(!p.has_role("suspended"));
+    for path in ["/users", "/users/42"] {
+        let d = get(path).evaluate(gateway(), Some(&p));
+        assert_eq!(d.effect, Effect::Deny, "{path}");
+        assert_eq!(d.rule_id.as_deref(), Some("suspended"), "{path}");
+        assert!(incomplete(&d, "roles"), "{path}: {:?}", d.reasons);
+    }
+    // Allow rules reading the cut set do not apply, even when the value
+    // they want was kept.
+    let policy = Policy::from_json(
+        r#"{"rules":[
+            {"id":"admin","match":{"paths":["/admin/**"]},"require":{"any_roles":["role-000"]},"effect":"allow"},
+            {"id":"read","match":{"paths":["/read"]},"require":{"scopes":["users:read"]},"effect":"allow"}
+        ]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    let d = get("/admin/x").evaluate(&policy, Some(&p));
+    assert!(!d.is_allowed());
+    assert!(incomplete(&d, "roles"), "{:?}", d.reasons);
+    // The scopes were not cut: rules on them still decide.
+    assert_eq!(
+        get("/read").evaluate(&policy, Some(&p)).rule_id.as_deref(),
+        Some("read")
+    );
+    // Only the cut set is unevaluable: 300 groups leave role rules alone.
+    let groups: Vec<String> = (0..300).map(|i| format!("g{i}")).collect();
+    let p = mapped(json!({ "sub": "u1", "roles": ["role-000"], "groups": groups }));
+    assert!(p.truncated && p.roles_complete() && !p.groups_complete());
+    assert_eq!(
+        get("/admin/x")
+            .evaluate(&policy, Some(&p))
+            .rule_id
+            .as_deref(),
+        Some("admin")
+    );
+    // A principal built by hand with only `truncated` set is incomplete
+    // everywhere (fail closed).
+    let mut p = Principal::new("u1").with_roles(["role-000"]);
+    p.truncated = true;
+    assert!(!get("/admin/x").evaluate(&policy, Some(&p)).is_allowed());
+}
+
+#[test]
+fn distributed_groups_claim_applies_claim_deny_rules() {
+    let policy = Policy::from_json(
+        r#"{"rules":[
+            {"id":"blocked","require":{"claims":[{"pointer":"/groups","contains":"blocked"}]},"effect":"deny"},
+            {"id":"beta","match":{"paths":["/beta/**"]},"require":{"claims":[{"pointer":"/groups","contains":"beta"}]},"effect":"allow"},
+            {"id":"open","match":{"paths":["/open"]},"require":{"authenticated":true},"effect":"allow"}
+        ]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    // Entra overage: the groups are behind `_claim_names`, not in the token.
+    let overage = mapped(json!({
+        "sub": "u1",
+        "_claim_names": { "groups": "src1" },
+        "_claim_sources": { "src1": { "endpoint": "https://graph.microsoft.com/v1.0/users/u1/getMemberObjects" } },
+    }));
+    assert!(!overage.groups_complete());
+    let d = get("/open").evaluate(&policy, Some(&overage));
+    assert_eq!(d.rule_id.as_deref(), Some("blocked"));
+    assert!(incomplete(&d, "/groups"), "{:?}", d.reasons);
+    // Implicit-flow overage (`hasgroups`) likewise.
+    let hasgroups = mapped(json!({ "sub": "u1", "hasgroups": true }));
+    let d = get("/open").evaluate(&policy, Some(&hasgroups));
+    assert_eq!(d.rule_id.as_deref(), Some("blocked"));
+    // A token that lists its groups is judged on them.
+    let listed = mapped(json!({ "sub": "u1", "groups": ["beta"] }));
+    assert_eq!(
+        get("/open")
+            .evaluate(&policy, Some(&listed))
+            .rule_id
+            .as_deref(),
+        Some("open")
+    );
+    assert_eq!(
+        get("/beta/x")
+            .evaluate(&policy, Some(&listed))
+            .rule_id
+            .as_deref(),
+        Some("beta")
+    );
+}
+
+#[test]
+fn lowercase_method_meets_deny_rule() {
+    let policy = Policy::from_json(
+        r#"{"rules":[
+            {"id":"no-delete","match":{"methods":["DELETE"],"paths":["/users/**"]},"effect":"deny"},
+            {"id":"no-purge","match":{"methods":["PURGE"],"paths":["/cache/**"]},"effect":"deny"},
+            {"id":"read","match":{"methods":["GET"],"paths":["/users/**"]},"require":{"anonymous":true},"effect":"allow"},
+            {"id":"open","require":{"anonymous":true},"effect":"allow"}
+        ]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    for method in ["DELETE", "delete", "Delete", "dELETE"] {
+        let d = req(method, "/users/42").evaluate(&policy, None);
+        assert_eq!(d.rule_id.as_deref(), Some("no-delete"), "{method}");
+    }
+    for method in ["PURGE", "purge"] {
+        let d = req(method, "/cache/x").evaluate(&policy, None);
+        assert_eq!(d.rule_id.as_deref(), Some("no-purge"), "{method}");
+    }
+    // Allow rules stay case-sensitive: `get` is not `GET`.
+    assert_eq!(
+        get("/users/42").evaluate(&policy, None).rule_id.as_deref(),
+        Some("read")
+    );
+    assert_eq!(
+        req("get", "/users/42")
+            .evaluate(&policy, None)
+            .rule_id
+            .as_deref(),
+        Some("open")
+    );
+}
+
+const WINDOWS_POLICY: &str = r#"{
+  "paths": { "case": "insensitive", "strip_trailing_dots": true, "strip_trailing_spaces": true },
+  "rules": [
+    {"id":"admin-block","match":{"paths":["/admin/**"]},"effect":"deny"},
+    {"id":"reports","match":{"paths":["/Reports/{id}"]},"require":{"anonymous":true},"effect":"allow"},
+    {"id":"open","match":{"paths":["/**"]},"require":{"anonymous":true},"effect":"allow"}
+  ]
+}"#;
+
+#[test]
+fn windows_path_profile_closes_case_and_trailing_dot_bypass() {
+    let rfc = Policy::from_json(WINDOWS_POLICY).unwrap();
+    let mut default = rfc.clone();
+    default.paths = PathProfile::default();
+    let default = default.compile().unwrap();
+    let windows = rfc.compile().unwrap();
+    assert_eq!(
+        Policy::from_json(WINDOWS_POLICY).unwrap().paths,
+        PathProfile::windows()
+    );
+    for path in [
+        "/Admin/users",
+        "/ADMIN/users",
+        "/admin./users",
+        "/admin%20/users",
+        "/admin.%20./users",
+        "/Admin%2e/users",
+        "/adm%C4%B1n/users", // dotless i: upper-cases to `I`
+        "/adm%C4%B0n/users", // dotted capital I: compared as itself, stays apart
+        "/admin",
+        "/admin.",
+    ] {
+        let d = get(path).evaluate(&windows, None);
+        let expect = if path.contains("%C4%B0") {
+            Some("open")
+        } else {
+            Some("admin-block")
+        };
+        assert_eq!(d.rule_id.as_deref(), expect, "{path}: {:?}", d.reasons);
+    }
+    // The default profile is RFC 3986: these are other paths.
+    for path in ["/Admin/users", "/admin./users", "/admin%20/users"] {
+        assert_eq!(
+            get(path).evaluate(&default, None).rule_id.as_deref(),
+            Some("open"),
+            "{path}"
+        );
+    }
+    // Allow rules read the same way, patterns included.
+    for path in ["/reports/7", "/REPORTS/7", "/Reports./7", "/reports%20/7"] {
+        assert_eq!(
+            get(path).evaluate(&windows, None).rule_id.as_deref(),
+            Some("reports"),
+            "{path}"
+        );
+    }
+    // A segment that strips to nothing would be resolved by the origin.
+    for path in ["/x/.../admin", "/x/%20/admin", "/x/..%20/admin"] {
+        assert!(
+            matches!(
+                get(path).evaluate(&windows, None).reasons[..],
+                [Reason::RequestRejected { .. }]
+            ),
+            "{path}"
+        );
+    }
+    // The document field is strict, and a pattern that strips to nothing
+    // does not compile.
+    assert!(matches!(
+        Policy::from_json(r#"{"paths":{"case":"insensitive","strip":true},"rules":[]}"#),
+        Err(PolicyError::Parse(_))
+    ));
+    let bad = r#"{"paths":{"strip_trailing_dots":true},"rules":[
+        {"id":"x","match":{"paths":["/a/.../b"]},"effect":"deny"}]}"#;
+    assert!(matches!(
+        Policy::from_json(bad).unwrap().compile(),
+        Err(PolicyError::InvalidValue { .. })
+    ));
+}
+
+#[test]
+fn raw_pipe_brackets_caret_match_their_encoded_forms() {
+    let policy = Policy::from_json(
+        r#"{"rules":[
+            {"id":"deny-pipe","match":{"paths":["/files/a%7Cb/**"]},"effect":"deny"},
+            {"id":"search","match":{"paths":["/search/a|b", "/search/x[1]^", "/search/%22%7B%7D%22"]},"require":{"anonymous":true},"effect":"allow"},
+            {"id":"files","match":{"paths":["/files/**"]},"require":{"anonymous":true},"effect":"allow"}
+        ]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    for path in [
+        "/search/a|b",
+        "/search/a%7Cb",
+        "/search/a%7cb",
+        "/search/x[1]^",
+        "/search/x%5B1%5D%5E",
+        "/search/x[1%5D^",
+        "/search/\"{}\"",
+    ] {
+        assert_eq!(
+            get(path).evaluate(&policy, None).rule_id.as_deref(),
+            Some("search"),
+            "{path}"
+        );
+    }
+    // A raw character cannot slip past a deny written encoded.
+    assert_eq!(
+        get("/files/a|b/x")
+            .evaluate(&policy, None)
+            .rule_id
+            .as_deref(),
+        Some("deny-pipe")
+    );
+    // Through `http::Uri`, as a gateway receives it.
+    let parts = http::Request::get("/search/x[1]^?q=a|b")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let d = policy.evaluate(&RequestFacts::from_parts(&parts), None);
+    assert_eq!(d.rule_id.as_deref(), Some("search"));
+    // A backslash stays refused (Windows origins split on it).
+    assert!(!get("/files/a\\b").evaluate(&policy, None).is_allowed());
+}
+
+#[test]
+fn encoded_slash_is_admitted_only_by_rules_that_opt_in() {
+    let doc = r#"{"rules":[
+        {"id":"members","match":{"paths":["/api/v4/projects/{id}/members"]},"effect":"deny"},
+        {"id":"projects","match":{"paths":["/api/v4/projects/{id}", "/api/v4/projects/{id}/**"],
+          "allow_encoded_slash":true},"require":{"authenticated":true},"effect":"allow"},
+        {"id":"api","match":{"paths":["/api/**"]},"require":{"authenticated":true},"effect":"allow"}
+    ]}"#;
+    let policy = Policy::from_json(doc).unwrap().compile().unwrap();
+    assert!(policy.warnings().is_empty(), "{:?}", policy.warnings());
+    let who = user();
+    let d = get("/api/v4/projects/group%2Fproject").evaluate(&policy, who.as_ref());
+    assert_eq!(d.rule_id.as_deref(), Some("projects"), "{:?}", d.reasons);
+    let d = get("/api/v4/projects/group%2fsub%2Fproject/issues").evaluate(&policy, who.as_ref());
+    assert_eq!(d.rule_id.as_deref(), Some("projects"));
+    // Without a token: 401, not a refusal, since the opting-in rule matched.
+    let d = get("/api/v4/projects/group%2Fproject").evaluate(&policy, None);
+    assert!(d.authentication_required(), "{:?}", d.reasons);
+    // Deny rules match such paths whatever they say.
+    let d = get("/api/v4/projects/group%2Fproject/members").evaluate(&policy, who.as_ref());
+    assert_eq!(d.rule_id.as_deref(), Some("members"));
+    // Elsewhere `%2F` is still refused, and the reason says how to admit it.
+    let d = get("/api/v4/users/a%2Fb").evaluate(&policy, who.as_ref());
+    assert!(!d.is_allowed());
+    assert!(
+        matches!(&d.reasons[0], Reason::RequestRejected { detail } if detail.contains("allow_encoded_slash")),
+        "{:?}",
+        d.reasons
+    );
+    // Dot or empty parts behind `%2F` are refused even where it is admitted.
+    for path in [
+        "/api/v4/projects/group%2F..%2F..%2Fadmin",
+        "/api/v4/projects/%2E%2E%2Fadmin",
+        "/api/v4/projects/group%2F%2Fp",
+        "/api/v4/projects/group%2F",
+        "/api/v4/projects/a%5Cb",
+    ] {
+        let d = get(path).evaluate(&policy, who.as_ref());
+        assert!(
+            matches!(d.reasons[..], [Reason::RequestRejected { .. }]),
+            "{path}: {:?}",
+            d.reasons
+        );
+    }
+    // A policy without an opting-in rule refuses outright, naming the way.
+    let d = get("/api/v4/projects/group%2Fproject").evaluate(gateway(), who.as_ref());
+    assert!(
+        matches!(&d.reasons[..], [Reason::RequestRejected { detail }] if detail.contains("allow_encoded_slash")),
+        "{:?}",
+        d.reasons
+    );
+}
+
+#[test]
+fn windows_origin_example_behaves_as_documented() {
+    let text = include_str!("../examples/policies/windows-origin.json");
+    let policy = Policy::from_json(text).unwrap().compile().unwrap();
+    assert!(policy.warnings().is_empty(), "{:?}", policy.warnings());
+    let reader = with(&[], &["read_api"]);
+    let cases: [(&'static str, &'static str, Option<&str>); 7] = [
+        ("GET", "/ADMIN./x", Some("admin-block")),
+        ("delete", "/api/v4/projects/1", Some("no-delete")),
+        ("GET", "/api/v4/projects/group%2Fproject", Some("projects")),
+        (
+            "GET",
+            "/API/V4/Projects/group%2Fproject/issues",
+            Some("projects"),
+        ),
+        ("POST", "/api/v4/users", Some("api")),
+        ("GET", "/content/site.css", Some("static")),
+        ("GET", "/Content%20/site.css.", Some("static")),
+    ];
+    for (method, path, rule) in cases {
+        let d = req(method, path).evaluate(&policy, reader.as_ref());
+        assert_eq!(
+            d.rule_id.as_deref(),
+            rule,
+            "{method} {path}: {:?}",
+            d.reasons
+        );
+    }
+    let d = req("POST", "/api/v4/users/a%2Fb").evaluate(&policy, reader.as_ref());
+    assert!(matches!(&d.reasons[0], Reason::RequestRejected { .. }));
 }
 
 // ---------------------------------------------------------- compile errors

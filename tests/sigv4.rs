@@ -331,9 +331,20 @@ fn run_verify(case: &str, form: Form) {
     assert_eq!(signer.access_key_id, akid);
     assert_eq!(signer.presigned, form == Form::Query);
     assert_eq!(signer.signed_at, ctx.time);
+    // The token is the signer's when the signature covers it; a token added
+    // after signing (`omit_session_token`, IoT) is handed over apart.
+    let token = ctx.credentials.session_token().map(|t| t.expose().clone());
+    let signed = ctx.settings.sign_session_token;
     assert_eq!(
         signer.session_token.as_ref().map(|t| t.expose().clone()),
-        ctx.credentials.session_token().map(|t| t.expose().clone())
+        token.clone().filter(|_| signed)
+    );
+    assert_eq!(
+        signer
+            .unsigned_session_token
+            .as_ref()
+            .map(|t| t.expose().clone()),
+        token.filter(|_| !signed)
     );
 }
 
@@ -1693,4 +1704,259 @@ fn accepts_every_http_date_form_and_botocores_date() {
             "`{value}` accepted"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// issue 15: session tokens and payload lines the signature does not cover
+// ---------------------------------------------------------------------------
+
+const TOKEN: &str = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN";
+
+/// `base_request` signed with `settings`, the credentials carrying a session
+/// token when `token` is set.
+fn signed_with_token(
+    settings: SigningSettings,
+    token: bool,
+    presign: Option<i64>,
+) -> http::Request<Vec<u8>> {
+    let (parts, body) = base_request().into_parts();
+    let mut creds = Credentials::new(AKID, EXAMPLE_SECRET);
+    if token {
+        creds = creds.with_session_token(TOKEN);
+    }
+    let mut params = SigningParams::new("us-east-1", "execute-api", signed_at());
+    params.settings = settings;
+    let out = match presign {
+        None => sigv4::sign(&parts, Payload::Bytes(&body), &creds, &params),
+        Some(s) => sigv4::presign(
+            &parts,
+            Payload::Bytes(&body),
+            &creds,
+            &params,
+            time::Duration::seconds(s),
+        ),
+    }
+    .unwrap();
+    let mut req = http::Request::from_parts(parts, body);
+    out.apply_to(&mut req).unwrap();
+    req
+}
+
+/// Issue 15 item 2: an `x-amz-security-token` the signature does not cover
+/// (added on the path, or sent unsigned) is never reported as the signer's
+/// session token; with `sign_session_token` on it is refused.
+#[test]
+fn unsigned_session_token_is_refused_not_reported() {
+    // Header form: a request signed without a token gets one added.
+    for req in [header_signed(), presigned()] {
+        let mut r = clone_request(&req);
+        r.headers_mut()
+            .insert("x-amz-security-token", "attacker-chosen".parse().unwrap());
+        assert_eq!(
+            verify(&r).unwrap_err(),
+            SigV4Error::MissingSignedHeader("x-amz-security-token"),
+            "presigned: {}",
+            req.uri()
+                .query()
+                .unwrap_or_default()
+                .contains("X-Amz-Signature")
+        );
+    }
+    // A token sent unsigned by its signer (IoT style) under a verifier that
+    // expects it signed.
+    let mut iot = SigningSettings::default();
+    iot.sign_session_token = false;
+    let r = signed_with_token(iot.clone(), true, None);
+    assert_eq!(
+        verify(&r).unwrap_err(),
+        SigV4Error::MissingSignedHeader("x-amz-security-token")
+    );
+    // Two token headers: which one the origin reads is anyone's guess.
+    let mut r = signed_with_token(SigningSettings::default(), true, None);
+    r.headers_mut()
+        .append("x-amz-security-token", "second".parse().unwrap());
+    assert_eq!(
+        verify(&r).unwrap_err(),
+        SigV4Error::DuplicateHeader("x-amz-security-token")
+    );
+    // Presigned with the token in the query and in a header.
+    let mut r = signed_with_token(SigningSettings::default(), true, Some(600));
+    r.headers_mut()
+        .insert("x-amz-security-token", TOKEN.parse().unwrap());
+    assert_eq!(verify(&r).unwrap_err(), SigV4Error::AmbiguousSessionToken);
+    // Signed tokens are reported, both forms.
+    for presign in [None, Some(600)] {
+        let r = signed_with_token(SigningSettings::default(), true, presign);
+        let s = verify(&r).unwrap();
+        assert_eq!(s.session_token.unwrap().expose(), TOKEN);
+        assert!(s.unsigned_session_token.is_none());
+    }
+}
+
+/// With `sign_session_token` off on both sides (IoT), the unsigned token is
+/// handed over apart, never as `session_token`.
+#[test]
+fn unsigned_session_token_is_reported_apart_when_allowed() {
+    let mut iot = SigningSettings::default();
+    iot.sign_session_token = false;
+    for presign in [None, Some(600)] {
+        let r = signed_with_token(iot.clone(), true, presign);
+        let mut vp = VerifyParams::new("us-east-1", "execute-api", signed_at());
+        vp.settings = iot.clone();
+        let s = verify_with(&r, vp).unwrap();
+        assert!(s.session_token.is_none(), "{presign:?}");
+        assert_eq!(s.unsigned_session_token.unwrap().expose(), TOKEN);
+    }
+}
+
+fn header(out: &sigv4::SigningOutput, name: &str) -> Option<String> {
+    out.headers()
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.to_str().unwrap().to_owned())
+}
+
+/// Issue 15 item 8: `Payload::Unsigned` with default settings sends and
+/// signs the `x-amz-content-sha256` it signed, so the library's own
+/// verifier accepts it (or says why not).
+#[test]
+fn unsigned_payload_signing_sends_its_content_sha256() {
+    let (parts, body) = base_request().into_parts();
+    let creds = Credentials::new(AKID, EXAMPLE_SECRET);
+    let params = SigningParams::new("us-east-1", "execute-api", signed_at());
+    let out = sigv4::sign(&parts, Payload::Unsigned, &creds, &params).unwrap();
+    assert_eq!(
+        header(&out, "x-amz-content-sha256").as_deref(),
+        Some("UNSIGNED-PAYLOAD")
+    );
+    assert!(
+        header(&out, "authorization")
+            .unwrap()
+            .contains(";x-amz-content-sha256;"),
+        "the header is signed"
+    );
+    let mut r = http::Request::from_parts(parts, body);
+    out.apply_to(&mut r).unwrap();
+    let mut vp = VerifyParams::new("us-east-1", "execute-api", signed_at());
+    assert!(matches!(
+        verify_with(&r, vp.clone()).unwrap_err(),
+        SigV4Error::UnsignedPayloadNotAllowed(v) if v == "UNSIGNED-PAYLOAD"
+    ));
+    let (p, _) = clone_request(&r).into_parts();
+    sigv4::verify(&p, Payload::Unsigned, lookup, &vp).unwrap();
+    vp.allow_unsigned_payload = true;
+    verify_with(&r, vp).unwrap();
+
+    // A precomputed hash travels too (the verifier may not have the body).
+    let (parts, body) = base_request().into_parts();
+    let hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let out = sigv4::sign(&parts, Payload::Precomputed(hash), &creds, &params).unwrap();
+    assert_eq!(header(&out, "x-amz-content-sha256").as_deref(), Some(hash));
+    let mut r = http::Request::from_parts(parts, body);
+    out.apply_to(&mut r).unwrap();
+    let (p, _) = r.into_parts();
+    let vp = VerifyParams::new("us-east-1", "execute-api", signed_at());
+    sigv4::verify(&p, Payload::Precomputed(hash), lookup, &vp).unwrap();
+}
+
+/// An S3 presigned URL (`UNSIGNED-PAYLOAD`, no header saying so) checked
+/// against the received empty body: a clear error naming the fix, or
+/// accepted when unsigned payloads are allowed.
+#[test]
+fn presigned_s3_url_checked_against_its_body_says_to_pass_unsigned() {
+    let (parts, body) = http::Request::get("https://examplebucket.s3.amazonaws.com/test.txt")
+        .body(Vec::new())
+        .unwrap()
+        .into_parts();
+    let creds = Credentials::new(AKID, EXAMPLE_SECRET);
+    let mut params = SigningParams::new("us-east-1", "s3", signed_at());
+    params.settings = SigningSettings::s3();
+    let out = sigv4::presign(
+        &parts,
+        Payload::Unsigned,
+        &creds,
+        &params,
+        time::Duration::hours(1),
+    )
+    .unwrap();
+    let mut r = http::Request::from_parts(parts, body);
+    out.apply_to(&mut r).unwrap();
+    let mut vp = VerifyParams::new("us-east-1", "s3", signed_at());
+    vp.settings = SigningSettings::s3();
+    let e = verify_with(&r, vp.clone()).unwrap_err();
+    assert_eq!(e, SigV4Error::UndeclaredUnsignedPayload);
+    assert!(e.to_string().contains("`Payload::Unsigned`"), "{e}");
+    vp.allow_unsigned_payload = true;
+    assert!(verify_with(&r, vp.clone()).unwrap().presigned);
+    // A wrong key is still a plain mismatch.
+    let (p, b) = clone_request(&r).into_parts();
+    assert_eq!(
+        sigv4::verify(
+            &p,
+            Payload::Bytes(&b),
+            |_| Some(Secret::new("other".to_owned())),
+            &vp
+        )
+        .unwrap_err(),
+        SigV4Error::SignatureMismatch
+    );
+}
+
+/// An `x-amz-content-sha256` that is not the payload line the signature
+/// covers gets its own error naming the header; before, an unsigned one
+/// added on the path passed (an origin such as S3 then reads it).
+#[test]
+fn content_sha256_that_was_not_signed_is_refused() {
+    let mut r = header_signed();
+    r.headers_mut()
+        .insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
+    let mut vp = VerifyParams::new("us-east-1", "execute-api", signed_at());
+    vp.allow_unsigned_payload = true;
+    let e = verify_with(&r, vp.clone()).unwrap_err();
+    assert!(
+        matches!(&e, SigV4Error::ContentSha256Mismatch { header, signed }
+            if header == "UNSIGNED-PAYLOAD" && signed.len() == 64),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("`x-amz-content-sha256`"), "{e}");
+    // Under the default (unsigned payloads refused) it is refused too.
+    assert!(matches!(
+        verify(&r).unwrap_err(),
+        SigV4Error::UnsignedPayloadNotAllowed(_)
+    ));
+    // A hash that is not the body's.
+    let mut r = header_signed();
+    r.headers_mut().insert(
+        "x-amz-content-sha256",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            .parse()
+            .unwrap(),
+    );
+    assert!(matches!(
+        verify(&r).unwrap_err(),
+        SigV4Error::PayloadHashMismatch { .. }
+    ));
+    // Twice.
+    let mut settings = SigningSettings::default();
+    settings.sign_content_sha256 = true;
+    let mut r = signed_with(settings, None);
+    let v = r.headers()["x-amz-content-sha256"].clone();
+    r.headers_mut().append("x-amz-content-sha256", v);
+    assert_eq!(
+        verify(&r).unwrap_err(),
+        SigV4Error::DuplicateHeader("x-amz-content-sha256")
+    );
+    // The header equal to what was signed, unsigned: fine (the payload
+    // line is covered).
+    let mut r = header_signed();
+    let hash = {
+        let d = ring::digest::digest(&ring::digest::SHA256, r.body());
+        d.as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    r.headers_mut()
+        .insert("x-amz-content-sha256", hash.parse().unwrap());
+    verify(&r).unwrap();
 }

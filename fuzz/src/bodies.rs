@@ -321,8 +321,9 @@ fn jwt_accepts(token: &str) -> bool {
     let hmac = f
         .hmac_validator
         .validate::<serde_json::Value>(token, &f.hmac, now);
-    // `inspect` refuses nothing that validation accepts.
-    let inspected = edge_auth::jwt::inspect(token, 8 * 1024);
+    // `inspect` refuses nothing that validation accepts (at the
+    // validators' default size limit).
+    let inspected = edge_auth::jwt::inspect(token, DEFAULT_MAX_TOKEN_LEN);
     if public.is_ok() || hmac.is_ok() {
         assert!(
             inspected.is_ok(),
@@ -670,6 +671,10 @@ pub fn roles(data: &[u8]) {
     let a = mapper.map(&claims);
     let b = mapper.map(&claims);
     assert_eq!(a, b, "role mapping is not deterministic");
+    assert!(
+        !a.truncated || !a.incomplete.is_none(),
+        "values were cut but no set is marked incomplete"
+    );
     for (target, set) in [
         (edge_auth::oidc::Target::Roles, &a.roles),
         (edge_auth::oidc::Target::Scopes, &a.scopes),
@@ -740,7 +745,10 @@ pub fn policy(data: &[u8]) {
         .with_roles(["admin", "reader"])
         .with_scopes(["read", "write"])
         .with_groups(["g1"]);
-    for who in [None, Some(&principal)] {
+    // The same principal, but the mapper had to cut its roles and scopes.
+    let mut cut = principal.clone();
+    cut.truncated = true;
+    for who in [None, Some(&principal), Some(&cut)] {
         let first = compiled.evaluate(&facts, who);
         let second = compiled.evaluate(&facts, who);
         assert_eq!(first, second, "evaluation is not deterministic");
@@ -755,6 +763,13 @@ pub fn policy(data: &[u8]) {
                 .find(|r| r.id == id)
                 .unwrap_or_else(|| panic!("allow by unknown rule `{id}`"));
             assert_eq!(rule.effect, Effect::Allow, "allow from deny rule `{id}`");
+            if who.is_some_and(|p| p.truncated) {
+                let r = &rule.require;
+                assert!(
+                    r.any_roles.is_none() && r.all_roles.is_none() && r.scopes.is_none(),
+                    "rule `{id}` allowed on a cut role or scope set"
+                );
+            }
             if who.is_none() {
                 assert!(
                     rule.require.anonymous,
@@ -1320,6 +1335,28 @@ pub fn policy_patterns(data: &[u8]) {
             !normalized.contains("//"),
             "empty segment in `{normalized}`"
         );
+    }
+    if let Some(read) = __fuzz::profile_request_path(text) {
+        assert_eq!(
+            __fuzz::profile_request_path(&read).as_deref(),
+            Some(read.as_str()),
+            "reading `{text}` through the Windows profile twice changed it"
+        );
+        for segment in read.split('/').skip(1) {
+            assert!(
+                !segment.ends_with('.') && !segment.ends_with("%20"),
+                "trailing dot or space survived in `{read}`"
+            );
+            // Outside its `%XX` triplets (whose hex digits are upper case).
+            let mut bytes = segment.bytes();
+            while let Some(b) = bytes.next() {
+                if b == b'%' {
+                    bytes.nth(1);
+                } else {
+                    assert!(!b.is_ascii_uppercase(), "upper case survived in `{read}`");
+                }
+            }
+        }
     }
     let _ = __fuzz::parse_path_pattern(text);
     if let Some(cidr) = __fuzz::parse_cidr(text) {

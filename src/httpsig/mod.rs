@@ -163,6 +163,13 @@ pub enum HttpSigError {
     /// `content-digest`.
     #[error("message has a body but `content-digest` is not covered")]
     ContentDigestNotCovered,
+    /// The request has a query but the signature covers none of `@query`,
+    /// `@target-uri`, `@request-target`
+    /// ([`VerifierConfig::require_query`]).
+    #[error(
+        "request has a query but the signature covers none of `@query`, `@target-uri`, `@request-target`"
+    )]
+    QueryNotCovered,
     /// A required signature parameter is absent.
     #[error("signature parameter `{parameter}` is required")]
     MissingParameter {

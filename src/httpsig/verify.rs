@@ -20,9 +20,15 @@ use std::borrow::Cow;
 use time::{Duration, OffsetDateTime};
 
 /// Verification policy. The default is strict: `@method`, `@authority` and
-/// `@path` must be covered (`@status` for responses), `content-digest` must
-/// be covered when there is a body, `created` is required and at most 5
-/// minutes old, 60 s of clock skew.
+/// `@path` must be covered (`@status` for responses), the query too when
+/// the request has one, `content-digest` must be covered when there is a
+/// body, `created` is required and at most 5 minutes old, 60 s of clock
+/// skew.
+///
+/// A required `@scheme`, `@authority`, `@path` or `@query` is also met by a
+/// covered `@target-uri`, which contains them all (RFC 9421 §2.2.2), and a
+/// required `@path` or `@query` by a covered `@request-target` (§2.2.5;
+/// not for CONNECT, whose request target is the authority).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct VerifierConfig {
@@ -32,8 +38,16 @@ pub struct VerifierConfig {
     /// belong to other parties). Default: `None`.
     pub label: Option<String>,
     /// Components a request signature must cover. Default: `@method`,
-    /// `@authority`, `@path`.
+    /// `@authority`, `@path`. Each is also met by a covered component that
+    /// contains it (see above).
     pub required_components: Vec<Component>,
+    /// When the request has a (non-empty) query, require a request
+    /// signature to cover it: `@query`, `@target-uri` or `@request-target`.
+    /// Default: true. Without it, a captured request replays with any query
+    /// (`?amount=1` rewritten to `?amount=1000`). Turn it off only when the
+    /// origin ignores the query, or when `@query-param` components cover the
+    /// parameters it reads.
+    pub require_query: bool,
     /// Components a response signature must cover. Default: `@status`.
     pub required_response_components: Vec<Component>,
     /// Require `content-digest` to be covered when the body is not empty
@@ -75,6 +89,7 @@ impl Default for VerifierConfig {
         Self {
             label: None,
             required_components: comps(&["@method", "@authority", "@path"]),
+            require_query: true,
             required_response_components: comps(&["@status"]),
             require_content_digest: true,
             require_created: true,
@@ -245,6 +260,25 @@ impl Verified<'_> {
             digests_checked: self.digests_checked,
         }
     }
+}
+
+/// Whether covering `covered` covers the required component `required`:
+/// the same component, or one that contains it (RFC 9421 §2.2.2
+/// `@target-uri`: scheme, authority, path and query; §2.2.5
+/// `@request-target`: path and query, except for CONNECT). Parameters
+/// (`req`) must agree.
+fn covers(covered: &Component, required: &Component, connect: bool) -> bool {
+    if covered.same_as(required) {
+        return true;
+    }
+    let inside = match covered.name() {
+        "@target-uri" => ["@scheme", "@authority", "@path", "@query"].as_slice(),
+        "@request-target" if !connect => ["@path", "@query"].as_slice(),
+        _ => return false,
+    };
+    inside.contains(&required.name())
+        && covered.params.len() == required.params.len()
+        && covered.params.iter().all(|p| required.params.contains(p))
 }
 
 /// Verifies signatures against a [`KeyRing`] under a [`VerifierConfig`].
@@ -588,12 +622,24 @@ impl Verifier {
         } else {
             &c.required_components
         };
+        let connect = matches!(message, Message::Request(r) if r.method == http::Method::CONNECT);
         for r in required {
-            if !components.iter().any(|x| x.same_as(r)) {
+            if !components.iter().any(|x| covers(x, r, connect)) {
                 return Err(HttpSigError::RequiredComponentMissing {
                     component: r.to_string(),
                 });
             }
+        }
+        if let Message::Request(r) = message
+            && c.require_query
+            && r.uri.query().is_some_and(|q| !q.is_empty())
+            && !components.iter().any(|x| {
+                !x.is_req()
+                    && (matches!(x.name(), "@query" | "@target-uri")
+                        || (x.name() == "@request-target" && !connect))
+            })
+        {
+            return Err(HttpSigError::QueryNotCovered);
         }
         let digest_covered = components
             .iter()

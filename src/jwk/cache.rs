@@ -38,11 +38,11 @@
 pub(crate) mod freshness;
 mod state;
 
+pub use super::plan::{FetchPlan, FetchReason};
 pub use state::CacheState;
 
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use jsonwebtoken::Algorithm;
-use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::discovery::check_endpoint;
@@ -114,80 +114,6 @@ impl Default for CacheConfig {
             allow_http_loopback: false,
             key_set: KeySetOptions::default(),
         }
-    }
-}
-
-/// Why a fetch is needed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum FetchReason {
-    /// No key set has been loaded yet.
-    Cold,
-    /// The key set's freshness lifetime has passed.
-    Expired,
-    /// The key set is still fresh but past the refresh-ahead point.
-    RefreshAhead,
-    /// A token named a `kid` the set does not hold.
-    UnknownKid,
-    /// A previous fetch failed and its backoff has passed.
-    Retry,
-}
-
-/// A GET the caller should perform, then report with
-/// [`JwksCache::apply_response`] or [`JwksCache::apply_failure`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchPlan {
-    issuer: String,
-    url: String,
-    reason: FetchReason,
-    if_none_match: Option<String>,
-    issued_at: OffsetDateTime,
-}
-
-impl FetchPlan {
-    /// The issuer whose keys these are: route the response back to that
-    /// issuer's cache.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    /// The URL to GET (the issuer's `jwks_uri`).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Why the fetch is needed.
-    pub fn reason(&self) -> FetchReason {
-        self.reason
-    }
-
-    /// The `ETag` of the cached set, to send as `If-None-Match`; a `304`
-    /// answer then renews the cached set.
-    pub fn if_none_match(&self) -> Option<&str> {
-        self.if_none_match.as_deref()
-    }
-
-    /// When the plan was handed out.
-    pub fn issued_at(&self) -> OffsetDateTime {
-        self.issued_at
-    }
-
-    /// The request headers to send: `Accept` and, when there is a cached
-    /// set with an `ETag`, `If-None-Match`.
-    pub fn headers(&self) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/jwk-set+json, application/json"),
-        );
-        if let Some(v) = self
-            .if_none_match
-            .as_deref()
-            .and_then(|e| HeaderValue::from_str(e).ok())
-        {
-            h.insert(http::header::IF_NONE_MATCH, v);
-        }
-        h
     }
 }
 
@@ -562,13 +488,13 @@ impl JwksCache {
     fn hand_out(&mut self, reason: FetchReason, now: OffsetDateTime) -> FetchPlan {
         self.in_flight_since = Some(now);
         self.last_fetch_at = Some(now);
-        FetchPlan {
-            issuer: self.issuer.clone(),
-            url: self.jwks_uri.clone(),
+        FetchPlan::jwks(
+            &self.issuer,
+            &self.jwks_uri,
             reason,
-            if_none_match: self.current.as_ref().and_then(|c| c.etag.clone()),
-            issued_at: now,
-        }
+            self.current.as_ref().and_then(|c| c.etag.clone()),
+            now,
+        )
     }
 
     fn record_failure(&mut self, reason: String, now: OffsetDateTime) {
@@ -671,7 +597,7 @@ fn parse_keys(body: &[u8], options: &KeySetOptions) -> Result<KeySet, CacheError
     Ok(keys)
 }
 
-fn check_config(c: &CacheConfig) -> Result<(), CacheError> {
+pub(crate) fn check_config(c: &CacheConfig) -> Result<(), CacheError> {
     let reason = if c.min_ttl <= Duration::ZERO {
         "min_ttl must be positive"
     } else if c.min_ttl > c.max_ttl {

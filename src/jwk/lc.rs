@@ -10,7 +10,7 @@
 use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 
 use super::Material;
-use crate::jwt::header::{ALL, Alg};
+use crate::jose::{ALL, Alg};
 
 /// One parsed key for each algorithm the key may verify (a key without its
 /// own `alg` may verify all six RSA algorithms, each its own parse).

@@ -20,6 +20,11 @@
 
 pub mod cache;
 pub mod discovery;
+mod issuer;
+mod plan;
+
+pub use issuer::{IssuerKeys, IssuerKeysConfig, KeyLookup, KeysError};
+pub use plan::{FetchKind, FetchPlan, FetchReason};
 
 #[cfg(all(feature = "aws-lc-rs", not(target_arch = "wasm32")))]
 #[path = "lc.rs"]
@@ -30,7 +35,7 @@ mod backend;
 #[cfg(not(all(feature = "aws-lc-rs", not(target_arch = "wasm32"))))]
 mod backend {
     use super::Material;
-    use crate::jwt::header::Alg;
+    use crate::jose::Alg;
 
     #[derive(Clone)]
     pub(super) struct Parsed;
@@ -59,9 +64,7 @@ use std::fmt;
 use ring::{hmac, signature};
 use serde_json::{Map, Value};
 
-use crate::jwt::compact;
-use crate::jwt::header::Alg;
-use crate::jwt::{JwtError, Part};
+use crate::jose::{Alg, KeyError, b64};
 
 /// What a key set accepts.
 #[derive(Debug, Clone)]
@@ -340,7 +343,7 @@ impl KeySet {
     /// With a `kid`, only keys with that `kid` are considered; without, every
     /// key. Exactly one key must fit: none is unknown (or a mismatch when the
     /// `kid` names a key of the wrong kind), several is ambiguous.
-    pub(crate) fn find(&self, kid: Option<&str>, alg: Alg) -> Result<&Key, JwtError> {
+    pub(crate) fn find(&self, kid: Option<&str>, alg: Alg) -> Result<&Key, KeyError> {
         let mut found: Option<&Key> = None;
         let mut fits = 0usize;
         let mut named = 0usize;
@@ -365,18 +368,18 @@ impl KeySet {
         let kid_owned = || kid.map(str::to_owned);
         match (found, fits) {
             (Some(key), 1) => Ok(key),
-            (Some(_), count) => Err(JwtError::AmbiguousKey {
+            (Some(_), count) => Err(KeyError::AmbiguousKey {
                 kid: kid_owned(),
                 alg: alg.name().to_owned(),
                 count,
             }),
             (None, _) => match mismatch {
-                Some(reason) if kid.is_some() && named > 0 => Err(JwtError::KeyMismatch {
+                Some(reason) if kid.is_some() && named > 0 => Err(KeyError::KeyMismatch {
                     kid: kid_owned(),
                     alg: alg.name().to_owned(),
                     reason,
                 }),
-                _ => Err(JwtError::UnknownKey {
+                _ => Err(KeyError::UnknownKey {
                     kid: kid_owned(),
                     alg: alg.name().to_owned(),
                 }),
@@ -510,7 +513,7 @@ impl Key {
     }
 
     /// Verifies `signature` over `message` with `alg` (which [`Key::fits`]).
-    pub(crate) fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> Result<(), JwtError> {
+    pub(crate) fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> Result<(), KeyError> {
         let ok = match (&self.material, alg) {
             // The fixed-size check first, whichever backend verifies.
             (Material::P256(_), Alg::ES256) | (Material::Ed25519(_), Alg::EdDSA) => {
@@ -531,7 +534,7 @@ impl Key {
         if ok {
             Ok(())
         } else {
-            Err(JwtError::BadSignature)
+            Err(KeyError::BadSignature)
         }
     }
 
@@ -672,18 +675,15 @@ impl Key {
     }
 }
 
-fn fixed_len(sig: &[u8], want: usize, alg: Alg) -> Result<(), JwtError> {
+fn fixed_len(sig: &[u8], want: usize, alg: Alg) -> Result<(), KeyError> {
     if sig.len() == want {
         Ok(())
     } else {
-        Err(JwtError::malformed(
-            Part::Signature,
-            format!(
-                "{} signature is {} bytes; it must be exactly {want} (fixed-size form, not DER)",
-                alg.name(),
-                sig.len()
-            ),
-        ))
+        Err(KeyError::SignatureForm(format!(
+            "{} signature is {} bytes; it must be exactly {want} (fixed-size form, not DER)",
+            alg.name(),
+            sig.len()
+        )))
     }
 }
 
@@ -697,7 +697,7 @@ fn str_member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a 
 
 fn b64_member(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
     let s = str_member(obj, name)?.ok_or_else(|| format!("`{name}` is missing"))?;
-    compact::decode_vec(s, Part::Token).map_err(|_| format!("`{name}` is not canonical base64url"))
+    b64::decode_vec(s).map_err(|_| format!("`{name}` is not canonical base64url"))
 }
 
 fn refuse_private(obj: &Map<String, Value>, members: &[&str]) -> Result<(), String> {

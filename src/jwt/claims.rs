@@ -26,10 +26,15 @@ const MAX_CLAIMS_DEPTH: usize = 64;
 
 /// The slot of a registered claim validation reads, in `Registered::values`.
 fn registered_index(name: &str) -> Option<usize> {
-    // Every registered name has three bytes: compare them as one integer
-    // rather than string by string (this runs for every top-level member).
+    // Nearly every name validation reads has three bytes: compare them as
+    // one integer rather than string by string (this runs for every
+    // top-level member). Cognito's two nine-byte names are compared whole.
     let &[a, b, c] = name.as_bytes() else {
-        return None;
+        return match name {
+            "client_id" => Some(6),
+            "token_use" => Some(7),
+            _ => None,
+        };
     };
     const fn key(n: &[u8; 3]) -> u32 {
         u32::from_le_bytes([n[0], n[1], n[2], 0])
@@ -143,7 +148,7 @@ pub(crate) struct Registered<'a> {
     /// Two words rather than a `u128`, whose variable shifts are slow.
     bloom: (u64, u64),
     /// The registered claims' values.
-    values: [Option<Captured<'a>>; 6],
+    values: [Option<Captured<'a>>; 8],
     /// Set once the whole object has been read.
     complete: bool,
 }
@@ -168,7 +173,7 @@ impl<'a> Registered<'a> {
             inline_len: 0,
             spill: Vec::new(),
             bloom: (0, 0),
-            values: [None, None, None, None, None, None],
+            values: [None, None, None, None, None, None, None, None],
             complete: false,
         }
     }
@@ -211,7 +216,8 @@ impl<'a> Registered<'a> {
         self.seen(name)
     }
 
-    /// A registered claim's value (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`).
+    /// A registered claim's value (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`,
+    /// `client_id`, `token_use`).
     pub(crate) fn get(&self, name: &str) -> Option<&Captured<'a>> {
         self.values.get(registered_index(name)?)?.as_ref()
     }

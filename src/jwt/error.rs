@@ -215,6 +215,22 @@ pub enum JwtError {
         /// The token's `aud` values.
         seen: Vec<String>,
     },
+    /// A claim checked against configured values (`client_id`,
+    /// `token_use`) holds another value.
+    #[error(
+        "claim `{}` is `{}`, not one of {}",
+        shown(claim),
+        shown(seen),
+        list(expected)
+    )]
+    ClaimMismatch {
+        /// The claim's name.
+        claim: String,
+        /// The accepted values.
+        expected: Vec<String>,
+        /// The token's value.
+        seen: String,
+    },
 }
 
 /// How long a value from the token may be in an error text.
@@ -252,6 +268,19 @@ impl JwtError {
         JwtError::Malformed {
             part,
             reason: reason.into(),
+        }
+    }
+}
+
+impl From<crate::jose::KeyError> for JwtError {
+    fn from(e: crate::jose::KeyError) -> Self {
+        use crate::jose::KeyError as K;
+        match e {
+            K::UnknownKey { kid, alg } => JwtError::UnknownKey { kid, alg },
+            K::AmbiguousKey { kid, alg, count } => JwtError::AmbiguousKey { kid, alg, count },
+            K::KeyMismatch { kid, alg, reason } => JwtError::KeyMismatch { kid, alg, reason },
+            K::SignatureForm(reason) => JwtError::malformed(Part::Signature, reason),
+            K::BadSignature => JwtError::BadSignature,
         }
     }
 }

@@ -25,8 +25,11 @@
 //! ```
 
 //!
-//! A gateway peeks at the (unverified) issuer to pick that issuer's key
-//! set, then validates:
+//! A gateway with several issuers parses a token once with
+//! [`Unverified::parse`], chooses the issuer and key set by its unverified
+//! `iss`, `tid`, `kid` and `alg`, then calls [`Unverified::verify`] (see
+//! there). Or it peeks at the (unverified) issuer with [`inspect`] to pick
+//! that issuer's key set, then validates:
 //!
 //! ```
 //! use edge_auth::jwk::KeySet;
@@ -68,10 +71,12 @@ pub(crate) mod compact;
 mod error;
 pub(crate) mod header;
 mod json;
+mod unverified;
 mod validate;
 
 pub use error::{JwtError, Part};
-pub use validate::{Claims, Inspected, Validation, Validator, inspect};
+pub use unverified::Unverified;
+pub use validate::{AudienceClaim, Claims, Inspected, Validation, Validator, inspect};
 
 #[doc(hidden)]
 pub(crate) use claims::parse_claims as validate_parse_claims;

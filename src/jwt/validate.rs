@@ -4,7 +4,6 @@
 //! allow-list before any key is touched; the key is found by `kid` and
 //! `alg`; the signature is verified; only then are the claims read.
 
-use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -17,6 +16,7 @@ use super::claims::{self, Captured, Registered};
 use super::compact;
 use super::error::{JwtError, Part};
 use super::header::{self, ALL, Alg};
+use super::unverified::{Slot, Unverified};
 use crate::jwk::KeySet;
 
 /// What a token must satisfy. Start from [`Validation::default`] and set the
@@ -34,8 +34,18 @@ pub struct Validation {
     /// Accepted `aud` values; the token's `aud` (a string or an array of
     /// strings) must contain one of them. Empty (the default): a token that
     /// carries `aud` is rejected, as RFC 7519 §4.1.3 requires of a recipient
-    /// that does not identify itself with any value.
+    /// that does not identify itself with any value. With
+    /// [`audience_claim`](Self::audience_claim) set to
+    /// [`AudienceClaim::ClientId`], the accepted `client_id` values instead.
     pub audiences: Vec<String>,
+    /// The claim [`audiences`](Self::audiences) is matched against: `aud`
+    /// (the default) or `client_id` (Amazon Cognito access tokens, which
+    /// carry no `aud`).
+    pub audience_claim: AudienceClaim,
+    /// The required value of the `token_use` claim (Amazon Cognito: `access`
+    /// for access tokens, `id` for ID tokens). `None` (the default): not
+    /// checked.
+    pub token_use: Option<String>,
     /// Clock-skew allowance for `exp`, `nbf`, `iat` (default 60 s).
     pub leeway: Duration,
     /// Claims that must be present (default: `exp`). Empty it to accept
@@ -54,7 +64,10 @@ pub struct Validation {
     /// The oldest a token may be, from its `iat` (which then becomes
     /// required). `None` (the default): not checked.
     pub max_age: Option<Duration>,
-    /// The longest token accepted, in bytes (default 8 KiB).
+    /// The longest token accepted, in bytes (default
+    /// [`DEFAULT_MAX_TOKEN_LEN`](crate::extract::DEFAULT_MAX_TOKEN_LEN),
+    /// 16 KiB: the largest Entra ID, Okta and Keycloak tokens with it, see
+    /// there).
     pub max_token_size: usize,
 }
 
@@ -63,6 +76,8 @@ impl Default for Validation {
         Self {
             issuers: Vec::new(),
             audiences: Vec::new(),
+            audience_claim: AudienceClaim::Aud,
+            token_use: None,
             leeway: crate::time::DEFAULT_LEEWAY,
             required_claims: vec!["exp".to_owned()],
             algorithms: ALL
@@ -72,9 +87,24 @@ impl Default for Validation {
                 .collect(),
             typ: None,
             max_age: None,
-            max_token_size: 8 * 1024,
+            max_token_size: crate::extract::DEFAULT_MAX_TOKEN_LEN,
         }
     }
+}
+
+/// Which claim names the token's intended recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AudienceClaim {
+    /// `aud` (RFC 7519 §4.1.3): a string or an array of strings, one of
+    /// which must be an accepted audience. The default.
+    #[default]
+    Aud,
+    /// `client_id` (RFC 9068 §2.2): a string that must be an accepted
+    /// value. Amazon Cognito access tokens name the app client this way
+    /// and carry no `aud`. A token that carries `aud` is refused: it names
+    /// its recipient there, and this recipient has no `aud` value to match.
+    ClientId,
 }
 
 /// A verified token's claims: the caller's typed view `C` and the raw map.
@@ -89,46 +119,7 @@ pub struct Claims<C> {
     payload_at: usize,
     raw: OnceLock<Map<String, Value>>,
     alg: Algorithm,
-    kid: Kid,
-}
-
-/// The header's `kid`: where it is in the decoded header when it has no
-/// escapes (nearly always), so that validation allocates nothing for it.
-#[derive(Debug, Clone)]
-enum Kid {
-    None,
-    At(Range<usize>),
-    Owned(String),
-}
-
-impl Kid {
-    /// `kid` as read from `header`, a prefix of `decoded`.
-    fn from_header(kid: Option<Cow<'_, str>>, decoded: &[u8]) -> Kid {
-        match kid {
-            None => Kid::None,
-            Some(Cow::Borrowed(k)) => {
-                // The offset of a borrowed slice inside the buffer it borrows from.
-                let start = (k.as_ptr() as usize).wrapping_sub(decoded.as_ptr() as usize);
-                match start.checked_add(k.len()) {
-                    Some(end) if end <= decoded.len() => Kid::At(start..end),
-                    _ => Kid::Owned(k.to_owned()),
-                }
-            }
-            Some(Cow::Owned(k)) => Kid::Owned(k),
-        }
-    }
-
-    fn as_str<'a>(&'a self, decoded: &'a [u8]) -> Option<&'a str> {
-        match self {
-            Kid::None => None,
-            // The header was UTF-8 (checked when parsed); this re-check of a
-            // few bytes happens only when the caller asks.
-            Kid::At(r) => decoded
-                .get(r.clone())
-                .and_then(|b| std::str::from_utf8(b).ok()),
-            Kid::Owned(k) => Some(k),
-        }
-    }
+    kid: Slot,
 }
 
 impl<C> Claims<C> {
@@ -300,51 +291,58 @@ impl Validator {
         keys: &KeySet,
         now: OffsetDateTime,
     ) -> Result<Claims<C>, JwtError> {
-        self.validate_selecting(token, |_, _| Ok::<_, JwtError>(keys), now)
+        self.parse(token)?.verify(self, keys, now)
     }
 
-    /// [`validate`](Self::validate) with the key set chosen after the
-    /// header is parsed and its `alg` passed the allow-list: `select`
-    /// receives the token's `kid` and `alg` (a gate's cache lookup) and
-    /// may refuse with its own error. The header is decoded and parsed
-    /// once; the RFC 8725 order is unchanged (no key is looked up for an
-    /// `alg` the policy refuses).
-    pub(crate) fn validate_selecting<C, K, E, F>(
+    /// Parses `token` (within this validator's `max_token_size`) for
+    /// [`Unverified::verify`]: the first half of [`validate`](Self::validate),
+    /// for callers that choose the key set (or the validator) by the token's
+    /// unverified `kid`, `alg`, `iss` or `tid`. With several validators,
+    /// parse once with [`Unverified::parse`] and the largest limit.
+    ///
+    /// # Errors
+    /// As [`Unverified::parse`].
+    pub fn parse<'t>(&self, token: &'t str) -> Result<Unverified<'t>, JwtError> {
+        Unverified::parse(token, self.validation.max_token_size)
+    }
+
+    /// Whether the allow-list admits `alg`.
+    pub(super) fn allows(&self, alg: Alg) -> bool {
+        self.allowed & alg.bit() != 0
+    }
+
+    /// Reads and checks the claims of a verified payload.
+    pub(super) fn read_claims<C: DeserializeOwned>(
         &self,
-        token: &str,
-        select: F,
+        alg: Alg,
+        kid: Slot,
+        decoded: Vec<u8>,
+        payload: Range<usize>,
         now: OffsetDateTime,
-    ) -> Result<Claims<C>, E>
-    where
-        C: DeserializeOwned,
-        K: std::ops::Deref<Target = KeySet>,
-        E: From<JwtError>,
-        F: FnOnce(Option<&str>, Algorithm) -> Result<K, E>,
-    {
-        let verified = self.verify(token, select)?;
-        let payload = verified.payload();
+    ) -> Result<Claims<C>, JwtError> {
+        let bytes = decoded.get(payload.clone()).unwrap_or_default();
         // One pass reads `C` and the registered claims together. When it
         // fails, the registered claims are read on their own so that the
         // error is the first in validation order (a malformed or expired
         // token is reported as such, not as a `C` mismatch).
-        let typed = match claims::parse_typed::<C>(payload) {
+        let typed = match claims::parse_typed::<C>(bytes) {
             Ok((typed, registered)) => {
                 self.check_claims(&registered, now)?;
                 typed
             }
             Err(typed_err) => {
-                let registered = claims::parse_registered(payload)?;
+                let registered = claims::parse_registered(bytes)?;
                 self.check_claims(&registered, now)?;
-                return Err(typed_err.into());
+                return Err(typed_err);
             }
         };
         Ok(Claims {
             typed,
-            decoded: verified.decoded,
-            payload_at: verified.payload.start,
+            decoded,
+            payload_at: payload.start,
             raw: OnceLock::new(),
-            alg: verified.alg.to_jwt(),
-            kid: verified.kid,
+            alg: alg.to_jwt(),
+            kid,
         })
     }
 
@@ -356,90 +354,10 @@ impl Validator {
     /// # Errors
     /// As [`validate`](Self::validate), up to and including `typ`.
     pub fn verify_jws(&self, token: &str, keys: &KeySet) -> Result<Vec<u8>, JwtError> {
-        self.verify(token, |_, _| Ok::<_, JwtError>(keys)).map(|v| {
-            let Verified {
-                mut decoded,
-                payload,
-                ..
-            } = v;
-            decoded.truncate(payload.end);
-            decoded.drain(..payload.start);
-            decoded
-        })
-    }
-
-    fn verify<K, E, F>(&self, token: &str, select: F) -> Result<Verified, E>
-    where
-        K: std::ops::Deref<Target = KeySet>,
-        E: From<JwtError>,
-        F: FnOnce(Option<&str>, Algorithm) -> Result<K, E>,
-    {
-        let seg = compact::split(token, self.validation.max_token_size)?;
-        // Header, payload and signature decode into one buffer: one
-        // allocation (kept by `Claims`), no zeroed stack buffers. A segment
-        // of impossible length gets no room; decoding it reports that.
-        let room = |segment: &str| compact::decoded_len(segment.len()).unwrap_or(0);
-        let (h_len, p_len) = (room(seg.header), room(seg.payload));
-        let s_len = room(seg.signature).min(SIG_BUF);
-        // The three lengths add up to less than the token's: no overflow,
-        // and the splits below are in range.
-        let mut decoded = vec![0u8; h_len.saturating_add(p_len).saturating_add(s_len)];
-        let Some((hbuf, rest)) = decoded.split_at_mut_checked(h_len) else {
-            return Err(JwtError::malformed(Part::Token, "segment lengths overflow").into());
-        };
-        let Some((pbuf, sbuf)) = rest.split_at_mut_checked(p_len) else {
-            return Err(JwtError::malformed(Part::Token, "segment lengths overflow").into());
-        };
-        // The payload is decoded first because that pass is also the scan
-        // for extra segments (a JWE must be refused as such before its
-        // header is read); its other errors wait for their turn below.
-        let payload = match seg.decode_payload_into(pbuf) {
-            Err(
-                e @ JwtError::Malformed {
-                    part: Part::Token, ..
-                },
-            ) => return Err(e.into()),
-            decoded => decoded,
-        };
-        let h_len = compact::decode_into(seg.header, hbuf, Part::Header)?;
-        let hdr = header::parse(hbuf.get(..h_len).unwrap_or_default())?;
-        let alg = resolve_alg(&hdr.alg)?;
-        if self.allowed & alg.bit() == 0 {
-            // As sent: `Ed25519` is refused by that name, not as `EdDSA`.
-            return Err(JwtError::AlgorithmNotAllowed {
-                alg: hdr.alg.into_owned(),
-            }
-            .into());
-        }
-        let keys = select(hdr.kid.as_deref(), alg.to_jwt())?;
-        let key = keys.find(hdr.kid.as_deref(), alg)?;
-        let sig_len = compact::decode_into(seg.signature, sbuf, Part::Signature)?;
-        let sig = sbuf.get(..sig_len).unwrap_or_default();
-        if sig.is_empty() {
-            return Err(JwtError::malformed(Part::Signature, "signature is empty").into());
-        }
-        let p_len = payload?;
-        key.verify(alg, seg.signing_input.as_bytes(), sig)?;
-        if let Some(expected) = &self.validation.typ
-            && !typ_matches(expected, hdr.typ.as_deref())
-        {
-            return Err(JwtError::TypeMismatch {
-                expected: expected.clone(),
-                seen: hdr.typ.map(|t| t.into_owned()),
-            }
-            .into());
-        }
-        // `hbuf` starts `decoded`: offsets in one are offsets in the other.
-        let kid = Kid::from_header(hdr.kid, hbuf);
-        // The signature is not kept.
-        let payload = h_len..h_len.saturating_add(p_len);
+        let (_, _, mut decoded, payload) = self.parse(token)?.verify_signature(self, keys)?;
         decoded.truncate(payload.end);
-        Ok(Verified {
-            alg,
-            kid,
-            decoded,
-            payload,
-        })
+        decoded.drain(..payload.start);
+        Ok(decoded)
     }
 
     fn check_claims(&self, reg: &Registered<'_>, now: OffsetDateTime) -> Result<(), JwtError> {
@@ -493,7 +411,35 @@ impl Validator {
         if !self.issuers.is_empty() {
             self.check_issuer(raw)?;
         }
-        self.check_audience(raw)
+        match v.audience_claim {
+            AudienceClaim::Aud => self.check_audience(raw)?,
+            AudienceClaim::ClientId => self.check_client_id(raw)?,
+        }
+        if let Some(want) = &v.token_use {
+            check_string_claim(raw, "token_use", std::slice::from_ref(want))?;
+        }
+        Ok(())
+    }
+
+    /// `client_id` in place of `aud`: it must be one of `audiences`, and the
+    /// token must not carry `aud` (it would be checked against no value,
+    /// as with empty `audiences`).
+    fn check_client_id(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
+        if raw.get("aud").is_some() {
+            let seen = match raw.get("aud") {
+                Some(Captured::Str(s)) => vec![s.to_string()],
+                Some(Captured::Other(Value::Array(items))) => items
+                    .iter()
+                    .map(|i| i.as_str().unwrap_or("(not a string)").to_owned())
+                    .collect(),
+                _ => vec!["(not a string)".to_owned()],
+            };
+            return Err(JwtError::AudienceMismatch {
+                expected: Vec::new(),
+                seen,
+            });
+        }
+        check_string_claim(raw, "client_id", &self.validation.audiences)
     }
 
     fn check_issuer(&self, raw: &Registered<'_>) -> Result<(), JwtError> {
@@ -564,24 +510,32 @@ impl Validator {
     }
 }
 
-/// The largest signature: RSA-8192.
-const SIG_BUF: usize = 1024 + 8;
-/// Headers up to this size decode on the stack.
-const HEADER_STACK: usize = 512;
-
-struct Verified {
-    alg: Alg,
-    kid: Kid,
-    /// The decoded header and payload.
-    decoded: Vec<u8>,
-    payload: Range<usize>,
-}
-
-impl Verified {
-    fn payload(&self) -> &[u8] {
-        self.decoded.get(self.payload.clone()).unwrap_or_default()
+/// A string claim that must be one of `expected` (an empty list accepts
+/// nothing).
+fn check_string_claim(
+    raw: &Registered<'_>,
+    claim: &str,
+    expected: &[String],
+) -> Result<(), JwtError> {
+    match raw.get(claim) {
+        None => Err(JwtError::MissingClaim {
+            claim: claim.to_owned(),
+        }),
+        Some(Captured::Str(s)) if expected.iter().any(|e| e == s) => Ok(()),
+        Some(Captured::Str(s)) => Err(JwtError::ClaimMismatch {
+            claim: claim.to_owned(),
+            expected: expected.to_vec(),
+            seen: s.to_string(),
+        }),
+        Some(_) => Err(JwtError::malformed(
+            Part::Claims,
+            format!("`{claim}` is not a string"),
+        )),
     }
 }
+
+/// Headers up to this size decode on the stack.
+const HEADER_STACK: usize = 512;
 
 /// A decoded header: on the stack when small, else on the heap.
 struct HeaderBuf {
@@ -609,27 +563,6 @@ impl HeaderBuf {
             Ok(&self.heap)
         }
     }
-}
-
-fn resolve_alg(name: &str) -> Result<Alg, JwtError> {
-    if name.eq_ignore_ascii_case("none") {
-        return Err(JwtError::Unsecured {
-            alg: name.to_owned(),
-        });
-    }
-    Alg::from_name(name).ok_or_else(|| JwtError::UnsupportedAlgorithm {
-        alg: name.to_owned(),
-    })
-}
-
-fn typ_matches(expected: &str, seen: Option<&str>) -> bool {
-    fn strip(t: &str) -> &str {
-        match t.get(..12) {
-            Some(p) if p.eq_ignore_ascii_case("application/") => t.get(12..).unwrap_or_default(),
-            _ => t,
-        }
-    }
-    seen.is_some_and(|s| strip(s).eq_ignore_ascii_case(strip(expected)))
 }
 
 /// ASCII letters, digits and `-`: one lookup per byte of a tenant id
@@ -779,13 +712,5 @@ mod tests {
         }
         assert!(valid_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47"));
         assert!(!valid_tenant("") && !valid_tenant("a/b") && !valid_tenant(&"a".repeat(65)));
-    }
-
-    #[test]
-    fn typ_compare() {
-        assert!(typ_matches("at+jwt", Some("application/AT+JWT")));
-        assert!(typ_matches("application/at+jwt", Some("at+jwt")));
-        assert!(!typ_matches("at+jwt", Some("JWT")));
-        assert!(!typ_matches("at+jwt", None));
     }
 }

@@ -37,8 +37,9 @@
 mod presets;
 mod principal;
 mod roles;
+pub(crate) use roles::distributed;
 
-pub use principal::{GroupsOverage, Principal};
+pub use principal::{GroupsOverage, Incomplete, Principal};
 pub use roles::{
     ClaimPath, ClaimSource, DEFAULT_MAX_VALUE_LEN, DEFAULT_MAX_VALUES_PER_CLAIM, RoleMapper, Split,
     Target, Unmapped,

@@ -2,6 +2,7 @@
 //! token format. Presets are starting points: every field stays public.
 
 use super::roles::{ClaimPath, ClaimSource, RoleMapper, Target};
+use crate::jwt::{AudienceClaim, Validation};
 
 fn name(claim: &str) -> ClaimPath {
     ClaimPath::from_name(claim)
@@ -126,6 +127,11 @@ impl RoleMapper {
     /// role ARNs and is not mapped), `scope` space-delimited in access
     /// tokens, `email` when `email_verified` (a boolean, or the string
     /// `"true"` in older pools).
+    ///
+    /// Cognito access tokens carry the app client id in `client_id` and no
+    /// `aud`: validate them with [`Validation::cognito_access`] (or
+    /// `IssuerConfig::with_audience_claim` and `with_token_use` on a Gate),
+    /// which checks `client_id` and `token_use` in place of `aud`.
     pub fn cognito() -> Self {
         Self {
             email: Some(name("email")),
@@ -147,6 +153,33 @@ impl RoleMapper {
         Self {
             tenant: Some(name("hd")),
             email: Some(name("email")),
+            ..Self::default()
+        }
+    }
+}
+
+impl Validation {
+    /// Amazon Cognito user pool access tokens: [`audiences`](Self::audiences)
+    /// lists the accepted app client ids, matched against `client_id` (the
+    /// tokens carry no `aud`; one that does is refused), and `token_use`
+    /// must be `access` (an ID token, whose `aud` is the client id, is
+    /// refused). Set `issuers` to the pool,
+    /// `https://cognito-idp.<region>.amazonaws.com/<user pool id>`.
+    ///
+    /// ```
+    /// use edge_auth::jwt::{Validation, Validator};
+    ///
+    /// let mut v = Validation::cognito_access();
+    /// v.issuers
+    ///     .push("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123".into());
+    /// v.audiences.push("3n4b5urk1ft4fl3mg5e62d9ado".into()); // the app client id
+    /// let validator = Validator::new(v);
+    /// # let _ = validator;
+    /// ```
+    pub fn cognito_access() -> Self {
+        Self {
+            audience_claim: AudienceClaim::ClientId,
+            token_use: Some("access".to_owned()),
             ..Self::default()
         }
     }

@@ -39,6 +39,38 @@ pub struct Principal {
     /// rely on them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Which of the role, scope and group sets are incomplete: the mapper
+    /// left values out past its limits, or the token moved the claim a set
+    /// is read from elsewhere (a groups overage). A policy condition on an
+    /// incomplete set cannot be evaluated: deny rules reading it apply,
+    /// allow rules reading it do not.
+    #[serde(default, skip_serializing_if = "Incomplete::is_none")]
+    pub incomplete: Incomplete,
+}
+
+/// Which sets of a [`Principal`] are incomplete (see
+/// [`Principal::incomplete`]). When [`Principal::truncated`] is set and no
+/// set is named here (a principal built by hand), every set counts as
+/// incomplete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Incomplete {
+    /// [`Principal::roles`] lacks values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roles: bool,
+    /// [`Principal::scopes`] lacks values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scopes: bool,
+    /// [`Principal::groups`] lacks values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub groups: bool,
+}
+
+impl Incomplete {
+    /// Whether no set is marked incomplete.
+    pub fn is_none(&self) -> bool {
+        !(self.roles || self.scopes || self.groups)
+    }
 }
 
 /// The token's groups were left out because there were too many (Entra ID
@@ -105,6 +137,22 @@ impl Principal {
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
+    }
+
+    /// Whether [`Principal::roles`] holds every role the token granted
+    /// (see [`Principal::incomplete`]).
+    pub fn roles_complete(&self) -> bool {
+        !(self.incomplete.roles || self.truncated && self.incomplete.is_none())
+    }
+
+    /// Whether [`Principal::scopes`] holds every scope the token granted.
+    pub fn scopes_complete(&self) -> bool {
+        !(self.incomplete.scopes || self.truncated && self.incomplete.is_none())
+    }
+
+    /// Whether [`Principal::groups`] holds every group the token named.
+    pub fn groups_complete(&self) -> bool {
+        !(self.incomplete.groups || self.truncated && self.incomplete.is_none())
     }
 
     /// Whether the principal holds this role.

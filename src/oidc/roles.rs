@@ -212,7 +212,7 @@ pub enum Unmapped {
 /// One claim feeding roles, scopes or groups.
 ///
 /// Each value goes through, in order: `strip_prefix` (removed when
-/// present), `fold_case` (Unicode lowercase), `value_map` (looked up after
+/// present), `fold_case` (ASCII lowercase), `value_map` (looked up after
 /// folding), `prefix` (prepended). Only strings count: numbers, booleans,
 /// objects and nested arrays are ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,8 +227,11 @@ pub struct ClaimSource {
     pub split: Split,
     /// Removed from the start of a value when present (e.g. `ROLE_`).
     pub strip_prefix: Option<String>,
-    /// Lowercase values (Unicode, locale-independent). Write the policy's
-    /// names in lowercase too.
+    /// Lowercase the ASCII letters of values (`A`-`Z` only). Write the
+    /// policy's names in lowercase too. Other characters are kept as they
+    /// are: Unicode lowercasing would turn the Kelvin sign `\u{212A}` into
+    /// `k`, so a value an IdP user may choose (`\u{212A}ube-admin`) could
+    /// become a role name (`kube-admin`) it never was.
     pub fold_case: bool,
     /// Renames values, e.g. Entra group object ids to role names. Empty: no
     /// renaming.
@@ -343,8 +346,8 @@ impl ClaimSource {
         {
             v = Cow::Borrowed(rest);
         }
-        if self.fold_case && v.chars().any(char::is_uppercase) {
-            v = Cow::Owned(v.to_lowercase());
+        if self.fold_case && v.bytes().any(|b| b.is_ascii_uppercase()) {
+            v = Cow::Owned(v.to_ascii_lowercase());
         }
         if !self.value_map.is_empty() {
             match self.value_map.get(v.as_ref()) {
@@ -388,8 +391,11 @@ impl ClaimSource {
 ///
 /// Limits: at most [`RoleMapper::max_values_per_claim`] values per source
 /// and values up to [`RoleMapper::max_value_len`] bytes; anything beyond is
-/// left out and [`Principal::truncated`] is set, so a policy can refuse to
-/// decide on a partial set. Arbitrary JSON never panics.
+/// left out, [`Principal::truncated`] is set and the set the source fills
+/// is marked in [`Principal::incomplete`], so the policy treats conditions
+/// on that set as unevaluable (deny rules apply, allow rules do not). A
+/// source whose claim the token moved to a distributed claim (groups
+/// overage) marks its set incomplete too. Arbitrary JSON never panics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RoleMapper {
@@ -525,6 +531,9 @@ impl RoleMapper {
                 true
             });
             p.truncated |= truncated;
+            if truncated {
+                mark_incomplete(&mut p, source.target);
+            }
             let set = match source.target {
                 Target::Roles => &mut p.roles,
                 Target::Scopes => &mut p.scopes,
@@ -539,6 +548,14 @@ impl RoleMapper {
         }
         if self.detect_groups_overage {
             p.groups_overage = self.overage(claims);
+        }
+        // A claim the token moved elsewhere leaves the set it feeds
+        // incomplete, whether or not overage is reported: "no such role"
+        // must not be read from a token that did not list them.
+        for source in &self.sources {
+            if distributed(claims, source.path.top_level()) {
+                mark_incomplete(&mut p, source.target);
+            }
         }
         p
     }
@@ -570,6 +587,22 @@ impl RoleMapper {
         }
         None
     }
+}
+
+fn mark_incomplete(p: &mut Principal, target: Target) {
+    match target {
+        Target::Roles => p.incomplete.roles = true,
+        Target::Scopes => p.incomplete.scopes = true,
+        Target::Groups => p.incomplete.groups = true,
+    }
+}
+
+/// Whether the token says the top-level claim `name` did not fit: it is a
+/// distributed claim (OpenID Connect Core §5.6.2, `_claim_names`), or it is
+/// `groups` and Entra's `hasgroups` is `true`.
+pub(crate) fn distributed(claims: &Map<String, Value>, name: &str) -> bool {
+    let named = matches!(claims.get("_claim_names"), Some(Value::Object(names)) if names.contains_key(name));
+    named || (name == "groups" && claims.get("hasgroups") == Some(&Value::Bool(true)))
 }
 
 fn email_verified(claims: &Map<String, Value>) -> bool {

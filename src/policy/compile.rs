@@ -8,7 +8,7 @@ use http::HeaderName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::document::{Effect, Policy, Require, Rule};
+use super::document::{Effect, PathProfile, Policy, Require, Rule};
 use super::pattern::{self, Cidr, HostPattern, Segment};
 use super::{PolicyConfig, PolicyError, clip};
 
@@ -20,6 +20,10 @@ pub struct CompiledPolicy {
     pub(crate) rules: Vec<CompiledRule>,
     pub(crate) trie: Trie,
     pub(crate) config: PolicyConfig,
+    /// How the origin reads paths; patterns were compiled through it.
+    pub(crate) profile: PathProfile,
+    /// Some rule sets `allow_encoded_slash`.
+    pub(crate) encoded_slash_rules: bool,
     warnings: Vec<PolicyWarning>,
 }
 
@@ -59,6 +63,7 @@ pub(crate) struct CompiledRule {
     pub(crate) methods: Option<Vec<String>>,
     pub(crate) hosts: Option<Vec<HostPattern>>,
     pub(crate) paths: Option<Vec<Vec<Segment>>>,
+    pub(crate) allow_encoded_slash: bool,
     pub(crate) needs_principal: bool,
     pub(crate) any_roles: Option<Vec<String>>,
     pub(crate) all_roles: Option<Vec<String>>,
@@ -227,7 +232,7 @@ impl Policy {
                     id: rule.id.clone(),
                 });
             }
-            let compiled = compile_rule(rule, config)?;
+            let compiled = compile_rule(rule, config, &self.paths)?;
             let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
                 count: self.rules.len(),
                 max: config.max_rules,
@@ -239,10 +244,13 @@ impl Policy {
             rules.push(compiled);
         }
         let warnings = shadow_warnings(&rules);
+        let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
         Ok(CompiledPolicy {
             rules,
             trie,
             config: config.clone(),
+            profile: self.paths,
+            encoded_slash_rules,
             warnings,
         })
     }
@@ -301,7 +309,11 @@ fn list<'a, T>(
     }
 }
 
-fn compile_rule(rule: &Rule, config: &PolicyConfig) -> Result<CompiledRule, PolicyError> {
+fn compile_rule(
+    rule: &Rule,
+    config: &PolicyConfig,
+    profile: &PathProfile,
+) -> Result<CompiledRule, PolicyError> {
     let route = &rule.route;
     let methods = list(rule, "methods", route.methods.as_ref(), config)?
         .map(|ms| {
@@ -329,13 +341,16 @@ fn compile_rule(rule: &Rule, config: &PolicyConfig) -> Result<CompiledRule, Poli
                         p,
                         config.max_pattern_len,
                         config.max_pattern_segments,
+                        profile,
                     )
                     .map_err(|e| invalid(rule, "path pattern", p, e))
                 })
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    compile_require(rule, &rule.require, config, methods, hosts, paths)
+    let mut compiled = compile_require(rule, &rule.require, config, methods, hosts, paths)?;
+    compiled.allow_encoded_slash = route.allow_encoded_slash;
+    Ok(compiled)
 }
 
 fn compile_require(
@@ -423,6 +438,7 @@ fn compile_require(
         methods,
         hosts,
         paths,
+        allow_encoded_slash: false,
         needs_principal,
         any_roles,
         all_roles,
@@ -475,8 +491,12 @@ fn route_covers(a: &CompiledRule, b: &CompiledRule) -> bool {
         || vec![&rest[..]],
         |ps| ps.iter().map(Vec::as_slice).collect(),
     );
+    // For a path with `%2F`, an allow rule that does not opt in is passed
+    // over, so it does not stand in front of one that does.
+    let encoded_slash = !b.allow_encoded_slash || a.allow_encoded_slash || a.effect == Effect::Deny;
     methods
         && hosts
+        && encoded_slash
         && b_paths
             .iter()
             .all(|bp| a_paths.iter().any(|ap| pattern_covers(ap, bp)))

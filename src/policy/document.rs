@@ -14,8 +14,84 @@ use super::PolicyError;
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Policy {
+    /// How the origin behind the policy reads paths (`paths` in the
+    /// document). Omitted: RFC 3986, case-sensitive, nothing stripped.
+    #[serde(default, skip_serializing_if = "PathProfile::is_default")]
+    pub paths: PathProfile,
     /// The rules, tried in order; the first applying rule decides.
     pub rules: Vec<Rule>,
+}
+
+/// How the origin behind the policy reads paths, so that every spelling
+/// the origin treats as one path meets the same rules. Both `allow` and
+/// `deny` rules match through it, and path patterns are read through it
+/// too. The default is RFC 3986 (case-sensitive, nothing stripped): right
+/// for most origins, and the only setting under which an allow rule never
+/// covers more spellings than it names. Turn the options on when the origin
+/// is ASP.NET Core, IIS, or serves files from a Windows or macOS
+/// (case-insensitive) file system: there `/Admin/users`, `/admin./users`
+/// and `/admin%20/users` all reach `/admin/users`.
+///
+/// ```json
+/// { "paths": { "case": "insensitive", "strip_trailing_dots": true,
+///              "strip_trailing_spaces": true },
+///   "rules": [] }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PathProfile {
+    /// Whether the origin compares paths case-sensitively. Default
+    /// [`PathCase::Sensitive`].
+    #[serde(default)]
+    pub case: PathCase,
+    /// The origin drops trailing dots from a segment (`/admin./users` is
+    /// `/admin/users`), as Windows file APIs do. Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub strip_trailing_dots: bool,
+    /// The origin drops trailing spaces (`%20`) from a segment
+    /// (`/admin%20/users` is `/admin/users`), as Windows file APIs do.
+    /// Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub strip_trailing_spaces: bool,
+}
+
+impl PathProfile {
+    /// The profile of an origin that follows RFC 3986 (the default).
+    pub fn rfc3986() -> Self {
+        Self::default()
+    }
+
+    /// The profile of an IIS / ASP.NET Core / Windows file server origin:
+    /// case-insensitive, trailing dots and spaces stripped.
+    pub fn windows() -> Self {
+        Self {
+            case: PathCase::Insensitive,
+            strip_trailing_dots: true,
+            strip_trailing_spaces: true,
+        }
+    }
+
+    /// Whether this is the default (RFC 3986) profile.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Whether path segments compare case-sensitively.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PathCase {
+    /// `/Admin` and `/admin` are different paths (RFC 3986 §6.2.2.1).
+    #[default]
+    Sensitive,
+    /// `/Admin` and `/admin` are the same path. Letters are compared by
+    /// their Unicode simple case mappings, percent-encoded UTF-8 included,
+    /// so `/adm%C4%B1n` (dotless i) and `/%E2%84%AAey` (Kelvin sign) meet
+    /// the rules for `/admin` and `/key`: an origin comparing with .NET's
+    /// ordinal-ignore-case or the NTFS upcase table may treat them so.
+    Insensitive,
 }
 
 impl Policy {
@@ -56,7 +132,9 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Match {
-    /// Methods, case-sensitive (`GET`, not `get`).
+    /// Methods, case-sensitive (`GET`, not `get`) for `allow` rules; `deny`
+    /// rules also match other spellings (`delete` for `DELETE`), because
+    /// some origins upper-case the method before routing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub methods: Option<Vec<String>>,
     /// Host names: `api.example.com` or `*.example.com`; no ports.
@@ -65,6 +143,17 @@ pub struct Match {
     /// Path patterns: `/users/{id}`, `/static/*`, `/api/**`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<String>>,
+    /// Let this rule match paths holding an encoded slash (`%2F`) inside a
+    /// segment, as in GitLab's `/api/v4/projects/group%2Fproject`, although
+    /// `PolicyConfig::reject_encoded_separators` refuses them elsewhere. The
+    /// `%2F` stays part of the segment (`group%2Fproject` is one segment for
+    /// `{id}`); a segment whose `%2F`-separated parts include `.`, `..` or
+    /// an empty part is still refused. Only an `allow` rule that says so
+    /// admits such a path; `deny` rules match it whatever they say. Turn it
+    /// on only for routes whose origin treats `%2F` as data, never as a
+    /// separator. Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_encoded_slash: bool,
 }
 
 /// Conditions on the caller and the request; all present ones must hold.

@@ -225,6 +225,23 @@ pub enum Failure {
         /// What was missing.
         detail: String,
     },
+    /// The rule reads a set of the principal that is incomplete
+    /// ([`Principal::incomplete`]: the role mapper left values out past
+    /// its limits, or the token moved the claim elsewhere, as in a groups
+    /// overage), so it could not be evaluated: a deny rule applies, an
+    /// allow rule does not. Raise `RoleMapper::max_values_per_claim` /
+    /// `max_value_len`, or resolve the overage, if this denies real users.
+    IncompleteSet {
+        /// `roles`, `scopes`, or the claim's JSON Pointer.
+        set: String,
+    },
+}
+
+impl Failure {
+    /// Whether the rule could not be evaluated (a deny rule then applies).
+    fn unevaluable(&self) -> bool {
+        matches!(self, Self::Unevaluable { .. } | Self::IncompleteSet { .. })
+    }
 }
 
 impl Decision {
@@ -281,13 +298,19 @@ impl CompiledPolicy {
     /// decides; no such rule means deny. See the [module docs](super) for
     /// the exact semantics.
     pub fn evaluate(&self, facts: &RequestFacts<'_>, principal: Option<&Principal>) -> Decision {
+        let reject = self.config.reject_encoded_separators;
         let opts = PathOptions {
             max_len: self.config.max_path_len,
             max_segments: self.config.max_path_segments,
-            reject_encoded_separators: self.config.reject_encoded_separators,
+            // With rules opting in, `%2F` gets as far as the rules; only
+            // those rules may allow it (below).
+            reject_encoded_slash: reject && !self.encoded_slash_rules,
+            reject_encoded_backslash: reject,
             reject_path_parameters: self.config.reject_path_parameters,
         };
-        let path = match pattern::normalize_path(facts.path, &opts) {
+        let path = match pattern::normalize_path(facts.path, &opts)
+            .and_then(|path| pattern::apply_profile(path, &self.profile, opts.max_len))
+        {
             Ok(path) => path,
             Err(detail) => {
                 let mut d = Decision::new(Effect::Deny, None, principal);
@@ -295,6 +318,8 @@ impl CompiledPolicy {
                 return d;
             }
         };
+        let encoded_slash = reject && self.encoded_slash_rules && path.contains("%2F");
+        let mut passed_over = false;
         let mut candidates = Vec::new();
         self.trie
             .collect(0, pattern::path_body(&path).split('/'), &mut candidates);
@@ -308,8 +333,12 @@ impl CompiledPolicy {
                 continue;
             };
             if let Some(methods) = &rule.methods
-                && !methods.iter().any(|m| m == facts.method.as_str())
+                && !method_matches(rule.effect, methods, facts.method.as_str())
             {
+                continue;
+            }
+            if encoded_slash && rule.effect != Effect::Deny && !rule.allow_encoded_slash {
+                passed_over = true;
                 continue;
             }
             let mut failures = Vec::new();
@@ -335,9 +364,7 @@ impl CompiledPolicy {
                 }
                 return d;
             }
-            let unevaluable = failures
-                .iter()
-                .any(|f| matches!(f, Failure::Unevaluable { .. }));
+            let unevaluable = failures.iter().any(Failure::unevaluable);
             let not_met = Reason::RequirementsNotMet {
                 rule_id: rule.id.clone(),
                 effect: rule.effect,
@@ -357,11 +384,37 @@ impl CompiledPolicy {
             }
         }
         let mut d = Decision::new(Effect::Deny, None, principal);
+        if encoded_slash && (passed_over || reasons.is_empty()) {
+            // As without any opting-in rule: the path is refused, and the
+            // reason says how to admit it.
+            reasons.insert(
+                0,
+                Reason::RequestRejected {
+                    detail: format!(
+                        "path `{}` contains an encoded separator (`%2F`) and no rule matching it sets `allow_encoded_slash`; {}",
+                        super::clip(facts.path),
+                        pattern::ENCODED_SLASH_HINT
+                    ),
+                },
+            );
+        }
         if reasons.is_empty() {
             reasons.push(Reason::NoMatchingRule);
         }
         d.reasons = reasons;
         d
+    }
+}
+
+/// Whether a rule's method list names the request's method. Methods are
+/// case-sensitive (RFC 9110 §9.1), but some origins upper-case them
+/// (Django, gunicorn's `casefold_http_method`), so to a deny rule `delete`
+/// is `DELETE`: otherwise it would slip past the deny to a broader allow.
+/// Allow rules stay exact, so a mis-cased method never gains access.
+fn method_matches(effect: Effect, methods: &[String], method: &str) -> bool {
+    match effect {
+        Effect::Deny => methods.iter().any(|m| m.eq_ignore_ascii_case(method)),
+        _ => methods.iter().any(|m| m == method),
     }
 }
 
@@ -436,22 +489,24 @@ fn check_conditions(
         failures.push(Failure::AuthenticationRequired);
         return;
     };
-    if let Some(any) = &rule.any_roles
-        && !any.iter().any(|r| p.has_role(r))
-    {
-        failures.push(Failure::NoneOfRoles {
-            any_of: any.clone(),
+    // A set the mapper could not take in full cannot tell "does not hold
+    // `suspended`" from "held it past the limit": such a condition is
+    // unevaluable, whatever the values present say.
+    let reads_roles = rule.any_roles.is_some() || rule.all_roles.is_some();
+    if reads_roles && !p.roles_complete() {
+        failures.push(Failure::IncompleteSet {
+            set: "roles".to_owned(),
         });
-    }
-    if let Some(all) = &rule.all_roles {
-        let missing: Vec<String> = all.iter().filter(|r| !p.has_role(r)).cloned().collect();
-        if !missing.is_empty() {
-            failures.push(Failure::MissingRoles { missing });
-        }
+    } else {
+        check_roles(rule, p, failures);
     }
     if let Some(scopes) = &rule.scopes {
         let missing: Vec<String> = scopes.iter().filter(|s| !p.has_scope(s)).cloned().collect();
-        if !missing.is_empty() {
+        if !p.scopes_complete() {
+            failures.push(Failure::IncompleteSet {
+                set: "scopes".to_owned(),
+            });
+        } else if !missing.is_empty() {
             failures.push(Failure::MissingScopes {
                 required: scopes.clone(),
                 missing,
@@ -459,6 +514,12 @@ fn check_conditions(
         }
     }
     for claim in &rule.claims {
+        if claim_distributed(p, &claim.pointer) {
+            failures.push(Failure::IncompleteSet {
+                set: claim.pointer.clone(),
+            });
+            continue;
+        }
         let value = p.claims_pointer(&claim.pointer);
         let ok = match (&claim.test, value) {
             (_, None) => false,
@@ -473,6 +534,31 @@ fn check_conditions(
             });
         }
     }
+}
+
+fn check_roles(rule: &CompiledRule, p: &Principal, failures: &mut Vec<Failure>) {
+    if let Some(any) = &rule.any_roles
+        && !any.iter().any(|r| p.has_role(r))
+    {
+        failures.push(Failure::NoneOfRoles {
+            any_of: any.clone(),
+        });
+    }
+    if let Some(all) = &rule.all_roles {
+        let missing: Vec<String> = all.iter().filter(|r| !p.has_role(r)).cloned().collect();
+        if !missing.is_empty() {
+            failures.push(Failure::MissingRoles { missing });
+        }
+    }
+}
+
+/// Whether the token moved the top-level claim the pointer starts at to a
+/// distributed claim (a groups overage): its absence then says nothing.
+fn claim_distributed(p: &Principal, pointer: &str) -> bool {
+    let rest = pointer.strip_prefix('/').unwrap_or(pointer);
+    let first = rest.split('/').next().unwrap_or_default();
+    let name = first.replace("~1", "/").replace("~0", "~");
+    crate::oidc::distributed(&p.claims, &name)
 }
 
 /// JSON Pointer lookup over a principal's claims map.

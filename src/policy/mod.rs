@@ -27,6 +27,15 @@
 //!   and a `deny` rule is treated as applying (fail closed): skipping a deny
 //!   rule would hand the request to the allows after it. Either way the
 //!   [`Decision`] reports it.
+//! - **Incomplete sets are unevaluable too.** When the role mapper left
+//!   roles or scopes out past its limits (a token with 300 roles keeps 256 by
+//!   default), or the token moved a claim elsewhere (an Entra groups
+//!   overage: `_claim_names`, `hasgroups`), a condition reading that set or
+//!   claim cannot tell "does not hold `suspended`" from "held it past the
+//!   cut". It fails with [`Failure::IncompleteSet`]: deny rules reading it
+//!   apply, allow rules reading it do not, even when the value they want was
+//!   kept. Only the cut set is affected (see `Principal::incomplete`); raise
+//!   `RoleMapper::max_values_per_claim` if real users hit it.
 //!
 //! # Matching
 //!
@@ -44,12 +53,49 @@
 //!   `pchar`, malformed or NUL percent-encoding are **refused** (denied with
 //!   [`Reason::RequestRejected`]) rather than normalised: a gateway and the
 //!   origin must never see different paths.
+//! - **Encoded slashes per route.** Some APIs put `%2F` inside one segment
+//!   on purpose (GitLab's `/api/v4/projects/group%2Fproject`). Keep the
+//!   strict default and let just that route admit it with
+//!   `"allow_encoded_slash": true` in the rule's `match`: the `%2F` stays
+//!   part of the segment (`{id}` matches `group%2Fproject`), allow rules
+//!   without the flag pass over such a path, deny rules match it whatever
+//!   they say, and a segment whose `%2F`-separated parts include `.`, `..`
+//!   or an empty part is still refused (an origin that decodes and then
+//!   resolves dot segments must not be walked out of the route). Turn it on
+//!   only where the origin treats `%2F` as data.
+//! - **Characters clients send raw.** `|`, `[`, `]`, `^` (browsers leave
+//!   them unencoded), `"`, `{`, `}` and non-ASCII UTF-8 (which `http::Uri`
+//!   also accepts) are not RFC 3986 `pchar`, but are accepted and matched as
+//!   their percent-encoded forms: `/a|b` is `/a%7Cb`, in requests and in
+//!   patterns. A raw `\` is still refused.
 //! - **Patterns**: literal segments, `{name}` and `*` (exactly one non-empty
 //!   segment) and a final `**` (zero or more segments: `/api/**` matches
 //!   `/api`, `/api/` and `/api/a/b`). A trailing slash is significant:
 //!   `/users` and `/users/` are different routes.
 //! - **Methods** are case-sensitive (RFC 9110 §9.1): `get` is not `GET`; a
-//!   lower-case standard method in a policy is a compile error.
+//!   lower-case standard method in a policy is a compile error. One
+//!   exception, on the safe side: **deny rules match methods
+//!   case-insensitively**, so `delete` meets a `DELETE` deny rule. Origins
+//!   that upper-case the method before routing (Django, gunicorn with
+//!   `casefold_http_method`) would otherwise run a `DELETE` that slipped
+//!   past the deny to a broader allow. Allow rules stay exact, so a
+//!   mis-cased method never gains access: `get` does not meet `GET` allow
+//!   rules. (The alternative, refusing mis-cased standard methods before
+//!   the policy, would leave the same hole open for extension methods such
+//!   as `PURGE`.)
+//! - **Path profile.** By default paths compare as RFC 3986 says:
+//!   case-sensitively, nothing stripped, so `/Admin` is not `/admin`. When
+//!   the origin is ASP.NET Core, IIS, or serves a Windows or macOS file
+//!   system, it reads `/Admin/users`, `/admin./users` and `/admin%20/users`
+//!   as `/admin/users`; describe it in the document's top-level `paths`
+//!   ([`PathProfile`]): `"paths": { "case": "insensitive",
+//!   "strip_trailing_dots": true, "strip_trailing_spaces": true }`. Request
+//!   paths and pattern literals are then read alike, so deny and allow rules
+//!   both meet every spelling. Case folding follows Unicode simple case
+//!   mappings through percent-encoded UTF-8 (`/adm%C4%B1n`, with a dotless
+//!   i, meets `/admin/**`); a segment that strips to nothing (`/...`,
+//!   `/%20`) is refused. Leave it off for case-sensitive origins: there it
+//!   would let an allow rule for `/reports` cover `/REPORTS`, another path.
 //! - **Hosts** are compared case-insensitively, the request's port and one
 //!   trailing dot are ignored; `*.example.com` matches any name below
 //!   `example.com` at any depth, but not `example.com` itself. A request
@@ -118,9 +164,12 @@ mod compile;
 mod document;
 mod eval;
 pub(crate) mod pattern;
+mod profile;
 
 pub use compile::{CompiledPolicy, PolicyWarning};
-pub use document::{ClaimCondition, Effect, HeaderCondition, Match, Policy, Require, Rule};
+pub use document::{
+    ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, Require, Rule,
+};
 pub use eval::{Decision, Failure, Reason, RequestFacts};
 
 /// Limits and path options for compiling and evaluating a policy. Every
@@ -152,7 +201,9 @@ pub struct PolicyConfig {
     /// (`%5C`). Default `true`: origins differ on whether they decode them,
     /// so `/admin%2Fusers` could reach `/admin/users` behind a policy that
     /// saw one segment. Set to `false` to match them as opaque characters
-    /// (`/a%2Fb` then matches the pattern `/a%2Fb`, never `/a/b`).
+    /// (`/a%2Fb` then matches the pattern `/a%2Fb`, never `/a/b`). To admit
+    /// `%2F` on one route only, keep this on and set `allow_encoded_slash`
+    /// in that rule's `match` ([`Match::allow_encoded_slash`]).
     pub reject_encoded_separators: bool,
     /// Refuse requests whose path contains `;` (RFC 3986 §3.3 segment
     /// parameters). Default `true`: servlet containers and some frameworks

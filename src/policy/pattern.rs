@@ -2,6 +2,8 @@
 //! path patterns (RFC 3986 §3.3, §6.2.2), methods (RFC 9110 §9.1), hosts
 //! (RFC 9110 §7.2), CIDR blocks (RFC 4632, RFC 4291 §2.5.5.2), countries.
 
+use super::document::PathProfile;
+pub(crate) use super::profile::apply_profile;
 use crate::text::hex_value;
 use std::borrow::Cow;
 use std::fmt;
@@ -22,11 +24,17 @@ pub(crate) enum Segment {
 pub(crate) struct PathOptions {
     pub(crate) max_len: usize,
     pub(crate) max_segments: usize,
-    pub(crate) reject_encoded_separators: bool,
+    /// Refuse `%2F`.
+    pub(crate) reject_encoded_slash: bool,
+    /// Refuse `%5C`.
+    pub(crate) reject_encoded_backslash: bool,
     pub(crate) reject_path_parameters: bool,
 }
 
-fn is_unreserved(b: u8) -> bool {
+/// What a refused `%2F` tells the operator to do.
+pub(crate) const ENCODED_SLASH_HINT: &str = "to admit it on a route whose origin treats `%2F` as data, set `allow_encoded_slash: true` in that rule's `match`";
+
+pub(super) fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
@@ -51,11 +59,33 @@ fn is_path_char(b: u8) -> bool {
         || b == b'/'
 }
 
+/// Bytes outside RFC 3986 that clients send unencoded and `http::Uri`
+/// accepts in a path: browsers leave `|`, `[`, `]` and `^` as they are
+/// (WHATWG URL path percent-encode set), and `"`, `{`, `}` come from
+/// clients embedding JSON. They are matched as their percent-encoded forms,
+/// which is how an origin decoding the path reads them too. (`\` stays
+/// refused: Windows origins read it as a separator.)
+fn is_lenient_path_byte(b: u8) -> bool {
+    matches!(b, b'|' | b'[' | b']' | b'^' | b'"' | b'{' | b'}') || !b.is_ascii()
+}
+
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+pub(super) fn push_encoded(out: &mut String, b: u8) {
+    out.push('%');
+    out.push(char::from(
+        HEX_UPPER.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+    ));
+    out.push(char::from(
+        HEX_UPPER.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+    ));
+}
 
 /// Normalises a raw request path per RFC 3986 §6.2.2.1-2: decodes
 /// percent-encoded unreserved characters and upper-cases the hex digits of
-/// the rest, then checks its segments. Borrows when nothing changes.
+/// the rest, percent-encodes the few bytes clients send raw although
+/// RFC 3986 does not allow them ([`is_lenient_path_byte`]), then checks its
+/// segments. Borrows when nothing changes.
 pub(crate) fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow<'a, str>, String> {
     if raw.len() > opts.max_len {
         return Err(format!(
@@ -87,11 +117,16 @@ pub(crate) fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow
             if value == 0 {
                 return Err("path contains an encoded NUL (`%00`)".to_owned());
             }
-            if opts.reject_encoded_separators && (value == b'/' || value == b'\\') {
+            if opts.reject_encoded_slash && value == b'/' {
                 return Err(format!(
-                    "path `{}` contains an encoded separator (`%{:02X}`)",
+                    "path `{}` contains an encoded separator (`%2F`); {ENCODED_SLASH_HINT}",
                     super::clip(raw),
-                    value
+                ));
+            }
+            if opts.reject_encoded_backslash && value == b'\\' {
+                return Err(format!(
+                    "path `{}` contains an encoded separator (`%5C`); set `PolicyConfig::reject_encoded_separators` to `false` to match it as data",
+                    super::clip(raw),
                 ));
             }
             if is_unreserved(value) {
@@ -122,6 +157,10 @@ pub(crate) fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow
                 o.push(char::from(b));
             }
             i += 1;
+        } else if is_lenient_path_byte(b) {
+            let o = out.get_or_insert_with(|| raw.get(..i).unwrap_or_default().to_owned());
+            push_encoded(o, b);
+            i += 1;
         } else {
             return Err(format!(
                 "path contains `{}`, which is not allowed in a URI path",
@@ -130,6 +169,14 @@ pub(crate) fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow
         }
     }
     let path = out.map_or(Cow::Borrowed(raw), Cow::Owned);
+    // Raw characters percent-encoded above make the path longer.
+    if path.len() > opts.max_len {
+        return Err(format!(
+            "path is {} bytes once percent-encoded, over the limit of {}",
+            path.len(),
+            opts.max_len
+        ));
+    }
     check_segments(&path, opts.max_segments)?;
     Ok(path)
 }
@@ -161,13 +208,32 @@ fn check_segments(path: &str, max_segments: usize) -> Result<(), String> {
                 super::clip(seg)
             ));
         }
+        if !encoded_parts_ok(seg) {
+            return Err(format!(
+                "path `{}` has a dot or empty segment behind an encoded separator (`{}`)",
+                super::clip(path),
+                super::clip(seg)
+            ));
+        }
     }
     Ok(())
 }
 
+/// Where `%2F` / `%5C` are let through, an origin that decodes them and
+/// then resolves dot segments must not be walked out of the route:
+/// `group%2F..%2F..%2Fadmin` is refused like `../..`, and so is an empty
+/// part (`a%2F%2Fb`, `a%2F`).
+pub(super) fn encoded_parts_ok(seg: &str) -> bool {
+    if !(seg.contains("%2F") || seg.contains("%5C")) {
+        return true;
+    }
+    let mut parts = seg.split("%2F").flat_map(|p| p.split("%5C"));
+    !parts.any(|p| p.is_empty() || is_dot_segment(p))
+}
+
 /// `.` and `..`, also with a `;` parameter (`..;x`), which servlet
 /// containers strip before resolving dot segments.
-fn is_dot_segment(seg: &str) -> bool {
+pub(super) fn is_dot_segment(seg: &str) -> bool {
     let head = seg.split(';').next().unwrap_or_default();
     head == "." || head == ".."
 }
@@ -178,6 +244,7 @@ pub(crate) fn parse_path_pattern(
     pattern: &str,
     max_len: usize,
     max_segments: usize,
+    profile: &PathProfile,
 ) -> Result<Vec<Segment>, String> {
     if pattern.len() > max_len {
         return Err(format!("longer than {max_len} bytes"));
@@ -229,12 +296,14 @@ pub(crate) fn parse_path_pattern(
                 let opts = PathOptions {
                     max_len,
                     max_segments: 1,
-                    reject_encoded_separators: false,
+                    reject_encoded_slash: false,
+                    reject_encoded_backslash: false,
                     reject_path_parameters: false,
                 };
                 let raw = format!("/{part}");
                 let normalised = normalize_path(&raw, &opts)?;
-                Segment::Literal(path_body(&normalised).into())
+                let read = apply_profile(normalised, profile, max_len)?;
+                Segment::Literal(path_body(&read).into())
             }
         };
         segments.push(segment);
@@ -550,7 +619,8 @@ pub(crate) mod fuzz {
         let opts = super::PathOptions {
             max_len: 8192,
             max_segments: 128,
-            reject_encoded_separators: false,
+            reject_encoded_slash: false,
+            reject_encoded_backslash: false,
             reject_path_parameters: false,
         };
         super::normalize_path(path, &opts)
@@ -558,9 +628,20 @@ pub(crate) mod fuzz {
             .map(std::borrow::Cow::into_owned)
     }
 
+    /// [`normalize_request_path`] read through the Windows origin profile
+    /// (case-insensitive, trailing dots and spaces stripped). Invariant:
+    /// reading the output again returns it unchanged.
+    pub fn profile_request_path(path: &str) -> Option<String> {
+        let normalised = normalize_request_path(path)?;
+        let profile = super::PathProfile::windows();
+        super::apply_profile(std::borrow::Cow::Owned(normalised), &profile, 8192)
+            .ok()
+            .map(std::borrow::Cow::into_owned)
+    }
+
     /// Whether a path pattern compiles.
     pub fn parse_path_pattern(pattern: &str) -> bool {
-        super::parse_path_pattern(pattern, 1024, 32).is_ok()
+        super::parse_path_pattern(pattern, 1024, 32, &super::PathProfile::default()).is_ok()
     }
 
     /// Parses a CIDR block and prints it back canonically.

@@ -139,10 +139,23 @@ pub enum SigV4Error {
         /// How long ago it expired, in seconds.
         secs_past: i64,
     },
-    /// A header that must be signed (`host`, `x-amz-date` / `date`) is not in
-    /// the signed headers.
+    /// A header that must be signed (`host`, `x-amz-date` / `date`, and
+    /// `x-amz-security-token` when present and
+    /// [`sign_session_token`](super::SigningSettings::sign_session_token)
+    /// is on) is not in the signed headers.
     #[error("header `{0}` must be signed but is not in the signed headers")]
     MissingSignedHeader(&'static str),
+    /// A header that decides what the request means (`x-amz-security-token`,
+    /// `x-amz-content-sha256`) appears more than once: a reader could take
+    /// either value.
+    #[error("header `{0}` appears more than once")]
+    DuplicateHeader(&'static str),
+    /// The session token is both in the `x-amz-security-token` header and in
+    /// the `X-Amz-Security-Token` query parameter.
+    #[error(
+        "request carries a session token in both the `x-amz-security-token` header and the `X-Amz-Security-Token` query parameter"
+    )]
+    AmbiguousSessionToken,
     /// A signed header is not present in the request.
     #[error("signed header `{0}` is not present in the request")]
     SignedHeaderAbsent(String),
@@ -157,6 +170,25 @@ pub enum SigV4Error {
         /// SHA-256 of the body the verifier was given.
         computed: String,
     },
+    /// The signature verifies, but over another payload line than the
+    /// request's `x-amz-content-sha256`: that header does not say what was
+    /// signed (a signer that sent one value and signed another).
+    #[error(
+        "header `x-amz-content-sha256` is `{header}` but the signature covers the payload line `{signed}`"
+    )]
+    ContentSha256Mismatch {
+        /// The request's `x-amz-content-sha256`.
+        header: String,
+        /// The payload line the signature was made over.
+        signed: String,
+    },
+    /// The signature verifies over `UNSIGNED-PAYLOAD` (as S3 presigned URLs
+    /// and some signers without `x-amz-content-sha256` sign), not over the
+    /// body the verifier was given, and unsigned payloads are not allowed.
+    #[error(
+        "request was signed with an unsigned payload (`UNSIGNED-PAYLOAD`) that no `x-amz-content-sha256` declares: verify it with `Payload::Unsigned` (s3 presigned urls) or set `allow_unsigned_payload`"
+    )]
+    UndeclaredUnsignedPayload,
     /// The request declares `UNSIGNED-PAYLOAD` but the verifier requires a
     /// signed body.
     #[error("request declares an unsigned payload (`{0}`) and unsigned payloads are not allowed")]

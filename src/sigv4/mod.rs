@@ -220,7 +220,9 @@ pub struct SigningSettings {
     /// Default `true`; S3 needs `false` (the object key is encoded once).
     pub double_uri_encode: bool,
     /// Add `x-amz-content-sha256` with the payload hash and sign it (header
-    /// signing only). Default `false`; S3 requires it.
+    /// signing only) even for a body given as [`Payload::Bytes`]. Default
+    /// `false`; S3 requires it. Any other payload (`UNSIGNED-PAYLOAD`, a
+    /// precomputed hash) always gets the header, whatever this says.
     pub sign_content_sha256: bool,
     /// Include the session token in the signature. Default `true`; a few
     /// services (IoT) want it added after signing, unsigned.

@@ -309,8 +309,12 @@ fn append_query(
 /// The request must carry a `Host` header or an absolute URI. Headers in
 /// `settings.excluded_headers` are not signed; `x-amz-date` (and
 /// `x-amz-security-token` / `x-amz-content-sha256` when used) are computed
-/// here and replace any the request has. Apply the result with
-/// [`SigningOutput::apply_to`].
+/// here and replace any the request has. `x-amz-content-sha256` is added
+/// and signed with the payload line whenever the payload is not
+/// [`Payload::Bytes`] (e.g. `UNSIGNED-PAYLOAD`), when
+/// `settings.sign_content_sha256` is set, or when the request already
+/// carries one, so that a verifier always learns what was signed. Apply the
+/// result with [`SigningOutput::apply_to`].
 ///
 /// # Errors
 /// [`SigV4Error::MissingHost`], [`SigV4Error::InvalidTime`],
@@ -390,11 +394,20 @@ fn sign_inner(
     // Canonical headers: the request's own, minus excluded ones and those we
     // compute, plus host (from the URI when there is no Host header).
     let header_form = presign_expires.is_none();
+    // The payload line travels in `x-amz-content-sha256` (signed) whenever
+    // a verifier could not recompute it from the body it receives
+    // (`UNSIGNED-PAYLOAD`, a sentinel or a hash computed elsewhere), or the
+    // request already carries one (replaced, so it always says what was
+    // signed). Only a body given as bytes goes without, by default.
+    let send_content_sha256 = header_form
+        && (settings.sign_content_sha256
+            || !matches!(payload, Payload::Bytes(_))
+            || parts.headers.contains_key(X_AMZ_CONTENT_SHA256));
     let ours = |n: &str| {
         header_form
             && (n == X_AMZ_DATE
                 || (n == X_AMZ_SECURITY_TOKEN && token.is_some())
-                || (n == X_AMZ_CONTENT_SHA256 && settings.sign_content_sha256))
+                || (n == X_AMZ_CONTENT_SHA256 && send_content_sha256))
     };
     let mut headers: Vec<CanonicalHeader<'_>> = Vec::with_capacity(parts.headers.keys_len() + 4);
     for name in parts.headers.keys() {
@@ -430,7 +443,7 @@ fn sign_inner(
                 source: HeaderSource::Value(t.as_bytes()),
             });
         }
-        if settings.sign_content_sha256 {
+        if send_content_sha256 {
             headers.push(CanonicalHeader {
                 name: X_AMZ_CONTENT_SHA256,
                 source: HeaderSource::Value(payload_hash.as_bytes()),
@@ -521,7 +534,7 @@ fn sign_inner(
                 http::header::AUTHORIZATION,
                 sensitive("authorization", &auth)?,
             ));
-            if settings.sign_content_sha256 {
+            if send_content_sha256 {
                 let v = HeaderValue::from_str(&payload_hash)
                     .map_err(|_| SigV4Error::InvalidHeaderValue(X_AMZ_CONTENT_SHA256))?;
                 out_headers.push((HeaderName::from_static(X_AMZ_CONTENT_SHA256), v));

@@ -35,9 +35,18 @@ pub struct VerifiedSigner {
     pub expires_at: Option<time::OffsetDateTime>,
     /// The signed header names, lowercase and sorted.
     pub signed_headers: Vec<String>,
-    /// The session token the request carried (temporary credentials); check
-    /// it belongs to the access key id.
+    /// The session token the request carried (temporary credentials), only
+    /// when the signature covers it: in the signed headers, or in the
+    /// signed query of a presigned URL. Check it belongs to the access key
+    /// id. With [`sign_session_token`](super::SigningSettings::sign_session_token)
+    /// on (the default) an unsigned token is refused
+    /// ([`SigV4Error::MissingSignedHeader`]); with it off, an unsigned token
+    /// is in [`unsigned_session_token`](Self::unsigned_session_token).
     pub session_token: Option<Secret<String>>,
+    /// A session token the request carried outside the signature, accepted
+    /// only because `sign_session_token` is off (services such as IoT add
+    /// the token after signing). Anyone on the path could have put it there.
+    pub unsigned_session_token: Option<Secret<String>>,
     /// Whether the signature came in the query string (presigned URL).
     pub presigned: bool,
 }
@@ -177,6 +186,8 @@ struct Fields<'a> {
     /// Header that carried the date (must be signed), header form only.
     date_header: Option<&'static str>,
     expires_secs: Option<i64>,
+    /// `X-Amz-Security-Token` (presigned form only; the header is read by
+    /// [`session_token`]).
     session_token: Option<Cow<'a, str>>,
     query: QueryPairs<'a>,
 }
@@ -255,16 +266,6 @@ fn header_fields<'a>(
             (Cow::Owned(iso), t, "date")
         }
     };
-    let session_token = match parts.headers.get("x-amz-security-token") {
-        Some(v) => Some(Cow::Borrowed(
-            v.to_str()
-                .map_err(|_| {
-                    SigV4Error::MalformedAuthorization("non-ascii `x-amz-security-token`".into())
-                })?
-                .trim_matches(OWS),
-        )),
-        None => None,
-    };
     Ok(Fields {
         presigned: false,
         credential: Cow::Borrowed(auth.credential),
@@ -274,7 +275,7 @@ fn header_fields<'a>(
         signed_at,
         date_header: Some(date_header),
         expires_secs: None,
-        session_token,
+        session_token: None,
         query,
     })
 }
@@ -353,9 +354,8 @@ fn prepare(
     parts: &Parts,
     fields: &Fields<'_>,
     signed_headers: &[&str],
-    payload: Payload<'_>,
+    payload_hash: &str,
     settings: &SigningSettings,
-    allow_unsigned_payload: bool,
 ) -> Result<Prepared, SigV4Error> {
     let signature = canonical::decode_hex32(&fields.signature)
         .ok_or_else(|| SigV4Error::MalformedSignature(truncate(&fields.signature)))?;
@@ -393,8 +393,6 @@ fn prepare(
         headers.push(CanonicalHeader { name, source });
     }
 
-    let payload_hash = payload_line(parts, signed_headers, payload, allow_unsigned_payload)?;
-
     let skip_token = !settings.sign_session_token;
     let query = canonical::canonical_query(
         fields
@@ -416,7 +414,7 @@ fn prepare(
             query: &query,
             headers: &headers,
             signed_headers: &fields.signed_headers,
-            payload_hash: &payload_hash,
+            payload_hash,
         },
         &parts.headers,
     );
@@ -426,23 +424,68 @@ fn prepare(
     })
 }
 
-/// The payload line the signer must have used. A signed
-/// `x-amz-content-sha256` is what the signer hashed; when the verifier has
-/// the body it must match it.
-fn payload_line<'p>(
-    parts: &'p Parts,
+/// The value of a header that may appear at most once.
+fn single_header<'a>(
+    parts: &'a Parts,
+    name: &'static str,
+) -> Result<Option<&'a http::HeaderValue>, SigV4Error> {
+    let mut all = parts.headers.get_all(name).iter();
+    match (all.next(), all.next()) {
+        (Some(_), Some(_)) => Err(SigV4Error::DuplicateHeader(name)),
+        (v, _) => Ok(v),
+    }
+}
+
+/// The request's session token (header or presigned query) and whether the
+/// signature covers it.
+fn session_token<'a>(
+    parts: &'a Parts,
+    fields: &Fields<'a>,
     signed_headers: &[&str],
+    settings: &SigningSettings,
+) -> Result<Option<(Cow<'a, str>, bool)>, SigV4Error> {
+    let header = match single_header(parts, X_AMZ_SECURITY_TOKEN)? {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    SigV4Error::MalformedAuthorization("non-ascii `x-amz-security-token`".into())
+                })?
+                .trim_matches(OWS),
+        ),
+        None => None,
+    };
+    let token = match (&fields.session_token, header) {
+        (Some(_), Some(_)) => return Err(SigV4Error::AmbiguousSessionToken),
+        // The verifier puts the query parameter in the canonical query
+        // exactly when `sign_session_token` is on.
+        (Some(q), None) => Some((q.clone(), settings.sign_session_token)),
+        (None, Some(h)) => Some((
+            Cow::Borrowed(h),
+            signed_headers.contains(&X_AMZ_SECURITY_TOKEN),
+        )),
+        (None, None) => None,
+    };
+    if settings.sign_session_token && token.as_ref().is_some_and(|(_, signed)| !signed) {
+        // Reporting it as the signer's would let anyone on the path choose
+        // the session the request is attributed to.
+        return Err(SigV4Error::MissingSignedHeader(X_AMZ_SECURITY_TOKEN));
+    }
+    Ok(token)
+}
+
+const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
+const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
+
+/// The payload line the signer must have used. A request's
+/// `x-amz-content-sha256` is what the signer says it hashed (signed or not:
+/// the payload line is part of what the signature covers, so a changed
+/// header fails the signature); when the verifier has the body it must
+/// match it.
+fn payload_line<'p>(
+    declared: Option<Cow<'p, str>>,
     payload: Payload<'p>,
     allow_unsigned_payload: bool,
 ) -> Result<Cow<'p, str>, SigV4Error> {
-    let declared = if signed_headers.contains(&"x-amz-content-sha256") {
-        parts
-            .headers
-            .get("x-amz-content-sha256")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()))
-    } else {
-        None
-    };
     let Some(declared) = declared else {
         return payload.hash();
     };
@@ -481,8 +524,17 @@ fn payload_line<'p>(
 ///
 /// Checks, in order: one signature form, strict parsing, credential scope
 /// date = request date, region, service, time (skew; presigned: not
-/// expired), `host` and the date header signed, the key, the payload, then
-/// the signature in constant time.
+/// expired), `host`, the date header and (with `sign_session_token`, the
+/// default) a session token signed, the payload line against the body,
+/// the key, then the signature in constant time. When the signature fails,
+/// it is tried once more over `UNSIGNED-PAYLOAD` and over the body's hash
+/// to tell a payload problem ([`SigV4Error::UndeclaredUnsignedPayload`],
+/// [`SigV4Error::ContentSha256Mismatch`]) from a bad signature.
+///
+/// An S3 presigned URL signs `UNSIGNED-PAYLOAD` without saying so in the
+/// request: verify it with [`Payload::Unsigned`] (or allow unsigned
+/// payloads); given the body instead, it is refused with
+/// [`SigV4Error::UndeclaredUnsignedPayload`], which says so.
 ///
 /// With a [`SigningKeyCache`](super::SigningKeyCache) this hashes the
 /// returned secret on every call to find its cached key;
@@ -637,33 +689,71 @@ fn verify_inner(
     if let Some(date_header) = fields.date_header.filter(|d| !signed.contains(d)) {
         return Err(SigV4Error::MissingSignedHeader(date_header));
     }
+    let token = session_token(parts, &fields, &signed, &params.settings)?;
+    let declared =
+        single_header(parts, X_AMZ_CONTENT_SHA256)?.map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let line = payload_line(declared.clone(), payload, params.allow_unsigned_payload)?;
 
-    let prepared = prepare(
-        parts,
-        &fields,
-        &signed,
-        payload,
-        &params.settings,
-        params.allow_unsigned_payload,
-    )?;
-    let key = key_for(&scope)
-        .ok_or_else(|| SigV4Error::UnknownAccessKey(truncate(scope.access_key_id)))?;
     // The credential is `AKID/<scope>` and the parse checked the scope's
     // shape, so the scope is the text after the first `/`.
     let scope_str = fields
         .credential
         .split_once('/')
         .map_or("", |(_, scope)| scope);
-    // Compare raw MACs (the provided signature was hex-decoded while
-    // parsing), in constant time.
-    let mut string_to_sign = prepared.canonical_request;
-    canonical::canonical_request_into_string_to_sign(
-        &mut string_to_sign,
-        &fields.amz_date,
-        scope_str,
-    );
-    hmac::verify(&key, &string_to_sign, &prepared.signature)
-        .map_err(|_| SigV4Error::SignatureMismatch)?;
+    let mut key = None;
+    let mut key_for = Some(key_for);
+    let mut verifies = |line: &str| -> Result<bool, SigV4Error> {
+        let prepared = prepare(parts, &fields, &signed, line, &params.settings)?;
+        if key.is_none() {
+            key = key_for.take().and_then(|f| f(&scope));
+        }
+        let key = key
+            .as_ref()
+            .ok_or_else(|| SigV4Error::UnknownAccessKey(truncate(scope.access_key_id)))?;
+        // Compare raw MACs (the provided signature was hex-decoded while
+        // parsing), in constant time.
+        let mut string_to_sign = prepared.canonical_request;
+        canonical::canonical_request_into_string_to_sign(
+            &mut string_to_sign,
+            &fields.amz_date,
+            scope_str,
+        );
+        Ok(hmac::verify(key, &string_to_sign, &prepared.signature).is_ok())
+    };
+    if !verifies(&line)? {
+        // Say why when the signature holds over another payload line: the
+        // S3 presigned convention (`UNSIGNED-PAYLOAD`, no header) checked
+        // against a body, or an `x-amz-content-sha256` that is not what was
+        // signed. At most two more MACs, on the failure path only.
+        let unsigned = (line != UNSIGNED_PAYLOAD).then_some(Cow::Borrowed(UNSIGNED_PAYLOAD));
+        let body = match payload {
+            Payload::Bytes(_) | Payload::Precomputed(_) if declared.is_some() => {
+                payload.hash().ok().filter(|h| *h != line)
+            }
+            _ => None,
+        };
+        let mut signed_line = None;
+        for alt in [unsigned, body].into_iter().flatten() {
+            if verifies(&alt)? {
+                signed_line = Some(alt);
+                break;
+            }
+        }
+        match (signed_line, &declared) {
+            (None, _) => return Err(SigV4Error::SignatureMismatch),
+            (Some(signed), Some(header)) => {
+                return Err(SigV4Error::ContentSha256Mismatch {
+                    header: truncate(header),
+                    signed: signed.into_owned(),
+                });
+            }
+            (Some(_), None) if !params.allow_unsigned_payload => {
+                return Err(SigV4Error::UndeclaredUnsignedPayload);
+            }
+            // Signed over `UNSIGNED-PAYLOAD`, which the caller allows.
+            (Some(_), None) => {}
+        }
+    }
 
     Ok(VerifiedSigner {
         access_key_id: scope.access_key_id.to_owned(),
@@ -672,10 +762,14 @@ fn verify_inner(
         signed_at: fields.signed_at,
         expires_at,
         signed_headers: signed.iter().map(|s| (*s).to_owned()).collect(),
-        session_token: fields
-            .session_token
+        session_token: token
             .as_ref()
-            .map(|t| Secret::new(t.clone().into_owned())),
+            .filter(|(_, signed)| *signed)
+            .map(|(t, _)| Secret::new(t.clone().into_owned())),
+        unsigned_session_token: token
+            .as_ref()
+            .filter(|(_, signed)| !*signed)
+            .map(|(t, _)| Secret::new(t.clone().into_owned())),
         presigned: fields.presigned,
     })
 }
@@ -685,14 +779,10 @@ pub(crate) fn canonical_request_for_fuzz(parts: &Parts) -> Result<Vec<u8>, SigV4
     let fields = extract(parts, time::OffsetDateTime::UNIX_EPOCH)?;
     parse_credential(&fields.credential)?;
     let signed = parse_signed_headers(&fields.signed_headers)?;
-    let prepared = prepare(
-        parts,
-        &fields,
-        &signed,
-        Payload::Unsigned,
-        &SigningSettings::default(),
-        true,
-    )?;
+    let declared =
+        single_header(parts, X_AMZ_CONTENT_SHA256)?.map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let line = payload_line(declared, Payload::Unsigned, true)?;
+    let prepared = prepare(parts, &fields, &signed, &line, &SigningSettings::default())?;
     Ok(prepared.canonical_request)
 }
 

@@ -318,7 +318,7 @@ impl Authorizer {
     /// upstream key).
     pub fn from_settings(settings: &Settings) -> Result<Self, WorkerError> {
         let invalid = |var: &'static str| {
-            move |e: edge_auth::Error| WorkerError::Invalid {
+            move |e: edge_auth::gate::GateError| WorkerError::Invalid {
                 var,
                 reason: e.to_string(),
             }
@@ -621,15 +621,18 @@ fn signers(keyid: &str, key: &Secret<Vec<u8>>) -> Result<(Signer, Signer), Worke
         let key = SigningKey::try_from_hmac_sha256(keyid, key).map_err(invalid)?;
         Signer::new(key, config).map_err(invalid)
     };
+    // `@query` always (signed as `?` when there is none): a verifier
+    // refuses, by default, a request whose query the signature leaves open.
     Ok((
         make(&[
             "@method",
             "@authority",
             "@path",
+            "@query",
             SUBJECT_HEADER,
             ROLES_HEADER,
         ])?,
-        make(&["@method", "@authority", "@path"])?,
+        make(&["@method", "@authority", "@path", "@query"])?,
     ))
 }
 
@@ -874,7 +877,8 @@ mod glue {
                 );
                 return respond(rejection_response(&rejection));
             }
-            _ => return respond(server_error()),
+            // The loop above only ends on the other two.
+            Outcome::FetchKeys(_) => return respond(server_error()),
         };
         match authorizer.prepare_upstream(&mut parts, principal.as_deref(), now) {
             Ok(Route::Origin) => {

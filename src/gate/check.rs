@@ -1,0 +1,213 @@
+//! The pipeline of [`Gate::check`]: token extraction (RFC 6750), issuer
+//! selection by the unverified `iss`, key lookup, validation (RFC 7519,
+//! RFC 8725), role mapping and the policy.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::{Gate, Issuer, Outcome};
+use crate::extract;
+use crate::jwk::{FetchKind, FetchPlan, KeyLookup, KeySet};
+use crate::jwt::{JwtError, Unverified};
+use crate::oidc::Principal;
+use crate::policy::RequestFacts;
+use crate::response::Rejection;
+
+/// Why key selection did not hand the validator a key set.
+enum KeyStep {
+    /// The token is refused (unknown key, or a validation error on the way).
+    Invalid(JwtError),
+    /// The gate answers otherwise: fetch keys, wait, or 503.
+    Stop(Box<Authn>),
+}
+
+impl KeyStep {
+    /// Boxed: the answer is rare (cold cache) and large.
+    fn stop(authn: Authn) -> Self {
+        Self::Stop(Box::new(authn))
+    }
+}
+
+/// Result of the authentication stage.
+enum Authn {
+    Principal(Box<Principal>),
+    Fetch(FetchPlan),
+    Reject(Rejection),
+}
+
+impl Gate {
+    /// Checks one request at time `now`: token extraction, issuer
+    /// selection by the token's unverified `iss`, key lookup, validation,
+    /// role mapping, then the policy with `facts`.
+    ///
+    /// A request without a token is evaluated anonymously (anonymous
+    /// routes pass; others get 401 with a bare challenge). A request with a
+    /// token that fails validation gets 401 `invalid_token` even on an
+    /// anonymous route: a client sending a bad token should learn of it.
+    /// Likewise a token on an anonymous route waits for its issuer's keys
+    /// ([`Outcome::FetchKeys`], or 503 when they are unavailable) instead of
+    /// passing as anonymous: an origin must never receive a token the gate
+    /// has not verified.
+    pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
+        // A `max_token_size` raised above the extraction default (Entra
+        // tokens with many groups) is honoured; a lowered one is left to the
+        // validator, which answers 401 `invalid_token` rather than 400.
+        let limit = self.max_token_size.max(extract::DEFAULT_MAX_TOKEN_LEN);
+        let token = match extract::extract_with(parts, &self.sources, limit) {
+            Ok(token) => token,
+            Err(e) => return Outcome::Deny(self.realm(Rejection::invalid_request(&e))),
+        };
+        let principal = match token {
+            None => None,
+            Some(token) => match self.authenticate(token.as_str(), now) {
+                Authn::Principal(p) => Some(p),
+                Authn::Fetch(plan) => return Outcome::FetchKeys(plan),
+                Authn::Reject(r) => return Outcome::Deny(self.realm(r)),
+            },
+        };
+        self.authorize(facts, principal)
+    }
+
+    fn realm(&self, rejection: Rejection) -> Rejection {
+        rejection.with_realm(self.realm.as_str())
+    }
+
+    fn authenticate(&self, token: &str, now: OffsetDateTime) -> Authn {
+        // Parsed once, whatever the number of issuers; each issuer's own
+        // size limit is checked again below.
+        let token = match Unverified::parse(token, self.max_token_size) {
+            Ok(token) => token,
+            Err(e) => return Authn::Reject(Rejection::for_jwt_error(&e)),
+        };
+        let issuer = match self.select_issuer(&token) {
+            Ok(issuer) => issuer,
+            Err(r) => return Authn::Reject(*r),
+        };
+        // `alg` against this issuer's allow-list before any key is looked
+        // up (RFC 8725, STYLE.md 8): an `alg` the issuer does not accept
+        // never reaches the cache, so it neither fetches nor names the
+        // issuer.
+        let alg = match token.check_alg(&issuer.validator) {
+            Ok(alg) => alg,
+            Err(e) => return Authn::Reject(Rejection::for_jwt_error(&e)),
+        };
+        let keys = match self.keys_for(issuer, token.kid(), alg, now) {
+            Ok(keys) => keys,
+            Err(KeyStep::Stop(authn)) => return *authn,
+            Err(KeyStep::Invalid(e)) => return self.invalid(issuer, &e),
+        };
+        // The role mapper reads the claims as a map: build it in the
+        // validation pass itself rather than parsing the payload again. A
+        // verified claims set that JSON allows but a map of `Value`s cannot
+        // hold (a number beyond f64, a lone surrogate) is refused like any
+        // other malformed claims set: mapping it from an empty map would
+        // pass a principal with no subject and no roles (fail closed).
+        let raw = match token.verify::<Map<String, Value>>(&issuer.validator, &keys, now) {
+            Ok(claims) => claims.into_typed(),
+            Err(e) => return self.invalid(issuer, &e),
+        };
+        let mut principal = issuer.config.roles.map_owned(raw);
+        if principal.issuer.is_none() {
+            principal.issuer = Some(issuer.config.issuer.clone());
+        }
+        Authn::Principal(Box::new(principal))
+    }
+
+    /// The rejection for a token that failed validation once its issuer's
+    /// keys were asked for.
+    fn invalid(&self, issuer: &Issuer, error: &JwtError) -> Authn {
+        Authn::Reject(Rejection::for_jwt_error(error).with_issuer(issuer.config.issuer.as_str()))
+    }
+
+    /// The issuer's current key set for a token with this `kid` and `alg`,
+    /// or what to do instead (fetch, wait, refuse). The lock is released
+    /// before the signature is verified.
+    fn keys_for(
+        &self,
+        issuer: &Issuer,
+        kid: Option<&str>,
+        alg: Algorithm,
+        now: OffsetDateTime,
+    ) -> Result<Arc<KeySet>, KeyStep> {
+        let lookup = issuer.lock().lookup(kid, alg, now);
+        let unavailable = |what: &str, retry_at| {
+            let rejection = Rejection::unavailable(what).with_issuer(issuer.config.issuer.as_str());
+            Err(KeyStep::stop(Authn::Reject(retry_after(
+                rejection, retry_at, now,
+            ))))
+        };
+        match lookup {
+            KeyLookup::Keys(keys) => Ok(keys),
+            KeyLookup::Fetch(plan) => Err(KeyStep::stop(Authn::Fetch(plan))),
+            KeyLookup::Unavailable {
+                kind: FetchKind::Discovery,
+                retry_at,
+            } => unavailable("the issuer's discovery document is unavailable", retry_at),
+            KeyLookup::Unavailable { retry_at, .. } => {
+                unavailable("the issuer's keys are unavailable", retry_at)
+            }
+            KeyLookup::Unknown => Err(KeyStep::Invalid(JwtError::UnknownKey {
+                kid: kid.map(str::to_owned),
+                alg: format!("{alg:?}"),
+            })),
+        }
+    }
+
+    /// Chooses the issuer by the token's unverified `iss` (and `tid` for a
+    /// template). With one issuer there is nothing to choose: the validator
+    /// checks `iss` itself, and the claims are parsed only once.
+    fn select_issuer(&self, token: &Unverified<'_>) -> Result<&Issuer, Box<Rejection>> {
+        if let [only] = self.issuers.as_slice() {
+            return Ok(only);
+        }
+        let iss = token
+            .iss()
+            .map_err(|e| Box::new(Rejection::for_jwt_error(e)))?
+            .unwrap_or_default();
+        let tid = token.tid().ok().flatten();
+        self.issuers
+            .iter()
+            .find(|i| i.matches(iss, tid))
+            .ok_or_else(|| {
+                Box::new(Rejection::invalid_token(format!(
+                    "issuer `{}` is not trusted",
+                    for_audit(iss)
+                )))
+            })
+    }
+
+    fn authorize(&self, facts: &RequestFacts<'_>, principal: Option<Box<Principal>>) -> Outcome {
+        let decision = self.policy.evaluate(facts, principal.as_deref());
+        if decision.is_allowed() {
+            return Outcome::Allow {
+                principal,
+                decision,
+            };
+        }
+        Outcome::Deny(self.realm(Rejection::for_decision(&decision, principal.as_deref())))
+    }
+}
+
+/// A 503 announces when the next fetch will be tried (the end of the
+/// backoff), so that clients and load balancers do not retry in a loop.
+fn retry_after(
+    rejection: Rejection,
+    next_try: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Rejection {
+    match next_try {
+        Some(at) if at > now => rejection.with_retry_after(at - now),
+        _ => rejection,
+    }
+}
+
+/// An unverified value from a token made fit for the audit record and
+/// logs: control and non-ASCII characters escaped (no forged log lines),
+/// clipped to 128 bytes (the token may be 8 KiB of `iss`).
+fn for_audit(value: &str) -> String {
+    crate::text::printable(value, 128)
+}

@@ -1,0 +1,193 @@
+//! What a [`Gate`](super::Gate) enforces: the trusted issuers and the
+//! gate's own settings, plain structs with secure defaults and `with_*`
+//! builders.
+
+use jsonwebtoken::Algorithm;
+use time::Duration;
+
+use crate::extract::TokenSource;
+use crate::jwk::cache::CacheConfig;
+use crate::jwk::discovery::DiscoveryOptions;
+use crate::jwt::{AudienceClaim, Validation};
+use crate::oidc::RoleMapper;
+use crate::policy::CompiledPolicy;
+use crate::response::DEFAULT_REALM;
+
+/// One trusted token issuer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IssuerConfig {
+    /// The issuer, compared exactly with the token's `iss`; or an Entra ID
+    /// multi-tenant template such as
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`, matched with the
+    /// token's `tid` in place of `{tenantid}`.
+    pub issuer: String,
+    /// Accepted `aud` values (`client_id` values with
+    /// [`with_audience_claim`](Self::with_audience_claim)`(AudienceClaim::ClientId)`).
+    /// Must not be empty: a token for another API of the same issuer must
+    /// not pass.
+    pub audiences: Vec<String>,
+    /// The JWKS endpoint. `None`: found through the discovery document.
+    pub jwks_uri: Option<String>,
+    /// Where the discovery document is. `None`:
+    /// `{issuer}/.well-known/openid-configuration`. Required (or
+    /// `jwks_uri`) for a `{tenantid}` template.
+    pub discovery_url: Option<String>,
+    /// Algorithms, leeway, `typ`, max age and required claims. Its
+    /// `issuers` and `audiences` are replaced by the ones above.
+    pub validation: Validation,
+    /// How claims become roles, scopes and groups.
+    pub roles: RoleMapper,
+}
+
+impl IssuerConfig {
+    /// An issuer with its accepted audiences, default validation
+    /// (asymmetric algorithms, 60 s leeway, `exp` required) and a role
+    /// mapper that takes only `sub` and `iss`.
+    pub fn new<I, S>(issuer: impl Into<String>, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            issuer: issuer.into(),
+            audiences: audiences.into_iter().map(Into::into).collect(),
+            jwks_uri: None,
+            discovery_url: None,
+            validation: Validation::default(),
+            roles: RoleMapper::default(),
+        }
+    }
+
+    /// Sets the JWKS endpoint (skips discovery).
+    #[must_use]
+    pub fn with_jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets the discovery document's URL.
+    #[must_use]
+    pub fn with_discovery_url(mut self, url: impl Into<String>) -> Self {
+        self.discovery_url = Some(url.into());
+        self
+    }
+
+    /// Sets the accepted algorithms.
+    #[must_use]
+    pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.validation.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Sets the validation rules (its issuers and audiences are replaced).
+    #[must_use]
+    pub fn with_validation(mut self, validation: Validation) -> Self {
+        self.validation = validation;
+        self
+    }
+
+    /// Sets the role mapper (e.g. a preset from [`crate::oidc`]).
+    #[must_use]
+    pub fn with_roles(mut self, roles: RoleMapper) -> Self {
+        self.roles = roles;
+        self
+    }
+
+    /// Matches [`audiences`](Self::audiences) against another claim than
+    /// `aud`: [`AudienceClaim::ClientId`] for Amazon Cognito access tokens,
+    /// which carry the app client id in `client_id` and no `aud` (list the
+    /// client ids as the audiences). Sets `validation.audience_claim`: call
+    /// it after [`with_validation`](Self::with_validation).
+    #[must_use]
+    pub fn with_audience_claim(mut self, claim: AudienceClaim) -> Self {
+        self.validation.audience_claim = claim;
+        self
+    }
+
+    /// Requires the `token_use` claim to be `token_use` (Amazon Cognito:
+    /// `access`). Sets `validation.token_use`: call it after
+    /// [`with_validation`](Self::with_validation).
+    #[must_use]
+    pub fn with_token_use(mut self, token_use: impl Into<String>) -> Self {
+        self.validation.token_use = Some(token_use.into());
+        self
+    }
+}
+
+/// What a [`Gate`](super::Gate) enforces.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GateConfig {
+    /// The trusted issuers. A token's unverified `iss` only chooses among
+    /// them; one issuer's keys never verify another issuer's tokens.
+    pub issuers: Vec<IssuerConfig>,
+    /// Where tokens are looked for (default: `Authorization: Bearer`).
+    pub sources: Vec<TokenSource>,
+    /// The `realm` of `WWW-Authenticate` challenges (default `edge-auth`).
+    pub realm: String,
+    /// The route policy. `None`: every request needs a valid token and any
+    /// valid token is enough.
+    pub policy: Option<CompiledPolicy>,
+    /// How each issuer's key set is cached and refreshed.
+    pub cache: CacheConfig,
+    /// What discovery documents must satisfy.
+    pub discovery: DiscoveryOptions,
+    /// How long a handed-out discovery fetch may stay unanswered before
+    /// another is handed out (default 30 s, must not be negative).
+    pub discovery_timeout: Duration,
+    /// Delay before retrying a failed discovery fetch (default 30 s, must
+    /// not be negative).
+    pub discovery_retry: Duration,
+    /// How often [`Gate::poll`](super::Gate::poll) fetches an issuer's discovery document
+    /// again once it has one (default 24 h, must be positive), so that a
+    /// moved `jwks_uri` is followed without a restart. Requests never wait
+    /// for this refresh.
+    pub discovery_refresh: Duration,
+}
+
+impl GateConfig {
+    /// A gate for these issuers with default sources, realm and caching,
+    /// and no policy (any valid token is allowed).
+    pub fn new(issuers: impl IntoIterator<Item = IssuerConfig>) -> Self {
+        Self {
+            issuers: issuers.into_iter().collect(),
+            sources: vec![TokenSource::AuthorizationBearer],
+            realm: DEFAULT_REALM.to_owned(),
+            policy: None,
+            cache: CacheConfig::default(),
+            discovery: DiscoveryOptions::default(),
+            discovery_timeout: Duration::seconds(30),
+            discovery_retry: Duration::seconds(30),
+            discovery_refresh: Duration::hours(24),
+        }
+    }
+
+    /// Sets the policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: CompiledPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Sets the token sources.
+    #[must_use]
+    pub fn with_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+
+    /// Sets the challenge realm.
+    #[must_use]
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Sets the cache configuration.
+    #[must_use]
+    pub fn with_cache(mut self, cache: CacheConfig) -> Self {
+        self.cache = cache;
+        self
+    }
+}

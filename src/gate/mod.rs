@@ -1,0 +1,345 @@
+//! `Gate`: extraction, key lookup, validation, roles and policy composed into
+//! one sans-IO check (RFC 6750 for the token, RFC 7519 / RFC 8725 for its
+//! validation, OpenID Connect Discovery 1.0 for finding keys).
+//!
+//! The gate never fetches anything. When it needs an issuer's discovery
+//! document or key set it answers [`Outcome::FetchKeys`]; the caller performs
+//! the GET with its own client, feeds the response to
+//! [`Gate::apply_fetch_response`] (or the failure to
+//! [`Gate::apply_fetch_failure`]) and checks the request again.
+//! [`Gate::poll`], called from a timer, hands out the fetches no request
+//! should wait for: key sets before they expire, retries, and the periodic
+//! refresh of discovery documents (so a moved `jwks_uri` is followed).
+//!
+//! ```
+//! use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+//! use edge_auth::policy::RequestFacts;
+//! use time::macros::datetime;
+//!
+//! let issuer = IssuerConfig::new("https://idp.example.com", ["api://orders"])
+//!     .with_jwks_uri("https://idp.example.com/jwks");
+//! let gate = Gate::new(GateConfig::new([issuer]))?;
+//! let now = datetime!(2026-11-23 10:00:00 UTC);
+//!
+//! // No token: 401 with a Bearer challenge, before any key is fetched.
+//! let (parts, ()) = http::Request::get("/orders").body(())?.into_parts();
+//! match gate.check(&parts, &RequestFacts::from_parts(&parts), now) {
+//!     Outcome::Deny(rejection) => assert_eq!(rejection.to_response().status(), 401),
+//!     // `Outcome` is closed: these two arms are all the rest.
+//!     Outcome::Allow { .. } | Outcome::FetchKeys(_) => panic!("a request without a token passed"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod check;
+mod config;
+mod error;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use http::{HeaderMap, StatusCode};
+use time::OffsetDateTime;
+
+pub use self::config::{GateConfig, IssuerConfig};
+pub use self::error::GateError;
+use crate::extract::TokenSource;
+use crate::jwk::cache::CacheState;
+use crate::jwk::discovery;
+pub use crate::jwk::{FetchKind, FetchPlan};
+use crate::jwk::{IssuerKeys, IssuerKeysConfig};
+use crate::jwt::Validator;
+use crate::oidc::Principal;
+use crate::policy::{CompiledPolicy, Decision, Policy};
+use crate::response::Rejection;
+
+/// The placeholder in an issuer that stands for the token's tenant (Entra ID
+/// multi-tenant applications).
+const TENANT: &str = "{tenantid}";
+
+/// The policy used when [`GateConfig::policy`] is `None`: every request needs
+/// a valid token.
+const AUTHENTICATED_ONLY: &str = r#"{"rules":[{"id":"authenticated","match":{"paths":["/**"]},"require":{"authenticated":true},"effect":"allow"}]}"#;
+
+/// What the gate decided about a request.
+/// A closed protocol: match it exhaustively, no wildcard arm needed.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Let the request through. `principal` is `None` on an anonymous route
+    /// reached without a token.
+    Allow {
+        /// Who made the request.
+        principal: Option<Box<Principal>>,
+        /// The policy decision, for the audit log.
+        decision: Decision,
+    },
+    /// Turn the request away with [`Rejection::to_response`].
+    Deny(Rejection),
+    /// Fetch [`FetchPlan::url`], give the response to
+    /// [`Gate::apply_fetch_response`], then check the request again.
+    FetchKeys(FetchPlan),
+}
+
+#[derive(Debug)]
+struct Issuer {
+    config: IssuerConfig,
+    /// `{tenantid}` template split around the placeholder.
+    template: Option<(String, String)>,
+    validator: Validator,
+    keys: Mutex<IssuerKeys>,
+}
+
+impl Issuer {
+    fn matches(&self, iss: &str, tid: Option<&str>) -> bool {
+        match &self.template {
+            None => iss == self.config.issuer,
+            Some((prefix, suffix)) => tid.is_some_and(|tid| {
+                valid_tenant(tid)
+                    && iss
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+                        == Some(tid)
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, IssuerKeys> {
+        // A panic elsewhere while holding the lock cannot leave the cache
+        // half-updated in a way that accepts a bad token: every update is a
+        // whole-value replacement. Keep serving.
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether `tid` can stand in for `{tenantid}`: the validator's own rule
+/// (an Entra tenant id: 1-64 ASCII letters, digits and `-`), applied at
+/// selection too, so a `tid` holding `/`, `..` or nothing cannot steer a
+/// token that names another configured issuer into the template.
+fn valid_tenant(tid: &str) -> bool {
+    !tid.is_empty()
+        && tid.len() <= 64
+        && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Extraction, issuer selection, key lookup, JWT validation, role mapping
+/// and policy in one sans-IO check. `Send + Sync`: share one gate across
+/// requests; each issuer's key cache sits behind its own short lock.
+#[derive(Debug)]
+pub struct Gate {
+    issuers: Vec<Issuer>,
+    sources: Vec<TokenSource>,
+    realm: String,
+    policy: CompiledPolicy,
+    max_token_size: usize,
+}
+
+impl Gate {
+    /// Builds a gate.
+    ///
+    /// # Errors
+    /// [`GateError::Config`] when there is no issuer, an issuer has no
+    /// audience or no way to find its keys (a `{tenantid}` template needs
+    /// `jwks_uri` or `discovery_url`), the same issuer is configured twice,
+    /// or a discovery duration is negative (or `discovery_refresh` is not
+    /// positive); [`GateError::Keys`] when an endpoint is not acceptable or
+    /// the cache configuration is inconsistent.
+    pub fn new(config: GateConfig) -> Result<Self, GateError> {
+        if config.issuers.is_empty() {
+            return Err(GateError::config("no issuer configured"));
+        }
+        if config.discovery_timeout.is_negative() || config.discovery_retry.is_negative() {
+            return Err(GateError::config(
+                "discovery timeout and retry must not be negative",
+            ));
+        }
+        if !config.discovery_refresh.is_positive() {
+            return Err(GateError::config("discovery refresh must be positive"));
+        }
+        let policy = match config.policy {
+            Some(policy) => policy,
+            None => Policy::from_json(AUTHENTICATED_ONLY)
+                .and_then(|p| p.compile())
+                .map_err(|source| GateError::Policy { source })?,
+        };
+        let keys_config = IssuerKeysConfig {
+            cache: config.cache,
+            discovery: config.discovery,
+            discovery_timeout: config.discovery_timeout,
+            discovery_retry: config.discovery_retry,
+            discovery_refresh: config.discovery_refresh,
+        };
+        let mut issuers = Vec::with_capacity(config.issuers.len());
+        let mut max_token_size = 0;
+        for ic in config.issuers {
+            if issuers
+                .iter()
+                .any(|i: &Issuer| i.config.issuer == ic.issuer)
+            {
+                return Err(GateError::issuer(&ic.issuer, "configured twice"));
+            }
+            if ic.audiences.is_empty() {
+                return Err(GateError::issuer(&ic.issuer, "has no audience"));
+            }
+            let template = match ic.issuer.split_once(TENANT) {
+                Some((prefix, suffix)) if !suffix.contains(TENANT) => {
+                    Some((prefix.to_owned(), suffix.to_owned()))
+                }
+                Some(_) => {
+                    return Err(GateError::issuer(&ic.issuer, "has `{tenantid}` twice"));
+                }
+                None => None,
+            };
+            let discovery_url = match (&ic.jwks_uri, &ic.discovery_url, &template) {
+                (Some(_), _, _) => None,
+                (None, Some(url), _) => Some(url.clone()),
+                (None, None, None) => Some(
+                    discovery::discovery_url(&ic.issuer, &keys_config.discovery)
+                        .map_err(|e| GateError::keys(&ic.issuer, e.into()))?,
+                ),
+                (None, None, Some(_)) => {
+                    return Err(GateError::issuer(
+                        &ic.issuer,
+                        "is a `{tenantid}` template and needs `jwks_uri` or `discovery_url`",
+                    ));
+                }
+            };
+            let keys = match (&ic.jwks_uri, &discovery_url) {
+                (Some(uri), _) => IssuerKeys::from_jwks_uri(&ic.issuer, uri, keys_config.clone())
+                    .map_err(|e| GateError::keys(&ic.issuer, e))?,
+                (None, Some(url)) => {
+                    IssuerKeys::from_discovery(&ic.issuer, url, keys_config.clone())
+                        .map_err(|e| GateError::keys(&ic.issuer, e))?
+                }
+                (None, None) => {
+                    return Err(GateError::issuer(&ic.issuer, "has no key source"));
+                }
+            };
+            let mut validation = ic.validation.clone();
+            validation.issuers = vec![ic.issuer.clone()];
+            validation.audiences = ic.audiences.clone();
+            max_token_size = max_token_size.max(validation.max_token_size);
+            issuers.push(Issuer {
+                template,
+                validator: Validator::new(validation),
+                keys: Mutex::new(keys),
+                config: ic,
+            });
+        }
+        Ok(Self {
+            issuers,
+            sources: config.sources,
+            realm: config.realm,
+            policy,
+            max_token_size,
+        })
+    }
+
+    /// Feeds the response to a [`FetchPlan`] back to the gate.
+    ///
+    /// # Errors
+    /// [`GateError::UnknownIssuer`] when the plan names an issuer this gate
+    /// does not have; [`GateError::Keys`] with [`KeysError::OtherUrl`](crate::jwk::KeysError::OtherUrl) for a
+    /// URL that is not that issuer's endpoint (a plan from another gate),
+    /// [`KeysError::Discovery`](crate::jwk::KeysError::Discovery) / [`KeysError::DiscoveryStatus`](crate::jwk::KeysError::DiscoveryStatus) when a
+    /// discovery document is refused, [`KeysError::Cache`](crate::jwk::KeysError::Cache) when a key set
+    /// response is refused (the cache then
+    /// keeps serving its last good set and backs off). In every error case
+    /// the failure is recorded, so the caller only needs to log it.
+    pub fn apply_fetch_response(
+        &self,
+        plan: &FetchPlan,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), GateError> {
+        let issuer = self.issuer(plan.issuer())?;
+        let result = issuer.lock().apply(plan, status, headers, body, now);
+        result.map_err(|e| GateError::keys(plan.issuer(), e))
+    }
+
+    /// Feeds a JWKS response for `issuer` (as configured) to the gate: the
+    /// same as [`apply_fetch_response`](Self::apply_fetch_response) with a
+    /// [`FetchKind::Jwks`] plan, for callers that route fetches by issuer.
+    ///
+    /// # Errors
+    /// As [`apply_fetch_response`](Self::apply_fetch_response); also
+    /// [`GateError::Keys`] with [`KeysError::NoJwksUri`](crate::jwk::KeysError::NoJwksUri) when the issuer's
+    /// `jwks_uri` is not known yet (its
+    /// discovery document has not been applied).
+    pub fn apply_jwks_response(
+        &self,
+        issuer: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), GateError> {
+        let entry = self.issuer(issuer)?;
+        let result = entry.lock().apply_jwks_response(status, headers, body, now);
+        result.map_err(|e| GateError::keys(issuer, e))
+    }
+
+    /// Records that the fetch for `plan` failed (network error, timeout).
+    /// Keys already held keep serving; the next fetch waits out a backoff.
+    pub fn apply_fetch_failure(&self, plan: &FetchPlan, reason: &str, now: OffsetDateTime) {
+        let Ok(issuer) = self.issuer(plan.issuer()) else {
+            return;
+        };
+        issuer.lock().apply_failure(plan, reason, now);
+    }
+
+    /// Fetches due now without any request asking: key sets (cold start,
+    /// refresh-ahead of expiry, retries) and discovery documents (an
+    /// issuer's first, and every [`GateConfig::discovery_refresh`] after
+    /// that). Call it from a timer (or a Worker's `waitUntil`) and feed
+    /// each answer to [`apply_fetch_response`](Self::apply_fetch_response)
+    /// or [`apply_fetch_failure`](Self::apply_fetch_failure). Each plan is
+    /// handed out once until it is answered or times out.
+    pub fn poll(&self, now: OffsetDateTime) -> Vec<FetchPlan> {
+        let mut plans = Vec::new();
+        for issuer in &self.issuers {
+            plans.extend(issuer.lock().poll(now));
+        }
+        plans
+    }
+
+    /// The key cache state of `issuer`, to persist (e.g. in Workers KV) and
+    /// share across processes. `None` before the issuer's keys were found.
+    pub fn export_state(&self, issuer: &str) -> Option<CacheState> {
+        self.issuer(issuer).ok()?.lock().export_state()
+    }
+
+    /// Restores a state saved with [`export_state`](Self::export_state).
+    /// A state whose key set is older than the one already held is ignored.
+    /// For an issuer found through discovery that has not run yet in this
+    /// process, the state's own `jwks_uri` is adopted, so a Worker isolate
+    /// restoring from KV needs no discovery fetch; keep the state where
+    /// only the gateway can write it.
+    ///
+    /// # Errors
+    /// [`GateError::UnknownIssuer`] for an unknown issuer;
+    /// [`GateError::Keys`] with [`KeysError::Cache`](crate::jwk::KeysError::Cache) when the state
+    /// is corrupt, belongs to another issuer or endpoint, or is too old.
+    pub fn import_state(
+        &self,
+        issuer: &str,
+        saved: &CacheState,
+        now: OffsetDateTime,
+    ) -> Result<(), GateError> {
+        let entry = self.issuer(issuer)?;
+        let result = entry.lock().import_state(saved, now);
+        result.map_err(|e| GateError::keys(issuer, e))
+    }
+
+    /// The configured issuers, in order.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.issuers.iter().map(|i| i.config.issuer.as_str())
+    }
+
+    fn issuer(&self, issuer: &str) -> Result<&Issuer, GateError> {
+        self.issuers
+            .iter()
+            .find(|i| i.config.issuer == issuer)
+            .ok_or_else(|| GateError::unknown(issuer))
+    }
+}
