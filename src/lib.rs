@@ -10,7 +10,7 @@
         clippy::indexing_slicing
     )
 )]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(feature = "tokio", feature = "hyper-server"))]
 pub mod driver;
