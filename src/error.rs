@@ -38,4 +38,7 @@ pub enum Error {
     /// HTTP Message Signatures signing or verification failed.
     #[error(transparent)]
     HttpSig(#[from] crate::httpsig::HttpSigError),
+    /// Sealing state failed, or a sealed blob was refused.
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
 }
