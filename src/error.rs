@@ -42,4 +42,7 @@ pub enum Error {
     /// coding, forwarding configuration, identity headers).
     #[error(transparent)]
     Forward(#[from] crate::forward::ForwardError),
+    /// Sealing state failed, or a sealed blob was refused.
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
 }

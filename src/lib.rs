@@ -25,6 +25,7 @@ pub mod jwt;
 pub mod oidc;
 pub mod policy;
 pub mod response;
+pub mod seal;
 pub mod secret;
 pub mod sigv4;
 mod text;

@@ -1563,3 +1563,46 @@ pub fn httpsig_pkcs8(data: &[u8]) {
         }
     }
 }
+
+/// Sealed state (`edge_auth::seal`): opening any bytes or text never
+/// panics and never succeeds (the input would be a ChaCha20-Poly1305
+/// forgery); the input sealed as plaintext opens to itself, and does not
+/// open with one bit flipped (at a position the input picks) or for
+/// another subject.
+pub fn seal_open(data: &[u8]) {
+    use edge_auth::Secret;
+    use edge_auth::seal::Sealer;
+    const PURPOSE: &str = "edge-auth/fuzz/v1";
+    const SUBJECT: &str = "https://idp.example.com";
+    static SEALER: OnceLock<Sealer> = OnceLock::new();
+    let sealer = SEALER.get_or_init(|| {
+        Sealer::new(1, &Secret::new(vec![0x5e; 32]))
+            .unwrap()
+            .with_opening_key(0, &Secret::new(vec![0xa7; 32]))
+            .unwrap()
+            .with_max_plaintext(64 * 1024)
+    });
+    assert!(sealer.open(PURPOSE, SUBJECT, data).is_err());
+    if let Ok(text) = std::str::from_utf8(data) {
+        assert!(sealer.open_str(PURPOSE, SUBJECT, text).is_err());
+    }
+    let blob = sealer.seal(PURPOSE, SUBJECT, data).unwrap();
+    assert_eq!(sealer.open(PURPOSE, SUBJECT, &blob).unwrap(), data);
+    let text = sealer.seal_to_string(PURPOSE, SUBJECT, data).unwrap();
+    assert_eq!(sealer.open_str(PURPOSE, SUBJECT, &text).unwrap(), data);
+    let pick = data.iter().fold(0usize, |acc, &b| {
+        acc.wrapping_mul(31).wrapping_add(usize::from(b))
+    });
+    let bit = pick % (blob.len() * 8);
+    let mut flipped = blob.clone();
+    flipped[bit / 8] ^= 1 << (bit % 8);
+    assert!(
+        sealer.open(PURPOSE, SUBJECT, &flipped).is_err(),
+        "bit {bit} flipped still opens"
+    );
+    assert!(
+        sealer
+            .open(PURPOSE, "https://other.example.com", &blob)
+            .is_err()
+    );
+}

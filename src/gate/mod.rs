@@ -371,6 +371,50 @@ impl Gate {
         result.map_err(|e| GateError::keys(issuer, e))
     }
 
+    /// The issuer's key state sealed with `sealer` (see
+    /// [`IssuerKeys::export_sealed`](crate::jwk::IssuerKeys::export_sealed)):
+    /// unpadded base64url text to persist in KV or Redis. `None` before the
+    /// issuer's `jwks_uri` is known.
+    ///
+    /// # Errors
+    /// [`GateError::UnknownIssuer`] for an unknown issuer;
+    /// [`GateError::Keys`] with
+    /// [`KeysError::Sealed`](crate::jwk::KeysError::Sealed) when sealing fails.
+    pub fn export_sealed(
+        &self,
+        issuer: &str,
+        sealer: &crate::seal::Sealer,
+    ) -> Result<Option<String>, GateError> {
+        let entry = self.issuer(issuer)?;
+        let result = entry.lock().export_sealed(sealer);
+        result.map_err(|e| GateError::keys(issuer, e))
+    }
+
+    /// Opens a state sealed by [`export_sealed`](Self::export_sealed) for
+    /// `issuer` and restores it as [`import_state`](Self::import_state)
+    /// does. Sealing is required: a plain JSON state is refused. On any
+    /// error nothing is applied; treat the stored state as absent and let
+    /// the gate fetch the keys.
+    ///
+    /// # Errors
+    /// [`GateError::UnknownIssuer`] for an unknown issuer;
+    /// [`GateError::Keys`] with
+    /// [`KeysError::Sealed`](crate::jwk::KeysError::Sealed) when the text
+    /// does not open for this issuer (altered, truncated, another issuer's,
+    /// an unknown or retired key id, not sealed), and the errors of
+    /// [`import_state`](Self::import_state).
+    pub fn import_sealed(
+        &self,
+        issuer: &str,
+        sealer: &crate::seal::Sealer,
+        sealed: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), GateError> {
+        let entry = self.issuer(issuer)?;
+        let result = entry.lock().import_sealed(sealer, sealed, now);
+        result.map_err(|e| GateError::keys(issuer, e))
+    }
+
     /// The configured issuers, in order.
     pub fn issuers(&self) -> impl Iterator<Item = &str> {
         self.issuers.iter().map(|i| i.config.issuer.as_str())

@@ -44,6 +44,7 @@ use super::KeySet;
 use super::cache::{CacheConfig, CacheError, CacheState, JwksCache, Lookup, add};
 use super::discovery::{DiscoveryError, DiscoveryOptions, ProviderMetadata, printable};
 use super::plan::{FetchKind, FetchPlan, FetchReason};
+use crate::seal::{PURPOSE_ISSUER_KEYS, SealError, Sealer};
 
 /// How an issuer's keys are found, cached and refreshed.
 #[derive(Debug, Clone)]
@@ -162,6 +163,11 @@ pub enum KeysError {
     /// `jwks_uri` was known.
     #[error("the issuer's jwks uri is not known yet")]
     NoJwksUri,
+    /// A sealed state could not be sealed or opened (altered, sealed for
+    /// another issuer, under an unknown or retired key, or not sealed at
+    /// all). Nothing was applied: treat the state as absent and refetch.
+    #[error(transparent)]
+    Sealed(#[from] SealError),
 }
 
 /// Discovery progress for an issuer whose `jwks_uri` comes from discovery.
@@ -631,6 +637,56 @@ impl IssuerKeys {
         // runs from here.
         self.discovery.applied_at.get_or_insert(now);
         Ok(())
+    }
+}
+
+impl IssuerKeys {
+    /// The key set state sealed with `sealer` for this issuer (purpose
+    /// [`PURPOSE_ISSUER_KEYS`], subject the issuer), as unpadded base64url
+    /// text to persist in KV or Redis. `None` before the `jwks_uri` is
+    /// known. See [`crate::seal`] for what sealing protects.
+    ///
+    /// # Errors
+    /// [`KeysError::Sealed`] when sealing fails (state over the sealer's
+    /// size limit, random number generator failure).
+    pub fn export_sealed(&self, sealer: &Sealer) -> Result<Option<String>, KeysError> {
+        let Some(state) = self.export_state() else {
+            return Ok(None);
+        };
+        let json = serde_json::to_vec(&state).map_err(|_| CacheError::StateCorrupt {
+            reason: "state does not serialise",
+        })?;
+        Ok(Some(sealer.seal_to_string(
+            PURPOSE_ISSUER_KEYS,
+            &self.issuer,
+            &json,
+        )?))
+    }
+
+    /// Opens a state sealed by [`export_sealed`](Self::export_sealed) for
+    /// this issuer and restores it as [`import_state`](Self::import_state)
+    /// does (an older key set never rolls the keys back). Sealing is
+    /// required: a plain JSON state is refused.
+    ///
+    /// # Errors
+    /// [`KeysError::Sealed`] when the text does not open for this issuer
+    /// (altered, truncated, another issuer's or purpose's, an unknown or
+    /// retired key id, or not sealed); nothing is applied and the state is
+    /// to be treated as absent (refetch). [`KeysError::Cache`] with
+    /// [`CacheError::StateCorrupt`] when the opened text is not a key state,
+    /// and what [`import_state`](Self::import_state) returns.
+    pub fn import_sealed(
+        &mut self,
+        sealer: &Sealer,
+        sealed: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), KeysError> {
+        let json = sealer.open_str(PURPOSE_ISSUER_KEYS, &self.issuer, sealed)?;
+        let state: CacheState =
+            serde_json::from_slice(&json).map_err(|_| CacheError::StateCorrupt {
+                reason: "sealed state is not a key state",
+            })?;
+        self.import_state(&state, now)
     }
 }
 
