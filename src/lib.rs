@@ -12,9 +12,12 @@
 )]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "worker")]
+pub mod driver;
 pub mod error;
 pub mod extract;
 pub mod gate;
+#[cfg(feature = "httpsig")]
 pub mod httpsig;
 mod jose;
 pub mod jwk;
@@ -23,6 +26,7 @@ pub mod oidc;
 pub mod policy;
 pub mod response;
 pub mod secret;
+#[cfg(feature = "sigv4")]
 pub mod sigv4;
 mod text;
 pub mod time;
@@ -37,6 +41,7 @@ pub use secret::Secret;
 #[doc(hidden)]
 pub mod __fuzz {
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    #[cfg(feature = "httpsig")]
     pub use crate::httpsig::fields::{
         BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
         parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
@@ -81,6 +86,7 @@ pub mod __fuzz {
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern, profile_request_path,
     };
+    #[cfg(feature = "sigv4")]
     pub use crate::sigv4::fuzz::{
         AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
         canonical_query as sigv4_canonical_query, parse_authorization as sigv4_parse_authorization,
