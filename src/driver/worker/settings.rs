@@ -180,8 +180,10 @@ impl Settings {
         if let Some(uri) = &self.jwks_uri {
             issuer = issuer.with_jwks_uri(uri.as_str());
         }
-        let mut cache = CacheConfig::default();
-        cache.allow_http_loopback = self.allow_http_loopback;
+        let cache = CacheConfig {
+            allow_http_loopback: self.allow_http_loopback,
+            ..CacheConfig::default()
+        };
         let mut config = GateConfig::new([issuer])
             .with_policy(policy)
             .with_cache(cache);

@@ -60,15 +60,17 @@ impl Upstream {
             reason: e.to_string(),
         };
         let make = |names: &[&str]| -> Result<Signer, WorkerError> {
-            let mut config = SignerConfig::default();
-            config.label = UPSTREAM_SIGNATURE_LABEL.to_owned();
-            config.components = names
-                .iter()
-                .map(|n| Component::try_from_name(n))
-                .collect::<Result<_, _>>()
-                .map_err(invalid)?;
-            // The body streams through unread; it is not covered.
-            config.content_digest = None;
+            let config = SignerConfig {
+                label: UPSTREAM_SIGNATURE_LABEL.to_owned(),
+                components: names
+                    .iter()
+                    .map(|n| Component::try_from_name(n))
+                    .collect::<Result<_, _>>()
+                    .map_err(invalid)?,
+                // The body streams through unread; it is not covered.
+                content_digest: None,
+                ..SignerConfig::default()
+            };
             let key = SigningKey::try_from_hmac_sha256(key_id, key).map_err(invalid)?;
             Signer::new(key, config).map_err(invalid)
         };
