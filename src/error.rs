@@ -30,12 +30,14 @@ pub enum Error {
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
     /// AWS SigV4 signing or verification failed.
+    #[cfg(feature = "sigv4")]
     #[error(transparent)]
     SigV4(#[from] crate::sigv4::SigV4Error),
     /// A gate could not be built, or was fed a response it cannot place.
     #[error(transparent)]
     Gate(#[from] crate::gate::GateError),
     /// HTTP Message Signatures signing or verification failed.
+    #[cfg(feature = "httpsig")]
     #[error(transparent)]
     HttpSig(#[from] crate::httpsig::HttpSigError),
     /// A request could not be forwarded (request line, Host, transfer

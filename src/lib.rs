@@ -12,12 +12,13 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(any(feature = "tokio", feature = "hyper-server"))]
+#[cfg(any(feature = "tokio", feature = "hyper-server", feature = "worker"))]
 pub mod driver;
 pub mod error;
 pub mod extract;
 pub mod forward;
 pub mod gate;
+#[cfg(feature = "httpsig")]
 pub mod httpsig;
 mod jose;
 pub mod jwk;
@@ -27,6 +28,7 @@ pub mod policy;
 pub mod response;
 pub mod seal;
 pub mod secret;
+#[cfg(feature = "sigv4")]
 pub mod sigv4;
 mod text;
 pub mod time;
@@ -41,6 +43,7 @@ pub use secret::Secret;
 #[doc(hidden)]
 pub mod __fuzz {
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    #[cfg(feature = "httpsig")]
     pub use crate::httpsig::fields::{
         BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
         parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
@@ -85,6 +88,7 @@ pub mod __fuzz {
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern, profile_request_path,
     };
+    #[cfg(feature = "sigv4")]
     pub use crate::sigv4::fuzz::{
         AuthorizationHeader as SigV4AuthorizationHeader, canonical_path as sigv4_canonical_path,
         canonical_query as sigv4_canonical_query, parse_authorization as sigv4_parse_authorization,

@@ -13,6 +13,7 @@ pub const DEFAULT_LEEWAY: Duration = Duration::seconds(60);
 
 /// Converts a NumericDate (seconds since the Unix epoch) to a time, or `None`
 /// when it is out of the representable range.
+#[cfg(feature = "httpsig")]
 pub(crate) fn from_unix(secs: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(secs).ok()
 }

@@ -10,6 +10,7 @@
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
+//! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch`, key state in KV, refresh with `waitUntil`; wasm32 only for the runtime part |
 //! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
 //!
 //! An axum API behind the Gate (features `axum` and `hyper-client`):
@@ -47,3 +48,5 @@ pub mod server;
 pub mod stats;
 #[cfg(feature = "tower")]
 pub mod tower;
+#[cfg(feature = "worker")]
+pub mod worker;

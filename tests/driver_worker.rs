@@ -1,16 +1,20 @@
-//! The Worker's pure part with a simulated IdP: tokens minted with ring
-//! (ES256), key fetches answered by hand, the KV state round-tripped.
+//! The Worker driver's runtime-independent half (`edge_auth::driver::worker`)
+//! with a simulated IdP: tokens minted with ring (ES256), key fetches
+//! answered by hand, the KV state round-tripped between two "isolates". The
+//! Workers runtime itself is exercised end to end by tests/worker.rs.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use edge_auth::httpsig::{KeyRing, Verifier, VerifierConfig, VerifyingKey};
+use edge_auth::driver::worker::*;
+use edge_auth::gate::{FetchKind, Outcome};
+use edge_auth::httpsig::{Component, KeyRing, Verifier, VerifierConfig, VerifyingKey};
+use edge_auth::{Principal, Secret};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use serde_json::{Value, json};
-
-use edge_auth::gate::FetchKind;
-
-use super::*;
+use serde_json::json;
+use time::OffsetDateTime;
 
 const ISS: &str = "https://idp.example.com";
 const AUD: &str = "api://orders";
@@ -81,8 +85,12 @@ fn vars(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| all.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
 }
 
-fn authorizer(extra: &[(&str, &str)]) -> Authorizer {
-    Authorizer::from_settings(&Settings::from_vars(vars(extra)).unwrap()).unwrap()
+fn settings(extra: &[(&str, &str)]) -> Settings {
+    Settings::from_vars(vars(extra)).unwrap()
+}
+
+fn gate(extra: &[(&str, &str)]) -> WorkerGate {
+    settings(extra).gate().unwrap()
 }
 
 fn parts(path: &str, token: Option<&str>) -> Parts {
@@ -94,26 +102,39 @@ fn parts(path: &str, token: Option<&str>) -> Parts {
     builder.body(()).unwrap().into_parts().0
 }
 
-/// Runs the glue's loop natively: fetches answered from `idp`, at most two.
-fn decide(a: &Authorizer, idp: &Idp, parts: &Parts, fetches: &mut usize) -> Outcome {
-    for _ in 0..=MAX_FETCHES_PER_REQUEST {
-        match a.check(parts, None, now()) {
-            Outcome::FetchKeys(plan) => {
+/// Runs the driver's loop as `authorize` does, natively: KV holds `kv`
+/// (written back on change), fetches are answered from `idp`.
+fn run(
+    g: &WorkerGate,
+    idp: &Idp,
+    parts: &Parts,
+    kv: &mut Option<String>,
+    fetches: &mut usize,
+) -> Step {
+    let mut mine = 0;
+    for _ in 0..g.max_steps() {
+        match g.step(parts, None, mine, now()) {
+            Step::Restore { issuer } => {
+                assert_eq!(issuer, ISS);
+                if let Some(text) = kv.as_deref() {
+                    g.restore(&issuer, text, now()).unwrap();
+                }
+            }
+            Step::Fetch(plan) => {
+                mine += 1;
                 *fetches += 1;
                 assert_eq!(plan.url(), format!("{ISS}/jwks"));
-                a.apply_fetch_response(
-                    &plan,
-                    StatusCode::OK,
-                    &HeaderMap::new(),
-                    &idp.jwks(),
-                    now(),
-                )
-                .unwrap();
+                let state = g
+                    .apply_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+                    .unwrap();
+                if let Some(state) = state {
+                    *kv = Some(state);
+                }
             }
-            outcome => return outcome,
+            done => return done,
         }
     }
-    panic!("still fetching after {MAX_FETCHES_PER_REQUEST} fetches")
+    panic!("the loop did not end within max_steps")
 }
 
 #[test]
@@ -130,8 +151,7 @@ fn settings_require_policy_issuer_and_audience() {
 #[test]
 fn invalid_policy_is_a_configuration_error() {
     for policy in ["{", "[]", r#"{"rules": [{"id": "x"}]}"#] {
-        let settings = Settings::from_vars(vars(&[(POLICY_VAR, policy)])).unwrap();
-        let err = Authorizer::from_settings(&settings).unwrap_err();
+        let err = settings(&[(POLICY_VAR, policy)]).gate().unwrap_err();
         assert!(
             matches!(
                 err,
@@ -143,14 +163,14 @@ fn invalid_policy_is_a_configuration_error() {
             "{policy}: {err}"
         );
     }
-    assert_eq!(server_error().status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(bad_gateway().status(), StatusCode::BAD_GATEWAY);
 }
 
 #[test]
 fn audiences_are_comma_separated() {
-    let settings = Settings::from_vars(vars(&[(AUDIENCE_VAR, "a, b,,c")])).unwrap();
-    assert_eq!(settings.audiences, ["a", "b", "c"]);
+    assert_eq!(
+        settings(&[(AUDIENCE_VAR, "a, b,,c")]).audiences,
+        ["a", "b", "c"]
+    );
 }
 
 #[test]
@@ -168,12 +188,9 @@ fn origin_needs_an_upstream_key_and_a_bare_url() {
         "https://o.example/app",
         "https://u@o.example",
     ] {
-        let settings = Settings::from_vars(vars(&[
-            (ORIGIN_VAR, origin),
-            (UPSTREAM_KEY_VAR, UPSTREAM_KEY),
-        ]))
-        .unwrap();
-        let err = Authorizer::from_settings(&settings).unwrap_err();
+        let err = settings(&[(ORIGIN_VAR, origin), (UPSTREAM_KEY_VAR, UPSTREAM_KEY)])
+            .upstream()
+            .unwrap_err();
         assert!(
             matches!(
                 err,
@@ -185,12 +202,11 @@ fn origin_needs_an_upstream_key_and_a_bare_url() {
             "{origin}: {err}"
         );
     }
-    let settings = Settings::from_vars(vars(&[
+    let s = settings(&[
         (ORIGIN_VAR, "https://origin.example"),
         (UPSTREAM_KEY_VAR, "short"),
-    ]))
-    .unwrap();
-    let err = Authorizer::from_settings(&settings).unwrap_err();
+    ]);
+    let err = s.upstream().unwrap_err();
     assert!(
         matches!(
             err,
@@ -202,9 +218,10 @@ fn origin_needs_an_upstream_key_and_a_bare_url() {
         "{err}"
     );
     assert!(
-        !format!("{settings:?}").contains("short"),
+        !format!("{s:?}").contains("short"),
         "the key must not be printed"
     );
+    assert!(settings(&[]).upstream().unwrap().is_none());
 }
 
 #[test]
@@ -217,16 +234,14 @@ fn role_presets_and_claims() {
         "keycloak:app",
         "auth0:https://ex.com",
     ] {
-        let settings = Settings::from_vars(vars(&[(ROLES_PRESET_VAR, preset)])).unwrap();
-        Authorizer::from_settings(&settings).unwrap();
+        settings(&[(ROLES_PRESET_VAR, preset)]).gate().unwrap();
     }
     for (var, value) in [
         (ROLES_PRESET_VAR, "entra_id"),
         (ROLES_PRESET_VAR, "nope"),
         (ROLES_CLAIM_VAR, "/a~2"),
     ] {
-        let settings = Settings::from_vars(vars(&[(var, value)])).unwrap();
-        let err = Authorizer::from_settings(&settings).unwrap_err();
+        let err = settings(&[(var, value)]).gate().unwrap_err();
         assert!(
             matches!(err, WorkerError::Invalid { var: v, .. } if v == var),
             "{value}: {err}"
@@ -237,27 +252,27 @@ fn role_presets_and_claims() {
 #[test]
 fn http_loopback_jwks_only_when_allowed() {
     let jwks = (JWKS_URI_VAR, "http://127.0.0.1:8080/jwks");
-    let settings = Settings::from_vars(vars(&[jwks])).unwrap();
-    assert!(Authorizer::from_settings(&settings).is_err());
-    let settings = Settings::from_vars(vars(&[jwks, (ALLOW_HTTP_LOOPBACK_VAR, "1")])).unwrap();
-    Authorizer::from_settings(&settings).unwrap();
+    assert!(settings(&[jwks]).gate().is_err());
+    settings(&[jwks, (ALLOW_HTTP_LOOPBACK_VAR, "1")])
+        .gate()
+        .unwrap();
 }
 
 #[test]
 fn no_token_is_401_and_anonymous_route_passes() {
-    let a = authorizer(&[]);
-    let Outcome::Deny(rejection) = a.check(&parts("/api/x", None), None, now()) else {
+    let g = gate(&[]);
+    let Step::Deny(rejection) = g.step(&parts("/api/x", None), None, 0, now()) else {
         panic!("expected a deny");
     };
-    let response = rejection_response(&rejection);
+    let response = rejection.to_response();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.headers()[header::WWW_AUTHENTICATE],
         r#"Bearer realm="edge-auth""#
     );
     assert!(matches!(
-        a.check(&parts("/healthz", None), None, now()),
-        Outcome::Allow {
+        g.step(&parts("/healthz", None), None, 0, now()),
+        Step::Allow {
             principal: None,
             ..
         }
@@ -265,18 +280,50 @@ fn no_token_is_401_and_anonymous_route_passes() {
 }
 
 #[test]
+fn kv_is_asked_once_before_the_first_fetch() {
+    let (g, idp) = (gate(&[]), Idp::new());
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Restore { .. }));
+    // KV was empty: the next step fetches, and so does a concurrent request.
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch(_)));
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch(_)));
+}
+
+#[test]
+fn without_kv_the_first_step_fetches() {
+    let mut s = settings(&[]);
+    s.options = s.options.with_kv_binding(None);
+    let (g, idp) = (s.gate().unwrap(), Idp::new());
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch(_)));
+}
+
+#[test]
+fn fetches_are_bounded_then_503() {
+    let (g, idp) = (gate(&[]), Idp::new());
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Restore { .. }));
+    let max = g.options().max_fetches;
+    let Step::Deny(rejection) = g.step(&p, None, max, now()) else {
+        panic!("expected 503 after {max} fetches");
+    };
+    assert_eq!(rejection.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(g.max_steps(), 1 + max + 1);
+}
+
+#[test]
 fn token_with_role_passes_wrong_role_is_403_and_keys_are_reused() {
-    let (a, idp, mut fetches) = (authorizer(&[]), Idp::new(), 0);
+    let (g, idp, mut kv, mut fetches) = (gate(&[]), Idp::new(), None, 0);
     let reader = parts("/api/x", Some(&idp.token("alice", &["reader"])));
-    let Outcome::Allow {
+    let Step::Allow {
         principal: Some(p), ..
-    } = decide(&a, &idp, &reader, &mut fetches)
+    } = run(&g, &idp, &reader, &mut kv, &mut fetches)
     else {
         panic!("expected allow");
     };
     assert_eq!(p.subject.as_deref(), Some("alice"));
     let writer = parts("/api/x", Some(&idp.token("bob", &["writer"])));
-    let Outcome::Deny(rejection) = decide(&a, &idp, &writer, &mut fetches) else {
+    let Step::Deny(rejection) = run(&g, &idp, &writer, &mut kv, &mut fetches) else {
         panic!("expected deny");
     };
     assert_eq!(rejection.status(), StatusCode::FORBIDDEN);
@@ -285,58 +332,62 @@ fn token_with_role_passes_wrong_role_is_403_and_keys_are_reused() {
 
 #[test]
 fn key_state_round_trips_through_kv_and_is_written_only_on_change() {
-    let (a, idp, mut fetches) = (authorizer(&[]), Idp::new(), 0);
+    let (a, idp, mut kv, mut fetches) = (gate(&[]), Idp::new(), None, 0);
     let token = idp.token("alice", &["reader"]);
-    let Outcome::FetchKeys(plan) = a.check(&parts("/api/x", Some(&token)), None, now()) else {
-        panic!("expected a fetch");
-    };
-    let saved = a
-        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
-        .unwrap()
-        .expect("a new state to write");
-    // The same answer again leaves the state as it was: nothing to write.
-    let again = a
-        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
-        .unwrap();
-    assert_eq!(again, None);
-
-    // Another isolate starts from KV and needs no fetch.
-    let b = authorizer(&[]);
-    b.restore_state(&saved, now()).unwrap();
+    let p = parts("/api/x", Some(&token));
     assert!(matches!(
-        decide(&b, &idp, &parts("/api/x", Some(&token)), &mut fetches),
-        Outcome::Allow { .. }
+        run(&a, &idp, &p, &mut kv, &mut fetches),
+        Step::Allow { .. }
     ));
-    assert_eq!(fetches, 0);
+    assert_eq!(fetches, 1);
+    let saved = kv.clone().expect("a state written to KV");
+    assert_eq!(kv_key(ISS), format!("jwks:{ISS}"));
+
+    // The same answer again leaves the state as it was: nothing to write.
+    let Outcome::Allow { .. } = a.check(&p, None, now()) else {
+        panic!("keys are held");
+    };
+    let b = gate(&[]);
+    let Step::Restore { .. } = b.step(&p, None, 0, now()) else {
+        panic!("a cold isolate asks KV first");
+    };
+    b.restore(ISS, &saved, now()).unwrap();
+    let Step::Allow { .. } = b.step(&p, None, 0, now()) else {
+        panic!("another isolate starts from KV and needs no fetch");
+    };
 
     // Corrupt or foreign states are refused (and the Gate fetches instead).
-    let c = authorizer(&[]);
-    assert!(c.restore_state("{", now()).is_err());
+    let c = gate(&[]);
+    assert!(c.restore(ISS, "{", now()).is_err());
     let foreign = saved.replace(ISS, "https://evil.example");
-    let err = c.restore_state(&foreign, now()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            WorkerError::Invalid {
-                var: JWKS_KV_BINDING,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(matches!(
-        c.check(&parts("/api/x", Some(&token)), None, now()),
-        Outcome::FetchKeys(_)
-    ));
+    let err = c.restore(ISS, &foreign, now()).unwrap_err();
+    assert!(matches!(err, WorkerError::State { .. }), "{err}");
+    assert!(matches!(c.check(&p, None, now()), Outcome::FetchKeys(_)));
+}
+
+#[test]
+fn an_unchanged_key_set_is_not_written_again() {
+    let (g, idp) = (gate(&[]), Idp::new());
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    let Outcome::FetchKeys(plan) = g.check(&p, None, now()) else {
+        panic!("expected a fetch");
+    };
+    let first = g
+        .apply_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap();
+    assert!(first.is_some());
+    let again = g
+        .apply_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap();
+    assert_eq!(again, None);
 }
 
 #[test]
 fn discovery_writes_no_state_then_the_key_set_does() {
-    let a = authorizer(&[(JWKS_URI_VAR, "")]);
+    let g = gate(&[(JWKS_URI_VAR, "")]);
     let idp = Idp::new();
-    let token = idp.token("alice", &["reader"]);
-    let p = parts("/api/x", Some(&token));
-    let Outcome::FetchKeys(plan) = a.check(&p, None, now()) else {
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    let Outcome::FetchKeys(plan) = g.check(&p, None, now()) else {
         panic!("expected discovery");
     };
     assert_eq!(plan.kind(), FetchKind::Discovery);
@@ -350,8 +401,8 @@ fn discovery_writes_no_state_then_the_key_set_does() {
         "response_types_supported": ["code"], "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
     });
-    let written = a
-        .apply_fetch_response(
+    let written = g
+        .apply_response(
             &plan,
             StatusCode::OK,
             &HeaderMap::new(),
@@ -360,26 +411,29 @@ fn discovery_writes_no_state_then_the_key_set_does() {
         )
         .unwrap();
     assert_eq!(written, None, "an empty key state must not reach KV");
-    let Outcome::FetchKeys(plan) = a.check(&p, None, now()) else {
+    let Outcome::FetchKeys(plan) = g.check(&p, None, now()) else {
         panic!("expected the key set fetch");
     };
     assert_eq!(
         (plan.kind(), plan.url()),
         (FetchKind::Jwks, format!("{ISS}/keys").as_str())
     );
-    let written = a
-        .apply_fetch_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+    let written = g
+        .apply_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
         .unwrap();
     assert!(written.is_some());
-    assert!(matches!(a.check(&p, None, now()), Outcome::Allow { .. }));
+    assert!(matches!(g.check(&p, None, now()), Outcome::Allow { .. }));
 }
 
 #[test]
 fn allowed_request_is_rewritten_signed_and_verifiable() {
-    let a = authorizer(&[
+    let upstream = settings(&[
         (ORIGIN_VAR, "http://127.0.0.1:9000"),
         (UPSTREAM_KEY_VAR, UPSTREAM_KEY),
-    ]);
+    ])
+    .upstream()
+    .unwrap()
+    .unwrap();
     let mut p = parts("/api/x?q=1", None);
     p.headers
         .insert(SUBJECT_HEADER, HeaderValue::from_static("mallory"));
@@ -388,10 +442,7 @@ fn allowed_request_is_rewritten_signed_and_verifiable() {
     let mut principal = Principal::new("ali,ce\u{e9}");
     principal.roles.insert("reader".into());
     principal.roles.insert("a b".into());
-    assert!(matches!(
-        a.prepare_upstream(&mut p, Some(&principal), now()).unwrap(),
-        Route::Origin
-    ));
+    upstream.prepare(&mut p, Some(&principal), now()).unwrap();
     assert_eq!(p.uri, "http://127.0.0.1:9000/api/x?q=1");
     assert_eq!(p.headers[SUBJECT_HEADER], "ali%2Cce%C3%A9");
     assert_eq!(p.headers[ROLES_HEADER], "a%20b,reader");
@@ -415,6 +466,7 @@ fn allowed_request_is_rewritten_signed_and_verifiable() {
         "@method",
         "@authority",
         "@path",
+        "@query",
         SUBJECT_HEADER,
         ROLES_HEADER,
     ]
@@ -442,44 +494,25 @@ fn allowed_request_is_rewritten_signed_and_verifiable() {
 
     // Anonymous: no identity headers, still signed.
     let mut p = parts("/healthz", None);
-    assert!(matches!(
-        a.prepare_upstream(&mut p, None, now()).unwrap(),
-        Route::Origin
-    ));
+    upstream.prepare(&mut p, None, now()).unwrap();
     assert!(p.headers.get(SUBJECT_HEADER).is_none());
     assert!(p.headers.contains_key("signature-input"));
-}
-
-#[test]
-fn without_origin_the_worker_answers_with_the_identity() {
-    let a = authorizer(&[]);
-    let mut principal = Principal::new("alice");
-    principal.roles.insert("reader".into());
-    let Route::Respond(response) = a
-        .prepare_upstream(&mut parts("/api/x", None), Some(&principal), now())
-        .unwrap()
-    else {
-        panic!("no origin configured");
-    };
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = serde_json::from_str(response.body()).unwrap();
-    assert_eq!(body, json!({"subject": "alice", "roles": ["reader"]}));
 }
 
 #[test]
 fn country_comes_from_cf_then_header() {
     let policy = r#"{"rules": [{"id": "de", "match": {"paths": ["/**"]},
         "require": {"anonymous": true, "country": ["DE"]}, "effect": "allow"}]}"#;
-    let a = authorizer(&[(POLICY_VAR, policy)]);
+    let g = gate(&[(POLICY_VAR, policy)]);
     let mut p = parts("/x", None);
     assert!(matches!(
-        a.check(&p, Some("DE"), now()),
+        g.check(&p, Some("DE"), now()),
         Outcome::Allow { .. }
     ));
-    assert!(matches!(a.check(&p, None, now()), Outcome::Deny(_)));
+    assert!(matches!(g.check(&p, None, now()), Outcome::Deny(_)));
     p.headers
         .insert("cf-ipcountry", HeaderValue::from_static("DE"));
-    assert!(matches!(a.check(&p, None, now()), Outcome::Allow { .. }));
+    assert!(matches!(g.check(&p, None, now()), Outcome::Allow { .. }));
 }
 
 #[test]
@@ -497,22 +530,22 @@ fn clock_millis_convert_exactly() {
 
 #[test]
 fn background_fetches_refresh_ahead_only_once_keys_are_held() {
-    let (a, idp, mut fetches) = (authorizer(&[]), Idp::new(), 0);
+    let (g, idp, mut kv, mut fetches) = (gate(&[]), Idp::new(), None, 0);
     // A cold isolate runs nothing in the background.
-    assert!(a.background_fetches(now()).is_empty());
-    let token = idp.token("alice", &["reader"]);
+    assert!(g.background_fetches(now()).is_empty());
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
     assert!(matches!(
-        decide(&a, &idp, &parts("/api/x", Some(&token)), &mut fetches),
-        Outcome::Allow { .. }
+        run(&g, &idp, &p, &mut kv, &mut fetches),
+        Step::Allow { .. }
     ));
     assert_eq!(fetches, 1);
     // Fresh keys: nothing due yet.
-    assert!(a.background_fetches(now()).is_empty());
+    assert!(g.background_fetches(now()).is_empty());
     // Near the end of the key set's lifetime the refresh is handed out
     // once, to run after a response.
     let later = now() + time::Duration::hours(23);
-    let plans = a.background_fetches(later);
+    let plans = g.background_fetches(later);
     assert_eq!(plans.len(), 1, "{plans:?}");
     assert_eq!(plans[0].url(), format!("{ISS}/jwks"));
-    assert!(a.background_fetches(later).is_empty());
+    assert!(g.background_fetches(later).is_empty());
 }

@@ -1,0 +1,240 @@
+//! The Workers I/O around [`WorkerGate`]: the clock (`Date::now`), the key
+//! fetches (`Fetch`), KV reads and writes, `waitUntil` refreshes, and the
+//! request to the origin.
+
+use http::{HeaderMap, StatusCode};
+use time::OffsetDateTime;
+use worker::{
+    Context, Date, Env, Fetch, Headers, HttpRequest, Method, Request, RequestInit, Response,
+    console_error, console_log, console_warn,
+};
+
+use super::{Step, WorkerGate, kv_key, time_from_unix_millis};
+use crate::Principal;
+use crate::gate::FetchPlan;
+use crate::policy::Decision;
+use crate::response::Rejection;
+
+/// A request the Gate let through.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Authorized {
+    /// The request as received, to forward or answer.
+    pub request: HttpRequest,
+    /// Who made it (`None`: an anonymous route reached without a token).
+    pub principal: Option<Box<Principal>>,
+    /// The policy decision, for the audit log.
+    pub decision: Decision,
+    /// The `now` the request was checked at.
+    pub now: OffsetDateTime,
+}
+
+/// Checks `req` with `gate`: fetches the keys it needs (KV first, then the
+/// issuer, at most [`WorkerOptions::max_fetches`](super::WorkerOptions)
+/// times), writes a changed key state to KV and refreshes keys after the
+/// response (`ctx.wait_until`).
+///
+/// # Errors
+/// The response to send back when the request is refused: 401 / 403 with
+/// an RFC 6750 challenge, 400, or 503 when the issuer's keys cannot be
+/// had; 500 when the clock cannot be read. The reason goes to the log,
+/// never to the client.
+pub async fn authorize(
+    req: HttpRequest,
+    env: &Env,
+    ctx: &Context,
+    gate: &WorkerGate,
+) -> Result<Authorized, Response> {
+    let now = match time_from_unix_millis(Date::now().as_millis()) {
+        Ok(now) => now,
+        Err(why) => {
+            console_error!("edge-auth: {why}");
+            return Err(plain(500, "internal server error\n"));
+        }
+    };
+    let (parts, body) = req.into_parts();
+    let country = parts
+        .extensions
+        .get::<worker::Cf>()
+        .and_then(worker::Cf::country);
+    let mut fetches = 0;
+    for _ in 0..gate.max_steps() {
+        match gate.step(&parts, country.as_deref(), fetches, now) {
+            Step::Allow {
+                principal,
+                decision,
+            } => {
+                if principal.is_some() {
+                    // A verified token: keys are held, keep them fresh.
+                    refresh_in_background(gate, env, ctx);
+                }
+                return Ok(Authorized {
+                    request: http::Request::from_parts(parts, body),
+                    principal,
+                    decision,
+                    now,
+                });
+            }
+            Step::Deny(rejection) => {
+                console_log!(
+                    "edge-auth: {} {} denied {}: {}",
+                    parts.method,
+                    parts.uri.path(),
+                    rejection.status().as_u16(),
+                    rejection.reason().unwrap_or("-")
+                );
+                return Err(rejection_response(&rejection));
+            }
+            Step::Restore { issuer } => restore(gate, env, &issuer, now).await,
+            Step::Fetch(plan) => {
+                fetches += 1;
+                if let Some(state) = fetch_and_apply(gate, &plan, now).await {
+                    if let Some(binding) = gate.options().kv_binding.clone() {
+                        let key = kv_key(plan.issuer());
+                        ctx.wait_until(persist(env.clone(), binding, key, state));
+                    }
+                }
+            }
+        }
+    }
+    console_warn!("edge-auth: keys still missing after {fetches} fetches");
+    Err(rejection_response(&Rejection::unavailable(
+        "the issuer's keys are unavailable",
+    )))
+}
+
+#[cfg(feature = "httpsig")]
+impl Authorized {
+    /// Sends the request to `upstream`'s origin, rewritten and signed
+    /// ([`Upstream::prepare`](super::Upstream::prepare)), and returns its
+    /// answer; 500 when the request cannot be prepared, 502 when the origin
+    /// does not answer (the reason goes to the log).
+    pub async fn forward(self, upstream: &super::Upstream) -> Response {
+        let (mut parts, body) = self.request.into_parts();
+        if let Err(why) = upstream.prepare(&mut parts, self.principal.as_deref(), self.now) {
+            console_error!("edge-auth: {why}");
+            return plain(500, "internal server error\n");
+        }
+        let sent = async {
+            let request = Request::try_from(http::Request::from_parts(parts, body))?;
+            Fetch::Request(request).send().await
+        };
+        match sent.await {
+            Ok(response) => response,
+            Err(e) => {
+                console_error!("edge-auth: the origin did not answer: {e}");
+                plain(502, "bad gateway\n")
+            }
+        }
+    }
+}
+
+/// The response for a rejection: the library's status, `WWW-Authenticate`
+/// and `Cache-Control: no-store`, an empty body.
+fn rejection_response(rejection: &Rejection) -> Response {
+    Response::try_from(rejection.to_response().map(|()| String::new()))
+        .unwrap_or_else(|_| plain(500, "internal server error\n"))
+}
+
+/// A bare text answer that no cache keeps.
+fn plain(status: u16, body: &str) -> Response {
+    let headers = Headers::new();
+    // Setting a valid name to a valid value does not fail.
+    let _ = headers.set("content-type", "text/plain; charset=utf-8");
+    let _ = headers.set("cache-control", "no-store");
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.as_bytes().to_vec())
+}
+
+async fn restore(gate: &WorkerGate, env: &Env, issuer: &str, now: OffsetDateTime) {
+    let Some(binding) = gate.options().kv_binding.as_deref() else {
+        return;
+    };
+    let kv = match env.kv(binding) {
+        Ok(kv) => kv,
+        Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
+    };
+    match kv.get(&kv_key(issuer)).text().await {
+        Ok(Some(text)) => match gate.restore(issuer, &text, now) {
+            Ok(()) => console_log!("edge-auth: key state restored from KV"),
+            Err(e) => console_warn!("edge-auth: ignoring the key state in KV: {e}"),
+        },
+        Ok(None) => {}
+        Err(e) => console_warn!("edge-auth: KV read failed: {e}"),
+    }
+}
+
+/// Writes a key state to KV for other isolates.
+async fn persist(env: Env, binding: String, key: String, state: String) {
+    let kv = match env.kv(&binding) {
+        Ok(kv) => kv,
+        Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
+    };
+    let put = match kv.put(&key, state) {
+        Ok(put) => put,
+        Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
+    };
+    if let Err(e) = put.execute().await {
+        console_warn!("edge-auth: KV write failed: {e}");
+    }
+}
+
+/// Runs the Gate's background fetches after the response is sent.
+fn refresh_in_background(gate: &WorkerGate, env: &Env, ctx: &Context) {
+    let Ok(now) = time_from_unix_millis(Date::now().as_millis()) else {
+        return;
+    };
+    let plans = gate.background_fetches(now);
+    if plans.is_empty() {
+        return;
+    }
+    let (gate, env) = (gate.clone(), env.clone());
+    ctx.wait_until(async move {
+        for plan in plans {
+            let Some(state) = fetch_and_apply(&gate, &plan, now).await else {
+                continue;
+            };
+            if let Some(binding) = gate.options().kv_binding.clone() {
+                persist(env.clone(), binding, kv_key(plan.issuer()), state).await;
+            }
+        }
+    });
+}
+
+/// GETs `plan` and applies the answer; the key state to write to KV when
+/// it changed.
+async fn fetch_and_apply(
+    gate: &WorkerGate,
+    plan: &FetchPlan,
+    now: OffsetDateTime,
+) -> Option<String> {
+    let result = async {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get)
+            .with_headers(Headers::from(plan.headers()));
+        let request = Request::new_with_init(plan.url(), &init)?;
+        let mut response = Fetch::Request(request).send().await?;
+        let status = StatusCode::from_u16(response.status_code())?;
+        let headers = HeaderMap::from(response.headers());
+        let body = response.bytes().await?;
+        Ok::<_, worker::Error>((status, headers, body))
+    }
+    .await;
+    let (status, headers, body) = match result {
+        Ok(answer) => answer,
+        Err(e) => {
+            console_warn!("edge-auth: fetching {} failed: {e}", plan.url());
+            gate.apply_failure(plan, &e.to_string(), now);
+            return None;
+        }
+    };
+    match gate.apply_response(plan, status, &headers, &body, now) {
+        Ok(state) => state,
+        Err(e) => {
+            console_warn!("edge-auth: {} refused: {e}", plan.url());
+            None
+        }
+    }
+}
