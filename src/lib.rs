@@ -12,6 +12,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod gate;

@@ -25,19 +25,22 @@
 //! let (parts, ()) = http::Request::get("/orders").body(())?.into_parts();
 //! match gate.check(&parts, &RequestFacts::from_parts(&parts), now) {
 //!     Outcome::Deny(rejection) => assert_eq!(rejection.to_response().status(), 401),
-//!     // `Outcome` is closed: these two arms are all the rest.
-//!     Outcome::Allow { .. } | Outcome::FetchKeys(_) => panic!("a request without a token passed"),
+//!     // `Outcome` is closed: these arms are all the rest.
+//!     Outcome::Allow { .. } | Outcome::FetchKeys(_) | Outcome::Preflight(_) => {
+//!         panic!("a request without a token passed")
+//!     }
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod check;
 mod config;
+mod cors;
 mod error;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use time::OffsetDateTime;
 
 pub use self::config::{GateConfig, IssuerConfig};
@@ -77,6 +80,12 @@ pub enum Outcome {
     /// Fetch [`FetchPlan::url`], give the response to
     /// [`Gate::apply_fetch_response`], then check the request again.
     FetchKeys(FetchPlan),
+    /// An allowed CORS preflight: send this response (204 with the
+    /// `Access-Control-*` and `Vary` headers) and do not forward the
+    /// request. Only a policy with `cors` settings produces it; a refused
+    /// preflight is an [`Outcome::Deny`] (403). Not a denial: the route
+    /// allows the cross-origin request, and no token is needed to say so.
+    Preflight(Response<()>),
 }
 
 #[derive(Debug)]

@@ -281,6 +281,24 @@ pub enum PolicyError {
         /// What is wrong.
         reason: String,
     },
+    /// An entry of the document's `cors` map cannot be compiled, or a rule
+    /// names one that does not exist.
+    #[error("cors settings `{name}`: {source}")]
+    Cors {
+        /// The entry's name.
+        name: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::cors::CorsError,
+    },
+    /// A rule names CORS settings the document's `cors` map does not hold.
+    #[error("rule `{rule}`: cors settings `{name}` are not defined in the document's `cors` map")]
+    UnknownCors {
+        /// The rule's id.
+        rule: String,
+        /// The missing name.
+        name: String,
+    },
 }
 
 /// Shortens a value for an error message so hostile input cannot bloat logs.
