@@ -153,12 +153,24 @@ impl Origin {
         }
         let url = url::Url::parse(value).map_err(|_| CorsError::origin(value, "not a URL"))?;
         let origin = url.origin();
-        let (scheme, host, port) = match &origin {
-            url::Origin::Tuple(scheme, host, port) => (scheme, host, *port),
+        let (scheme, host) = match &origin {
+            url::Origin::Tuple(scheme, host, _) => (scheme, host),
             url::Origin::Opaque(_) => {
                 return Err(CorsError::origin(value, "has no tuple origin"));
             }
         };
+        if let url::Host::Domain(domain) = host {
+            let name = domain.strip_suffix('.').unwrap_or(domain);
+            if !name
+                .split('.')
+                .all(|label| !label.is_empty() && label.bytes().all(is_label_byte))
+            {
+                return Err(CorsError::origin(
+                    value,
+                    "has a host that is not a DNS name (empty label or a character outside letters, digits, `-` and `_`)",
+                ));
+            }
+        }
         let serialized = origin.ascii_serialization();
         // Anything the URL parser dropped or rewrote (path, userinfo,
         // default port, IDNA, IPv4 short forms) makes the value differ from
@@ -169,10 +181,9 @@ impl Origin {
                 "is not a bare `scheme://host[:port]` in canonical form",
             ));
         }
-        let default = url::Url::parse(&serialized)
-            .ok()
-            .and_then(|u| u.port_or_known_default());
-        let port = Some(port).filter(|p| Some(*p) != default);
+        // `Url::port` is `None` for the scheme's default port, so
+        // `https://a.example` and an explicit other port never compare equal.
+        let port = url.port();
         Ok(Self {
             tuple: Some((scheme.clone(), host.to_string(), port)),
             serialized,
@@ -531,7 +542,7 @@ impl Cors {
                         return Err(CorsError::origin(origin, "is not a valid pattern"));
                     };
                     let suffix = host.strip_prefix('x').unwrap_or(&host).to_owned();
-                    if suffix.matches('.').count() < 2 {
+                    if suffix.matches('.').count() < 2 || suffix.ends_with('.') {
                         return Err(CorsError::settings(format!(
                             "pattern `{}` must name a domain of at least two labels",
                             printable(origin, 64)
@@ -671,6 +682,11 @@ impl Cors {
         }
         headers
     }
+}
+
+/// A byte of a DNS label as browsers send it (letters, digits, `-`, `_`).
+fn is_label_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
 /// GET, HEAD and POST need no permission (Fetch "CORS-safelisted method").

@@ -57,4 +57,5 @@ replay_targets!(
     httpsig_verify,
     json_reader,
     httpsig_pkcs8,
+    cors,
 );

@@ -485,6 +485,7 @@ fn keys_survive_idp_outage_and_rotation_applies() {
                 assert_eq!(r.kind(), RejectionKind::InvalidToken, "{r:?}");
                 now += Duration::minutes(5);
             }
+            Outcome::Preflight(r) => panic!("not a preflight: {r:?}"),
         }
     }
     panic!("rotated key never verified");

@@ -241,10 +241,12 @@ impl Policy {
             }
             let mut compiled = compile_rule(rule, config, &self.paths)?;
             if let Some(name) = &rule.cors {
-                let settings = cors.get(name.as_str()).ok_or_else(|| PolicyError::UnknownCors {
-                    rule: rule.id.clone(),
-                    name: clip(name),
-                })?;
+                let settings = cors
+                    .get(name.as_str())
+                    .ok_or_else(|| PolicyError::UnknownCors {
+                        rule: rule.id.clone(),
+                        name: clip(name),
+                    })?;
                 compiled.cors = Some(Arc::clone(settings));
             }
             let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {

@@ -877,7 +877,12 @@ mod glue {
                 );
                 return respond(rejection_response(&rejection));
             }
-            // The loop above only ends on the other two.
+            // An allowed CORS preflight (policy `cors` settings): answered
+            // here, never sent to the origin.
+            Outcome::Preflight(response) => {
+                return respond(response.map(|()| String::new()));
+            }
+            // The loop above only ends on the other three.
             Outcome::FetchKeys(_) => return respond(server_error()),
         };
         match authorizer.prepare_upstream(&mut parts, principal.as_deref(), now) {
