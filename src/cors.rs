@@ -449,8 +449,13 @@ pub fn request_origin(headers: &HeaderMap) -> Result<Option<Origin>, CorsError> 
 /// Copies CORS headers computed by [`Cors::response_headers`] (or the
 /// gate's `cors_headers`) onto a response: each `Access-Control-*` field
 /// replaces any the upstream set (the gate's settings are the truth), `Vary`
-/// is appended so the upstream's own `Vary` survives.
+/// is appended so the upstream's own `Vary` survives. An empty `cors` (a
+/// route without CORS settings) changes nothing: the upstream's own CORS
+/// headers then pass through.
 pub fn apply_to(cors: &HeaderMap, response: &mut HeaderMap) {
+    if cors.is_empty() {
+        return;
+    }
     for name in [
         ACCESS_CONTROL_ALLOW_ORIGIN,
         ACCESS_CONTROL_ALLOW_CREDENTIALS,

@@ -540,6 +540,23 @@ fn apply_to_appends_vary_and_replaces_upstream_acao() {
     assert_eq!(vary, ["Accept-Encoding", "Origin"]);
 }
 
+#[test]
+fn apply_to_without_cors_settings_keeps_upstream_headers() {
+    let mut response = headers(&[("access-control-allow-origin", "https://x.test")]);
+    cors::apply_to(&HeaderMap::new(), &mut response);
+    assert_eq!(response[ACCESS_CONTROL_ALLOW_ORIGIN], "https://x.test");
+    assert!(response.get(VARY).is_none());
+}
+
+#[test]
+fn apply_to_disallowed_origin_removes_upstream_acao() {
+    let cors = app().response_headers(&headers(&[("origin", "https://evil.com")]));
+    let mut response = headers(&[("access-control-allow-origin", "*")]);
+    cors::apply_to(&cors, &mut response);
+    assert!(response.get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert_eq!(response[VARY], "Origin");
+}
+
 // ------------------------------------------------------ policy document
 
 fn cors_policy() -> Policy {
