@@ -6,7 +6,9 @@
 //! Two gate configurations: `gate_minimal` (one issuer, role mapper taking
 //! only `sub`/`iss`, the built-in "authenticated" policy) isolates the
 //! pipeline's own cost; `gate_full` adds the Entra ID role preset and the
-//! shipped 17-rule gateway policy.
+//! shipped 17-rule gateway policy. `gate_check_minimal_cached` is the
+//! minimal gate with the verified-token cache on, on its hit path (the
+//! same token again: no signature verification).
 
 #[path = "../tests/jwt_support/mod.rs"]
 mod jwt_support;
@@ -16,7 +18,7 @@ use std::time::Instant;
 
 use aws_lc_rs::rsa::KeySize;
 use criterion::Criterion;
-use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome, TokenCacheConfig};
 use edge_auth::jwk::{KeySet, KeySetOptions};
 use edge_auth::jwt::{Validation, Validator};
 use edge_auth::oidc::RoleMapper;
@@ -47,6 +49,7 @@ struct Setup {
     validator: Validator,
     minimal: Gate,
     full: Gate,
+    cached: Gate,
     now: OffsetDateTime,
 }
 
@@ -81,6 +84,10 @@ fn setup() -> Setup {
         .with_jwks_uri(JWKS_URI)
         .with_validation(validation);
     let minimal = Gate::new(GateConfig::new([issuer.clone()])).unwrap();
+    let cached = Gate::new(
+        GateConfig::new([issuer.clone()]).with_token_cache(TokenCacheConfig::new(10_000)),
+    )
+    .unwrap();
     let policy_json = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/policies/gateway.json"
@@ -103,6 +110,8 @@ fn setup() -> Setup {
         .0;
     warm(&minimal, &parts, &body, now);
     warm(&full, &parts, &body, now);
+    // Warmed, and the token verified once: every later check is a hit.
+    warm(&cached, &parts, &body, now);
     Setup {
         parts,
         token,
@@ -110,6 +119,7 @@ fn setup() -> Setup {
         validator,
         minimal,
         full,
+        cached,
         now,
     }
 }
@@ -138,7 +148,7 @@ fn ratios(s: &Setup) {
     // bursts, and short rounds let the median and the minimum see past them.
     const PER_ROUND: u32 = 20;
     const ROUNDS: usize = 401;
-    let (mut v, mut m, mut f) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut v, mut m, mut f, mut c) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let time = |out: &mut Vec<f64>, op: &dyn Fn() -> bool| {
         let t = Instant::now();
         for _ in 0..PER_ROUND {
@@ -150,10 +160,11 @@ fn ratios(s: &Setup) {
         time(&mut v, &|| validate(s));
         time(&mut m, &|| check(s, &s.minimal));
         time(&mut f, &|| check(s, &s.full));
+        time(&mut c, &|| check(s, &s.cached));
     }
     let min = |x: &[f64]| x.iter().copied().fold(f64::INFINITY, f64::min);
-    let (vmin, mmin, fmin) = (min(&v), min(&m), min(&f));
-    let (v, m, f) = (median(v), median(m), median(f));
+    let (vmin, mmin, fmin, cmin) = (min(&v), min(&m), min(&f), min(&c));
+    let (v, m, f, c) = (median(v), median(m), median(f), median(c));
     println!(
         "\ngate ratios ({ROUNDS} interleaved rounds of {PER_ROUND}, same run; median / min ns per op):"
     );
@@ -168,18 +179,34 @@ fn ratios(s: &Setup) {
         f / v,
         fmin / vmin
     );
+    println!(
+        "Gate::check, minimal, token hit  {c:>8.0} / {cmin:>8.0} ns  {:.3}x / {:.3}x validate, {:.1}x / {:.1}x faster than minimal",
+        c / v,
+        cmin / vmin,
+        m / c,
+        mmin / cmin
+    );
     println!("(RS256 token of {} bytes)", s.token.len());
 }
 
 fn main() {
     let s = setup();
-    assert!(validate(&s) && check(&s, &s.minimal) && check(&s, &s.full));
+    assert!(validate(&s) && check(&s, &s.minimal) && check(&s, &s.full) && check(&s, &s.cached));
     let mut c = Criterion::default().configure_from_args();
     let mut g = c.benchmark_group("gate/RS256-entra");
     g.bench_function("validator_validate", |b| b.iter(|| validate(&s)));
     g.bench_function("gate_check_minimal", |b| b.iter(|| check(&s, &s.minimal)));
     g.bench_function("gate_check_full", |b| b.iter(|| check(&s, &s.full)));
+    g.bench_function("gate_check_minimal_cached", |b| {
+        b.iter(|| check(&s, &s.cached))
+    });
     g.finish();
     c.final_summary();
     ratios(&s);
+    let stats = s.cached.token_cache_stats().unwrap();
+    assert_eq!(
+        (stats.misses, stats.inserts),
+        (1, 1),
+        "the cached gate verified again"
+    );
 }

@@ -23,6 +23,12 @@
 //! | `--sigv4-service NAME` | `EDGE_GATEWAY_SIGV4_SERVICE` | `execute-api` |
 //! | `--gate on\|off` | `EDGE_GATEWAY_GATE` | `on` (`off` = plain proxy, for load comparisons) |
 //! | `--token-lifetime SECS` | `EDGE_GATEWAY_TOKEN_LIFETIME` | `3600` |
+//! | `--trusted-proxy CIDR[,CIDR]=HEADER` | `EDGE_GATEWAY_TRUSTED_PROXY` | none: the client address is the peer (e.g. `173.245.48.0/20=cf-connecting-ip`) |
+//! | `--max-connections N` | `EDGE_GATEWAY_MAX_CONNECTIONS` | `512` (keep it under `ulimit -n`) |
+//!
+//! Client-facing limits and header hygiene are the library's
+//! (`edge_auth::driver::server`, `edge_auth::forward`): their module docs
+//! list the timeouts and every header the gateway owns.
 
 #[path = "gateway/mod.rs"]
 mod gateway;
@@ -110,6 +116,23 @@ async fn main() -> Result<(), Failure> {
         jwks_uri: option(&args, "jwks-uri"),
         roles,
     });
+    if let Some(spec) = option(&args, "trusted-proxy") {
+        let (peers, header) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--trusted-proxy `{spec}`: expected CIDR[,CIDR]=HEADER"))?;
+        config.forward = config
+            .forward
+            .with_trusted_proxy(edge_auth::forward::TrustedProxy::new(
+                peers.split(','),
+                header,
+            ));
+    }
+    if let Some(max) = option(&args, "max-connections") {
+        let max: usize = max
+            .parse()
+            .map_err(|e| format!("--max-connections `{max}`: {e}"))?;
+        config.server = config.server.with_max_connections(max);
+    }
     config.gate_enabled = match option(&args, "gate").as_deref() {
         None | Some("on") => true,
         Some("off") => false,

@@ -41,4 +41,8 @@ pub enum Error {
     /// HTTP Message Signatures signing or verification failed.
     #[error(transparent)]
     HttpSig(#[from] crate::httpsig::HttpSigError),
+    /// A request could not be forwarded (request line, Host, transfer
+    /// coding, forwarding configuration, identity headers).
+    #[error(transparent)]
+    Forward(#[from] crate::forward::ForwardError),
 }

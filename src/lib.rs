@@ -10,11 +10,14 @@
         clippy::indexing_slicing
     )
 )]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cors;
+#[cfg(any(feature = "tokio", feature = "hyper-server"))]
+pub mod driver;
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod gate;
 pub mod httpsig;
 mod jose;

@@ -481,8 +481,11 @@ fn keys_survive_idp_outage_and_rotation_applies() {
             Outcome::FetchKeys(plan) => serve(&g, &plan, &jwks(&[&k2]), now),
             Outcome::Allow { .. } => return,
             Outcome::Deny(r) => {
-                // In backoff: wait it out.
-                assert_eq!(r.kind(), RejectionKind::InvalidToken, "{r:?}");
+                // In backoff: the held set lacks k2 and the issuer could
+                // not be asked, so the answer is 503 with the retry time
+                // (not 401: the token may well be good). Wait it out.
+                assert_eq!(r.kind(), RejectionKind::Unavailable, "{r:?}");
+                assert!(r.retry_after().is_some(), "{r:?}");
                 now += Duration::minutes(5);
             }
             Outcome::Preflight(r) => panic!("not a preflight: {r:?}"),

@@ -39,7 +39,7 @@ const STRICTER: &[(u64, &str)] = &[
 /// (`valid`) yet marked `invalid`: the padding the case name refers to is
 /// not in the token. They cannot both hold; we follow 357 and report it.
 /// The same holds upstream (C2SP/wycheproof testvectors_v1, identical to
-/// ../shared): in the commit that added them (de8f0c1) both tokens were
+/// tests/vectors/wycheproof): in the commit that added them (de8f0c1) both tokens were
 /// written as Python byte-string reprs (`"b'eyJ...'"`), so the generator
 /// lost the `=` padding; a padded token is refused by our decoder (see
 /// `compact::tests::strict_base64url` and tests/adversarial.rs).
@@ -75,10 +75,8 @@ fn symmetric_ok() -> KeySetOptions {
     o
 }
 
-fn load(file: &str) -> Option<Value> {
-    let dir = common::vectors_dir("wycheproof")?;
-    let text = std::fs::read_to_string(dir.join(file)).expect("read vector file");
-    Some(serde_json::from_str(&text).expect("vector file is JSON"))
+fn load(file: &str) -> Value {
+    serde_json::from_str(&common::read_vector("wycheproof", file)).expect("vector file is JSON")
 }
 
 fn token_of(case: &Value) -> String {
@@ -101,7 +99,7 @@ fn is_unsupported(r: &Result<Vec<u8>, JwtError>, keys: &Result<KeySet, JwkError>
 
 /// Runs every case of one group against the key set built by `keys`.
 fn run_group(file: &str, index: usize, build: fn(&Value) -> Result<KeySet, JwkError>) {
-    let Some(doc) = load(file) else { return };
+    let doc = load(file);
     let group = &doc["testGroups"][index];
     let keys = build(group);
     let validator = all_algorithms();
@@ -238,19 +236,15 @@ jwk_groups! {
 
 #[test]
 fn wycheproof_files_have_the_groups_tested_here() {
-    let Some(jws) = load("json_web_signature_test.json") else {
-        return;
-    };
+    let jws = load("json_web_signature_test.json");
     assert_eq!(jws["testGroups"].as_array().unwrap().len(), 23);
-    let jwk = load("json_web_key_test.json").unwrap();
+    let jwk = load("json_web_key_test.json");
     assert_eq!(jwk["testGroups"].as_array().unwrap().len(), 25);
 }
 
 #[test]
 fn wycheproof_jwk_diagnostics_name_the_kid_and_reason() {
-    let Some(doc) = load("json_web_key_test.json") else {
-        return;
-    };
+    let doc = load("json_web_key_test.json");
     let set = jwk_group_keys(&doc["testGroups"][6]).unwrap();
     assert!(set.is_empty());
     let d = &set.diagnostics()[0];
@@ -260,10 +254,9 @@ fn wycheproof_jwk_diagnostics_name_the_kid_and_reason() {
 
 // --- JOSE cookbook (RFC 7520 §4, RFC 8037 §A.4) ---
 
-fn cookbook(file: &str) -> Option<Value> {
-    let dir = common::vectors_dir("jose-cookbook")?;
-    let text = std::fs::read_to_string(dir.join(file)).expect("read cookbook file");
-    Some(serde_json::from_str(&text).expect("cookbook file is JSON"))
+fn cookbook(file: &str) -> Value {
+    serde_json::from_str(&common::read_vector("jose-cookbook", file))
+        .expect("cookbook file is JSON")
 }
 
 /// The public JWK an issuer would publish: the cookbook key without its
@@ -278,8 +271,8 @@ fn public_jwk(key: &Value) -> Value {
     key
 }
 
-fn cookbook_verify(file: &str) -> Option<Result<Vec<u8>, JwtError>> {
-    let doc = cookbook(file)?;
+fn cookbook_verify(file: &str) -> Result<Vec<u8>, JwtError> {
+    let doc = cookbook(file);
     let key = public_jwk(&doc["input"]["key"]);
     let keys =
         KeySet::from_jwks(format!(r#"{{"keys":[{key}]}}"#).as_bytes(), &symmetric_ok()).unwrap();
@@ -297,28 +290,22 @@ fn cookbook_verify(file: &str) -> Option<Result<Vec<u8>, JwtError>> {
             Err(JwtError::Malformed { .. })
         ));
     }
-    Some(result)
+    result
 }
 
 #[test]
 fn cookbook_4_1_rs256() {
-    if let Some(r) = cookbook_verify("4_1.rsa_v15_signature.json") {
-        r.unwrap();
-    }
+    cookbook_verify("4_1.rsa_v15_signature.json").unwrap();
 }
 
 #[test]
 fn cookbook_4_2_ps384() {
-    if let Some(r) = cookbook_verify("4_2.rsa-pss_signature.json") {
-        r.unwrap();
-    }
+    cookbook_verify("4_2.rsa-pss_signature.json").unwrap();
 }
 
 #[test]
 fn cookbook_4_3_es512_is_unsupported() {
-    let Some(doc) = cookbook("4_3.ecdsa_signature.json") else {
-        return;
-    };
+    let doc = cookbook("4_3.ecdsa_signature.json");
     let key = public_jwk(&doc["input"]["key"]);
     let set = KeySet::from_jwks(
         format!(r#"{{"keys":[{key}]}}"#).as_bytes(),
@@ -340,13 +327,9 @@ fn cookbook_4_3_es512_is_unsupported() {
 
 #[test]
 fn cookbook_4_4_hs256_with_opt_in_oct_key() {
-    if let Some(r) = cookbook_verify("4_4.hmac-sha2_integrity_protection.json") {
-        r.unwrap();
-    }
+    cookbook_verify("4_4.hmac-sha2_integrity_protection.json").unwrap();
     // Without the opt-in the oct key is not loaded.
-    let Some(doc) = cookbook("4_4.hmac-sha2_integrity_protection.json") else {
-        return;
-    };
+    let doc = cookbook("4_4.hmac-sha2_integrity_protection.json");
     let key = &doc["input"]["key"];
     let set = KeySet::from_jwks(
         format!(r#"{{"keys":[{key}]}}"#).as_bytes(),
@@ -358,9 +341,7 @@ fn cookbook_4_4_hs256_with_opt_in_oct_key() {
 
 #[test]
 fn cookbook_rfc8037_ed25519() {
-    if let Some(r) = cookbook_verify("curve25519-jws.json") {
-        r.unwrap();
-    }
+    cookbook_verify("curve25519-jws.json").unwrap();
 }
 
 /// What tcId 367 and 370 meant to test before their padding was lost
@@ -368,9 +349,7 @@ fn cookbook_rfc8037_ed25519() {
 /// a segment must be refused as malformed base64url (RFC 7515 §2).
 #[test]
 fn wycheproof_367_370_as_intended_padding_is_refused() {
-    let Some(doc) = load("json_web_signature_test.json") else {
-        return;
-    };
+    let doc = load("json_web_signature_test.json");
     let (group, valid) = doc["testGroups"]
         .as_array()
         .expect("groups")

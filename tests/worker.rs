@@ -1,5 +1,5 @@
 //! The Cloudflare Worker example end to end: builds `examples/worker` with
-//! `worker-build --release` under the wasm toolchain (`wasm-toolchain.sh`),
+//! `worker-build --release` under the wasm toolchain (`scripts/wasm-toolchain.sh`),
 //! serves it with workerd on ephemeral loopback ports and checks the library's
 //! Gate in it with real HTTP requests. The test is its own identity provider
 //! and origin: a loopback HTTP server serves a JWKS (an ES256 key generated
@@ -9,8 +9,10 @@
 //! workerd runs two services from the same Worker (two isolates) sharing one
 //! KV namespace: the second must take the keys from KV, not fetch them.
 //!
-//! Skips, saying why, when the toolchain is not installed; with
-//! `EDGE_AUTH_REQUIRE_WORKER=1` (CI, after `.ci/run` installs it) that is a failure.
+//! Skips, saying why, only when the toolchain is not installed
+//! (`scripts/wasm-toolchain.sh --check` fails); with
+//! `EDGE_AUTH_REQUIRE_WORKER=1` (CI, after `.ci/run` installs it with
+//! `scripts/wasm-toolchain.sh`) that is a failure.
 
 #![cfg(unix)]
 
@@ -45,60 +47,34 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The toolchain script: `$EDGE_AUTH_SHARED/tools`, else `../shared/tools`
-/// beside the project (where CI puts it).
-fn toolchain_script() -> Option<PathBuf> {
-    std::env::var_os("EDGE_AUTH_SHARED")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(std::iter::once(root().join("../shared")))
-        .map(|dir| dir.join("tools/wasm-toolchain.sh"))
-        .find(|path| path.is_file())
+/// The repository's toolchain script (installs and describes the wasm
+/// toolchain and the Workers tools).
+fn toolchain_script() -> PathBuf {
+    root().join("scripts/wasm-toolchain.sh")
 }
 
-fn wasm_home() -> PathBuf {
-    match std::env::var_os("EDGE_AUTH_WASM_HOME") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/edge-auth-wasm"),
-    }
-}
-
-/// Why the Worker cannot be built and served here, if it cannot.
+/// Why the Worker cannot be built and served here, if it cannot: the
+/// script's `--check` (installs nothing) lists what is not installed.
 fn missing_toolchain() -> Option<String> {
-    let home = wasm_home();
-    let tools = [
-        "tools/bin/worker-build",
-        "tools/bin/wasm-bindgen",
-        "node/node_modules/.bin/workerd",
-    ];
-    let missing: Vec<_> = tools
-        .iter()
-        .filter(|tool| !home.join(tool).exists())
-        .map(|tool| home.join(tool).display().to_string())
-        .collect();
     let script = toolchain_script();
-    match (script, missing.is_empty()) {
-        (Some(_), true) => None,
-        (None, _) => Some(format!(
-            "wasm-toolchain.sh not found (set EDGE_AUTH_SHARED or put shared/ beside the project); \
-             cached tools {}",
-            if missing.is_empty() {
-                "present"
-            } else {
-                "missing too"
-            }
-        )),
-        (Some(script), false) => Some(format!(
-            "wasm toolchain not installed (missing {}): run `bash {}` once",
-            missing.join(", "),
-            script.display()
-        )),
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("--check")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script.display()));
+    if out.status.success() {
+        return None;
     }
+    Some(format!(
+        "the wasm toolchain is not installed: `bash {} --check` says\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr).trim_end()
+    ))
 }
 
-/// Runs `command` in bash with the toolchain's environment (Debian's rustc
-/// with build-std, wasm-bindgen, workerd...), from `dir`.
+/// Runs `command` in bash with the toolchain's environment (the wasm32 Rust,
+/// wasm-bindgen, workerd...), from `dir`.
 fn toolchain_shell(script: &Path, command: &str, dir: &Path) -> Command {
     let mut shell = Command::new("bash");
     shell
@@ -108,7 +84,8 @@ fn toolchain_shell(script: &Path, command: &str, dir: &Path) -> Command {
             script.display()
         ))
         .current_dir(dir)
-        // The stable toolchain's artifacts stay apart from build-std's (see .ci/run).
+        // The wasm build keeps its own target dir: with Debian's Rust and
+        // build-std its artifacts stay apart from the host toolchain's (see .ci/run).
         .env("CARGO_TARGET_DIR", root().join("target/wasm"))
         .stdin(Stdio::null());
     shell
@@ -548,7 +525,7 @@ fn worker_runs_the_gate_end_to_end() {
         eprintln!("skipping the Worker end-to-end test: {why}");
         return;
     }
-    let script = toolchain_script().unwrap();
+    let script = toolchain_script();
     let worker_dir = root().join("examples/worker");
     let scratch = root().join("target/worker-test");
     std::fs::create_dir_all(&scratch).unwrap();

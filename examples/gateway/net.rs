@@ -1,11 +1,16 @@
 //! Small hyper 1 plumbing shared by the three servers: a loopback accept loop
 //! whose handle stops it (and its connections) when dropped, and body helpers.
+//! The gateway itself faces clients, so it runs on the library's hardened
+//! serve loop ([`serve_front_door`], `edge_auth::driver::server`): timeouts
+//! on slow heads and bodies, a connection limit, the RFC 9112 request-line
+//! checks. The development issuer and the echo upstream use plain hyper.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use edge_auth::driver::server::{PeerAddr, RequestBody, Server, ServerConfig};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
@@ -74,6 +79,49 @@ impl Drop for ServerHandle {
     }
 }
 
+fn check_loopback(addr: SocketAddr) -> std::io::Result<()> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("refusing to listen on `{addr}`: the example binds loopback addresses only"),
+        ))
+    }
+}
+
+/// Binds `addr` (loopback) and serves `handler` on the library's hardened
+/// HTTP/1.1 loop with `config`'s limits.
+///
+/// # Errors
+/// When `addr` is not loopback or cannot be bound.
+pub async fn serve_front_door<F, Fut>(
+    addr: SocketAddr,
+    config: ServerConfig,
+    handler: F,
+) -> std::io::Result<ServerHandle>
+where
+    F: Fn(Request<RequestBody>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    check_loopback(addr)?;
+    let server = Server::bind(addr, config).await?;
+    let addr = server.local_addr()?;
+    let service = service_fn(move |request: Request<RequestBody>| {
+        let handler = handler.clone();
+        async move {
+            // The server puts the peer in every request's extensions.
+            let peer = request
+                .extensions()
+                .get::<PeerAddr>()
+                .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |p| p.0);
+            Ok::<_, Infallible>(handler(request, peer).await)
+        }
+    });
+    let task = tokio::spawn(server.serve(service));
+    Ok(ServerHandle { addr, task })
+}
+
 /// Binds `addr` (which must be a loopback address: these servers are for local
 /// development and tests) and serves `handler` over HTTP/1.1.
 ///
@@ -84,12 +132,7 @@ where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    if !addr.ip().is_loopback() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("refusing to listen on `{addr}`: the example binds loopback addresses only"),
-        ));
-    }
+    check_loopback(addr)?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {

@@ -4,6 +4,11 @@
 //! file is where its `FetchKeys` plans become HTTP requests: a per-issuer
 //! single-flight makes concurrent requests share one JWKS fetch, and a
 //! background task runs the Gate's refresh-ahead plans from `poll(now)`.
+//!
+//! The wire hygiene is the library's: `edge_auth::driver::server` serves the
+//! clients (timeouts, connection limit, RFC 9112 request-line checks) and
+//! `edge_auth::forward` strips every header the gateway owns, look-alikes
+//! included, before it sets its own (see that module's table).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use edge_auth::driver::server::{RequestBody, ServerConfig, body_error_status};
+use edge_auth::forward::{ClientInfo, ForwardConfig, Forwarder, UpstreamSignature};
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
 use edge_auth::oidc::{ClaimSource, RoleMapper};
 use edge_auth::policy::{Policy, RequestFacts};
@@ -18,14 +25,13 @@ use edge_auth::{Principal, Secret};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use time::OffsetDateTime;
 
 use super::keys::{Fetcher, key_client};
-use super::net::{Body, ServerHandle, full, serve, text_response};
+use super::net::{Body, ServerHandle, full, serve_front_door, text_response};
 use super::sign::Signing;
 
 /// The upstream client: plain HTTP (loopback or a private network).
@@ -138,6 +144,11 @@ pub struct GatewayConfig {
     pub upstream_timeout: Duration,
     /// Largest request body forwarded (it is buffered to be signed).
     pub max_body: usize,
+    /// The client-facing limits (timeouts, connection cap).
+    pub server: ServerConfig,
+    /// Header hygiene and identity headers; `signature` is set from
+    /// `sign_upstream`.
+    pub forward: ForwardConfig,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -173,6 +184,8 @@ impl GatewayConfig {
             fetch_timeout: Duration::from_secs(5),
             upstream_timeout: Duration::from_secs(30),
             max_body: 1024 * 1024,
+            server: ServerConfig::default(),
+            forward: ForwardConfig::default(),
         }
     }
 }
@@ -222,6 +235,7 @@ struct Shared {
     upstream: Uri,
     gate_enabled: bool,
     signing: Signing,
+    forwarder: Forwarder,
     clock: Clock,
     upstream_timeout: Duration,
     max_body: usize,
@@ -279,7 +293,18 @@ pub async fn start_gateway(
         )
         .into());
     }
-    let signing = Signing::new(&config.sign_upstream)?;
+    let mut forward = config.forward.clone();
+    forward.signature = match config.sign_upstream {
+        SignUpstream::None => UpstreamSignature::None,
+        SignUpstream::HttpSigHmac { .. } => UpstreamSignature::HttpSig,
+        SignUpstream::SigV4 { .. } => UpstreamSignature::SigV4,
+    };
+    let forwarder = Forwarder::new(forward)?;
+    let identity: Vec<String> = forwarder
+        .identity_names()
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    let signing = Signing::new(&config.sign_upstream, &identity)?;
     let client: UpstreamClient = Client::builder(TokioExecutor::new()).build_http();
     let stats = Arc::new(Stats::default());
     let shared = Arc::new(Shared {
@@ -294,15 +319,20 @@ pub async fn start_gateway(
         upstream,
         gate_enabled: config.gate_enabled,
         signing,
+        forwarder,
         clock: Arc::clone(&config.clock),
         upstream_timeout: config.upstream_timeout,
         max_body: config.max_body,
     });
     let handler_shared = Arc::clone(&shared);
-    let server = serve(config.listen, move |request, peer| {
-        let shared = Arc::clone(&handler_shared);
-        async move { handle(shared, request, peer).await }
-    })
+    let server = serve_front_door(
+        config.listen,
+        config.server.clone(),
+        move |request, peer| {
+            let shared = Arc::clone(&handler_shared);
+            async move { handle(shared, request, peer).await }
+        },
+    )
     .await?;
     let poller = tokio::spawn(refresh_ahead(Arc::clone(&shared), config.poll_interval));
     Ok(GatewayHandle {
@@ -335,12 +365,16 @@ async fn refresh_ahead(shared: Arc<Shared>, every: Duration) {
 
 async fn handle(
     shared: Arc<Shared>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    // The server already ran the request-line checks: one Host, the
+    // absolute-form target's authority in it, no unknown transfer coding.
     let (parts, body) = request.into_parts();
+    // The client address: the peer, or a trusted front proxy's header.
+    let client = shared.forwarder.resolve_client(&parts.headers, peer.ip());
     let (principal, cors) = if shared.gate_enabled {
-        match authorize(&shared, &parts, peer).await {
+        match authorize(&shared, &parts, &client).await {
             // The route's CORS headers (policy `cors` settings), computed
             // before the request moves upstream, added to its response.
             Ok(principal) => (
@@ -354,7 +388,7 @@ async fn handle(
     } else {
         (None, HeaderMap::new())
     };
-    let mut response = forward(&shared, parts, body, principal.as_deref(), peer).await;
+    let mut response = forward(&shared, parts, body, principal.as_deref(), &client).await;
     edge_auth::cors::apply_to(&cors, response.headers_mut());
     response
 }
@@ -363,9 +397,12 @@ async fn handle(
 async fn authorize(
     shared: &Arc<Shared>,
     parts: &http::request::Parts,
-    peer: SocketAddr,
+    client: &ClientInfo,
 ) -> Result<Option<Box<Principal>>, Response<Body>> {
-    let facts = RequestFacts::from_parts(parts).with_client_ip(peer.ip());
+    let mut facts = RequestFacts::from_parts(parts).with_client_ip(client.ip);
+    if let Some(country) = &client.country {
+        facts = facts.with_country(country);
+    }
     let (mut fetches, mut waits) = (0, 0);
     loop {
         // Read before check(): a fetch that completes between the two is then
@@ -439,82 +476,29 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::UPGRADE);
 }
 
-/// Headers the upstream trusts because only the gateway sets them: a client's
-/// copies must never get through.
-fn strip_gateway_headers(headers: &mut HeaderMap) {
-    let ours: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| {
-            let name = name.as_str();
-            name.starts_with("x-auth-")
-                || name.starts_with("x-forwarded-")
-                || matches!(
-                    name,
-                    "forwarded"
-                        | "signature"
-                        | "signature-input"
-                        | "x-amz-date"
-                        | "x-amz-security-token"
-                        | "x-amz-content-sha256"
-                )
-        })
-        .cloned()
-        .collect();
-    for name in ours {
-        headers.remove(name);
-    }
-}
-
-/// Identity values as header text: visible ASCII except `,` (the list
-/// separator) and `%` (the escape) pass; anything else is percent-encoded.
-fn header_text(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if (0x21..=0x7e).contains(&byte) && byte != b',' && byte != b'%' {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 async fn forward(
     shared: &Shared,
     mut parts: http::request::Parts,
-    body: Incoming,
+    body: RequestBody,
     principal: Option<&Principal>,
-    peer: SocketAddr,
+    client: &ClientInfo,
 ) -> Response<Body> {
-    let original_host = parts.headers.remove(header::HOST);
+    // Every header the gateway owns goes (identity, forwarding, override,
+    // signature, Authorization: the bearer token stays here, so a
+    // compromised upstream cannot replay it; look-alikes such as
+    // `X_Auth_Roles` too), then the gateway's own are set: x-auth-*,
+    // x-forwarded-for / -host.
+    if let Err(e) = shared.forwarder.forward(&mut parts, client, principal) {
+        eprintln!("forwarding refused: {e}");
+        let (head, text) = e.to_response().into_parts();
+        return Response::from_parts(head, full(text));
+    }
     // The Host the upstream will see, set here so that it is what gets signed.
+    parts.headers.remove(header::HOST);
     if let Some(authority) = shared.upstream.authority()
         && let Ok(host) = HeaderValue::from_str(authority.as_str())
     {
         parts.headers.insert(header::HOST, host);
-    }
-    strip_hop_by_hop(&mut parts.headers);
-    strip_gateway_headers(&mut parts.headers);
-    // The upstream learns who the caller is from x-auth-*; the bearer token
-    // itself stays here, so a compromised upstream cannot replay it.
-    parts.headers.remove(header::AUTHORIZATION);
-    if let Some(principal) = principal {
-        let subject = header_text(principal.subject.as_deref().unwrap_or_default());
-        let roles: Vec<String> = principal.roles.iter().map(|r| header_text(r)).collect();
-        for (name, value) in [
-            ("x-auth-subject", subject),
-            ("x-auth-roles", roles.join(",")),
-        ] {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                parts.headers.insert(name, value);
-            }
-        }
-    }
-    if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
-        parts.headers.insert("x-forwarded-for", ip);
-    }
-    if let Some(host) = original_host {
-        parts.headers.insert("x-forwarded-host", host);
     }
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut uri = shared.upstream.clone().into_parts();
@@ -525,7 +509,21 @@ async fn forward(
     };
     let body = match Limited::new(body, shared.max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return text_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        // 413 over the limit, 408 for a slow body, 400 for a malformed one
+        // (bad chunked framing).
+        Err(e) => {
+            let status = body_error_status(&*e);
+            let text = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
+                StatusCode::REQUEST_TIMEOUT => "request body too slow",
+                _ => "malformed request body",
+            };
+            let mut response = text_response(status, text);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
     };
     let signature = match shared.signing.sign(&parts, &body, (shared.clock)()) {
         Ok(signature) => signature,

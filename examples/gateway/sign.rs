@@ -12,9 +12,6 @@ use time::OffsetDateTime;
 
 use super::proxy::SignUpstream;
 
-/// The identity headers the gateway sets on an authenticated request.
-pub const IDENTITY_HEADERS: [&str; 2] = ["x-auth-subject", "x-auth-roles"];
-
 /// RFC 9421 components covered on every request: the request line (method,
 /// authority, path, query) and the body through Content-Digest (RFC 9530).
 pub const SIGNED_COMPONENTS: [&str; 5] =
@@ -25,8 +22,10 @@ pub const SIGNED_COMPONENTS: [&str; 5] =
 pub(super) enum Signing {
     None,
     HttpSig {
-        /// Covers [`SIGNED_COMPONENTS`] and [`IDENTITY_HEADERS`].
+        /// Covers [`SIGNED_COMPONENTS`] and the identity headers.
         identity: Box<Signer>,
+        /// The identity headers (`edge_auth::forward::Forwarder::identity_names`).
+        identity_names: Vec<String>,
         /// Covers [`SIGNED_COMPONENTS`]: anonymous routes have no identity
         /// headers to cover (a covered component must be present).
         anonymous: Box<Signer>,
@@ -83,17 +82,20 @@ fn http_signer(
 }
 
 impl Signing {
-    pub(super) fn new(how: &SignUpstream) -> Result<Self, String> {
+    /// `identity`: the identity headers the forwarder sets, covered on
+    /// authenticated requests.
+    pub(super) fn new(how: &SignUpstream, identity: &[String]) -> Result<Self, String> {
         Ok(match how {
             SignUpstream::None => Self::None,
             SignUpstream::HttpSigHmac { key_id, secret } => {
                 let with_identity: Vec<&str> = SIGNED_COMPONENTS
                     .iter()
-                    .chain(IDENTITY_HEADERS.iter())
                     .copied()
+                    .chain(identity.iter().map(String::as_str))
                     .collect();
                 Self::HttpSig {
                     identity: Box::new(http_signer(key_id, secret, &with_identity)?),
+                    identity_names: identity.to_vec(),
                     anonymous: Box::new(http_signer(key_id, secret, &SIGNED_COMPONENTS)?),
                 }
             }
@@ -131,11 +133,12 @@ impl Signing {
             Self::None => Ok(None),
             Self::HttpSig {
                 identity,
+                identity_names,
                 anonymous,
             } => {
-                let signer = if IDENTITY_HEADERS
+                let signer = if identity_names
                     .iter()
-                    .any(|name| parts.headers.contains_key(*name))
+                    .any(|name| parts.headers.contains_key(name.as_str()))
                 {
                     identity
                 } else {

@@ -9,6 +9,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::cache::Key;
 use super::{Gate, Issuer, Outcome};
 use crate::extract;
 use crate::jwk::{FetchKind, FetchPlan, KeyLookup, KeySet};
@@ -99,10 +100,10 @@ impl Gate {
         rejection.with_realm(self.realm.as_str())
     }
 
-    fn authenticate(&self, token: &str, now: OffsetDateTime) -> Authn {
+    fn authenticate(&self, bytes: &str, now: OffsetDateTime) -> Authn {
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
-        let token = match Unverified::parse(token, self.max_token_size) {
+        let token = match Unverified::parse(bytes, self.max_token_size) {
             Ok(token) => token,
             Err(e) => return Authn::Reject(Rejection::for_jwt_error(&e)),
         };
@@ -118,24 +119,43 @@ impl Gate {
             Ok(alg) => alg,
             Err(e) => return Authn::Reject(Rejection::for_jwt_error(&e)),
         };
-        let keys = match self.keys_for(issuer, token.kid(), alg, now) {
+        let (keys, version) = match self.keys_for(issuer, token.kid(), alg, now) {
             Ok(keys) => keys,
             Err(KeyStep::Stop(authn)) => return *authn,
             Err(KeyStep::Invalid(e)) => return self.invalid(issuer, &e),
         };
+        // Everything above ran as without the cache (so a key set that
+        // must be fetched or is gone answers the same); the cache stands in
+        // for the verification only (see `gate::cache`).
+        let cached = self
+            .token_cache
+            .as_ref()
+            .map(|c| (c, Key::new(issuer.index, bytes)));
+        if let Some((cache, key)) = &cached
+            && let Some(principal) = cache.get(key, version, now)
+        {
+            return Authn::Principal(Box::new(Principal::clone(&principal)));
+        }
         // The role mapper reads the claims as a map: build it in the
         // validation pass itself rather than parsing the payload again. A
         // verified claims set that JSON allows but a map of `Value`s cannot
         // hold (a number beyond f64, a lone surrogate) is refused like any
         // other malformed claims set: mapping it from an empty map would
         // pass a principal with no subject and no roles (fail closed).
-        let raw = match token.verify::<Map<String, Value>>(&issuer.validator, &keys, now) {
-            Ok(claims) => claims.into_typed(),
+        let (raw, window) = match token.verify::<Map<String, Value>>(&issuer.validator, &keys, now)
+        {
+            Ok(claims) => {
+                let window = claims.window();
+                (claims.into_typed(), window)
+            }
             Err(e) => return self.invalid(issuer, &e),
         };
         let mut principal = issuer.config.roles.map_owned(raw);
         if principal.issuer.is_none() {
             principal.issuer = Some(issuer.config.issuer.clone());
+        }
+        if let Some((cache, key)) = cached {
+            cache.insert(key, version, window, Arc::new(principal.clone()));
         }
         Authn::Principal(Box::new(principal))
     }
@@ -146,17 +166,23 @@ impl Gate {
         Authn::Reject(Rejection::for_jwt_error(error).with_issuer(issuer.config.issuer.as_str()))
     }
 
-    /// The issuer's current key set for a token with this `kid` and `alg`,
-    /// or what to do instead (fetch, wait, refuse). The lock is released
-    /// before the signature is verified.
+    /// The issuer's current key set for a token with this `kid` and `alg`
+    /// and its version, or what to do instead (fetch, wait, refuse). The
+    /// lock is released before the signature is verified.
     fn keys_for(
         &self,
         issuer: &Issuer,
         kid: Option<&str>,
         alg: Algorithm,
         now: OffsetDateTime,
-    ) -> Result<Arc<KeySet>, KeyStep> {
-        let lookup = issuer.lock().lookup(kid, alg, now);
+    ) -> Result<(Arc<KeySet>, u64), KeyStep> {
+        // The version is read under the same lock as the keys: the pair
+        // names the set the signature is verified with.
+        let (lookup, version) = {
+            let mut keys = issuer.lock();
+            let lookup = keys.lookup(kid, alg, now);
+            (lookup, keys.key_set_version())
+        };
         let unavailable = |what: &str, retry_at| {
             let rejection = Rejection::unavailable(what).with_issuer(issuer.config.issuer.as_str());
             Err(KeyStep::stop(Authn::Reject(retry_after(
@@ -164,7 +190,7 @@ impl Gate {
             ))))
         };
         match lookup {
-            KeyLookup::Keys(keys) => Ok(keys),
+            KeyLookup::Keys(keys) => Ok((keys, version)),
             KeyLookup::Fetch(plan) => Err(KeyStep::stop(Authn::Fetch(plan))),
             KeyLookup::Unavailable {
                 kind: FetchKind::Discovery,

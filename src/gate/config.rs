@@ -13,6 +13,8 @@ use crate::oidc::RoleMapper;
 use crate::policy::CompiledPolicy;
 use crate::response::DEFAULT_REALM;
 
+use super::cache::TokenCacheConfig;
+
 /// One trusted token issuer.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -144,6 +146,10 @@ pub struct GateConfig {
     /// moved `jwks_uri` is followed without a restart. Requests never wait
     /// for this refresh.
     pub discovery_refresh: Duration,
+    /// The verified-token cache (see [`gate::cache`](super::cache) for why
+    /// it is safe and what it costs). `None` (the default): every token is
+    /// verified on every request.
+    pub token_cache: Option<TokenCacheConfig>,
 }
 
 impl GateConfig {
@@ -160,6 +166,7 @@ impl GateConfig {
             discovery_timeout: Duration::seconds(30),
             discovery_retry: Duration::seconds(30),
             discovery_refresh: Duration::hours(24),
+            token_cache: None,
         }
     }
 
@@ -188,6 +195,16 @@ impl GateConfig {
     #[must_use]
     pub fn with_cache(mut self, cache: CacheConfig) -> Self {
         self.cache = cache;
+        self
+    }
+
+    /// Turns on the verified-token cache: a token seen again skips its
+    /// signature verification while its issuer's key set is unchanged and
+    /// the token is inside its validity window. The policy still runs on
+    /// every request. See [`gate::cache`](super::cache).
+    #[must_use]
+    pub fn with_token_cache(mut self, cache: TokenCacheConfig) -> Self {
+        self.token_cache = Some(cache);
         self
     }
 }

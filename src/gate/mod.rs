@@ -11,6 +11,11 @@
 //! should wait for: key sets before they expire, retries, and the periodic
 //! refresh of discovery documents (so a moved `jwks_uri` is followed).
 //!
+//! An opt-in verified-token cache
+//! ([`GateConfig::with_token_cache`]) lets a repeated token skip its
+//! signature verification; [`cache`] says why that is safe and what it
+//! costs.
+//!
 //! ```
 //! use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
 //! use edge_auth::policy::RequestFacts;
@@ -75,6 +80,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cache;
 mod check;
 mod config;
 mod cors;
@@ -85,6 +91,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use http::{HeaderMap, Response, StatusCode};
 use time::OffsetDateTime;
 
+use self::cache::TokenCache;
+pub use self::cache::{TokenCacheConfig, TokenCacheStats};
 pub use self::config::{GateConfig, IssuerConfig};
 pub use self::error::GateError;
 use crate::extract::TokenSource;
@@ -132,6 +140,8 @@ pub enum Outcome {
 
 #[derive(Debug)]
 struct Issuer {
+    /// Its place in `Gate::issuers`: the token cache's name for it.
+    index: usize,
     config: IssuerConfig,
     /// `{tenantid}` template split around the placeholder.
     template: Option<(String, String)>,
@@ -159,6 +169,15 @@ impl Issuer {
         // whole-value replacement. Keep serving.
         self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Runs `f` on the key machine and says whether the key set changed.
+    fn update<T>(&self, f: impl FnOnce(&mut IssuerKeys) -> T) -> (T, bool) {
+        let mut keys = self.lock();
+        let before = keys.key_set_version();
+        let out = f(&mut keys);
+        let changed = keys.key_set_version() != before;
+        (out, changed)
+    }
 }
 
 /// Whether `tid` can stand in for `{tenantid}`: the validator's own rule
@@ -181,6 +200,7 @@ pub struct Gate {
     realm: String,
     policy: CompiledPolicy,
     max_token_size: usize,
+    token_cache: Option<TokenCache>,
 }
 
 impl Gate {
@@ -204,6 +224,9 @@ impl Gate {
         }
         if !config.discovery_refresh.is_positive() {
             return Err(GateError::config("discovery refresh must be positive"));
+        }
+        if config.token_cache.as_ref().is_some_and(|c| c.capacity == 0) {
+            return Err(GateError::config("token cache capacity must be positive"));
         }
         let policy = match config.policy {
             Some(policy) => policy,
@@ -269,6 +292,7 @@ impl Gate {
             validation.audiences = ic.audiences.clone();
             max_token_size = max_token_size.max(validation.max_token_size);
             issuers.push(Issuer {
+                index: issuers.len(),
                 template,
                 validator: Validator::new(validation),
                 keys: Mutex::new(keys),
@@ -281,7 +305,20 @@ impl Gate {
             realm: config.realm,
             policy,
             max_token_size,
+            token_cache: config.token_cache.as_ref().map(TokenCache::new),
         })
+    }
+
+    /// The token cache's counters, or `None` when it is off.
+    pub fn token_cache_stats(&self) -> Option<TokenCacheStats> {
+        self.token_cache.as_ref().map(TokenCache::stats)
+    }
+
+    /// Empties the token cache of `issuer` when its key set `changed`.
+    fn key_set_changed(&self, issuer: &Issuer, changed: bool) {
+        if changed && let Some(cache) = &self.token_cache {
+            cache.purge_issuer(issuer.index);
+        }
     }
 
     /// Feeds the response to a [`FetchPlan`] back to the gate.
@@ -304,7 +341,8 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let issuer = self.issuer(plan.issuer())?;
-        let result = issuer.lock().apply(plan, status, headers, body, now);
+        let (result, changed) = issuer.update(|k| k.apply(plan, status, headers, body, now));
+        self.key_set_changed(issuer, changed);
         result.map_err(|e| GateError::keys(plan.issuer(), e))
     }
 
@@ -326,7 +364,8 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let entry = self.issuer(issuer)?;
-        let result = entry.lock().apply_jwks_response(status, headers, body, now);
+        let (result, changed) = entry.update(|k| k.apply_jwks_response(status, headers, body, now));
+        self.key_set_changed(entry, changed);
         result.map_err(|e| GateError::keys(issuer, e))
     }
 
@@ -378,7 +417,8 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let entry = self.issuer(issuer)?;
-        let result = entry.lock().import_state(saved, now);
+        let (result, changed) = entry.update(|k| k.import_state(saved, now));
+        self.key_set_changed(entry, changed);
         result.map_err(|e| GateError::keys(issuer, e))
     }
 

@@ -130,12 +130,14 @@ pub enum Lookup<'a> {
     /// it (or give up) and look up again.
     Pending,
     /// The set holds no such key and no fetch is allowed now (unknown
-    /// `kid` within the cooldown or during backoff, a token without `kid`,
-    /// or an algorithm no JWKS key can serve): reject the token.
+    /// `kid` within the cooldown after a successful fetch, a token without
+    /// `kid`, or an algorithm no JWKS key can serve): reject the token.
     Unknown,
-    /// No usable key set at all (never loaded, or past max-stale) and the
-    /// next fetch waits out a backoff: the issuer's keys are unavailable,
-    /// which is the service's problem rather than the token's.
+    /// The next fetch waits out a backoff after a failure, and either no
+    /// key set is usable at all (never loaded, or past max-stale) or the
+    /// token names a `kid` the held set lacks (the issuer may have rotated
+    /// while unreachable): the issuer's keys are unavailable, which is the
+    /// service's problem rather than the token's.
     Unavailable,
 }
 
@@ -324,6 +326,12 @@ impl JwksCache {
         self.usable(now).map(|c| &c.keys)
     }
 
+    /// The current set's JWKS document as received (usable or not), to
+    /// tell one set from another.
+    pub(crate) fn raw_key_set(&self) -> Option<&str> {
+        self.current.as_ref().map(|c| c.raw.as_str())
+    }
+
     /// When the current set stops being fresh.
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         self.current.as_ref().map(|c| c.expires_at)
@@ -385,8 +393,17 @@ impl JwksCache {
         let symmetric_unservable =
             matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
                 && !self.config.key_set.allow_symmetric;
-        if kid.is_none() || symmetric_unservable || self.backing_off(now) || !self.cooled_down(now)
-        {
+        if kid.is_none() || symmetric_unservable {
+            return Lookup::Unknown;
+        }
+        // The last fetch failed: whether the issuer has published this kid
+        // (a rotation) cannot be known until a fetch succeeds. That is the
+        // service's problem, not the token's: 503 with the retry time, not
+        // 401. Known kids keep serving from the held set meanwhile.
+        if self.backing_off(now) {
+            return Lookup::Unavailable;
+        }
+        if !self.cooled_down(now) {
             return Lookup::Unknown;
         }
         Lookup::Fetch(self.hand_out(FetchReason::UnknownKid, now))
@@ -479,9 +496,13 @@ impl JwksCache {
         if now >= c.expires_at {
             return Some(FetchReason::Expired);
         }
-        let ttl = (c.expires_at - c.fetched_at).whole_seconds();
-        let ahead_secs = ttl.saturating_mul(i64::from(self.config.refresh_ahead_percent)) / 100;
-        let ahead = add(c.fetched_at, Duration::seconds(ahead_secs));
+        // In milliseconds, not whole seconds: a 1 s lifetime must not be
+        // due for refresh the moment it is fetched (every unknown-kid
+        // lookup would then ride a refresh past the cooldown).
+        let ttl_ms =
+            i64::try_from((c.expires_at - c.fetched_at).whole_milliseconds()).unwrap_or(i64::MAX);
+        let ahead_ms = ttl_ms.saturating_mul(i64::from(self.config.refresh_ahead_percent)) / 100;
+        let ahead = add(c.fetched_at, Duration::milliseconds(ahead_ms));
         (now >= ahead).then_some(FetchReason::RefreshAhead)
     }
 

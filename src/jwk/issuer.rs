@@ -192,6 +192,11 @@ pub struct IssuerKeys {
     /// everything that can change the set (applying a response or failure,
     /// discovery, import), so it never outlives the set it copies.
     copy: Option<Arc<KeySet>>,
+    /// See [`key_set_version`](IssuerKeys::key_set_version).
+    version: u64,
+    /// SHA-256 of the endpoint and JWKS document behind `version`
+    /// (`None`: no set).
+    identity: Option<[u8; 32]>,
 }
 
 impl IssuerKeys {
@@ -216,6 +221,8 @@ impl IssuerKeys {
             cache: Some(cache),
             discovery: DiscoveryStatus::default(),
             copy: None,
+            version: 0,
+            identity: None,
         })
     }
 
@@ -243,6 +250,8 @@ impl IssuerKeys {
             cache: None,
             discovery: DiscoveryStatus::default(),
             copy: None,
+            version: 0,
+            identity: None,
         })
     }
 
@@ -261,6 +270,34 @@ impl IssuerKeys {
     /// discovery.
     pub fn discovery_url(&self) -> Option<&str> {
         self.discovery_url.as_deref()
+    }
+
+    /// A counter that changes whenever the key set changes: a response
+    /// with another JWKS document, an imported state holding another set,
+    /// a discovery document moving the endpoint (which empties the set).
+    /// A `304`, a failure, or a `200` repeating the same document leave it
+    /// as it is. Two lookups that saw the same version saw the same keys,
+    /// so a result verified under one version holds under it (the gate's
+    /// token cache relies on this); it starts at 0 with no set.
+    pub fn key_set_version(&self) -> u64 {
+        self.version
+    }
+
+    /// Bumps [`key_set_version`](Self::key_set_version) when the set
+    /// (endpoint and document) is not the one it was last time.
+    fn track_version(&mut self) {
+        let identity = self.cache.as_ref().and_then(|cache| {
+            let raw = cache.raw_key_set()?;
+            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+            ctx.update(cache.jwks_uri().as_bytes());
+            ctx.update(&[0]);
+            ctx.update(raw.as_bytes());
+            <[u8; 32]>::try_from(ctx.finish().as_ref()).ok()
+        });
+        if identity != self.identity {
+            self.identity = identity;
+            self.version = self.version.wrapping_add(1);
+        }
     }
 
     /// The key set cache, once the `jwks_uri` is known: freshness, failures
@@ -470,7 +507,9 @@ impl IssuerKeys {
         let cache = self.cache.as_mut().ok_or(KeysError::NoJwksUri)?;
         // Whatever the response does to the set, the copy is retaken from it.
         self.copy = None;
-        cache.apply_response(status, headers, body, now)?;
+        let result = cache.apply_response(status, headers, body, now);
+        self.track_version();
+        result?;
         Ok(())
     }
 
@@ -519,6 +558,7 @@ impl IssuerKeys {
     fn set_cache(&mut self, cache: JwksCache) {
         self.cache = Some(cache);
         self.copy = None;
+        self.track_version();
     }
 
     /// Records that the fetch for `plan` failed without a response
@@ -830,6 +870,62 @@ mod tests {
             .apply_jwks_response(StatusCode::OK, &HeaderMap::new(), SET, T0)
             .unwrap_err();
         assert!(matches!(err, KeysError::NoJwksUri), "{err}");
+    }
+
+    #[test]
+    fn key_set_version_changes_with_the_set_only() {
+        let mut keys = discovered();
+        assert_eq!(keys.key_set_version(), 0);
+        let plan = fetch(keys.lookup(Some("k1"), Algorithm::ES256, T0));
+        ok(&mut keys, &plan, DOC, T0);
+        // A new, empty cache at the discovered endpoint: still no set.
+        assert_eq!(keys.key_set_version(), 0);
+        keys.apply_jwks_response(StatusCode::OK, &HeaderMap::new(), SET, T0)
+            .unwrap();
+        let v1 = keys.key_set_version();
+        assert_ne!(v1, 0);
+        // The same document again, a failure, a refused response: no change.
+        keys.apply_jwks_response(StatusCode::OK, &HeaderMap::new(), SET, T0)
+            .unwrap();
+        let plan = fetch(keys.lookup(Some("k9"), Algorithm::ES256, T0));
+        keys.apply_failure(&plan, "timeout", T0);
+        assert!(
+            keys.apply_jwks_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", T0)
+                .is_err()
+        );
+        assert_eq!(keys.key_set_version(), v1);
+        // Another document: a change.
+        let other = br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k2","use":"sig",
+        "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+        "y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+        keys.apply_jwks_response(StatusCode::OK, &HeaderMap::new(), other, T0)
+            .unwrap();
+        let v2 = keys.key_set_version();
+        assert_ne!(v2, v1);
+        // Importing the state of the same set: no change; of another: a change.
+        let same = keys.export_state().unwrap();
+        keys.import_state(&same, T0).unwrap();
+        assert_eq!(keys.key_set_version(), v2);
+        let later = T0 + Duration::minutes(1);
+        let mut newer = warm();
+        newer
+            .apply_jwks_response(StatusCode::OK, &HeaderMap::new(), SET, later)
+            .unwrap();
+        keys.import_state(&newer.export_state().unwrap(), later)
+            .unwrap();
+        assert_ne!(keys.key_set_version(), v2);
+        let v3 = keys.key_set_version();
+        // Discovery moving the endpoint empties the set: a change.
+        let moved =
+            br#"{"issuer":"https://idp.example.com","jwks_uri":"https://idp.example.com/jwks2"}"#;
+        let day = later + Duration::hours(25);
+        let plan = keys
+            .poll(day)
+            .into_iter()
+            .find(|p| p.kind() == FetchKind::Discovery)
+            .unwrap();
+        ok(&mut keys, &plan, moved, day);
+        assert_ne!(keys.key_set_version(), v3);
     }
 
     #[test]

@@ -76,6 +76,7 @@ mod validate;
 
 pub use error::{JwtError, Part};
 pub use unverified::Unverified;
+pub(crate) use validate::TimeWindow;
 pub use validate::{AudienceClaim, Claims, Inspected, Validation, Validator, inspect};
 
 #[doc(hidden)]

@@ -120,6 +120,38 @@ pub struct Claims<C> {
     raw: OnceLock<Map<String, Value>>,
     alg: Algorithm,
     kid: Slot,
+    window: TimeWindow,
+}
+
+/// The instants at which the time checks (`exp`, `nbf`, `iat`, `max_age`,
+/// with the leeway) of a validated claims set pass, as Unix nanoseconds:
+/// `from <= now < until`. The gate's token cache serves a verified token
+/// only inside it, with the same comparisons as the validator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeWindow {
+    from: Option<i128>,
+    until: Option<i128>,
+}
+
+impl TimeWindow {
+    /// No time bound (a claims set without `exp`, `nbf` or `iat`).
+    #[cfg(test)]
+    pub(crate) const ALWAYS: Self = Self {
+        from: None,
+        until: None,
+    };
+
+    /// Whether the time checks pass at `now`.
+    pub(crate) fn contains(&self, now: OffsetDateTime) -> bool {
+        let now = now.unix_timestamp_nanos();
+        self.from.is_none_or(|from| now >= from) && self.until.is_none_or(|until| now < until)
+    }
+
+    /// Whether the time checks fail at `now` and at every later instant.
+    pub(crate) fn is_over(&self, now: OffsetDateTime) -> bool {
+        self.until
+            .is_some_and(|until| now.unix_timestamp_nanos() >= until)
+    }
 }
 
 impl<C> Claims<C> {
@@ -159,6 +191,11 @@ impl<C> Claims<C> {
 
     fn payload(&self) -> &[u8] {
         self.decoded.get(self.payload_at..).unwrap_or_default()
+    }
+
+    /// When the time checks that passed keep passing.
+    pub(crate) fn window(&self) -> TimeWindow {
+        self.window
     }
 }
 
@@ -325,10 +362,10 @@ impl Validator {
         // fails, the registered claims are read on their own so that the
         // error is the first in validation order (a malformed or expired
         // token is reported as such, not as a `C` mismatch).
-        let typed = match claims::parse_typed::<C>(bytes) {
+        let (typed, window) = match claims::parse_typed::<C>(bytes) {
             Ok((typed, registered)) => {
-                self.check_claims(&registered, now)?;
-                typed
+                let window = self.check_claims(&registered, now)?;
+                (typed, window)
             }
             Err(typed_err) => {
                 let registered = claims::parse_registered(bytes)?;
@@ -343,6 +380,7 @@ impl Validator {
             raw: OnceLock::new(),
             alg: alg.to_jwt(),
             kid,
+            window,
         })
     }
 
@@ -360,7 +398,13 @@ impl Validator {
         Ok(decoded)
     }
 
-    fn check_claims(&self, reg: &Registered<'_>, now: OffsetDateTime) -> Result<(), JwtError> {
+    /// The claims checks; on success, the window of instants at which the
+    /// time checks pass (each bound the exact negation of its check below).
+    fn check_claims(
+        &self,
+        reg: &Registered<'_>,
+        now: OffsetDateTime,
+    ) -> Result<TimeWindow, JwtError> {
         let v = &self.validation;
         let raw = reg;
         if let Some(missing) = v.required_claims.iter().find(|c| !reg.has(c)) {
@@ -373,19 +417,35 @@ impl Validator {
         let leeway = v.leeway;
         let slack = leeway.whole_nanoseconds();
         let now_ns = now.unix_timestamp_nanos();
-        if let Some(exp) = numeric_date(raw, "exp")?
+        let mut window = TimeWindow {
+            from: None,
+            until: None,
+        };
+        let exp = numeric_date(raw, "exp")?;
+        // Refused from `exp + leeway` on.
+        window.until = exp.map(|exp| exp.saturating_add(slack));
+        if let Some(exp) = exp
             && now_ns >= exp.saturating_add(slack)
         {
             let exp = utc(exp);
             return Err(JwtError::Expired { exp, now, leeway });
         }
-        if let Some(nbf) = numeric_date(raw, "nbf")?
+        let nbf = numeric_date(raw, "nbf")?;
+        // Refused before `nbf - leeway`.
+        window.from = nbf.map(|nbf| nbf.saturating_sub(slack));
+        if let Some(nbf) = nbf
             && now_ns < nbf.saturating_sub(slack)
         {
             let nbf = utc(nbf);
             return Err(JwtError::NotYetValid { nbf, now, leeway });
         }
         let iat = numeric_date(raw, "iat")?;
+        // Refused while `iat > now + leeway`, i.e. before `iat - leeway`
+        // (the nanosecond values are far inside i128: nothing saturates).
+        if let Some(iat) = iat {
+            let from = iat.saturating_sub(slack);
+            window.from = Some(window.from.map_or(from, |f| f.max(from)));
+        }
         if let Some(iat) = iat
             && iat > now_ns.saturating_add(slack)
         {
@@ -399,6 +459,9 @@ impl Validator {
             let oldest = iat
                 .saturating_add(max_age.whole_nanoseconds())
                 .saturating_add(slack);
+            // Refused after `oldest`, i.e. from `oldest + 1 ns` on.
+            let until = oldest.saturating_add(1);
+            window.until = Some(window.until.map_or(until, |u| u.min(until)));
             if now_ns > oldest {
                 return Err(JwtError::TooOld {
                     iat: utc(iat),
@@ -418,7 +481,7 @@ impl Validator {
         if let Some(want) = &v.token_use {
             check_string_claim(raw, "token_use", std::slice::from_ref(want))?;
         }
-        Ok(())
+        Ok(window)
     }
 
     /// `client_id` in place of `aud`: it must be one of `audiences`, and the

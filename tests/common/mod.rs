@@ -1,26 +1,38 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The third-party test vectors: `$EDGE_AUTH_VECTORS`, else `../shared/vectors`
-/// beside the project root. `None` (after printing why) when neither exists, so
-/// vector tests skip instead of failing on a machine without `../shared`.
-pub fn vectors_dir(sub: &str) -> Option<PathBuf> {
-    let candidates = std::env::var_os("EDGE_AUTH_VECTORS")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(std::iter::once(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"),
-        ));
-    for dir in candidates {
-        let path = dir.join(sub);
-        if path.exists() {
-            return Some(path);
-        }
-    }
-    eprintln!(
-        "skipping: test vectors `{sub}` not found (set EDGE_AUTH_VECTORS or put shared/ beside the project)"
+/// A set of third-party test vectors shipped with the repository in
+/// `tests/vectors/<sub>` (each set's README says where it comes from).
+///
+/// # Panics
+/// When the folder is missing: a vector test fails, it never passes by
+/// skipping.
+pub fn vectors_dir(sub: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(sub);
+    assert!(
+        path.is_dir(),
+        "test vectors `{}` are missing: they ship with the repository (tests/vectors/README.md); \
+         restore them with `git checkout -- tests/vectors`",
+        path.display()
     );
-    None
+    path
+}
+
+/// The text of `file` in the vector set `sub`.
+///
+/// # Panics
+/// When the set or the file is missing or unreadable, naming the path.
+pub fn read_vector(sub: &str, file: &str) -> String {
+    let path = vectors_dir(sub).join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "test vector `{}` cannot be read ({e}): the vectors ship with the repository \
+             (tests/vectors/README.md); restore them with `git checkout -- tests/vectors`",
+            path.display()
+        )
+    })
 }

@@ -1,0 +1,49 @@
+//! The I/O half: drivers that run the sans-IO [`Gate`](crate::gate::Gate)
+//! for one runtime each. Everything here is behind a cargo feature and none
+//! is in the default build, which stays tokio-free and wasm32-clean; only
+//! this module reads a clock or does I/O.
+//!
+//! | feature        | module | brings |
+//! |----------------|--------|--------|
+//! | `tokio`        | `keys`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; tokio (`sync`, `time`, `rt`) |
+//! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
+//! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
+//! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
+//! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
+//! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
+//!
+//! An axum API behind the Gate (features `axum` and `hyper-client`):
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "axum", feature = "hyper-client"))]
+//! # async fn quick_start() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use edge_auth::driver::{axum::Authenticated, client::HyperClient, keys::KeyDriver, tower::GateLayer};
+//! use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
+//!
+//! let gate = Gate::new(GateConfig::new([IssuerConfig::new("https://idp.example.com", ["api://orders"])]))?;
+//! let driver = KeyDriver::new(Arc::new(gate), HyperClient::new()?);
+//! let hello = |Authenticated(who): Authenticated| async move { format!("hello {:?}", who.subject) };
+//! let app = Router::new().route("/orders", get(hello)).layer(GateLayer::new(driver));
+//! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The layer fetches the issuer's discovery document and key set on the
+//! first request (one fetch, whatever the number of concurrent requests),
+//! and again as the Gate asks; `driver.spawn_refresh()` renews keys ahead
+//! of expiry on a background task.
+
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "hyper-client")]
+pub mod client;
+#[cfg(feature = "tokio")]
+pub mod keys;
+#[cfg(feature = "hyper-server")]
+pub mod server;
+#[cfg(feature = "tokio")]
+pub mod stats;
+#[cfg(feature = "tower")]
+pub mod tower;

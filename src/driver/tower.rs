@@ -1,0 +1,197 @@
+//! `GateLayer` / `GateService`: the Gate as tower 0.5 middleware over
+//! `http::Request<B>`, for axum 0.8, hyper 1 (through hyper-util's
+//! `TowerToHyperService`) and tonic.
+//!
+//! On allow, the request's extensions get the [`Principal`] (when the
+//! request carried a token) and the policy [`Decision`], and the inner
+//! service is called; axum handlers read them with the `axum` feature's
+//! extractors (`Authenticated`, `MaybeAuthenticated`) or
+//! `Extension<Principal>`. On deny, the layer answers
+//! [`Rejection::to_response`] itself (401 / 403 / 400 / 503 with an empty
+//! body of the service's body type): a denial is a response, never a
+//! `Service::Error` (tower-http's auth middleware does the same).
+//!
+//! **The client address** the policy's address rules see is read from the
+//! request's extensions: a [`ClientIp`] the server inserted, else (feature
+//! `axum`) axum's `ConnectInfo<SocketAddr>` (serve with
+//! `into_make_service_with_connect_info::<SocketAddr>()`). Never from
+//! `X-Forwarded-For`, which any client can write: behind a trusted proxy,
+//! insert a [`ClientIp`] from its header in a layer of your own before this
+//! one. Without either, address rules cannot match.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+use super::keys::{KeyDriver, Verdict};
+use crate::Principal;
+use crate::policy::{Decision, RequestFacts};
+use crate::response::Rejection;
+
+/// The client's address, as a request extension the layer reads for the
+/// policy's address rules. Insert it from the accepted connection (or from
+/// a trusted proxy's header) before [`GateLayer`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// The tower layer: wraps a service in a [`GateService`]. Cheap to clone
+/// (it holds the [`KeyDriver`], one `Arc`).
+#[derive(Debug, Clone)]
+pub struct GateLayer {
+    driver: KeyDriver,
+}
+
+impl GateLayer {
+    /// A layer checking requests with `driver`.
+    pub fn new(driver: KeyDriver) -> Self {
+        Self { driver }
+    }
+
+    /// The key driver (for its [`stats`](KeyDriver::stats), or to
+    /// [`spawn_refresh`](KeyDriver::spawn_refresh)).
+    pub fn driver(&self) -> &KeyDriver {
+        &self.driver
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = GateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GateService {
+            inner,
+            driver: self.driver.clone(),
+        }
+    }
+}
+
+/// The service [`GateLayer`] builds: checks each request with the Gate,
+/// then calls the inner service or answers the rejection.
+#[derive(Debug, Clone)]
+pub struct GateService<S> {
+    inner: S,
+    driver: KeyDriver,
+}
+
+impl<S> GateService<S> {
+    /// `inner` behind the Gate of `driver`.
+    pub fn new(inner: S, driver: KeyDriver) -> Self {
+        Self { inner, driver }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// The future [`GateService`] returns.
+pub struct ResponseFuture<R, E> {
+    future: Pin<Box<dyn Future<Output = Result<R, E>> + Send>>,
+}
+
+impl<R, E> fmt::Debug for ResponseFuture<R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<R, E> Future for ResponseFuture<R, E> {
+    type Output = Result<R, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for GateService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    B: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<Response<ResBody>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The service that was polled ready serves this request; the clone
+        // stays for the next one (tower's usual pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let driver = self.driver.clone();
+        let future = async move {
+            let (mut parts, body) = request.into_parts();
+            let verdict = {
+                let mut facts = RequestFacts::from_parts(&parts);
+                if let Some(ip) = client_ip(&parts.extensions) {
+                    facts = facts.with_client_ip(ip);
+                }
+                driver.check(&parts, &facts).await
+            };
+            match verdict {
+                Verdict::Allow {
+                    principal,
+                    decision,
+                } => {
+                    insert_identity(&mut parts.extensions, principal, decision);
+                    inner.call(Request::from_parts(parts, body)).await
+                }
+                Verdict::Deny(rejection) => Ok(rejection_response(&rejection)),
+                Verdict::Preflight(response) => {
+                    let (head, ()) = response.into_parts();
+                    Ok(Response::from_parts(head, Default::default()))
+                }
+            }
+        };
+        ResponseFuture {
+            future: Box::pin(future),
+        }
+    }
+}
+
+/// The Principal (when there is one) and the Decision, where handlers find
+/// them. A client cannot send extensions, so a Principal found there was
+/// put by the layer.
+fn insert_identity(
+    extensions: &mut http::Extensions,
+    principal: Option<Box<Principal>>,
+    decision: Decision,
+) {
+    // A Principal left by an outer layer must not stand for this request.
+    extensions.remove::<Principal>();
+    if let Some(principal) = principal {
+        extensions.insert(*principal);
+    }
+    extensions.insert(decision);
+}
+
+fn client_ip(extensions: &http::Extensions) -> Option<IpAddr> {
+    if let Some(ClientIp(ip)) = extensions.get::<ClientIp>() {
+        return Some(*ip);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(addr.ip());
+    }
+    None
+}
+
+/// [`Rejection::to_response`] with an empty body of the service's type.
+pub(crate) fn rejection_response<B: Default>(rejection: &Rejection) -> Response<B> {
+    let (head, ()) = rejection.to_response().into_parts();
+    Response::from_parts(head, B::default())
+}
