@@ -26,6 +26,9 @@ pub enum Error {
     /// A role mapping could not be configured.
     #[error(transparent)]
     Oidc(#[from] crate::oidc::OidcError),
+    /// CORS settings or an `Origin` were malformed.
+    #[error(transparent)]
+    Cors(#[from] crate::cors::CorsError),
     /// A policy document could not be compiled.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),

@@ -12,6 +12,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod cors;
 #[cfg(any(feature = "tokio", feature = "hyper-server", feature = "worker"))]
 pub mod driver;
 pub mod error;

@@ -49,9 +49,10 @@
 //! record.
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
+use crate::cors::PreflightRefusal;
 use crate::extract::ExtractError;
 use crate::jwt::JwtError;
 use crate::oidc::Principal;
@@ -125,6 +126,8 @@ pub struct Rejection {
     subject: Option<String>,
     issuer: Option<String>,
     retry_after: Option<u64>,
+    /// CORS headers for the response (an allowed origin's), set by the gate.
+    cors: Option<HeaderMap>,
 }
 
 /// The longest `Retry-After` a rejection announces, in seconds: a client
@@ -144,7 +147,34 @@ impl Rejection {
             subject: None,
             issuer: None,
             retry_after: None,
+            cors: None,
         }
+    }
+
+    /// A CORS preflight was refused (see [`PreflightRefusal`]): 403, no
+    /// challenge and no CORS headers, so the browser blocks the actual
+    /// request. The refusal goes to the audit record only.
+    pub fn preflight_refused(refusal: &PreflightRefusal) -> Self {
+        Self::new(
+            RejectionKind::Forbidden,
+            "the cross-origin request is not allowed",
+        )
+        .with_reason(refusal.to_string())
+    }
+
+    /// Adds CORS headers to the response (from
+    /// [`Cors::response_headers`](crate::cors::Cors::response_headers)), so
+    /// that browser code of an allowed origin can read the 401/403/503. The
+    /// gate sets them itself on its rejections.
+    #[must_use]
+    pub fn with_cors(mut self, headers: HeaderMap) -> Self {
+        self.cors = Some(headers);
+        self
+    }
+
+    /// The CORS headers set with [`with_cors`](Self::with_cors).
+    pub fn cors_headers(&self) -> Option<&HeaderMap> {
+        self.cors.as_ref()
     }
 
     /// The request carried no token (or only another scheme): 401 with
@@ -362,7 +392,8 @@ impl Rejection {
     /// The response: status, `WWW-Authenticate` (except for
     /// [`RejectionKind::Forbidden`] and [`RejectionKind::Unavailable`]),
     /// `Retry-After` when [set](Self::with_retry_after), and
-    /// `Cache-Control: no-store`, empty body.
+    /// `Cache-Control: no-store`, the CORS headers when
+    /// [set](Self::with_cors), empty body.
     pub fn to_response(&self) -> Response<()> {
         let mut response = Response::new(());
         *response.status_mut() = self.status();
@@ -377,6 +408,9 @@ impl Rejection {
             let value = HeaderValue::try_from(challenge)
                 .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"edge-auth\""));
             headers.insert(WWW_AUTHENTICATE, value);
+        }
+        if let Some(cors) = &self.cors {
+            crate::cors::apply_to(cors, headers);
         }
         response
     }

@@ -58,4 +58,5 @@ replay_targets!(
     json_reader,
     httpsig_pkcs8,
     seal_open,
+    cors,
 );

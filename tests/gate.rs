@@ -488,6 +488,7 @@ fn keys_survive_idp_outage_and_rotation_applies() {
                 assert!(r.retry_after().is_some(), "{r:?}");
                 now += Duration::minutes(5);
             }
+            Outcome::Preflight(r) => panic!("not a preflight: {r:?}"),
         }
     }
     panic!("rotated key never verified");

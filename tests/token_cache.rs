@@ -467,6 +467,7 @@ fn seen(outcome: &Outcome) -> Seen {
         } => Seen::Allow(principal.clone(), decision.rule_id.clone()),
         Outcome::Deny(r) => Seen::Deny(serde_json::to_value(r).unwrap()),
         Outcome::FetchKeys(plan) => Seen::Fetch(plan.url().to_owned(), plan.is_in_flight()),
+        Outcome::Preflight(r) => panic!("not a preflight: {r:?}"),
     }
 }
 

@@ -373,15 +373,24 @@ async fn handle(
     let (parts, body) = request.into_parts();
     // The client address: the peer, or a trusted front proxy's header.
     let client = shared.forwarder.resolve_client(&parts.headers, peer.ip());
-    let principal = if shared.gate_enabled {
+    let (principal, cors) = if shared.gate_enabled {
         match authorize(&shared, &parts, &client).await {
-            Ok(principal) => principal,
+            // The route's CORS headers (policy `cors` settings), computed
+            // before the request moves upstream, added to its response.
+            Ok(principal) => (
+                principal,
+                shared
+                    .gate
+                    .cors_headers(&parts, &RequestFacts::from_parts(&parts)),
+            ),
             Err(response) => return response,
         }
     } else {
-        None
+        (None, HeaderMap::new())
     };
-    forward(&shared, parts, body, principal.as_deref(), &client).await
+    let mut response = forward(&shared, parts, body, principal.as_deref(), &client).await;
+    edge_auth::cors::apply_to(&cors, response.headers_mut());
+    response
 }
 
 /// Runs the Gate, fetching keys as often as it asks (bounded).
@@ -403,8 +412,14 @@ async fn authorize(
             Outcome::Allow { principal, .. } => return Ok(principal),
             Outcome::Deny(rejection) => {
                 // 401 / 403 with the challenge, or 503 when the Gate has no
-                // keys for the issuer and cannot get them now.
+                // keys for the issuer and cannot get them now; with the
+                // route's CORS headers when the policy has `cors` settings.
                 let (head, ()) = rejection.to_response().into_parts();
+                return Err(Response::from_parts(head, full(Bytes::new())));
+            }
+            // An allowed CORS preflight: answered here, never forwarded.
+            Outcome::Preflight(response) => {
+                let (head, ()) = response.into_parts();
                 return Err(Response::from_parts(head, full(Bytes::new())));
             }
             // Another request's fetch of this plan is out: wait for it (the

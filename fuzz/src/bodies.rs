@@ -1606,3 +1606,99 @@ pub fn seal_open(data: &[u8]) {
             .is_err()
     );
 }
+
+// ----------------------------------------------------------------- cors
+
+/// The settings every `cors` run uses: two exact origins, one subdomain
+/// pattern, credentials on.
+fn cors_fixture() -> &'static edge_auth::cors::Cors {
+    static FIXTURE: OnceLock<edge_auth::cors::Cors> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        edge_auth::cors::Cors::new(
+            &edge_auth::cors::CorsSettings::new([
+                "https://app.example.com",
+                "http://localhost:8080",
+                "https://*.example.org",
+            ])
+            .with_methods(["PUT", "DELETE"])
+            .with_headers(["authorization", "content-type"])
+            .with_credentials(true),
+        )
+        .unwrap()
+    })
+}
+
+/// Whether `acao`, sent for the request origin `sent`, is one the fixture
+/// allows: an exact configured origin, or a host of one or more labels under
+/// `example.org` on `https` and the default port; and in any case `sent`
+/// itself up to case, never some other origin.
+fn cors_acao_is_configured(acao: &str, sent: &str) -> bool {
+    let configured = acao == "https://app.example.com"
+        || acao == "http://localhost:8080"
+        || acao.strip_prefix("https://").is_some_and(|host| {
+            host.strip_suffix(".example.org").is_some_and(|labels| {
+                !labels.is_empty()
+                    && labels.split('.').all(|l| {
+                        !l.is_empty()
+                            && l.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    })
+            })
+        });
+    configured && acao.eq_ignore_ascii_case(sent)
+}
+
+/// Input: one length-prefixed `Origin`, `Access-Control-Request-Method` and
+/// `Access-Control-Request-Headers` each. Parsing never panics, a parsed
+/// origin is canonical (parsing its serialization gives it back), and every
+/// `Access-Control-Allow-Origin` the settings produce is a configured origin
+/// and the one the request sent.
+pub fn cors(data: &[u8]) {
+    use edge_auth::cors::Origin;
+    use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
+
+    let mut input = Input::new(data);
+    let origin = input.bytes();
+    let method = input.bytes();
+    let request_headers = input.bytes();
+    if let Ok(text) = std::str::from_utf8(origin)
+        && let Ok(parsed) = Origin::parse(text)
+    {
+        let again = Origin::parse(parsed.as_str()).expect("a serialization parses");
+        assert_eq!(again, parsed, "`{text}` is not canonical after one parse");
+        assert!(
+            parsed.as_str().eq_ignore_ascii_case(text),
+            "`{text}` parsed as `{parsed}`"
+        );
+    }
+    let Ok(origin_value) = http::HeaderValue::from_bytes(origin) else {
+        return;
+    };
+    let cors = cors_fixture();
+    let sent = String::from_utf8_lossy(origin).into_owned();
+    let mut request = http::HeaderMap::new();
+    request.insert(http::header::ORIGIN, origin_value);
+    let actual = cors.response_headers(&request);
+    assert_eq!(actual[VARY], "Origin");
+    if let Some(acao) = actual.get(ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let acao = acao.to_str().unwrap();
+        assert!(
+            cors_acao_is_configured(acao, &sent),
+            "`{sent}` was answered with `{acao}`"
+        );
+    }
+    if let Ok(v) = http::HeaderValue::from_bytes(method) {
+        request.insert(http::header::ACCESS_CONTROL_REQUEST_METHOD, v);
+    }
+    if let Ok(v) = http::HeaderValue::from_bytes(request_headers) {
+        request.insert(http::header::ACCESS_CONTROL_REQUEST_HEADERS, v);
+    }
+    if let Ok(answer) = cors.preflight(&request) {
+        let acao = answer[ACCESS_CONTROL_ALLOW_ORIGIN].to_str().unwrap();
+        assert!(
+            cors_acao_is_configured(acao, &sent),
+            "preflight from `{sent}` was answered with `{acao}`"
+        );
+        assert!(answer.contains_key(VARY));
+    }
+}

@@ -277,6 +277,9 @@ pub enum Verdict {
     },
     /// Answer [`Rejection::to_response`].
     Deny(Rejection),
+    /// An allowed CORS preflight ([`Outcome::Preflight`]): send this
+    /// response (204), do not call the service.
+    Preflight(http::Response<()>),
 }
 
 /// A pause between two looks at a fetch the Gate says is in flight but
@@ -422,6 +425,8 @@ impl KeyDriver {
         match &verdict {
             Verdict::Allow { .. } => self.inner.counters.allowed(),
             Verdict::Deny(rejection) => self.inner.counters.denied(rejection),
+            // Answered without a token: neither allowed nor denied traffic.
+            Verdict::Preflight(_) => {}
         }
         #[cfg(feature = "tracing")]
         trace_verdict(&span, &verdict, rounds, started.elapsed());
@@ -451,6 +456,7 @@ impl KeyDriver {
                     );
                 }
                 Outcome::Deny(rejection) => return (Verdict::Deny(rejection), rounds),
+                Outcome::Preflight(response) => return (Verdict::Preflight(response), rounds),
                 Outcome::FetchKeys(plan) => plan,
             };
             if !plan.is_in_flight() {
@@ -509,6 +515,7 @@ impl KeyDriver {
                 decision,
             },
             Outcome::Deny(rejection) => Verdict::Deny(rejection),
+            Outcome::Preflight(response) => Verdict::Preflight(response),
             Outcome::FetchKeys(plan) => {
                 if !plan.is_in_flight() {
                     self.inner.gate.apply_fetch_failure(
@@ -842,6 +849,9 @@ fn trace_verdict(span: &tracing::Span, verdict: &Verdict, rounds: usize, took: D
             if let Some(rule) = rejection.rule() {
                 span.record("rule", rule);
             }
+        }
+        Verdict::Preflight(_) => {
+            span.record("outcome", "preflight");
         }
     }
     let _entered = span.enter();

@@ -149,6 +149,10 @@ where
                     inner.call(Request::from_parts(parts, body)).await
                 }
                 Verdict::Deny(rejection) => Ok(rejection_response(&rejection)),
+                Verdict::Preflight(response) => {
+                    let (head, ()) = response.into_parts();
+                    Ok(Response::from_parts(head, Default::default()))
+                }
             }
         };
         ResponseFuture {

@@ -53,7 +53,30 @@ impl Gate {
     /// ([`Outcome::FetchKeys`], or 503 when they are unavailable) instead of
     /// passing as anonymous: an origin must never receive a token the gate
     /// has not verified.
+    ///
+    /// With CORS settings in the policy, a preflight (`OPTIONS` with
+    /// `Origin` and `Access-Control-Request-Method`) is answered without a
+    /// token: [`Outcome::Preflight`] when the route allows it, else
+    /// [`Outcome::Deny`] (403, no CORS headers). The gate's own rejections
+    /// carry the route's CORS headers (`Vary: Origin`, and
+    /// `Access-Control-Allow-Origin` for an allowed origin); for an allowed
+    /// request, add [`Gate::cors_headers`] to the upstream's response.
     pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
+        if let Some(outcome) = self.check_preflight(parts, facts) {
+            return outcome;
+        }
+        match self.check_request(parts, facts, now) {
+            Outcome::Deny(rejection) => Outcome::Deny(self.cors_rejection(rejection, parts, facts)),
+            outcome => outcome,
+        }
+    }
+
+    fn check_request(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        now: OffsetDateTime,
+    ) -> Outcome {
         // A `max_token_size` raised above the extraction default (Entra
         // tokens with many groups) is honoured; a lowered one is left to the
         // validator, which answers 401 `invalid_token` rather than 400.
@@ -73,7 +96,7 @@ impl Gate {
         self.authorize(facts, principal)
     }
 
-    fn realm(&self, rejection: Rejection) -> Rejection {
+    pub(super) fn realm(&self, rejection: Rejection) -> Rejection {
         rejection.with_realm(self.realm.as_str())
     }
 

@@ -30,8 +30,52 @@
 //! let (parts, ()) = http::Request::get("/orders").body(())?.into_parts();
 //! match gate.check(&parts, &RequestFacts::from_parts(&parts), now) {
 //!     Outcome::Deny(rejection) => assert_eq!(rejection.to_response().status(), 401),
-//!     // `Outcome` is closed: these two arms are all the rest.
-//!     Outcome::Allow { .. } | Outcome::FetchKeys(_) => panic!("a request without a token passed"),
+//!     // `Outcome` is closed: these arms are all the rest.
+//!     Outcome::Allow { .. } | Outcome::FetchKeys(_) | Outcome::Preflight(_) => {
+//!         panic!("a request without a token passed")
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # CORS
+//!
+//! With `cors` settings in the policy (see [`crate::policy`] and
+//! [`crate::cors`]), a driver does three things: send the response of
+//! [`Outcome::Preflight`] as it is (204, never forwarded); send a
+//! [`Outcome::Deny`]'s `to_response()` / `to_problem_json()` as usual (its
+//! CORS headers are already in it); and on [`Outcome::Allow`], add
+//! [`Gate::cors_headers`] to the upstream's response with
+//! [`cors::apply_to`](crate::cors::apply_to).
+//!
+//! ```
+//! use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+//! use edge_auth::policy::{Policy, RequestFacts};
+//! use time::macros::datetime;
+//!
+//! let policy = Policy::from_json(r#"{
+//!   "cors": { "app": { "origins": ["https://app.example.com"],
+//!                      "methods": ["PUT"], "headers": ["authorization"] } },
+//!   "rules": [ { "id": "orders", "match": { "paths": ["/orders/{id}"] },
+//!                "require": { "authenticated": true }, "effect": "allow", "cors": "app" } ]
+//! }"#)?.compile()?;
+//! let issuer = IssuerConfig::new("https://idp.example.com", ["api://orders"])
+//!     .with_jwks_uri("https://idp.example.com/jwks");
+//! let gate = Gate::new(GateConfig::new([issuer]).with_policy(policy))?;
+//! let now = datetime!(2026-11-23 10:00:00 UTC);
+//!
+//! let (parts, ()) = http::Request::options("/orders/7")
+//!     .header("origin", "https://app.example.com")
+//!     .header("access-control-request-method", "PUT")
+//!     .header("access-control-request-headers", "authorization")
+//!     .body(())?
+//!     .into_parts();
+//! match gate.check(&parts, &RequestFacts::from_parts(&parts), now) {
+//!     Outcome::Preflight(response) => {
+//!         assert_eq!(response.status(), 204);
+//!         assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+//!     }
+//!     Outcome::Allow { .. } | Outcome::Deny(_) | Outcome::FetchKeys(_) => panic!("not answered"),
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -39,11 +83,12 @@
 pub mod cache;
 mod check;
 mod config;
+mod cors;
 mod error;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use time::OffsetDateTime;
 
 use self::cache::TokenCache;
@@ -85,6 +130,12 @@ pub enum Outcome {
     /// Fetch [`FetchPlan::url`], give the response to
     /// [`Gate::apply_fetch_response`], then check the request again.
     FetchKeys(FetchPlan),
+    /// An allowed CORS preflight: send this response (204 with the
+    /// `Access-Control-*` and `Vary` headers) and do not forward the
+    /// request. Only a policy with `cors` settings produces it; a refused
+    /// preflight is an [`Outcome::Deny`] (403). Not a denial: the route
+    /// allows the cross-origin request, and no token is needed to say so.
+    Preflight(Response<()>),
 }
 
 #[derive(Debug)]

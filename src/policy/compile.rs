@@ -3,6 +3,7 @@
 //! candidate rules for a path costs the depth of the path, not the rule count.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use http::HeaderName;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use serde_json::Value;
 use super::document::{Effect, PathProfile, Policy, Require, Rule};
 use super::pattern::{self, Cidr, HostPattern, Segment};
 use super::{PolicyConfig, PolicyError, clip};
+use crate::cors::Cors;
 
 /// A policy ready to evaluate: build it once with [`Policy::compile`], share
 /// it (it is `Send + Sync`) and call [`evaluate`](CompiledPolicy::evaluate)
@@ -24,6 +26,8 @@ pub struct CompiledPolicy {
     pub(crate) profile: PathProfile,
     /// Some rule sets `allow_encoded_slash`.
     pub(crate) encoded_slash_rules: bool,
+    /// Some rule names CORS settings.
+    pub(crate) cors_rules: bool,
     warnings: Vec<PolicyWarning>,
 }
 
@@ -72,6 +76,8 @@ pub(crate) struct CompiledRule {
     pub(crate) client_ip: Option<Vec<Cidr>>,
     pub(crate) country: Option<Vec<[u8; 2]>>,
     pub(crate) headers: Vec<CompiledHeader>,
+    /// The rule's CORS settings, shared with every rule naming them.
+    pub(crate) cors: Option<Arc<Cors>>,
 }
 
 impl CompiledRule {
@@ -211,6 +217,7 @@ impl Policy {
                 max: config.max_rules,
             });
         }
+        let cors = compile_cors(self)?;
         let mut ids = HashSet::with_capacity(self.rules.len());
         let mut rules = Vec::with_capacity(self.rules.len());
         let mut trie = Trie::new();
@@ -232,7 +239,16 @@ impl Policy {
                     id: rule.id.clone(),
                 });
             }
-            let compiled = compile_rule(rule, config, &self.paths)?;
+            let mut compiled = compile_rule(rule, config, &self.paths)?;
+            if let Some(name) = &rule.cors {
+                let settings = cors
+                    .get(name.as_str())
+                    .ok_or_else(|| PolicyError::UnknownCors {
+                        rule: rule.id.clone(),
+                        name: clip(name),
+                    })?;
+                compiled.cors = Some(Arc::clone(settings));
+            }
             let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
                 count: self.rules.len(),
                 max: config.max_rules,
@@ -245,12 +261,14 @@ impl Policy {
         }
         let warnings = shadow_warnings(&rules);
         let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
+        let cors_rules = rules.iter().any(|r| r.cors.is_some());
         Ok(CompiledPolicy {
             rules,
             trie,
             config: config.clone(),
             profile: self.paths,
             encoded_slash_rules,
+            cors_rules,
             warnings,
         })
     }
@@ -447,7 +465,24 @@ fn compile_require(
         client_ip,
         country,
         headers,
+        cors: None,
     })
+}
+
+/// Compiles the document's named CORS settings once; rules share them.
+fn compile_cors(policy: &Policy) -> Result<HashMap<&str, Arc<Cors>>, PolicyError> {
+    policy
+        .cors
+        .iter()
+        .map(|(name, settings)| {
+            Cors::new(settings)
+                .map(|c| (name.as_str(), Arc::new(c)))
+                .map_err(|source| PolicyError::Cors {
+                    name: clip(name),
+                    source,
+                })
+        })
+        .collect()
 }
 
 /// Finds rules that an earlier unconditional rule covers entirely. Only

@@ -2,10 +2,13 @@
 //! fields are errors everywhere (`deny_unknown_fields`), so a misspelt
 //! condition can never silently widen a rule.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::PolicyError;
+use crate::cors::CorsSettings;
 
 /// A policy: ordered rules, default deny. Build one by deserialising JSON
 /// ([`Policy::from_json`]) or any serde format (e.g. TOML), then
@@ -20,6 +23,11 @@ pub struct Policy {
     pub paths: PathProfile,
     /// The rules, tried in order; the first applying rule decides.
     pub rules: Vec<Rule>,
+    /// Named CORS settings (`cors` in the document), referred to by a
+    /// rule's `cors` field. Omitted: the gate does not treat CORS
+    /// preflights specially and adds no CORS headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cors: BTreeMap<String, CorsSettings>,
 }
 
 /// How the origin behind the policy reads paths, so that every spelling
@@ -124,6 +132,13 @@ pub struct Rule {
     pub require: Require,
     /// What the rule decides when it applies.
     pub effect: Effect,
+    /// The name of the CORS settings (an entry of the document's `cors`
+    /// map) for the routes this rule matches. Found by route alone
+    /// (`match`), since a preflight carries no credentials: the first rule
+    /// in order whose `match` covers the request and that names `cors`
+    /// supplies the settings. Omitted: this rule contributes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<String>,
 }
 
 /// The routes a rule covers. Each list is an alternative (any entry

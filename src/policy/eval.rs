@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::compile::{ClaimTest, CompiledPolicy, CompiledRule};
 use super::document::Effect;
 use super::pattern::{self, PathOptions};
+use crate::cors::Cors;
 use crate::oidc::Principal;
 
 /// What the policy looks at in a request. Borrows from the request; build it
@@ -39,6 +40,12 @@ impl<'a> RequestFacts<'a> {
             country: None,
             headers: None,
         }
+    }
+
+    /// The same facts for another method (a preflight's requested one).
+    pub(crate) fn with_method(mut self, method: &'a Method) -> Self {
+        self.method = method;
+        self
     }
 
     /// Method, path and headers from a request, and the host from the
@@ -294,6 +301,65 @@ impl Decision {
 }
 
 impl CompiledPolicy {
+    /// The CORS settings of the route `facts` reach: those named by the
+    /// first rule, in document order, whose `match` (method, host, path)
+    /// covers the request and that names `cors`. Requirements are not
+    /// looked at: a preflight carries no credentials, and the settings
+    /// belong to the route, not to the caller. `None` when no such rule
+    /// exists or the path is refused.
+    ///
+    /// For a preflight, pass facts whose method is the requested one
+    /// (`Access-Control-Request-Method`); the gate does this itself.
+    pub fn cors_for(&self, facts: &RequestFacts<'_>) -> Option<&Cors> {
+        if !self.cors_rules {
+            return None;
+        }
+        let reject = self.config.reject_encoded_separators;
+        let opts = PathOptions {
+            max_len: self.config.max_path_len,
+            max_segments: self.config.max_path_segments,
+            reject_encoded_slash: reject && !self.encoded_slash_rules,
+            reject_encoded_backslash: reject,
+            reject_path_parameters: self.config.reject_path_parameters,
+        };
+        let path = pattern::normalize_path(facts.path, &opts)
+            .and_then(|path| pattern::apply_profile(path, &self.profile, opts.max_len))
+            .ok()?;
+        let encoded_slash = reject && self.encoded_slash_rules && path.contains("%2F");
+        let mut candidates = Vec::new();
+        self.trie
+            .collect(0, pattern::path_body(&path).split('/'), &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
+        let host = facts.host.map(pattern::request_host);
+        candidates.into_iter().find_map(|index| {
+            let rule = usize::try_from(index)
+                .ok()
+                .and_then(|i| self.rules.get(i))?;
+            let cors = rule.cors.as_deref()?;
+            if let Some(methods) = &rule.methods
+                && !method_matches(rule.effect, methods, facts.method.as_str())
+            {
+                return None;
+            }
+            if encoded_slash && rule.effect != Effect::Deny && !rule.allow_encoded_slash {
+                return None;
+            }
+            if let Some(hosts) = &rule.hosts {
+                match host {
+                    Some(Some(h)) if hosts.iter().any(|p| p.matches(h)) => {}
+                    _ => return None,
+                }
+            }
+            Some(cors)
+        })
+    }
+
+    /// Whether some rule names CORS settings.
+    pub fn has_cors(&self) -> bool {
+        self.cors_rules
+    }
+
     /// Evaluates a request: the first rule whose route and requirements hold
     /// decides; no such rule means deny. See the [module docs](super) for
     /// the exact semantics.

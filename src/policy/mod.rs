@@ -106,6 +106,38 @@
 //! - **Client IP** conditions are CIDR lists; IPv4-mapped IPv6 addresses
 //!   (`::ffff:10.1.2.3`) are treated as IPv4, in requests and in the list.
 //!
+//! # CORS
+//!
+//! Cross-origin settings live in the document too: a top-level `cors` map of
+//! named [`CorsSettings`](crate::cors::CorsSettings), and a rule field
+//! `"cors": "name"`. The settings of a request are those named by the first
+//! rule, in order, whose `match` (method, host, path) covers it; `require`
+//! is not looked at, because a preflight carries no credentials and the
+//! settings belong to the route ([`CompiledPolicy::cors_for`]). For a
+//! preflight the gate matches with the requested method
+//! (`Access-Control-Request-Method`). A rule naming settings that do not
+//! exist, or settings that do not compile (`*` with credentials, an origin
+//! not in canonical form), is a compile error. See [`crate::cors`] for the
+//! protocol.
+//!
+//! ```
+//! use edge_auth::policy::{Policy, RequestFacts};
+//!
+//! let policy = Policy::from_json(r#"{
+//!   "cors": { "app": { "origins": ["https://app.example.com"],
+//!                      "methods": ["PUT"], "headers": ["authorization"],
+//!                      "credentials": true } },
+//!   "rules": [
+//!     { "id": "orders", "match": { "methods": ["GET", "PUT"], "paths": ["/orders/{id}"] },
+//!       "require": { "scopes": ["orders"] }, "effect": "allow", "cors": "app" }
+//!   ] }"#)?.compile()?;
+//! let put = http::Method::PUT;
+//! assert!(policy.cors_for(&RequestFacts::new(&put, "/orders/7")).is_some());
+//! let delete = http::Method::DELETE;
+//! assert!(policy.cors_for(&RequestFacts::new(&delete, "/orders/7")).is_none());
+//! # Ok::<(), edge_auth::policy::PolicyError>(())
+//! ```
+//!
 //! # Example
 //!
 //! ```
@@ -280,6 +312,24 @@ pub enum PolicyError {
         rule: String,
         /// What is wrong.
         reason: String,
+    },
+    /// An entry of the document's `cors` map cannot be compiled, or a rule
+    /// names one that does not exist.
+    #[error("cors settings `{name}`: {source}")]
+    Cors {
+        /// The entry's name.
+        name: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::cors::CorsError,
+    },
+    /// A rule names CORS settings the document's `cors` map does not hold.
+    #[error("rule `{rule}`: cors settings `{name}` are not defined in the document's `cors` map")]
+    UnknownCors {
+        /// The rule's id.
+        rule: String,
+        /// The missing name.
+        name: String,
     },
 }
 

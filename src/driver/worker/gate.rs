@@ -83,6 +83,9 @@ pub enum Step {
     },
     /// Answer with this rejection.
     Deny(Rejection),
+    /// An allowed CORS preflight (policy `cors` settings): answer with this
+    /// response; it never goes to the origin.
+    Preflight(http::Response<()>),
     /// Read the issuer's state from KV (key [`kv_key`]), give it to
     /// [`WorkerGate::restore`], then step again. Asked once per issuer and
     /// isolate, before its first fetch.
@@ -204,6 +207,7 @@ impl WorkerGate {
                 };
             }
             Outcome::Deny(rejection) => return Step::Deny(rejection),
+            Outcome::Preflight(response) => return Step::Preflight(response),
             Outcome::FetchKeys(plan) => plan,
         };
         if self.inner.options.kv_binding.is_some() {

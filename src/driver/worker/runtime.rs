@@ -85,6 +85,10 @@ pub async fn authorize(
                 );
                 return Err(rejection_response(&rejection));
             }
+            Step::Preflight(response) => {
+                return Err(Response::try_from(response.map(|()| String::new()))
+                    .unwrap_or_else(|_| plain(500, "internal server error\n")));
+            }
             Step::Restore { issuer } => restore(gate, env, &issuer, now).await,
             Step::Fetch(plan) => {
                 fetches += 1;
