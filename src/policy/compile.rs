@@ -25,6 +25,8 @@ pub struct CompiledPolicy {
     /// Some rule sets `allow_encoded_slash`.
     pub(crate) encoded_slash_rules: bool,
     warnings: Vec<PolicyWarning>,
+    /// Each rule's rate limits.
+    limits: super::limits::LimitTable,
 }
 
 /// Something legal but suspicious found while compiling.
@@ -245,6 +247,7 @@ impl Policy {
         }
         let warnings = shadow_warnings(&rules);
         let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
+        let limits = super::limits::LimitTable::compile(&self.rules, config)?;
         Ok(CompiledPolicy {
             rules,
             trie,
@@ -252,6 +255,7 @@ impl Policy {
             profile: self.paths,
             encoded_slash_rules,
             warnings,
+            limits,
         })
     }
 }
@@ -261,6 +265,16 @@ impl CompiledPolicy {
     /// can never decide because an earlier unconditional rule covers them.
     pub fn warnings(&self) -> &[PolicyWarning] {
         &self.warnings
+    }
+
+    /// The rate limits of rule `rule_id` (empty when it has none).
+    pub fn limits(&self, rule_id: &str) -> &[crate::limit::RuleLimit] {
+        self.limits.get(rule_id)
+    }
+
+    /// Whether any rule has rate limits.
+    pub fn has_limits(&self) -> bool {
+        !self.limits.is_empty()
     }
 
     /// The number of rules.

@@ -124,6 +124,10 @@ pub struct Rule {
     pub require: Require,
     /// What the rule decides when it applies.
     pub effect: Effect,
+    /// Rate limits checked after the rule allows a request (allow rules
+    /// only); see [`LimitSpec`](super::LimitSpec).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<super::LimitSpec>,
 }
 
 /// The routes a rule covers. Each list is an alternative (any entry

@@ -163,6 +163,7 @@
 mod compile;
 mod document;
 mod eval;
+mod limits;
 pub(crate) mod pattern;
 mod profile;
 
@@ -171,6 +172,7 @@ pub use document::{
     ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, Require, Rule,
 };
 pub use eval::{Decision, Failure, Reason, RequestFacts};
+pub use limits::LimitSpec;
 
 /// Limits and path options for compiling and evaluating a policy. Every
 /// limit bounds work done on input that may be hostile (the document, or the
