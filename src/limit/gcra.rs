@@ -16,6 +16,10 @@ const NANOS_PER_SECOND: i128 = 1_000_000_000;
 /// quotas, not rate limits, and would keep state alive for as long.
 const MAX_PERIOD_NANOS: i128 = 366 * 86_400 * NANOS_PER_SECOND;
 
+/// The longest `burst × T` a limit may span (about 36 years): the decision
+/// runs on 64-bit nanoseconds (128-bit division costs more than the rest).
+const MAX_TOLERANCE: i64 = i64::MAX / 8;
+
 /// The largest burst and request count a limit may declare.
 pub const MAX_BURST: u32 = 1_000_000;
 
@@ -134,9 +138,10 @@ pub struct Limit {
     rate: Rate,
     burst: u32,
     /// `T`, nanoseconds, at least 1.
-    emission: i128,
-    /// `burst × T`: how far ahead of now the TAT may run.
-    tolerance: i128,
+    emission: i64,
+    /// `burst × T`: how far ahead of now the TAT may run; at most
+    /// [`MAX_TOLERANCE`], so the arithmetic stays in `i64`.
+    tolerance: i64,
 }
 
 impl Limit {
@@ -144,7 +149,7 @@ impl Limit {
     ///
     /// # Errors
     /// [`LimitError::InvalidBurst`] when `burst` is zero or over
-    /// [`MAX_BURST`].
+    /// [`MAX_BURST`], or `burst × period / count` is over about 36 years.
     pub fn new(rate: Rate, burst: u32) -> Result<Self, LimitError> {
         if burst == 0 || burst > MAX_BURST {
             return Err(LimitError::InvalidBurst { burst });
@@ -153,12 +158,16 @@ impl Limit {
         let count = i128::from(rate.count);
         // Rounded up; `count >= 1` and `period >= 1` (checked by `Rate`).
         let emission = (period.saturating_add(count - 1) / count.max(1)).max(1);
-        Ok(Self {
-            rate,
-            burst,
-            emission,
-            tolerance: emission.saturating_mul(i128::from(burst)),
-        })
+        let tolerance = emission.saturating_mul(i128::from(burst));
+        match (i64::try_from(emission), i64::try_from(tolerance)) {
+            (Ok(emission), Ok(tolerance)) if tolerance <= MAX_TOLERANCE => Ok(Self {
+                rate,
+                burst,
+                emission,
+                tolerance,
+            }),
+            _ => Err(LimitError::InvalidBurst { burst }),
+        }
     }
 
     /// The rate.
@@ -173,7 +182,7 @@ impl Limit {
 
     /// The emission interval `T`.
     pub fn emission_interval(&self) -> Duration {
-        duration(self.emission)
+        Duration::nanoseconds(self.emission)
     }
 }
 
@@ -240,9 +249,14 @@ pub(crate) fn decide_nanos(
 ) -> (Decision, Option<i128>) {
     let t = limit.emission;
     let tau = limit.tolerance;
-    let base = tat.map_or(now, |tat| tat.clamp(now, now.saturating_add(tau)));
-    let new = base.saturating_add(t);
-    let ahead = new - now;
+    // How far the stored TAT runs ahead of now, clamped to [0, tau]: a
+    // TAT in the past is "now", one beyond tau (corrupt) is tau. Everything
+    // after this is 64-bit: tau + t cannot overflow (tau <= i64::MAX / 8).
+    let lead = tat.map_or(0, |tat| {
+        let ahead = tat.saturating_sub(now).clamp(0, i128::from(tau));
+        i64::try_from(ahead).unwrap_or(tau)
+    });
+    let ahead = lead + t;
     if ahead <= tau {
         let remaining = (tau - ahead) / t;
         // `remaining` grows when `ahead` falls to `tau - (remaining + 1) T`.
@@ -251,18 +265,18 @@ pub(crate) fn decide_nanos(
             allowed: true,
             retry_after: Duration::ZERO,
             remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
-            reset: duration(ahead),
-            next: duration(next),
+            reset: Duration::nanoseconds(ahead),
+            next: Duration::nanoseconds(next),
         };
-        return (decision, Some(new));
+        return (decision, Some(now.saturating_add(i128::from(ahead))));
     }
-    let retry = ahead - tau;
+    let retry = Duration::nanoseconds(ahead - tau);
     let decision = Decision {
         allowed: false,
-        retry_after: duration(retry),
+        retry_after: retry,
         remaining: 0,
-        reset: duration(base - now),
-        next: duration(retry),
+        reset: Duration::nanoseconds(lead),
+        next: retry,
     };
     (decision, tat)
 }

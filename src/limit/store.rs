@@ -236,6 +236,35 @@ impl LimitStore for MemoryStore {
         now: OffsetDateTime,
         f: &mut dyn FnMut(Option<Tat>) -> Option<Tat>,
     ) -> Result<(), LimitError> {
+        self.update_with(key, now.unix_timestamp_nanos(), |tat| {
+            f(tat.map(Tat::from_unix_nanos)).map(Tat::unix_nanos)
+        })
+    }
+
+    /// The same decision as the trait's default, without the indirect
+    /// call (this is the gate's hot path).
+    fn check(&self, key: &str, limit: &Limit, now: OffsetDateTime) -> Result<Decision, LimitError> {
+        let now = now.unix_timestamp_nanos();
+        let mut out = None;
+        self.update_with(key, now, |tat| {
+            let (decision, new) = gcra::decide_nanos(limit, tat, now);
+            out = Some(decision);
+            if decision.allowed { new } else { None }
+        })?;
+        out.ok_or_else(|| LimitError::Store {
+            reason: "the store did not decide".to_owned(),
+        })
+    }
+}
+
+impl MemoryStore {
+    #[inline]
+    fn update_with(
+        &self,
+        key: &str,
+        now_nanos: i128,
+        mut f: impl FnMut(Option<i128>) -> Option<i128>,
+    ) -> Result<(), LimitError> {
         if key.len() > MAX_KEY_LEN {
             return Err(LimitError::InvalidKey {
                 key: crate::text::printable(key, 64),
@@ -243,17 +272,15 @@ impl LimitStore for MemoryStore {
             });
         }
         let hash = self.hasher.hash_one(key);
-        let now_nanos = now.unix_timestamp_nanos();
         let mut shard = lock(self.shard(hash)?);
         let current = match shard.entries.get(&hash) {
             Some(e) if &*e.key == key => Some(e.tat),
             Some(_) => shard.collisions.get(key).copied(),
             None => None,
         };
-        let Some(new) = f(current.map(Tat::from_unix_nanos)) else {
+        let Some(new) = f(current) else {
             return Ok(());
         };
-        let new = new.unix_nanos();
         let shard = &mut *shard;
         if let Some(e) = shard.entries.get_mut(&hash) {
             if &*e.key == key {
