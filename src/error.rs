@@ -39,6 +39,9 @@ pub enum Error {
     /// A gate could not be built, or was fed a response it cannot place.
     #[error(transparent)]
     Gate(#[from] crate::gate::GateError),
+    /// A rate limit could not be built, or its store failed.
+    #[error(transparent)]
+    Limit(#[from] crate::limit::LimitError),
     /// HTTP Message Signatures signing or verification failed.
     #[cfg(feature = "httpsig")]
     #[error(transparent)]

@@ -24,6 +24,7 @@ pub mod httpsig;
 mod jose;
 pub mod jwk;
 pub mod jwt;
+pub mod limit;
 pub mod oidc;
 pub mod policy;
 pub mod response;

@@ -87,6 +87,9 @@ pub enum RejectionKind {
     /// discovery failing): 503 without a challenge. Not the token's fault,
     /// so it is not reported as `invalid_token`.
     Unavailable,
+    /// A rate limit of the route refused the request: 429 without a
+    /// challenge, with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
+    TooManyRequests,
 }
 
 impl RejectionKind {
@@ -97,13 +100,16 @@ impl RejectionKind {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     /// The RFC 6750 §3.1 error code, if any.
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::Forbidden | Self::Unavailable => None,
+            Self::MissingToken | Self::Forbidden | Self::Unavailable | Self::TooManyRequests => {
+                None
+            }
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
@@ -128,6 +134,9 @@ pub struct Rejection {
     retry_after: Option<u64>,
     /// CORS headers for the response (an allowed origin's), set by the gate.
     cors: Option<HeaderMap>,
+    /// The limit that refused a 429, and every limit checked.
+    limit: Option<String>,
+    rate_limits: Vec<crate::limit::LimitReport>,
 }
 
 /// The longest `Retry-After` a rejection announces, in seconds: a client
@@ -148,6 +157,8 @@ impl Rejection {
             issuer: None,
             retry_after: None,
             cors: None,
+            limit: None,
+            rate_limits: Vec::new(),
         }
     }
 
@@ -175,6 +186,37 @@ impl Rejection {
     /// The CORS headers set with [`with_cors`](Self::with_cors).
     pub fn cors_headers(&self) -> Option<&HeaderMap> {
         self.cors.as_ref()
+    }
+
+    /// A rate limit refused the request: 429 (RFC 6585 §4) with
+    /// `Retry-After` from the refusing limit, and `RateLimit-Policy` /
+    /// `RateLimit` for every limit in `reports` (those checked, the
+    /// refusing one last). `limit` names the refusing limit in the audit
+    /// record.
+    pub fn too_many_requests(limit: &str, reports: Vec<crate::limit::LimitReport>) -> Self {
+        let mut r = Self::new(
+            RejectionKind::TooManyRequests,
+            "too many requests; retry later",
+        );
+        let retry = reports
+            .iter()
+            .find(|l| l.id == limit && !l.allowed)
+            .map_or(1, |l| l.next.max(1));
+        r.retry_after = Some(retry.min(MAX_RETRY_AFTER));
+        r.limit = Some(limit.to_owned());
+        r.reason = Some(format!("rate limit `{limit}` exceeded"));
+        r.rate_limits = reports;
+        r
+    }
+
+    /// The rate limit that refused a 429.
+    pub fn limit(&self) -> Option<&str> {
+        self.limit.as_deref()
+    }
+
+    /// The rate limits checked for a 429 (the refusing one last).
+    pub fn rate_limits(&self) -> &[crate::limit::LimitReport] {
+        &self.rate_limits
     }
 
     /// The request carried no token (or only another scheme): 401 with
@@ -364,7 +406,7 @@ impl Rejection {
     pub fn challenge(&self) -> Option<String> {
         if matches!(
             self.kind,
-            RejectionKind::Forbidden | RejectionKind::Unavailable
+            RejectionKind::Forbidden | RejectionKind::Unavailable | RejectionKind::TooManyRequests
         ) {
             return None;
         }
@@ -402,6 +444,7 @@ impl Rejection {
         if let Some(seconds) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
+        crate::limit::apply_headers(&self.rate_limits, headers);
         if let Some(challenge) = self.challenge() {
             // Every part was escaped or filtered to visible ASCII, so this
             // cannot fail; a minimal challenge is the fallback regardless.
@@ -466,6 +509,10 @@ impl Serialize for Rejection {
             issuer: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             retry_after: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            limit: Option<&'a str>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            rate_limits: &'a [crate::limit::LimitReport],
             realm: &'a str,
         }
         Audit {
@@ -480,6 +527,8 @@ impl Serialize for Rejection {
             subject: self.subject.as_deref(),
             issuer: self.issuer.as_deref(),
             retry_after: self.retry_after,
+            limit: self.limit.as_deref(),
+            rate_limits: &self.rate_limits,
             realm: &self.realm,
         }
         .serialize(serializer)

@@ -1228,3 +1228,225 @@ fn fetch_answer_for_an_unknown_issuer_is_refused() {
         "{err}"
     );
 }
+
+// ---- rate limits (issue 17) ----
+
+fn limited_policy() -> Policy {
+    Policy::from_json(
+        &json!({"rules": [
+            {"id": "login", "match": {"paths": ["/login"]}, "require": {"anonymous": true},
+             "effect": "allow",
+             "limits": [{"id": "per-net", "key": "ip", "rate": "2/60s", "burst": 2}]},
+            {"id": "orders", "match": {"paths": ["/orders/**"]}, "require": {"any_roles": ["reader"]},
+             "effect": "allow",
+             "limits": [
+                {"id": "per-route", "key": "route", "rate": "1000/s"},
+                {"id": "per-user", "key": "subject", "rate": "3/60s", "burst": 3}
+             ]},
+        ]})
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn limited_gate(tweak: impl FnOnce(GateConfig) -> GateConfig) -> Gate {
+    let config = GateConfig::new([issuer(ISS)]).with_policy(limited_policy().compile().unwrap());
+    Gate::new(tweak(config)).unwrap()
+}
+
+fn allow(outcome: Outcome) -> edge_auth::policy::Decision {
+    match outcome {
+        Outcome::Allow { decision, .. } => decision,
+        other => panic!("expected Allow, got {other:?}"),
+    }
+}
+
+fn user_token(key: &Key, sub: &str) -> String {
+    let mut c = claims(ISS, &["reader"]);
+    c["sub"] = json!(sub);
+    key.sign(&c)
+}
+
+#[test]
+fn rate_limit_burst_plus_one_is_429_with_retry_after_and_ratelimit_headers() {
+    let key = Key::new("k1");
+    let gate = limited_gate(|c| c);
+    let token = user_token(&key, "alice");
+    let body = jwks(&[&key]);
+    for i in 0..3u32 {
+        let d = allow(check_fetching(&gate, "/orders/1", &token, &body));
+        let per_user = d.rate_limits.iter().find(|r| r.id == "per-user").unwrap();
+        assert_eq!(per_user.remaining, 2 - i);
+    }
+    let r = deny(check(&gate, "/orders/1", Some(&token), NOW));
+    assert_eq!(r.kind(), RejectionKind::TooManyRequests);
+    assert_eq!(r.limit(), Some("per-user"));
+    assert_eq!(r.rule(), Some("orders"));
+    let response = r.to_response();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let h = response.headers();
+    assert_eq!(h["retry-after"], "20");
+    assert_eq!(
+        h["ratelimit-policy"],
+        r#""per-route";q=1000;w=1, "per-user";q=3;w=60"#
+    );
+    assert_eq!(
+        h["ratelimit"],
+        r#""per-route";r=996;t=1, "per-user";r=0;t=20"#
+    );
+    assert!(h.get("www-authenticate").is_none());
+    let audit = serde_json::to_value(&r).unwrap();
+    assert_eq!(audit["limit"], "per-user");
+    assert_eq!(audit["subject"], "alice");
+}
+
+#[test]
+fn rate_limit_allowed_decision_carries_ratelimit_headers() {
+    let key = Key::new("k1");
+    let gate = limited_gate(|c| c);
+    let d = allow(check_fetching(
+        &gate,
+        "/orders/1",
+        &user_token(&key, "alice"),
+        &jwks(&[&key]),
+    ));
+    let mut headers = HeaderMap::new();
+    d.apply_rate_limit_headers(&mut headers);
+    assert_eq!(
+        headers["ratelimit-policy"],
+        r#""per-route";q=1000;w=1, "per-user";q=3;w=60"#
+    );
+    assert_eq!(
+        headers["ratelimit"],
+        r#""per-route";r=999;t=1, "per-user";r=2;t=20"#
+    );
+    let audit = serde_json::to_value(&d).unwrap();
+    assert_eq!(audit["rate_limits"][1]["id"], "per-user");
+}
+
+#[test]
+fn rate_limit_counts_each_subject_apart() {
+    let key = Key::new("k1");
+    let gate = limited_gate(|c| c);
+    let body = jwks(&[&key]);
+    let alice = user_token(&key, "alice");
+    for _ in 0..3 {
+        allow(check_fetching(&gate, "/orders/1", &alice, &body));
+    }
+    assert_eq!(
+        deny(check(&gate, "/orders/1", Some(&alice), NOW)).status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    allow(check(
+        &gate,
+        "/orders/1",
+        Some(&user_token(&key, "bob")),
+        NOW,
+    ));
+}
+
+#[test]
+fn rate_limit_admits_again_after_retry_after() {
+    let key = Key::new("k1");
+    let gate = limited_gate(|c| c);
+    let token = user_token(&key, "alice");
+    let body = jwks(&[&key]);
+    for _ in 0..3 {
+        allow(check_fetching(&gate, "/orders/1", &token, &body));
+    }
+    let r = deny(check(&gate, "/orders/1", Some(&token), NOW));
+    let after = Duration::seconds(i64::try_from(r.retry_after().unwrap()).unwrap());
+    allow(check(&gate, "/orders/1", Some(&token), NOW + after));
+}
+
+#[test]
+fn rate_limit_by_ip_on_an_anonymous_route() {
+    let gate = limited_gate(|c| c);
+    let parts = request("/login", None);
+    let from = |ip: &str| {
+        let facts = RequestFacts::from_parts(&parts).with_client_ip(ip.parse().unwrap());
+        gate.check(&parts, &facts, NOW)
+    };
+    allow(from("2001:db8:1:2::1"));
+    allow(from("2001:db8:1:2::99"));
+    // The same /64: its third request is over the burst of 2.
+    let r = deny(from("2001:db8:1:2:ffff::1"));
+    assert_eq!(r.limit(), Some("per-net"));
+    allow(from("2001:db8:1:3::1"));
+}
+
+#[test]
+fn rate_limit_uses_the_configured_store() {
+    use edge_auth::limit::{LimitStore, MemoryStore};
+    let store = std::sync::Arc::new(MemoryStore::default());
+    let shared: std::sync::Arc<dyn LimitStore> = store.clone();
+    let gate = limited_gate(|c| c.with_limit_store(shared));
+    let parts = request("/login", None);
+    let facts = RequestFacts::from_parts(&parts).with_client_ip("192.0.2.1".parse().unwrap());
+    allow(gate.check(&parts, &facts, NOW));
+    assert_eq!(store.len(), 1);
+    // A second gate on the same store (another replica) sees the count.
+    let other = limited_gate(|c| c.with_limit_store(store.clone()));
+    allow(other.check(&parts, &facts, NOW));
+    assert_eq!(
+        deny(gate.check(&parts, &facts, NOW)).status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[derive(Debug)]
+struct DownStore;
+
+impl edge_auth::limit::LimitStore for DownStore {
+    fn update(
+        &self,
+        _key: &str,
+        _now: OffsetDateTime,
+        _f: &mut dyn FnMut(Option<edge_auth::limit::Tat>) -> Option<edge_auth::limit::Tat>,
+    ) -> Result<(), edge_auth::limit::LimitError> {
+        Err(edge_auth::limit::LimitError::Store {
+            reason: "connection refused".to_owned(),
+        })
+    }
+}
+
+#[test]
+fn rate_limit_store_failure_is_503_by_default() {
+    let gate = limited_gate(|c| c.with_limit_store(std::sync::Arc::new(DownStore)));
+    let parts = request("/login", None);
+    let r = deny(gate.check(&parts, &RequestFacts::from_parts(&parts), NOW));
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.reason().unwrap().contains("connection refused"), "{r:?}");
+}
+
+#[test]
+fn rate_limit_store_failure_fails_open_when_configured() {
+    let gate = limited_gate(|c| {
+        c.with_limit_store(std::sync::Arc::new(DownStore))
+            .with_limit_fail_open(true)
+    });
+    let parts = request("/login", None);
+    let d = allow(gate.check(&parts, &RequestFacts::from_parts(&parts), NOW));
+    assert!(d.rate_limits.is_empty());
+}
+
+#[test]
+fn rate_limit_not_checked_on_a_denied_request() {
+    let key = Key::new("k1");
+    let gate = limited_gate(|c| c);
+    let body = jwks(&[&key]);
+    let mut c = claims(ISS, &["nobody"]);
+    c["sub"] = json!("alice");
+    let no_role = key.sign(&c);
+    for _ in 0..10 {
+        let r = deny(check_fetching(&gate, "/orders/1", &no_role, &body));
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    // Alice's burst is untouched.
+    allow(check(
+        &gate,
+        "/orders/1",
+        Some(&user_token(&key, "alice")),
+        NOW,
+    ));
+}

@@ -32,6 +32,8 @@ pub struct Stats {
     pub denied_forbidden: u64,
     /// Denied because the issuer's keys are unavailable (503).
     pub denied_unavailable: u64,
+    /// Denied by a rate limit (429).
+    pub denied_rate_limited: u64,
     /// JWKS fetches sent.
     pub jwks_fetch_started: u64,
     /// JWKS fetches whose key set was accepted (`200`).
@@ -76,6 +78,7 @@ pub(crate) struct Counters {
     denied_invalid_token: AtomicU64,
     denied_forbidden: AtomicU64,
     denied_unavailable: AtomicU64,
+    denied_rate_limited: AtomicU64,
     jwks_fetch_started: AtomicU64,
     jwks_fetch_success: AtomicU64,
     jwks_fetch_not_modified: AtomicU64,
@@ -117,6 +120,7 @@ impl Counters {
             RejectionKind::InvalidToken => &self.denied_invalid_token,
             RejectionKind::InsufficientScope | RejectionKind::Forbidden => &self.denied_forbidden,
             RejectionKind::Unavailable => &self.denied_unavailable,
+            RejectionKind::TooManyRequests => &self.denied_rate_limited,
         });
     }
 
@@ -165,6 +169,7 @@ impl Counters {
             &self.denied_invalid_token,
             &self.denied_forbidden,
             &self.denied_unavailable,
+            &self.denied_rate_limited,
         ]
         .into_iter()
         .map(read)
@@ -177,6 +182,7 @@ impl Counters {
             denied_invalid_token: read(&self.denied_invalid_token),
             denied_forbidden: read(&self.denied_forbidden),
             denied_unavailable: read(&self.denied_unavailable),
+            denied_rate_limited: read(&self.denied_rate_limited),
             jwks_fetch_started: read(&self.jwks_fetch_started),
             jwks_fetch_success: read(&self.jwks_fetch_success),
             jwks_fetch_not_modified: read(&self.jwks_fetch_not_modified),
@@ -204,5 +210,6 @@ pub(crate) fn reason_class(rejection: &Rejection) -> &'static str {
         RejectionKind::InvalidToken => "invalid_token",
         RejectionKind::InsufficientScope | RejectionKind::Forbidden => "forbidden",
         RejectionKind::Unavailable => "unavailable",
+        RejectionKind::TooManyRequests => "rate_limited",
     }
 }

@@ -93,7 +93,7 @@ impl Gate {
                 Authn::Reject(r) => return Outcome::Deny(self.realm(r)),
             },
         };
-        self.authorize(facts, principal)
+        self.authorize(facts, principal, now)
     }
 
     pub(super) fn realm(&self, rejection: Rejection) -> Rejection {
@@ -229,15 +229,72 @@ impl Gate {
             })
     }
 
-    fn authorize(&self, facts: &RequestFacts<'_>, principal: Option<Box<Principal>>) -> Outcome {
-        let decision = self.policy.evaluate(facts, principal.as_deref());
+    fn authorize(
+        &self,
+        facts: &RequestFacts<'_>,
+        principal: Option<Box<Principal>>,
+        now: OffsetDateTime,
+    ) -> Outcome {
+        let mut decision = self.policy.evaluate(facts, principal.as_deref());
         if decision.is_allowed() {
+            if let Err(rejection) = self.rate_limit(&mut decision, facts, principal.as_deref(), now)
+            {
+                return Outcome::Deny(*rejection);
+            }
             return Outcome::Allow {
                 principal,
                 decision,
             };
         }
         Outcome::Deny(self.realm(Rejection::for_decision(&decision, principal.as_deref())))
+    }
+}
+
+impl Gate {
+    /// Checks the deciding rule's rate limits in order, recording each in
+    /// `decision.rate_limits`. The first limit that refuses stops the
+    /// check (limits before it have counted the request): 429 naming it.
+    fn rate_limit(
+        &self,
+        decision: &mut crate::policy::Decision,
+        facts: &RequestFacts<'_>,
+        principal: Option<&Principal>,
+        now: OffsetDateTime,
+    ) -> Result<(), Box<Rejection>> {
+        let (Some(store), Some(rule)) = (&self.limit_store, decision.rule_id.as_deref()) else {
+            return Ok(());
+        };
+        let limits = self.policy.limits(rule);
+        if limits.is_empty() {
+            return Ok(());
+        }
+        let mut reports = Vec::with_capacity(limits.len());
+        for limit in limits {
+            match limit.check(store.as_ref(), rule, principal, facts.client_ip(), now) {
+                Ok(report) if report.allowed => reports.push(report),
+                Ok(report) => {
+                    reports.push(report);
+                    let mut r = Rejection::too_many_requests(limit.id(), reports).with_rule(rule);
+                    if let Some(p) = principal {
+                        if let Some(sub) = &p.subject {
+                            r = r.with_subject(sub.as_str());
+                        }
+                        if let Some(iss) = &p.issuer {
+                            r = r.with_issuer(iss.as_str());
+                        }
+                    }
+                    return Err(Box::new(r));
+                }
+                Err(_) if self.limit_fail_open => return Ok(()),
+                Err(e) => {
+                    let r = Rejection::unavailable(format!("rate limit `{}`: {e}", limit.id()))
+                        .with_rule(rule);
+                    return Err(Box::new(r));
+                }
+            }
+        }
+        decision.rate_limits = reports;
+        Ok(())
     }
 }
 

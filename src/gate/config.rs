@@ -2,6 +2,8 @@
 //! gate's own settings, plain structs with secure defaults and `with_*`
 //! builders.
 
+use std::sync::Arc;
+
 use jsonwebtoken::Algorithm;
 use time::Duration;
 
@@ -9,6 +11,7 @@ use crate::extract::TokenSource;
 use crate::jwk::cache::CacheConfig;
 use crate::jwk::discovery::DiscoveryOptions;
 use crate::jwt::{AudienceClaim, Validation};
+use crate::limit::LimitStore;
 use crate::oidc::RoleMapper;
 use crate::policy::CompiledPolicy;
 use crate::response::DEFAULT_REALM;
@@ -150,6 +153,14 @@ pub struct GateConfig {
     /// it is safe and what it costs). `None` (the default): every token is
     /// verified on every request.
     pub token_cache: Option<TokenCacheConfig>,
+    /// Where the policy's rate limits keep their state. `None`: a
+    /// [`MemoryStore`](crate::limit::MemoryStore) with default bounds when the policy declares limits
+    /// (one process; give every replica one shared store to limit a fleet).
+    pub limit_store: Option<Arc<dyn LimitStore>>,
+    /// What a request gets when the limit store fails (down, too slow):
+    /// `false` (default) answers 503 with the store's error in the audit
+    /// record (fail closed); `true` lets it through unlimited.
+    pub limit_fail_open: bool,
 }
 
 impl GateConfig {
@@ -167,7 +178,23 @@ impl GateConfig {
             discovery_retry: Duration::seconds(30),
             discovery_refresh: Duration::hours(24),
             token_cache: None,
+            limit_store: None,
+            limit_fail_open: false,
         }
+    }
+
+    /// Sets the store of rate-limit state (see [`limit_store`](Self::limit_store)).
+    #[must_use]
+    pub fn with_limit_store(mut self, store: Arc<dyn LimitStore>) -> Self {
+        self.limit_store = Some(store);
+        self
+    }
+
+    /// Sets [`limit_fail_open`](Self::limit_fail_open).
+    #[must_use]
+    pub fn with_limit_fail_open(mut self, fail_open: bool) -> Self {
+        self.limit_fail_open = fail_open;
+        self
     }
 
     /// Sets the policy.

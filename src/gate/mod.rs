@@ -86,7 +86,7 @@ mod config;
 mod cors;
 mod error;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use http::{HeaderMap, Response, StatusCode};
 use time::OffsetDateTime;
@@ -101,6 +101,7 @@ use crate::jwk::discovery;
 pub use crate::jwk::{FetchKind, FetchPlan};
 use crate::jwk::{IssuerKeys, IssuerKeysConfig};
 use crate::jwt::Validator;
+use crate::limit::{LimitStore, MemoryStore};
 use crate::oidc::Principal;
 use crate::policy::{CompiledPolicy, Decision, Policy};
 use crate::response::Rejection;
@@ -118,7 +119,9 @@ const AUTHENTICATED_ONLY: &str = r#"{"rules":[{"id":"authenticated","match":{"pa
 #[derive(Debug)]
 pub enum Outcome {
     /// Let the request through. `principal` is `None` on an anonymous route
-    /// reached without a token.
+    /// reached without a token. When the rule has rate limits,
+    /// `decision.rate_limits` says what each decided; copy them onto the
+    /// response with [`Decision::apply_rate_limit_headers`].
     Allow {
         /// Who made the request.
         principal: Option<Box<Principal>>,
@@ -201,6 +204,9 @@ pub struct Gate {
     policy: CompiledPolicy,
     max_token_size: usize,
     token_cache: Option<TokenCache>,
+    /// Present when the policy declares rate limits.
+    limit_store: Option<Arc<dyn LimitStore>>,
+    limit_fail_open: bool,
 }
 
 impl Gate {
@@ -299,6 +305,11 @@ impl Gate {
                 config: ic,
             });
         }
+        let limit_store = match config.limit_store {
+            _ if !policy.has_limits() => None,
+            Some(store) => Some(store),
+            None => Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>),
+        };
         Ok(Self {
             issuers,
             sources: config.sources,
@@ -306,6 +317,8 @@ impl Gate {
             policy,
             max_token_size,
             token_cache: config.token_cache.as_ref().map(TokenCache::new),
+            limit_store,
+            limit_fail_open: config.limit_fail_open,
         })
     }
 

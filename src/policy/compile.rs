@@ -29,6 +29,8 @@ pub struct CompiledPolicy {
     /// Some rule names CORS settings.
     pub(crate) cors_rules: bool,
     warnings: Vec<PolicyWarning>,
+    /// Each rule's rate limits.
+    limits: super::limits::LimitTable,
 }
 
 /// Something legal but suspicious found while compiling.
@@ -262,6 +264,7 @@ impl Policy {
         let warnings = shadow_warnings(&rules);
         let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
         let cors_rules = rules.iter().any(|r| r.cors.is_some());
+        let limits = super::limits::LimitTable::compile(&self.rules, config)?;
         Ok(CompiledPolicy {
             rules,
             trie,
@@ -270,6 +273,7 @@ impl Policy {
             encoded_slash_rules,
             cors_rules,
             warnings,
+            limits,
         })
     }
 }
@@ -279,6 +283,16 @@ impl CompiledPolicy {
     /// can never decide because an earlier unconditional rule covers them.
     pub fn warnings(&self) -> &[PolicyWarning] {
         &self.warnings
+    }
+
+    /// The rate limits of rule `rule_id` (empty when it has none).
+    pub fn limits(&self, rule_id: &str) -> &[crate::limit::RuleLimit] {
+        self.limits.get(rule_id)
+    }
+
+    /// Whether any rule has rate limits.
+    pub fn has_limits(&self) -> bool {
+        !self.limits.is_empty()
     }
 
     /// The number of rules.

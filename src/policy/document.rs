@@ -139,6 +139,10 @@ pub struct Rule {
     /// supplies the settings. Omitted: this rule contributes none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<String>,
+    /// Rate limits checked after the rule allows a request (allow rules
+    /// only); see [`LimitSpec`](super::LimitSpec).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<super::LimitSpec>,
 }
 
 /// The routes a rule covers. Each list is an alternative (any entry

@@ -146,6 +146,12 @@ pub struct Decision {
     /// The principal's issuer, for the audit record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The deciding rule's rate limits and what each decided, when the
+    /// [`Gate`](crate::gate::Gate) checked them (an allowed request); put
+    /// them on the response with
+    /// [`apply_rate_limit_headers`](Self::apply_rate_limit_headers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<crate::limit::LimitReport>,
 }
 
 /// One reason in a [`Decision`].
@@ -259,7 +265,16 @@ impl Decision {
             reasons: Vec::new(),
             subject: principal.and_then(|p| p.subject.clone()),
             issuer: principal.and_then(|p| p.issuer.clone()),
+            rate_limits: Vec::new(),
         }
+    }
+
+    /// Sets `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers)
+    /// for [`rate_limits`](Self::rate_limits) on `headers`, e.g. those of
+    /// the origin's response before it goes back to the client. Sets
+    /// nothing when the rule has no limits.
+    pub fn apply_rate_limit_headers(&self, headers: &mut http::HeaderMap) {
+        crate::limit::apply_headers(&self.rate_limits, headers);
     }
 
     /// Whether the request is allowed.

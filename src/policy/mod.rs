@@ -138,6 +138,43 @@
 //! # Ok::<(), edge_auth::policy::PolicyError>(())
 //! ```
 //!
+//! # Rate limits
+//!
+//! An `allow` rule may carry `limits`, checked by the
+//! [`Gate`](crate::gate::Gate) after the rule allows a request (GCRA, see
+//! [`crate::limit`]); a request over a limit gets 429 with `Retry-After`,
+//! `RateLimit-Policy` and `RateLimit`:
+//!
+//! ```json
+//! { "id": "orders", "match": { "paths": ["/orders/**"] },
+//!   "require": { "scopes": ["orders:read"] }, "effect": "allow",
+//!   "limits": [
+//!     { "id": "per-user", "key": "subject", "rate": "100/60s", "burst": 20 },
+//!     { "id": "per-net", "key": "ip", "rate": "1000/h", "ipv6_prefix": 56 },
+//!     { "id": "per-tenant", "key": "claim:/tid", "rate": "5000/h" }
+//!   ] }
+//! ```
+//!
+//! - `id`: 1-64 ASCII letters, digits, `-`, `_`, `.`; unique in the rule.
+//!   The same id in several rules means one shared counter (the entries
+//!   must then be identical).
+//! - `key`: `subject`, `client_id` (`azp`, else `client_id`), `ip` (the
+//!   client IP of [`RequestFacts::with_client_ip`]; IPv6 grouped by
+//!   `ipv6_prefix`, default 64, IPv4 by `ipv4_prefix`, default 32),
+//!   `route` (all requests the rule admits together) or
+//!   `claim:<JSON Pointer>`. Requests without the value (no principal, no
+//!   client IP, no such claim) share one counter per limit.
+//! - `rate`: `<count>/<period>`, period units `ms`, `s`, `m`, `h`, `d`
+//!   (`10/s`, `100/60s`); at most 1 000 000 per period, periods up to a
+//!   year.
+//! - `burst`: requests admitted at once; default the rate's count. Over
+//!   any window of length `t` at most `burst + floor(t / T)` pass, with
+//!   `T = period / count`.
+//!
+//! Limits are checked in order; the first that refuses answers 429 (the
+//! limits before it have counted the request). Limits on `deny` rules are
+//! a compile error. See `examples/policies/rate-limits.json`.
+//!
 //! # Example
 //!
 //! ```
@@ -195,6 +232,7 @@
 mod compile;
 mod document;
 mod eval;
+mod limits;
 pub(crate) mod pattern;
 mod profile;
 
@@ -203,6 +241,7 @@ pub use document::{
     ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, Require, Rule,
 };
 pub use eval::{Decision, Failure, Reason, RequestFacts};
+pub use limits::LimitSpec;
 
 /// Limits and path options for compiling and evaluating a policy. Every
 /// limit bounds work done on input that may be hostile (the document, or the
