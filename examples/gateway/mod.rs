@@ -14,7 +14,6 @@
 
 pub mod dev_issuer;
 pub mod echo;
-pub mod keys;
 pub mod net;
 pub mod proxy;
 pub mod sign;

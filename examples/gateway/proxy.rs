@@ -1,9 +1,8 @@
 //! The gateway: every request goes through the Gate (extract -> keys ->
 //! validate -> roles -> policy); allowed ones are forwarded to the upstream with
-//! identity headers and, optionally, a signature. The Gate is sans-IO, so this
-//! file is where its `FetchKeys` plans become HTTP requests: a per-issuer
-//! single-flight makes concurrent requests share one JWKS fetch, and a
-//! background task runs the Gate's refresh-ahead plans from `poll(now)`.
+//! identity headers and, optionally, a signature. The Gate's key fetches are
+//! the library's `KeyDriver` (single flight, timeouts, refresh-ahead task) on
+//! its `HyperClient`.
 //!
 //! The wire hygiene is the library's: `edge_auth::driver::server` serves the
 //! clients (timeouts, connection limit, RFC 9112 request-line checks) and
@@ -12,13 +11,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use edge_auth::driver::client::HyperClient;
+use edge_auth::driver::keys::{DriverOptions, KeyDriver, RefreshTask, SystemClock, Verdict};
 use edge_auth::driver::server::{RequestBody, ServerConfig, body_error_status};
+use edge_auth::driver::stats::Stats;
 use edge_auth::forward::{ClientInfo, ForwardConfig, Forwarder, UpstreamSignature};
-use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
 use edge_auth::oidc::{ClaimSource, RoleMapper};
 use edge_auth::policy::{Policy, RequestFacts};
 use edge_auth::{Principal, Secret};
@@ -28,32 +29,16 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use time::OffsetDateTime;
 
-use super::keys::{Fetcher, key_client};
 use super::net::{Body, ServerHandle, full, serve_front_door, text_response};
 use super::sign::Signing;
 
 /// The upstream client: plain HTTP (loopback or a private network).
 type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
 
-/// The gateway's clock. The library never reads one; the gateway does, and the
-/// test swaps in one it can move forward.
-pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
-
-/// The wall clock.
-pub fn system_clock() -> Clock {
-    Arc::new(OffsetDateTime::now_utc)
-}
-
-/// A `FetchKeys` outcome this many times for one request means the keys are
-/// not coming (discovery + JWKS + one retry); answer 503 rather than loop.
-const MAX_FETCHES_PER_REQUEST: usize = 3;
-
-/// How often, and how long each time, a request waits for a fetch the Gate
-/// says is in flight but this process is not running (bounded: 0.5 s).
-const MAX_IN_FLIGHT_WAITS: usize = 25;
-const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
+/// The gateway's clock (any `Fn() -> OffsetDateTime` is one): the library
+/// never reads one; the test swaps in one it can move forward.
+pub type Clock = Arc<dyn edge_auth::driver::keys::Clock>;
 
 /// One trusted token issuer.
 #[derive(Debug, Clone)]
@@ -179,7 +164,7 @@ impl GatewayConfig {
             realm: "edge-auth".into(),
             gate_enabled: true,
             sign_upstream: SignUpstream::None,
-            clock: system_clock(),
+            clock: Arc::new(SystemClock),
             poll_interval: Duration::from_secs(1),
             fetch_timeout: Duration::from_secs(5),
             upstream_timeout: Duration::from_secs(30),
@@ -190,23 +175,12 @@ impl GatewayConfig {
     }
 }
 
-/// Counters the test and the logs read.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Key-document fetches this gateway sent.
-    pub fetches: AtomicU64,
-    /// Requests that waited on another request's fetch instead of sending their own.
-    pub joined: AtomicU64,
-    /// Background refresh-ahead plans run.
-    pub refreshes: AtomicU64,
-}
-
 /// A running gateway; dropping it stops it.
 #[derive(Debug)]
 pub struct GatewayHandle {
     server: ServerHandle,
-    poller: tokio::task::JoinHandle<()>,
-    stats: Arc<Stats>,
+    _refresh: RefreshTask,
+    keys: KeyDriver,
 }
 
 impl GatewayHandle {
@@ -215,28 +189,25 @@ impl GatewayHandle {
         self.server.addr()
     }
 
-    /// Fetch counters.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    /// The key driver's counters.
+    pub fn stats(&self) -> Stats {
+        self.keys.stats()
     }
-}
 
-impl Drop for GatewayHandle {
-    fn drop(&mut self) {
-        self.poller.abort();
+    /// Key-document fetches sent so far (on request and refresh-ahead).
+    pub fn fetches(&self) -> u64 {
+        let stats = self.stats();
+        stats.request_fetch_started + stats.refresh_fetch_started
     }
 }
 
 struct Shared {
-    gate: Arc<Gate>,
-    fetcher: Arc<Fetcher>,
-    stats: Arc<Stats>,
+    keys: KeyDriver,
     client: UpstreamClient,
     upstream: Uri,
     gate_enabled: bool,
     signing: Signing,
     forwarder: Forwarder,
-    clock: Clock,
     upstream_timeout: Duration,
     max_body: usize,
 }
@@ -265,15 +236,20 @@ pub fn build_gate(
     // Plain-HTTP discovery and JWKS only when an issuer is configured that
     // way (the development issuer), and then only on loopback: the library
     // refuses any other http:// endpoint.
-    let plain_http = config.issuers.iter().any(|i| {
+    let plain_http = plain_http(config);
+    gate_config.discovery.allow_http_loopback = plain_http;
+    gate_config.cache.allow_http_loopback = plain_http;
+    Ok(Gate::new(gate_config)?)
+}
+
+/// Whether an issuer is configured over plain HTTP (the development issuer).
+fn plain_http(config: &GatewayConfig) -> bool {
+    config.issuers.iter().any(|i| {
         i.issuer.starts_with("http://")
             || i.jwks_uri
                 .as_deref()
                 .is_some_and(|u| u.starts_with("http://"))
-    });
-    gate_config.discovery.allow_http_loopback = plain_http;
-    gate_config.cache.allow_http_loopback = plain_http;
-    Ok(Gate::new(gate_config)?)
+    })
 }
 
 /// Starts the gateway.
@@ -306,21 +282,30 @@ pub async fn start_gateway(
         .collect();
     let signing = Signing::new(&config.sign_upstream, &identity)?;
     let client: UpstreamClient = Client::builder(TokioExecutor::new()).build_http();
-    let stats = Arc::new(Stats::default());
+    let key_client = HyperClient::new()?;
+    // Plain HTTP only for the loopback dev issuer (the Gate allows it then).
+    let key_client = if plain_http(&config) {
+        key_client.with_plain_http_loopback()
+    } else {
+        key_client
+    };
+    let options = DriverOptions::default()
+        .with_fetch_timeout(config.fetch_timeout)
+        .with_refresh_interval(config.poll_interval);
+    let keys = KeyDriver::from_parts(
+        Arc::new(gate),
+        Arc::new(key_client),
+        Arc::clone(&config.clock),
+        options,
+    );
+    let refresh = keys.spawn_refresh()?;
     let shared = Arc::new(Shared {
-        gate: Arc::new(gate),
-        fetcher: Arc::new(Fetcher::new(
-            key_client()?,
-            config.fetch_timeout,
-            Arc::clone(&stats),
-        )),
-        stats: Arc::clone(&stats),
+        keys: keys.clone(),
         client,
         upstream,
         gate_enabled: config.gate_enabled,
         signing,
         forwarder,
-        clock: Arc::clone(&config.clock),
         upstream_timeout: config.upstream_timeout,
         max_body: config.max_body,
     });
@@ -334,33 +319,11 @@ pub async fn start_gateway(
         },
     )
     .await?;
-    let poller = tokio::spawn(refresh_ahead(Arc::clone(&shared), config.poll_interval));
     Ok(GatewayHandle {
         server,
-        poller,
-        stats,
+        _refresh: refresh,
+        keys,
     })
-}
-
-/// Background refresh: runs whatever the Gate says should be fetched now, so
-/// keys are renewed before they expire instead of on a request's time.
-async fn refresh_ahead(shared: Arc<Shared>, every: Duration) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let seen = shared.fetcher.sequence();
-        for plan in shared.gate.poll((shared.clock)()) {
-            shared.stats.refreshes.fetch_add(1, Ordering::Relaxed);
-            let shared = Arc::clone(&shared);
-            tokio::spawn(async move {
-                shared
-                    .fetcher
-                    .run(&shared.gate, &shared.clock, &plan, seen)
-                    .await;
-            });
-        }
-    }
 }
 
 async fn handle(
@@ -380,7 +343,8 @@ async fn handle(
             Ok(principal) => (
                 principal,
                 shared
-                    .gate
+                    .keys
+                    .gate()
                     .cors_headers(&parts, &RequestFacts::from_parts(&parts)),
             ),
             Err(response) => return response,
@@ -393,7 +357,7 @@ async fn handle(
     response
 }
 
-/// Runs the Gate, fetching keys as often as it asks (bounded).
+/// Runs the Gate through the key driver.
 async fn authorize(
     shared: &Arc<Shared>,
     parts: &http::request::Parts,
@@ -403,46 +367,18 @@ async fn authorize(
     if let Some(country) = &client.country {
         facts = facts.with_country(country);
     }
-    let (mut fetches, mut waits) = (0, 0);
-    loop {
-        // Read before check(): a fetch that completes between the two is then
-        // seen as "already done" and this request joins it instead of fetching.
-        let seen = shared.fetcher.sequence();
-        match shared.gate.check(parts, &facts, (shared.clock)()) {
-            Outcome::Allow { principal, .. } => return Ok(principal),
-            Outcome::Deny(rejection) => {
-                // 401 / 403 with the challenge, or 503 when the Gate has no
-                // keys for the issuer and cannot get them now; with the
-                // route's CORS headers when the policy has `cors` settings.
-                let (head, ()) = rejection.to_response().into_parts();
-                return Err(Response::from_parts(head, full(Bytes::new())));
-            }
-            // An allowed CORS preflight: answered here, never forwarded.
-            Outcome::Preflight(response) => {
-                let (head, ()) = response.into_parts();
-                return Err(Response::from_parts(head, full(Bytes::new())));
-            }
-            // Another request's fetch of this plan is out: wait for it (the
-            // single flight), never send a second one.
-            Outcome::FetchKeys(plan) if plan.is_in_flight() && waits < MAX_IN_FLIGHT_WAITS => {
-                waits += 1;
-                shared.fetcher.join(&plan, seen, IN_FLIGHT_WAIT).await;
-            }
-            Outcome::FetchKeys(plan)
-                if !plan.is_in_flight() && fetches < MAX_FETCHES_PER_REQUEST =>
-            {
-                fetches += 1;
-                shared
-                    .fetcher
-                    .run(&shared.gate, &shared.clock, &plan, seen)
-                    .await;
-            }
-            Outcome::FetchKeys(_) => {
-                return Err(text_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the identity provider's keys are unavailable",
-                ));
-            }
+    match shared.keys.check(parts, &facts).await {
+        Verdict::Allow { principal, .. } => Ok(principal),
+        // 401 / 403 with the challenge, or 503 when the keys cannot be had;
+        // with the route's CORS headers when the policy has `cors` settings.
+        Verdict::Deny(rejection) => {
+            let (head, ()) = rejection.to_response().into_parts();
+            Err(Response::from_parts(head, full(Bytes::new())))
+        }
+        // An allowed CORS preflight: answered here, never forwarded.
+        Verdict::Preflight(response) => {
+            let (head, ()) = response.into_parts();
+            Err(Response::from_parts(head, full(Bytes::new())))
         }
     }
 }
@@ -525,7 +461,7 @@ async fn forward(
             return response;
         }
     };
-    let signature = match shared.signing.sign(&parts, &body, (shared.clock)()) {
+    let signature = match shared.signing.sign(&parts, &body, shared.keys.now()) {
         Ok(signature) => signature,
         Err(e) => {
             eprintln!("upstream signing failed: {e}");
