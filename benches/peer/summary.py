@@ -6,8 +6,9 @@ import json, pathlib, statistics
 
 root = pathlib.Path(__file__).parent / "target" / "criterion" / "peer"
 rows = {}
-for sample in sorted(root.glob("*/*/new/sample.json")):
-    name, round_ = sample.parts[-4], sample.parts[-3]
+for sample in sorted(root.glob("*/new/sample.json")):
+    # criterion stores `name/round` as `name_round`
+    name, _, round_ = sample.parts[-3].rpartition("_")
     data = json.loads(sample.read_text())
     per_iter = [t / n for t, n in zip(data["times"], data["iters"])]
     rows[(round_, name)] = (min(per_iter), statistics.median(per_iter))
