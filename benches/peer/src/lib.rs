@@ -1,0 +1,1 @@
+//! Empty: the crate only holds `benches/peer.rs`.
