@@ -1,5 +1,5 @@
 //! The Cloudflare Worker example end to end: builds `examples/worker` with
-//! `worker-build --release` under the wasm toolchain (`scripts/wasm-toolchain.sh`),
+//! `worker-build --profile worker` under the wasm toolchain (`scripts/wasm-toolchain.sh`),
 //! serves it with workerd on ephemeral loopback ports and checks the library's
 //! Gate in it with real HTTP requests. The test is its own identity provider
 //! and origin: a loopback HTTP server serves a JWKS (an ES256 key generated
@@ -533,7 +533,7 @@ fn worker_runs_the_gate_end_to_end() {
     // Build. Output goes to a log so a failure shows the compiler's words.
     let started = Instant::now();
     let build_log = scratch.join("worker-build.log");
-    let status = toolchain_shell(&script, "worker-build --release", &worker_dir)
+    let status = toolchain_shell(&script, "worker-build --profile worker", &worker_dir)
         .stdout(std::fs::File::create(&build_log).unwrap())
         .stderr(std::fs::File::create(scratch.join("worker-build.err")).unwrap())
         .status()
@@ -547,7 +547,7 @@ fn worker_runs_the_gate_end_to_end() {
     assert!(wasm.is_file(), "no {} after the build", wasm.display());
     let (raw, gz) = (file_size(&wasm), gzip_size(&wasm));
     let mut sizes = format!(
-        "worker wasm: {raw} bytes raw, {gz} bytes gzip -9 (worker-build --release: {build_secs:.1} s)\n"
+        "worker wasm: {raw} bytes raw, {gz} bytes gzip -9 (worker-build --profile worker: {build_secs:.1} s)\n"
     );
     assert!(gz < GZIP_BUDGET_BYTES, "worker is {gz} bytes gzipped");
 
@@ -555,7 +555,7 @@ fn worker_runs_the_gate_end_to_end() {
     // to weigh it, not served.
     let jwt_dir = root().join("examples/worker-jwt");
     let started = Instant::now();
-    let status = toolchain_shell(&script, "worker-build --release", &jwt_dir)
+    let status = toolchain_shell(&script, "worker-build --profile worker", &jwt_dir)
         .stdout(std::fs::File::create(scratch.join("worker-jwt-build.log")).unwrap())
         .stderr(std::fs::File::create(scratch.join("worker-jwt-build.err")).unwrap())
         .status()
@@ -568,7 +568,7 @@ fn worker_runs_the_gate_end_to_end() {
     let jwt_wasm = jwt_dir.join("build/index_bg.wasm");
     let (jwt_raw, jwt_gz) = (file_size(&jwt_wasm), gzip_size(&jwt_wasm));
     sizes.push_str(&format!(
-        "jwt-only worker wasm: {jwt_raw} bytes raw, {jwt_gz} bytes gzip -9 (worker-build --release: {:.1} s)\n",
+        "jwt-only worker wasm: {jwt_raw} bytes raw, {jwt_gz} bytes gzip -9 (worker-build --profile worker: {:.1} s)\n",
         started.elapsed().as_secs_f64()
     ));
     eprint!("{sizes}");
