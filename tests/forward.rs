@@ -678,3 +678,22 @@ fn chunked_alone_passes() {
     let mut p = parts("/", &[("host", "h"), ("transfer-encoding", "Chunked")]);
     check_request_line(&mut p).unwrap();
 }
+
+#[test]
+fn strip_hop_by_hop_removes_the_list_and_what_connection_names() {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in [
+        ("connection", "close, x-secret-hop"),
+        ("x-secret-hop", "1"),
+        ("keep-alive", "timeout=5"),
+        ("transfer-encoding", "chunked"),
+        ("upgrade", "websocket"),
+        ("te", "trailers"),
+        ("content-type", "text/plain"),
+    ] {
+        headers.append(name, value.parse().unwrap());
+    }
+    assert_eq!(edge_auth::forward::strip_hop_by_hop(&mut headers), 6);
+    let left: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(left, ["content-type"]);
+}

@@ -23,7 +23,7 @@ use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
 use edge_auth::oidc::{ClaimSource, RoleMapper};
 use edge_auth::policy::{Policy, RequestFacts};
 use edge_auth::{Principal, Secret};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
@@ -383,35 +383,6 @@ async fn authorize(
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection only.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-];
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    headers.remove(header::UPGRADE);
-}
-
 async fn forward(
     shared: &Shared,
     mut parts: http::request::Parts,
@@ -485,6 +456,6 @@ async fn forward(
             Err(_) => return text_response(StatusCode::GATEWAY_TIMEOUT, "upstream timed out"),
         };
     let (mut head, body) = response.into_parts();
-    strip_hop_by_hop(&mut head.headers);
+    edge_auth::forward::strip_hop_by_hop(&mut head.headers);
     Response::from_parts(head, body.boxed())
 }

@@ -149,6 +149,38 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// The header names a message's `Connection` fields list (RFC 9110 §7.6.1).
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect()
+}
+
+/// Removes the hop-by-hop fields (RFC 9110 §7.6.1) of a message passed on to
+/// the next hop: `Connection`, the fields it names, and the fixed list in the
+/// table above. [`Forwarder::strip_inbound`] does this for requests; use this
+/// for the upstream's response before it goes back to the client. Returns
+/// how many field lines went.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) -> usize {
+    let mut doomed = connection_named(headers);
+    doomed.extend(
+        HOP_BY_HOP
+            .iter()
+            .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()),
+    );
+    let mut count = 0;
+    for name in doomed {
+        if let header::Entry::Occupied(entry) = headers.entry(name) {
+            count += entry.remove_entry_mult().1.count();
+        }
+    }
+    count
+}
+
 /// Default identity header prefix.
 pub const DEFAULT_IDENTITY_PREFIX: &str = "x-auth-";
 
@@ -495,13 +527,7 @@ impl Forwarder {
     /// Removes every inbound header the gateway owns, look-alikes included,
     /// and the headers `Connection` names. Returns how many field lines went.
     pub fn strip_inbound(&self, headers: &mut HeaderMap) -> usize {
-        let mut doomed: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .collect();
+        let mut doomed = connection_named(headers);
         doomed.extend(
             headers
                 .keys()
