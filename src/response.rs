@@ -133,7 +133,9 @@ pub struct Rejection {
     issuer: Option<String>,
     retry_after: Option<u64>,
     /// CORS headers for the response (an allowed origin's), set by the gate.
-    cors: Option<HeaderMap>,
+    /// Boxed: rare, and a `HeaderMap` would double the size of every
+    /// rejection (and of the outcomes that carry one).
+    cors: Option<Box<HeaderMap>>,
     /// The limit that refused a 429, and every limit checked.
     limit: Option<String>,
     rate_limits: Vec<crate::limit::LimitReport>,
@@ -179,13 +181,13 @@ impl Rejection {
     /// gate sets them itself on its rejections.
     #[must_use]
     pub fn with_cors(mut self, headers: HeaderMap) -> Self {
-        self.cors = Some(headers);
+        self.cors = Some(Box::new(headers));
         self
     }
 
     /// The CORS headers set with [`with_cors`](Self::with_cors).
     pub fn cors_headers(&self) -> Option<&HeaderMap> {
-        self.cors.as_ref()
+        self.cors.as_deref()
     }
 
     /// A rate limit refused the request: 429 (RFC 6585 §4) with
