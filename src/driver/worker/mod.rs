@@ -1,12 +1,13 @@
 //! The Gate in a Cloudflare Worker (workers-rs 0.8): one call,
-//! [`authorize`], runs the check → fetch keys → apply → check loop with
+//! `authorize`, runs the check → fetch keys → apply → check loop with
 //! `worker::Fetch`, shares each issuer's key state between isolates through
 //! Workers KV, refreshes keys after the response with `ctx.wait_until`, and
 //! answers either the request to forward (with its [`Principal`]) or the
 //! rejection `Response` (RFC 6750 challenge, `Cache-Control: no-store`).
 //!
-//! The runtime part ([`authorize`], [`Authorized`], [`Settings::from_env`])
-//! exists on `wasm32` only. The rest is runtime-independent and tested
+//! The runtime part (`authorize`, `Authorized`, `Settings::from_env`)
+//! exists on `wasm32` only (so these names are not links in docs built for
+//! another target). The rest is runtime-independent and tested
 //! natively: [`Settings`] (the Worker's variables), [`WorkerGate`] (the
 //! loop's decision steps and the KV state bookkeeping) and, with the
 //! `httpsig` feature, [`Upstream`] (identity headers and the RFC 9421
