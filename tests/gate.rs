@@ -3,15 +3,15 @@
 //! simulated IdP. Tokens are minted here with ring directly (not with the
 //! crate's own code), ES256 over P-256.
 
+mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use common::es256::Key;
 use edge_auth::gate::{FetchKind, FetchPlan, Gate, GateConfig, IssuerConfig, Outcome};
 use edge_auth::oidc::{ClaimSource, RoleMapper};
 use edge_auth::policy::{Policy, RequestFacts};
 use edge_auth::response::RejectionKind;
 use http::{HeaderMap, StatusCode};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -19,53 +19,6 @@ use time::{Duration, OffsetDateTime};
 const ISS: &str = "https://idp.example.com";
 const AUD: &str = "api://orders";
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
-
-struct Key {
-    kid: String,
-    pair: EcdsaKeyPair,
-}
-
-impl Key {
-    fn new(kid: &str) -> Self {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        Self {
-            kid: kid.to_owned(),
-            pair,
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        let public = self.pair.public_key().as_ref();
-        json!({
-            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
-            "x": B64.encode(&public[1..33]), "y": B64.encode(&public[33..65]),
-        })
-    }
-
-    fn sign(&self, claims: &Value) -> String {
-        self.sign_with_header(
-            &json!({"alg": "ES256", "typ": "JWT", "kid": self.kid}),
-            claims,
-        )
-    }
-
-    fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
-        self.sign_raw(&header.to_string(), &claims.to_string())
-    }
-
-    /// Signs a claims set given as JSON text (for values `Value` cannot hold).
-    fn sign_raw(&self, header: &str, claims: &str) -> String {
-        let input = format!("{}.{}", B64.encode(header), B64.encode(claims));
-        let sig = self
-            .pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .unwrap();
-        format!("{input}.{}", B64.encode(sig.as_ref()))
-    }
-}
 
 fn jwks(keys: &[&Key]) -> Vec<u8> {
     json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()})

@@ -2,17 +2,15 @@
 //! data, truncation, key rotation, and the gate's sealed import refusing a
 //! forged key set. Tokens are minted with ring directly, ES256 over P-256.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+mod common;
+use common::es256::Key;
 use edge_auth::Secret;
 use edge_auth::gate::{Gate, GateConfig, GateError, IssuerConfig, Outcome};
 use edge_auth::jwk::KeysError;
 use edge_auth::policy::{Policy, RequestFacts};
 use edge_auth::seal::{HEADER_LEN, PURPOSE_ISSUER_KEYS, SealError, Sealer, TAG_LEN, VERSION};
 use http::{HeaderMap, StatusCode};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -395,48 +393,12 @@ fn debug_and_errors_never_show_secret_or_plaintext() {
 
 // ------------------------------------------------------------ the gate
 
-struct Key {
-    kid: String,
-    pair: EcdsaKeyPair,
-}
-
-impl Key {
-    fn new(kid: &str) -> Self {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        Self {
-            kid: kid.to_owned(),
-            pair,
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        let public = self.pair.public_key().as_ref();
-        json!({
-            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
-            "x": B64.encode(&public[1..33]), "y": B64.encode(&public[33..65]),
-        })
-    }
-
-    fn sign(&self, iss: &str) -> String {
-        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
-        let claims = json!({
-            "iss": iss, "aud": AUD, "sub": "user-1",
-            "iat": NOW.unix_timestamp(), "exp": (NOW + Duration::hours(1)).unix_timestamp(),
-        });
-        let input = format!(
-            "{}.{}",
-            B64.encode(header.to_string()),
-            B64.encode(claims.to_string())
-        );
-        let sig = self
-            .pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .unwrap();
-        format!("{input}.{}", B64.encode(sig.as_ref()))
-    }
+/// A token for `iss` signed by `key`, valid for an hour from `NOW`.
+fn token(key: &Key, iss: &str) -> String {
+    key.sign(&json!({
+        "iss": iss, "aud": AUD, "sub": "user-1",
+        "iat": NOW.unix_timestamp(), "exp": (NOW + Duration::hours(1)).unix_timestamp(),
+    }))
 }
 
 fn jwks(keys: &[&Key]) -> Vec<u8> {
@@ -488,7 +450,7 @@ fn check_fetching(gate: &Gate, token: &str, body: &[u8]) -> Outcome {
 /// set for a forged state).
 fn warm_gate(iss: &str, keys: &[&Key]) -> Gate {
     let g = gate();
-    let token = keys[0].sign(iss);
+    let token = token(keys[0], iss);
     assert!(matches!(
         check_fetching(&g, &token, &jwks(keys)),
         Outcome::Allow { .. }
@@ -522,7 +484,7 @@ fn gate_sealed_state_round_trips_between_gates() {
     b.import_sealed(ISS, &operator, &text, NOW).unwrap();
     // No fetch: the keys came from the sealed state.
     assert!(matches!(
-        check(&b, &genuine.sign(ISS)),
+        check(&b, &token(&genuine, ISS)),
         Outcome::Allow { .. }
     ));
 }
@@ -553,14 +515,14 @@ fn gate_forged_key_set_sealed_with_other_secret_is_refused() {
     );
     // Nothing applied: the gate is still cold and fetches the genuine keys,
     // and the attacker's token is refused.
-    let attack = attacker.sign(ISS);
+    let attack = token(&attacker, ISS);
     assert_cold(&b, &attack);
     assert!(matches!(
         check_fetching(&b, &attack, &jwks(&[&genuine])),
         Outcome::Deny(_)
     ));
     assert!(matches!(
-        check(&b, &genuine.sign(ISS)),
+        check(&b, &token(&genuine, ISS)),
         Outcome::Allow { .. }
     ));
 }
@@ -576,7 +538,7 @@ fn gate_forged_key_set_unsealed_is_refused() {
         seal_error(b.import_sealed(ISS, &sealer(1, 0xA1), &plain, NOW)),
         SealError::Unsealed
     );
-    let attack = attacker.sign(ISS);
+    let attack = token(&attacker, ISS);
     assert_cold(&b, &attack);
     assert!(matches!(
         check_fetching(&b, &attack, &jwks(&[&genuine])),
@@ -599,7 +561,7 @@ fn gate_state_sealed_for_another_issuer_is_refused() {
         seal_error(b.import_sealed(ISS, &operator, &text, NOW)),
         SealError::Rejected
     );
-    assert_cold(&b, &other.sign(ISS));
+    assert_cold(&b, &token(&other, ISS));
 }
 
 #[test]
@@ -614,13 +576,13 @@ fn gate_refused_import_keeps_warm_keys() {
         .unwrap();
     assert!(b.import_sealed(ISS, &operator, &forged, NOW).is_err());
     assert!(matches!(
-        check(&b, &genuine.sign(ISS)),
+        check(&b, &token(&genuine, ISS)),
         Outcome::Allow { .. }
     ));
     // The attacker's kid is unknown: the gate may ask to refetch, and the
     // genuine set still refuses the token.
     assert!(matches!(
-        check_fetching(&b, &attacker.sign(ISS), &jwks(&[&genuine])),
+        check_fetching(&b, &token(&attacker, ISS), &jwks(&[&genuine])),
         Outcome::Deny(_)
     ));
 }
@@ -636,7 +598,7 @@ fn gate_sealed_state_after_rotation_opens_with_old_key() {
     let b = gate();
     b.import_sealed(ISS, &rotated, &text, NOW).unwrap();
     assert!(matches!(
-        check(&b, &genuine.sign(ISS)),
+        check(&b, &token(&genuine, ISS)),
         Outcome::Allow { .. }
     ));
     let retired = gate();

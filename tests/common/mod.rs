@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod es256;
+
 use std::path::{Path, PathBuf};
 
 /// A set of third-party test vectors shipped with the repository in
