@@ -277,7 +277,10 @@ fn discovery_without_token_endpoint_is_refused() {
         ClientAuth::secret_basic(Secret::new(SECRET.to_owned())),
     )
     .unwrap_err();
-    assert!(matches!(err, OAuthError::Endpoint { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "oauth client token endpoint is invalid: the discovery document has no `token_endpoint`"
+    );
 }
 
 // ---- responses ----
@@ -772,6 +775,24 @@ fn debug_never_shows_secret_assertion_or_token() {
     }
 }
 
+#[test]
+fn a_request_every_ten_seconds_for_a_day_makes_thirty_token_requests() {
+    let mut c = cache();
+    let mut t = NOW;
+    let (mut calls, mut requests) = (0, 0);
+    while t < NOW + Duration::hours(24) {
+        calls += 1;
+        if let Some(plan) = c.poll(t).unwrap() {
+            requests += 1;
+            answer(&mut c, &plan, &ok_body(3600), t).unwrap();
+        }
+        assert!(c.get(t).is_some());
+        t += Duration::seconds(10);
+    }
+    // One per refresh period of 80 % of an hour: t = 0, 2880 s, ..., 83 520 s.
+    assert_eq!((calls, requests, c.requests()), (8640, 30, 30));
+}
+
 // ---- property: 24 h on a simulated clock ----
 
 const LIFETIME: i64 = 3600;
@@ -830,5 +851,80 @@ proptest! {
         prop_assert!(successes <= 86_400 / 2880 + 2, "{successes} token requests in {calls} calls");
         // During the outage the backoff (2 s doubling to 60 s) bounds retries.
         prop_assert!(failures <= 3600 / 60 + 8, "{failures} failed requests");
+    }
+}
+
+// ---- the Worker driver's token sharing (runtime-independent half) ----
+
+mod worker_tokens {
+    use super::*;
+    use edge_auth::driver::worker::{WorkerTokens, oauth_kv_key};
+
+    fn isolate(sealer: Option<Sealer>) -> WorkerTokens {
+        WorkerTokens::new(cache(), sealer, Some("EDGE_AUTH_KV".into()))
+    }
+
+    fn fetch(tokens: &WorkerTokens) -> Option<String> {
+        let plan = tokens.poll(NOW).unwrap().unwrap();
+        tokens
+            .apply(
+                &plan,
+                StatusCode::OK,
+                &HeaderMap::new(),
+                &ok_body(3600),
+                NOW,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn sealed_token_is_shared_with_a_second_isolate() {
+        let a = isolate(Some(sealer(1, 7)));
+        let stored = fetch(&a).unwrap();
+        assert!(!stored.contains("TOKEN"), "the token is readable in KV");
+        let b = isolate(Some(sealer(1, 7)));
+        assert!(b.restore(&stored, NOW + Duration::seconds(5)).unwrap());
+        assert_eq!(b.get(NOW + Duration::seconds(5)).unwrap().expose(), TOKEN);
+        assert!(b.poll(NOW + Duration::seconds(5)).unwrap().is_none());
+    }
+
+    #[test]
+    fn plain_state_is_refused_when_sealing() {
+        let plain = isolate(None);
+        let stored = fetch(&plain).unwrap();
+        let b = isolate(Some(sealer(1, 7)));
+        let err = b.restore(&stored, NOW).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("no access token for the upstream"),
+            "{err}"
+        );
+        assert!(b.get(NOW).is_none());
+    }
+
+    #[test]
+    fn state_sealed_under_another_secret_is_refused() {
+        let forger = isolate(Some(sealer(1, 9)));
+        let forged = fetch(&forger).unwrap();
+        let b = isolate(Some(sealer(1, 7)));
+        assert!(b.restore(&forged, NOW).is_err());
+        assert!(b.get(NOW).is_none());
+        assert_eq!(b.poll(NOW).unwrap().unwrap().reason(), TokenReason::Cold);
+    }
+
+    #[test]
+    fn kv_key_is_a_digest_of_the_client() {
+        let key = oauth_kv_key(&basic().cache_key());
+        assert!(key.starts_with("oauth-token:"));
+        assert_eq!(key.len(), "oauth-token:".len() + 43);
+        assert_ne!(key, oauth_kv_key(&basic().with_scope("x").cache_key()));
+        assert_eq!(isolate(None).kv_key(), key);
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let a = isolate(Some(sealer(1, 7)));
+        fetch(&a);
+        assert!(!format!("{a:?}").contains("TOKEN"));
     }
 }

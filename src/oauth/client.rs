@@ -181,8 +181,8 @@ impl ClientCredentials {
     /// A client of the token endpoint a discovery document names.
     ///
     /// # Errors
-    /// [`OAuthError::Endpoint`] when the document has no `token_endpoint` or
-    /// it is not usable; as [`new`](Self::new) otherwise.
+    /// [`OAuthError::Config`] when the document has no `token_endpoint`;
+    /// as [`new`](Self::new) otherwise.
     pub fn from_discovery(
         metadata: &ProviderMetadata,
         client_id: &str,
@@ -191,9 +191,9 @@ impl ClientCredentials {
         let endpoint = metadata
             .token_endpoint
             .as_deref()
-            .ok_or_else(|| OAuthError::Endpoint {
-                url: String::new(),
-                reason: "the discovery document has no token_endpoint",
+            .ok_or(OAuthError::Config {
+                what: "token endpoint",
+                reason: "the discovery document has no `token_endpoint`",
             })?;
         Self::new(endpoint, client_id, auth)
     }
