@@ -381,7 +381,6 @@ impl TokenCache {
             return Err(OAuthError::WrongState);
         }
         if now >= state.expires_at.saturating_sub(self.config.skew_margin)
-            || state.obtained_at > now
             || state.token.expose().is_empty()
             || self
                 .current
@@ -392,7 +391,8 @@ impl TokenCache {
         }
         self.current = Some(Current {
             token: state.token,
-            obtained_at: state.obtained_at,
+            // Another process' clock may run a little ahead of ours.
+            obtained_at: state.obtained_at.min(now),
             expires_at: state.expires_at,
             scope: state.scope,
         });
