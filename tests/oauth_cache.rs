@@ -726,6 +726,18 @@ fn imported_state_never_replaces_a_longer_lived_token() {
 }
 
 #[test]
+fn state_from_a_process_whose_clock_runs_ahead_is_imported() {
+    let mut a = cache();
+    let ahead = NOW + Duration::seconds(2);
+    let plan = a.poll(ahead).unwrap().unwrap();
+    answer(&mut a, &plan, &ok_body(3600), ahead).unwrap();
+    let mut b = cache();
+    assert!(b.import_state(a.export_state().unwrap(), NOW).unwrap());
+    assert!(b.get(NOW).is_some());
+    assert!(b.poll(NOW).unwrap().is_none());
+}
+
+#[test]
 fn expired_state_is_not_imported() {
     let mut a = cache();
     let plan = a.poll(NOW).unwrap().unwrap();
