@@ -852,7 +852,7 @@ mod outbound {
     }
 }
 
-/// The example of notes/sfinterop.md (README section), compiled and run on
+/// The example of tests/interop/httpsig/NOTES-structured-fields.md (README section), compiled and run on
 /// a Node-signed message as a server sees it.
 mod readme_example {
     use super::*;

@@ -206,7 +206,7 @@ fn listed_exactly(file: &'static str, listed: &[&str]) {
     assert!(stale.is_empty(), "{file}: tests without a case: {stale:?}");
 }
 
-/// The example in notes/joseinterop.md (the README section), compiled and
+/// The example in tests/interop/jose/NOTES.md (the README section), compiled and
 /// run: an Ed25519 key as WebCrypto exports it (`alg: Ed25519`, RFC 9864)
 /// verifies the RFC 8037 §A.4 token, signed as `EdDSA`.
 #[test]

@@ -382,7 +382,7 @@ fn check(name: &str) {
     }
 }
 
-/// The README example (notes/sigv4interop.md): an S3 URL presigned by
+/// The README example (tests/interop/sigv4/NOTES.md): an S3 URL presigned by
 /// boto3 / `aws s3 presign`, verified as S3 would.
 #[test]
 fn readme_example_verify_botocore_presigned_s3_url() -> Result<(), SigV4Error> {
