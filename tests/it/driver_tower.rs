@@ -4,9 +4,9 @@
 //! hanging fetches, the Stats counters, and the axum extractors over HTTP.
 //! Every loop is bounded and every wait has a timeout.
 //!
-//! Run with `cargo test --test driver_tower --features axum,hyper-client`.
+//! Run with `cargo test --test it -- driver_tower::`.
 
-mod jwt_support;
+use crate::support::jwt as jwt_support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

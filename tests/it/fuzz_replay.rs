@@ -3,7 +3,7 @@
 //! bodies the cargo-fuzz targets run, on stable Rust, so whatever was found once
 //! stays fixed. One test per target.
 
-#[path = "../fuzz/src/bodies.rs"]
+#[path = "../../fuzz/src/bodies.rs"]
 mod bodies;
 
 use std::path::Path;

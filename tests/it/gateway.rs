@@ -6,8 +6,7 @@
 //! requests with `edge_auth::httpsig` / `edge_auth::sigv4`, and fetches keys
 //! with a TLS-capable client.
 
-#[path = "../examples/gateway/mod.rs"]
-mod gateway;
+use crate::gateway_example as gateway;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +27,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-const POLICY: &str = include_str!("../examples/gateway/policy.toml");
+const POLICY: &str = include_str!("../../examples/gateway/policy.toml");
 const AUDIENCE: &str = "api://edge-auth-test";
 const HMAC_SECRET: &[u8] = b"test-only shared secret, 32 bytes";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -6,7 +6,7 @@
 //! listed in `STRICTER` / `UNSUPPORTED` with the reason; everything else must
 //! give the file's expected result.
 
-mod common;
+use crate::support as common;
 
 use edge_auth::jwk::{JwkError, KeySet, KeySetOptions};
 use edge_auth::jwt::{JwtError, Validation, Validator};

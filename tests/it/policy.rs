@@ -14,8 +14,8 @@ use edge_auth::policy::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::{Value, json};
 
-const GATEWAY_JSON: &str = include_str!("../examples/policies/gateway.json");
-const GATEWAY_TOML: &str = include_str!("../examples/policies/gateway.toml");
+const GATEWAY_JSON: &str = include_str!("../../examples/policies/gateway.json");
+const GATEWAY_TOML: &str = include_str!("../../examples/policies/gateway.toml");
 
 fn gateway() -> &'static CompiledPolicy {
     static POLICY: OnceLock<CompiledPolicy> = OnceLock::new();
@@ -974,7 +974,7 @@ fn encoded_slash_is_admitted_only_by_rules_that_opt_in() {
 
 #[test]
 fn windows_origin_example_behaves_as_documented() {
-    let text = include_str!("../examples/policies/windows-origin.json");
+    let text = include_str!("../../examples/policies/windows-origin.json");
     let policy = Policy::from_json(text).unwrap().compile().unwrap();
     assert!(policy.warnings().is_empty(), "{:?}", policy.warnings());
     let reader = with(&[], &["read_api"]);

@@ -2,7 +2,7 @@
 //! generated here, for every supported algorithm; claim checks; KeySet
 //! loading; `inspect`.
 
-mod jwt_support;
+use crate::support::jwt as jwt_support;
 
 use std::sync::OnceLock;
 

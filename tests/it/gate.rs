@@ -3,7 +3,7 @@
 //! simulated IdP. Tokens are minted here with ring directly (not with the
 //! crate's own code), ES256 over P-256.
 
-mod common;
+use crate::support as common;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use common::es256::Key;

@@ -1,7 +1,7 @@
 //! RFC 9421 / RFC 9530 tests: Appendix B vectors, one test per rejection,
 //! response signatures with `;req`, and property tests.
 
-mod common;
+use crate::support as common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -1656,11 +1656,11 @@ fn private_pem(keyid: &str, alg: Algorithm, pem: &str) -> Result<SigningKey, Htt
     SigningKey::try_from_private_key_pem(keyid, alg, &Secret::new(pem.to_owned()))
 }
 
-const RSA_PKCS1: &str = include_str!("vectors/keys/rsa2048-pkcs1.pem");
-const RSA_SPKI: &str = include_str!("vectors/keys/rsa2048-spki.pem");
-const RSA_PKCS1_PUBLIC: &str = include_str!("vectors/keys/rsa2048-pkcs1-public.pem");
-const P384_SEC1: &str = include_str!("vectors/keys/p384-sec1.pem");
-const P384_SPKI: &str = include_str!("vectors/keys/p384-spki.pem");
+const RSA_PKCS1: &str = include_str!("../vectors/keys/rsa2048-pkcs1.pem");
+const RSA_SPKI: &str = include_str!("../vectors/keys/rsa2048-spki.pem");
+const RSA_PKCS1_PUBLIC: &str = include_str!("../vectors/keys/rsa2048-pkcs1-public.pem");
+const P384_SEC1: &str = include_str!("../vectors/keys/p384-sec1.pem");
+const P384_SPKI: &str = include_str!("../vectors/keys/p384-spki.pem");
 
 /// OpenSSL's usual forms load and sign: PKCS#1 `RSA PRIVATE KEY` (both
 /// RSA algorithms) with its SPKI and PKCS#1 public keys, SEC 1 `EC PRIVATE
@@ -1721,21 +1721,21 @@ fn key_documents_that_do_not_fit_are_refused() {
     refused(
         key(
             Algorithm::EcdsaP256Sha256,
-            include_str!("vectors/keys/p256-sec1-no-public.pem"),
+            include_str!("../vectors/keys/p256-sec1-no-public.pem"),
         ),
         "without its public key",
     );
     refused(
         key(
             Algorithm::EcdsaP256Sha256,
-            include_str!("vectors/keys/p256-pkcs8-encrypted.pem"),
+            include_str!("../vectors/keys/p256-pkcs8-encrypted.pem"),
         ),
         "encrypted",
     );
     refused(
         key(
             Algorithm::RsaV15Sha256,
-            include_str!("vectors/keys/rsa2048-pkcs1-encrypted.pem"),
+            include_str!("../vectors/keys/rsa2048-pkcs1-encrypted.pem"),
         ),
         "encrypted",
     );

@@ -2,7 +2,7 @@
 //! data, truncation, key rotation, and the gate's sealed import refusing a
 //! forged key set. Tokens are minted with ring directly, ES256 over P-256.
 
-mod common;
+use crate::support as common;
 use common::es256::Key;
 use edge_auth::Secret;
 use edge_auth::gate::{Gate, GateConfig, GateError, IssuerConfig, Outcome};

@@ -2,7 +2,7 @@
 //! variant. Keys are generated here; attack tokens are signed over exact
 //! header / payload text so that malformed JSON can be authenticated.
 
-mod jwt_support;
+use crate::support::jwt as jwt_support;
 
 use std::sync::OnceLock;
 

@@ -6,7 +6,7 @@
 //! without and requires the same decisions. Simulated clock and IdP; tokens
 //! minted with ring directly, ES256 over P-256.
 
-mod common;
+use crate::support as common;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use common::es256::Key;

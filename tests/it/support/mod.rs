@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod es256;
+pub mod jwt;
 
 use std::path::{Path, PathBuf};
 
@@ -37,4 +38,35 @@ pub fn read_vector(sub: &str, file: &str) -> String {
             path.display()
         )
     })
+}
+
+/// Environment variable naming the one test a re-run of this binary runs in
+/// a process of its own (see [`in_own_process`]).
+const OWN_PROCESS_ENV: &str = "EDGE_AUTH_TEST_OWN_PROCESS";
+
+/// For a test that needs the process to itself (a process-wide setting such
+/// as tracing's callsite interest cache): in the test run, re-runs this
+/// binary with only `test` (its full path, e.g. `driver_tracing::traces`)
+/// selected, waits for it and asserts it passed, then returns `false`; in
+/// that child, returns `true` and the caller runs the body.
+///
+/// # Panics
+/// When the child cannot be started or its test failed.
+pub fn in_own_process(test: &str) -> bool {
+    if std::env::var(OWN_PROCESS_ENV).is_ok_and(|t| t == test) {
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let output = std::process::Command::new(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(OWN_PROCESS_ENV, test)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{test} in its own process failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
 }

@@ -5,8 +5,7 @@
 //! test per item of the issue; every loop is bounded, every read has a
 //! timeout.
 
-#[path = "../examples/gateway/mod.rs"]
-mod gateway;
+use crate::gateway_example as gateway;
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::net::SocketAddr;
@@ -20,7 +19,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const POLICY: &str = include_str!("../examples/gateway/policy.toml");
+const POLICY: &str = include_str!("../../examples/gateway/policy.toml");
 const AUDIENCE: &str = "api://edge-auth-test";
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -456,7 +455,7 @@ fn gateway_child_process(limit: &str) {
 #[test]
 fn half_sent_flood_does_not_stop_health() {
     flood_test(
-        "half_sent_flood_does_not_stop_health",
+        "front_door::half_sent_flood_does_not_stop_health",
         Some(CHILD_MAX_CONNECTIONS),
     );
 }
@@ -466,7 +465,7 @@ fn half_sent_flood_does_not_stop_health() {
 #[test]
 fn half_sent_flood_past_the_descriptor_limit_does_not_stop_health() {
     flood_test(
-        "half_sent_flood_past_the_descriptor_limit_does_not_stop_health",
+        "front_door::half_sent_flood_past_the_descriptor_limit_does_not_stop_health",
         None,
     );
 }

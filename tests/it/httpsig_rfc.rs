@@ -1009,7 +1009,7 @@ fn client_absolute_uri_verifies_at_origin_server() {
 /// RFC 9421 B.1.1-B.1.3 keys and the RSA-PSS, RSA v1.5 and ECDSA examples
 /// (source and caveats in the file). Shipped with the crate's tests, so
 /// these never skip.
-const RSA_ECDSA_VECTORS: &str = include_str!("vectors/rfc9421-appendix-b-rsa-ecdsa.json");
+const RSA_ECDSA_VECTORS: &str = include_str!("../vectors/rfc9421-appendix-b-rsa-ecdsa.json");
 
 fn rsa_ecdsa() -> serde_json::Value {
     serde_json::from_str(RSA_ECDSA_VECTORS).unwrap()

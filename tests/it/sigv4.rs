@@ -1,7 +1,7 @@
 //! AWS SigV4: the AWS signing test suite (both forms, sign and verify),
 //! verifier rejections, and sign -> verify round trips.
 
-mod common;
+use crate::support as common;
 
 use std::path::{Path, PathBuf};
 

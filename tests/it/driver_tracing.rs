@@ -1,12 +1,12 @@
 //! The driver's traces (feature `tracing`): a span per check with its
 //! outcome, issuer and reason class, events for key fetches, and never a
-//! token. Its own test binary: tracing's per-callsite interest cache is
-//! process-wide, and a thread-local subscriber beside concurrently running
-//! tests can miss events.
+//! token. The test runs in a process of its own (`support::in_own_process`):
+//! tracing's per-callsite interest cache is process-wide, and a thread-local
+//! subscriber beside concurrently running tests can miss events.
 //!
-//! Run with `cargo test --test driver_tracing --features axum,tracing`.
+//! Run with `cargo test --test it -- driver_tracing::`.
 
-mod jwt_support;
+use crate::support::jwt as jwt_support;
 
 use std::sync::Arc;
 
@@ -108,8 +108,21 @@ mod capture {
 
 /// A span per check with its outcome and reason class, events for key
 /// fetches, and never a token (or a piece of one) in any of them.
-#[tokio::test]
-async fn traces_name_outcomes_and_fetches_but_never_a_token() {
+#[test]
+fn traces_name_outcomes_and_fetches_but_never_a_token() {
+    if !crate::support::in_own_process(
+        "driver_tracing::traces_name_outcomes_and_fetches_but_never_a_token",
+    ) {
+        return;
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(traces());
+}
+
+async fn traces() {
     let capture = capture::Capture::default();
     let _default = tracing::subscriber::set_default(capture.clone());
     let key = TestKey::rsa("k1", KeySize::Rsa2048);
