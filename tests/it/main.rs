@@ -16,6 +16,7 @@ mod json_reader;
 mod jwks_cache;
 mod jwt;
 mod limit;
+mod oauth;
 mod oidc;
 mod policy;
 mod response;
@@ -49,6 +50,13 @@ mod front_door;
 mod fuzz_replay;
 #[cfg(all(feature = "sigv4", feature = "httpsig"))]
 mod gateway;
+#[cfg(all(
+    feature = "sigv4",
+    feature = "httpsig",
+    feature = "tower",
+    feature = "hyper-client"
+))]
+mod oauth_loopback;
 
 #[cfg(all(feature = "axum", feature = "hyper-client"))]
 mod driver_tower;
