@@ -11,6 +11,7 @@
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
 //! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch`, key state in KV, refresh with `waitUntil`; wasm32 only for the runtime part |
+//! | `tokio` or `worker` | `sealing` | `Sealer::from_env` / `from_file` / `from_secret_text`: the sealing secret (and the one being retired) from the environment, a file or a Worker secret |
 //! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
 //!
 //! An axum API behind the Gate (features `axum` and `hyper-client`):
@@ -42,6 +43,8 @@ pub mod axum;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod keys;
+#[cfg(any(feature = "tokio", feature = "worker"))]
+pub mod sealing;
 #[cfg(feature = "hyper-server")]
 pub mod server;
 #[cfg(feature = "tokio")]
