@@ -62,9 +62,10 @@ use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
+use super::limit::AsyncLimitStore;
 use super::stats::{Counters, FetchEnd, Stats};
 use crate::Principal;
-use crate::gate::{FetchPlan, Gate, Outcome};
+use crate::gate::{FetchPlan, Gate, Outcome, Staged};
 use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
 use crate::seal::Sealer;
@@ -459,6 +460,32 @@ impl KeyDriver {
     /// time and rounds. Never fails: a request whose keys cannot be had is
     /// denied with the Gate's 503 (`Retry-After` while it backs off).
     pub async fn check(&self, parts: &Parts, facts: &RequestFacts<'_>) -> Verdict {
+        self.check_inner(parts, facts, None).await
+    }
+
+    /// [`check`](Self::check) with the rate limits decided against
+    /// `limits`, an external store awaited without blocking the thread
+    /// (the Gate's own store is not used): the Gate's
+    /// [`check_staged`](crate::gate::Gate::check_staged) /
+    /// [`finish_limits`](crate::gate::Gate::finish_limits) pair. A store
+    /// failure (down, too slow) gives the Gate's configured answer: 503,
+    /// or an unlimited pass with `limit_fail_open`; with the `tracing`
+    /// feature it is logged as a `warn` event (`edge_auth::limit`).
+    pub async fn check_with_limits(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: &dyn AsyncLimitStore,
+    ) -> Verdict {
+        self.check_inner(parts, facts, Some(limits)).await
+    }
+
+    async fn check_inner(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> Verdict {
         #[cfg(feature = "tracing")]
         let span = tracing::debug_span!(
             "edge_auth.check",
@@ -472,7 +499,7 @@ impl KeyDriver {
         let started = Instant::now();
         let (verdict, rounds) = if tokio::runtime::Handle::try_current().is_ok() {
             self.poll_on_request();
-            self.run_checks(parts, facts).await
+            self.run_checks(parts, facts, limits).await
         } else {
             let reason = DriverError::no_runtime().to_string();
             (Verdict::Deny(Rejection::unavailable(reason)), 0)
@@ -489,7 +516,46 @@ impl KeyDriver {
         verdict
     }
 
-    async fn run_checks(&self, parts: &Parts, facts: &RequestFacts<'_>) -> (Verdict, usize) {
+    /// One check of the Gate: [`Gate::check`], or with an external limit
+    /// store, [`Gate::check_staged`] and the store awaited.
+    async fn gate_check(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> Outcome {
+        let gate = &self.inner.gate;
+        let now = self.inner.clock.now();
+        let Some(store) = limits else {
+            return gate.check(parts, facts, now);
+        };
+        match gate.check_staged(parts, facts, now) {
+            Staged::Done(outcome) => outcome,
+            Staged::Limits(pending) => {
+                let answers = store.check_all(pending.calls(), now).await;
+                #[cfg(feature = "tracing")]
+                for (call, answer) in pending.calls().iter().zip(&answers) {
+                    if let Err(error) = answer {
+                        tracing::warn!(
+                            target: "edge_auth::limit",
+                            limit = call.id(),
+                            rule = pending.decision().rule_id.as_deref().unwrap_or_default(),
+                            %error,
+                            "rate-limit store failed; the gate fails open or closed as configured"
+                        );
+                    }
+                }
+                gate.finish_limits(pending, answers, parts, facts)
+            }
+        }
+    }
+
+    async fn run_checks(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> (Verdict, usize) {
         let inner = &self.inner;
         let deadline = Instant::now() + inner.options.max_wait;
         let mut rounds = 0;
@@ -497,7 +563,7 @@ impl KeyDriver {
             // Read before check(): a fetch that ends between the two is
             // then seen, and the request checks again at once.
             let seen = inner.completed.load(Ordering::SeqCst);
-            let plan = match inner.gate.check(parts, facts, inner.clock.now()) {
+            let plan = match self.gate_check(parts, facts, limits).await {
                 Outcome::Allow {
                     principal,
                     decision,
@@ -523,7 +589,7 @@ impl KeyDriver {
                         "too many key fetch rounds for one request",
                         inner.clock.now(),
                     );
-                    return (self.last_check(parts, facts), rounds);
+                    return (self.last_check(parts, facts, limits).await, rounds);
                 }
                 rounds += 1;
                 let flight = self.start(plan, false);
@@ -560,8 +626,13 @@ impl KeyDriver {
     /// The check after a request's fetch rounds ran out and its last plan
     /// was reported failed: the Gate's own answer (503 with `Retry-After`
     /// while it backs off), or the driver's 503 if it still wants keys.
-    fn last_check(&self, parts: &Parts, facts: &RequestFacts<'_>) -> Verdict {
-        match self.inner.gate.check(parts, facts, self.inner.clock.now()) {
+    async fn last_check(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> Verdict {
+        match self.gate_check(parts, facts, limits).await {
             Outcome::Allow {
                 principal,
                 decision,

@@ -5,7 +5,7 @@
 //!
 //! | feature        | module | brings |
 //! |----------------|--------|--------|
-//! | `tokio`        | `keys`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; tokio (`sync`, `time`, `rt`) |
+//! | `tokio`        | `keys`, `limit`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; `AsyncLimitStore`, the seam for external rate-limit stores; tokio (`sync`, `time`, `rt`) |
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
@@ -43,6 +43,8 @@ pub mod axum;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod keys;
+#[cfg(feature = "tokio")]
+pub mod limit;
 #[cfg(any(feature = "tokio", feature = "worker"))]
 pub mod sealing;
 #[cfg(feature = "hyper-server")]
