@@ -708,3 +708,72 @@ fn cache_api_alone_still_restores_before_fetching() {
     assert!(matches!(g.step(&p, None, 0, now()), Step::Restore { .. }));
     assert!(cache_key(ISS).starts_with("https://edge-auth.invalid/issuer-keys/https%3A%2F%2F"));
 }
+
+const LIMITED_POLICY: &str = r#"{"rules": [
+  {"id": "limited", "match": {"paths": ["/limited"]}, "require": {"anonymous": true}, "effect": "allow",
+   "limits": [{"id": "per-route", "key": "route", "rate": "1/60s", "burst": 1}]}
+]}"#;
+
+#[test]
+fn with_a_durable_object_binding_limits_are_handed_to_the_driver() {
+    use edge_auth::limit::{LimitStore, MemoryStore};
+    let g = gate(&[
+        (POLICY_VAR, LIMITED_POLICY),
+        (LIMITS_DO_VAR, "EDGE_AUTH_LIMITS"),
+    ]);
+    assert_eq!(
+        g.options().limits_binding.as_deref(),
+        Some("EDGE_AUTH_LIMITS")
+    );
+    // The store stands for the Durable Objects: shared by every isolate.
+    let store = MemoryStore::default();
+    let p = parts("/limited", None);
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let Step::Limits(pending) = g.step(&p, None, 0, now()) else {
+            panic!("the limit is the driver's to decide");
+        };
+        let answers = pending
+            .calls()
+            .iter()
+            .map(|call| store.check(call.key(), call.limit(), now()))
+            .collect();
+        statuses.push(match g.finish_limits(pending, answers, &p, None) {
+            Step::Allow { .. } => 200,
+            Step::Deny(rejection) => rejection.status().as_u16(),
+            other => panic!("{other:?}"),
+        });
+    }
+    assert_eq!(statuses, [200, 429]);
+}
+
+#[test]
+fn a_failed_durable_object_fails_closed() {
+    use edge_auth::limit::LimitError;
+    let g = gate(&[
+        (POLICY_VAR, LIMITED_POLICY),
+        (LIMITS_DO_VAR, "EDGE_AUTH_LIMITS"),
+    ]);
+    let p = parts("/limited", None);
+    let Step::Limits(pending) = g.step(&p, None, 0, now()) else {
+        panic!("the limit is the driver's to decide");
+    };
+    let failed = vec![Err(LimitError::Store {
+        reason: "durable object `EDGE_AUTH_LIMITS`: unreachable".to_owned(),
+    })];
+    let Step::Deny(rejection) = g.finish_limits(pending, failed, &p, None) else {
+        panic!("expected a deny");
+    };
+    assert_eq!(rejection.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[test]
+fn without_a_durable_object_binding_the_isolate_limits_in_memory() {
+    let g = gate(&[(POLICY_VAR, LIMITED_POLICY)]);
+    let p = parts("/limited", None);
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Allow { .. }));
+    let Step::Deny(rejection) = g.step(&p, None, 0, now()) else {
+        panic!("the in-memory limit refuses the second request");
+    };
+    assert_eq!(rejection.status(), StatusCode::TOO_MANY_REQUESTS);
+}

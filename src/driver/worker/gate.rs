@@ -16,8 +16,9 @@ use time::OffsetDateTime;
 use super::WorkerError;
 use super::flight::{Flight, FlightWait, Flights};
 use crate::Principal;
-use crate::gate::{FetchKind, FetchPlan, Gate, GateError, Outcome};
+use crate::gate::{FetchKind, FetchPlan, Gate, GateError, Outcome, PendingLimits, Staged};
 use crate::jwk::cache::CacheState;
+use crate::limit::{Decision as LimitDecision, LimitError};
 use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
 use crate::seal::Sealer;
@@ -46,6 +47,11 @@ pub struct WorkerOptions {
     /// [`cache_key`]), read before KV: cheaper and closer (per data
     /// center), while KV stays the shared copy (default `false`).
     pub cache_api: bool,
+    /// The Durable Object namespace binding that holds rate-limit state
+    /// for every isolate (one object per key shard; see
+    /// [`durable`](super::durable)). `None` (default): each isolate limits
+    /// in its own memory, so N isolates admit up to N times a limit.
+    pub limits_binding: Option<String>,
 }
 
 impl Default for WorkerOptions {
@@ -55,6 +61,7 @@ impl Default for WorkerOptions {
             max_fetches: 2,
             sealer: None,
             cache_api: false,
+            limits_binding: None,
         }
     }
 }
@@ -78,6 +85,13 @@ impl WorkerOptions {
     #[must_use]
     pub fn with_sealer(mut self, sealer: Sealer) -> Self {
         self.sealer = Some(Arc::new(sealer));
+        self
+    }
+
+    /// Decides rate limits in the Durable Object namespace `binding`.
+    #[must_use]
+    pub fn with_limits_binding(mut self, binding: Option<String>) -> Self {
+        self.limits_binding = binding;
         self
     }
 
@@ -149,6 +163,10 @@ pub enum Step {
     /// keys: await this, then step again (single flight: concurrent
     /// requests on a cold isolate make one fetch).
     Wait(FlightWait),
+    /// The policy allows the request under rate limits kept in Durable
+    /// Objects ([`WorkerOptions::limits_binding`]): decide the calls there
+    /// and give the answers to [`WorkerGate::finish_limits`].
+    Limits(PendingLimits),
 }
 
 /// Per issuer: whether KV was asked yet, and the state text last read from
@@ -229,6 +247,14 @@ impl WorkerGate {
     /// from `country` (the Worker's `request.cf.country`), else from
     /// `CF-IPCountry`.
     pub fn check(&self, parts: &Parts, country: Option<&str>, now: OffsetDateTime) -> Outcome {
+        self.inner
+            .gate
+            .check(parts, &Self::facts(parts, country), now)
+    }
+
+    /// The request's facts: the client IP from `CF-Connecting-IP`, the
+    /// country from `country`, else from `CF-IPCountry`.
+    fn facts<'a>(parts: &'a Parts, country: Option<&'a str>) -> RequestFacts<'a> {
         let header = |name: &str| {
             parts
                 .headers
@@ -245,7 +271,39 @@ impl WorkerGate {
         if let Some(country) = country.or_else(|| header("cf-ipcountry")) {
             facts = facts.with_country(country);
         }
-        self.inner.gate.check(parts, &facts, now)
+        facts
+    }
+
+    /// Concludes a [`Step::Limits`] with the store's answers (in the
+    /// order of [`PendingLimits::calls`]): allow, 429 naming the limit, or
+    /// 503 when the store failed (fail closed unless the policy's gate
+    /// fails open).
+    pub fn finish_limits(
+        &self,
+        pending: PendingLimits,
+        answers: Vec<Result<LimitDecision, LimitError>>,
+        parts: &Parts,
+        country: Option<&str>,
+    ) -> Step {
+        let facts = Self::facts(parts, country);
+        match self
+            .inner
+            .gate
+            .finish_limits(pending, answers, parts, &facts)
+        {
+            Outcome::Allow {
+                principal,
+                decision,
+            } => Step::Allow {
+                principal,
+                decision,
+            },
+            Outcome::Deny(rejection) => Step::Deny(rejection),
+            Outcome::Preflight(response) => Step::Preflight(response),
+            Outcome::FetchKeys(_) => {
+                Step::Deny(Rejection::unavailable("the issuer's keys are unavailable"))
+            }
+        }
     }
 
     /// The next step for a request that already caused `fetches` fetches:
@@ -260,7 +318,19 @@ impl WorkerGate {
         fetches: usize,
         now: OffsetDateTime,
     ) -> Step {
-        let plan = match self.check(parts, country, now) {
+        let outcome = if self.inner.options.limits_binding.is_some() {
+            match self
+                .inner
+                .gate
+                .check_staged(parts, &Self::facts(parts, country), now)
+            {
+                Staged::Done(outcome) => outcome,
+                Staged::Limits(pending) => return Step::Limits(pending),
+            }
+        } else {
+            self.check(parts, country, now)
+        };
+        let plan = match outcome {
             Outcome::Allow {
                 principal,
                 decision,

@@ -39,6 +39,14 @@
 //! KV read and one fetch: the first leads ([`Step::Restore`],
 //! [`Step::Fetch`]), the others wait for it ([`Step::Wait`]).
 //!
+//! # Rate limits and nonces across isolates
+//!
+//! With [`LIMITS_DO_VAR`] naming a Durable Object namespace binding, the
+//! policy's rate limits are decided in Durable Objects ([`durable`]), so
+//! all isolates share one count per key; the Worker exports the object
+//! class (examples/worker shows the five lines). The same objects keep
+//! RFC 9421 nonces for `durable::check_nonce`.
+//!
 //! A Worker's whole fetch handler:
 //!
 //! ```ignore
@@ -57,6 +65,7 @@
 //! }
 //! ```
 
+pub mod durable;
 mod error;
 mod flight;
 mod gate;
@@ -73,8 +82,8 @@ pub use self::gate::{Step, WorkerGate, WorkerOptions, cache_key, kv_key, time_fr
 pub use self::runtime::{Authorized, authorize};
 pub use self::settings::{
     ALLOW_HTTP_LOOPBACK_VAR, AUDIENCE_VAR, CACHE_API_VAR, DEFAULT_KV_BINDING, ISSUER_VAR,
-    JWKS_URI_VAR, ORIGIN_VAR, POLICY_VAR, ROLES_CLAIM_VAR, ROLES_PRESET_VAR, SEAL_SECRET_OLD_VAR,
-    SEAL_SECRET_VAR, Settings, UPSTREAM_KEY_ID_VAR, UPSTREAM_KEY_VAR,
+    JWKS_URI_VAR, LIMITS_DO_VAR, ORIGIN_VAR, POLICY_VAR, ROLES_CLAIM_VAR, ROLES_PRESET_VAR,
+    SEAL_SECRET_OLD_VAR, SEAL_SECRET_VAR, Settings, UPSTREAM_KEY_ID_VAR, UPSTREAM_KEY_VAR,
 };
 #[cfg(feature = "httpsig")]
 pub use self::upstream::{

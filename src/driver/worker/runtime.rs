@@ -5,8 +5,8 @@
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use worker::{
-    Cache, Context, Date, Env, Fetch, Headers, HttpRequest, Method, Request, RequestInit, Response,
-    console_error, console_log, console_warn,
+    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Method, Request, RequestInit,
+    Response, console_error, console_log, console_warn,
 };
 
 use super::{Step, WorkerGate, cache_key, kv_key, time_from_unix_millis};
@@ -14,6 +14,11 @@ use crate::Principal;
 use crate::gate::FetchPlan;
 use crate::policy::Decision;
 use crate::response::Rejection;
+
+/// How often a request waiting for another's key fetch looks again, and
+/// how many times before it steps again (10 s).
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+const WAIT_POLLS: usize = 1000;
 
 /// A request the Gate let through.
 #[derive(Debug)]
@@ -103,7 +108,55 @@ pub async fn authorize(
                 }
                 drop(flight);
             }
-            Step::Wait(wait) => wait.await,
+            Step::Wait(wait) => {
+                // Timers of this request's own: workerd cancels a request
+                // that only awaits what another request resolves.
+                for _ in 0..WAIT_POLLS {
+                    if wait.is_done() {
+                        break;
+                    }
+                    Delay::from(WAIT_POLL).await;
+                }
+            }
+            Step::Limits(pending) => {
+                let Some(binding) = gate.options().limits_binding.as_deref() else {
+                    return Err(plain(500, "internal server error\n"));
+                };
+                let answers =
+                    super::durable::check_limits(env, binding, pending.calls(), now).await;
+                for answer in &answers {
+                    if let Err(e) = answer {
+                        console_warn!("edge-auth: rate-limit store: {e}");
+                    }
+                }
+                match gate.finish_limits(pending, answers, &parts, country.as_deref()) {
+                    Step::Allow {
+                        principal,
+                        decision,
+                    } => {
+                        if principal.is_some() {
+                            refresh_in_background(gate, env, ctx);
+                        }
+                        return Ok(Authorized {
+                            request: http::Request::from_parts(parts, body),
+                            principal,
+                            decision,
+                            now,
+                        });
+                    }
+                    Step::Deny(rejection) => {
+                        console_log!(
+                            "edge-auth: {} {} denied {}: {}",
+                            parts.method,
+                            parts.uri.path(),
+                            rejection.status().as_u16(),
+                            rejection.reason().unwrap_or("-")
+                        );
+                        return Err(rejection_response(&rejection));
+                    }
+                    _ => return Err(plain(500, "internal server error\n")),
+                }
+            }
         }
     }
     console_warn!("edge-auth: keys still missing after {fetches} fetches");

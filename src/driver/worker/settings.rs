@@ -47,6 +47,10 @@ pub const SEAL_SECRET_VAR: &str = "EDGE_AUTH_SEAL_SECRET";
 pub const SEAL_SECRET_OLD_VAR: &str = "EDGE_AUTH_SEAL_SECRET_OLD";
 /// `1` keeps the key state in the Cache API as well as KV (optional).
 pub const CACHE_API_VAR: &str = "EDGE_AUTH_CACHE_API";
+/// The name of the Durable Object namespace binding that keeps rate-limit
+/// state for all isolates (optional; without it each isolate limits in
+/// its own memory).
+pub const LIMITS_DO_VAR: &str = "EDGE_AUTH_LIMITS_DO";
 /// The KV namespace binding that shares key state across isolates.
 pub const DEFAULT_KV_BINDING: &str = "EDGE_AUTH_JWKS";
 
@@ -124,7 +128,7 @@ impl Settings {
                 .filter(|k| !k.trim().is_empty())
                 .map(Secret::new),
             cache_api: get(CACHE_API_VAR).as_deref() == Some("1"),
-            options: WorkerOptions::default(),
+            options: WorkerOptions::default().with_limits_binding(get(LIMITS_DO_VAR)),
         };
         if settings.audiences.is_empty() {
             return Err(WorkerError::Missing { var: AUDIENCE_VAR });
