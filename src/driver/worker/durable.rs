@@ -2,7 +2,7 @@
 //! RFC 9421 replay nonces shared by every isolate, one object per key
 //! shard. An object serialises the requests it gets, so its read, decide,
 //! write of one key is atomic; the decision is the core's
-//! [`limit::decide`](crate::limit::decide) (GCRA) over the TAT kept in the
+//! [`limit::decide`] (GCRA) over the TAT kept in the
 //! object's storage.
 //!
 //! This half is runtime-independent: the protocol between the Worker and
@@ -210,8 +210,12 @@ mod runtime {
     /// The Workers error when storage fails; a request that is not an
     /// [`ObjectRequest`] is answered 400.
     pub async fn serve_object(state: &State, mut req: Request) -> worker::Result<Response> {
-        let Ok(request) = req.json::<ObjectRequest>().await else {
-            return Response::error("not an edge-auth object request", 400);
+        // serde_json, not `Request::json`: that parses in JS, where
+        // nanosecond times are past the exact integer range of a double.
+        let text = req.text().await?;
+        let request = match serde_json::from_str::<ObjectRequest>(&text) {
+            Ok(request) => request,
+            Err(e) => return Response::error(format!("not an edge-auth object request: {e}"), 400),
         };
         let storage = state.storage();
         let key = request.storage_key();
@@ -227,7 +231,7 @@ mod runtime {
             }
             Write::Keep => {}
         }
-        Response::from_json(&out)
+        Response::ok(serde_json::to_string(&out)?)
     }
 
     async fn ask(
@@ -244,13 +248,14 @@ mod runtime {
             .with_body(Some(serde_json::to_string(request)?.into()));
         let req = Request::new_with_init("https://edge-auth.invalid/object", &init)?;
         let mut response = stub.fetch_with_request(req).await?;
-        if response.status_code() != 200 {
+        let status = response.status_code();
+        let text = response.text().await?;
+        if status != 200 {
             return Err(worker::Error::RustError(format!(
-                "object answered {}",
-                response.status_code()
+                "object answered {status}: {text}"
             )));
         }
-        response.json().await
+        Ok(serde_json::from_str(&text)?)
     }
 
     /// Decides the Gate's limit calls in order through the objects of
