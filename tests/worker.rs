@@ -10,8 +10,10 @@
 //! KV namespace: the second must take the keys from KV, not fetch them. The
 //! key state is sealed (`EDGE_AUTH_SEAL_SECRET`); the KV stand-in is also
 //! served on a socket of its own, so the tests read what the Worker wrote
-//! and plant forged key sets there. The Worker is built once per run and
-//! each test serves it with its own workerd.
+//! and plant forged key sets there. Both services bind the first's Durable
+//! Object namespace (in-memory storage), so rate limits hold across them.
+//! The Worker is built once per run and each test serves it with its own
+//! workerd.
 //!
 //! Skips, saying why, only when the toolchain is not installed
 //! (`scripts/wasm-toolchain.sh --check` fails); with
