@@ -62,11 +62,13 @@ use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
+use super::limit::AsyncLimitStore;
 use super::stats::{Counters, FetchEnd, Stats};
 use crate::Principal;
-use crate::gate::{FetchPlan, Gate, Outcome};
+use crate::gate::{FetchPlan, Gate, Outcome, Staged};
 use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
+use crate::seal::Sealer;
 
 /// Where the driver reads the time. Only `src/driver/` reads a clock; the
 /// Gate is handed the time on every call. [`SystemClock`] by default; any
@@ -212,6 +214,11 @@ pub struct DriverOptions {
     /// without the task, the least time between two polls on request
     /// (default 1 s).
     pub refresh_interval: Duration,
+    /// Seals the key state [`KeyDriver::export_state`] hands out and
+    /// requires it sealed in [`KeyDriver::import_state`] (default `None`:
+    /// plain JSON). Build it with [`Sealer::from_env`] or
+    /// [`Sealer::from_file`]; what it protects is said in [`crate::seal`].
+    pub sealer: Option<Arc<Sealer>>,
 }
 
 impl Default for DriverOptions {
@@ -222,6 +229,7 @@ impl Default for DriverOptions {
             max_wait: Duration::from_secs(1),
             max_body_bytes: 512 * 1024,
             refresh_interval: Duration::from_secs(1),
+            sealer: None,
         }
     }
 }
@@ -259,6 +267,13 @@ impl DriverOptions {
     #[must_use]
     pub fn with_refresh_interval(mut self, every: Duration) -> Self {
         self.refresh_interval = every;
+        self
+    }
+
+    /// Sets [`sealer`](Self::sealer).
+    #[must_use]
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = Some(Arc::new(sealer));
         self
     }
 }
@@ -390,6 +405,47 @@ impl KeyDriver {
         self.inner.counters.snapshot()
     }
 
+    /// `issuer`'s key state as text to persist where other processes read
+    /// it (a file, Redis): sealed when [`DriverOptions::sealer`] is set,
+    /// else plain JSON. `None` before the issuer's keys were found.
+    ///
+    /// # Errors
+    /// [`DriverError`] naming the issuer when it is unknown or sealing
+    /// fails.
+    pub fn export_state(&self, issuer: &str) -> Result<Option<String>, DriverError> {
+        let gate = &self.inner.gate;
+        match &self.inner.options.sealer {
+            Some(sealer) => gate
+                .export_sealed(issuer, sealer)
+                .map_err(|e| DriverError::fetch(e.to_string())),
+            None => Ok(gate
+                .export_state(issuer)
+                .and_then(|state| serde_json::to_string(&state).ok())),
+        }
+    }
+
+    /// Restores `issuer`'s key state from text written by
+    /// [`export_state`](Self::export_state). With a sealer a plain or
+    /// foreign blob is refused, nothing is applied, and the keys are
+    /// fetched as if there were no state.
+    ///
+    /// # Errors
+    /// [`DriverError`] saying why the state is refused (unknown issuer, not
+    /// sealed, does not open, not a key state, another endpoint).
+    pub fn import_state(&self, issuer: &str, text: &str) -> Result<(), DriverError> {
+        let (gate, now) = (&self.inner.gate, self.now());
+        let result = match &self.inner.options.sealer {
+            Some(sealer) => gate.import_sealed(issuer, sealer, text, now),
+            None => {
+                let state = serde_json::from_str(text).map_err(|e| {
+                    DriverError::fetch(format!("key state for `{issuer}` is not a key state: {e}"))
+                })?;
+                gate.import_state(issuer, &state, now)
+            }
+        };
+        result.map_err(|e| DriverError::fetch(e.to_string()))
+    }
+
     /// Fetches running now in this process (a gauge; 0 when idle).
     pub fn fetches_in_flight(&self) -> usize {
         self.inner
@@ -404,6 +460,32 @@ impl KeyDriver {
     /// time and rounds. Never fails: a request whose keys cannot be had is
     /// denied with the Gate's 503 (`Retry-After` while it backs off).
     pub async fn check(&self, parts: &Parts, facts: &RequestFacts<'_>) -> Verdict {
+        self.check_inner(parts, facts, None).await
+    }
+
+    /// [`check`](Self::check) with the rate limits decided against
+    /// `limits`, an external store awaited without blocking the thread
+    /// (the Gate's own store is not used): the Gate's
+    /// [`check_staged`](crate::gate::Gate::check_staged) /
+    /// [`finish_limits`](crate::gate::Gate::finish_limits) pair. A store
+    /// failure (down, too slow) gives the Gate's configured answer: 503,
+    /// or an unlimited pass with `limit_fail_open`; with the `tracing`
+    /// feature it is logged as a `warn` event (`edge_auth::limit`).
+    pub async fn check_with_limits(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: &dyn AsyncLimitStore,
+    ) -> Verdict {
+        self.check_inner(parts, facts, Some(limits)).await
+    }
+
+    async fn check_inner(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> Verdict {
         #[cfg(feature = "tracing")]
         let span = tracing::debug_span!(
             "edge_auth.check",
@@ -417,7 +499,7 @@ impl KeyDriver {
         let started = Instant::now();
         let (verdict, rounds) = if tokio::runtime::Handle::try_current().is_ok() {
             self.poll_on_request();
-            self.run_checks(parts, facts).await
+            self.run_checks(parts, facts, limits).await
         } else {
             let reason = DriverError::no_runtime().to_string();
             (Verdict::Deny(Rejection::unavailable(reason)), 0)
@@ -434,7 +516,46 @@ impl KeyDriver {
         verdict
     }
 
-    async fn run_checks(&self, parts: &Parts, facts: &RequestFacts<'_>) -> (Verdict, usize) {
+    /// One check of the Gate: [`Gate::check`], or with an external limit
+    /// store, [`Gate::check_staged`] and the store awaited.
+    async fn gate_check(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> Outcome {
+        let gate = &self.inner.gate;
+        let now = self.inner.clock.now();
+        let Some(store) = limits else {
+            return gate.check(parts, facts, now);
+        };
+        match gate.check_staged(parts, facts, now) {
+            Staged::Done(outcome) => outcome,
+            Staged::Limits(pending) => {
+                let answers = store.check_all(pending.calls(), now).await;
+                #[cfg(feature = "tracing")]
+                for (call, answer) in pending.calls().iter().zip(&answers) {
+                    if let Err(error) = answer {
+                        tracing::warn!(
+                            target: "edge_auth::limit",
+                            limit = call.id(),
+                            rule = pending.decision().rule_id.as_deref().unwrap_or_default(),
+                            %error,
+                            "rate-limit store failed; the gate fails open or closed as configured"
+                        );
+                    }
+                }
+                gate.finish_limits(pending, answers, parts, facts)
+            }
+        }
+    }
+
+    async fn run_checks(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> (Verdict, usize) {
         let inner = &self.inner;
         let deadline = Instant::now() + inner.options.max_wait;
         let mut rounds = 0;
@@ -442,7 +563,7 @@ impl KeyDriver {
             // Read before check(): a fetch that ends between the two is
             // then seen, and the request checks again at once.
             let seen = inner.completed.load(Ordering::SeqCst);
-            let plan = match inner.gate.check(parts, facts, inner.clock.now()) {
+            let plan = match self.gate_check(parts, facts, limits).await {
                 Outcome::Allow {
                     principal,
                     decision,
@@ -468,7 +589,7 @@ impl KeyDriver {
                         "too many key fetch rounds for one request",
                         inner.clock.now(),
                     );
-                    return (self.last_check(parts, facts), rounds);
+                    return (self.last_check(parts, facts, limits).await, rounds);
                 }
                 rounds += 1;
                 let flight = self.start(plan, false);
@@ -505,8 +626,13 @@ impl KeyDriver {
     /// The check after a request's fetch rounds ran out and its last plan
     /// was reported failed: the Gate's own answer (503 with `Retry-After`
     /// while it backs off), or the driver's 503 if it still wants keys.
-    fn last_check(&self, parts: &Parts, facts: &RequestFacts<'_>) -> Verdict {
-        match self.inner.gate.check(parts, facts, self.inner.clock.now()) {
+    async fn last_check(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        limits: Option<&dyn AsyncLimitStore>,
+    ) -> Verdict {
+        match self.gate_check(parts, facts, limits).await {
             Outcome::Allow {
                 principal,
                 decision,

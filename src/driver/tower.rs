@@ -23,12 +23,14 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower::{Layer, Service};
 
 use super::keys::{KeyDriver, Verdict};
+use super::limit::AsyncLimitStore;
 use crate::Principal;
 use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
@@ -40,16 +42,29 @@ use crate::response::Rejection;
 pub struct ClientIp(pub IpAddr);
 
 /// The tower layer: wraps a service in a [`GateService`]. Cheap to clone
-/// (it holds the [`KeyDriver`], one `Arc`).
+/// (it holds the [`KeyDriver`] and the limit store, two `Arc`s).
 #[derive(Debug, Clone)]
 pub struct GateLayer {
     driver: KeyDriver,
+    limit_store: Option<Arc<dyn AsyncLimitStore>>,
 }
 
 impl GateLayer {
     /// A layer checking requests with `driver`.
     pub fn new(driver: KeyDriver) -> Self {
-        Self { driver }
+        Self {
+            driver,
+            limit_store: None,
+        }
+    }
+
+    /// Decides the policy's rate limits against `store` (Redis, shared by
+    /// every replica), awaited, instead of the Gate's own synchronous
+    /// store ([`KeyDriver::check_with_limits`]).
+    #[must_use]
+    pub fn with_limit_store(mut self, store: Arc<dyn AsyncLimitStore>) -> Self {
+        self.limit_store = Some(store);
+        self
     }
 
     /// The key driver (for its [`stats`](KeyDriver::stats), or to
@@ -66,6 +81,7 @@ impl<S> Layer<S> for GateLayer {
         GateService {
             inner,
             driver: self.driver.clone(),
+            limit_store: self.limit_store.clone(),
         }
     }
 }
@@ -76,12 +92,17 @@ impl<S> Layer<S> for GateLayer {
 pub struct GateService<S> {
     inner: S,
     driver: KeyDriver,
+    limit_store: Option<Arc<dyn AsyncLimitStore>>,
 }
 
 impl<S> GateService<S> {
     /// `inner` behind the Gate of `driver`.
     pub fn new(inner: S, driver: KeyDriver) -> Self {
-        Self { inner, driver }
+        Self {
+            inner,
+            driver,
+            limit_store: None,
+        }
     }
 
     /// The wrapped service.
@@ -131,6 +152,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let driver = self.driver.clone();
+        let limit_store = self.limit_store.clone();
         let future = async move {
             let (mut parts, body) = request.into_parts();
             let verdict = {
@@ -138,7 +160,10 @@ where
                 if let Some(ip) = client_ip(&parts.extensions) {
                     facts = facts.with_client_ip(ip);
                 }
-                driver.check(&parts, &facts).await
+                match limit_store.as_deref() {
+                    Some(store) => driver.check_with_limits(&parts, &facts, store).await,
+                    None => driver.check(&parts, &facts).await,
+                }
             };
             match verdict {
                 Verdict::Allow {

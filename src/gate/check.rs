@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::cache::Key;
+use super::limits::Staged;
 use super::{Gate, Issuer, Outcome};
 use crate::extract;
 use crate::jwk::{FetchKind, FetchPlan, KeyLookup, KeySet};
@@ -62,12 +63,29 @@ impl Gate {
     /// `Access-Control-Allow-Origin` for an allowed origin); for an allowed
     /// request, add [`Gate::cors_headers`] to the upstream's response.
     pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
-        if let Some(outcome) = self.check_preflight(parts, facts) {
-            return outcome;
+        match self.check_inner(parts, facts, now, false) {
+            Staged::Done(outcome) => outcome,
+            // Not produced without deferring; decided here against the
+            // gate's own store should that ever change.
+            Staged::Limits(pending) => self.run_limits(pending, parts, facts, now),
         }
-        match self.check_request(parts, facts, now) {
-            Outcome::Deny(rejection) => Outcome::Deny(self.cors_rejection(rejection, parts, facts)),
-            outcome => outcome,
+    }
+
+    pub(super) fn check_inner(
+        &self,
+        parts: &Parts,
+        facts: &RequestFacts<'_>,
+        now: OffsetDateTime,
+        defer: bool,
+    ) -> Staged {
+        if let Some(outcome) = self.check_preflight(parts, facts) {
+            return Staged::Done(outcome);
+        }
+        match self.check_request(parts, facts, now, defer) {
+            Staged::Done(Outcome::Deny(rejection)) => {
+                Staged::Done(Outcome::Deny(self.cors_rejection(rejection, parts, facts)))
+            }
+            staged => staged,
         }
     }
 
@@ -76,24 +94,27 @@ impl Gate {
         parts: &Parts,
         facts: &RequestFacts<'_>,
         now: OffsetDateTime,
-    ) -> Outcome {
+        defer: bool,
+    ) -> Staged {
         // A `max_token_size` raised above the extraction default (Entra
         // tokens with many groups) is honoured; a lowered one is left to the
         // validator, which answers 401 `invalid_token` rather than 400.
         let limit = self.max_token_size.max(extract::DEFAULT_MAX_TOKEN_LEN);
         let token = match extract::extract_with(parts, &self.sources, limit) {
             Ok(token) => token,
-            Err(e) => return Outcome::Deny(self.realm(Rejection::invalid_request(&e))),
+            Err(e) => {
+                return Staged::Done(Outcome::Deny(self.realm(Rejection::invalid_request(&e))));
+            }
         };
         let principal = match token {
             None => None,
             Some(token) => match self.authenticate(token.as_str(), now) {
                 Authn::Principal(p) => Some(p),
-                Authn::Fetch(plan) => return Outcome::FetchKeys(plan),
-                Authn::Reject(r) => return Outcome::Deny(self.realm(r)),
+                Authn::Fetch(plan) => return Staged::Done(Outcome::FetchKeys(plan)),
+                Authn::Reject(r) => return Staged::Done(Outcome::Deny(self.realm(r))),
             },
         };
-        self.authorize(facts, principal, now)
+        self.authorize(facts, principal, now, defer)
     }
 
     pub(super) fn realm(&self, rejection: Rejection) -> Rejection {
@@ -234,19 +255,25 @@ impl Gate {
         facts: &RequestFacts<'_>,
         principal: Option<Box<Principal>>,
         now: OffsetDateTime,
-    ) -> Outcome {
+        defer: bool,
+    ) -> Staged {
         let mut decision = self.policy.evaluate(facts, principal.as_deref());
         if decision.is_allowed() {
+            if defer {
+                return self.stage_limits(principal, decision, facts);
+            }
             if let Err(rejection) = self.rate_limit(&mut decision, facts, principal.as_deref(), now)
             {
-                return Outcome::Deny(*rejection);
+                return Staged::Done(Outcome::Deny(*rejection));
             }
-            return Outcome::Allow {
+            return Staged::Done(Outcome::Allow {
                 principal,
                 decision,
-            };
+            });
         }
-        Outcome::Deny(self.realm(Rejection::for_decision(&decision, principal.as_deref())))
+        Staged::Done(Outcome::Deny(
+            self.realm(Rejection::for_decision(&decision, principal.as_deref())),
+        ))
     }
 }
 
@@ -274,28 +301,45 @@ impl Gate {
                 Ok(report) if report.allowed => reports.push(report),
                 Ok(report) => {
                     reports.push(report);
-                    let mut r = Rejection::too_many_requests(limit.id(), reports).with_rule(rule);
-                    if let Some(p) = principal {
-                        if let Some(sub) = &p.subject {
-                            r = r.with_subject(sub.as_str());
-                        }
-                        if let Some(iss) = &p.issuer {
-                            r = r.with_issuer(iss.as_str());
-                        }
-                    }
-                    return Err(Box::new(r));
+                    return Err(Box::new(limited(limit.id(), reports, rule, principal)));
                 }
                 Err(_) if self.limit_fail_open => return Ok(()),
-                Err(e) => {
-                    let r = Rejection::unavailable(format!("rate limit `{}`: {e}", limit.id()))
-                        .with_rule(rule);
-                    return Err(Box::new(r));
-                }
+                Err(e) => return Err(Box::new(limit_unavailable(limit.id(), &e, rule))),
             }
         }
         decision.rate_limits = reports;
         Ok(())
     }
+}
+
+/// The 429 of a request that the limit `id` refused; `reports` are the
+/// limits checked so far, the refusing one last.
+pub(super) fn limited(
+    id: &str,
+    reports: Vec<crate::limit::LimitReport>,
+    rule: &str,
+    principal: Option<&Principal>,
+) -> Rejection {
+    let mut r = Rejection::too_many_requests(id, reports).with_rule(rule);
+    if let Some(p) = principal {
+        if let Some(sub) = &p.subject {
+            r = r.with_subject(sub.as_str());
+        }
+        if let Some(iss) = &p.issuer {
+            r = r.with_issuer(iss.as_str());
+        }
+    }
+    r
+}
+
+/// The 503 of a request whose limit `id` the store could not decide
+/// (failing closed).
+pub(super) fn limit_unavailable(
+    id: &str,
+    error: &crate::limit::LimitError,
+    rule: &str,
+) -> Rejection {
+    Rejection::unavailable(format!("rate limit `{id}`: {error}")).with_rule(rule)
 }
 
 /// A 503 announces when the next fetch will be tried (the end of the

@@ -85,6 +85,7 @@ mod check;
 mod config;
 mod cors;
 mod error;
+mod limits;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -95,6 +96,7 @@ use self::cache::TokenCache;
 pub use self::cache::{TokenCacheConfig, TokenCacheStats};
 pub use self::config::{GateConfig, IssuerConfig};
 pub use self::error::GateError;
+pub use self::limits::{PendingLimits, Staged};
 use crate::extract::TokenSource;
 use crate::jwk::cache::CacheState;
 use crate::jwk::discovery;
@@ -475,7 +477,8 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let entry = self.issuer(issuer)?;
-        let result = entry.lock().import_sealed(sealer, sealed, now);
+        let (result, changed) = entry.update(|k| k.import_sealed(sealer, sealed, now));
+        self.key_set_changed(entry, changed);
         result.map_err(|e| GateError::keys(issuer, e))
     }
 

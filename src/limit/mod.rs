@@ -47,6 +47,7 @@
 //! # Ok::<(), edge_auth::limit::LimitError>(())
 //! ```
 
+mod call;
 mod gcra;
 mod key;
 mod report;
@@ -54,6 +55,7 @@ mod store;
 
 use std::net::IpAddr;
 
+pub use call::LimitCall;
 pub use gcra::{Decision, Limit, MAX_BURST, Rate, Tat, decide};
 pub use key::{KeyKind, MAX_KEY_PART, MISSING, escape_part};
 pub use report::{LimitReport, RATELIMIT, RATELIMIT_POLICY, apply_headers};

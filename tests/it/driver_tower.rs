@@ -862,3 +862,67 @@ impl HttpClient for Unreachable {
 fn client_without_runtime() -> Unreachable {
     Unreachable
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_key_state_moves_between_drivers_and_a_forged_one_is_refused() {
+    use edge_auth::seal::Sealer;
+    const SECRET: &str = "a sealing secret for the tower driver, 0123456789";
+    let server = JwksServer::start().await;
+    let key = TestKey::rsa("a1", KeySize::Rsa2048);
+    server.publish("/a/jwks", &[&key]);
+    let sealed =
+        || DriverOptions::default().with_sealer(Sealer::from_secret_text(SECRET, None).unwrap());
+    let config = || gate_config(vec![issuer(ISSUER_A, server.url("/a/jwks"))], |_| {});
+    let first = driver_with(config(), Arc::new(client()), sealed());
+    let answer = call(
+        &app(&first),
+        "/me",
+        Some(&token(&key, ISSUER_A, "alice", &[])),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let text = first.export_state(ISSUER_A).unwrap().expect("a state");
+    assert!(!text.starts_with('{'), "the state is sealed: {text}");
+
+    // A second process opens it and needs no fetch.
+    let second = driver_with(config(), Arc::new(client()), sealed());
+    second.import_state(ISSUER_A, &text).unwrap();
+    let answer = call(
+        &app(&second),
+        "/me",
+        Some(&token(&key, ISSUER_A, "bob", &[])),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(server.hits("/a/jwks"), 1);
+
+    // A plain state (as an attacker with store access would write) and one
+    // sealed under another secret are refused.
+    let plain = driver_with(config(), Arc::new(client()), DriverOptions::default());
+    call(
+        &app(&plain),
+        "/me",
+        Some(&token(&key, ISSUER_A, "carol", &[])),
+    )
+    .await;
+    let json = plain
+        .export_state(ISSUER_A)
+        .unwrap()
+        .expect("a plain state");
+    assert!(json.starts_with('{'));
+    let third = driver_with(config(), Arc::new(client()), sealed());
+    let err = third.import_state(ISSUER_A, &json).unwrap_err();
+    assert!(err.to_string().contains("not sealed"), "{err}");
+    let other = DriverOptions::default().with_sealer(
+        Sealer::from_secret_text("another secret, also long enough 0123456789", None).unwrap(),
+    );
+    let foreign = driver_with(config(), Arc::new(client()), other);
+    call(
+        &app(&foreign),
+        "/me",
+        Some(&token(&key, ISSUER_A, "dave", &[])),
+    )
+    .await;
+    let foreign_text = foreign.export_state(ISSUER_A).unwrap().unwrap();
+    assert!(third.import_state(ISSUER_A, &foreign_text).is_err());
+}

@@ -114,13 +114,17 @@ fn run(
     let mut mine = 0;
     for _ in 0..g.max_steps() {
         match g.step(parts, None, mine, now()) {
-            Step::Restore { issuer } => {
+            Step::Restore { issuer, flight } => {
                 assert_eq!(issuer, ISS);
                 if let Some(text) = kv.as_deref() {
                     g.restore(&issuer, text, now()).unwrap();
                 }
+                drop(flight);
             }
-            Step::Fetch(plan) => {
+            Step::Fetch {
+                plan,
+                flight: _flight,
+            } => {
                 mine += 1;
                 *fetches += 1;
                 assert_eq!(plan.url(), format!("{ISS}/jwks"));
@@ -284,9 +288,10 @@ fn kv_is_asked_once_before_the_first_fetch() {
     let (g, idp) = (gate(&[]), Idp::new());
     let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
     assert!(matches!(g.step(&p, None, 0, now()), Step::Restore { .. }));
-    // KV was empty: the next step fetches, and so does a concurrent request.
-    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch(_)));
-    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch(_)));
+    // KV was empty: the next step fetches; once that fetch ended unanswered
+    // (its flight dropped), the next request fetches again.
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch { .. }));
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch { .. }));
 }
 
 #[test]
@@ -295,7 +300,7 @@ fn without_kv_the_first_step_fetches() {
     s.options = s.options.with_kv_binding(None);
     let (g, idp) = (s.gate().unwrap(), Idp::new());
     let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
-    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch(_)));
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch { .. }));
 }
 
 #[test]
@@ -308,7 +313,8 @@ fn fetches_are_bounded_then_503() {
         panic!("expected 503 after {max} fetches");
     };
     assert_eq!(rejection.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(g.max_steps(), 1 + max + 1);
+    // Restores and fetches, as many waits for other requests, the answer.
+    assert_eq!(g.max_steps(), 2 * (1 + max) + 1);
 }
 
 #[test]
@@ -548,4 +554,226 @@ fn background_fetches_refresh_ahead_only_once_keys_are_held() {
     assert_eq!(plans.len(), 1, "{plans:?}");
     assert_eq!(plans[0].url(), format!("{ISS}/jwks"));
     assert!(g.background_fetches(later).is_empty());
+}
+
+const SEAL_SECRET: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+const OTHER_SECRET: &str = "another sealing secret, long enough: 0123456789";
+
+/// Polls a future once with a waker that does nothing.
+fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(f).poll(&mut cx)
+}
+
+#[test]
+fn concurrent_requests_wait_for_the_kv_read_then_the_one_fetch() {
+    let (g, idp) = (gate(&[]), Idp::new());
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    let Step::Restore { flight, .. } = g.step(&p, None, 0, now()) else {
+        panic!("the first request reads KV");
+    };
+    let Step::Wait(mut wait) = g.step(&p, None, 0, now()) else {
+        panic!("a concurrent request waits for the KV read");
+    };
+    assert!(poll_once(&mut wait).is_pending());
+    drop(flight);
+    assert!(poll_once(&mut wait).is_ready());
+    let Step::Fetch { plan, flight } = g.step(&p, None, 0, now()) else {
+        panic!("KV was empty: one request fetches");
+    };
+    let Step::Wait(mut wait) = g.step(&p, None, 0, now()) else {
+        panic!("the others wait for that fetch");
+    };
+    g.apply_response(&plan, StatusCode::OK, &HeaderMap::new(), &idp.jwks(), now())
+        .unwrap();
+    drop(flight);
+    assert!(poll_once(&mut wait).is_ready());
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Allow { .. }));
+}
+
+#[test]
+fn a_dropped_fetch_lets_a_waiter_fetch_itself() {
+    let (g, idp) = (gate(&[]), Idp::new());
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    drop(g.step(&p, None, 0, now()));
+    let Step::Fetch { flight, .. } = g.step(&p, None, 0, now()) else {
+        panic!("expected a fetch");
+    };
+    let Step::Wait(mut wait) = g.step(&p, None, 0, now()) else {
+        panic!("expected a wait");
+    };
+    // The leading request went away (cancelled, failed): the waiter wakes
+    // and leads the next fetch.
+    drop(flight);
+    assert!(poll_once(&mut wait).is_ready());
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Fetch { .. }));
+}
+
+#[test]
+fn sealed_state_is_written_sealed_and_opens_in_another_isolate() {
+    let sealed = [(SEAL_SECRET_VAR, SEAL_SECRET)];
+    let (a, idp, mut kv, mut fetches) = (gate(&sealed), Idp::new(), None, 0);
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    assert!(matches!(
+        run(&a, &idp, &p, &mut kv, &mut fetches),
+        Step::Allow { .. }
+    ));
+    let text = kv.clone().expect("a sealed state written to KV");
+    assert!(!text.starts_with('{'), "{text}");
+    assert!(!text.contains("P-256") && !text.contains("jwks"), "{text}");
+    let b = gate(&sealed);
+    assert!(matches!(
+        run(&b, &idp, &p, &mut kv, &mut fetches),
+        Step::Allow { .. }
+    ));
+    assert_eq!(fetches, 1, "the second isolate opened the sealed state");
+}
+
+#[test]
+fn sealed_gate_refuses_a_plain_state() {
+    let (plain, idp, mut kv, mut fetches) = (gate(&[]), Idp::new(), None, 0);
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    run(&plain, &idp, &p, &mut kv, &mut fetches);
+    let json = kv.expect("a plain state");
+    let g = gate(&[(SEAL_SECRET_VAR, SEAL_SECRET)]);
+    let err = g.restore(ISS, &json, now()).unwrap_err();
+    assert!(err.to_string().contains("not sealed"), "{err}");
+    assert!(matches!(g.check(&p, None, now()), Outcome::FetchKeys(_)));
+}
+
+#[test]
+fn sealed_gate_refuses_a_state_sealed_under_another_secret() {
+    let (other, idp, mut kv, mut fetches) = (
+        gate(&[(SEAL_SECRET_VAR, OTHER_SECRET)]),
+        Idp::new(),
+        None,
+        0,
+    );
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    run(&other, &idp, &p, &mut kv, &mut fetches);
+    let foreign = kv.expect("a sealed state");
+    let g = gate(&[(SEAL_SECRET_VAR, SEAL_SECRET)]);
+    let err = g.restore(ISS, &foreign, now()).unwrap_err();
+    assert!(matches!(err, WorkerError::State { .. }), "{err}");
+    assert!(matches!(g.check(&p, None, now()), Outcome::FetchKeys(_)));
+}
+
+#[test]
+fn old_seal_secret_opens_during_rotation() {
+    let (old, idp, mut kv, mut fetches) = (
+        gate(&[(SEAL_SECRET_VAR, OTHER_SECRET)]),
+        Idp::new(),
+        None,
+        0,
+    );
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    run(&old, &idp, &p, &mut kv, &mut fetches);
+    let g = gate(&[
+        (SEAL_SECRET_VAR, SEAL_SECRET),
+        (SEAL_SECRET_OLD_VAR, OTHER_SECRET),
+    ]);
+    g.restore(ISS, kv.as_deref().unwrap(), now()).unwrap();
+    assert!(matches!(g.check(&p, None, now()), Outcome::Allow { .. }));
+}
+
+#[test]
+fn seal_settings_are_checked() {
+    let err = Settings::from_vars(vars(&[(SEAL_SECRET_OLD_VAR, OTHER_SECRET)])).unwrap_err();
+    assert_eq!(
+        err,
+        WorkerError::Missing {
+            var: SEAL_SECRET_VAR
+        }
+    );
+    let err = settings(&[(SEAL_SECRET_VAR, "too short")])
+        .gate()
+        .unwrap_err();
+    assert!(
+        matches!(err, WorkerError::Invalid { var, .. } if var == SEAL_SECRET_VAR),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("too short"), "{err}");
+    let s = settings(&[(SEAL_SECRET_VAR, SEAL_SECRET)]);
+    assert!(!format!("{s:?}").contains(SEAL_SECRET));
+    assert!(s.gate().unwrap().options().sealer.is_some());
+}
+
+#[test]
+fn cache_api_alone_still_restores_before_fetching() {
+    let mut s = settings(&[(CACHE_API_VAR, "1")]);
+    s.options = s.options.with_kv_binding(None);
+    let (g, idp) = (s.gate().unwrap(), Idp::new());
+    assert!(g.options().cache_api);
+    let p = parts("/api/x", Some(&idp.token("alice", &["reader"])));
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Restore { .. }));
+    assert!(cache_key(ISS).starts_with("https://edge-auth.invalid/issuer-keys/https%3A%2F%2F"));
+}
+
+const LIMITED_POLICY: &str = r#"{"rules": [
+  {"id": "limited", "match": {"paths": ["/limited"]}, "require": {"anonymous": true}, "effect": "allow",
+   "limits": [{"id": "per-route", "key": "route", "rate": "1/60s", "burst": 1}]}
+]}"#;
+
+#[test]
+fn with_a_durable_object_binding_limits_are_handed_to_the_driver() {
+    use edge_auth::limit::{LimitStore, MemoryStore};
+    let g = gate(&[
+        (POLICY_VAR, LIMITED_POLICY),
+        (LIMITS_DO_VAR, "EDGE_AUTH_LIMITS"),
+    ]);
+    assert_eq!(
+        g.options().limits_binding.as_deref(),
+        Some("EDGE_AUTH_LIMITS")
+    );
+    // The store stands for the Durable Objects: shared by every isolate.
+    let store = MemoryStore::default();
+    let p = parts("/limited", None);
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let Step::Limits(pending) = g.step(&p, None, 0, now()) else {
+            panic!("the limit is the driver's to decide");
+        };
+        let answers = pending
+            .calls()
+            .iter()
+            .map(|call| store.check(call.key(), call.limit(), now()))
+            .collect();
+        statuses.push(match g.finish_limits(pending, answers, &p, None) {
+            Step::Allow { .. } => 200,
+            Step::Deny(rejection) => rejection.status().as_u16(),
+            other => panic!("{other:?}"),
+        });
+    }
+    assert_eq!(statuses, [200, 429]);
+}
+
+#[test]
+fn a_failed_durable_object_fails_closed() {
+    use edge_auth::limit::LimitError;
+    let g = gate(&[
+        (POLICY_VAR, LIMITED_POLICY),
+        (LIMITS_DO_VAR, "EDGE_AUTH_LIMITS"),
+    ]);
+    let p = parts("/limited", None);
+    let Step::Limits(pending) = g.step(&p, None, 0, now()) else {
+        panic!("the limit is the driver's to decide");
+    };
+    let failed = vec![Err(LimitError::Store {
+        reason: "durable object `EDGE_AUTH_LIMITS`: unreachable".to_owned(),
+    })];
+    let Step::Deny(rejection) = g.finish_limits(pending, failed, &p, None) else {
+        panic!("expected a deny");
+    };
+    assert_eq!(rejection.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[test]
+fn without_a_durable_object_binding_the_isolate_limits_in_memory() {
+    let g = gate(&[(POLICY_VAR, LIMITED_POLICY)]);
+    let p = parts("/limited", None);
+    assert!(matches!(g.step(&p, None, 0, now()), Step::Allow { .. }));
+    let Step::Deny(rejection) = g.step(&p, None, 0, now()) else {
+        panic!("the in-memory limit refuses the second request");
+    };
+    assert_eq!(rejection.status(), StatusCode::TOO_MANY_REQUESTS);
 }

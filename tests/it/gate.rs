@@ -1403,3 +1403,138 @@ fn rate_limit_not_checked_on_a_denied_request() {
         NOW,
     ));
 }
+
+// ---- rate limits against an external store: the staged pair (issue 17) ----
+
+/// `check_staged` / `finish_limits` with `store` standing for an external
+/// store, fulfilling FetchKeys from `body` (when given) on the way.
+fn staged(
+    gate: &Gate,
+    store: &dyn edge_auth::limit::LimitStore,
+    parts: &http::request::Parts,
+    facts: &RequestFacts<'_>,
+    body: Option<&[u8]>,
+) -> Outcome {
+    use edge_auth::gate::Staged;
+    for _ in 0..3 {
+        match gate.check_staged(parts, facts, NOW) {
+            Staged::Done(Outcome::FetchKeys(plan)) if body.is_some() => {
+                serve(gate, &plan, body.unwrap_or_default(), NOW);
+            }
+            Staged::Done(outcome) => return outcome,
+            Staged::Limits(pending) => {
+                let answers: Vec<_> = pending
+                    .calls()
+                    .iter()
+                    .map(|c| store.check(c.key(), c.limit(), NOW))
+                    .collect();
+                return gate.finish_limits(pending, answers, parts, facts);
+            }
+        }
+    }
+    panic!("gate kept asking for keys")
+}
+
+#[test]
+fn staged_limits_answer_as_check_does() {
+    let key = Key::new("k1");
+    let body = jwks(&[&key]);
+    let token = user_token(&key, "alice");
+    let sync_gate = limited_gate(|c| c);
+    let staged_gate = limited_gate(|c| c);
+    let store = edge_auth::limit::MemoryStore::default();
+    let parts = request("/orders/1", Some(&token));
+    let facts = RequestFacts::from_parts(&parts);
+    for _ in 0..3 {
+        let a = allow(check_fetching(&sync_gate, "/orders/1", &token, &body));
+        let b = allow(staged(&staged_gate, &store, &parts, &facts, Some(&body)));
+        assert_eq!(a.rate_limits, b.rate_limits);
+    }
+    let a = deny(check(&sync_gate, "/orders/1", Some(&token), NOW));
+    let b = deny(staged(&staged_gate, &store, &parts, &facts, None));
+    assert_eq!(b.limit(), Some("per-user"));
+    assert_eq!(
+        serde_json::to_value(&b).unwrap()["subject"],
+        serde_json::to_value(&a).unwrap()["subject"]
+    );
+    let (a, b) = (a.to_response(), b.to_response());
+    assert_eq!(b.status(), StatusCode::TOO_MANY_REQUESTS);
+    for h in ["retry-after", "ratelimit", "ratelimit-policy"] {
+        assert_eq!(a.headers()[h], b.headers()[h], "{h}");
+    }
+}
+
+#[test]
+fn staged_rule_without_limits_is_done() {
+    let gate = gate(vec![issuer(ISS)]);
+    let parts = request("/health", None);
+    match gate.check_staged(&parts, &RequestFacts::from_parts(&parts), NOW) {
+        edge_auth::gate::Staged::Done(Outcome::Allow { .. }) => {}
+        other => panic!("expected Done(Allow), got {other:?}"),
+    }
+}
+
+#[test]
+fn staged_limits_hand_over_keys_and_limits_in_rule_order() {
+    let key = Key::new("k1");
+    let body = jwks(&[&key]);
+    let gate = limited_gate(|c| c);
+    // Fetch the keys first, through the sync check of another subject.
+    allow(check_fetching(
+        &gate,
+        "/orders/1",
+        &user_token(&key, "warm"),
+        &body,
+    ));
+    let parts = request("/orders/1", Some(&user_token(&key, "alice")));
+    match gate.check_staged(&parts, &RequestFacts::from_parts(&parts), NOW) {
+        edge_auth::gate::Staged::Limits(pending) => {
+            let calls: Vec<_> = pending.calls().iter().map(|c| (c.id(), c.key())).collect();
+            assert_eq!(
+                calls,
+                [
+                    ("per-route", "per-route/route:orders"),
+                    ("per-user", "per-user/sub:alice")
+                ]
+            );
+            assert_eq!(
+                pending.principal().unwrap().subject.as_deref(),
+                Some("alice")
+            );
+            assert_eq!(pending.calls()[1].limit().burst(), 3);
+        }
+        other => panic!("expected Limits, got {other:?}"),
+    }
+}
+
+#[test]
+fn staged_limits_store_failure_is_503_by_default() {
+    let gate = limited_gate(|c| c);
+    let parts = request("/login", None);
+    let facts = RequestFacts::from_parts(&parts);
+    let r = deny(staged(&gate, &DownStore, &parts, &facts, None));
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.reason().unwrap().contains("connection refused"), "{r:?}");
+}
+
+#[test]
+fn staged_limits_store_failure_fails_open_when_configured() {
+    let gate = limited_gate(|c| c.with_limit_fail_open(true));
+    let parts = request("/login", None);
+    let facts = RequestFacts::from_parts(&parts);
+    let d = allow(staged(&gate, &DownStore, &parts, &facts, None));
+    assert!(d.rate_limits.is_empty());
+}
+
+#[test]
+fn staged_limits_missing_answers_are_a_store_failure() {
+    let gate = limited_gate(|c| c);
+    let parts = request("/login", None);
+    let facts = RequestFacts::from_parts(&parts);
+    let edge_auth::gate::Staged::Limits(pending) = gate.check_staged(&parts, &facts, NOW) else {
+        panic!("expected Limits");
+    };
+    let r = deny(gate.finish_limits(pending, Vec::new(), &parts, &facts));
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.reason().unwrap().contains("answered 0 of 1"), "{r:?}");
+}
