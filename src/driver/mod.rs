@@ -11,6 +11,7 @@
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
 //! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch`, key state in KV, refresh with `waitUntil`; wasm32 only for the runtime part |
+//! | `hyper-client` + `hyper-server` + `tower` | `proxy`, `sign` | `Proxy`: the upstream half of a gateway (header hygiene, identity headers, `UpstreamSigner` for RFC 9421 / SigV4, 502 / 504 problem responses) as a tower service behind `GateLayer` |
 //! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
 //!
 //! An axum API behind the Gate (features `axum` and `hyper-client`):
@@ -42,8 +43,12 @@ pub mod axum;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod keys;
+#[cfg(all(feature = "hyper-client", feature = "hyper-server", feature = "tower"))]
+pub mod proxy;
 #[cfg(feature = "hyper-server")]
 pub mod server;
+#[cfg(all(feature = "hyper-client", feature = "hyper-server", feature = "tower"))]
+pub mod sign;
 #[cfg(feature = "tokio")]
 pub mod stats;
 #[cfg(feature = "tower")]
