@@ -1,15 +1,8 @@
-//! A hyper 1 gateway in front of an upstream, enforcing edge-auth's Gate.
-//!
-//! `cargo run --example hyper_gateway` starts, all on loopback: a development
-//! OpenID provider (RS256 keys, discovery, JWKS), an echo upstream and the
-//! gateway, then prints curl commands with demo tokens. `--help` lists the
-//! options (examples/gateway/flags.rs); the policy's `limits` answer 429 and
-//! its `cors` entries let browser code read every answer.
-//!
-//! The gateway is the library's drivers: `KeyDriver` (key fetches),
-//! `GateLayer` (the Gate), `Proxy` (header hygiene, identity headers,
-//! upstream signature) and `Server` (client-facing limits); see
-//! examples/gateway/wiring.rs.
+//! A hyper 1 gateway in front of an upstream, enforcing edge-auth's Gate:
+//! `cargo run --example hyper_gateway` starts, on loopback, a development
+//! OpenID provider, an echo upstream and the gateway (examples/gateway/
+//! wiring.rs, on the library's drivers), then prints curl commands with demo
+//! tokens. `--help` lists the options (examples/gateway/flags.rs).
 
 #[path = "gateway/mod.rs"]
 mod gateway;
@@ -43,23 +36,18 @@ async fn main() -> Result<(), Failure> {
     let gate_on = config.gate_enabled;
     let handle = gateway::start_gateway(config).await?;
     let base = format!("http://{}", handle.addr());
-    let mode = if gate_on { "on" } else { "OFF: plain proxy" };
-    println!("issuer:   {issuer}\nupstream: {upstream}\ngateway:  {base} (gate {mode})\n");
+    println!("issuer:   {issuer}\nupstream: {upstream}\ngateway:  {base} (gate on: {gate_on})\n");
     println!("curl -i {base}/health                      # 200, anonymous");
     println!("curl -i {base}/api/items                   # 401, WWW-Authenticate: Bearer");
     if let Some(dev) = &dev {
-        let lifetime: i64 = flags
-            .get("token-lifetime")
-            .map_or(Ok(3600), |s| s.parse())?;
-        let (now, ttl) = (
-            time::OffsetDateTime::now_utc(),
-            time::Duration::seconds(lifetime),
-        );
+        let lifetime = flags.token_lifetime()?;
+        let now = time::OffsetDateTime::now_utc();
+        let ttl = time::Duration::seconds(lifetime);
         println!("READER={}", dev.mint("alice", &["reader"], now, ttl));
         println!("ADMIN={}", dev.mint("bob", &["admin"], now, ttl));
         let bearer = |who: &str| format!("curl -i -H \"Authorization: Bearer ${who}\" {base}");
         println!(
-            "{}/api/items      # 200, echo shows x-auth-*",
+            "{}/api/items      # 200, x-auth-* upstream",
             bearer("READER")
         );
         println!("{}/admin/users    # 403", bearer("READER"));

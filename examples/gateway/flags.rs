@@ -128,6 +128,14 @@ impl Flags {
             .map_err(|e| format!("--{name} `{text}`: {e}").into())
     }
 
+    /// `--token-lifetime`, in seconds.
+    pub fn token_lifetime(&self) -> Result<i64, Failure> {
+        let text = self.get("token-lifetime").unwrap_or_else(|| "3600".into());
+        Ok(text
+            .parse()
+            .map_err(|e| format!("--token-lifetime `{text}`: {e}"))?)
+    }
+
     pub fn audience(&self) -> String {
         self.get("audience")
             .unwrap_or_else(|| "api://edge-auth-demo".into())

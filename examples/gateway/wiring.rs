@@ -8,7 +8,6 @@ use edge_auth::driver::client::HyperClient;
 use edge_auth::driver::keys::{DriverOptions, KeyDriver, RefreshTask};
 use edge_auth::driver::proxy::{Proxy, ProxyConfig};
 use edge_auth::driver::server::Server;
-use edge_auth::driver::stats::Stats;
 use edge_auth::driver::tower::{GateLayer, ProblemJsonLayer};
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
 use edge_auth::policy::Policy;
@@ -39,25 +38,16 @@ pub fn build_gate(config: &GatewayConfig) -> Result<Gate, Failure> {
 
 /// A running gateway; dropping it stops it.
 #[derive(Debug)]
-pub struct GatewayHandle {
-    server: ServerHandle,
-    _refresh: RefreshTask,
-    keys: KeyDriver,
-}
+pub struct GatewayHandle(ServerHandle, RefreshTask, KeyDriver);
 
 impl GatewayHandle {
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// The key driver's counters.
-    pub fn stats(&self) -> Stats {
-        self.keys.stats()
+        self.0.addr()
     }
 
     /// Key-document fetches sent so far (on request and refresh-ahead).
     pub fn fetches(&self) -> u64 {
-        let stats = self.stats();
+        let stats = self.2.stats();
         stats.request_fetch_started + stats.refresh_fetch_started
     }
 }
@@ -95,9 +85,5 @@ pub async fn start_gateway(config: GatewayConfig) -> Result<GatewayHandle, Failu
     let addr = server.local_addr()?;
     let hyper_service = hyper::service::service_fn(move |request| service.clone().oneshot(request));
     let task = tokio::spawn(server.serve(hyper_service));
-    Ok(GatewayHandle {
-        server: ServerHandle::new(addr, task),
-        _refresh: refresh,
-        keys,
-    })
+    Ok(GatewayHandle(ServerHandle::new(addr, task), refresh, keys))
 }
