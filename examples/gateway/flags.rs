@@ -15,81 +15,35 @@ use edge_auth::oidc::{ClaimSource, RoleMapper};
 
 pub type Failure = Box<dyn std::error::Error + Send + Sync>;
 
-/// `(flag, environment variable suffix, default, what)`; `--help` prints it.
-const OPTIONS: &[(&str, &str, &str)] = &[
-    (
-        "listen",
-        "127.0.0.1:8080",
-        "the gateway's address (loopback)",
-    ),
-    (
-        "echo-listen",
-        "127.0.0.1:8081",
-        "the echo upstream's address",
-    ),
-    (
-        "issuer-listen",
-        "127.0.0.1:8082",
-        "the development issuer's address",
-    ),
-    (
-        "upstream URL",
-        "the echo",
-        "a real upstream (http://host:port); skips the echo",
-    ),
-    (
-        "issuer URL",
-        "the dev issuer",
-        "a real issuer; skips the dev issuer",
-    ),
-    (
-        "audience AUD",
-        "api://edge-auth-demo",
-        "the `aud` tokens must carry",
-    ),
-    ("jwks-uri URL", "discovery", "the issuer's JWKS URL"),
-    (
-        "roles SPEC",
-        "roles",
-        "claim name, JSON Pointer or preset: entra-id:CLIENT_ID, okta, keycloak:CLIENT_ID, auth0:NAMESPACE, cognito, google",
-    ),
-    (
-        "policy FILE",
-        "examples/gateway/policy.toml",
-        "the route policy (TOML; `limits` and `cors` entries included)",
-    ),
-    (
-        "rate-limit RATE",
-        "none",
-        "adds a per-subject limit (e.g. `10/s`, burst = count) to every allow rule",
-    ),
-    (
-        "sign none|hmac|sigv4",
-        "none",
-        "upstream signature; hmac needs EDGE_GATEWAY_HMAC_SECRET, sigv4 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN, AWS_REGION]",
-    ),
-    ("hmac-key-id ID", "gateway", "RFC 9421 keyid"),
-    ("sigv4-service NAME", "execute-api", "SigV4 service"),
-    (
-        "gate on|off",
-        "on",
-        "off = plain proxy, for load comparisons",
-    ),
-    (
-        "token-lifetime SECS",
-        "3600",
-        "lifetime of the printed demo tokens",
-    ),
-    (
-        "trusted-proxy CIDR[,CIDR]=HEADER",
-        "none",
-        "believe HEADER's client address from these peers (e.g. 173.245.48.0/20=cf-connecting-ip)",
-    ),
-    (
-        "max-connections N",
-        "512",
-        "client connection cap (keep it under `ulimit -n`)",
-    ),
+/// What `--help` prints.
+const HELP: &str = "\
+hyper_gateway: edge-auth's Gate in front of an upstream, on loopback.
+Options (flag, or EDGE_GATEWAY_<NAME> in the environment; [default]):
+  --listen ADDR             the gateway [127.0.0.1:8080]
+  --echo-listen ADDR        the echo upstream [127.0.0.1:8081]
+  --issuer-listen ADDR      the development issuer [127.0.0.1:8082]
+  --upstream URL            a real upstream, http://host:port (skips the echo)
+  --issuer URL              a real issuer (skips the dev issuer)
+  --audience AUD            the `aud` tokens must carry [api://edge-auth-demo]
+  --jwks-uri URL            the issuer's JWKS [OIDC discovery]
+  --roles SPEC              claim name, JSON Pointer or preset: entra-id:CLIENT_ID, okta,
+                            keycloak:CLIENT_ID, auth0:NAMESPACE, cognito, google [roles]
+  --policy FILE             route policy, TOML with `limits` / `cors` [examples/gateway/policy.toml]
+  --rate-limit RATE         a per-subject limit on every allow rule, e.g. 10/s (burst = count)
+  --sign none|hmac|sigv4    upstream signature [none]; hmac needs EDGE_GATEWAY_HMAC_SECRET,
+                            sigv4 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN, AWS_REGION)
+  --hmac-key-id ID          RFC 9421 keyid [gateway]
+  --sigv4-service NAME      SigV4 service [execute-api]
+  --gate on|off             off = plain proxy, for load comparisons [on]
+  --token-lifetime SECS     lifetime of the printed demo tokens [3600]
+  --trusted-proxy CIDR[,CIDR]=HEADER  believe HEADER's client address from these peers
+  --max-connections N       client connection cap, keep it under `ulimit -n` [512]";
+
+/// The default listen addresses.
+const ADDRESSES: [(&str, &str); 3] = [
+    ("listen", "127.0.0.1:8080"),
+    ("echo-listen", "127.0.0.1:8081"),
+    ("issuer-listen", "127.0.0.1:8082"),
 ];
 
 /// The command line and environment.
@@ -100,12 +54,7 @@ impl Flags {
     pub fn from_env() -> Self {
         let args: Vec<String> = std::env::args().skip(1).collect();
         if args.iter().any(|a| a == "--help" || a == "-h") {
-            println!(
-                "hyper_gateway: edge-auth's Gate in front of an upstream\n\nOptions (flag, or EDGE_GATEWAY_<NAME> in the environment):"
-            );
-            for (flag, default, what) in OPTIONS {
-                println!("  --{flag:<36} {what} [default: {default}]");
-            }
+            println!("{HELP}");
             std::process::exit(0);
         }
         Self(args)
@@ -122,7 +71,7 @@ impl Flags {
 
     /// An address option, with its default from the table.
     pub fn address(&self, name: &str) -> Result<SocketAddr, Failure> {
-        let default = OPTIONS.iter().find(|o| o.0 == name).map_or("", |o| o.1);
+        let default = ADDRESSES.iter().find(|o| o.0 == name).map_or("", |o| o.1);
         let text = self.get(name).unwrap_or_else(|| default.to_owned());
         text.parse()
             .map_err(|e| format!("--{name} `{text}`: {e}").into())
