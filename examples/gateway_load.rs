@@ -44,13 +44,16 @@ fn start(gate: &str, base: u16) -> Result<(Gateway, String), Failure> {
         .args(["--echo-listen", &format!("127.0.0.1:{}", base + 1)])
         .args(["--issuer-listen", &format!("127.0.0.1:{}", base + 2)])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let gateway = Gateway(child);
-    // The example prints READER=... once everything listens.
-    for line in BufReader::new(stdout).lines().take(50) {
+    // The example prints READER=... once everything listens; the rest of
+    // its output is drained (a closed pipe would end it at its next line).
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref().take(50) {
         if let Some(token) = line?.strip_prefix("READER=") {
+            std::thread::spawn(move || lines.for_each(drop));
             return Ok((gateway, token.to_owned()));
         }
     }
@@ -85,7 +88,7 @@ async fn measure(
     connections: usize,
     requests: usize,
 ) -> Result<f64, Failure> {
-    let (_gateway, token) = start(gate, base)?;
+    let (mut gateway, token) = start(gate, base)?;
     let addr = format!("127.0.0.1:{base}");
     connection(addr.clone(), token.clone(), 50).await?; // warm-up (key fetch)
     let started = Instant::now();
@@ -98,10 +101,24 @@ async fn measure(
             ))
         })
         .collect();
+    let mut failed = 0;
     for task in tasks {
-        tokio::time::timeout(Duration::from_secs(300), task).await???;
+        if let Err(e) = tokio::time::timeout(Duration::from_secs(300), task).await?? {
+            failed += 1;
+            eprintln!(
+                "{gate}: a connection failed after {:?}: {e:?}",
+                started.elapsed()
+            );
+        }
     }
-    Ok((requests / connections * connections) as f64 / started.elapsed().as_secs_f64())
+    if let Some(status) = gateway.0.try_wait()? {
+        eprintln!("{gate}: the gateway exited during the run: {status}");
+    }
+    let sent = requests / connections * connections;
+    if failed > 0 {
+        eprintln!("{gate}: {failed} of {connections} connections failed (requests/s counts all)");
+    }
+    Ok(sent as f64 / started.elapsed().as_secs_f64())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -114,9 +131,10 @@ async fn main() -> Result<(), Failure> {
     for round in 0..rounds {
         let base = 18_600 + u16::try_from(round * 10)?;
         let off = measure("off", base, connections, requests).await?;
+        println!("round {}: gate off {off:.0} req/s", round + 1);
         let on = measure("on", base + 5, connections, requests).await?;
         println!(
-            "round {}: gate off {off:.0} req/s, gate on {on:.0} req/s, on/off {:.2}",
+            "round {}: gate on {on:.0} req/s, on/off {:.2}",
             round + 1,
             on / off
         );
