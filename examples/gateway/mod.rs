@@ -4,9 +4,10 @@
 //! starts: a development issuer, an echo upstream and the gateway itself, each on
 //! its own loopback listener.
 //!
-//! Time and I/O live here, never in the library: the gateway owns the clock
-//! (a [`proxy::Clock`] the test can move), the sockets and the JWKS client, and
-//! hands the library's sans-IO [`Gate`](edge_auth::gate::Gate) plain values.
+//! `flags.rs` parses the options into a `GatewayConfig` (the test builds one
+//! directly, with a clock it can move); `wiring.rs` builds the gateway from
+//! the library's drivers. The development issuer and the echo upstream are
+//! stand-ins for a real IdP and API.
 #![allow(
     dead_code,
     reason = "shared by the example binary and the test, each using a different subset"
@@ -14,16 +15,16 @@
 
 pub mod dev_issuer;
 pub mod echo;
+pub mod flags;
 pub mod net;
-pub mod proxy;
-pub mod sign;
 pub mod token_endpoint;
+pub mod wiring;
 
 #[allow(unused_imports, reason = "each includer uses some of these")]
 pub use dev_issuer::{DevIssuer, start_dev_issuer};
 #[allow(unused_imports, reason = "each includer uses some of these")]
 pub use echo::{EchoHandle, start_echo};
 #[allow(unused_imports, reason = "each includer uses some of these")]
-pub use proxy::{
-    Clock, GatewayConfig, GatewayHandle, IssuerSettings, SignUpstream, role_mapper, start_gateway,
-};
+pub use flags::{Flags, GatewayConfig, IssuerSettings, SignUpstream, role_mapper};
+#[allow(unused_imports, reason = "each includer uses some of these")]
+pub use wiring::{GatewayHandle, start_gateway};

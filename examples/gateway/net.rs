@@ -1,16 +1,13 @@
-//! Small hyper 1 plumbing shared by the three servers: a loopback accept loop
-//! whose handle stops it (and its connections) when dropped, and body helpers.
-//! The gateway itself faces clients, so it runs on the library's hardened
-//! serve loop ([`serve_front_door`], `edge_auth::driver::server`): timeouts
-//! on slow heads and bodies, a connection limit, the RFC 9112 request-line
-//! checks. The development issuer and the echo upstream use plain hyper.
+//! Small hyper 1 plumbing for the development issuer and the echo upstream:
+//! a loopback accept loop whose handle stops it (and its connections) when
+//! dropped, and body helpers. The gateway itself faces clients, so it runs
+//! on the library's hardened serve loop (`edge_auth::driver::server`).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use edge_auth::driver::server::{PeerAddr, RequestBody, Server, ServerConfig};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
@@ -60,6 +57,11 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    /// A handle on the serve task `task` listening on `addr`.
+    pub fn new(addr: SocketAddr, task: JoinHandle<()>) -> Self {
+        Self { addr, task }
+    }
+
     /// The bound address (the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -79,7 +81,8 @@ impl Drop for ServerHandle {
     }
 }
 
-fn check_loopback(addr: SocketAddr) -> std::io::Result<()> {
+/// Refuses anything but a loopback address.
+pub fn check_loopback(addr: SocketAddr) -> std::io::Result<()> {
     if addr.ip().is_loopback() {
         Ok(())
     } else {
@@ -88,38 +91,6 @@ fn check_loopback(addr: SocketAddr) -> std::io::Result<()> {
             format!("refusing to listen on `{addr}`: the example binds loopback addresses only"),
         ))
     }
-}
-
-/// Binds `addr` (loopback) and serves `handler` on the library's hardened
-/// HTTP/1.1 loop with `config`'s limits.
-///
-/// # Errors
-/// When `addr` is not loopback or cannot be bound.
-pub async fn serve_front_door<F, Fut>(
-    addr: SocketAddr,
-    config: ServerConfig,
-    handler: F,
-) -> std::io::Result<ServerHandle>
-where
-    F: Fn(Request<RequestBody>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
-{
-    check_loopback(addr)?;
-    let server = Server::bind(addr, config).await?;
-    let addr = server.local_addr()?;
-    let service = service_fn(move |request: Request<RequestBody>| {
-        let handler = handler.clone();
-        async move {
-            // The server puts the peer in every request's extensions.
-            let peer = request
-                .extensions()
-                .get::<PeerAddr>()
-                .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |p| p.0);
-            Ok::<_, Infallible>(handler(request, peer).await)
-        }
-    });
-    let task = tokio::spawn(server.serve(service));
-    Ok(ServerHandle { addr, task })
 }
 
 /// Binds `addr` (which must be a loopback address: these servers are for local

@@ -13,6 +13,7 @@
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
 //! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch` (one per issuer per isolate), key state in KV and the Cache API (sealed with a secret), refresh with `waitUntil`, rate limits and RFC 9421 nonces in Durable Objects; wasm32 only for the runtime part |
 //! | `tokio` or `worker` | `sealing` | `Sealer::from_env` / `from_file` / `from_secret_text`: the sealing secret (and the one being retired) from the environment, a file or a Worker secret |
+//! | `hyper-client` + `hyper-server` + `tower` | `proxy`, `sign` | `Proxy`: the upstream half of a gateway (header hygiene, identity headers, `UpstreamSigner` for RFC 9421 / SigV4, 502 / 504 problem responses) as a tower service behind `GateLayer` |
 //! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
 //!
 //! An axum API behind the Gate (features `axum` and `hyper-client`):
@@ -45,12 +46,17 @@ pub mod client;
 #[cfg(feature = "tokio")]
 pub mod keys;
 #[cfg(feature = "tokio")]
-pub mod oauth;
 pub mod limit;
+#[cfg(feature = "tokio")]
+pub mod oauth;
+#[cfg(all(feature = "hyper-client", feature = "hyper-server", feature = "tower"))]
+pub mod proxy;
 #[cfg(any(feature = "tokio", feature = "worker"))]
 pub mod sealing;
 #[cfg(feature = "hyper-server")]
 pub mod server;
+#[cfg(all(feature = "hyper-client", feature = "hyper-server", feature = "tower"))]
+pub mod sign;
 #[cfg(feature = "tokio")]
 pub mod stats;
 #[cfg(feature = "tower")]

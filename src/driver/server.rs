@@ -678,9 +678,14 @@ async fn serve_connection<S, B>(
                 state.evicted.store(false, Ordering::Release);
             }
             () = tokio::time::sleep_until(wake) => {
+                // Idle now, and for the whole timeout since the last
+                // response ended: requests may have come and gone since
+                // `wake` was computed, so the deadline is read again.
                 let still_idle = state.in_flight.load(Ordering::Acquire) == 0
                     && !state.read_since_idle.load(Ordering::Acquire);
-                if idle && still_idle && Instant::now() >= wake {
+                let since = state.idle_since_ms.load(Ordering::Acquire);
+                let deadline = shared.epoch + Duration::from_millis(since) + keep_alive;
+                if still_idle && Instant::now() >= deadline {
                     shared.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
                     return;
                 }

@@ -6,13 +6,20 @@
 //! request carried a token) and the policy [`Decision`], and the inner
 //! service is called; axum handlers read them with the `axum` feature's
 //! extractors (`Authenticated`, `MaybeAuthenticated`) or
-//! `Extension<Principal>`. On deny, the layer answers
-//! [`Rejection::to_response`] itself (401 / 403 / 400 / 503 with an empty
-//! body of the service's body type): a denial is a response, never a
+//! `Extension<Principal>`. The inner service's response gets the route's
+//! CORS headers (policy `cors` settings) and, when the rule has rate
+//! limits, the `RateLimit` / `RateLimit-Policy` fields. On deny, the layer
+//! answers [`Rejection::to_response`] itself (401 / 403 / 400 / 429 / 503
+//! with an empty body of the service's body type, the [`Rejection`] in the
+//! response's extensions): a denial is a response, never a
 //! `Service::Error` (tower-http's auth middleware does the same).
+//! [`ProblemJsonLayer`] outside it turns those into
+//! `application/problem+json` bodies that browser code can read.
 //!
 //! **The client address** the policy's address rules see is read from the
-//! request's extensions: a [`ClientIp`] the server inserted, else (feature
+//! request's extensions: a [`ClientIp`] the server inserted, else a
+//! [`ClientInfo`] (with the country, from the proxy driver's client
+//! layer), else (feature
 //! `axum`) axum's `ConnectInfo<SocketAddr>` (serve with
 //! `into_make_service_with_connect_info::<SocketAddr>()`). Never from
 //! `X-Forwarded-For`, which any client can write: behind a trusted proxy,
@@ -32,6 +39,7 @@ use tower::{Layer, Service};
 use super::keys::{KeyDriver, Verdict};
 use super::limit::AsyncLimitStore;
 use crate::Principal;
+use crate::forward::ClientInfo;
 use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
 
@@ -155,25 +163,48 @@ where
         let limit_store = self.limit_store.clone();
         let future = async move {
             let (mut parts, body) = request.into_parts();
-            let verdict = {
+            let (verdict, cors) = {
                 let mut facts = RequestFacts::from_parts(&parts);
                 if let Some(ip) = client_ip(&parts.extensions) {
                     facts = facts.with_client_ip(ip);
                 }
-                match limit_store.as_deref() {
+                if let Some(country) = parts
+                    .extensions
+                    .get::<ClientInfo>()
+                    .and_then(|c| c.country.as_deref())
+                {
+                    facts = facts.with_country(country);
+                }
+                let verdict = match limit_store.as_deref() {
                     Some(store) => driver.check_with_limits(&parts, &facts, store).await,
                     None => driver.check(&parts, &facts).await,
-                }
+                };
+                // The route's CORS headers for the allowed response
+                // (empty when the route has no `cors` settings).
+                let cors = match &verdict {
+                    Verdict::Allow { .. } => driver.gate().cors_headers(&parts, &facts),
+                    _ => http::HeaderMap::new(),
+                };
+                (verdict, cors)
             };
             match verdict {
                 Verdict::Allow {
                     principal,
                     decision,
                 } => {
+                    let limits = decision.rate_limits.clone();
                     insert_identity(&mut parts.extensions, principal, decision);
-                    inner.call(Request::from_parts(parts, body)).await
+                    let mut response = inner.call(Request::from_parts(parts, body)).await?;
+                    let headers = response.headers_mut();
+                    crate::limit::apply_headers(&limits, headers);
+                    crate::cors::apply_to(&cors, headers);
+                    Ok(response)
                 }
-                Verdict::Deny(rejection) => Ok(rejection_response(&rejection)),
+                Verdict::Deny(rejection) => {
+                    let mut response = rejection_response(&rejection);
+                    response.extensions_mut().insert(rejection);
+                    Ok(response)
+                }
                 Verdict::Preflight(response) => {
                     let (head, ()) = response.into_parts();
                     Ok(Response::from_parts(head, Default::default()))
@@ -206,6 +237,9 @@ fn client_ip(extensions: &http::Extensions) -> Option<IpAddr> {
     if let Some(ClientIp(ip)) = extensions.get::<ClientIp>() {
         return Some(*ip);
     }
+    if let Some(client) = extensions.get::<ClientInfo>() {
+        return Some(client.ip);
+    }
     #[cfg(feature = "axum")]
     if let Some(axum::extract::ConnectInfo(addr)) =
         extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -219,4 +253,56 @@ fn client_ip(extensions: &http::Extensions) -> Option<IpAddr> {
 pub(crate) fn rejection_response<B: Default>(rejection: &Rejection) -> Response<B> {
     let (head, ()) = rejection.to_response().into_parts();
     Response::from_parts(head, B::default())
+}
+
+/// Renders the [`Rejection`]s of an inner [`GateService`] as RFC 9457
+/// `application/problem+json` bodies ([`Rejection::to_problem_json`]: same
+/// status and headers, CORS included), so browser code can read why it was
+/// turned away. Other responses pass through untouched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProblemJsonLayer;
+
+impl<S> Layer<S> for ProblemJsonLayer {
+    type Service = ProblemJson<S>;
+
+    fn layer(&self, inner: S) -> ProblemJson<S> {
+        ProblemJson { inner }
+    }
+}
+
+/// The service [`ProblemJsonLayer`] builds.
+#[derive(Debug, Clone)]
+pub struct ProblemJson<S> {
+    inner: S,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for ProblemJson<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: From<Vec<u8>> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<Response<ResBody>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let future = self.inner.call(request);
+        ResponseFuture {
+            future: Box::pin(async move {
+                let mut response = future.await?;
+                Ok(match response.extensions_mut().remove::<Rejection>() {
+                    Some(rejection) => {
+                        let (head, body) = rejection.to_problem_json().into_parts();
+                        Response::from_parts(head, ResBody::from(body))
+                    }
+                    None => response,
+                })
+            }),
+        }
+    }
 }

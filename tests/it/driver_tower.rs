@@ -926,3 +926,34 @@ async fn sealed_key_state_moves_between_drivers_and_a_forged_one_is_refused() {
     let foreign_text = foreign.export_state(ISSUER_A).unwrap().unwrap();
     assert!(third.import_state(ISSUER_A, &foreign_text).is_err());
 }
+
+/// `ProblemJsonLayer` outside `GateLayer`: a denial gets an RFC 9457 body
+/// (same status and challenge); an allowed response passes untouched.
+#[tokio::test]
+async fn problem_json_layer_gives_denials_a_problem_body() {
+    let driver = driver_with(
+        gate_config(
+            vec![issuer(ISSUER_A, "http://127.0.0.1:9/jwks".into())],
+            |_| {},
+        ),
+        Arc::new(client()),
+        DriverOptions::default(),
+    );
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/public", get(public))
+        .layer(GateLayer::new(driver))
+        .layer(edge_auth::driver::tower::ProblemJsonLayer);
+    let denied = call(&app, "/me", None).await;
+    assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+    assert!(denied.headers.contains_key(header::WWW_AUTHENTICATE));
+    assert_eq!(
+        denied.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = serde_json::from_str(&denied.body).unwrap();
+    assert_eq!(problem["status"], 401);
+    let allowed = call(&app, "/public", None).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.body, "hello anonymous");
+}

@@ -615,6 +615,41 @@ async fn idle_keep_alive_connection_is_closed() {
     );
 }
 
+/// A connection that keeps sending requests is never idle, however long
+/// it lives: the keep-alive timer counts from the end of the last response
+/// (it used to close such a connection `keep_alive_timeout` after it was
+/// last idle when checked, mid-stream).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_keep_alive_connection_outlives_the_keep_alive_timeout() {
+    let rig = rig_with(None, |config| {
+        config.server = ServerConfig::default().with_keep_alive_timeout(Duration::from_secs(1));
+    })
+    .await;
+    let mut stream = TcpStream::connect(rig.addr()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    // 3 keep-alive timeouts of back-to-back requests (bounded: 2000).
+    while started.elapsed() < Duration::from_secs(3) && sent < 2000 {
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: gw\r\n\r\n")
+            .await
+            .unwrap();
+        let reply = read_response(&mut stream).await;
+        assert_eq!(
+            reply.map(|r| r.status),
+            Some(200),
+            "request {sent} after {:?}",
+            started.elapsed()
+        );
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{sent} requests"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_over_the_limit_is_refused_with_503_when_all_are_busy() {
     let rig = rig_with(None, |config| {

@@ -913,3 +913,137 @@ async fn identity_header_values_are_escaped() {
         ["a%2Cb,reader,%C3%BC"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_plus_one_requests_from_one_subject_get_429_with_rate_limit_fields() {
+    // `--rate-limit 3/60s`: a per-subject limit (burst 3) on every allow rule.
+    let policy = gateway::flags::with_rate_limit(POLICY, "3/60s").unwrap();
+    let rig = rig_with(|config| config.policy_toml = policy).await;
+    let alice = rig.token("alice", &["reader"]);
+    for n in 0..3 {
+        let reply = rig.get("/api/items", Some(&alice)).await;
+        assert_eq!(reply.status, StatusCode::OK, "request {n}");
+        assert!(reply.headers.contains_key("ratelimit"), "request {n}");
+    }
+    let reply = rig.get("/api/items", Some(&alice)).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = reply.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "Retry-After {retry_after}");
+    assert_eq!(
+        reply.headers["ratelimit-policy"],
+        "\"per-subject\";q=3;w=60"
+    );
+    let ratelimit = reply.headers["ratelimit"].to_str().unwrap();
+    assert!(
+        ratelimit.starts_with("\"per-subject\";r=0;t="),
+        "{ratelimit}"
+    );
+    // A problem document browser code can read, and the upstream never saw it.
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let problem: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(problem["status"], 429);
+    assert!(problem.get("headers").is_none());
+    // Per subject: someone else is still admitted.
+    let carol = rig.token("carol", &["reader"]);
+    assert_eq!(
+        rig.get("/api/items", Some(&carol)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denials_have_problem_json_bodies() {
+    let rig = rig().await;
+    let reader = rig.token("alice", &["reader"]);
+    for (path, token, status, error) in [
+        (
+            "/admin/users",
+            Some(reader.as_str()),
+            403,
+            "insufficient_scope",
+        ),
+        ("/api/items", Some("not-a-jwt"), 401, "invalid_token"),
+    ] {
+        let reply = rig.get(path, token).await;
+        assert_eq!(reply.status.as_u16(), status, "{path}");
+        assert_eq!(
+            reply.headers[header::CONTENT_TYPE],
+            "application/problem+json",
+            "{path}"
+        );
+        let problem: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(problem["status"], status, "{path}");
+        assert_eq!(problem["error"], error, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_upstream_is_a_502_problem() {
+    // A port nothing listens on: bind one, note it, close it.
+    let closed = std::net::TcpListener::bind(loopback())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let rig = rig_with(|config| config.upstream = format!("http://{closed}")).await;
+    let reply = rig.get("/health", None).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let problem: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(problem["detail"], "upstream unreachable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_headers_on_allowed_denied_and_preflight_responses() {
+    const ORIGIN: &str = "http://127.0.0.1:9";
+    let policy = format!(
+        "[cors.page]\norigins = [\"{ORIGIN}\"]\nheaders = [\"authorization\", \"x-request-id\"]\n\n{}",
+        POLICY.replace("effect = \"allow\"", "effect = \"allow\"\ncors = \"page\"")
+    );
+    let rig = rig_with(|config| config.policy_toml = policy).await;
+    let reader = rig.token("alice", &["reader"]);
+    let origin = [("origin", ORIGIN)];
+    let allowed = rig.send("GET", "/api/items", Some(&reader), &origin).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.headers["access-control-allow-origin"], ORIGIN);
+    let denied = rig
+        .send("GET", "/admin/users", Some(&reader), &origin)
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(denied.headers["access-control-allow-origin"], ORIGIN);
+    let preflight = rig
+        .send(
+            "OPTIONS",
+            "/api/items",
+            None,
+            &[
+                ("origin", ORIGIN),
+                ("access-control-request-method", "GET"),
+                (
+                    "access-control-request-headers",
+                    "authorization,x-request-id",
+                ),
+            ],
+        )
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(preflight.headers["access-control-allow-origin"], ORIGIN);
+    let other = rig
+        .send(
+            "GET",
+            "/api/items",
+            Some(&reader),
+            &[("origin", "http://evil.test")],
+        )
+        .await;
+    assert!(!other.headers.contains_key("access-control-allow-origin"));
+}

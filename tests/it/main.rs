@@ -45,6 +45,8 @@ mod worker;
 mod gateway_example;
 
 #[cfg(all(feature = "sigv4", feature = "httpsig"))]
+mod browser;
+#[cfg(all(feature = "sigv4", feature = "httpsig"))]
 mod front_door;
 #[cfg(all(feature = "sigv4", feature = "httpsig"))]
 mod fuzz_replay;
