@@ -18,8 +18,9 @@ use std::time::Instant;
 use aws_lc_rs::rsa::KeySize;
 use criterion::Criterion;
 use edge_auth::jwk::{KeySet, KeySetOptions};
+use edge_auth::jwt::Algorithm;
 use edge_auth::jwt::{Validation, Validator};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
 use jwt_support::{TestKey, b64, jwks};
 use ring::{hmac, signature};
 use serde::Deserialize;
@@ -69,7 +70,7 @@ struct Case {
 
 fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Case {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let mut header = jsonwebtoken::Header::new(alg);
+    let mut header = jsonwebtoken::Header::new(jwt_support::jsonwebtoken_alg(alg));
     header.kid = Some(key.kid.clone());
     let token = jsonwebtoken::encode(&header, &entra_claims(now), &key.encoding).unwrap();
 
@@ -82,7 +83,7 @@ fn case(name: &'static str, alg: Algorithm, key: TestKey, symmetric: bool) -> Ca
     v.algorithms = vec![alg];
     let validator = Validator::new(v);
 
-    let mut pv = jsonwebtoken::Validation::new(alg);
+    let mut pv = jsonwebtoken::Validation::new(jwt_support::jsonwebtoken_alg(alg));
     pv.set_audience(&[AUD]);
     pv.set_issuer(&[iss()]);
     pv.set_required_spec_claims(&["exp"]);

@@ -26,12 +26,12 @@ use std::time::Instant;
 use aws_lc_rs::rsa::KeySize;
 use criterion::Criterion;
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+use edge_auth::jwt::Algorithm;
 use edge_auth::limit::{Limit, LimitStore, MemoryStore, Rate};
 use edge_auth::policy::{Policy, RequestFacts};
 use governor::clock::FakeRelativeClock;
 use governor::{Quota, RateLimiter};
 use http::{HeaderMap, StatusCode};
-use jsonwebtoken::Algorithm;
 use jwt_support::{TestKey, jwks};
 use time::{Duration, OffsetDateTime};
 

@@ -20,8 +20,8 @@ use edge_auth::driver::axum::Authenticated;
 use edge_auth::driver::keys::{FetchFuture, FetchRequest, FetchResponse, HttpClient, KeyDriver};
 use edge_auth::driver::tower::GateLayer;
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
+use edge_auth::jwt::Algorithm;
 use http::{HeaderMap, Request, StatusCode, header};
-use jsonwebtoken::Algorithm;
 use jwt_support::{TestKey, jwks};
 use tower::ServiceExt;
 

@@ -37,9 +37,18 @@ mod text;
 pub mod time;
 
 pub use error::Error;
+
+// The crates whose types appear in this crate's public API, re-exported so
+// that users name them at the versions edge-auth was built with, without a
+// dependency of their own (`time`'s `OffsetDateTime` and `Duration` are in
+// [`time`](crate::time)).
 pub use extract::{ExtractError, Token, TokenSource, extract};
+/// The `http` crate (1.x): requests, headers and responses in the API.
+pub use http;
 pub use oidc::Principal;
 pub use secret::Secret;
+/// The `serde_json` crate (1.x): claims are `serde_json::Value`s.
+pub use serde_json;
 
 /// Internal parsers exposed for the fuzz targets in `fuzz/`. Not part of the
 /// public API: anything here may change in any release.

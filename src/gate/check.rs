@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::jwt::Algorithm;
 use http::request::Parts;
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::Algorithm;
+use crate::jwt::Algorithm;
 use time::Duration;
 
 use crate::extract::TokenSource;

@@ -7,7 +7,8 @@ mod alg;
 pub(crate) mod b64;
 
 pub(crate) use alg::ALL;
-pub use alg::Alg;
+pub(crate) use alg::Algorithm as Alg;
+pub use alg::{Algorithm, UnknownAlgorithm};
 
 /// Why a key set could not verify a signature: the token's validation
 /// reports it as the [`JwtError`](crate::jwt::JwtError) variant of the same

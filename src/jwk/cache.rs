@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use edge_auth::jwk::cache::{CacheConfig, JwksCache, Lookup};
-//! use jsonwebtoken::Algorithm;
+//! use edge_auth::jwt::Algorithm;
 //! use time::macros::datetime;
 //!
 //! let now = datetime!(2026-11-23 10:00:00 UTC);
@@ -41,8 +41,8 @@ mod state;
 pub use super::plan::{FetchPlan, FetchReason};
 pub use state::CacheState;
 
+use crate::jwt::Algorithm;
 use http::{HeaderMap, StatusCode};
-use jsonwebtoken::Algorithm;
 use time::{Duration, OffsetDateTime};
 
 use super::discovery::check_endpoint;

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use edge_auth::jwk::{FetchKind, IssuerKeys, IssuerKeysConfig, KeyLookup};
-//! use jsonwebtoken::Algorithm;
+//! use edge_auth::jwt::Algorithm;
 //! use time::macros::datetime;
 //!
 //! let now = datetime!(2026-11-23 10:00:00 UTC);
@@ -36,8 +36,8 @@
 
 use std::sync::Arc;
 
+use crate::jwt::Algorithm;
 use http::{HeaderMap, StatusCode};
-use jsonwebtoken::Algorithm;
 use time::{Duration, OffsetDateTime};
 
 use super::KeySet;

@@ -13,7 +13,7 @@ use super::error::{JwtError, Part};
 use super::json::{JsonError, Reader, Text};
 
 pub(crate) use crate::jose::ALL;
-pub use crate::jose::Alg;
+pub use crate::jose::Algorithm as Alg;
 
 /// The header members validation uses, borrowed from the decoded header
 /// where the JSON has no escapes.

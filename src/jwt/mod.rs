@@ -75,11 +75,11 @@
 //!
 //! ```
 //! use edge_auth::jwk::KeySet;
-//! use edge_auth::jwt::{self, Validation, Validator};
-//! use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+//! use edge_auth::jwt::{self, Algorithm, Validation, Validator};
+//! use jsonwebtoken::{EncodingKey, Header, encode};
 //!
 //! # let secret = [7u8; 32];
-//! # let mut header = Header::new(Algorithm::HS256);
+//! # let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
 //! # header.kid = Some("dev".into());
 //! # let token = encode(&header, &serde_json::json!({
 //! #     "iss": "https://dev-issuer.example", "aud": "api://edge",
@@ -116,6 +116,7 @@ mod json;
 mod unverified;
 mod validate;
 
+pub use crate::jose::{Algorithm, UnknownAlgorithm};
 pub use error::{JwtError, Part};
 pub use unverified::Unverified;
 pub(crate) use validate::TimeWindow;

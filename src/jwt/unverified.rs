@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use jsonwebtoken::Algorithm;
+use crate::jose::Algorithm;
 use serde::de::DeserializeOwned;
 
 use super::claims::{self, Captured};
@@ -72,11 +72,11 @@ type Selection = Result<(Option<String>, Option<String>), JwtError>;
 ///
 /// ```
 /// use edge_auth::jwk::KeySet;
-/// use edge_auth::jwt::{Unverified, Validation, Validator};
-/// use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+/// use edge_auth::jwt::{Algorithm, Unverified, Validation, Validator};
+/// use jsonwebtoken::{EncodingKey, Header, encode};
 ///
 /// # let secret = [7u8; 32];
-/// # let token = encode(&Header::new(Algorithm::HS256), &serde_json::json!({
+/// # let token = encode(&Header::new(jsonwebtoken::Algorithm::HS256), &serde_json::json!({
 /// #     "iss": "https://b.example", "exp": 1_795_428_600,
 /// # }), &EncodingKey::from_secret(&secret))?;
 /// let mut validation = Validation::default();
@@ -196,7 +196,7 @@ impl<'t> Unverified<'t> {
 
     /// The header `alg` (unverified).
     pub fn alg(&self) -> Algorithm {
-        self.alg.to_jwt()
+        self.alg
     }
 
     /// The header `kid` (unverified).
@@ -281,7 +281,7 @@ impl<'t> Unverified<'t> {
                     .to_owned(),
             });
         }
-        Ok(self.alg.to_jwt())
+        Ok(self.alg)
     }
 
     /// Verifies the token with `validator`'s policy against `keys` at time

@@ -7,7 +7,6 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use jsonwebtoken::Algorithm;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
@@ -17,6 +16,7 @@ use super::compact;
 use super::error::{JwtError, Part};
 use super::header::{self, ALL, Alg};
 use super::unverified::{Slot, Unverified};
+use crate::jose::Algorithm;
 use crate::jwk::KeySet;
 
 /// What a token must satisfy. Start from [`Validation::default`] and set the
@@ -80,11 +80,7 @@ impl Default for Validation {
             token_use: None,
             leeway: crate::time::DEFAULT_LEEWAY,
             required_claims: vec!["exp".to_owned()],
-            algorithms: ALL
-                .iter()
-                .filter(|a| !a.is_hmac())
-                .map(|a| a.to_jwt())
-                .collect(),
+            algorithms: ALL.iter().filter(|a| !a.is_hmac()).copied().collect(),
             typ: None,
             max_age: None,
             max_token_size: crate::extract::DEFAULT_MAX_TOKEN_LEN,
@@ -202,8 +198,7 @@ impl<C> Claims<C> {
 /// A [`Validation`] compiled for repeated use.
 ///
 /// ```
-/// use edge_auth::jwt::{Validation, Validator};
-/// use jsonwebtoken::Algorithm;
+/// use edge_auth::jwt::{Algorithm, Validation, Validator};
 ///
 /// let mut v = Validation::default();
 /// v.issuers.push("https://login.microsoftonline.com/{tenantid}/v2.0".into());
@@ -234,8 +229,8 @@ impl Validator {
         let allowed = validation
             .algorithms
             .iter()
-            .filter_map(|a| Alg::from_jwt(*a))
-            .fold(0u16, |m, a| m | a.bit());
+            .map(|a| a.bit())
+            .fold(0u16, |m, bit| m | bit);
         let issuers = validation
             .issuers
             .iter()
@@ -295,7 +290,7 @@ impl Validator {
     /// };
     /// let keys = KeySet::from_hmac_secret(&secret, None)?;
     /// let mut validation = Validation::default();
-    /// validation.algorithms = vec![jsonwebtoken::Algorithm::HS256];
+    /// validation.algorithms = vec![edge_auth::jwt::Algorithm::HS256];
     /// let validator = Validator::new(validation);
     /// let now = time::macros::datetime!(2026-11-23 10:00 UTC);
     /// let refused = |claims: &str| {
@@ -378,7 +373,7 @@ impl Validator {
             decoded,
             payload_at: payload.start,
             raw: OnceLock::new(),
-            alg: alg.to_jwt(),
+            alg,
             kid,
             window,
         })

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use aws_lc_rs::rsa::KeySize;
 use edge_auth::jwk::{KeySet, KeySetOptions};
+use edge_auth::jwt::Algorithm;
 use edge_auth::jwt::{JwtError, Part, Validation, Validator};
-use jsonwebtoken::Algorithm;
 use jwt_support::{TestKey, b64, now, unix};
 use serde_json::{Value, json};
 

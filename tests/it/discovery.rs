@@ -4,7 +4,7 @@
 use edge_auth::jwk::discovery::{
     DiscoveryError, DiscoveryOptions, ProviderMetadata, discovery_url,
 };
-use jsonwebtoken::Algorithm;
+use edge_auth::jwt::Algorithm;
 use serde_json::{Value, json};
 
 fn opts() -> DiscoveryOptions {

@@ -27,6 +27,7 @@ use edge_auth::driver::keys::{
 use edge_auth::driver::stats::Stats;
 use edge_auth::driver::tower::GateLayer;
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
+use edge_auth::jwt::Algorithm;
 use edge_auth::oidc::{ClaimSource, RoleMapper};
 use edge_auth::policy::Policy;
 use http::{Request, StatusCode, header};
@@ -35,7 +36,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use jsonwebtoken::Algorithm;
 use jwt_support::{TestKey, jwks};
 use serde_json::json;
 use tower::ServiceExt;

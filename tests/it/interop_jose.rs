@@ -16,8 +16,8 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use edge_auth::jwk::{KeySet, KeySetOptions};
+use edge_auth::jwt::Algorithm;
 use edge_auth::jwt::{self, JwtError, Validation, Validator};
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;

@@ -11,8 +11,8 @@ use edge_auth::jwk::KeySetOptions;
 use edge_auth::jwk::cache::{
     Applied, CacheConfig, CacheError, CacheState, FetchPlan, FetchReason, JwksCache, Lookup,
 };
+use edge_auth::jwt::Algorithm;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use jsonwebtoken::Algorithm;
 use proptest::prelude::*;
 use ring::rand::SystemRandom;
 use ring::signature::{

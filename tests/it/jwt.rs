@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use aws_lc_rs::rsa::KeySize;
 use edge_auth::jwk::{JwkError, KeySet, KeySetOptions};
+use edge_auth::jwt::Algorithm;
 use edge_auth::jwt::{self, JwtError, Part, Validation, Validator};
-use jsonwebtoken::Algorithm;
 use jwt_support::{TestKey, jwks, now, unix};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -53,18 +53,18 @@ fn all_algorithms() -> Validator {
     let mut v = Validation::default();
     v.required_claims.clear();
     v.algorithms = vec![
-        jsonwebtoken::Algorithm::HS256,
-        jsonwebtoken::Algorithm::HS384,
-        jsonwebtoken::Algorithm::HS512,
-        jsonwebtoken::Algorithm::RS256,
-        jsonwebtoken::Algorithm::RS384,
-        jsonwebtoken::Algorithm::RS512,
-        jsonwebtoken::Algorithm::PS256,
-        jsonwebtoken::Algorithm::PS384,
-        jsonwebtoken::Algorithm::PS512,
-        jsonwebtoken::Algorithm::ES256,
-        jsonwebtoken::Algorithm::ES384,
-        jsonwebtoken::Algorithm::EdDSA,
+        edge_auth::jwt::Algorithm::HS256,
+        edge_auth::jwt::Algorithm::HS384,
+        edge_auth::jwt::Algorithm::HS512,
+        edge_auth::jwt::Algorithm::RS256,
+        edge_auth::jwt::Algorithm::RS384,
+        edge_auth::jwt::Algorithm::RS512,
+        edge_auth::jwt::Algorithm::PS256,
+        edge_auth::jwt::Algorithm::PS384,
+        edge_auth::jwt::Algorithm::PS512,
+        edge_auth::jwt::Algorithm::ES256,
+        edge_auth::jwt::Algorithm::ES384,
+        edge_auth::jwt::Algorithm::EdDSA,
     ];
     Validator::new(v)
 }

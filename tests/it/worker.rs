@@ -43,6 +43,19 @@ use serde_json::json;
 
 /// Free plan limit on a Worker's compressed size.
 const GZIP_BUDGET_BYTES: u64 = 3 * 1024 * 1024;
+/// Issue 14's goals (gzip -9 of `build/index_bg.wasm`): 350 KB for the full
+/// example, 250 KB for the JWT-only Worker. For reference, an empty workers-rs
+/// 0.8 Worker (`#[event(fetch)]` answering "hello", `http` feature, same
+/// profile and wasm-opt) is 49 601 bytes.
+const FULL_GZIP_GOAL_BYTES: u64 = 350 * 1024;
+const JWT_GZIP_GOAL_BYTES: u64 = 250 * 1024;
+/// The sizes the tests hold the Workers to: the goal where it is met, else
+/// the size measured when the cap was set plus ~1 %, so that a regression
+/// fails here. Neither goal is met yet (session 6: full 400 403 bytes,
+/// JWT-only 357 628): lower a cap with every saving, down to its goal,
+/// which then replaces it.
+const FULL_GZIP_CAP_BYTES: u64 = 404_500;
+const JWT_GZIP_CAP_BYTES: u64 = 361_300;
 
 const AUDIENCE: &str = "api://edge-auth-e2e";
 /// The key the Worker signs forwarded requests with (`EDGE_AUTH_UPSTREAM_KEY`).
@@ -737,6 +750,10 @@ fn worker_runs_the_gate_end_to_end() {
         "worker wasm: {raw} bytes raw, {gz} bytes gzip -9 (worker-build --profile worker: {build_secs:.1} s)\n"
     );
     assert!(gz < GZIP_BUDGET_BYTES, "worker is {gz} bytes gzipped");
+    assert!(
+        gz <= FULL_GZIP_CAP_BYTES,
+        "the full Worker is {gz} bytes gzipped, over its cap of {FULL_GZIP_CAP_BYTES} (goal {FULL_GZIP_GOAL_BYTES})"
+    );
 
     // The JWT-only Worker (edge-auth without `sigv4` and `httpsig`): built
     // to weigh it, not served.
@@ -764,6 +781,10 @@ fn worker_runs_the_gate_end_to_end() {
     assert!(
         jwt_gz < GZIP_BUDGET_BYTES,
         "the JWT-only worker is {jwt_gz} bytes gzipped"
+    );
+    assert!(
+        jwt_gz <= JWT_GZIP_CAP_BYTES,
+        "the JWT-only Worker is {jwt_gz} bytes gzipped, over its cap of {JWT_GZIP_CAP_BYTES} (goal {JWT_GZIP_GOAL_BYTES})"
     );
 
     // The issuer and origin, then workerd configured for them.
