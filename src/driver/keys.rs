@@ -302,7 +302,7 @@ impl fmt::Debug for KeyDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyDriver")
             .field("options", &self.inner.options)
-            .field("stats", &self.inner.counters.snapshot())
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
@@ -387,7 +387,9 @@ impl KeyDriver {
     /// The counters so far. A fetch is counted when it ends, a moment
     /// after the Gate has its answer (and requests may already pass).
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        self.inner
+            .counters
+            .snapshot(self.inner.gate.token_cache_stats())
     }
 
     /// Fetches running now in this process (a gauge; 0 when idle).
