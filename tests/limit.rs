@@ -396,6 +396,32 @@ fn memory_store_is_shared_across_threads_with_update_and_check_mixed() {
 }
 
 #[test]
+fn memory_store_under_contention_admits_every_request_within_the_burst() {
+    // Four threads on 64 keys (the first requests of each key race to add
+    // it): 40 000 requests, far under the burst, all admitted.
+    let store = Arc::new(MemoryStore::default());
+    let l = limit("1000000/s", 1_000_000);
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                (0..10_000)
+                    .filter(|i| {
+                        let key = format!("k{}", (i + t) % 64);
+                        store.check(&key, &l, NOW).unwrap().allowed
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 40_000);
+    let last = store.check("k0", &l, NOW).unwrap();
+    // 40 000 admissions over 64 keys: 625 each, so k0 has that much less.
+    assert_eq!(last.remaining, 1_000_000 - 625 - 1);
+}
+
+#[test]
 fn memory_store_update_calls_the_function_once_and_stores_its_answer() {
     let store = MemoryStore::default();
     let mut calls = 0;
