@@ -50,6 +50,8 @@ struct Limits {
     keys: Vec<String>,
     limit: Limit,
     store: MemoryStore,
+    /// Its own store: `now_utc()` runs ahead of the fixed `now`.
+    store_clock: MemoryStore,
     gov: governor::DefaultKeyedRateLimiter<String>,
     gov_fake: Keyed<FakeRelativeClock>,
     now: OffsetDateTime,
@@ -69,6 +71,7 @@ fn limits() -> Limits {
             .collect(),
         limit,
         store: MemoryStore::default(),
+        store_clock: MemoryStore::default(),
         gov: RateLimiter::keyed(quota),
         gov_fake: RateLimiter::dashmap_with_clock(quota, FakeRelativeClock::default()),
         now: OffsetDateTime::now_utc(),
@@ -92,7 +95,7 @@ impl Limits {
 
     fn ours_clock(&self) -> bool {
         let key = self.key();
-        self.store
+        self.store_clock
             .check(black_box(key), &self.limit, OffsetDateTime::now_utc())
             .is_ok_and(|d| d.allowed)
     }
@@ -199,6 +202,125 @@ impl Gates {
     }
 }
 
+/// Keyed (1024 keys) and single-key decisions on 1 and 2 threads, each
+/// on its wall clock (governor's default quanta clock; `now_utc()` per
+/// call for edge-auth), T = 1 µs and burst 1 000 000, with fresh limiters
+/// for each round (warmed with one pass over the keys, untimed), so
+/// nothing is refused: a round is far under the burst. Each thread times
+/// its own loop after a barrier; a round's figure is the slowest thread's
+/// time over all threads' decisions (aggregate ns per decision).
+fn threaded() {
+    let burst = 1_000_000;
+    let limit = Limit::new(Rate::new(burst, Duration::seconds(1)).unwrap(), burst).unwrap();
+    let quota = Quota::with_period(std::time::Duration::from_micros(1))
+        .unwrap()
+        .allow_burst(NonZeroU32::new(burst).unwrap());
+    let keys: Vec<String> = (0..KEYS)
+        .map(|i| format!("per-user/sub:user-{i}"))
+        .collect();
+    let single = &keys[..1];
+    let names = [
+        "edge-auth MemoryStore, 1024 keys",
+        "governor keyed (DashMap), 1024 keys",
+        "edge-auth MemoryStore, 1 key",
+        "governor keyed (DashMap), 1 key",
+        "governor direct, 1 key",
+    ];
+    let ours = || {
+        let store = MemoryStore::default();
+        move |key: &String| {
+            store
+                .check(black_box(key), &limit, OffsetDateTime::now_utc())
+                .is_ok_and(|d| d.allowed)
+        }
+    };
+    let gov_keyed = || {
+        let gov: governor::DefaultKeyedRateLimiter<String> = RateLimiter::keyed(quota);
+        move |key: &String| gov.check_key(black_box(key)).is_ok()
+    };
+    let gov_direct = || {
+        let gov = RateLimiter::direct(quota);
+        move |_: &String| black_box(&gov).check().is_ok()
+    };
+    for threads in [1, 2] {
+        let mut samples = vec![Vec::with_capacity(THREAD_ROUNDS); names.len()];
+        let mut refused = [0usize; 5];
+        for _ in 0..THREAD_ROUNDS {
+            let r = [
+                timed(threads, &keys, ours),
+                timed(threads, &keys, gov_keyed),
+                timed(threads, single, ours),
+                timed(threads, single, gov_keyed),
+                timed(threads, single, gov_direct),
+            ];
+            for (i, (ns, no)) in r.into_iter().enumerate() {
+                samples[i].push(ns);
+                refused[i] += no;
+            }
+        }
+        let r: Vec<(f64, f64)> = samples.iter_mut().map(|s| stats(s)).collect();
+        println!(
+            "\nlimit decisions on their wall clocks, threads={threads} ({THREAD_ROUNDS} interleaved rounds of {PER_THREAD} per thread; median / min aggregate ns per decision):"
+        );
+        for ((name, (med, min)), no) in names.iter().zip(&r).zip(refused) {
+            println!(
+                "{name:<40} {med:>7.1} / {min:>7.1} ns  ({:.2} M/s at median; {no} refused)",
+                1e3 / med
+            );
+        }
+        println!(
+            "threads={threads} speed vs governor (governor ns / edge-auth ns, median / min): keyed {:.2}x / {:.2}x; 1 key vs keyed {:.2}x / {:.2}x; 1 key vs direct {:.2}x / {:.2}x",
+            r[1].0 / r[0].0,
+            r[1].1 / r[0].1,
+            r[3].0 / r[2].0,
+            r[3].1 / r[2].1,
+            r[4].0 / r[2].0,
+            r[4].1 / r[2].1
+        );
+    }
+}
+
+const PER_THREAD: usize = 20_000;
+const THREAD_ROUNDS: usize = 61;
+
+/// One round: a fresh limiter from `make`, warmed with one pass over
+/// `keys`, then `threads` threads of `PER_THREAD` decisions each.
+/// (aggregate ns per decision, refused decisions).
+fn timed<D: Fn(&String) -> bool + Sync>(
+    threads: usize,
+    keys: &[String],
+    make: impl Fn() -> D,
+) -> (f64, usize) {
+    let decide = make();
+    for key in keys {
+        decide(key);
+    }
+    let barrier = std::sync::Barrier::new(threads);
+    let run = |t: usize| {
+        barrier.wait();
+        let start = Instant::now();
+        let mut ok = 0;
+        for i in 0..PER_THREAD {
+            ok += usize::from(decide(&keys[(i + t * 7) % keys.len()]));
+        }
+        (start.elapsed(), PER_THREAD - ok)
+    };
+    let run = &run;
+    let results: Vec<(std::time::Duration, usize)> = std::thread::scope(|s| {
+        let others: Vec<_> = (1..threads).map(|t| s.spawn(move || run(t))).collect();
+        let mine = run(0);
+        std::iter::once(mine)
+            .chain(others.into_iter().map(|h| h.join().unwrap()))
+            .collect()
+    });
+    let slowest = results.iter().map(|r| r.0).max().unwrap();
+    let refused = results.iter().map(|r| r.1).sum();
+    (
+        slowest.as_nanos() as f64 / (PER_THREAD * threads) as f64,
+        refused,
+    )
+}
+
 fn stats(v: &mut [f64]) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0])
@@ -273,6 +395,7 @@ fn main() {
         r[3].0 / r[0].0,
         r[3].1 / r[0].1
     );
+    threaded();
 
     let ops: [Op<'_>; 4] = [
         ("gate RS256, no limit", &|| g.check(&g.plain, false)),

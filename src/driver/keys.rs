@@ -317,7 +317,7 @@ impl fmt::Debug for KeyDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyDriver")
             .field("options", &self.inner.options)
-            .field("stats", &self.inner.counters.snapshot())
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
@@ -402,7 +402,9 @@ impl KeyDriver {
     /// The counters so far. A fetch is counted when it ends, a moment
     /// after the Gate has its answer (and requests may already pass).
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        self.inner
+            .counters
+            .snapshot(self.inner.gate.token_cache_stats())
     }
 
     /// `issuer`'s key state as text to persist where other processes read
@@ -496,10 +498,13 @@ impl KeyDriver {
             fetch_rounds = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
+        #[cfg(feature = "tracing")]
         let started = Instant::now();
         let (verdict, rounds) = if tokio::runtime::Handle::try_current().is_ok() {
-            self.poll_on_request();
-            self.run_checks(parts, facts, limits).await
+            // One clock read serves the poll and the first check.
+            let now = self.inner.clock.now();
+            self.poll_on_request(now);
+            self.run_checks(parts, facts, limits, now).await
         } else {
             let reason = DriverError::no_runtime().to_string();
             (Verdict::Deny(Rejection::unavailable(reason)), 0)
@@ -512,7 +517,7 @@ impl KeyDriver {
         }
         #[cfg(feature = "tracing")]
         trace_verdict(&span, &verdict, rounds, started.elapsed());
-        let _ = (rounds, started);
+        let _ = rounds;
         verdict
     }
 
@@ -523,9 +528,9 @@ impl KeyDriver {
         parts: &Parts,
         facts: &RequestFacts<'_>,
         limits: Option<&dyn AsyncLimitStore>,
+        now: OffsetDateTime,
     ) -> Outcome {
         let gate = &self.inner.gate;
-        let now = self.inner.clock.now();
         let Some(store) = limits else {
             return gate.check(parts, facts, now);
         };
@@ -555,15 +560,20 @@ impl KeyDriver {
         parts: &Parts,
         facts: &RequestFacts<'_>,
         limits: Option<&dyn AsyncLimitStore>,
+        now: OffsetDateTime,
     ) -> (Verdict, usize) {
         let inner = &self.inner;
-        let deadline = Instant::now() + inner.options.max_wait;
+        // The request's wait budget starts when it first needs keys (the
+        // clock is not read on the usual path, where keys are at hand).
+        let mut deadline = None;
         let mut rounds = 0;
+        let mut now = Some(now);
         loop {
             // Read before check(): a fetch that ends between the two is
             // then seen, and the request checks again at once.
             let seen = inner.completed.load(Ordering::SeqCst);
-            let plan = match self.gate_check(parts, facts, limits).await {
+            let at = now.take().unwrap_or_else(|| inner.clock.now());
+            let plan = match self.gate_check(parts, facts, limits, at).await {
                 Outcome::Allow {
                     principal,
                     decision,
@@ -580,6 +590,7 @@ impl KeyDriver {
                 Outcome::Preflight(response) => return (Verdict::Preflight(response), rounds),
                 Outcome::FetchKeys(plan) => plan,
             };
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + inner.options.max_wait);
             if !plan.is_in_flight() {
                 // The Gate handed this fetch to us: send it, or report it
                 // failed, never leave it dangling.
@@ -632,7 +643,8 @@ impl KeyDriver {
         facts: &RequestFacts<'_>,
         limits: Option<&dyn AsyncLimitStore>,
     ) -> Verdict {
-        match self.gate_check(parts, facts, limits).await {
+        let now = self.inner.clock.now();
+        match self.gate_check(parts, facts, limits, now).await {
             Outcome::Allow {
                 principal,
                 decision,
@@ -711,12 +723,11 @@ impl KeyDriver {
 
     /// Without a refresh task, a request starts the Gate's due fetches
     /// (without waiting for them) at most once per refresh interval.
-    fn poll_on_request(&self) {
+    fn poll_on_request(&self, now: OffsetDateTime) {
         let inner = &self.inner;
         if inner.refresh_tasks.load(Ordering::SeqCst) > 0 {
             return;
         }
-        let now = inner.clock.now();
         let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let every = i64::try_from(inner.options.refresh_interval.as_millis()).unwrap_or(i64::MAX);
         let last = inner.last_poll_ms.load(Ordering::SeqCst);

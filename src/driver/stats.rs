@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::gate::FetchKind;
+use crate::gate::{FetchKind, TokenCacheStats};
 use crate::jwk::FetchReason;
 use crate::response::{Rejection, RejectionKind};
 
@@ -67,6 +67,16 @@ pub struct Stats {
     /// Fetches sent ahead of need from the Gate's `poll` (refresh-ahead,
     /// retries, discovery refresh).
     pub refresh_fetch_started: u64,
+    /// Checks answered from the verified-token cache, no signature
+    /// verified (0 when the cache is off; see
+    /// [`GateConfig::with_token_cache`](crate::gate::GateConfig::with_token_cache)).
+    pub jwt_cache_hit: u64,
+    /// Checks of a token whose keys were at hand that the token cache could
+    /// not answer (not held, verified under another key set, outside its
+    /// validity window): the signature was verified.
+    pub jwt_cache_miss: u64,
+    /// Verified tokens evicted from a full token cache to make room.
+    pub jwt_cache_eviction: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -161,7 +171,8 @@ impl Counters {
         bump(counter);
     }
 
-    pub(crate) fn snapshot(&self) -> Stats {
+    /// The counters, with the token cache's when the Gate has one.
+    pub(crate) fn snapshot(&self, cache: Option<TokenCacheStats>) -> Stats {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let denied = [
             &self.denied_missing_token,
@@ -196,6 +207,9 @@ impl Counters {
             fetch_joined: read(&self.fetch_joined),
             request_fetch_started: read(&self.request_fetch_started),
             refresh_fetch_started: read(&self.refresh_fetch_started),
+            jwt_cache_hit: cache.map_or(0, |c| c.hits),
+            jwt_cache_miss: cache.map_or(0, |c| c.misses),
+            jwt_cache_eviction: cache.map_or(0, |c| c.evictions),
         }
     }
 }

@@ -242,6 +242,7 @@ pub fn decide(limit: &Limit, tat: Option<Tat>, now: OffsetDateTime) -> (Decision
     (decision, new.map(Tat))
 }
 
+#[inline]
 pub(crate) fn decide_nanos(
     limit: &Limit,
     tat: Option<i128>,

@@ -1,12 +1,15 @@
 //! Where TATs live. [`LimitStore`] is the contract every store meets (this
 //! process's memory, and later Redis and Durable Objects in the drivers);
 //! [`MemoryStore`] is the in-process one: sharded, bounded, evicting keys
-//! whose TAT has passed.
+//! whose TAT has passed, deciding a known key with one compare-exchange
+//! under a shared read lock (as `governor` does).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use time::OffsetDateTime;
 
@@ -104,12 +107,18 @@ impl MemoryStoreConfig {
     }
 }
 
-/// The in-process [`LimitStore`]: shards of `Mutex<HashMap>` keyed by one
-/// keyed SipHash of the key (computed once per call; the map itself does
-/// not hash again), bounded by [`MemoryStoreConfig::max_keys`]. It reads
-/// no clock: idleness is judged against the `now` each call brings.
+/// The in-process [`LimitStore`]: shards keyed by one keyed SipHash of the
+/// key (computed once per call; the maps do not hash again), bounded by
+/// [`MemoryStoreConfig::max_keys`]. It reads no clock: idleness is judged
+/// against the `now` each call brings.
+///
+/// A known key is decided under the shard's *read* lock with one
+/// compare-exchange of its TAT (an `AtomicI64` of Unix nanoseconds), so
+/// requests of different keys, and of the same key, never wait on each
+/// other's lock; the write lock is taken only to add a key, to make room,
+/// and by [`LimitStore::update`] (whose function must run exactly once).
 pub struct MemoryStore {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Shard]>,
     mask: u64,
     per_shard: usize,
     hasher: RandomState,
@@ -126,21 +135,27 @@ impl fmt::Debug for MemoryStore {
 
 #[derive(Default)]
 struct Shard {
-    /// By the key's hash; the key is kept to tell collisions apart.
-    entries: HashMap<u64, Entry, BuildHasherDefault<Prehashed>>,
+    /// Keys by their hash, TATs as atomics. Read-locked to decide a held
+    /// key; write-locked to add or drop one.
+    fast: RwLock<FastMap>,
     /// Keys whose hash another key already holds (keyed SipHash: in
-    /// practice never used, and not steerable by clients).
-    collisions: HashMap<Box<str>, i128>,
+    /// practice never used, and not steerable by clients), and TATs beyond
+    /// `i64` nanoseconds (after the year 2262). Only touched under `fast`'s
+    /// write lock, so a key lives in one of the two maps at a time.
+    wide: Mutex<HashMap<Box<str>, i128>>,
 }
 
-struct Entry {
+type FastMap = HashMap<u64, Slot, BuildHasherDefault<Prehashed>>;
+
+struct Slot {
     key: Box<str>,
-    tat: i128,
+    /// Unix nanoseconds.
+    tat: AtomicI64,
 }
 
-impl Shard {
-    fn len(&self) -> usize {
-        self.entries.len() + self.collisions.len()
+impl Slot {
+    fn tat(&self) -> i128 {
+        i128::from(self.tat.load(Ordering::Relaxed))
     }
 }
 
@@ -179,7 +194,7 @@ impl MemoryStore {
         }
         let shards = shards.max(1);
         Self {
-            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..shards).map(|_| Shard::default()).collect(),
             mask: u64::try_from(shards - 1).unwrap_or(0),
             per_shard: max_keys.div_ceil(shards),
             hasher: RandomState::new(),
@@ -188,7 +203,13 @@ impl MemoryStore {
 
     /// Keys held now (idle ones included until they are dropped).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.shards
+            .iter()
+            .map(|s| {
+                let fast = read(&s.fast);
+                fast.len() + lock(&s.wide).len()
+            })
+            .sum()
     }
 
     /// Whether no key is held.
@@ -208,25 +229,43 @@ impl MemoryStore {
     pub fn sweep(&self, now: OffsetDateTime) {
         let now = now.unix_timestamp_nanos();
         for shard in self.shards.iter() {
-            let mut s = lock(shard);
-            s.entries.retain(|_, e| e.tat > now);
-            s.collisions.retain(|_, tat| *tat > now);
+            let mut fast = write(&shard.fast);
+            fast.retain(|_, e| e.tat() > now);
+            lock(&shard.wide).retain(|_, tat| *tat > now);
         }
     }
 
-    fn shard(&self, hash: u64) -> Result<&Mutex<Shard>, LimitError> {
+    fn shard(&self, hash: u64) -> Result<&Shard, LimitError> {
         // `mask` is `len - 1` with `len` a power of two: always in range.
         let index = usize::try_from(hash & self.mask).unwrap_or(0);
         self.shards.get(index).ok_or_else(|| LimitError::Store {
             reason: "the memory store has no shard".to_owned(),
         })
     }
+
+    fn check_key(&self, key: &str) -> Result<u64, LimitError> {
+        if key.len() > MAX_KEY_LEN {
+            return Err(LimitError::InvalidKey {
+                key: crate::text::printable(key, 64),
+                reason: format!("longer than {MAX_KEY_LEN} bytes"),
+            });
+        }
+        Ok(self.hasher.hash_one(key))
+    }
 }
 
-fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    // A panic while holding the lock leaves at worst one key's TAT
-    // unwritten: keep serving.
-    shard.lock().unwrap_or_else(PoisonError::into_inner)
+// A panic while holding a lock leaves at worst one key's TAT unwritten:
+// keep serving.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl LimitStore for MemoryStore {
@@ -236,105 +275,135 @@ impl LimitStore for MemoryStore {
         now: OffsetDateTime,
         f: &mut dyn FnMut(Option<Tat>) -> Option<Tat>,
     ) -> Result<(), LimitError> {
-        self.update_with(key, now.unix_timestamp_nanos(), |tat| {
-            f(tat.map(Tat::from_unix_nanos)).map(Tat::unix_nanos)
-        })
+        let hash = self.check_key(key)?;
+        let shard = self.shard(hash)?;
+        update_locked(
+            shard,
+            self.per_shard,
+            key,
+            hash,
+            now.unix_timestamp_nanos(),
+            |tat| f(tat.map(Tat::from_unix_nanos)).map(Tat::unix_nanos),
+        );
+        Ok(())
     }
 
-    /// The same decision as the trait's default, without the indirect
-    /// call (this is the gate's hot path).
+    /// The same decision as the trait's default. A held key is decided
+    /// lock-free under the shard's read lock: load the TAT, decide,
+    /// compare-exchange the new TAT in (deciding again if another request
+    /// of the key got there first). This is the gate's hot path.
     fn check(&self, key: &str, limit: &Limit, now: OffsetDateTime) -> Result<Decision, LimitError> {
         let now = now.unix_timestamp_nanos();
+        let hash = self.check_key(key)?;
+        let shard = self.shard(hash)?;
+        {
+            let fast = read(&shard.fast);
+            if let Some(slot) = fast.get(&hash)
+                && *slot.key == *key
+            {
+                let mut current = slot.tat.load(Ordering::Relaxed);
+                loop {
+                    let (decision, new) = gcra::decide_nanos(limit, Some(i128::from(current)), now);
+                    if !decision.allowed {
+                        // Refused: nothing is stored.
+                        return Ok(decision);
+                    }
+                    // A TAT past `i64` (after 2262) moves to the wide map.
+                    let Some(new) = new.and_then(|n| i64::try_from(n).ok()) else {
+                        break;
+                    };
+                    match slot.tat.compare_exchange_weak(
+                        current,
+                        new,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return Ok(decision),
+                        Err(seen) => current = seen,
+                    }
+                }
+            }
+        }
         let mut out = None;
-        self.update_with(key, now, |tat| {
+        update_locked(shard, self.per_shard, key, hash, now, |tat| {
             let (decision, new) = gcra::decide_nanos(limit, tat, now);
             out = Some(decision);
             if decision.allowed { new } else { None }
-        })?;
+        });
         out.ok_or_else(|| LimitError::Store {
             reason: "the store did not decide".to_owned(),
         })
     }
 }
 
-impl MemoryStore {
-    #[inline]
-    fn update_with(
-        &self,
-        key: &str,
-        now_nanos: i128,
-        mut f: impl FnMut(Option<i128>) -> Option<i128>,
-    ) -> Result<(), LimitError> {
-        if key.len() > MAX_KEY_LEN {
-            return Err(LimitError::InvalidKey {
-                key: crate::text::printable(key, 64),
-                reason: format!("longer than {MAX_KEY_LEN} bytes"),
+/// The read-modify-write of one key under the shard's write lock: `f` runs
+/// exactly once. Adds the key (making room first when the shard is full),
+/// and keeps it in the map its hash and TAT call for.
+fn update_locked(
+    shard: &Shard,
+    per_shard: usize,
+    key: &str,
+    hash: u64,
+    now: i128,
+    f: impl FnOnce(Option<i128>) -> Option<i128>,
+) {
+    let mut fast = write(&shard.fast);
+    let mut wide = lock(&shard.wide);
+    let in_fast = fast.get(&hash).is_some_and(|s| *s.key == *key);
+    let current = if in_fast {
+        fast.get(&hash).map(Slot::tat)
+    } else {
+        wide.get(key).copied()
+    };
+    let Some(new) = f(current) else {
+        return;
+    };
+    if current.is_none() && fast.len() + wide.len() >= per_shard {
+        make_room(&mut fast, &mut wide, now, per_shard);
+    }
+    match (i64::try_from(new), fast.entry(hash)) {
+        (Ok(new), MapEntry::Occupied(slot)) if in_fast => {
+            slot.get().tat.store(new, Ordering::Relaxed);
+        }
+        (Ok(new), MapEntry::Vacant(slot)) => {
+            wide.remove(key);
+            slot.insert(Slot {
+                key: key.into(),
+                tat: AtomicI64::new(new),
             });
         }
-        let hash = self.hasher.hash_one(key);
-        let mut shard = lock(self.shard(hash)?);
-        let current = match shard.entries.get(&hash) {
-            Some(e) if &*e.key == key => Some(e.tat),
-            Some(_) => shard.collisions.get(key).copied(),
-            None => None,
-        };
-        let Some(new) = f(current) else {
-            return Ok(());
-        };
-        let shard = &mut *shard;
-        if let Some(e) = shard.entries.get_mut(&hash) {
-            if &*e.key == key {
-                e.tat = new;
-                return Ok(());
+        (_, slot) => {
+            if in_fast && let MapEntry::Occupied(slot) = slot {
+                slot.remove();
             }
-            if let Some(tat) = shard.collisions.get_mut(key) {
-                *tat = new;
-                return Ok(());
-            }
+            wide.insert(key.into(), new);
         }
-        if shard.len() >= self.per_shard {
-            make_room(shard, now_nanos, self.per_shard);
-        }
-        match shard.entries.entry(hash) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                shard.collisions.insert(key.into(), new);
-            }
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(Entry {
-                    key: key.into(),
-                    tat: new,
-                });
-            }
-        }
-        Ok(())
     }
 }
 
 /// Frees at least one slot of a full shard: idle keys first, else the key
 /// whose TAT passes soonest.
-fn make_room(shard: &mut Shard, now: i128, per_shard: usize) {
-    shard.entries.retain(|_, e| e.tat > now);
-    shard.collisions.retain(|_, tat| *tat > now);
-    while shard.len() >= per_shard {
-        let oldest_entry = shard
-            .entries
+fn make_room(fast: &mut FastMap, wide: &mut HashMap<Box<str>, i128>, now: i128, per_shard: usize) {
+    fast.retain(|_, e| e.tat() > now);
+    wide.retain(|_, tat| *tat > now);
+    while fast.len() + wide.len() >= per_shard {
+        let oldest_fast = fast
             .iter()
-            .min_by_key(|(_, e)| e.tat)
-            .map(|(h, e)| (*h, e.tat));
-        let oldest_collision = shard
-            .collisions
+            .map(|(h, e)| (*h, e.tat()))
+            .min_by_key(|(_, tat)| *tat);
+        let oldest_wide = wide
             .iter()
             .min_by_key(|(_, tat)| **tat)
             .map(|(k, tat)| (k.clone(), *tat));
-        match (oldest_entry, oldest_collision) {
+        match (oldest_fast, oldest_wide) {
             (Some((_, a)), Some((k, b))) if b < a => {
-                shard.collisions.remove(&k);
+                wide.remove(&k);
             }
             (Some((h, _)), _) => {
-                shard.entries.remove(&h);
+                fast.remove(&h);
             }
             (None, Some((k, _))) => {
-                shard.collisions.remove(&k);
+                wide.remove(&k);
             }
             (None, None) => return,
         }

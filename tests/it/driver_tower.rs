@@ -26,7 +26,7 @@ use edge_auth::driver::keys::{
 };
 use edge_auth::driver::stats::Stats;
 use edge_auth::driver::tower::GateLayer;
-use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
+use edge_auth::gate::{Gate, GateConfig, IssuerConfig, TokenCacheConfig};
 use edge_auth::jwt::Algorithm;
 use edge_auth::oidc::{ClaimSource, RoleMapper};
 use edge_auth::policy::Policy;
@@ -693,6 +693,65 @@ async fn stats_count_what_the_requests_did() {
     stats.fetch_joined = 0;
     assert_eq!(stats, expected);
     assert_eq!(server.hits("/jwks"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_token_cache_hits_misses_and_evictions() {
+    let server = JwksServer::start().await;
+    let key = TestKey::rsa("k1", KeySize::Rsa2048);
+    server.publish("/jwks", &[&key]);
+    // Room for two tokens (one shard): the third evicts one.
+    let config = gate_config(vec![issuer(ISSUER_A, server.url("/jwks"))], |c| {
+        *c = c.clone().with_token_cache(TokenCacheConfig::new(2));
+    });
+    let driver = driver_with(config, Arc::new(client()), DriverOptions::default());
+    let app = app(&driver);
+    let (alice, bob, carol) = (
+        token(&key, ISSUER_A, "alice", &["reader"]),
+        token(&key, ISSUER_A, "bob", &["reader"]),
+        token(&key, ISSUER_A, "carol", &["reader"]),
+    );
+    // alice: miss then two hits; bob: miss; carol: miss, and the cache is
+    // full, so one entry is evicted.
+    for t in [&alice, &alice, &alice, &bob, &carol] {
+        assert_eq!(call(&app, "/me", Some(t)).await.status, StatusCode::OK);
+    }
+    let stats = settled(&driver).await;
+    assert_eq!(
+        (
+            stats.allowed,
+            stats.jwt_cache_hit,
+            stats.jwt_cache_miss,
+            stats.jwt_cache_eviction
+        ),
+        (5, 2, 3, 1),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_token_cache_counters_stay_zero_without_the_cache() {
+    let server = JwksServer::start().await;
+    let key = TestKey::rsa("k1", KeySize::Rsa2048);
+    server.publish("/jwks", &[&key]);
+    let config = gate_config(vec![issuer(ISSUER_A, server.url("/jwks"))], |_| {});
+    let driver = driver_with(config, Arc::new(client()), DriverOptions::default());
+    let app = app(&driver);
+    let alice = token(&key, ISSUER_A, "alice", &["reader"]);
+    for _ in 0..2 {
+        assert_eq!(call(&app, "/me", Some(&alice)).await.status, StatusCode::OK);
+    }
+    let stats = settled(&driver).await;
+    assert_eq!(
+        (
+            stats.allowed,
+            stats.jwt_cache_hit,
+            stats.jwt_cache_miss,
+            stats.jwt_cache_eviction
+        ),
+        (2, 0, 0, 0),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -363,6 +363,128 @@ fn memory_store_is_shared_across_threads_without_over_admitting() {
 }
 
 #[test]
+fn memory_store_is_shared_across_threads_with_update_and_check_mixed() {
+    // `update` (write lock) and `check` (compare-exchange under the read
+    // lock) on one key from four threads: together they admit the burst.
+    let store = Arc::new(MemoryStore::default());
+    let l = limit("100/h", 100);
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                (0..100)
+                    .filter(|_| {
+                        if t % 2 == 0 {
+                            return store.check("shared", &l, NOW).unwrap().allowed;
+                        }
+                        let mut admitted = false;
+                        store
+                            .update("shared", NOW, &mut |tat| {
+                                let (d, new) = edge_auth::limit::decide(&l, tat, NOW);
+                                admitted = d.allowed;
+                                if d.allowed { new } else { None }
+                            })
+                            .unwrap();
+                        admitted
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 100);
+}
+
+#[test]
+fn memory_store_under_contention_admits_every_request_within_the_burst() {
+    // Four threads on 64 keys (the first requests of each key race to add
+    // it): 40 000 requests, far under the burst, all admitted.
+    let store = Arc::new(MemoryStore::default());
+    let l = limit("1000000/s", 1_000_000);
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                (0..10_000)
+                    .filter(|i| {
+                        let key = format!("k{}", (i + t) % 64);
+                        store.check(&key, &l, NOW).unwrap().allowed
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 40_000);
+    let last = store.check("k0", &l, NOW).unwrap();
+    // 40 000 admissions over 64 keys: 625 each, so k0 has that much less.
+    assert_eq!(last.remaining, 1_000_000 - 625 - 1);
+}
+
+#[test]
+fn memory_store_update_calls_the_function_once_and_stores_its_answer() {
+    let store = MemoryStore::default();
+    let mut calls = 0;
+    let tat = edge_auth::limit::Tat::from_unix_nanos(NOW.unix_timestamp_nanos() + 5);
+    store
+        .update("k", NOW, &mut |seen| {
+            calls += 1;
+            assert_eq!(seen, None);
+            Some(tat)
+        })
+        .unwrap();
+    store
+        .update("k", NOW, &mut |seen| {
+            calls += 1;
+            assert_eq!(seen, Some(tat));
+            None
+        })
+        .unwrap();
+    assert_eq!(calls, 2);
+    assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn memory_store_keeps_a_key_whose_tat_passes_the_year_2262() {
+    // Unix nanoseconds leave i64 at 2262-04-11T23:47:16.854775807Z: the
+    // key's TAT crosses it on the second request and must not be lost.
+    let now = datetime!(2262-04-11 23:47:15 UTC);
+    let store = MemoryStore::default();
+    let l = limit("1/s", 2);
+    assert!(store.check("k", &l, now).unwrap().allowed);
+    assert!(store.check("k", &l, now).unwrap().allowed);
+    let third = store.check("k", &l, now).unwrap();
+    assert!(!third.allowed);
+    assert_eq!(third.retry_after, Duration::seconds(1));
+    assert!(
+        store
+            .check("k", &l, now + Duration::seconds(1))
+            .unwrap()
+            .allowed
+    );
+    assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn memory_store_decides_far_from_the_unix_epoch() {
+    let store = MemoryStore::default();
+    let l = limit("1/s", 1);
+    for (key, now) in [
+        ("late", datetime!(9999-12-31 23:59:58 UTC)),
+        ("early", datetime!(1000-01-01 00:00:00 UTC)),
+    ] {
+        assert!(store.check(key, &l, now).unwrap().allowed);
+        assert!(!store.check(key, &l, now).unwrap().allowed);
+        assert!(
+            store
+                .check(key, &l, now + Duration::seconds(1))
+                .unwrap()
+                .allowed
+        );
+    }
+}
+
+#[test]
 fn headers_follow_the_draft_syntax() {
     let l = limit("100/60s", 2);
     let (d, tat) = decide(&l, None, NOW);

@@ -28,6 +28,7 @@ use edge_auth::driver::axum::Authenticated;
 use edge_auth::driver::keys::{FetchFuture, FetchRequest, HttpClient, KeyDriver};
 use edge_auth::driver::tower::GateLayer;
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig, TokenCacheConfig};
+use edge_auth::oidc::RoleMapper;
 use http::{HeaderMap, Request, StatusCode, header};
 use jsonwebtoken::Algorithm;
 use jsonwebtoken9::TokenData;
@@ -123,10 +124,15 @@ fn request(token: &str) -> Request<Body> {
         .unwrap()
 }
 
-fn gated(issuer: &str, jwks: &str, token_cache: bool) -> (Router, KeyDriver) {
+/// `keep_claims: false` gives the handler what jwt-authorizer's
+/// `RegisteredClaims` gives it (subject and issuer, not every claim).
+fn gated(issuer: &str, jwks: &str, token_cache: bool, keep_claims: bool) -> (Router, KeyDriver) {
+    let mut roles = RoleMapper::default();
+    roles.keep_claims = keep_claims;
     let mut config = GateConfig::new([IssuerConfig::new(issuer, [AUDIENCE])
         .with_jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys")
-        .with_algorithms([Algorithm::RS256])]);
+        .with_algorithms([Algorithm::RS256])
+        .with_roles(roles)]);
     if token_cache {
         config = config.with_token_cache(TokenCacheConfig::new(1024));
     }
@@ -192,8 +198,9 @@ fn bench(c: &mut Criterion) {
     let (jwks, token) = key_jwks_token(&issuer, now);
 
     let bare = Router::new().route("/orders", get(|| async { "ok" }));
-    let (gate, gate_driver) = gated(&issuer, &jwks, false);
-    let (gate_cached, cached_driver) = gated(&issuer, &jwks, true);
+    let (gate, gate_driver) = gated(&issuer, &jwks, false, true);
+    let (gate_registered, registered_driver) = gated(&issuer, &jwks, false, false);
+    let (gate_cached, cached_driver) = gated(&issuer, &jwks, true, true);
     let authorizer: Authorizer<RegisteredClaims> = runtime
         .block_on(
             JwtAuthorizer::from_jwks_text(&jwks)
@@ -238,6 +245,11 @@ fn bench(c: &mut Criterion) {
             status(&runtime, &gate, &forged),
         ),
         (
+            "gate_registered",
+            status(&runtime, &gate_registered, &token),
+            status(&runtime, &gate_registered, &forged),
+        ),
+        (
             "gate_cached",
             status(&runtime, &gate_cached, &token),
             status(&runtime, &gate_cached, &forged),
@@ -269,6 +281,14 @@ fn bench(c: &mut Criterion) {
         one(
             &mut group,
             &runtime,
+            "gate_layer_rs256_sub_iss_only",
+            round,
+            &gate_registered,
+            &token,
+        );
+        one(
+            &mut group,
+            &runtime,
             "gate_layer_rs256_token_cache",
             round,
             &gate_cached,
@@ -286,6 +306,7 @@ fn bench(c: &mut Criterion) {
     group.finish();
     assert_eq!(gate_driver.stats().jwks_fetch_started, 0);
     assert_eq!(cached_driver.stats().jwks_fetch_started, 0);
+    assert_eq!(registered_driver.stats().jwks_fetch_started, 0);
 }
 
 criterion::criterion_group!(benches, bench);
