@@ -229,19 +229,25 @@
 //! # Ok::<(), edge_auth::policy::PolicyError>(())
 //! ```
 
+mod capture;
 mod compile;
 mod document;
 mod eval;
 mod limits;
 pub(crate) mod pattern;
 mod profile;
+mod selftest;
+mod shape;
 
 pub use compile::{CompiledPolicy, PolicyWarning};
 pub use document::{
-    ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, Require, Rule,
+    ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, PolicyTest,
+    RequestShape, Require, Rule, ShapeHeader, TestPrincipal,
 };
 pub use eval::{Decision, Failure, Reason, RequestFacts};
 pub use limits::LimitSpec;
+pub use selftest::TestOutcome;
+pub use shape::RequestProblem;
 
 /// Limits and path options for compiling and evaluating a policy. Every
 /// limit bounds work done on input that may be hostile (the document, or the
@@ -361,6 +367,25 @@ pub enum PolicyError {
         /// What is wrong with it.
         #[source]
         source: crate::cors::CorsError,
+    },
+    /// An embedded test of the policy (`tests` in the document) did not get
+    /// the decision it expects: the policy is refused.
+    #[error("policy test `{name}` failed: expected {expected}, got {got}")]
+    TestFailed {
+        /// The test's name.
+        name: String,
+        /// What the test expected: `allow`, or `allow by rule `x``.
+        expected: String,
+        /// The decision it got, with the deciding rule and every reason.
+        got: String,
+    },
+    /// An embedded test cannot be run: its request is malformed.
+    #[error("policy test `{name}` is invalid: {reason}")]
+    InvalidTest {
+        /// The test's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A rule names CORS settings the document's `cors` map does not hold.
     #[error("rule `{rule}`: cors settings `{name}` are not defined in the document's `cors` map")]
