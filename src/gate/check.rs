@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::cache::Key;
+use super::reload::Authz;
 use super::{Gate, Issuer, Outcome};
 use crate::extract;
 use crate::jwk::{FetchKind, FetchPlan, KeyLookup, KeySet};
@@ -61,12 +62,19 @@ impl Gate {
     /// carry the route's CORS headers (`Vary: Origin`, and
     /// `Access-Control-Allow-Origin` for an allowed origin); for an allowed
     /// request, add [`Gate::cors_headers`] to the upstream's response.
+    ///
+    /// The policy and role mappings are read once, at the start: a check
+    /// finishes on them even when [`Gate::replace_policy`] swaps them
+    /// meanwhile.
     pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
-        if let Some(outcome) = self.check_preflight(parts, facts) {
+        let authz = self.authz.load();
+        if let Some(outcome) = self.check_preflight(parts, facts, &authz.policy) {
             return outcome;
         }
-        match self.check_request(parts, facts, now) {
-            Outcome::Deny(rejection) => Outcome::Deny(self.cors_rejection(rejection, parts, facts)),
+        match self.check_request(parts, facts, now, &authz) {
+            Outcome::Deny(rejection) => {
+                Outcome::Deny(self.cors_rejection(rejection, parts, facts, &authz.policy))
+            }
             outcome => outcome,
         }
     }
@@ -76,6 +84,7 @@ impl Gate {
         parts: &Parts,
         facts: &RequestFacts<'_>,
         now: OffsetDateTime,
+        authz: &Authz,
     ) -> Outcome {
         // A `max_token_size` raised above the extraction default (Entra
         // tokens with many groups) is honoured; a lowered one is left to the
@@ -87,20 +96,20 @@ impl Gate {
         };
         let principal = match token {
             None => None,
-            Some(token) => match self.authenticate(token.as_str(), now) {
+            Some(token) => match self.authenticate(token.as_str(), now, authz) {
                 Authn::Principal(p) => Some(p),
                 Authn::Fetch(plan) => return Outcome::FetchKeys(plan),
                 Authn::Reject(r) => return Outcome::Deny(self.realm(r)),
             },
         };
-        self.authorize(facts, principal, now)
+        self.authorize(facts, principal, now, authz)
     }
 
     pub(super) fn realm(&self, rejection: Rejection) -> Rejection {
         rejection.with_realm(self.realm.as_str())
     }
 
-    fn authenticate(&self, bytes: &str, now: OffsetDateTime) -> Authn {
+    fn authenticate(&self, bytes: &str, now: OffsetDateTime, authz: &Authz) -> Authn {
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
         let token = match Unverified::parse(bytes, self.max_token_size) {
@@ -124,6 +133,8 @@ impl Gate {
             Err(KeyStep::Stop(authn)) => return *authn,
             Err(KeyStep::Invalid(e)) => return self.invalid(issuer, &e),
         };
+        // A principal cached under other role mappers is not served.
+        let version = authz.cache_version(version);
         // Everything above ran as without the cache (so a key set that
         // must be fetched or is gone answers the same); the cache stands in
         // for the verification only (see `gate::cache`).
@@ -150,7 +161,10 @@ impl Gate {
             }
             Err(e) => return self.invalid(issuer, &e),
         };
-        let mut principal = issuer.config.roles.map_owned(raw);
+        let mut principal = match authz.roles.get(issuer.index) {
+            Some(mapper) => mapper.map_owned(raw),
+            None => issuer.config.roles.map_owned(raw),
+        };
         if principal.issuer.is_none() {
             principal.issuer = Some(issuer.config.issuer.clone());
         }
@@ -234,10 +248,13 @@ impl Gate {
         facts: &RequestFacts<'_>,
         principal: Option<Box<Principal>>,
         now: OffsetDateTime,
+        authz: &Authz,
     ) -> Outcome {
-        let mut decision = self.policy.evaluate(facts, principal.as_deref());
+        let policy = &authz.policy;
+        let mut decision = policy.evaluate(facts, principal.as_deref());
         if decision.is_allowed() {
-            if let Err(rejection) = self.rate_limit(&mut decision, facts, principal.as_deref(), now)
+            if let Err(rejection) =
+                self.rate_limit(policy, &mut decision, facts, principal.as_deref(), now)
             {
                 return Outcome::Deny(*rejection);
             }
@@ -256,6 +273,7 @@ impl Gate {
     /// check (limits before it have counted the request): 429 naming it.
     fn rate_limit(
         &self,
+        policy: &crate::policy::CompiledPolicy,
         decision: &mut crate::policy::Decision,
         facts: &RequestFacts<'_>,
         principal: Option<&Principal>,
@@ -264,7 +282,7 @@ impl Gate {
         let (Some(store), Some(rule)) = (&self.limit_store, decision.rule_id.as_deref()) else {
             return Ok(());
         };
-        let limits = self.policy.limits(rule);
+        let limits = policy.limits(rule);
         if limits.is_empty() {
             return Ok(());
         }
