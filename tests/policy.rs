@@ -1838,3 +1838,214 @@ mod reload {
         }
     }
 }
+
+// ------------------------------------------------- reload in the drivers
+
+mod reload_drivers {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use edge_auth::driver::keys::{
+        DriverError, FetchFuture, FetchRequest, FetchResponse, HttpClient,
+    };
+    use edge_auth::driver::reload::{PolicyReloader, ReloadError, Reloaded};
+    use edge_auth::driver::worker::{KvPolicy, PolicyReload};
+    use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
+    use edge_auth::policy::{Policy, RequestFacts};
+    use http::StatusCode;
+
+    const OPEN: &str = r#"{"rules":[{"id":"open","match":{"paths":["/**"]},"require":{"anonymous":true},"effect":"allow"}]}"#;
+    const CLOSED: &str = r#"{"rules":[{"id":"closed","match":{"paths":["/**"]},"effect":"deny"}]}"#;
+    const FAILS_ITS_TEST: &str = r#"{"rules":[{"id":"closed","match":{"paths":["/**"]},"effect":"deny"}],
+        "tests":[{"name":"health must stay open","request":"GET /healthz","expect":"allow"}]}"#;
+
+    fn gate() -> Arc<Gate> {
+        let issuer = IssuerConfig::new("https://idp.example.com", ["api"])
+            .with_jwks_uri("https://idp.example.com/jwks");
+        let policy = Policy::from_json(OPEN).unwrap().compile().unwrap();
+        Arc::new(Gate::new(GateConfig::new([issuer]).with_policy(policy)).unwrap())
+    }
+
+    fn allows(gate: &Gate) -> bool {
+        let get = http::Method::GET;
+        gate.policy()
+            .evaluate(&RequestFacts::new(&get, "/healthz"), None)
+            .is_allowed()
+    }
+
+    /// A file of its own under the system temp dir, removed on drop.
+    struct TempFile(std::path::PathBuf);
+    impl TempFile {
+        fn new(name: &str, text: &str) -> Self {
+            let path =
+                std::env::temp_dir().join(format!("edge-auth-{name}-{}.json", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+        fn write(&self, text: &str) {
+            std::fs::write(&self.0, text).unwrap();
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[tokio::test]
+    async fn file_reload_swaps_then_skips_unchanged() {
+        let file = TempFile::new("swap", CLOSED);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        assert!(allows(&gate));
+        assert_eq!(
+            reloader.reload().await.unwrap(),
+            Reloaded::Replaced { generation: 1 }
+        );
+        assert!(!allows(&gate));
+        assert_eq!(reloader.reload().await.unwrap(), Reloaded::Unchanged);
+        assert_eq!(reloader.stats().replaced, 1);
+        assert_eq!(reloader.stats().unchanged, 1);
+    }
+
+    #[tokio::test]
+    async fn file_reload_keeps_old_policy_when_new_does_not_parse() {
+        let file = TempFile::new("broken", "{ not json");
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::Policy(_)), "{err}");
+        assert!(err.to_string().contains("old one kept"), "{err}");
+        assert!(allows(&gate));
+        assert_eq!(gate.policy_generation(), 0);
+        assert_eq!(reloader.stats().failed, 1);
+    }
+
+    #[tokio::test]
+    async fn file_reload_keeps_old_policy_when_new_fails_its_tests() {
+        let file = TempFile::new("failing", FAILS_ITS_TEST);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        let err = reloader.reload().await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("policy test `health must stay open` failed"),
+            "{err}"
+        );
+        assert!(allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn file_reload_of_missing_file_keeps_old_policy() {
+        let gate = gate();
+        let reloader =
+            PolicyReloader::from_file(Arc::clone(&gate), "/nonexistent/edge-auth/policy.json");
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::Read { .. }), "{err}");
+        assert!(allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn file_reload_refuses_oversized_document() {
+        let file = TempFile::new("large", CLOSED);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0).with_max_bytes(16);
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::TooLarge { max: 16 }), "{err}");
+        assert!(allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn spawned_reloader_picks_up_a_changed_file() {
+        let file = TempFile::new("interval", OPEN);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        let task = reloader.spawn(Duration::from_millis(10)).unwrap();
+        file.write(CLOSED);
+        let mut swapped = false;
+        for _ in 0..200 {
+            if !allows(&gate) {
+                swapped = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(task);
+        assert!(
+            swapped,
+            "policy not reloaded within 2 s: {:?}",
+            reloader.stats()
+        );
+    }
+
+    struct Serve(StatusCode, &'static str);
+    impl HttpClient for Serve {
+        fn get(&self, request: FetchRequest) -> FetchFuture<'_> {
+            assert_eq!(request.url, "https://config.example.com/policy.json");
+            let response = FetchResponse::new(self.0, http::HeaderMap::new(), self.1.into());
+            Box::pin(async move { Ok::<_, DriverError>(response) })
+        }
+    }
+
+    #[tokio::test]
+    async fn url_reload_swaps_policy() {
+        let gate = gate();
+        let reloader = PolicyReloader::from_url(
+            Arc::clone(&gate),
+            "https://config.example.com/policy.json",
+            Serve(StatusCode::OK, CLOSED),
+        );
+        reloader.reload().await.unwrap();
+        assert!(!allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn url_reload_error_status_keeps_old_policy() {
+        let gate = gate();
+        let reloader = PolicyReloader::from_url(
+            Arc::clone(&gate),
+            "https://config.example.com/policy.json",
+            Serve(StatusCode::INTERNAL_SERVER_ERROR, CLOSED),
+        );
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::Status { .. }), "{err}");
+        assert!(allows(&gate));
+    }
+
+    #[test]
+    fn worker_kv_policy_applies_new_and_skips_unchanged() {
+        let gate = gate();
+        let kv = KvPolicy::new("edge-auth:policy");
+        assert_eq!(kv.apply(&gate, None).unwrap(), PolicyReload::Absent);
+        assert!(allows(&gate));
+        assert_eq!(
+            kv.apply(&gate, Some(CLOSED)).unwrap(),
+            PolicyReload::Replaced { generation: 1 }
+        );
+        assert!(!allows(&gate));
+        assert_eq!(
+            kv.apply(&gate, Some(CLOSED)).unwrap(),
+            PolicyReload::Unchanged
+        );
+    }
+
+    #[test]
+    fn worker_kv_policy_failing_its_tests_keeps_old_policy() {
+        let gate = gate();
+        let kv = KvPolicy::new("edge-auth:policy");
+        let err = kv.apply(&gate, Some(FAILS_ITS_TEST)).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("old one kept"), "{message}");
+        assert!(message.contains("health must stay open"), "{message}");
+        assert!(allows(&gate));
+    }
+
+    #[test]
+    fn worker_kv_policy_reload_is_due_once_per_interval() {
+        let kv = KvPolicy::with_interval("k", time::Duration::seconds(30));
+        let t0 = time::macros::datetime!(2026-12-07 12:00:00 UTC);
+        assert!(kv.due(t0));
+        assert!(!kv.due(t0 + time::Duration::seconds(10)));
+        assert!(kv.due(t0 + time::Duration::seconds(30)));
+    }
+}

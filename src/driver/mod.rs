@@ -5,7 +5,7 @@
 //!
 //! | feature        | module | brings |
 //! |----------------|--------|--------|
-//! | `tokio`        | `keys`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; tokio (`sync`, `time`, `rt`) |
+//! | `tokio`        | `keys`, `stats`, `reload` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; `PolicyReloader`: the policy from a file or URL on an interval; tokio (`sync`, `time`, `rt`) |
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
@@ -42,6 +42,8 @@ pub mod axum;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod keys;
+#[cfg(feature = "tokio")]
+pub mod reload;
 #[cfg(feature = "hyper-server")]
 pub mod server;
 #[cfg(feature = "tokio")]

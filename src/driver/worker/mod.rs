@@ -33,6 +33,7 @@
 
 mod error;
 mod gate;
+mod reload;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 mod settings;
@@ -41,6 +42,9 @@ mod upstream;
 
 pub use self::error::WorkerError;
 pub use self::gate::{Step, WorkerGate, WorkerOptions, kv_key, time_from_unix_millis};
+pub use self::reload::{
+    DEFAULT_POLICY_KV_KEY, DEFAULT_POLICY_RELOAD_EVERY, KvPolicy, MAX_KV_POLICY_BYTES, PolicyReload,
+};
 #[cfg(target_arch = "wasm32")]
 pub use self::runtime::{Authorized, authorize};
 pub use self::settings::{
