@@ -139,19 +139,19 @@ pub(crate) fn check(
     p: &Principal,
     failures: &mut Vec<Failure>,
 ) {
-    let mut bindings: Vec<Binding<'_>> = Vec::new();
+    let fold_path = profile.case == PathCase::Insensitive;
+    let mut bindings: Vec<Binding<'_>> = Vec::with_capacity(4);
     if let Some(paths) = &rule.paths {
         for (segments, names) in paths.iter().zip(&rule.path_captures) {
-            if !pattern::pattern_matches(segments, body) {
+            if names.is_empty() || !pattern::pattern_matches(segments, body) {
                 continue;
             }
-            let parts: Vec<&str> = body.split('/').collect();
             for (name, index) in names {
-                if let Some(value) = parts.get(*index) {
+                if let Some(value) = body.split('/').nth(*index) {
                     bindings.push(Binding {
                         name,
                         value,
-                        fold: profile.case == PathCase::Insensitive,
+                        fold: fold_path,
                     });
                 }
             }
@@ -179,22 +179,31 @@ fn unevaluable(detail: String) -> Option<Failure> {
     Some(Failure::Unevaluable { detail })
 }
 
+/// What the capture is compared with.
+enum Against<'p> {
+    Str(&'p str),
+    Json(&'p Value),
+}
+
 fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Option<Failure> {
     let name = &*test.capture;
-    let values: Vec<&Binding<'_>> = bindings.iter().filter(|b| b.name == name).collect();
-    if values.is_empty() {
+    let mut values = bindings.iter().filter(|b| b.name == name).peekable();
+    let Some(first) = values.peek().map(|b| b.value) else {
         return unevaluable(format!("capture `{name}` is not bound by this request"));
-    }
-    if let Some(b) = values.iter().find(|b| !comparable(b.value)) {
+    };
+    if let Some(b) = bindings
+        .iter()
+        .find(|b| b.name == name && !comparable(b.value))
+    {
         return unevaluable(format!(
             "capture `{name}` holds `{}`, which is not only unreserved characters \
              (letters, digits, `-`, `.`, `_`, `~`) and cannot be compared",
             clip(b.value)
         ));
     }
-    let target = match &test.target {
+    let against = match &test.target {
         Target::Subject => match &p.subject {
-            Some(sub) => Value::String(sub.clone()),
+            Some(sub) => Against::Str(sub),
             None => return unevaluable(format!("capture `{name}`: the principal has no subject")),
         },
         Target::Claim(pointer) => {
@@ -204,7 +213,7 @@ fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Optio
                 });
             }
             match super::eval::claim(p, pointer) {
-                Some(v) => v.clone(),
+                Some(v) => Against::Json(v),
                 None => {
                     return unevaluable(format!(
                         "capture `{name}`: claim `{}` is missing",
@@ -214,11 +223,12 @@ fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Optio
             }
         }
     };
-    let holds = values.iter().all(|b| match (test.test, &target) {
-        (Test::Equals, Value::String(s)) => same(b, s),
-        (Test::Contains, Value::Array(items)) => {
-            items.iter().any(|i| i.as_str().is_some_and(|s| same(b, s)))
-        }
+    let holds = values.all(|b| match (test.test, &against) {
+        (Test::Equals, Against::Str(s)) => same(b, s),
+        (Test::Equals, Against::Json(Value::String(s))) => same(b, s),
+        (Test::Contains, Against::Json(Value::Array(items))) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| same(b, s))),
         _ => false,
     });
     if holds {
@@ -226,7 +236,7 @@ fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Optio
     }
     Some(Failure::CaptureMismatch {
         capture: name.to_owned(),
-        value: clip(values.first().map_or("", |b| b.value)),
+        value: clip(first),
         with: test.with(),
     })
 }
