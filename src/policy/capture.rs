@@ -226,9 +226,9 @@ fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Optio
     let holds = values.all(|b| match (test.test, &against) {
         (Test::Equals, Against::Str(s)) => same(b, s),
         (Test::Equals, Against::Json(Value::String(s))) => same(b, s),
-        (Test::Contains, Against::Json(Value::Array(items))) => items
-            .iter()
-            .any(|i| i.as_str().is_some_and(|s| same(b, s))),
+        (Test::Contains, Against::Json(Value::Array(items))) => {
+            items.iter().any(|i| i.as_str().is_some_and(|s| same(b, s)))
+        }
         _ => false,
     });
     if holds {
