@@ -11,8 +11,11 @@
 //! use edge_auth::driver::worker::KvPolicy;
 //! thread_local! { static POLICY: KvPolicy = KvPolicy::new("edge-auth:policy"); }
 //! // In the fetch handler, before `authorize`:
-//! let reload = POLICY.with(|p| p.clone());
-//! if reload.due(now) { let _ = reload.reload(&env, "EDGE_AUTH", gate.gate(), now).await; }
+//! let policy = POLICY.with(KvPolicy::clone);
+//! if policy.due(now) {
+//!     // Refusals are logged; the isolate keeps its policy.
+//!     let _ = policy.reload(&env, "EDGE_AUTH", gate.gate()).await;
+//! }
 //! ```
 
 use std::sync::{Arc, Mutex, PoisonError};
