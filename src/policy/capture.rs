@@ -19,8 +19,13 @@ use crate::oidc::Principal;
 pub(crate) enum Target {
     /// The principal's subject.
     Subject,
-    /// A claim, by JSON Pointer.
-    Claim(String),
+    /// A claim, by JSON Pointer, with its top-level name decoded and the
+    /// rest of the pointer split off once at compile time.
+    Claim {
+        pointer: String,
+        top: String,
+        rest: Option<String>,
+    },
 }
 
 /// How it is compared.
@@ -45,7 +50,7 @@ impl CaptureTest {
     fn with(&self) -> String {
         match &self.target {
             Target::Subject => "subject".to_owned(),
-            Target::Claim(pointer) => pointer.clone(),
+            Target::Claim { pointer, .. } => pointer.clone(),
         }
     }
 }
@@ -57,9 +62,18 @@ pub(crate) fn claim_capture(c: &ClaimCondition) -> Option<CaptureTest> {
         (None, Some(name)) => (name, Test::Contains),
         _ => return None,
     };
+    let body = c.pointer.strip_prefix('/').unwrap_or(&c.pointer);
+    let (first, rest) = match body.split_once('/') {
+        Some((first, rest)) => (first, Some(format!("/{rest}"))),
+        None => (body, None),
+    };
     Some(CaptureTest {
         capture: capture.as_str().into(),
-        target: Target::Claim(c.pointer.clone()),
+        target: Target::Claim {
+            pointer: c.pointer.clone(),
+            top: first.replace("~1", "/").replace("~0", "~"),
+            rest,
+        },
         test,
     })
 }
@@ -140,36 +154,38 @@ pub(crate) fn check(
     failures: &mut Vec<Failure>,
 ) {
     let fold_path = profile.case == PathCase::Insensitive;
-    let mut bindings: Vec<Binding<'_>> = Vec::with_capacity(4);
-    if let Some(paths) = &rule.paths {
-        for (segments, names) in paths.iter().zip(&rule.path_captures) {
-            if names.is_empty() || !pattern::pattern_matches(segments, body) {
-                continue;
-            }
-            for (name, index) in names {
-                if let Some(value) = body.split('/').nth(*index) {
-                    bindings.push(Binding {
+    // The bindings are walked again per comparison rather than collected:
+    // matching a pattern costs less than an allocation.
+    let bindings = || {
+        let paths = rule
+            .paths
+            .iter()
+            .flatten()
+            .zip(&rule.path_captures)
+            .filter(|(segments, names)| {
+                !names.is_empty() && pattern::pattern_matches(segments, body)
+            })
+            .flat_map(move |(_, names)| {
+                names.iter().filter_map(move |(name, index)| {
+                    body.split('/').nth(*index).map(|value| Binding {
                         name,
                         value,
                         fold: fold_path,
-                    });
-                }
-            }
-        }
-    }
-    if let (Some(hosts), Some(host)) = (&rule.hosts, host) {
-        for h in hosts {
-            if let (Some(name), Some(value)) = (h.capture_name(), h.capture(host)) {
-                bindings.push(Binding {
-                    name,
-                    value,
-                    fold: true,
-                });
-            }
-        }
-    }
+                    })
+                })
+            });
+        let hosts = rule.hosts.iter().flatten().filter_map(move |h| {
+            let value = h.capture(host?)?;
+            Some(Binding {
+                name: h.capture_name()?,
+                value,
+                fold: true,
+            })
+        });
+        paths.chain(hosts)
+    };
     for test in &rule.captures {
-        if let Some(f) = compare(test, &bindings, p) {
+        if let Some(f) = compare(test, bindings, p) {
             failures.push(f);
         }
     }
@@ -185,16 +201,16 @@ enum Against<'p> {
     Json(&'p Value),
 }
 
-fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Option<Failure> {
+fn compare<'a, I>(test: &CaptureTest, bindings: impl Fn() -> I, p: &Principal) -> Option<Failure>
+where
+    I: Iterator<Item = Binding<'a>>,
+{
     let name = &*test.capture;
-    let mut values = bindings.iter().filter(|b| b.name == name).peekable();
-    let Some(first) = values.peek().map(|b| b.value) else {
+    let values = || bindings().filter(|b| b.name == name);
+    let Some(first) = values().next().map(|b| b.value) else {
         return unevaluable(format!("capture `{name}` is not bound by this request"));
     };
-    if let Some(b) = bindings
-        .iter()
-        .find(|b| b.name == name && !comparable(b.value))
-    {
+    if let Some(b) = values().find(|b| !comparable(b.value)) {
         return unevaluable(format!(
             "capture `{name}` holds `{}`, which is not only unreserved characters \
              (letters, digits, `-`, `.`, `_`, `~`) and cannot be compared",
@@ -206,13 +222,18 @@ fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Optio
             Some(sub) => Against::Str(sub),
             None => return unevaluable(format!("capture `{name}`: the principal has no subject")),
         },
-        Target::Claim(pointer) => {
-            if super::eval::claim_distributed(p, pointer) {
+        Target::Claim { pointer, top, rest } => {
+            if crate::oidc::distributed(&p.claims, top) {
                 return Some(Failure::IncompleteSet {
                     set: pointer.clone(),
                 });
             }
-            match super::eval::claim(p, pointer) {
+            let claim = p.claims.get(top.as_str());
+            let claim = match rest {
+                None => claim,
+                Some(rest) => claim.and_then(|v| v.pointer(rest)),
+            };
+            match claim {
                 Some(v) => Against::Json(v),
                 None => {
                     return unevaluable(format!(
@@ -223,12 +244,12 @@ fn compare(test: &CaptureTest, bindings: &[Binding<'_>], p: &Principal) -> Optio
             }
         }
     };
-    let holds = values.all(|b| match (test.test, &against) {
-        (Test::Equals, Against::Str(s)) => same(b, s),
-        (Test::Equals, Against::Json(Value::String(s))) => same(b, s),
-        (Test::Contains, Against::Json(Value::Array(items))) => {
-            items.iter().any(|i| i.as_str().is_some_and(|s| same(b, s)))
-        }
+    let holds = values().all(|b| match (test.test, &against) {
+        (Test::Equals, Against::Str(s)) => same(&b, s),
+        (Test::Equals, Against::Json(Value::String(s))) => same(&b, s),
+        (Test::Contains, Against::Json(Value::Array(items))) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| same(&b, s))),
         _ => false,
     });
     if holds {

@@ -683,14 +683,9 @@ fn check_roles(rule: &CompiledRule, p: &Principal, failures: &mut Vec<Failure>) 
     }
 }
 
-/// The claim at `pointer` (RFC 6901) of the principal.
-pub(super) fn claim<'p>(p: &'p Principal, pointer: &str) -> Option<&'p serde_json::Value> {
-    p.claims_pointer(pointer)
-}
-
 /// Whether the token moved the top-level claim the pointer starts at to a
 /// distributed claim (a groups overage): its absence then says nothing.
-pub(super) fn claim_distributed(p: &Principal, pointer: &str) -> bool {
+fn claim_distributed(p: &Principal, pointer: &str) -> bool {
     let rest = pointer.strip_prefix('/').unwrap_or(pointer);
     let first = rest.split('/').next().unwrap_or_default();
     let name = first.replace("~1", "/").replace("~0", "~");
