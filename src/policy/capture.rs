@@ -135,6 +135,7 @@ pub(crate) fn bind(
 }
 
 /// One value a capture took in this request.
+#[derive(Clone, Copy, Default)]
 struct Binding<'a> {
     name: &'a str,
     value: &'a str,
@@ -154,40 +155,70 @@ pub(crate) fn check(
     failures: &mut Vec<Failure>,
 ) {
     let fold_path = profile.case == PathCase::Insensitive;
-    // The bindings are walked again per comparison rather than collected:
-    // matching a pattern costs less than an allocation.
-    let bindings = || {
-        let paths = rule
-            .paths
-            .iter()
-            .flatten()
-            .zip(&rule.path_captures)
-            .filter(|(segments, names)| {
-                !names.is_empty() && pattern::pattern_matches(segments, body)
-            })
-            .flat_map(move |(_, names)| {
-                names.iter().filter_map(move |(name, index)| {
-                    body.split('/').nth(*index).map(|value| Binding {
+    // Collected once, on the stack while there are few (the usual case):
+    // an allocation would cost more than the comparisons.
+    let mut bindings = Bindings::default();
+    if let Some(paths) = &rule.paths {
+        for (segments, names) in paths.iter().zip(&rule.path_captures) {
+            if names.is_empty() || !pattern::pattern_matches(segments, body) {
+                continue;
+            }
+            // `names` are in segment order: one pass over the path.
+            let mut parts = body.split('/').enumerate();
+            for (name, index) in names {
+                if let Some((_, value)) = parts.find(|(i, _)| i == index) {
+                    bindings.push(Binding {
                         name,
                         value,
                         fold: fold_path,
-                    })
-                })
-            });
-        let hosts = rule.hosts.iter().flatten().filter_map(move |h| {
-            let value = h.capture(host?)?;
-            Some(Binding {
-                name: h.capture_name()?,
-                value,
-                fold: true,
-            })
-        });
-        paths.chain(hosts)
-    };
+                    });
+                }
+            }
+        }
+    }
+    if let (Some(hosts), Some(host)) = (&rule.hosts, host) {
+        for h in hosts {
+            if let (Some(name), Some(value)) = (h.capture_name(), h.capture(host)) {
+                bindings.push(Binding {
+                    name,
+                    value,
+                    fold: true,
+                });
+            }
+        }
+    }
     for test in &rule.captures {
-        if let Some(f) = compare(test, bindings, p) {
+        if let Some(f) = compare(test, &bindings, p) {
             failures.push(f);
         }
+    }
+}
+
+/// The captures of one request: the first few inline, the rest spilled.
+#[derive(Default)]
+struct Bindings<'a> {
+    inline: [Binding<'a>; 4],
+    len: usize,
+    spill: Vec<Binding<'a>>,
+}
+
+impl<'a> Bindings<'a> {
+    fn push(&mut self, b: Binding<'a>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.spill.push(b),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Binding<'a>> {
+        self.inline
+            .get(..self.len)
+            .unwrap_or_default()
+            .iter()
+            .chain(&self.spill)
     }
 }
 
@@ -201,12 +232,9 @@ enum Against<'p> {
     Json(&'p Value),
 }
 
-fn compare<'a, I>(test: &CaptureTest, bindings: impl Fn() -> I, p: &Principal) -> Option<Failure>
-where
-    I: Iterator<Item = Binding<'a>>,
-{
+fn compare(test: &CaptureTest, bindings: &Bindings<'_>, p: &Principal) -> Option<Failure> {
     let name = &*test.capture;
-    let values = || bindings().filter(|b| b.name == name);
+    let values = || bindings.iter().filter(|b| b.name == name);
     let Some(first) = values().next().map(|b| b.value) else {
         return unevaluable(format!("capture `{name}` is not bound by this request"));
     };
@@ -245,11 +273,11 @@ where
         }
     };
     let holds = values().all(|b| match (test.test, &against) {
-        (Test::Equals, Against::Str(s)) => same(&b, s),
-        (Test::Equals, Against::Json(Value::String(s))) => same(&b, s),
-        (Test::Contains, Against::Json(Value::Array(items))) => items
-            .iter()
-            .any(|i| i.as_str().is_some_and(|s| same(&b, s))),
+        (Test::Equals, Against::Str(s)) => same(b, s),
+        (Test::Equals, Against::Json(Value::String(s))) => same(b, s),
+        (Test::Contains, Against::Json(Value::Array(items))) => {
+            items.iter().any(|i| i.as_str().is_some_and(|s| same(b, s)))
+        }
         _ => false,
     });
     if holds {
