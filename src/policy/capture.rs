@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::compile::CompiledRule;
 use super::document::{ClaimCondition, PathCase, PathProfile, Require, Rule};
 use super::eval::Failure;
-use super::pattern;
+use super::pattern::{self, Segment};
 use super::{PolicyError, clip};
 use crate::oidc::Principal;
 
@@ -160,19 +160,8 @@ pub(crate) fn check(
     let mut bindings = Bindings::default();
     if let Some(paths) = &rule.paths {
         for (segments, names) in paths.iter().zip(&rule.path_captures) {
-            if names.is_empty() || !pattern::pattern_matches(segments, body) {
-                continue;
-            }
-            // `names` are in segment order: one pass over the path.
-            let mut parts = body.split('/').enumerate();
-            for (name, index) in names {
-                if let Some((_, value)) = parts.find(|(i, _)| i == index) {
-                    bindings.push(Binding {
-                        name,
-                        value,
-                        fold: fold_path,
-                    });
-                }
+            if !names.is_empty() {
+                bind_path(segments, names, body, fold_path, &mut bindings);
             }
         }
     }
@@ -194,6 +183,44 @@ pub(crate) fn check(
     }
 }
 
+/// Matches `body` against one path pattern and, when it matches, binds the
+/// pattern's captures (in segment order), in one pass over the path.
+fn bind_path<'a>(
+    segments: &[Segment],
+    names: &'a [(Box<str>, usize)],
+    body: &'a str,
+    fold: bool,
+    bindings: &mut Bindings<'a>,
+) {
+    let mark = bindings.len();
+    let mut parts = body.split('/');
+    let mut names = names.iter().peekable();
+    for (index, want) in segments.iter().enumerate() {
+        let part = parts.next();
+        let ok = match (want, part) {
+            (Segment::Rest, _) => {
+                return;
+            }
+            (_, None) => false,
+            (Segment::One, Some(seg)) => !seg.is_empty(),
+            (Segment::Literal(lit), Some(seg)) => **lit == *seg,
+        };
+        if !ok {
+            bindings.truncate(mark);
+            return;
+        }
+        if let (Some((name, at)), Some(value)) = (names.peek(), part)
+            && *at == index
+        {
+            bindings.push(Binding { name, value, fold });
+            names.next();
+        }
+    }
+    if parts.next().is_some() {
+        bindings.truncate(mark);
+    }
+}
+
 /// The captures of one request: the first few inline, the rest spilled.
 #[derive(Default)]
 struct Bindings<'a> {
@@ -210,6 +237,19 @@ impl<'a> Bindings<'a> {
                 self.len += 1;
             }
             None => self.spill.push(b),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len + self.spill.len()
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len <= self.len {
+            self.spill.clear();
+            self.len = len;
+        } else {
+            self.spill.truncate(len - self.len);
         }
     }
 

@@ -333,29 +333,6 @@ pub(crate) fn pattern_captures(pattern: &str) -> Vec<(Box<str>, usize)> {
         .collect()
 }
 
-/// Whether a compiled path pattern matches the segments of a normalised
-/// path body, as the trie does.
-pub(crate) fn pattern_matches(pattern: &[Segment], body: &str) -> bool {
-    let mut segments = body.split('/');
-    for want in pattern {
-        match (want, segments.next()) {
-            (Segment::Rest, _) => return true,
-            (_, None) => return false,
-            (Segment::One, Some(seg)) => {
-                if seg.is_empty() {
-                    return false;
-                }
-            }
-            (Segment::Literal(lit), Some(seg)) => {
-                if **lit != *seg {
-                    return false;
-                }
-            }
-        }
-    }
-    segments.next().is_none()
-}
-
 /// A compiled host pattern, lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HostPattern {
