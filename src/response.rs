@@ -66,7 +66,7 @@ use crate::cors::PreflightRefusal;
 use crate::extract::ExtractError;
 use crate::jwt::JwtError;
 use crate::oidc::Principal;
-use crate::policy::{Decision, Failure, Reason};
+use crate::policy::{Decision, Failure, Reason, RequestProblem};
 
 /// The realm used until [`Rejection::with_realm`] sets another. RFC 6750 §3
 /// requires at least one auth-param after `Bearer`, and a request without a
@@ -100,6 +100,13 @@ pub enum RejectionKind {
     /// A rate limit of the route refused the request: 429 without a
     /// challenge, with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
     TooManyRequests,
+    /// The allowing rule's `request` conditions refused the request's
+    /// headers or its undeclared body length: 400 without a challenge.
+    NonCompliantRequest,
+    /// The declared body is larger than the allowing rule admits: 413.
+    PayloadTooLarge,
+    /// The body's media type is not one the allowing rule admits: 415.
+    UnsupportedMediaType,
 }
 
 impl RejectionKind {
@@ -111,15 +118,22 @@ impl RejectionKind {
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::NonCompliantRequest => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
     /// The RFC 6750 §3.1 error code, if any.
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::Forbidden | Self::Unavailable | Self::TooManyRequests => {
-                None
-            }
+            Self::MissingToken
+            | Self::Forbidden
+            | Self::Unavailable
+            | Self::TooManyRequests
+            | Self::NonCompliantRequest
+            | Self::PayloadTooLarge
+            | Self::UnsupportedMediaType => None,
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
@@ -418,7 +432,12 @@ impl Rejection {
     pub fn challenge(&self) -> Option<String> {
         if matches!(
             self.kind,
-            RejectionKind::Forbidden | RejectionKind::Unavailable | RejectionKind::TooManyRequests
+            RejectionKind::Forbidden
+                | RejectionKind::Unavailable
+                | RejectionKind::TooManyRequests
+                | RejectionKind::NonCompliantRequest
+                | RejectionKind::PayloadTooLarge
+                | RejectionKind::UnsupportedMediaType
         ) {
             return None;
         }
@@ -604,7 +623,9 @@ impl Rejection {
             .reasons
             .iter()
             .map(|r| serde_json::to_string(r).unwrap_or_default());
-        let rejection = if principal.is_none()
+        let rejection = if let Some(problem) = decision.request_problem() {
+            Self::non_compliant(problem)
+        } else if principal.is_none()
             && (decision.authentication_required()
                 || decision.rule_id.is_none() && !refused(decision))
         {
@@ -637,6 +658,29 @@ impl Rejection {
     }
 }
 
+impl Rejection {
+    /// The allowing rule's `request` conditions refused the request: 400,
+    /// 413 or 415 ([`RequestProblem::status`]), no challenge. What was
+    /// wrong goes to the audit record (`reason`).
+    pub fn non_compliant(problem: &RequestProblem) -> Self {
+        let (kind, description) = match problem.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                RejectionKind::PayloadTooLarge,
+                "the request body is larger than this resource accepts",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                RejectionKind::UnsupportedMediaType,
+                "the request body's media type is not accepted here",
+            ),
+            _ => (
+                RejectionKind::NonCompliantRequest,
+                "the request does not have the form this resource requires",
+            ),
+        };
+        Self::new(kind, description).with_reason(problem.to_string())
+    }
+}
+
 /// Whether the request itself was refused before matching (bad path).
 fn refused(decision: &Decision) -> bool {
     decision
@@ -656,6 +700,7 @@ fn lacks_privilege(decision: &Decision) -> bool {
                     | Failure::MissingRoles { .. }
                     | Failure::MissingScopes { .. }
                     | Failure::ClaimMismatch { .. }
+                    | Failure::CaptureMismatch { .. }
             )
         }),
         _ => false,

@@ -126,7 +126,12 @@ impl Counters {
     pub(crate) fn denied(&self, rejection: &Rejection) {
         bump(match rejection.kind() {
             RejectionKind::MissingToken => &self.denied_missing_token,
-            RejectionKind::InvalidRequest => &self.denied_invalid_request,
+            // A request refused for its shape (400/413/415) is a malformed
+            // request too.
+            RejectionKind::InvalidRequest
+            | RejectionKind::NonCompliantRequest
+            | RejectionKind::PayloadTooLarge
+            | RejectionKind::UnsupportedMediaType => &self.denied_invalid_request,
             RejectionKind::InvalidToken => &self.denied_invalid_token,
             RejectionKind::InsufficientScope | RejectionKind::Forbidden => &self.denied_forbidden,
             RejectionKind::Unavailable => &self.denied_unavailable,
@@ -220,7 +225,10 @@ impl Counters {
 pub(crate) fn reason_class(rejection: &Rejection) -> &'static str {
     match rejection.kind() {
         RejectionKind::MissingToken => "missing_token",
-        RejectionKind::InvalidRequest => "invalid_request",
+        RejectionKind::InvalidRequest
+        | RejectionKind::NonCompliantRequest
+        | RejectionKind::PayloadTooLarge
+        | RejectionKind::UnsupportedMediaType => "invalid_request",
         RejectionKind::InvalidToken => "invalid_token",
         RejectionKind::InsufficientScope | RejectionKind::Forbidden => "forbidden",
         RejectionKind::Unavailable => "unavailable",

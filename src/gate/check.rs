@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::cache::Key;
 use super::limits::Staged;
+use super::reload::Authz;
 use super::{Gate, Issuer, Outcome};
 use crate::extract;
 use crate::jwk::{FetchKind, FetchPlan, KeyLookup, KeySet};
@@ -62,6 +63,10 @@ impl Gate {
     /// carry the route's CORS headers (`Vary: Origin`, and
     /// `Access-Control-Allow-Origin` for an allowed origin); for an allowed
     /// request, add [`Gate::cors_headers`] to the upstream's response.
+    ///
+    /// The policy and role mappings are read once, at the start: a check
+    /// finishes on them even when [`Gate::replace_policy`] swaps them
+    /// meanwhile.
     pub fn check(&self, parts: &Parts, facts: &RequestFacts<'_>, now: OffsetDateTime) -> Outcome {
         match self.check_inner(parts, facts, now, false) {
             Staged::Done(outcome) => outcome,
@@ -78,13 +83,14 @@ impl Gate {
         now: OffsetDateTime,
         defer: bool,
     ) -> Staged {
-        if let Some(outcome) = self.check_preflight(parts, facts) {
+        let authz = self.authz.load();
+        if let Some(outcome) = self.check_preflight(parts, facts, &authz.policy) {
             return Staged::Done(outcome);
         }
-        match self.check_request(parts, facts, now, defer) {
-            Staged::Done(Outcome::Deny(rejection)) => {
-                Staged::Done(Outcome::Deny(self.cors_rejection(rejection, parts, facts)))
-            }
+        match self.check_request(parts, facts, now, defer, &authz) {
+            Staged::Done(Outcome::Deny(rejection)) => Staged::Done(Outcome::Deny(
+                self.cors_rejection(rejection, parts, facts, &authz.policy),
+            )),
             staged => staged,
         }
     }
@@ -95,6 +101,7 @@ impl Gate {
         facts: &RequestFacts<'_>,
         now: OffsetDateTime,
         defer: bool,
+        authz: &Arc<Authz>,
     ) -> Staged {
         // A `max_token_size` raised above the extraction default (Entra
         // tokens with many groups) is honoured; a lowered one is left to the
@@ -108,20 +115,20 @@ impl Gate {
         };
         let principal = match token {
             None => None,
-            Some(token) => match self.authenticate(token.as_str(), now) {
+            Some(token) => match self.authenticate(token.as_str(), now, authz) {
                 Authn::Principal(p) => Some(p),
                 Authn::Fetch(plan) => return Staged::Done(Outcome::FetchKeys(plan)),
                 Authn::Reject(r) => return Staged::Done(Outcome::Deny(self.realm(r))),
             },
         };
-        self.authorize(facts, principal, now, defer)
+        self.authorize(facts, principal, now, defer, authz)
     }
 
     pub(super) fn realm(&self, rejection: Rejection) -> Rejection {
         rejection.with_realm(self.realm.as_str())
     }
 
-    fn authenticate(&self, bytes: &str, now: OffsetDateTime) -> Authn {
+    fn authenticate(&self, bytes: &str, now: OffsetDateTime, authz: &Authz) -> Authn {
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
         let token = match Unverified::parse(bytes, self.max_token_size) {
@@ -145,6 +152,8 @@ impl Gate {
             Err(KeyStep::Stop(authn)) => return *authn,
             Err(KeyStep::Invalid(e)) => return self.invalid(issuer, &e),
         };
+        // A principal cached under other role mappers is not served.
+        let version = authz.cache_version(version);
         // Everything above ran as without the cache (so a key set that
         // must be fetched or is gone answers the same); the cache stands in
         // for the verification only (see `gate::cache`).
@@ -171,7 +180,10 @@ impl Gate {
             }
             Err(e) => return self.invalid(issuer, &e),
         };
-        let mut principal = issuer.config.roles.map_owned(raw);
+        let mut principal = match authz.roles.get(issuer.index) {
+            Some(mapper) => mapper.map_owned(raw),
+            None => issuer.config.roles.map_owned(raw),
+        };
         if principal.issuer.is_none() {
             principal.issuer = Some(issuer.config.issuer.clone());
         }
@@ -256,13 +268,16 @@ impl Gate {
         principal: Option<Box<Principal>>,
         now: OffsetDateTime,
         defer: bool,
+        authz: &Arc<Authz>,
     ) -> Staged {
-        let mut decision = self.policy.evaluate(facts, principal.as_deref());
+        let policy = &authz.policy;
+        let mut decision = policy.evaluate(facts, principal.as_deref());
         if decision.is_allowed() {
             if defer {
-                return self.stage_limits(principal, decision, facts);
+                return self.stage_limits(principal, decision, facts, authz);
             }
-            if let Err(rejection) = self.rate_limit(&mut decision, facts, principal.as_deref(), now)
+            if let Err(rejection) =
+                self.rate_limit(policy, &mut decision, facts, principal.as_deref(), now)
             {
                 return Staged::Done(Outcome::Deny(*rejection));
             }
@@ -283,6 +298,7 @@ impl Gate {
     /// check (limits before it have counted the request): 429 naming it.
     fn rate_limit(
         &self,
+        policy: &crate::policy::CompiledPolicy,
         decision: &mut crate::policy::Decision,
         facts: &RequestFacts<'_>,
         principal: Option<&Principal>,
@@ -291,7 +307,7 @@ impl Gate {
         let (Some(store), Some(rule)) = (&self.limit_store, decision.rule_id.as_deref()) else {
             return Ok(());
         };
-        let limits = self.policy.limits(rule);
+        let limits = policy.limits(rule);
         if limits.is_empty() {
             return Ok(());
         }

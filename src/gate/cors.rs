@@ -8,7 +8,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use super::{Gate, Outcome};
 use crate::cors::{self, PreflightRefusal};
-use crate::policy::RequestFacts;
+use crate::policy::{CompiledPolicy, RequestFacts};
 use crate::response::Rejection;
 
 impl Gate {
@@ -19,8 +19,9 @@ impl Gate {
         &self,
         parts: &Parts,
         facts: &RequestFacts<'_>,
+        policy: &CompiledPolicy,
     ) -> Option<Outcome> {
-        if !self.policy.has_cors() || !cors::is_preflight(&parts.method, &parts.headers) {
+        if !policy.has_cors() || !cors::is_preflight(&parts.method, &parts.headers) {
             return None;
         }
         let refuse = |refusal: PreflightRefusal| {
@@ -38,7 +39,7 @@ impl Gate {
                 method: "malformed or repeated access-control-request-method".to_owned(),
             });
         };
-        let Some(settings) = self.policy.cors_for(&facts.with_method(&method)) else {
+        let Some(settings) = policy.cors_for(&facts.with_method(&method)) else {
             return refuse(PreflightRefusal::NotCorsRoute);
         };
         match settings.preflight(&parts.headers) {
@@ -63,7 +64,7 @@ impl Gate {
     /// `Access-Control-*` the upstream set). The gate's own rejections
     /// already carry these headers.
     pub fn cors_headers(&self, parts: &Parts, facts: &RequestFacts<'_>) -> HeaderMap {
-        self.policy
+        self.policy()
             .cors_for(facts)
             .map(|settings| settings.response_headers(&parts.headers))
             .unwrap_or_default()
@@ -76,12 +77,13 @@ impl Gate {
         rejection: Rejection,
         parts: &Parts,
         facts: &RequestFacts<'_>,
+        policy: &CompiledPolicy,
     ) -> Rejection {
         // A refused preflight must carry no CORS headers.
-        if cors::is_preflight(&parts.method, &parts.headers) && self.policy.has_cors() {
+        if cors::is_preflight(&parts.method, &parts.headers) && policy.has_cors() {
             return rejection;
         }
-        match self.policy.cors_for(facts) {
+        match policy.cors_for(facts) {
             Some(settings) => rejection.with_cors(settings.response_headers(&parts.headers)),
             None => rejection,
         }

@@ -53,7 +53,10 @@
 use http::request::Parts;
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
 use super::check::{limit_unavailable, limited};
+use super::reload::Authz;
 use super::{Gate, Outcome};
 use crate::limit::{Decision, LimitCall, LimitError, LimitReport};
 use crate::oidc::Principal;
@@ -82,6 +85,9 @@ pub struct PendingLimits {
     principal: Option<Box<Principal>>,
     decision: policy::Decision,
     calls: Vec<LimitCall>,
+    /// The policy and role mappings the check started with: the request
+    /// finishes on them even if a reload swaps them meanwhile.
+    authz: Arc<Authz>,
 }
 
 impl PendingLimits {
@@ -139,6 +145,7 @@ impl Gate {
             principal,
             mut decision,
             calls,
+            authz,
         } = pending;
         let rule = decision.rule_id.clone().unwrap_or_default();
         let mut answers = answers.into_iter();
@@ -169,7 +176,7 @@ impl Gate {
                 }
                 Err(e) => limit_unavailable(call.id(), &e, &rule),
             };
-            return Outcome::Deny(self.cors_rejection(failure, parts, facts));
+            return Outcome::Deny(self.cors_rejection(failure, parts, facts, &authz.policy));
         }
         decision.rate_limits = reports;
         Outcome::Allow {
@@ -185,9 +192,10 @@ impl Gate {
         principal: Option<Box<Principal>>,
         decision: policy::Decision,
         facts: &RequestFacts<'_>,
+        authz: &Arc<Authz>,
     ) -> Staged {
         let limits = match decision.rule_id.as_deref() {
-            Some(rule) => self.policy.limits(rule),
+            Some(rule) => authz.policy.limits(rule),
             None => &[],
         };
         if limits.is_empty() {
@@ -208,6 +216,7 @@ impl Gate {
             principal,
             decision,
             calls,
+            authz: Arc::clone(authz),
         })
     }
 

@@ -86,6 +86,7 @@ mod config;
 mod cors;
 mod error;
 mod limits;
+mod reload;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -105,7 +106,7 @@ use crate::jwk::{IssuerKeys, IssuerKeysConfig};
 use crate::jwt::Validator;
 use crate::limit::{LimitStore, MemoryStore};
 use crate::oidc::Principal;
-use crate::policy::{CompiledPolicy, Decision, Policy};
+use crate::policy::{Decision, Policy};
 use crate::response::Rejection;
 
 /// The placeholder in an issuer that stands for the token's tenant (Entra ID
@@ -203,7 +204,8 @@ pub struct Gate {
     issuers: Vec<Issuer>,
     sources: Vec<TokenSource>,
     realm: String,
-    policy: CompiledPolicy,
+    /// The policy and role mappers, swapped whole by a reload.
+    authz: reload::AuthzCell,
     max_token_size: usize,
     token_cache: Option<TokenCache>,
     /// Present when the policy declares rate limits.
@@ -307,16 +309,17 @@ impl Gate {
                 config: ic,
             });
         }
+        // Always present: a reloaded policy may bring limits.
         let limit_store = match config.limit_store {
-            _ if !policy.has_limits() => None,
             Some(store) => Some(store),
             None => Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>),
         };
+        let roles = issuers.iter().map(|i| i.config.roles.clone()).collect();
         Ok(Self {
             issuers,
             sources: config.sources,
             realm: config.realm,
-            policy,
+            authz: reload::AuthzCell::new(policy, roles),
             max_token_size,
             token_cache: config.token_cache.as_ref().map(TokenCache::new),
             limit_store,

@@ -548,9 +548,9 @@ struct Wire<'a> {
     v: u8,
     key: std::borrow::Cow<'a, str>,
     token: std::borrow::Cow<'a, str>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "time::serde::timestamp")]
     obtained_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "time::serde::timestamp")]
     expires_at: OffsetDateTime,
     scope: Option<std::borrow::Cow<'a, str>>,
 }

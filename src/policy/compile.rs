@@ -80,6 +80,13 @@ pub(crate) struct CompiledRule {
     pub(crate) headers: Vec<CompiledHeader>,
     /// The rule's CORS settings, shared with every rule naming them.
     pub(crate) cors: Option<Arc<Cors>>,
+    /// Each path pattern's `{name}` captures (parallel to `paths`); empty
+    /// unless the rule compares captures.
+    pub(crate) path_captures: Vec<Vec<(Box<str>, usize)>>,
+    /// Comparisons of captures with the principal.
+    pub(crate) captures: Vec<super::capture::CaptureTest>,
+    /// What an allowed request must look like.
+    pub(crate) shape: Option<super::shape::CompiledShape>,
 }
 
 impl CompiledRule {
@@ -90,6 +97,7 @@ impl CompiledRule {
             && self.client_ip.is_none()
             && self.country.is_none()
             && self.headers.is_empty()
+            && self.captures.is_empty()
     }
 }
 
@@ -211,7 +219,11 @@ impl Policy {
     /// [`PolicyError::InvalidValue`] for a bad path pattern, method, host,
     /// CIDR, country, JSON Pointer or header name;
     /// [`PolicyError::InvalidRule`] for an empty or over-long list, or
-    /// `anonymous` combined with principal conditions.
+    /// `anonymous` combined with principal conditions; `InvalidValue` with
+    /// field `capture` for a compared capture that some path or host
+    /// pattern of the rule does not bind; [`PolicyError::TestFailed`] when
+    /// one of the document's embedded `tests` does not get the decision it
+    /// expects ([`PolicyError::InvalidTest`] when one is malformed).
     pub fn compile_with(&self, config: &PolicyConfig) -> Result<CompiledPolicy, PolicyError> {
         if self.rules.len() > config.max_rules {
             return Err(PolicyError::TooManyRules {
@@ -265,7 +277,7 @@ impl Policy {
         let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
         let cors_rules = rules.iter().any(|r| r.cors.is_some());
         let limits = super::limits::LimitTable::compile(&self.rules, config)?;
-        Ok(CompiledPolicy {
+        let compiled = CompiledPolicy {
             rules,
             trie,
             config: config.clone(),
@@ -274,7 +286,9 @@ impl Policy {
             cors_rules,
             warnings,
             limits,
-        })
+        };
+        super::selftest::check(self, &compiled)?;
+        Ok(compiled)
     }
 }
 
@@ -382,6 +396,18 @@ fn compile_rule(
         .transpose()?;
     let mut compiled = compile_require(rule, &rule.require, config, methods, hosts, paths)?;
     compiled.allow_encoded_slash = route.allow_encoded_slash;
+    let mut captures: Vec<_> = super::capture::subject_capture(&rule.require)
+        .into_iter()
+        .collect();
+    captures.extend(
+        rule.require
+            .claims
+            .iter()
+            .flatten()
+            .filter_map(super::capture::claim_capture),
+    );
+    super::capture::bind(rule, &mut compiled, captures)?;
+    compiled.shape = super::shape::compile(rule, config)?;
     Ok(compiled)
 }
 
@@ -403,25 +429,34 @@ fn compile_require(
     let claims = list(rule, "claims", require.claims.as_ref(), config)?
         .unwrap_or_default()
         .iter()
-        .map(|c| {
-            pattern::validate_pointer(&c.pointer)
-                .map_err(|e| invalid(rule, "claim pointer", &c.pointer, e))?;
-            let test = match (&c.equals, &c.contains) {
-                (Some(v), None) => ClaimTest::Equals(v.clone()),
-                (None, Some(v)) => ClaimTest::Contains(v.clone()),
+        .filter_map(|c| {
+            if let Err(e) = pattern::validate_pointer(&c.pointer) {
+                return Some(Err(invalid(rule, "claim pointer", &c.pointer, e)));
+            }
+            let test = match (
+                &c.equals,
+                &c.contains,
+                &c.equals_capture,
+                &c.contains_capture,
+            ) {
+                (Some(v), None, None, None) => ClaimTest::Equals(v.clone()),
+                (None, Some(v), None, None) => ClaimTest::Contains(v.clone()),
+                // Capture comparisons are compiled apart (`capture::bind`).
+                (None, None, Some(_), None) | (None, None, None, Some(_)) => return None,
                 _ => {
-                    return Err(invalid(
+                    return Some(Err(invalid(
                         rule,
                         "claim condition",
                         &c.pointer,
-                        "give exactly one of `equals` and `contains`".to_owned(),
-                    ));
+                        "give exactly one of `equals`, `contains`, `equals_capture` and `contains_capture`"
+                            .to_owned(),
+                    )));
                 }
             };
-            Ok(CompiledClaim {
+            Some(Ok(CompiledClaim {
                 pointer: c.pointer.clone(),
                 test,
-            })
+            }))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let client_ip = list(rule, "client_ip", require.client_ip.as_ref(), config)?
@@ -451,12 +486,15 @@ fn compile_require(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let principal_conditions =
-        any_roles.is_some() || all_roles.is_some() || scopes.is_some() || !claims.is_empty();
+    let principal_conditions = any_roles.is_some()
+        || all_roles.is_some()
+        || scopes.is_some()
+        || require.claims.is_some()
+        || require.subject_equals_capture.is_some();
     if require.anonymous && (require.authenticated || principal_conditions) {
         return Err(PolicyError::InvalidRule {
             rule: rule.id.clone(),
-            reason: "`anonymous` cannot be combined with `authenticated`, roles, scopes or claims"
+            reason: "`anonymous` cannot be combined with `authenticated`, roles, scopes, claims or captures"
                 .to_owned(),
         });
     }
@@ -480,6 +518,9 @@ fn compile_require(
         country,
         headers,
         cors: None,
+        path_captures: Vec::new(),
+        captures: Vec::new(),
+        shape: None,
     })
 }
 

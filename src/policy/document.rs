@@ -28,6 +28,11 @@ pub struct Policy {
     /// preflights specially and adds no CORS headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cors: BTreeMap<String, CorsSettings>,
+    /// Sample requests with the decision the policy must give them
+    /// (`tests` in the document), run by [`Policy::compile`]: a policy
+    /// whose own tests fail does not compile. See [`PolicyTest`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<PolicyTest>,
 }
 
 /// How the origin behind the policy reads paths, so that every spelling
@@ -143,6 +148,119 @@ pub struct Rule {
     /// only); see [`LimitSpec`](super::LimitSpec).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<super::LimitSpec>,
+    /// What a request this rule allows must look like (`request` in the
+    /// document): required headers, content types, a body size limit. A
+    /// request the rule allows but that fails them is refused with 400,
+    /// 413 or 415 (allow rules only). Omitted: nothing checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestShape>,
+}
+
+/// The shape a request must have once its rule allows it, so the edge
+/// refuses non-compliant requests before the origin sees them. Every list
+/// present must hold.
+///
+/// ```json
+/// "request": { "headers": [ { "name": "x-request-id", "pattern": "req-*" } ],
+///              "content_types": ["application/json"],
+///              "max_body_bytes": 65536 }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RequestShape {
+    /// Headers that must be present once, each with a value matching its
+    /// pattern. Missing, repeated or not matching: 400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<ShapeHeader>>,
+    /// Media types (`type/subtype`, or `type/*`) a request with a body may
+    /// declare in `Content-Type`; parameters (`; charset=utf-8`) are
+    /// ignored, case is not significant. A body with another or no
+    /// `Content-Type`: 415. Requests without a body are not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_types: Option<Vec<String>>,
+    /// The largest body a request may declare in `Content-Length`, in
+    /// bytes. Larger: 413. A body whose length is not declared
+    /// (`Transfer-Encoding` without `Content-Length`) or declared
+    /// ambiguously: 400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
+}
+
+/// A header a [`RequestShape`] requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ShapeHeader {
+    /// Header name, case-insensitive.
+    pub name: String,
+    /// The value's pattern: `*` stands for any run of characters, every
+    /// other character is itself (`Bearer *`, `v1.*`). Omitted: any value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+/// One embedded test of a policy: a sample request, who makes it, and the
+/// decision expected. [`Policy::compile`] runs every test and refuses the
+/// policy when one fails ([`PolicyError::TestFailed`]).
+///
+/// ```json
+/// "tests": [
+///   { "name": "tenant reads its orders", "request": "GET /tenants/t1/orders",
+///     "principal": { "subject": "alice", "claims": { "tid": "t1" } },
+///     "expect": "allow", "rule": "tenant-orders" },
+///   { "name": "anonymous is refused", "request": "GET /tenants/t1/orders",
+///     "expect": "deny" }
+/// ]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PolicyTest {
+    /// Named in the error when the test fails.
+    pub name: String,
+    /// `METHOD /path?query` (the query is ignored).
+    pub request: String,
+    /// The request's host. Omitted: none (host rules are unevaluable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Request headers, name to value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The client IP. Omitted: unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<std::net::IpAddr>,
+    /// The country (ISO 3166-1 alpha-2). Omitted: unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Who makes the request. Omitted: nobody (no token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<TestPrincipal>,
+    /// The effect expected.
+    pub expect: Effect,
+    /// The rule expected to decide. Omitted: not checked. For a default
+    /// deny, no rule decides: leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// The principal of a [`PolicyTest`], as a role mapper would have made it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TestPrincipal {
+    /// The subject. Omitted: the claims' `sub`, if a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Roles held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// OAuth scopes held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The token's claims.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, Value>,
 }
 
 /// The routes a rule covers. Each list is an alternative (any entry
@@ -211,15 +329,22 @@ pub struct Require {
     /// Conditions on request headers; all must hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<Vec<HeaderCondition>>,
+    /// The principal's subject equals the value of this capture (a
+    /// `{name}` of the rule's path or host patterns), e.g. `"id"` for
+    /// `/users/{id}/profile`. See the module docs on captures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_equals_capture: Option<String>,
 }
 
-/// A condition on one claim, found by RFC 6901 JSON Pointer. Exactly one of
-/// `equals` and `contains` must be given.
+/// A condition on one claim, found by RFC 6901 JSON Pointer (`pointer`, or
+/// `claim` in the document). Exactly one of `equals`, `contains`,
+/// `equals_capture` and `contains_capture` must be given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ClaimCondition {
     /// JSON Pointer into the claims, e.g. `/tenant/id` or `/groups`.
+    #[serde(alias = "claim")]
     pub pointer: String,
     /// The claim equals this JSON value (JSON equality: `1` is not `"1"`).
     #[serde(
@@ -235,6 +360,15 @@ pub struct ClaimCondition {
         skip_serializing_if = "Option::is_none"
     )]
     pub contains: Option<Value>,
+    /// The claim is a string equal to the value of this capture (a `{name}`
+    /// of the rule's path or host patterns): `{"claim": "/tid",
+    /// "equals_capture": "tenant"}` for `/tenants/{tenant}/**`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals_capture: Option<String>,
+    /// The claim is an array holding a string equal to the value of this
+    /// capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains_capture: Option<String>,
 }
 
 /// A condition on a request header: present, or (with `equals`) present once

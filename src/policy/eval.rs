@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::compile::{ClaimTest, CompiledPolicy, CompiledRule};
 use super::document::Effect;
 use super::pattern::{self, PathOptions};
+use super::shape::RequestProblem;
 use crate::cors::Cors;
 use crate::oidc::Principal;
 
@@ -185,6 +186,14 @@ pub enum Reason {
     /// More rules matched than `PolicyConfig::max_reasons`; the rest are not
     /// listed.
     Truncated,
+    /// The deciding allow rule's `request` conditions refused the request
+    /// (400, 413 or 415; see [`RequestProblem::status`]).
+    NonCompliantRequest {
+        /// The rule.
+        rule_id: String,
+        /// What is wrong with the request.
+        problem: RequestProblem,
+    },
 }
 
 /// A requirement of a rule that did not hold.
@@ -216,6 +225,16 @@ pub enum Failure {
     ClaimMismatch {
         /// The JSON Pointer.
         pointer: String,
+    },
+    /// A capture comparison failed: the subject or claim is not the
+    /// capture's value.
+    CaptureMismatch {
+        /// The capture's name.
+        capture: String,
+        /// Its value in the request (clipped).
+        value: String,
+        /// What it was compared with: `subject` or a claim's JSON Pointer.
+        with: String,
     },
     /// The client IP is in none of the rule's CIDR blocks.
     ClientIpNotAllowed {
@@ -292,6 +311,16 @@ impl Decision {
                 matches!(r, Reason::RequirementsNotMet { effect: Effect::Allow, failures, .. }
                     if matches!(failures.as_slice(), [Failure::AuthenticationRequired]))
             })
+    }
+
+    /// When the deciding allow rule refused the request for its shape
+    /// (`request` conditions), what was wrong: the gate answers
+    /// [`RequestProblem::status`] (400, 413 or 415).
+    pub fn request_problem(&self) -> Option<&RequestProblem> {
+        self.reasons.iter().find_map(|r| match r {
+            Reason::NonCompliantRequest { problem, .. } => Some(problem),
+            _ => None,
+        })
     }
 
     /// For a default deny, the scopes of the first allow rule that failed for
@@ -436,11 +465,32 @@ impl CompiledPolicy {
                 }
             }
             check_conditions(rule, facts, principal, &mut failures);
+            if !rule.captures.is_empty()
+                && let Some(p) = principal
+            {
+                let valid_host = host.flatten();
+                super::capture::check(
+                    rule,
+                    pattern::path_body(&path),
+                    valid_host,
+                    &self.profile,
+                    p,
+                    &mut failures,
+                );
+            }
             if failures.is_empty() {
                 let mut d = Decision::new(rule.effect, Some(rule.id.clone()), principal);
                 if rule.effect == Effect::Deny {
                     d.reasons.push(Reason::DeniedByRule {
                         rule_id: rule.id.clone(),
+                    });
+                } else if let Some(problem) =
+                    rule.shape.as_ref().and_then(|s| s.check(facts.headers))
+                {
+                    d.effect = Effect::Deny;
+                    d.reasons.push(Reason::NonCompliantRequest {
+                        rule_id: rule.id.clone(),
+                        problem,
                     });
                 }
                 return d;

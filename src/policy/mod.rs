@@ -175,6 +175,126 @@
 //! limits before it have counted the request). Limits on `deny` rules are
 //! a compile error. See `examples/policies/rate-limits.json`.
 //!
+//! # Captures bound to the principal
+//!
+//! A rule's `{name}` path captures, and a host capture written as a whole
+//! leading label (`{tenant}.api.example.com`, one label, compared
+//! case-insensitively), can be compared with the principal in `require`:
+//!
+//! - `{"claim": "/tid", "equals_capture": "tenant"}`: the claim (a JSON
+//!   Pointer; `pointer` works too) is a string equal to the capture;
+//! - `{"claim": "/projects", "contains_capture": "p"}`: the claim is an
+//!   array holding a string equal to it;
+//! - `"subject_equals_capture": "id"`: the principal's subject equals it.
+//!
+//! Every capture a rule compares must be bound by each of its path
+//! patterns, or by each of its host patterns (a compile error otherwise).
+//! A capture bound twice (a host and a path capture of the same name, or
+//! two patterns that both match) must equal the claim in every binding.
+//!
+//! Captures are compared as normalised paths read them: percent-encoded
+//! unreserved characters decoded (`%74%31` is `t1`), case folded under a
+//! case-insensitive [`PathProfile`]. A capture that still holds anything
+//! but RFC 3986 unreserved characters (letters, digits, `-`, `.`, `_`,
+//! `~`), such as an encoded separator (`t1%2Fx`), a reserved character
+//! (`%3A`) or non-ASCII (`m%C3%BCller`), **never matches**: the policy and
+//! the origin could decode it differently. Such a capture, a missing claim
+//! or a principal without a subject makes the comparison **unevaluable**:
+//! an `allow` rule does not apply, a `deny` rule does
+//! ([`Failure::Unevaluable`]). A claim of another type (a number, an array
+//! for `equals_capture`) is a plain mismatch. A failed comparison is
+//! reported as [`Failure::CaptureMismatch`], naming the rule, the capture,
+//! its value and the claim (or `subject`) it was compared with.
+//!
+//! ```
+//! use edge_auth::Principal;
+//! use edge_auth::policy::{Failure, Policy, Reason, RequestFacts};
+//!
+//! let policy = Policy::from_json(r#"{ "rules": [
+//!   { "id": "tenant-orders", "match": { "paths": ["/tenants/{tenant}/orders/**"] },
+//!     "require": { "claims": [ { "claim": "/tid", "equals_capture": "tenant" } ] },
+//!     "effect": "allow" },
+//!   { "id": "own-profile", "match": { "paths": ["/users/{id}/profile"] },
+//!     "require": { "subject_equals_capture": "id" }, "effect": "allow" }
+//! ] }"#)?.compile()?;
+//! let get = http::Method::GET;
+//! let claims = serde_json::json!({ "tid": "t1" });
+//! let alice = Principal::new("alice").with_claims(claims.as_object().cloned().unwrap_or_default());
+//!
+//! let mine = RequestFacts::new(&get, "/tenants/t1/orders/7");
+//! assert!(policy.evaluate(&mine, Some(&alice)).is_allowed());
+//! let theirs = RequestFacts::new(&get, "/tenants/t2/orders/7");
+//! let decision = policy.evaluate(&theirs, Some(&alice));
+//! assert!(matches!(&decision.reasons[0], Reason::RequirementsNotMet { rule_id, failures, .. }
+//!     if rule_id == "tenant-orders"
+//!         && matches!(&failures[0], Failure::CaptureMismatch { capture, .. } if capture == "tenant")));
+//! let profile = RequestFacts::new(&get, "/users/alice/profile");
+//! assert!(policy.evaluate(&profile, Some(&alice)).is_allowed());
+//! # Ok::<(), edge_auth::policy::PolicyError>(())
+//! ```
+//!
+//! # Request shape
+//!
+//! An `allow` rule may say what the requests it allows must look like, so
+//! the edge refuses non-compliant requests before the origin sees them
+//! ([`RequestShape`]):
+//!
+//! ```json
+//! { "id": "orders-write", "match": { "methods": ["POST"], "paths": ["/orders"] },
+//!   "require": { "scopes": ["orders:write"] }, "effect": "allow",
+//!   "request": { "headers": [ { "name": "idempotency-key", "pattern": "*-*" } ],
+//!                "content_types": ["application/json", "text/*"],
+//!                "max_body_bytes": 65536 } }
+//! ```
+//!
+//! When the rule decides and the request fails its shape, the decision is
+//! a deny by that rule with [`Reason::NonCompliantRequest`]
+//! ([`Decision::request_problem`]), and the gate answers 400 (a required
+//! header missing, repeated or not matching its `*` pattern; a body whose
+//! length is undeclared or ambiguous), 413 (a declared `Content-Length`
+//! over `max_body_bytes`) or 415 (a body whose `Content-Type` is not in the
+//! list; parameters ignored, `type/*` allowed). Requests without a body are
+//! not checked against `content_types`. Only the declared length is
+//! checked: the server reading the body enforces it.
+//!
+//! # Embedded tests
+//!
+//! A document may carry `tests` ([`PolicyTest`]): sample requests, the
+//! principal making them and the expected effect (and, optionally, rule).
+//! [`Policy::compile`] runs them all; the first that fails refuses the
+//! policy with [`PolicyError::TestFailed`], naming the test and the
+//! decision it got. [`Policy::run_tests`] reports every outcome. The
+//! `policy` example runs them from the command line and explains any
+//! decision:
+//!
+//! ```text
+//! cargo run --example policy -- test examples/policies/tenants.json
+//! cargo run --example policy -- check examples/policies/tenants.json \
+//!     --request "GET /tenants/t1/orders" --claims claims.json --header "x-request-id: a-1"
+//! ```
+//!
+//! ```json
+//! "tests": [
+//!   { "name": "tenant reads its orders", "request": "GET /tenants/t1/orders",
+//!     "principal": { "subject": "alice", "claims": { "tid": "t1" } },
+//!     "expect": "allow", "rule": "tenant-orders" },
+//!   { "name": "anonymous is refused", "request": "GET /tenants/t1/orders", "expect": "deny" }
+//! ]
+//! ```
+//!
+//! # Reload
+//!
+//! A [`Gate`](crate::gate::Gate) swaps its policy while serving
+//! ([`Gate::replace_policy`](crate::gate::Gate::replace_policy), or
+//! [`replace_authorization`](crate::gate::Gate::replace_authorization) with
+//! the role mappers): a check reads the policy once at its start, so a
+//! request in flight finishes on the policy it started with. Because
+//! compiling runs the embedded tests, a document that fails them never
+//! replaces a working policy. The drivers reload from a file or URL on an
+//! interval (`driver::reload::PolicyReloader`, feature `tokio`) or from
+//! Workers KV (`driver::worker::KvPolicy`), keeping the old policy and
+//! logging why when the new one is refused.
+//!
 //! # Example
 //!
 //! ```
@@ -229,19 +349,25 @@
 //! # Ok::<(), edge_auth::policy::PolicyError>(())
 //! ```
 
+mod capture;
 mod compile;
 mod document;
 mod eval;
 mod limits;
 pub(crate) mod pattern;
 mod profile;
+mod selftest;
+mod shape;
 
 pub use compile::{CompiledPolicy, PolicyWarning};
 pub use document::{
-    ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, Require, Rule,
+    ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, PolicyTest,
+    RequestShape, Require, Rule, ShapeHeader, TestPrincipal,
 };
 pub use eval::{Decision, Failure, Reason, RequestFacts};
 pub use limits::LimitSpec;
+pub use selftest::TestOutcome;
+pub use shape::RequestProblem;
 
 /// Limits and path options for compiling and evaluating a policy. Every
 /// limit bounds work done on input that may be hostile (the document, or the
@@ -361,6 +487,25 @@ pub enum PolicyError {
         /// What is wrong with it.
         #[source]
         source: crate::cors::CorsError,
+    },
+    /// An embedded test of the policy (`tests` in the document) did not get
+    /// the decision it expects: the policy is refused.
+    #[error("policy test `{name}` failed: expected {expected}, got {got}")]
+    TestFailed {
+        /// The test's name.
+        name: String,
+        /// What the test expected: `allow`, or `allow by rule `x``.
+        expected: String,
+        /// The decision it got, with the deciding rule and every reason.
+        got: String,
+    },
+    /// An embedded test cannot be run: its request is malformed.
+    #[error("policy test `{name}` is invalid: {reason}")]
+    InvalidTest {
+        /// The test's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A rule names CORS settings the document's `cors` map does not hold.
     #[error("rule `{rule}`: cors settings `{name}` are not defined in the document's `cors` map")]

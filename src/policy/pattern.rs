@@ -266,17 +266,7 @@ pub(crate) fn parse_path_pattern(
             "*" => Segment::One,
             _ if part.starts_with('{') && part.ends_with('}') && part.len() >= 2 => {
                 let name = part.get(1..part.len() - 1).unwrap_or_default();
-                let mut chars = name.chars();
-                let valid = chars
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !valid {
-                    return Err(format!(
-                        "parameter name `{}` must be [A-Za-z_][A-Za-z0-9_]*",
-                        super::clip(name)
-                    ));
-                }
+                validate_capture_name(name)?;
                 if names.contains(&name) {
                     return Err(format!("parameter `{name}` appears twice"));
                 }
@@ -311,6 +301,38 @@ pub(crate) fn parse_path_pattern(
     Ok(segments)
 }
 
+/// Checks a capture name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub(crate) fn validate_capture_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "parameter name `{}` must be [A-Za-z_][A-Za-z0-9_]*",
+            super::clip(name)
+        ))
+    }
+}
+
+/// The `{name}` captures of a path pattern that compiled, with their
+/// segment index (in the pattern's body, split on `/`).
+pub(crate) fn pattern_captures(pattern: &str) -> Vec<(Box<str>, usize)> {
+    pattern
+        .strip_prefix('/')
+        .unwrap_or(pattern)
+        .split('/')
+        .enumerate()
+        .filter_map(|(i, part)| {
+            let name = part.strip_prefix('{')?.strip_suffix('}')?;
+            Some((Box::from(name), i))
+        })
+        .collect()
+}
+
 /// A compiled host pattern, lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HostPattern {
@@ -318,11 +340,34 @@ pub(crate) enum HostPattern {
     Exact(Box<str>),
     /// Any name ending in this suffix, which starts with `.`.
     Suffix(Box<str>),
+    /// `{name}.suffix`: one label, captured as `name`, then the suffix
+    /// (which starts with `.`).
+    Capture {
+        /// The capture's name.
+        name: Box<str>,
+        /// What follows the captured label, starting with `.`.
+        suffix: Box<str>,
+    },
 }
 
 impl HostPattern {
     pub(crate) fn parse(pattern: &str) -> Result<Self, String> {
         let lower = pattern.to_ascii_lowercase();
+        if let Some(inner) = pattern.strip_prefix('{') {
+            let (name, rest) = inner
+                .split_once("}.")
+                .ok_or("a host capture is a whole leading label (`{tenant}.example.com`)")?;
+            validate_capture_name(name)?;
+            let rest = rest.to_ascii_lowercase();
+            validate_host(&rest)?;
+            if rest.starts_with('[') {
+                return Err("a host capture needs a host name, not an IP literal".to_owned());
+            }
+            return Ok(Self::Capture {
+                name: name.into(),
+                suffix: format!(".{rest}").into(),
+            });
+        }
         if let Some(rest) = lower.strip_prefix("*.") {
             validate_host(rest)?;
             Ok(Self::Suffix(format!(".{rest}").into()))
@@ -346,6 +391,26 @@ impl HostPattern {
                         .get(host.len() - suffix.len()..)
                         .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
             }
+            Self::Capture { .. } => self.capture(host).is_some(),
+        }
+    }
+
+    /// For a `{name}.suffix` pattern matching `host`, the captured label.
+    pub(crate) fn capture<'h>(&self, host: &'h str) -> Option<&'h str> {
+        let Self::Capture { suffix, .. } = self else {
+            return None;
+        };
+        let cut = host.len().checked_sub(suffix.len())?;
+        let (label, tail) = (host.get(..cut)?, host.get(cut..)?);
+        (!label.is_empty() && !label.contains('.') && tail.eq_ignore_ascii_case(suffix))
+            .then_some(label)
+    }
+
+    /// The capture name of a `{name}.suffix` pattern.
+    pub(crate) fn capture_name(&self) -> Option<&str> {
+        match self {
+            Self::Capture { name, .. } => Some(name),
+            _ => None,
         }
     }
 
@@ -353,9 +418,13 @@ impl HostPattern {
     pub(crate) fn covers(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Exact(a), Self::Exact(b)) => a == b,
-            (Self::Exact(_), Self::Suffix(_)) => false,
-            (Self::Suffix(_), Self::Exact(b)) => self.matches(b),
-            (Self::Suffix(a), Self::Suffix(b)) => b.ends_with(&**a),
+            (Self::Exact(_), Self::Suffix(_) | Self::Capture { .. }) => false,
+            (Self::Suffix(_) | Self::Capture { .. }, Self::Exact(b)) => self.matches(b),
+            (Self::Suffix(a), Self::Suffix(b) | Self::Capture { suffix: b, .. }) => {
+                b.ends_with(&**a)
+            }
+            (Self::Capture { suffix: a, .. }, Self::Capture { suffix: b, .. }) => a == b,
+            (Self::Capture { .. }, Self::Suffix(_)) => false,
         }
     }
 }
@@ -365,6 +434,7 @@ impl fmt::Display for HostPattern {
         match self {
             Self::Exact(name) => f.write_str(name),
             Self::Suffix(suffix) => write!(f, "*{suffix}"),
+            Self::Capture { name, suffix } => write!(f, "{{{name}}}{suffix}"),
         }
     }
 }

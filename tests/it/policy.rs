@@ -1255,3 +1255,797 @@ mod properties {
         }
     }
 }
+
+// ------------------------------------------------------------- captures
+
+const CAPTURES: &str = r#"{ "rules": [
+  { "id": "tenant-orders", "match": { "methods": ["GET"],
+      "paths": ["/tenants/{tenant}/orders", "/tenants/{tenant}/orders/{id}"] },
+    "require": { "claims": [ { "claim": "/tid", "equals_capture": "tenant" } ] }, "effect": "allow" },
+  { "id": "own-profile", "match": { "paths": ["/users/{id}/profile"] },
+    "require": { "subject_equals_capture": "id" }, "effect": "allow" },
+  { "id": "admin-profile", "match": { "paths": ["/users/{id}/profile"] },
+    "require": { "any_roles": ["admin"] }, "effect": "allow" },
+  { "id": "host-tenant", "match": { "hosts": ["{tenant}.api.example.com"], "paths": ["/reports/**"] },
+    "require": { "claims": [ { "claim": "/tid", "equals_capture": "tenant" } ] }, "effect": "allow" },
+  { "id": "host-and-path", "match": { "hosts": ["{org}.orgs.example.com"], "paths": ["/orgs/{org}/**"] },
+    "require": { "claims": [ { "claim": "/org", "equals_capture": "org" } ] }, "effect": "allow" },
+  { "id": "twice", "match": { "paths": ["/pairs/{t}"] },
+    "require": { "claims": [ { "claim": "/tid", "equals_capture": "t" },
+                             { "claim": "/home", "equals_capture": "t" } ] }, "effect": "allow" },
+  { "id": "member", "match": { "paths": ["/projects/{p}/**"] },
+    "require": { "claims": [ { "claim": "/projects", "contains_capture": "p" } ] }, "effect": "allow" },
+  { "id": "blocked-tenant", "match": { "paths": ["/blocked/{t}/**"] },
+    "require": { "claims": [ { "claim": "/blocked", "contains_capture": "t" } ] }, "effect": "deny" },
+  { "id": "blocked-open", "match": { "paths": ["/blocked/**"] },
+    "require": { "authenticated": true }, "effect": "allow" }
+] }"#;
+
+fn captures_policy() -> &'static CompiledPolicy {
+    static POLICY: OnceLock<CompiledPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| Policy::from_json(CAPTURES).unwrap().compile().unwrap())
+}
+
+fn subject(sub: &str, value: Value) -> Option<Principal> {
+    let Value::Object(map) = value else {
+        panic!("claims must be an object")
+    };
+    Some(Principal::new(sub).with_claims(map))
+}
+
+/// What a capture case expects.
+#[derive(Debug)]
+enum CaptureExpect {
+    /// Allowed by this rule.
+    Allow(&'static str),
+    /// Default deny, with this rule failing a comparison of this capture.
+    Mismatch(&'static str, &'static str),
+    /// Default deny, with this rule unevaluable for a reason holding this
+    /// text.
+    Unevaluable(&'static str, &'static str),
+    /// Denied by this deny rule (fail closed or applied).
+    Deny(&'static str),
+    /// Denied without a rule (no match or refused).
+    DefaultDeny,
+}
+
+fn check_capture(decision: &Decision, expect: &CaptureExpect) {
+    let context = serde_json::to_string(decision).unwrap();
+    let failures_of = |rule: &str| -> Vec<Failure> {
+        decision
+            .reasons
+            .iter()
+            .find_map(|r| match r {
+                Reason::RequirementsNotMet {
+                    rule_id, failures, ..
+                } if rule_id == rule => Some(failures.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no reason for `{rule}`: {context}"))
+    };
+    match expect {
+        CaptureExpect::Allow(id) => {
+            assert_eq!(decision.effect, Effect::Allow, "{context}");
+            assert_eq!(decision.rule_id.as_deref(), Some(*id), "{context}");
+        }
+        CaptureExpect::Mismatch(rule, capture) => {
+            assert_eq!(decision.effect, Effect::Deny, "{context}");
+            assert_eq!(decision.rule_id, None, "{context}");
+            assert!(
+                failures_of(rule).iter().any(
+                    |f| matches!(f, Failure::CaptureMismatch { capture: c, .. } if c == capture)
+                ),
+                "{context}"
+            );
+        }
+        CaptureExpect::Unevaluable(rule, text) => {
+            assert_eq!(decision.effect, Effect::Deny, "{context}");
+            assert_eq!(decision.rule_id, None, "{context}");
+            assert!(
+                failures_of(rule)
+                    .iter()
+                    .any(|f| matches!(f, Failure::Unevaluable { detail } if detail.contains(text))),
+                "{context}"
+            );
+        }
+        CaptureExpect::Deny(id) => {
+            assert_eq!(decision.effect, Effect::Deny, "{context}");
+            assert_eq!(decision.rule_id.as_deref(), Some(*id), "{context}");
+        }
+        CaptureExpect::DefaultDeny => {
+            assert_eq!(decision.effect, Effect::Deny, "{context}");
+            assert_eq!(decision.rule_id, None, "{context}");
+        }
+    }
+}
+
+macro_rules! capture_cases {
+    ($($name:ident: $req:expr, $who:expr => $expect:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let who = $who;
+            let decision = $req.evaluate(captures_policy(), who.as_ref());
+            check_capture(&decision, &$expect);
+        }
+    )*};
+}
+
+use CaptureExpect as C;
+
+capture_cases! {
+    capture_tenant_match: get("/tenants/t1/orders"), claims(json!({"tid": "t1"})) => C::Allow("tenant-orders");
+    capture_tenant_match_second_pattern: get("/tenants/t1/orders/42"), claims(json!({"tid": "t1"})) => C::Allow("tenant-orders");
+    capture_tenant_mismatch: get("/tenants/t2/orders"), claims(json!({"tid": "t1"})) => C::Mismatch("tenant-orders", "tenant");
+    capture_tenant_case_differs: get("/tenants/T1/orders"), claims(json!({"tid": "t1"})) => C::Mismatch("tenant-orders", "tenant");
+    capture_encoded_unreserved_is_decoded: get("/tenants/%74%31/orders"), claims(json!({"tid": "t1"})) => C::Allow("tenant-orders");
+    capture_encoded_separator_is_refused: get("/tenants/t1%2Fx/orders"), claims(json!({"tid": "t1/x"})) => C::DefaultDeny;
+    capture_encoded_reserved_never_matches: get("/tenants/t1%3Ax/orders"), claims(json!({"tid": "t1:x"})) => C::Unevaluable("tenant-orders", "not only unreserved");
+    capture_encoded_claim_text_never_matches: get("/tenants/t1%3Ax/orders"), claims(json!({"tid": "t1%3Ax"})) => C::Unevaluable("tenant-orders", "not only unreserved");
+    capture_unicode_raw_never_matches: get("/tenants/müller/orders"), claims(json!({"tid": "müller"})) => C::Unevaluable("tenant-orders", "not only unreserved");
+    capture_unicode_encoded_never_matches: get("/tenants/m%C3%BCller/orders"), claims(json!({"tid": "müller"})) => C::Unevaluable("tenant-orders", "not only unreserved");
+    capture_missing_claim_is_unevaluable: get("/tenants/t1/orders"), claims(json!({})) => C::Unevaluable("tenant-orders", "claim `/tid` is missing");
+    capture_non_string_claim_mismatches: get("/tenants/1/orders"), claims(json!({"tid": 1})) => C::Mismatch("tenant-orders", "tenant");
+    capture_equals_against_array_claim_mismatches: get("/tenants/t1/orders"), claims(json!({"tid": ["t1"]})) => C::Mismatch("tenant-orders", "tenant");
+    capture_contains_in_array_claim: get("/projects/p2/files"), claims(json!({"projects": ["p1", "p2"]})) => C::Allow("member");
+    capture_contains_not_in_array_claim: get("/projects/p3/files"), claims(json!({"projects": ["p1", "p2"]})) => C::Mismatch("member", "p");
+    capture_contains_against_string_claim_mismatches: get("/projects/p1/files"), claims(json!({"projects": "p1"})) => C::Mismatch("member", "p");
+    capture_used_twice_both_hold: get("/pairs/t1"), claims(json!({"tid": "t1", "home": "t1"})) => C::Allow("twice");
+    capture_used_twice_one_fails: get("/pairs/t1"), claims(json!({"tid": "t1", "home": "t2"})) => C::Mismatch("twice", "t");
+    capture_host_match: get("/reports/q1").host("t1.api.example.com"), claims(json!({"tid": "t1"})) => C::Allow("host-tenant");
+    capture_host_is_case_insensitive: get("/reports/q1").host("T1.API.example.com:8443"), claims(json!({"tid": "t1"})) => C::Allow("host-tenant");
+    capture_host_mismatch: get("/reports/q1").host("t2.api.example.com"), claims(json!({"tid": "t1"})) => C::Mismatch("host-tenant", "tenant");
+    capture_host_two_labels_do_not_match: get("/reports/q1").host("a.t1.api.example.com"), claims(json!({"tid": "t1"})) => C::DefaultDeny;
+    capture_host_unknown_is_unevaluable: get("/reports/q1"), claims(json!({"tid": "t1"})) => C::Unevaluable("host-tenant", "host is unknown");
+    capture_bound_by_host_and_path_agree: get("/orgs/acme/x").host("acme.orgs.example.com"), claims(json!({"org": "acme"})) => C::Allow("host-and-path");
+    capture_bound_by_host_and_path_disagree: get("/orgs/other/x").host("acme.orgs.example.com"), claims(json!({"org": "acme"})) => C::Mismatch("host-and-path", "org");
+    capture_subject_match: get("/users/alice/profile"), subject("alice", json!({})) => C::Allow("own-profile");
+    capture_subject_mismatch: get("/users/alice/profile"), subject("bob", json!({})) => C::Mismatch("own-profile", "id");
+    capture_subject_mismatch_admin_allowed: get("/users/alice/profile"), subject("bob", json!({})).map(|p| p.with_roles(["admin"])) => C::Allow("admin-profile");
+    capture_deny_applies_when_listed: get("/blocked/t1/x"), claims(json!({"blocked": ["t1"]})) => C::Deny("blocked-tenant");
+    capture_deny_passes_when_not_listed: get("/blocked/t1/x"), claims(json!({"blocked": ["t2"]})) => C::Allow("blocked-open");
+    capture_deny_applies_when_claim_missing: get("/blocked/t1/x"), claims(json!({})) => C::Deny("blocked-tenant");
+    capture_deny_applies_when_capture_uncomparable: get("/blocked/t%C3%BC/x"), claims(json!({"blocked": []})) => C::Deny("blocked-tenant");
+}
+
+#[test]
+fn capture_without_principal_asks_to_authenticate() {
+    let decision = get("/tenants/t1/orders").evaluate(captures_policy(), None);
+    assert!(decision.authentication_required(), "{decision:?}");
+}
+
+#[test]
+fn capture_mismatch_names_rule_capture_and_claim() {
+    let decision = get("/tenants/t2/orders")
+        .evaluate(captures_policy(), claims(json!({"tid": "t1"})).as_ref());
+    let reason = serde_json::to_value(&decision.reasons).unwrap();
+    assert_eq!(
+        reason[0],
+        json!({"kind": "requirements_not_met", "rule_id": "tenant-orders", "effect": "allow",
+               "failures": [{"kind": "capture_mismatch", "capture": "tenant", "value": "t2", "with": "/tid"}]})
+    );
+}
+
+#[test]
+fn capture_with_encoded_separators_admitted_still_never_matches() {
+    let mut config = PolicyConfig::default();
+    config.reject_encoded_separators = false;
+    let policy = Policy::from_json(CAPTURES)
+        .unwrap()
+        .compile_with(&config)
+        .unwrap();
+    let decision =
+        get("/tenants/t1%2Fx/orders").evaluate(&policy, claims(json!({"tid": "t1/x"})).as_ref());
+    check_capture(
+        &decision,
+        &C::Unevaluable("tenant-orders", "not only unreserved"),
+    );
+}
+
+rejects! {
+    reject_capture_not_bound: r#"{"id":"a","effect":"allow","match":{"paths":["/t/{x}","/u"]},"require":{"claims":[{"claim":"/tid","equals_capture":"x"}]}}"# => "not bound by every path pattern";
+    reject_capture_without_paths: r#"{"id":"a","effect":"allow","require":{"subject_equals_capture":"x"}}"# => "not bound";
+    reject_capture_and_value: r#"{"id":"a","effect":"allow","match":{"paths":["/t/{x}"]},"require":{"claims":[{"claim":"/tid","equals":"a","equals_capture":"x"}]}}"# => "exactly one of";
+    reject_host_capture_inside_label: r#"{"id":"a","effect":"allow","match":{"hosts":["{t}x.example.com"]}}"# => "whole leading label";
+    reject_host_capture_bad_name: r#"{"id":"a","effect":"allow","match":{"hosts":["{1t}.example.com"]}}"# => "parameter name";
+    reject_anonymous_with_capture: r#"{"id":"a","effect":"allow","match":{"paths":["/t/{x}"]},"require":{"anonymous":true,"subject_equals_capture":"x"}}"# => "`anonymous` cannot be combined";
+    reject_request_shape_on_deny: r#"{"id":"a","effect":"deny","request":{"max_body_bytes":1}}"# => "for allow rules";
+    reject_request_bad_content_type: r#"{"id":"a","effect":"allow","request":{"content_types":["json"]}}"# => "`type/subtype`";
+    reject_request_content_type_with_params: r#"{"id":"a","effect":"allow","request":{"content_types":["application/json; charset=utf-8"]}}"# => "`type/subtype`";
+    reject_request_empty_headers: r#"{"id":"a","effect":"allow","request":{"headers":[]}}"# => "has 0 entries";
+}
+
+// --------------------------------------------------------- request shape
+
+const SHAPE: &str = r#"{ "rules": [
+  { "id": "upload", "match": { "methods": ["POST"], "paths": ["/upload"] },
+    "require": { "anonymous": true }, "effect": "allow",
+    "request": { "headers": [ { "name": "x-request-id", "pattern": "req-*" } ],
+                 "content_types": ["application/json", "text/*"], "max_body_bytes": 1024 } }
+] }"#;
+
+fn shape_policy() -> &'static CompiledPolicy {
+    static POLICY: OnceLock<CompiledPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| Policy::from_json(SHAPE).unwrap().compile().unwrap())
+}
+
+fn upload() -> Req {
+    req("POST", "/upload").header("x-request-id", "req-1")
+}
+
+/// One `#[test]` per case: the status the gate answers (200 for an allow).
+macro_rules! shape_cases {
+    ($($name:ident: $req:expr => $status:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let decision = $req.evaluate(shape_policy(), None);
+            let status = if decision.is_allowed() {
+                200
+            } else {
+                let rejection = edge_auth::response::Rejection::for_decision(&decision, None);
+                let response = rejection.to_response();
+                assert!(response.headers().get("www-authenticate").is_none());
+                assert_eq!(decision.rule_id.as_deref(), Some("upload"), "{decision:?}");
+                assert!(decision.request_problem().is_some(), "{decision:?}");
+                response.status().as_u16()
+            };
+            assert_eq!(status, $status, "{decision:?}");
+        }
+    )*};
+}
+
+shape_cases! {
+    shape_compliant_json: upload().header("content-type", "application/json").header("content-length", "10") => 200;
+    shape_compliant_with_charset: upload().header("content-type", "Application/JSON; charset=utf-8").header("content-length", "10") => 200;
+    shape_compliant_type_wildcard: upload().header("content-type", "text/plain").header("content-length", "10") => 200;
+    shape_no_body_needs_no_type: upload().header("content-length", "0") => 200;
+    shape_no_length_no_body: upload() => 200;
+    shape_at_the_limit: upload().header("content-type", "application/json").header("content-length", "1024") => 200;
+    shape_missing_header: req("POST", "/upload").header("content-type", "application/json").header("content-length", "2") => 400;
+    shape_header_not_matching: req("POST", "/upload").header("x-request-id", "id-1") => 400;
+    shape_header_repeated: upload().header("x-request-id", "req-2") => 400;
+    shape_body_too_large: upload().header("content-type", "application/json").header("content-length", "1025") => 413;
+    shape_length_not_a_number: upload().header("content-type", "application/json").header("content-length", "+5") => 400;
+    shape_length_repeated: upload().header("content-type", "application/json").header("content-length", "5").header("content-length", "5") => 400;
+    shape_chunked_body_of_unknown_length: upload().header("content-type", "application/json").header("transfer-encoding", "chunked") => 400;
+    shape_length_and_chunked: upload().header("content-type", "application/json").header("content-length", "5").header("transfer-encoding", "chunked") => 400;
+    shape_wrong_media_type: upload().header("content-type", "application/xml").header("content-length", "10") => 415;
+    shape_body_without_media_type: upload().header("content-length", "10") => 415;
+    shape_media_type_prefix_is_not_enough: upload().header("content-type", "application/jsonx").header("content-length", "10") => 415;
+}
+
+#[test]
+fn shape_without_headers_is_refused() {
+    let method = Method::POST;
+    let decision = shape_policy().evaluate(&RequestFacts::new(&method, "/upload"), None);
+    assert_eq!(decision.effect, Effect::Deny);
+    assert_eq!(
+        decision.request_problem(),
+        Some(&edge_auth::policy::RequestProblem::HeadersUnknown)
+    );
+}
+
+#[test]
+fn shape_reason_reaches_the_audit_record() {
+    let decision = upload()
+        .header("content-type", "application/json")
+        .header("content-length", "4096")
+        .evaluate(shape_policy(), None);
+    let rejection = edge_auth::response::Rejection::for_decision(&decision, None);
+    let audit = serde_json::to_value(&rejection).unwrap();
+    assert_eq!(audit["status"], 413);
+    assert_eq!(audit["rule"], "upload");
+    assert_eq!(
+        audit["reason"],
+        "declared body of 4096 bytes is over the limit of 1024"
+    );
+}
+
+// ---------------------------------------------------- embedded policy tests
+
+fn with_tests(tests: Value) -> Result<CompiledPolicy, PolicyError> {
+    let mut doc: Value = serde_json::from_str(CAPTURES).unwrap();
+    doc["tests"] = tests;
+    serde_json::from_value::<Policy>(doc).unwrap().compile()
+}
+
+#[test]
+fn embedded_tests_that_pass_compile() {
+    let compiled = with_tests(json!([
+        { "name": "tenant reads its orders", "request": "GET /tenants/t1/orders",
+          "principal": { "subject": "alice", "claims": { "tid": "t1" } },
+          "expect": "allow", "rule": "tenant-orders" },
+        { "name": "other tenant is refused", "request": "GET /tenants/t2/orders",
+          "principal": { "claims": { "sub": "alice", "tid": "t1" } }, "expect": "deny" },
+        { "name": "admin reads any profile", "request": "GET /users/alice/profile",
+          "principal": { "subject": "bob", "roles": ["admin"] },
+          "expect": "allow", "rule": "admin-profile" },
+        { "name": "host tenant", "request": "GET /reports/q1", "host": "t1.api.example.com",
+          "principal": { "subject": "x", "claims": { "tid": "t1" } }, "expect": "allow" }
+    ]));
+    assert!(compiled.is_ok(), "{compiled:?}");
+}
+
+#[test]
+fn embedded_test_failing_refuses_the_policy() {
+    let err = with_tests(json!([
+        { "name": "passes", "request": "GET /tenants/t1/orders",
+          "principal": { "subject": "alice", "claims": { "tid": "t1" } }, "expect": "allow" },
+        { "name": "cross-tenant read", "request": "GET /tenants/t2/orders",
+          "principal": { "subject": "alice", "claims": { "tid": "t1" } }, "expect": "allow" }
+    ]))
+    .unwrap_err();
+    let PolicyError::TestFailed {
+        name,
+        expected,
+        got,
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(name, "cross-tenant read");
+    assert_eq!(expected, "allow");
+    assert!(got.starts_with("deny (no rule decided)"), "{got}");
+    assert!(got.contains("capture_mismatch"), "{got}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("policy test `cross-tenant read` failed: expected allow, got deny"),
+        "{message}"
+    );
+}
+
+#[test]
+fn embedded_test_expecting_another_rule_refuses_the_policy() {
+    let err = with_tests(json!([
+        { "name": "wrong rule", "request": "GET /users/alice/profile",
+          "principal": { "subject": "alice" }, "expect": "allow", "rule": "admin-profile" }
+    ]))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected allow by rule `admin-profile`, got allow by rule `own-profile`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn embedded_test_with_malformed_request_is_invalid() {
+    let err = with_tests(json!([
+        { "name": "no path", "request": "GET", "expect": "deny" }
+    ]))
+    .unwrap_err();
+    assert!(matches!(err, PolicyError::InvalidTest { .. }), "{err}");
+}
+
+#[test]
+fn embedded_test_names_are_unique() {
+    let err = with_tests(json!([
+        { "name": "a", "request": "GET /x", "expect": "deny" },
+        { "name": "a", "request": "GET /y", "expect": "deny" }
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().contains("more than one test"), "{err}");
+}
+
+#[test]
+fn run_tests_reports_every_outcome() {
+    let mut doc: Value = serde_json::from_str(CAPTURES).unwrap();
+    let compiled = serde_json::from_value::<Policy>(doc.clone())
+        .unwrap()
+        .compile()
+        .unwrap();
+    doc["tests"] = json!([
+        { "name": "ok", "request": "GET /x", "expect": "deny" },
+        { "name": "bad", "request": "GET /x", "expect": "allow" }
+    ]);
+    let policy: Policy = serde_json::from_value(doc).unwrap();
+    let outcomes = policy.run_tests(&compiled).unwrap();
+    let passed: Vec<(&str, bool)> = outcomes
+        .iter()
+        .map(|o| (o.name.as_str(), o.passed))
+        .collect();
+    assert_eq!(passed, [("ok", true), ("bad", false)]);
+}
+
+#[test]
+fn every_example_document_carries_tests() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policies");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let policy: Policy = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Policy::from_json(&text).unwrap(),
+            Some("toml") => toml::from_str(&text).unwrap(),
+            _ => continue,
+        };
+        assert!(policy.tests.len() >= 2, "{} has no tests", path.display());
+    }
+}
+
+// ------------------------------------------------------------- reload
+
+mod reload {
+    use std::sync::Arc;
+
+    use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+    use edge_auth::oidc::RoleMapper;
+    use edge_auth::policy::{CompiledPolicy, Policy, RequestFacts};
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    const ISSUER: &str = "https://idp.example.com";
+
+    fn gate(policy: CompiledPolicy) -> Gate {
+        let issuer =
+            IssuerConfig::new(ISSUER, ["api"]).with_jwks_uri("https://idp.example.com/jwks");
+        Gate::new(GateConfig::new([issuer]).with_policy(policy)).unwrap()
+    }
+
+    fn compile(text: &str) -> CompiledPolicy {
+        Policy::from_json(text).unwrap().compile().unwrap()
+    }
+
+    /// What a driver would send back, comparable across checks.
+    fn answer(gate: &Gate, method: &str, path: &str) -> String {
+        let (parts, ()) = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
+            .into_parts();
+        let now = datetime!(2026-12-07 12:00:00 UTC);
+        match gate.check(&parts, &RequestFacts::from_parts(&parts), now) {
+            Outcome::Allow { decision, .. } => {
+                format!("allow {}", serde_json::to_string(&decision).unwrap())
+            }
+            Outcome::Deny(r) => format!("deny {}", serde_json::to_string(&r).unwrap()),
+            Outcome::FetchKeys(_) | Outcome::Preflight(_) => "other".to_owned(),
+        }
+    }
+
+    const OPEN: &str = r#"{"rules":[{"id":"open","match":{"paths":["/**"]},"require":{"anonymous":true},"effect":"allow"}]}"#;
+    const CLOSED: &str = r#"{"rules":[{"id":"closed","match":{"paths":["/**"]},"effect":"deny"}]}"#;
+
+    #[test]
+    fn replace_policy_applies_to_the_next_check() {
+        let gate = gate(compile(OPEN));
+        assert!(answer(&gate, "GET", "/a").starts_with("allow"));
+        assert_eq!(gate.policy_generation(), 0);
+        gate.replace_policy(compile(CLOSED));
+        assert!(answer(&gate, "GET", "/a").starts_with("deny"));
+        assert_eq!(gate.policy_generation(), 1);
+    }
+
+    #[test]
+    fn a_policy_taken_before_a_swap_stays_whole() {
+        let gate = gate(compile(OPEN));
+        let before = gate.policy();
+        gate.replace_policy(compile(CLOSED));
+        let get = http::Method::GET;
+        let facts = RequestFacts::new(&get, "/a");
+        assert!(before.evaluate(&facts, None).is_allowed());
+        assert!(!gate.policy().evaluate(&facts, None).is_allowed());
+    }
+
+    #[test]
+    fn replace_authorization_with_unknown_issuer_changes_nothing() {
+        let gate = gate(compile(OPEN));
+        let err = gate
+            .replace_authorization(
+                compile(CLOSED),
+                [("https://other.example.com", RoleMapper::new())],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("other.example.com"), "{err}");
+        assert_eq!(gate.policy_generation(), 0);
+        assert!(answer(&gate, "GET", "/a").starts_with("allow"));
+    }
+
+    #[test]
+    fn replace_authorization_swaps_policy_and_mappers() {
+        let gate = gate(compile(OPEN));
+        gate.replace_authorization(compile(CLOSED), [(ISSUER, RoleMapper::new())])
+            .unwrap();
+        assert_eq!(gate.policy_generation(), 1);
+        assert!(answer(&gate, "GET", "/a").starts_with("deny"));
+    }
+
+    // Random policies from a small vocabulary, so that rules overlap.
+    const PATHS: [&str; 5] = ["/a", "/a/{x}", "/a/**", "/b/*", "/**"];
+    const REQUESTS: [(&str, &str); 6] = [
+        ("GET", "/a"),
+        ("GET", "/a/1"),
+        ("POST", "/a/1/2"),
+        ("GET", "/b/x"),
+        ("DELETE", "/c"),
+        ("GET", "/a/%2F"),
+    ];
+
+    fn rule() -> impl Strategy<Value = serde_json::Value> {
+        (
+            0..PATHS.len(),
+            any::<bool>(),
+            any::<bool>(),
+            prop::option::of(prop::sample::select(vec!["GET", "POST", "DELETE"])),
+        )
+            .prop_map(|(path, allow, anonymous, method)| {
+                let mut rule = serde_json::json!({
+                    "match": { "paths": [PATHS[path]] },
+                    "effect": if allow { "allow" } else { "deny" },
+                });
+                if let Some(m) = method {
+                    rule["match"]["methods"] = serde_json::json!([m]);
+                }
+                if allow && anonymous {
+                    rule["require"] = serde_json::json!({ "anonymous": true });
+                }
+                rule
+            })
+    }
+
+    fn policy() -> impl Strategy<Value = CompiledPolicy> {
+        prop::collection::vec(rule(), 0..6).prop_map(|rules| {
+            let rules: Vec<_> = rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut r)| {
+                    r["id"] = serde_json::json!(format!("r{i}"));
+                    r
+                })
+                .collect();
+            serde_json::from_value::<Policy>(serde_json::json!({ "rules": rules }))
+                .unwrap()
+                .compile()
+                .unwrap()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Swaps under concurrent evaluation: every answer is the old
+        /// policy's or the new one's for that request, never a mix.
+        #[test]
+        fn swaps_under_concurrent_checks_give_old_or_new(old in policy(), new in policy()) {
+            let expect: Vec<(String, String)> = REQUESTS
+                .iter()
+                .map(|(m, p)| {
+                    (answer(&gate(old.clone()), m, p), answer(&gate(new.clone()), m, p))
+                })
+                .collect();
+            let shared = Arc::new(gate(old.clone()));
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    let gate = Arc::clone(&shared);
+                    let expect = expect.clone();
+                    std::thread::spawn(move || {
+                        for round in 0..300 {
+                            let i = round % REQUESTS.len();
+                            let (m, p) = REQUESTS[i];
+                            let got = answer(&gate, m, p);
+                            let (a, b) = &expect[i];
+                            assert!(got == *a || got == *b, "{m} {p}: {got}\nold {a}\nnew {b}");
+                        }
+                    })
+                })
+                .collect();
+            for swap in 0..100 {
+                let next = if swap % 2 == 0 { new.clone() } else { old.clone() };
+                shared.replace_policy(next);
+            }
+            for reader in readers {
+                prop_assert!(reader.join().is_ok());
+            }
+        }
+    }
+}
+
+// ------------------------------------------------- reload in the drivers
+
+mod reload_drivers {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use edge_auth::driver::keys::{
+        DriverError, FetchFuture, FetchRequest, FetchResponse, HttpClient,
+    };
+    use edge_auth::driver::reload::{PolicyReloader, ReloadError, Reloaded};
+    use edge_auth::driver::worker::{KvPolicy, PolicyReload};
+    use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
+    use edge_auth::policy::{Policy, RequestFacts};
+    use http::StatusCode;
+
+    const OPEN: &str = r#"{"rules":[{"id":"open","match":{"paths":["/**"]},"require":{"anonymous":true},"effect":"allow"}]}"#;
+    const CLOSED: &str = r#"{"rules":[{"id":"closed","match":{"paths":["/**"]},"effect":"deny"}]}"#;
+    const FAILS_ITS_TEST: &str = r#"{"rules":[{"id":"closed","match":{"paths":["/**"]},"effect":"deny"}],
+        "tests":[{"name":"health must stay open","request":"GET /healthz","expect":"allow"}]}"#;
+
+    fn gate() -> Arc<Gate> {
+        let issuer = IssuerConfig::new("https://idp.example.com", ["api"])
+            .with_jwks_uri("https://idp.example.com/jwks");
+        let policy = Policy::from_json(OPEN).unwrap().compile().unwrap();
+        Arc::new(Gate::new(GateConfig::new([issuer]).with_policy(policy)).unwrap())
+    }
+
+    fn allows(gate: &Gate) -> bool {
+        let get = http::Method::GET;
+        gate.policy()
+            .evaluate(&RequestFacts::new(&get, "/healthz"), None)
+            .is_allowed()
+    }
+
+    /// A file of its own under the system temp dir, removed on drop.
+    struct TempFile(std::path::PathBuf);
+    impl TempFile {
+        fn new(name: &str, text: &str) -> Self {
+            let path =
+                std::env::temp_dir().join(format!("edge-auth-{name}-{}.json", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+        fn write(&self, text: &str) {
+            std::fs::write(&self.0, text).unwrap();
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[tokio::test]
+    async fn file_reload_swaps_then_skips_unchanged() {
+        let file = TempFile::new("swap", CLOSED);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        assert!(allows(&gate));
+        assert_eq!(
+            reloader.reload().await.unwrap(),
+            Reloaded::Replaced { generation: 1 }
+        );
+        assert!(!allows(&gate));
+        assert_eq!(reloader.reload().await.unwrap(), Reloaded::Unchanged);
+        assert_eq!(reloader.stats().replaced, 1);
+        assert_eq!(reloader.stats().unchanged, 1);
+    }
+
+    #[tokio::test]
+    async fn file_reload_keeps_old_policy_when_new_does_not_parse() {
+        let file = TempFile::new("broken", "{ not json");
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::Policy(_)), "{err}");
+        assert!(err.to_string().contains("old one kept"), "{err}");
+        assert!(allows(&gate));
+        assert_eq!(gate.policy_generation(), 0);
+        assert_eq!(reloader.stats().failed, 1);
+    }
+
+    #[tokio::test]
+    async fn file_reload_keeps_old_policy_when_new_fails_its_tests() {
+        let file = TempFile::new("failing", FAILS_ITS_TEST);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        let err = reloader.reload().await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("policy test `health must stay open` failed"),
+            "{err}"
+        );
+        assert!(allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn file_reload_of_missing_file_keeps_old_policy() {
+        let gate = gate();
+        let reloader =
+            PolicyReloader::from_file(Arc::clone(&gate), "/nonexistent/edge-auth/policy.json");
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::Read { .. }), "{err}");
+        assert!(allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn file_reload_refuses_oversized_document() {
+        let file = TempFile::new("large", CLOSED);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0).with_max_bytes(16);
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::TooLarge { max: 16 }), "{err}");
+        assert!(allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn spawned_reloader_picks_up_a_changed_file() {
+        let file = TempFile::new("interval", OPEN);
+        let gate = gate();
+        let reloader = PolicyReloader::from_file(Arc::clone(&gate), &file.0);
+        let task = reloader.spawn(Duration::from_millis(10)).unwrap();
+        file.write(CLOSED);
+        let mut swapped = false;
+        for _ in 0..200 {
+            if !allows(&gate) {
+                swapped = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(task);
+        assert!(
+            swapped,
+            "policy not reloaded within 2 s: {:?}",
+            reloader.stats()
+        );
+    }
+
+    struct Serve(StatusCode, &'static str);
+    impl HttpClient for Serve {
+        fn get(&self, request: FetchRequest) -> FetchFuture<'_> {
+            assert_eq!(request.url, "https://config.example.com/policy.json");
+            let response = FetchResponse::new(self.0, http::HeaderMap::new(), self.1.into());
+            Box::pin(async move { Ok::<_, DriverError>(response) })
+        }
+    }
+
+    #[tokio::test]
+    async fn url_reload_swaps_policy() {
+        let gate = gate();
+        let reloader = PolicyReloader::from_url(
+            Arc::clone(&gate),
+            "https://config.example.com/policy.json",
+            Serve(StatusCode::OK, CLOSED),
+        );
+        reloader.reload().await.unwrap();
+        assert!(!allows(&gate));
+    }
+
+    #[tokio::test]
+    async fn url_reload_error_status_keeps_old_policy() {
+        let gate = gate();
+        let reloader = PolicyReloader::from_url(
+            Arc::clone(&gate),
+            "https://config.example.com/policy.json",
+            Serve(StatusCode::INTERNAL_SERVER_ERROR, CLOSED),
+        );
+        let err = reloader.reload().await.unwrap_err();
+        assert!(matches!(err, ReloadError::Status { .. }), "{err}");
+        assert!(allows(&gate));
+    }
+
+    #[test]
+    fn worker_kv_policy_applies_new_and_skips_unchanged() {
+        let gate = gate();
+        let kv = KvPolicy::new("edge-auth:policy");
+        assert_eq!(kv.apply(&gate, None).unwrap(), PolicyReload::Absent);
+        assert!(allows(&gate));
+        assert_eq!(
+            kv.apply(&gate, Some(CLOSED)).unwrap(),
+            PolicyReload::Replaced { generation: 1 }
+        );
+        assert!(!allows(&gate));
+        assert_eq!(
+            kv.apply(&gate, Some(CLOSED)).unwrap(),
+            PolicyReload::Unchanged
+        );
+    }
+
+    #[test]
+    fn worker_kv_policy_failing_its_tests_keeps_old_policy() {
+        let gate = gate();
+        let kv = KvPolicy::new("edge-auth:policy");
+        let err = kv.apply(&gate, Some(FAILS_ITS_TEST)).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("old one kept"), "{message}");
+        assert!(message.contains("health must stay open"), "{message}");
+        assert!(allows(&gate));
+    }
+
+    #[test]
+    fn worker_kv_policy_reload_is_due_once_per_interval() {
+        let kv = KvPolicy::with_interval("k", time::Duration::seconds(30));
+        let t0 = time::macros::datetime!(2026-12-07 12:00:00 UTC);
+        assert!(kv.due(t0));
+        assert!(!kv.due(t0 + time::Duration::seconds(10)));
+        assert!(kv.due(t0 + time::Duration::seconds(30)));
+    }
+}

@@ -568,3 +568,34 @@ fn concurrent_checks_share_the_cache_and_count_every_check() {
     assert_eq!(s.hits + s.misses, (threads * rounds) as u64);
     assert!(s.hits > 0 && s.len <= 16, "{s:?}");
 }
+
+/// A swapped role mapper (a policy reload) applies at once: principals
+/// mapped by the old one are not served from the cache.
+#[test]
+fn replaced_role_mapper_is_not_bypassed_by_the_cache() {
+    let k = Key::new("k1");
+    let g = warm(16, &k);
+    let token = k.sign(&claims(ISS, json!({"groups": ["admin"]})));
+    assert_eq!(
+        denied(check(&g, "/admin/x", &token, NOW)),
+        RejectionKind::InsufficientScope
+    );
+    let admins_from_groups = RoleMapper::new().with_source(ClaimSource::roles("groups").unwrap());
+    g.replace_authorization(policy().compile().unwrap(), [(ISS, admins_from_groups)])
+        .unwrap();
+    let p = principal(check(&g, "/admin/x", &token, NOW + Duration::seconds(1)));
+    assert!(p.has_role("admin"));
+    assert_eq!(stats(&g).hits, 0);
+}
+
+/// A policy swap alone keeps the cache: the principal did not change.
+#[test]
+fn replaced_policy_keeps_cached_principals() {
+    let k = Key::new("k1");
+    let g = warm(16, &k);
+    let token = k.sign(&claims(ISS, json!({})));
+    principal(check(&g, "/orders/1", &token, NOW));
+    g.replace_policy(policy().compile().unwrap());
+    principal(check(&g, "/orders/1", &token, NOW + Duration::seconds(1)));
+    assert_eq!(stats(&g).hits, 1);
+}
