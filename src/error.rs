@@ -53,4 +53,10 @@ pub enum Error {
     /// Sealing state failed, or a sealed blob was refused.
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
+    /// A signing key could not be loaded or could not sign.
+    #[error(transparent)]
+    Key(#[from] crate::crypto::KeyError),
+    /// Minting a client or edge assertion failed.
+    #[error(transparent)]
+    Mint(#[from] crate::assertion::MintError),
 }
