@@ -112,7 +112,14 @@ impl Settings {
 
 /// edge-auth's verdict, leeway 0 as in the interop scripts.
 fn ours(token: &str, jwks: &str, s: &Settings, now: i64) -> Result<Value, JwtError> {
-    let keys = KeySet::from_jwks(jwks.as_bytes(), &KeySetOptions::default()).unwrap();
+    ours_with(token, &key_set(jwks), s, now)
+}
+
+fn key_set(jwks: &str) -> KeySet {
+    KeySet::from_jwks(jwks.as_bytes(), &KeySetOptions::default()).unwrap()
+}
+
+fn ours_with(token: &str, keys: &KeySet, s: &Settings, now: i64) -> Result<Value, JwtError> {
     let mut v = Validation::default();
     v.issuers = vec![s.issuer.clone()];
     v.audiences = vec![s.audience.clone()];
@@ -124,7 +131,7 @@ fn ours(token: &str, jwks: &str, s: &Settings, now: i64) -> Result<Value, JwtErr
     v.required_claims = s.required_claims.clone();
     v.leeway = Duration::ZERO;
     Validator::new(v)
-        .validate::<Value>(token, &keys, at(now))
+        .validate::<Value>(token, keys, at(now))
         .map(|c| c.into_typed())
 }
 
@@ -703,40 +710,41 @@ fn rotation_duplicate_kid_refused() {
     assert!(matches!(e2, MintError::DuplicateKid(_)), "{e2}");
 }
 
-/// 48 simulated hours: a new key every 8 h, rotation steps every minute,
-/// a request every 10 s; the upstream refetches the JWKS every 2 h (API
-/// Gateway's cache time) or on an unknown kid at most every 5 min (APIM),
-/// and verifies each token at issue and at its last valid second.
+/// 48 simulated hours: a new key every 8 h; a rotation step and a request
+/// every minute (debug-build ECDSA is slow). The upstream refetches the
+/// JWKS only every 2 h (API Gateway's cache time; no refetch on an unknown
+/// `kid`, the worst case) and verifies each token at issue and at its last
+/// valid second.
 #[test]
 fn rotation_zero_rejections_across_rotations_simulated() {
     let mut e = EdgeAssertions::new(EDGE, es256()).unwrap();
     let s = Settings::new(EDGE, UPSTREAM, "ES256");
     let rng = SystemRandom::new();
-    let mut cached = (e.jwks(), NOW);
+    let mut cached = (key_set(&e.jwks()), NOW);
     let (mut accepted, mut rejected, mut promotions) = (0u32, 0u32, 0u32);
     let mut t = NOW;
     while t < NOW + 48 * 3600 {
         if (t - NOW) % (8 * 3600) == 0 {
             e.add_next(es256(), at(t)).unwrap();
         }
-        if (t - NOW) % 60 == 0 && e.rotate(at(t)).promoted.is_some() {
+        if e.rotate(at(t)).promoted.is_some() {
             promotions += 1;
         }
         if t - cached.1 >= 2 * 3600 {
-            cached = (e.jwks(), t);
+            cached = (key_set(&e.jwks()), t);
         }
         let token = e.mint(&alice(), UPSTREAM, at(t), &rng).unwrap();
         for check in [t, t + 59] {
-            match ours(token.expose(), &cached.0, &s, check) {
+            match ours_with(token.expose(), &cached.0, &s, check) {
                 Ok(_) => accepted += 1,
                 Err(_) => rejected += 1,
             }
         }
-        t += 10;
+        t += 60;
     }
     assert!(promotions >= 5, "{promotions}");
     assert_eq!(rejected, 0);
-    assert_eq!(accepted, 2 * 48 * 360);
+    assert_eq!(accepted, 2 * 48 * 60);
 }
 
 #[test]
