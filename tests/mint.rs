@@ -213,8 +213,24 @@ fn signing_key_sec1_pem_refused_with_conversion_hint() {
 
 #[test]
 fn signing_key_encrypted_pem_refused() {
-    let e = SigningKey::from_pem(Algorithm::ES256, &vector_key("p256-pkcs8-encrypted.pem"))
-        .unwrap_err();
+    for file in ["p256-pkcs8-encrypted.pem", "rsa2048-pkcs1-encrypted.pem"] {
+        let alg = if file.starts_with("p256") {
+            Algorithm::ES256
+        } else {
+            Algorithm::RS256
+        };
+        let e = SigningKey::from_pem(alg, &vector_key(file)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("encrypted PEM keys are not supported"),
+            "{file}: {e}"
+        );
+    }
+}
+
+#[test]
+fn signing_key_pem_without_private_key_refused() {
+    let e = SigningKey::from_pem(Algorithm::ES256, &vector_key("p384-spki.pem")).unwrap_err();
     assert_eq!(
         e.to_string(),
         "invalid ES256 key: no `PRIVATE KEY` or `RSA PRIVATE KEY` section in the PEM text"
@@ -343,6 +359,29 @@ fn signing_key_export_import_round_trip() {
     let jwk_key = SigningKey::from_jwk(Algorithm::ES256, &private_jwk("p256")).unwrap();
     let back = SigningKey::import(&jwk_key.export()).unwrap();
     assert_eq!(back.thumbprint(), jwk_key.thumbprint());
+}
+
+#[test]
+fn signing_key_other_algorithms_round_trip() {
+    let rng = SystemRandom::new();
+    let rsa = pem_file("rsa2048.pem");
+    let keys = [
+        SigningKey::from_pem(Algorithm::RS384, &rsa).unwrap(),
+        SigningKey::from_pem(Algorithm::RS512, &rsa).unwrap(),
+        SigningKey::from_pem(Algorithm::PS384, &rsa).unwrap(),
+        SigningKey::from_pem(Algorithm::PS512, &rsa).unwrap(),
+        SigningKey::generate(Algorithm::ES384, &rng).unwrap(),
+    ];
+    for k in keys {
+        let alg = k.algorithm();
+        let a = ClientAssertion::new(CLIENT_ID, TOKEN_ENDPOINT, k);
+        let s = Settings::new(CLIENT_ID, TOKEN_ENDPOINT, &format!("{alg:?}"));
+        let t = a.mint(at(NOW), &rng).unwrap();
+        assert!(
+            ours(t.expose(), &jwks_of(&[a.key()]), &s, NOW).is_ok(),
+            "{alg:?}"
+        );
+    }
 }
 
 #[test]
@@ -527,6 +566,8 @@ fn edge_issuer_plain_http_refused_except_loopback() {
         "invalid assertion settings: issuer `http://edge.example.com` must be an https URL (http only on loopback)"
     );
     assert!(EdgeAssertions::new("http://127.0.0.1:8080", key(Algorithm::EdDSA)).is_ok());
+    assert!(EdgeAssertions::new("http://localhost:8080", key(Algorithm::EdDSA)).is_ok());
+    assert!(EdgeAssertions::new("https://edge.example.com/?q", key(Algorithm::EdDSA)).is_err());
 }
 
 #[test]

@@ -387,14 +387,18 @@ impl EdgeAssertions {
 fn check_issuer(issuer: &str) -> Result<(), MintError> {
     let url = url::Url::parse(issuer)
         .map_err(|_| MintError::Config(format!("issuer `{issuer}` is not a URL")))?;
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost")) | Some(url::Host::Ipv4(_)) | Some(url::Host::Ipv6(_))
-    ) && match url.host() {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        _ => true,
+        None => false,
     };
+    // OpenID Connect Discovery 1.0 §3: no query or fragment.
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(MintError::Config(format!(
+            "issuer `{issuer}` must not have a query or fragment"
+        )));
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),

@@ -164,7 +164,15 @@ impl SigningKey {
     /// for the algorithm; as [`SigningKey::from_pkcs8_der`].
     pub fn from_pem(alg: Algorithm, pem: &Secret<String>) -> Result<Self, KeyError> {
         let alg = alg_of(alg)?;
-        let der = PrivateKeyDer::from_pem_slice(pem.expose().as_bytes()).map_err(|e| {
+        let text = pem.expose();
+        if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(invalid(
+                alg,
+                "encrypted PEM keys are not supported: decrypt it first \
+                 (`openssl pkcs8 -topk8 -nocrypt`)",
+            ));
+        }
+        let der = PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| {
             invalid(
                 alg,
                 match e {
