@@ -584,3 +584,21 @@ fn thumbprint(public: &Map<String, Value>) -> String {
         canonical.as_bytes(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7638 §3.1: the example RSA key and its thumbprint.
+    #[test]
+    fn thumbprint_rfc7638_example() {
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let Value::Object(public) = json!({"kty": "RSA", "n": n, "e": "AQAB"}) else {
+            unreachable!()
+        };
+        assert_eq!(
+            thumbprint(&public),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+}
