@@ -53,6 +53,9 @@ pub enum Error {
     /// Sealing state failed, or a sealed blob was refused.
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
+    /// An OAuth client error.
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::OAuthError),
     /// A signing key could not be loaded or could not sign.
     #[error(transparent)]
     Key(#[from] crate::crypto::KeyError),

@@ -6,6 +6,7 @@
 //! | feature        | module | brings |
 //! |----------------|--------|--------|
 //! | `tokio`        | `keys`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; tokio (`sync`, `time`, `rt`) |
+//! | `tokio`        | `oauth` | `TokenDriver`: single-flight OAuth token requests, timeouts, refresh-ahead task (`BearerLayer` with `tower`, `HyperTokenClient` with `hyper-client`) |
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
@@ -42,6 +43,8 @@ pub mod axum;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod keys;
+#[cfg(feature = "tokio")]
+pub mod oauth;
 #[cfg(feature = "hyper-server")]
 pub mod server;
 #[cfg(feature = "tokio")]

@@ -33,6 +33,7 @@
 
 mod error;
 mod gate;
+mod oauth;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 mod settings;
@@ -41,6 +42,9 @@ mod upstream;
 
 pub use self::error::WorkerError;
 pub use self::gate::{Step, WorkerGate, WorkerOptions, kv_key, time_from_unix_millis};
+#[cfg(target_arch = "wasm32")]
+pub use self::oauth::bearer_token;
+pub use self::oauth::{WorkerTokens, oauth_kv_key};
 #[cfg(target_arch = "wasm32")]
 pub use self::runtime::{Authorized, authorize};
 pub use self::settings::{
