@@ -106,10 +106,19 @@ impl ClientAssertion {
         now: OffsetDateTime,
         rng: &dyn SecureRandom,
     ) -> Result<Secret<String>, MintError> {
+        self.mint_for(&self.audience, now, rng)
+    }
+
+    fn mint_for(
+        &self,
+        audience: &str,
+        now: OffsetDateTime,
+        rng: &dyn SecureRandom,
+    ) -> Result<Secret<String>, MintError> {
         if self.client_id.is_empty() {
             return Err(MintError::Config("the client id is empty".into()));
         }
-        if self.audience.is_empty() {
+        if audience.is_empty() {
             return Err(MintError::Config("the audience is empty".into()));
         }
         check_lifetime(self.lifetime)?;
@@ -119,7 +128,7 @@ impl ClientAssertion {
         let mut claims = Map::new();
         claims.insert("iss".into(), Value::String(self.client_id.clone()));
         claims.insert("sub".into(), Value::String(self.client_id.clone()));
-        claims.insert("aud".into(), Value::String(self.audience.clone()));
+        claims.insert("aud".into(), Value::String(audience.to_owned()));
         claims.insert("jti".into(), Value::String(jws::jti(rng)?));
         claims.insert("iat".into(), jws::numeric_date(now));
         if self.not_before {
@@ -127,5 +136,22 @@ impl ClientAssertion {
         }
         claims.insert("exp".into(), jws::numeric_date(exp));
         jws::sign(&self.key, &claims, rng)
+    }
+}
+
+/// A `ClientAssertion` serves the OAuth client's `private_key_jwt`
+/// ([`ClientAuth::assertion`](crate::oauth::ClientAuth::assertion)): each
+/// token request gets a fresh assertion naming the audience the request
+/// chooses ([`ClientCredentials::with_assertion_audience`](crate::oauth::ClientCredentials::with_assertion_audience),
+/// the token endpoint by default), with its `jti` and signature randomness
+/// from ring's `SystemRandom` (the operating system's generator, or
+/// `crypto.getRandomValues` in a Worker).
+impl crate::oauth::AssertionSource for ClientAssertion {
+    fn assertion(
+        &self,
+        audience: &str,
+        now: OffsetDateTime,
+    ) -> Result<Secret<String>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.mint_for(audience, now, &ring::rand::SystemRandom::new())?)
     }
 }

@@ -471,6 +471,26 @@ fn client_assertion_empty_audience_refused() {
 }
 
 #[test]
+fn client_assertion_serves_the_oauth_client() {
+    use edge_auth::oauth::{ClientAuth, ClientCredentials};
+    let a = client_assertion(Algorithm::ES256);
+    let jwks = jwks_of(&[a.key()]);
+    let client =
+        ClientCredentials::new(TOKEN_ENDPOINT, CLIENT_ID, ClientAuth::assertion(a)).unwrap();
+    let request = client.token_request(at(NOW)).unwrap();
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(request.body())
+        .into_owned()
+        .collect();
+    assert_eq!(
+        form["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    let s = Settings::new(CLIENT_ID, TOKEN_ENDPOINT, "ES256");
+    let claims = ours(&form["client_assertion"], &jwks, &s, NOW).unwrap();
+    assert_eq!(claims["aud"], TOKEN_ENDPOINT);
+}
+
+#[test]
 fn client_assertion_debug_redacted() {
     let token = client_assertion(Algorithm::EdDSA)
         .mint(at(NOW), &SystemRandom::new())
