@@ -56,4 +56,10 @@ pub enum Error {
     /// An OAuth client error.
     #[error(transparent)]
     OAuth(#[from] crate::oauth::OAuthError),
+    /// A signing key could not be loaded or could not sign.
+    #[error(transparent)]
+    Key(#[from] crate::crypto::KeyError),
+    /// Minting a client or edge assertion failed.
+    #[error(transparent)]
+    Mint(#[from] crate::assertion::MintError),
 }

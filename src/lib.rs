@@ -12,7 +12,9 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod assertion;
 pub mod cors;
+pub mod crypto;
 #[cfg(any(feature = "tokio", feature = "hyper-server", feature = "worker"))]
 pub mod driver;
 pub mod error;

@@ -16,6 +16,7 @@ mod json_reader;
 mod jwks_cache;
 mod jwt;
 mod limit;
+mod mint;
 mod oauth;
 mod oidc;
 mod policy;
