@@ -9,6 +9,7 @@
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
+//! | `redis`        | `redis`, `replay` | `RedisLimitStore` (GCRA in one Lua script per request) and `RedisReplayGuard` (RFC 9421 nonces), shared by replicas; implies `tokio` |
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
 //! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch`, key state in KV, refresh with `waitUntil`; wasm32 only for the runtime part |
 //! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
@@ -44,6 +45,10 @@ pub mod client;
 pub mod keys;
 #[cfg(feature = "tokio")]
 pub mod limit;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(all(feature = "tokio", feature = "httpsig"))]
+pub mod replay;
 #[cfg(feature = "hyper-server")]
 pub mod server;
 #[cfg(feature = "tokio")]
