@@ -30,16 +30,28 @@ use redis_server::RedisServer;
 
 const T0: OffsetDateTime = datetime!(2026-12-07 10:00:00.123456789 UTC);
 
+/// Counting, not timing, is tested with these: a timeout with room for a
+/// loaded machine (the timeout tests stop the server instead).
+fn patient() -> RedisConfig {
+    RedisConfig::default().with_timeout(StdDuration::from_secs(2))
+}
+
 async fn limit_store(server: &RedisServer) -> RedisLimitStore {
-    RedisLimitStore::connect(&server.url(), RedisConfig::default())
+    RedisLimitStore::connect(&server.url(), patient())
         .await
         .unwrap()
 }
 
-/// A 250 ms timeout: the first, successful, call must not fail on a
+async fn replay_guard(server: &RedisServer) -> RedisReplayGuard {
+    RedisReplayGuard::connect(&server.url(), patient())
+        .await
+        .unwrap()
+}
+
+/// A 500 ms timeout: the first, successful, call must not fail on a
 /// loaded machine; a stopped Redis refuses connections at once anyway.
 async fn steady_store(server: &RedisServer) -> RedisLimitStore {
-    let config = RedisConfig::default().with_timeout(StdDuration::from_millis(250));
+    let config = RedisConfig::default().with_timeout(StdDuration::from_millis(500));
     RedisLimitStore::connect(&server.url(), config)
         .await
         .unwrap()
@@ -113,8 +125,8 @@ async fn redis_limit_keys_expire_when_idle() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    // TAT - now = T = 60 s after one request.
-    assert!((59_000..=60_000).contains(&ttl), "{ttl}");
+    // TAT - now = T = 60 s after one request, plus 1 s for clock skew.
+    assert!((60_000..=61_000).contains(&ttl), "{ttl}");
 }
 
 #[tokio::test]
@@ -257,12 +269,8 @@ fn gateway(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_sharing_redis_admit_no_more_than_the_limit() {
     let server = RedisServer::start();
-    // Counting, not timing, is tested here: room for a loaded machine.
-    let config = RedisConfig::default().with_timeout(StdDuration::from_secs(2));
-    let url = server.url();
-    let store = || RedisLimitStore::connect(&url, config.clone());
-    let a = gateway(Arc::new(store().await.unwrap()), false);
-    let b = gateway(Arc::new(store().await.unwrap()), false);
+    let a = gateway(Arc::new(limit_store(&server).await), false);
+    let b = gateway(Arc::new(limit_store(&server).await), false);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..40 {
@@ -308,8 +316,8 @@ async fn redis_stopped_fails_closed_with_503_within_the_timeout() {
         let response = gw("192.0.2.1").await;
         let took = started.elapsed();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        // 50 ms timeout; generous margin for a loaded machine.
-        assert!(took < StdDuration::from_millis(1000), "{took:?}");
+        // Connection refused at once; the timeout bounds it anyway.
+        assert!(took < StdDuration::from_millis(2000), "{took:?}");
     }
 }
 
@@ -324,7 +332,7 @@ async fn redis_stopped_fails_open_when_configured() {
         let response = gw("192.0.2.1").await;
         assert_eq!(response.status(), StatusCode::OK);
         assert!(!response.headers().contains_key("ratelimit"));
-        assert!(started.elapsed() < StdDuration::from_millis(1000));
+        assert!(started.elapsed() < StdDuration::from_millis(2000));
     }
 }
 
@@ -350,12 +358,7 @@ async fn redis_down_at_start_is_not_an_error_and_fails_closed() {
 #[tokio::test]
 async fn replay_guard_refuses_a_nonce_seen_by_the_other_instance() {
     let server = RedisServer::start();
-    let a = RedisReplayGuard::connect(&server.url(), RedisConfig::default())
-        .await
-        .unwrap();
-    let b = RedisReplayGuard::connect(&server.url(), RedisConfig::default())
-        .await
-        .unwrap();
+    let (a, b) = (replay_guard(&server).await, replay_guard(&server).await);
     let now = OffsetDateTime::now_utc();
     let until = now + Duration::minutes(5);
     a.check_and_remember("k1", "n-1", until, now).await.unwrap();
@@ -371,9 +374,7 @@ async fn replay_guard_refuses_a_nonce_seen_by_the_other_instance() {
 #[tokio::test]
 async fn replay_guard_forgets_a_nonce_after_its_window() {
     let server = RedisServer::start();
-    let guard = RedisReplayGuard::connect(&server.url(), RedisConfig::default())
-        .await
-        .unwrap();
+    let guard = replay_guard(&server).await;
     let now = OffsetDateTime::now_utc();
     guard
         .check_and_remember("k1", "n-2", now + Duration::milliseconds(100), now)
@@ -390,9 +391,7 @@ async fn replay_guard_forgets_a_nonce_after_its_window() {
 #[tokio::test]
 async fn replay_guard_keys_of_hostile_nonces_are_bounded() {
     let server = RedisServer::start();
-    let guard = RedisReplayGuard::connect(&server.url(), RedisConfig::default())
-        .await
-        .unwrap();
+    let guard = replay_guard(&server).await;
     let nonce = format!("a\r\nb{}", "z".repeat(10 * 1024));
     let key = guard.redis_key("k1", &nonce);
     assert!(key.len() < 100, "{}", key.len());
@@ -424,4 +423,46 @@ async fn replay_guard_refuses_when_redis_is_down() {
         .unwrap_err();
     assert!(matches!(err, HttpSigError::ReplayStore { .. }), "{err:?}");
     assert!(started.elapsed() < StdDuration::from_millis(1000));
+}
+
+#[tokio::test]
+async fn signed_request_replayed_to_another_replica_is_refused() {
+    use edge_auth::driver::replay::verify_request;
+    use edge_auth::httpsig::{KeyRing, Signer, SignerConfig, SigningKey, Verifier, VerifyingKey};
+    let server = RedisServer::start();
+    let (a, b) = (replay_guard(&server).await, replay_guard(&server).await);
+    let secret = edge_auth::Secret::new((0u8..32).collect::<Vec<u8>>());
+    let signer = Signer::new(
+        SigningKey::try_from_hmac_sha256("k1", &secret).unwrap(),
+        SignerConfig::default(),
+    )
+    .unwrap();
+    let mut keys = KeyRing::new();
+    keys.insert("k1", VerifyingKey::try_from_hmac_sha256(&secret).unwrap());
+    let now = OffsetDateTime::now_utc();
+    let (parts, body) = Request::post("/orders")
+        .header("host", "api.example.com")
+        .body(b"{}".to_vec())
+        .unwrap()
+        .into_parts();
+    let out = signer.sign(&parts, &body, Some("n-9"), now).unwrap();
+    let mut request = Request::from_parts(parts, body);
+    out.apply_to(&mut request);
+    let (parts, body) = request.into_parts();
+    let verifier = Verifier::default();
+    let verified = verify_request(&verifier, &parts, &body, &keys, &a, now)
+        .await
+        .unwrap();
+    assert_eq!(verified.nonce.as_deref(), Some("n-9"));
+    let err = verify_request(
+        &verifier,
+        &parts,
+        &body,
+        &keys,
+        &b,
+        now + Duration::seconds(1),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, HttpSigError::Replayed { .. }), "{err:?}");
 }

@@ -11,10 +11,13 @@
 //!   slot, and the limits of one request are decided in order, stopping at
 //!   the first that refuses (later limits do not count the request), as the
 //!   in-memory store does. Each admitted key is written with a TTL of its
-//!   TAT minus now (rounded up to a millisecond): an idle key expires by
-//!   itself. The library then runs `decide` on the TAT the script read and
-//!   checks it agrees with the script, so the `RateLimit` headers are the
-//!   in-memory store's to the nanosecond.
+//!   TAT minus now (rounded up to a millisecond) plus one second: an idle
+//!   key expires by itself, never before its TAT passes even when the
+//!   replicas' clocks and Redis's differ by up to a second (a key that
+//!   expired early would hand out a whole burst again). The library then
+//!   runs `decide` on the TAT the script read and checks it agrees with
+//!   the script, so the `RateLimit` headers are the in-memory store's to
+//!   the nanosecond.
 //! - [`RedisReplayGuard`] is an
 //!   [`AsyncReplayGuard`](super::replay::AsyncReplayGuard) for RFC 9421
 //!   nonces: `SET key 1 NX PXAT <expiry>`, one atomic command, so a nonce is
@@ -121,7 +124,7 @@ for i, key in ipairs(KEYS) do
   local as, an = add(ls, ln, ts, tn)
   if le(as, an, us, un) then
     local ks, kn = add(ns, nn, as, an)
-    local ms = as * 1000 + math.ceil(an / 1000000)
+    local ms = as * 1000 + math.ceil(an / 1000000) + 1000
     redis.call('SET', key, string.format('%d%09d', ks, kn), 'PX', ms)
     out[#out + 1] = {1, seen}
   else

@@ -1,11 +1,9 @@
 //! RFC 9421 §7.2.2 replay protection against a shared store: an
-//! [`AsyncReplayGuard`] a driver awaits (Redis: [`RedisReplayGuard`]), so
-//! a nonce seen by one replica is refused by every other. The verifier's
-//! own [`ReplayGuard`] stays synchronous; [`verify_request`] runs the
-//! verifier without it and then awaits the shared guard with the same
-//! arguments.
-//!
-//! [`RedisReplayGuard`]: super::redis::RedisReplayGuard
+//! [`AsyncReplayGuard`] a driver awaits (Redis: `RedisReplayGuard` of the
+//! `redis` feature), so a nonce seen by one replica is refused by every
+//! other. The verifier's own [`ReplayGuard`] stays synchronous;
+//! [`verify_request`] runs the verifier without it and then awaits the
+//! shared guard with the same arguments.
 
 use std::fmt;
 use std::future::Future;
