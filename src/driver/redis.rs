@@ -19,7 +19,7 @@
 //!   the script, so the `RateLimit` headers are the in-memory store's to
 //!   the nanosecond.
 //! - [`RedisReplayGuard`] is an
-//!   [`AsyncReplayGuard`](super::replay::AsyncReplayGuard) for RFC 9421
+//!   [`AsyncReplayGuard`] for RFC 9421
 //!   nonces: `SET key 1 NX PXAT <expiry>`, one atomic command, so a nonce is
 //!   accepted once across all replicas.
 //!
