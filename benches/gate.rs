@@ -10,7 +10,7 @@
 //! minimal gate with the verified-token cache on, on its hit path (the
 //! same token again: no signature verification).
 
-#[path = "../tests/jwt_support/mod.rs"]
+#[path = "../tests/it/support/jwt.rs"]
 mod jwt_support;
 
 use std::hint::black_box;

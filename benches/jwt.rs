@@ -9,7 +9,7 @@
 //! side's time over its own crypto backend (aws-lc-rs verifying the same
 //! input is the peer's floor).
 
-#[path = "../tests/jwt_support/mod.rs"]
+#[path = "../tests/it/support/jwt.rs"]
 mod jwt_support;
 
 use std::hint::black_box;

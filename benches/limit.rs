@@ -15,7 +15,7 @@
 //! minimum ns per op and the ratios. The machine is shared: read the
 //! minima.
 
-#[path = "../tests/jwt_support/mod.rs"]
+#[path = "../tests/it/support/jwt.rs"]
 mod jwt_support;
 
 use std::cell::Cell;

@@ -12,7 +12,7 @@
 //! Plain timing, best of three rounds (the machine is shared).
 //! `cargo bench --bench redis --features redis`.
 
-#[path = "../tests/common/redis_server.rs"]
+#[path = "../tests/it/support/redis_server.rs"]
 mod redis_server;
 
 use std::hint::black_box;

@@ -6,7 +6,7 @@
 //! an interleaved timing loop prints medians and minima measured in the
 //! same run (the CPU may be shared: minima are the figures to compare).
 
-#[path = "../tests/jwt_support/mod.rs"]
+#[path = "../tests/it/support/jwt.rs"]
 mod jwt_support;
 
 use std::hint::black_box;

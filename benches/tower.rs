@@ -6,7 +6,7 @@
 //!
 //! `cargo bench --bench tower --features axum`
 
-#[path = "../tests/jwt_support/mod.rs"]
+#[path = "../tests/it/support/jwt.rs"]
 mod jwt_support;
 
 use std::sync::Arc;

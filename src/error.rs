@@ -53,4 +53,7 @@ pub enum Error {
     /// Sealing state failed, or a sealed blob was refused.
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
+    /// An OAuth client error.
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::OAuthError),
 }

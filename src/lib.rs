@@ -25,6 +25,7 @@ mod jose;
 pub mod jwk;
 pub mod jwt;
 pub mod limit;
+pub mod oauth;
 pub mod oidc;
 pub mod policy;
 pub mod response;

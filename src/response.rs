@@ -47,6 +47,16 @@
 //! required. Never the token, a key id, a rule id or the internal reason:
 //! those help an attacker probe the configuration and belong in the audit
 //! record.
+//!
+//! | rejection | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | `missing_token()` | 401 | `Bearer realm="…"` |
+//! | `invalid_request(&err)` | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` |
+//! | `invalid_token(reason)` / `expired_token(reason)` | 401 | `…, error="invalid_token", error_description="…"` |
+//! | `insufficient_scope(scopes)` | 403 | `…, error="insufficient_scope", error_description="…", scope="a b"` |
+//! | `forbidden(rule, reasons)` | 403 | none |
+//! | `too_many_requests(..)` | 429 | none; `Retry-After`, `RateLimit`, `RateLimit-Policy` |
+//! | `unavailable(reason)` | 503 | none (the issuer's keys cannot be had; not the token's fault); `Retry-After` from the key cache's backoff |
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};

@@ -56,6 +56,8 @@ struct State {
     discovery_requests: AtomicU64,
     down: AtomicBool,
     hanging: AtomicBool,
+    /// `POST /token` (client credentials).
+    token: super::token_endpoint::TokenEndpoint,
 }
 
 impl State {
@@ -78,6 +80,12 @@ pub async fn start_dev_issuer(addr: SocketAddr, audience: &str) -> std::io::Resu
         async move {
             match state {
                 Some(state) => {
+                    if request.uri().path() == "/token" {
+                        let url = format!("{}/token", state.issuer);
+                        let sign =
+                            |claims: &Map<String, Value>| sign_claims(&state, claims, None, None);
+                        return state.token.handle(&url, &state.issuer, sign, request).await;
+                    }
                     if state.hanging.load(Ordering::SeqCst) {
                         // Count it, then never answer in any useful time.
                         let response = handle(&state, &request);
@@ -102,6 +110,7 @@ pub async fn start_dev_issuer(addr: SocketAddr, audience: &str) -> std::io::Resu
         discovery_requests: AtomicU64::new(0),
         down: AtomicBool::new(false),
         hanging: AtomicBool::new(false),
+        token: super::token_endpoint::TokenEndpoint::default(),
     });
     let _ = slot.set(Arc::clone(&state));
     Ok(DevIssuer { state, server })
@@ -243,7 +252,29 @@ impl DevIssuer {
         signing_kid: Option<&str>,
         header_kid: Option<&str>,
     ) -> String {
-        let keys = self.state.keys();
+        sign_claims(&self.state, claims, signing_kid, header_kid)
+    }
+
+    /// The token endpoint (`POST {issuer}/token`): register clients, switch
+    /// its answers, count its requests.
+    pub fn token_endpoint(&self) -> &super::token_endpoint::TokenEndpoint {
+        &self.state.token
+    }
+
+    /// The token endpoint's URL.
+    pub fn token_endpoint_url(&self) -> String {
+        format!("{}/token", self.state.issuer)
+    }
+}
+
+fn sign_claims(
+    state: &State,
+    claims: &Map<String, Value>,
+    signing_kid: Option<&str>,
+    header_kid: Option<&str>,
+) -> String {
+    {
+        let keys = state.keys();
         let key = match signing_kid {
             Some(kid) => keys.iter().find(|k| k.kid == kid),
             None => keys.last(),
@@ -272,7 +303,9 @@ impl DevIssuer {
         }
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
+}
 
+impl DevIssuer {
     /// Rotates: a new key signs from now on; the previous one stays published
     /// (older ones are retired). Returns the new kid.
     ///

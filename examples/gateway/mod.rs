@@ -17,6 +17,7 @@ pub mod echo;
 pub mod net;
 pub mod proxy;
 pub mod sign;
+pub mod token_endpoint;
 
 #[allow(unused_imports, reason = "each includer uses some of these")]
 pub use dev_issuer::{DevIssuer, start_dev_issuer};

@@ -42,8 +42,15 @@ const edgeAuthWorker :Workerd.Worker = (
     # With an origin, allowed requests go there signed (RFC 9421) with this key:
     # (name = "EDGE_AUTH_ORIGIN", text = "https://origin.example.com"),
     # (name = "EDGE_AUTH_UPSTREAM_KEY", text = "at least 32 bytes of secret"),
+    # Seals the key state in KV (a secret in production; see wrangler.toml):
+    # (name = "EDGE_AUTH_SEAL_SECRET", text = "base64 of 32 random bytes"),
     (name = "EDGE_AUTH_JWKS", kvNamespace = "jwks-kv"),
+    # Rate limits shared by all isolates, in the Durable Object class EdgeAuthLimits.
+    (name = "EDGE_AUTH_LIMITS_DO", text = "EDGE_AUTH_LIMITS"),
+    (name = "EDGE_AUTH_LIMITS", durableObjectNamespace = "EdgeAuthLimits"),
   ],
+  durableObjectNamespaces = [ (className = "EdgeAuthLimits", uniqueKey = "edge-auth-limits") ],
+  durableObjectStorage = (inMemory = void),
 );
 
 const kvMemory :Workerd.Worker = (

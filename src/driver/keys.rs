@@ -68,6 +68,7 @@ use crate::Principal;
 use crate::gate::{FetchPlan, Gate, Outcome, Staged};
 use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
+use crate::seal::Sealer;
 
 /// Where the driver reads the time. Only `src/driver/` reads a clock; the
 /// Gate is handed the time on every call. [`SystemClock`] by default; any
@@ -213,6 +214,11 @@ pub struct DriverOptions {
     /// without the task, the least time between two polls on request
     /// (default 1 s).
     pub refresh_interval: Duration,
+    /// Seals the key state [`KeyDriver::export_state`] hands out and
+    /// requires it sealed in [`KeyDriver::import_state`] (default `None`:
+    /// plain JSON). Build it with [`Sealer::from_env`] or
+    /// [`Sealer::from_file`]; what it protects is said in [`crate::seal`].
+    pub sealer: Option<Arc<Sealer>>,
 }
 
 impl Default for DriverOptions {
@@ -223,6 +229,7 @@ impl Default for DriverOptions {
             max_wait: Duration::from_secs(1),
             max_body_bytes: 512 * 1024,
             refresh_interval: Duration::from_secs(1),
+            sealer: None,
         }
     }
 }
@@ -260,6 +267,13 @@ impl DriverOptions {
     #[must_use]
     pub fn with_refresh_interval(mut self, every: Duration) -> Self {
         self.refresh_interval = every;
+        self
+    }
+
+    /// Sets [`sealer`](Self::sealer).
+    #[must_use]
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = Some(Arc::new(sealer));
         self
     }
 }
@@ -389,6 +403,47 @@ impl KeyDriver {
     /// after the Gate has its answer (and requests may already pass).
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
+    }
+
+    /// `issuer`'s key state as text to persist where other processes read
+    /// it (a file, Redis): sealed when [`DriverOptions::sealer`] is set,
+    /// else plain JSON. `None` before the issuer's keys were found.
+    ///
+    /// # Errors
+    /// [`DriverError`] naming the issuer when it is unknown or sealing
+    /// fails.
+    pub fn export_state(&self, issuer: &str) -> Result<Option<String>, DriverError> {
+        let gate = &self.inner.gate;
+        match &self.inner.options.sealer {
+            Some(sealer) => gate
+                .export_sealed(issuer, sealer)
+                .map_err(|e| DriverError::fetch(e.to_string())),
+            None => Ok(gate
+                .export_state(issuer)
+                .and_then(|state| serde_json::to_string(&state).ok())),
+        }
+    }
+
+    /// Restores `issuer`'s key state from text written by
+    /// [`export_state`](Self::export_state). With a sealer a plain or
+    /// foreign blob is refused, nothing is applied, and the keys are
+    /// fetched as if there were no state.
+    ///
+    /// # Errors
+    /// [`DriverError`] saying why the state is refused (unknown issuer, not
+    /// sealed, does not open, not a key state, another endpoint).
+    pub fn import_state(&self, issuer: &str, text: &str) -> Result<(), DriverError> {
+        let (gate, now) = (&self.inner.gate, self.now());
+        let result = match &self.inner.options.sealer {
+            Some(sealer) => gate.import_sealed(issuer, sealer, text, now),
+            None => {
+                let state = serde_json::from_str(text).map_err(|e| {
+                    DriverError::fetch(format!("key state for `{issuer}` is not a key state: {e}"))
+                })?;
+                gate.import_state(issuer, &state, now)
+            }
+        };
+        result.map_err(|e| DriverError::fetch(e.to_string()))
     }
 
     /// Fetches running now in this process (a gauge; 0 when idle).

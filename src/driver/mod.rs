@@ -5,13 +5,15 @@
 //!
 //! | feature        | module | brings |
 //! |----------------|--------|--------|
+//! | `tokio`        | `oauth` | `TokenDriver`: single-flight OAuth token requests, timeouts, refresh-ahead task (`BearerLayer` with `tower`, `HyperTokenClient` with `hyper-client`) |
 //! | `tokio`        | `keys`, `limit`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; `AsyncLimitStore`, the seam for external rate-limit stores; tokio (`sync`, `time`, `rt`) |
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
 //! | `redis`        | `redis`, `replay` | `RedisLimitStore` (GCRA in one Lua script per request) and `RedisReplayGuard` (RFC 9421 nonces), shared by replicas; implies `tokio` |
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
-//! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch`, key state in KV, refresh with `waitUntil`; wasm32 only for the runtime part |
+//! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch` (one per issuer per isolate), key state in KV and the Cache API (sealed with a secret), refresh with `waitUntil`, rate limits and RFC 9421 nonces in Durable Objects; wasm32 only for the runtime part |
+//! | `tokio` or `worker` | `sealing` | `Sealer::from_env` / `from_file` / `from_secret_text`: the sealing secret (and the one being retired) from the environment, a file or a Worker secret |
 //! | `tracing`      | — | a span per check (outcome, issuer, rule, reason class, fetch rounds, duration) and events per key fetch; never a token |
 //!
 //! An axum API behind the Gate (features `axum` and `hyper-client`):
@@ -43,12 +45,15 @@ pub mod axum;
 pub mod client;
 #[cfg(feature = "tokio")]
 pub mod keys;
-#[cfg(feature = "tokio")]
 pub mod limit;
+#[cfg(feature = "tokio")]
+pub mod oauth;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(all(feature = "tokio", feature = "httpsig"))]
 pub mod replay;
+#[cfg(any(feature = "tokio", feature = "worker"))]
+pub mod sealing;
 #[cfg(feature = "hyper-server")]
 pub mod server;
 #[cfg(feature = "tokio")]

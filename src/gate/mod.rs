@@ -477,7 +477,8 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let entry = self.issuer(issuer)?;
-        let result = entry.lock().import_sealed(sealer, sealed, now);
+        let (result, changed) = entry.update(|k| k.import_sealed(sealer, sealed, now));
+        self.key_set_changed(entry, changed);
         result.map_err(|e| GateError::keys(issuer, e))
     }
 

@@ -32,6 +32,27 @@
 //! assert_eq!((verified.label.as_str(), verified.keyid.as_str()), ("sig1", "k1"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Keys
+//!
+//! Signing keys come from a shared secret, an Ed25519 seed or a private key
+//! document, PEM or DER, in the forms OpenSSL writes: PKCS#8 (including RSA-PSS
+//! keys as `openssl genpkey -algorithm RSA-PSS` writes them), PKCS#1
+//! `RSA PRIVATE KEY` or SEC 1 `EC PRIVATE KEY`
+//! ([`SigningKey::try_from_private_key_pem`] / `_der`). Verification keys come
+//! from the secret, a `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` document
+//! ([`VerifyingKey::try_from_public_key_pem`] / `_der`), or the key's numbers
+//! (e.g. a client's JWK). Encrypted PEM is refused with a hint to decrypt it
+//! first. A [`KeyRing`] holds several active keys by `keyid` for rotation;
+//! retired keys are refused.
+//!
+//! Verification applies a strict policy (required components, created /
+//! expires windows with skew, `tag`, `alg`, replay defence through a
+//! [`ReplayGuard`]) and, when the signature covers `content-digest`
+//! (RFC 9530), checks the body against it, so a caller cannot forget. The
+//! replay guard only sees nonces of signatures that already verified, and when
+//! full of live nonces it fails closed. Every RFC 9421 example (Appendix
+//! B.2.1-B.2.6, B.3, B.4, §2-§4) is a test.
 
 mod base;
 mod components;

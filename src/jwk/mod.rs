@@ -17,6 +17,24 @@
 //! assert_eq!(keys.diagnostics()[0].kid.as_deref(), Some("p521"));
 //! # Ok::<(), edge_auth::jwk::JwkError>(())
 //! ```
+//!
+//! # Key sets that refresh themselves (without doing I/O)
+//!
+//! [`cache::JwksCache`] holds one issuer's key set and says when to fetch it;
+//! [`IssuerKeys`] adds OpenID Connect discovery in front of it (the document's
+//! `issuer` must equal the configured issuer exactly, OIDC Discovery §4.3, and
+//! `jwks_uri` must be https; loopback http only when enabled for development).
+//! Freshness comes from the response's Cache-Control / Expires / Age
+//! (RFC 9111, as a private cache), clamped to 5 min – 24 h; the set refreshes
+//! ahead at 80 % of its lifetime while it keeps serving; an unknown `kid`
+//! triggers at most one refetch per 30 s (a flood of random kids never evicts
+//! good keys); when the IdP is down the last good set keeps serving for up to
+//! 24 h past expiry with exponential backoff; `ETag` / `If-None-Match` renew
+//! with `304`. Call `poll(now)` from a timer (the drivers do) and run the plans
+//! it hands out: key sets are renewed before they expire, failed fetches are
+//! retried after their backoff, and discovery documents are fetched again every
+//! 24 h, so an IdP that moves its `jwks_uri` is followed without a restart.
+//! docs/adr/0004 records the cache's choices.
 
 pub mod cache;
 pub mod discovery;

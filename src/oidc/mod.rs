@@ -33,6 +33,31 @@
 //! assert!(p.groups.is_empty() && p.groups_overage().is_some());
 //! # Ok::<(), edge_auth::oidc::OidcError>(())
 //! ```
+//!
+//! # Claim paths and presets
+//!
+//! Claim paths starting with `/` are JSON Pointers (`/realm_access/roles`,
+//! `/https:~1~1example.com~1roles`); anything else is one top-level claim
+//! name taken literally (`cognito:groups`, `https://example.com/roles`).
+//! Presets follow each provider's token format:
+//!
+//! | preset | roles | scopes | groups | other |
+//! |---|---|---|---|---|
+//! | `entra_id(client_id)` | `roles` (only when `aud` is the client id or `api://client_id`), `wids` as `wids:<id>` | `scp` | `groups`, overage reported by `groups_overage()` | subject `oid`, tenant `tid` |
+//! | `okta()` | `groups` | `scp` (array) | `groups` | `email` if verified |
+//! | `keycloak(client_id)` | `realm_access.roles`, `resource_access.{client_id}.roles` | `scope` | `groups` | `email` if verified |
+//! | `auth0(namespace)` | `{namespace}/roles` | `scope`, `permissions` | `{namespace}/groups` | `email` if verified |
+//! | `cognito()` | `cognito:groups` | `scope` | `cognito:groups` | `email` if verified |
+//! | `google()` | none | none | none | tenant `hd`, `email` if verified |
+//!
+//! Issuer and audience per provider (what `IssuerConfig::new` takes):
+//!
+//! | provider | issuer | audience |
+//! |---|---|---|
+//! | Entra ID, v2 access tokens | `https://login.microsoftonline.com/{tenant-id}/v2.0` | the API's application (client) id |
+//! | Entra ID, v1 access tokens (the default unless the manifest sets `requestedAccessTokenVersion: 2`) | `https://sts.windows.net/{tenant-id}/` (trailing slash included) | the Application ID URI, e.g. `api://{client-id}` |
+//! | Okta, custom authorization server | `https://{okta-domain}/oauth2/default` | `api://default` unless changed |
+//! | Keycloak 17+ | `https://{host}/realms/{realm}` | the client id, once an *Audience* mapper adds it |
 
 mod presets;
 mod principal;

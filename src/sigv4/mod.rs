@@ -39,6 +39,10 @@
 //! assert_eq!(signer.access_key_id, "AKIDEXAMPLE");
 //! # Ok::<(), edge_auth::sigv4::SigV4Error>(())
 //! ```
+//!
+//! For S3 use `SigningSettings::s3()` on both sides (no path normalisation,
+//! single URI encoding). Presigned URLs last 1 s to 7 days; the AWS signing
+//! test suite passes in both the header and the presigned form.
 
 mod canonical;
 mod error;

@@ -41,4 +41,11 @@ pub enum WorkerError {
         /// What was wrong.
         reason: String,
     },
+    /// No OAuth access token for the upstream could be had: the token
+    /// endpoint failed or refused, or the token state in KV was refused.
+    #[error("no access token for the upstream: {reason}")]
+    Token {
+        /// What was wrong (never a secret or token).
+        reason: String,
+    },
 }

@@ -1,7 +1,9 @@
 //! [`WorkerGate`]: the runtime-independent half of the Worker driver. It
 //! decides each step of the check → fetch → apply → check loop (restore
 //! from KV first, a bounded number of fetches, then 503) and keeps the
-//! bookkeeping of the key state shared through KV (write only on change).
+//! bookkeeping of the key state shared through KV (write only on change),
+//! sealed when a [`Sealer`] is configured, and keeps one key fetch in
+//! flight per issuer in the isolate (single flight).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,11 +14,14 @@ use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 
 use super::WorkerError;
+use super::flight::{Flight, FlightWait, Flights};
 use crate::Principal;
-use crate::gate::{FetchKind, FetchPlan, Gate, GateError, Outcome};
+use crate::gate::{FetchKind, FetchPlan, Gate, GateError, Outcome, PendingLimits, Staged};
 use crate::jwk::cache::CacheState;
+use crate::limit::{Decision as LimitDecision, LimitError};
 use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
+use crate::seal::Sealer;
 
 /// How the Worker driver runs a [`Gate`].
 #[derive(Debug, Clone)]
@@ -29,6 +34,24 @@ pub struct WorkerOptions {
     /// The most key fetches one request may wait for (default 2: a
     /// discovery document and a key set). Past it the request gets 503.
     pub max_fetches: usize,
+    /// Seals the key state written to KV and the Cache API, and refuses
+    /// any state read back that is not sealed by it (default `None`: plain
+    /// JSON). Set from the Worker secret
+    /// [`SEAL_SECRET_VAR`](super::SEAL_SECRET_VAR) by
+    /// [`Settings`](super::Settings). Whoever can write the KV namespace
+    /// but does not hold the secret can then neither plant a key nor read
+    /// the state; whoever holds the secret or can change the Worker's code
+    /// is not kept out (see [`crate::seal`]).
+    pub sealer: Option<Arc<Sealer>>,
+    /// Also keeps each issuer's key state in the Cache API (key
+    /// [`cache_key`]), read before KV: cheaper and closer (per data
+    /// center), while KV stays the shared copy (default `false`).
+    pub cache_api: bool,
+    /// The Durable Object namespace binding that holds rate-limit state
+    /// for every isolate (one object per key shard; see
+    /// [`durable`](super::durable)). `None` (default): each isolate limits
+    /// in its own memory, so N isolates admit up to N times a limit.
+    pub limits_binding: Option<String>,
 }
 
 impl Default for WorkerOptions {
@@ -36,6 +59,9 @@ impl Default for WorkerOptions {
         Self {
             kv_binding: Some(super::DEFAULT_KV_BINDING.to_owned()),
             max_fetches: 2,
+            sealer: None,
+            cache_api: false,
+            limits_binding: None,
         }
     }
 }
@@ -54,11 +80,39 @@ impl WorkerOptions {
         self.max_fetches = max_fetches;
         self
     }
+
+    /// Seals the key state with `sealer` (see [`sealer`](Self::sealer)).
+    #[must_use]
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = Some(Arc::new(sealer));
+        self
+    }
+
+    /// Decides rate limits in the Durable Object namespace `binding`.
+    #[must_use]
+    pub fn with_limits_binding(mut self, binding: Option<String>) -> Self {
+        self.limits_binding = binding;
+        self
+    }
+
+    /// Keeps the key state in the Cache API too.
+    #[must_use]
+    pub fn with_cache_api(mut self, cache_api: bool) -> Self {
+        self.cache_api = cache_api;
+        self
+    }
 }
 
 /// The KV key that holds `issuer`'s key state.
 pub fn kv_key(issuer: &str) -> String {
     format!("jwks:{issuer}")
+}
+
+/// The Cache API key (a URL that is never fetched) that holds `issuer`'s
+/// key state.
+pub fn cache_key(issuer: &str) -> String {
+    let issuer: String = url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect();
+    format!("https://edge-auth.invalid/issuer-keys/{issuer}")
 }
 
 /// Converts the Workers clock (`worker::Date::now().as_millis()`) into the
@@ -86,16 +140,33 @@ pub enum Step {
     /// An allowed CORS preflight (policy `cors` settings): answer with this
     /// response; it never goes to the origin.
     Preflight(http::Response<()>),
-    /// Read the issuer's state from KV (key [`kv_key`]), give it to
-    /// [`WorkerGate::restore`], then step again. Asked once per issuer and
-    /// isolate, before its first fetch.
+    /// Read the issuer's state from the Cache API (key [`cache_key`], when
+    /// [`WorkerOptions::cache_api`]) or KV (key [`kv_key`]), give it to
+    /// [`WorkerGate::restore`], then drop the flight and step again. Asked
+    /// once per issuer and isolate, before its first fetch.
     Restore {
         /// The issuer, as configured.
         issuer: String,
+        /// This request leads the issuer's key work until it drops this.
+        flight: Flight,
     },
     /// GET the plan's URL, give the answer to [`WorkerGate::apply_response`]
-    /// (or the failure to [`WorkerGate::apply_failure`]), then step again.
-    Fetch(FetchPlan),
+    /// (or the failure to [`WorkerGate::apply_failure`]), then drop the
+    /// flight and step again.
+    Fetch {
+        /// What to fetch.
+        plan: FetchPlan,
+        /// This request leads the issuer's key work until it drops this.
+        flight: Flight,
+    },
+    /// Another request of this isolate is reading or fetching the issuer's
+    /// keys: await this, then step again (single flight: concurrent
+    /// requests on a cold isolate make one fetch).
+    Wait(FlightWait),
+    /// The policy allows the request under rate limits kept in Durable
+    /// Objects ([`WorkerOptions::limits_binding`]): decide the calls there
+    /// and give the answers to [`WorkerGate::finish_limits`].
+    Limits(PendingLimits),
 }
 
 /// Per issuer: whether KV was asked yet, and the state text last read from
@@ -111,6 +182,7 @@ struct Inner {
     gate: Gate,
     options: WorkerOptions,
     books: Mutex<HashMap<String, Book>>,
+    flights: Flights,
 }
 
 /// A [`Gate`] with the Worker driver's state: cheap to clone (an `Arc`),
@@ -128,6 +200,7 @@ impl WorkerGate {
                 gate,
                 options,
                 books: Mutex::new(HashMap::new()),
+                flights: Flights::default(),
             }),
         }
     }
@@ -142,16 +215,23 @@ impl WorkerGate {
         &self.inner.options
     }
 
-    /// The most steps one request can take: each issuer's KV restore, the
-    /// fetches, and the final answer. A loop over [`step`](Self::step)
-    /// bounded by this always ends.
+    /// The most steps one request takes: each issuer's KV restore and
+    /// the fetches, as many waits for other requests' flights, and the
+    /// final answer. A loop over [`step`](Self::step) bounded by this
+    /// always ends (past it, answer 503).
     pub fn max_steps(&self) -> usize {
         self.inner
             .gate
             .issuers()
             .count()
             .saturating_add(self.inner.options.max_fetches)
+            .saturating_mul(2)
             .saturating_add(1)
+    }
+
+    /// Whether key state is kept outside the isolate (KV or Cache API).
+    fn persists(&self) -> bool {
+        self.inner.options.kv_binding.is_some() || self.inner.options.cache_api
     }
 
     fn books(&self) -> MutexGuard<'_, HashMap<String, Book>> {
@@ -167,6 +247,14 @@ impl WorkerGate {
     /// from `country` (the Worker's `request.cf.country`), else from
     /// `CF-IPCountry`.
     pub fn check(&self, parts: &Parts, country: Option<&str>, now: OffsetDateTime) -> Outcome {
+        self.inner
+            .gate
+            .check(parts, &Self::facts(parts, country), now)
+    }
+
+    /// The request's facts: the client IP from `CF-Connecting-IP`, the
+    /// country from `country`, else from `CF-IPCountry`.
+    fn facts<'a>(parts: &'a Parts, country: Option<&'a str>) -> RequestFacts<'a> {
         let header = |name: &str| {
             parts
                 .headers
@@ -183,12 +271,46 @@ impl WorkerGate {
         if let Some(country) = country.or_else(|| header("cf-ipcountry")) {
             facts = facts.with_country(country);
         }
-        self.inner.gate.check(parts, &facts, now)
+        facts
+    }
+
+    /// Concludes a [`Step::Limits`] with the store's answers (in the
+    /// order of [`PendingLimits::calls`]): allow, 429 naming the limit, or
+    /// 503 when the store failed (fail closed unless the policy's gate
+    /// fails open).
+    pub fn finish_limits(
+        &self,
+        pending: PendingLimits,
+        answers: Vec<Result<LimitDecision, LimitError>>,
+        parts: &Parts,
+        country: Option<&str>,
+    ) -> Step {
+        let facts = Self::facts(parts, country);
+        match self
+            .inner
+            .gate
+            .finish_limits(pending, answers, parts, &facts)
+        {
+            Outcome::Allow {
+                principal,
+                decision,
+            } => Step::Allow {
+                principal,
+                decision,
+            },
+            Outcome::Deny(rejection) => Step::Deny(rejection),
+            Outcome::Preflight(response) => Step::Preflight(response),
+            Outcome::FetchKeys(_) => {
+                Step::Deny(Rejection::unavailable("the issuer's keys are unavailable"))
+            }
+        }
     }
 
     /// The next step for a request that already caused `fetches` fetches:
-    /// [`check`](Self::check), and when keys are missing, KV first (once
-    /// per issuer), then a fetch, and 503 once `max_fetches` is reached.
+    /// [`check`](Self::check), and when keys are missing: wait when
+    /// another request of the isolate is getting them, else the stored
+    /// state first (once per issuer), then a fetch, and 503 once
+    /// `max_fetches` is reached.
     pub fn step(
         &self,
         parts: &Parts,
@@ -196,7 +318,19 @@ impl WorkerGate {
         fetches: usize,
         now: OffsetDateTime,
     ) -> Step {
-        let plan = match self.check(parts, country, now) {
+        let outcome = if self.inner.options.limits_binding.is_some() {
+            match self
+                .inner
+                .gate
+                .check_staged(parts, &Self::facts(parts, country), now)
+            {
+                Staged::Done(outcome) => outcome,
+                Staged::Limits(pending) => return Step::Limits(pending),
+            }
+        } else {
+            self.check(parts, country, now)
+        };
+        let plan = match outcome {
             Outcome::Allow {
                 principal,
                 decision,
@@ -210,12 +344,17 @@ impl WorkerGate {
             Outcome::Preflight(response) => return Step::Preflight(response),
             Outcome::FetchKeys(plan) => plan,
         };
-        if self.inner.options.kv_binding.is_some() {
+        let flights = &self.inner.flights;
+        if let Some(wait) = flights.wait(plan.issuer()) {
+            return Step::Wait(wait);
+        }
+        if self.persists() {
             let mut books = self.books();
             let book = books.entry(plan.issuer().to_owned()).or_default();
             if !book.asked_kv {
                 book.asked_kv = true;
                 return Step::Restore {
+                    flight: flights.lead(plan.issuer()),
                     issuer: plan.issuer().to_owned(),
                 };
             }
@@ -223,15 +362,28 @@ impl WorkerGate {
         if fetches >= self.inner.options.max_fetches {
             return Step::Deny(Rejection::unavailable("the issuer's keys are unavailable"));
         }
-        Step::Fetch(plan)
+        Step::Fetch {
+            flight: flights.lead(plan.issuer()),
+            plan,
+        }
     }
 
-    /// Restores `issuer`'s key state as read from KV.
+    /// The key state as this isolate holds it, as JSON: what is compared
+    /// to decide whether to write (a sealed text differs at every seal).
+    fn state_json(&self, issuer: &str) -> Option<String> {
+        let state = self.inner.gate.export_state(issuer)?;
+        serde_json::to_string(&state).ok()
+    }
+
+    /// Restores `issuer`'s key state as read from KV or the Cache API:
+    /// with a sealer, only a state sealed for this issuer under one of its
+    /// secrets; without, plain JSON.
     ///
     /// # Errors
-    /// [`WorkerError::State`] when the text is not a state or the Gate
-    /// refuses it (another issuer or endpoint, too old, corrupt): log it,
-    /// the Gate then fetches the keys itself.
+    /// [`WorkerError::State`] when the text is not a state, is not sealed
+    /// or does not open (with a sealer: a forged or foreign blob), or the
+    /// Gate refuses it (another issuer or endpoint, too old, corrupt):
+    /// nothing is applied; log it, the Gate then fetches the keys itself.
     pub fn restore(
         &self,
         issuer: &str,
@@ -242,20 +394,26 @@ impl WorkerGate {
             issuer: issuer.to_owned(),
             reason,
         };
-        let state: CacheState =
-            serde_json::from_str(saved).map_err(|e| refused(format!("not a key state: {e}")))?;
-        self.inner
-            .gate
-            .import_state(issuer, &state, now)
-            .map_err(|e| refused(e.to_string()))?;
-        self.books().entry(issuer.to_owned()).or_default().saved = Some(saved.to_owned());
+        let gate = &self.inner.gate;
+        match &self.inner.options.sealer {
+            Some(sealer) => gate.import_sealed(issuer, sealer, saved, now),
+            None => {
+                let state: CacheState = serde_json::from_str(saved)
+                    .map_err(|e| refused(format!("not a key state: {e}")))?;
+                gate.import_state(issuer, &state, now)
+            }
+        }
+        .map_err(|e| refused(e.to_string()))?;
+        let json = self.state_json(issuer);
+        self.books().entry(issuer.to_owned()).or_default().saved = json;
         Ok(())
     }
 
     /// Applies a fetch response. Returns the key state to put to KV
-    /// (key [`kv_key`] of [`FetchPlan::issuer`]) when a key set fetch
-    /// changed it; `None` otherwise, always for a discovery document (a
-    /// state without keys would overwrite another isolate's good one).
+    /// (key [`kv_key`] of [`FetchPlan::issuer`]; sealed with a sealer) when
+    /// a key set fetch changed it; `None` otherwise, always for a discovery
+    /// document (a state without keys would overwrite another isolate's
+    /// good one).
     ///
     /// # Errors
     /// The Gate's refusal of the response, already recorded by the Gate:
@@ -274,19 +432,21 @@ impl WorkerGate {
         if plan.kind() != FetchKind::Jwks {
             return Ok(None);
         }
-        let Some(state) = self.inner.gate.export_state(plan.issuer()) else {
+        let Some(json) = self.state_json(plan.issuer()) else {
             return Ok(None);
         };
-        let Ok(text) = serde_json::to_string(&state) else {
-            return Ok(None);
-        };
-        let mut books = self.books();
-        let book = books.entry(plan.issuer().to_owned()).or_default();
-        if book.saved.as_deref() == Some(text.as_str()) {
-            return Ok(None);
+        {
+            let mut books = self.books();
+            let book = books.entry(plan.issuer().to_owned()).or_default();
+            if book.saved.as_deref() == Some(json.as_str()) {
+                return Ok(None);
+            }
+            book.saved = Some(json.clone());
         }
-        book.saved = Some(text.clone());
-        Ok(Some(text))
+        match &self.inner.options.sealer {
+            Some(sealer) => self.inner.gate.export_sealed(plan.issuer(), sealer),
+            None => Ok(Some(json)),
+        }
     }
 
     /// Records a failed fetch (network error, timeout) with the Gate.

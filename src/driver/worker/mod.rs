@@ -13,6 +13,40 @@
 //! `httpsig` feature, [`Upstream`] (identity headers and the RFC 9421
 //! signature of the forwarded request).
 //!
+//! # Sealed state
+//!
+//! With the secret [`SEAL_SECRET_VAR`] set (`npx wrangler secret put
+//! EDGE_AUTH_SEAL_SECRET`, e.g. the output of `openssl rand -base64 32`),
+//! the key state written to KV (and the Cache API) is sealed
+//! ([`crate::seal`]: ChaCha20-Poly1305, bound to the issuer) and any state
+//! read back that is not sealed under that secret (or
+//! [`SEAL_SECRET_OLD_VAR`], the one being retired) is refused: the isolate
+//! then fetches the keys from the issuer and overwrites it.
+//!
+//! **Protected**: whoever can write the KV namespace (another Worker bound
+//! to it, a leaked API token, an operator tool) but does not hold the
+//! secret cannot plant a signing key or redirect key fetches, nor read the
+//! state. **Not protected**: whoever holds the secret, or can change the
+//! Worker's code or configuration; putting back an *older* blob sealed by
+//! this Worker (an isolate holding newer keys ignores it; a cold one may
+//! use those once genuine keys until its next refresh); deleting the state
+//! (a refetch). Without the secret the state is plain JSON and the KV
+//! namespace must be writable by this Worker alone.
+//!
+//! # Single flight
+//!
+//! Concurrent requests of one isolate that need an issuer's keys make one
+//! KV read and one fetch: the first leads ([`Step::Restore`],
+//! [`Step::Fetch`]), the others wait for it ([`Step::Wait`]).
+//!
+//! # Rate limits and nonces across isolates
+//!
+//! With [`LIMITS_DO_VAR`] naming a Durable Object namespace binding, the
+//! policy's rate limits are decided in Durable Objects ([`durable`]), so
+//! all isolates share one count per key; the Worker exports the object
+//! class (examples/worker shows the five lines). The same objects keep
+//! RFC 9421 nonces for `durable::check_nonce`.
+//!
 //! A Worker's whole fetch handler:
 //!
 //! ```ignore
@@ -31,8 +65,11 @@
 //! }
 //! ```
 
+pub mod durable;
 mod error;
+mod flight;
 mod gate;
+mod oauth;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 mod settings;
@@ -40,13 +77,17 @@ mod settings;
 mod upstream;
 
 pub use self::error::WorkerError;
-pub use self::gate::{Step, WorkerGate, WorkerOptions, kv_key, time_from_unix_millis};
+pub use self::flight::{Flight, FlightWait};
+pub use self::gate::{Step, WorkerGate, WorkerOptions, cache_key, kv_key, time_from_unix_millis};
+#[cfg(target_arch = "wasm32")]
+pub use self::oauth::bearer_token;
+pub use self::oauth::{WorkerTokens, oauth_kv_key};
 #[cfg(target_arch = "wasm32")]
 pub use self::runtime::{Authorized, authorize};
 pub use self::settings::{
-    ALLOW_HTTP_LOOPBACK_VAR, AUDIENCE_VAR, DEFAULT_KV_BINDING, ISSUER_VAR, JWKS_URI_VAR,
-    ORIGIN_VAR, POLICY_VAR, ROLES_CLAIM_VAR, ROLES_PRESET_VAR, Settings, UPSTREAM_KEY_ID_VAR,
-    UPSTREAM_KEY_VAR,
+    ALLOW_HTTP_LOOPBACK_VAR, AUDIENCE_VAR, CACHE_API_VAR, DEFAULT_KV_BINDING, ISSUER_VAR,
+    JWKS_URI_VAR, LIMITS_DO_VAR, ORIGIN_VAR, POLICY_VAR, ROLES_CLAIM_VAR, ROLES_PRESET_VAR,
+    SEAL_SECRET_OLD_VAR, SEAL_SECRET_VAR, Settings, UPSTREAM_KEY_ID_VAR, UPSTREAM_KEY_VAR,
 };
 #[cfg(feature = "httpsig")]
 pub use self::upstream::{

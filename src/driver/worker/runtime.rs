@@ -1,19 +1,24 @@
 //! The Workers I/O around [`WorkerGate`]: the clock (`Date::now`), the key
-//! fetches (`Fetch`), KV reads and writes, `waitUntil` refreshes, and the
-//! request to the origin.
+//! fetches (`Fetch`), KV and Cache API reads and writes, `waitUntil`
+//! refreshes, and the request to the origin.
 
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use worker::{
-    Context, Date, Env, Fetch, Headers, HttpRequest, Method, Request, RequestInit, Response,
-    console_error, console_log, console_warn,
+    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Method, Request, RequestInit,
+    Response, console_error, console_log, console_warn,
 };
 
-use super::{Step, WorkerGate, kv_key, time_from_unix_millis};
+use super::{Step, WorkerGate, cache_key, kv_key, time_from_unix_millis};
 use crate::Principal;
 use crate::gate::FetchPlan;
 use crate::policy::Decision;
 use crate::response::Rejection;
+
+/// How often a request waiting for another's key fetch looks again, and
+/// how many times before it steps again (10 s).
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+const WAIT_POLLS: usize = 1000;
 
 /// A request the Gate let through.
 #[derive(Debug)]
@@ -29,10 +34,12 @@ pub struct Authorized {
     pub now: OffsetDateTime,
 }
 
-/// Checks `req` with `gate`: fetches the keys it needs (KV first, then the
-/// issuer, at most [`WorkerOptions::max_fetches`](super::WorkerOptions)
-/// times), writes a changed key state to KV and refreshes keys after the
-/// response (`ctx.wait_until`).
+/// Checks `req` with `gate`: fetches the keys it needs (the Cache API and
+/// KV first, then the issuer, at most
+/// [`WorkerOptions::max_fetches`](super::WorkerOptions) times; concurrent
+/// requests of the isolate wait for one fetch), writes a changed key state
+/// to KV and the Cache API (sealed with a sealer) and refreshes keys after
+/// the response (`ctx.wait_until`).
 ///
 /// # Errors
 /// The response to send back when the request is refused: 401 / 403 with
@@ -89,14 +96,65 @@ pub async fn authorize(
                 return Err(Response::try_from(response.map(|()| String::new()))
                     .unwrap_or_else(|_| plain(500, "internal server error\n")));
             }
-            Step::Restore { issuer } => restore(gate, env, &issuer, now).await,
-            Step::Fetch(plan) => {
+            Step::Restore { issuer, flight } => {
+                restore(gate, env, &issuer, now).await;
+                drop(flight);
+            }
+            Step::Fetch { plan, flight } => {
                 fetches += 1;
                 if let Some(state) = fetch_and_apply(gate, &plan, now).await {
-                    if let Some(binding) = gate.options().kv_binding.clone() {
-                        let key = kv_key(plan.issuer());
-                        ctx.wait_until(persist(env.clone(), binding, key, state));
+                    let issuer = plan.issuer().to_owned();
+                    ctx.wait_until(persist(gate.clone(), env.clone(), issuer, state));
+                }
+                drop(flight);
+            }
+            Step::Wait(wait) => {
+                // Timers of this request's own: workerd cancels a request
+                // that only awaits what another request resolves.
+                for _ in 0..WAIT_POLLS {
+                    if wait.is_done() {
+                        break;
                     }
+                    Delay::from(WAIT_POLL).await;
+                }
+            }
+            Step::Limits(pending) => {
+                let Some(binding) = gate.options().limits_binding.as_deref() else {
+                    return Err(plain(500, "internal server error\n"));
+                };
+                let answers =
+                    super::durable::check_limits(env, binding, pending.calls(), now).await;
+                for answer in &answers {
+                    if let Err(e) = answer {
+                        console_warn!("edge-auth: rate-limit store: {e}");
+                    }
+                }
+                match gate.finish_limits(pending, answers, &parts, country.as_deref()) {
+                    Step::Allow {
+                        principal,
+                        decision,
+                    } => {
+                        if principal.is_some() {
+                            refresh_in_background(gate, env, ctx);
+                        }
+                        return Ok(Authorized {
+                            request: http::Request::from_parts(parts, body),
+                            principal,
+                            decision,
+                            now,
+                        });
+                    }
+                    Step::Deny(rejection) => {
+                        console_log!(
+                            "edge-auth: {} {} denied {}: {}",
+                            parts.method,
+                            parts.uri.path(),
+                            rejection.status().as_u16(),
+                            rejection.reason().unwrap_or("-")
+                        );
+                        return Err(rejection_response(&rejection));
+                    }
+                    _ => return Err(plain(500, "internal server error\n")),
                 }
             }
         }
@@ -152,7 +210,19 @@ fn plain(status: u16, body: &str) -> Response {
         .fixed(body.as_bytes().to_vec())
 }
 
+/// Restores the issuer's state from the Cache API (when enabled), else
+/// from KV.
 async fn restore(gate: &WorkerGate, env: &Env, issuer: &str, now: OffsetDateTime) {
+    if gate.options().cache_api {
+        match read_cache(issuer).await {
+            Ok(Some(text)) => match gate.restore(issuer, &text, now) {
+                Ok(()) => return console_log!("edge-auth: key state restored from the cache"),
+                Err(e) => console_warn!("edge-auth: ignoring the key state in the cache: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => console_warn!("edge-auth: cache read failed: {e}"),
+        }
+    }
     let Some(binding) = gate.options().kv_binding.as_deref() else {
         return;
     };
@@ -170,13 +240,37 @@ async fn restore(gate: &WorkerGate, env: &Env, issuer: &str, now: OffsetDateTime
     }
 }
 
-/// Writes a key state to KV for other isolates.
-async fn persist(env: Env, binding: String, key: String, state: String) {
+async fn read_cache(issuer: &str) -> worker::Result<Option<String>> {
+    match Cache::default().get(cache_key(issuer), false).await? {
+        Some(mut response) => response.text().await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// How long the Cache API keeps a state (the state itself says when its
+/// keys expire; this only bounds how long a stale copy stays around).
+const CACHE_TTL_SECS: u32 = 24 * 3600;
+
+/// Writes a key state to KV and the Cache API for other isolates.
+async fn persist(gate: WorkerGate, env: Env, issuer: String, state: String) {
+    if gate.options().cache_api {
+        let headers = Headers::new();
+        let _ = headers.set("cache-control", &format!("max-age={CACHE_TTL_SECS}"));
+        let response = Response::builder()
+            .with_headers(headers)
+            .fixed(state.clone().into_bytes());
+        if let Err(e) = Cache::default().put(cache_key(&issuer), response).await {
+            console_warn!("edge-auth: cache write failed: {e}");
+        }
+    }
+    let Some(binding) = gate.options().kv_binding.clone() else {
+        return;
+    };
     let kv = match env.kv(&binding) {
         Ok(kv) => kv,
         Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
     };
-    let put = match kv.put(&key, state) {
+    let put = match kv.put(&kv_key(&issuer), state) {
         Ok(put) => put,
         Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
     };
@@ -200,9 +294,7 @@ fn refresh_in_background(gate: &WorkerGate, env: &Env, ctx: &Context) {
             let Some(state) = fetch_and_apply(&gate, &plan, now).await else {
                 continue;
             };
-            if let Some(binding) = gate.options().kv_binding.clone() {
-                persist(env.clone(), binding, kv_key(plan.issuer()), state).await;
-            }
+            persist(gate.clone(), env.clone(), plan.issuer().to_owned(), state).await;
         }
     });
 }

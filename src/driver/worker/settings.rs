@@ -37,6 +37,20 @@ pub const UPSTREAM_KEY_ID_VAR: &str = "EDGE_AUTH_UPSTREAM_KEY_ID";
 /// `1` accepts an `http://` JWKS or discovery URL on a loopback host. For
 /// local development and tests only.
 pub const ALLOW_HTTP_LOOPBACK_VAR: &str = "EDGE_AUTH_ALLOW_HTTP_LOOPBACK";
+/// The secret that seals the key state kept in KV and the Cache API
+/// (optional; at least 32 bytes: base64 of them, e.g. `openssl rand
+/// -base64 32`, or text used as written). When set, state that is not
+/// sealed under it is refused. See [`crate::driver::sealing`].
+pub const SEAL_SECRET_VAR: &str = "EDGE_AUTH_SEAL_SECRET";
+/// The sealing secret being retired (optional): state sealed under it
+/// still opens, new state is sealed under [`SEAL_SECRET_VAR`].
+pub const SEAL_SECRET_OLD_VAR: &str = "EDGE_AUTH_SEAL_SECRET_OLD";
+/// `1` keeps the key state in the Cache API as well as KV (optional).
+pub const CACHE_API_VAR: &str = "EDGE_AUTH_CACHE_API";
+/// The name of the Durable Object namespace binding that keeps rate-limit
+/// state for all isolates (optional; without it each isolate limits in
+/// its own memory).
+pub const LIMITS_DO_VAR: &str = "EDGE_AUTH_LIMITS_DO";
 /// The KV namespace binding that shares key state across isolates.
 pub const DEFAULT_KV_BINDING: &str = "EDGE_AUTH_JWKS";
 
@@ -64,6 +78,12 @@ pub struct Settings {
     pub upstream_key_id: Option<String>,
     /// [`ALLOW_HTTP_LOOPBACK_VAR`] is `1`.
     pub allow_http_loopback: bool,
+    /// The sealing secret ([`SEAL_SECRET_VAR`]); never printed.
+    pub seal_secret: Option<Secret<String>>,
+    /// The sealing secret being retired ([`SEAL_SECRET_OLD_VAR`]).
+    pub seal_secret_old: Option<Secret<String>>,
+    /// [`CACHE_API_VAR`] is `1`.
+    pub cache_api: bool,
     /// How the driver runs (KV binding [`DEFAULT_KV_BINDING`], 2 fetches).
     pub options: WorkerOptions,
 }
@@ -101,7 +121,14 @@ impl Settings {
                 .map(|k| Secret::new(k.into_bytes())),
             upstream_key_id: get(UPSTREAM_KEY_ID_VAR),
             allow_http_loopback: get(ALLOW_HTTP_LOOPBACK_VAR).as_deref() == Some("1"),
-            options: WorkerOptions::default(),
+            seal_secret: var(SEAL_SECRET_VAR)
+                .filter(|k| !k.trim().is_empty())
+                .map(Secret::new),
+            seal_secret_old: var(SEAL_SECRET_OLD_VAR)
+                .filter(|k| !k.trim().is_empty())
+                .map(Secret::new),
+            cache_api: get(CACHE_API_VAR).as_deref() == Some("1"),
+            options: WorkerOptions::default().with_limits_binding(get(LIMITS_DO_VAR)),
         };
         if settings.audiences.is_empty() {
             return Err(WorkerError::Missing { var: AUDIENCE_VAR });
@@ -109,6 +136,11 @@ impl Settings {
         if settings.origin.is_some() && settings.upstream_key.is_none() {
             return Err(WorkerError::Missing {
                 var: UPSTREAM_KEY_VAR,
+            });
+        }
+        if settings.seal_secret_old.is_some() && settings.seal_secret.is_none() {
+            return Err(WorkerError::Missing {
+                var: SEAL_SECRET_VAR,
             });
         }
         Ok(settings)
@@ -163,11 +195,34 @@ impl Settings {
         Ok(mapper)
     }
 
+    /// The sealer of the key state, `None` without [`SEAL_SECRET_VAR`].
+    ///
+    /// # Errors
+    /// [`WorkerError::Invalid`] when a secret is under 32 bytes, or the
+    /// old secret gives the same key id as the new one.
+    pub fn sealer(&self) -> Result<Option<crate::seal::Sealer>, WorkerError> {
+        let Some(current) = &self.seal_secret else {
+            return Ok(None);
+        };
+        let old = self.seal_secret_old.as_ref().map(|s| s.expose().as_str());
+        crate::seal::Sealer::from_secret_text(current.expose(), old)
+            .map(Some)
+            .map_err(|e| WorkerError::Invalid {
+                var: if matches!(e, crate::seal::SealError::DuplicateKeyId { .. }) {
+                    SEAL_SECRET_OLD_VAR
+                } else {
+                    SEAL_SECRET_VAR
+                },
+                reason: e.to_string(),
+            })
+    }
+
     /// Compiles the policy and builds the Gate.
     ///
     /// # Errors
     /// [`WorkerError::Invalid`] naming the variable that is refused (policy
-    /// JSON or rules, issuer or endpoints, role preset or claim).
+    /// JSON or rules, issuer or endpoints, role preset or claim, sealing
+    /// secret).
     pub fn gate(&self) -> Result<WorkerGate, WorkerError> {
         let policy = Policy::from_json(&self.policy)
             .and_then(|p| p.compile())
@@ -196,7 +251,14 @@ impl Settings {
             },
             reason: e.to_string(),
         })?;
-        Ok(WorkerGate::new(gate, self.options.clone()))
+        let mut options = self.options.clone();
+        if let Some(sealer) = self.sealer()? {
+            options = options.with_sealer(sealer);
+        }
+        if self.cache_api {
+            options = options.with_cache_api(true);
+        }
+        Ok(WorkerGate::new(gate, options))
     }
 
     /// The upstream the allowed requests go to, `None` without an origin.

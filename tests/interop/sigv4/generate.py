@@ -297,7 +297,7 @@ RAW_S3_PATH = (
     "keys fail unless encoded (mondain/jets3t#17, soto-project/soto#601)"
 )
 DIFFERENCES = {
-    "apigw_query_raw_plus": dict(sign=True, verify="reject", note=RAW_QUERY + "; we read `+` as a space (x-www-form-urlencoded, as aws-sigv4 Rust does) and sign `a%20b`, botocore `a+b`. RFC 3986 makes `+` a literal sub-delim and public reports say S3 reads it as a plus (`%2B`, curl/curl#20543): then neither side matches AWS; open question, see notes/sigv4interop.md"),
+    "apigw_query_raw_plus": dict(sign=True, verify="reject", note=RAW_QUERY + "; we read `+` as a space (x-www-form-urlencoded, as aws-sigv4 Rust does) and sign `a%20b`, botocore `a+b`. RFC 3986 makes `+` a literal sub-delim and public reports say S3 reads it as a plus (`%2B`, curl/curl#20543): then neither side matches AWS; open question, see tests/interop/sigv4/NOTES.md"),
     "apigw_query_lowercase_hex": dict(sign=True, verify="reject", note=RAW_QUERY + "; we sign `~%2F`, botocore the raw `%7e%2f`"),
     "apigw_query_raw_slash": dict(sign=True, verify="reject", note=RAW_QUERY + "; we sign `photos%2F2026%2F`, botocore the raw `/`"),
     "apigw_query_raw_reserved": dict(sign=True, verify="reject", note=RAW_QUERY + "; we encode the sub-delims and `:`/`@`, botocore keeps them raw"),

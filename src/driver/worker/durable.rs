@@ -1,0 +1,430 @@
+//! Durable Objects stores for the Worker (issue 17): rate-limit state and
+//! RFC 9421 replay nonces shared by every isolate, one object per key
+//! shard. An object serialises the requests it gets, so its read, decide,
+//! write of one key is atomic; the decision is the core's
+//! [`limit::decide`] (GCRA) over the TAT kept in the
+//! object's storage.
+//!
+//! This half is runtime-independent: the protocol between the Worker and
+//! its objects ([`ObjectRequest`]), the object's decision over its stored
+//! value ([`answer`]) and the shard of a key ([`shard_name`]). The Workers
+//! calls (`check_limits`, `check_nonce`, `serve_object`) are wasm32-only.
+//!
+//! The Worker exports the object class (a few lines, see
+//! examples/worker): its `fetch` calls `serve_object`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::WorkerError;
+use crate::limit::{self, Decision, Limit, LimitCall, Rate, Tat};
+
+/// Key shards (objects) the limit and nonce keys are spread over.
+pub const DEFAULT_SHARDS: u32 = 16;
+
+/// What the Worker asks one object. JSON in the body of a `POST` to the
+/// object's stub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ObjectRequest {
+    /// Decide one rate limit for one key at `now_nanos`, and count the
+    /// request when it is admitted.
+    Limit {
+        /// The store key ([`LimitCall::key`]).
+        key: String,
+        /// Requests per period.
+        count: u32,
+        /// The period, in nanoseconds.
+        period_nanos: i64,
+        /// The burst.
+        burst: u32,
+        /// The gate's `now`, in nanoseconds since the Unix epoch.
+        now_nanos: i64,
+    },
+    /// Refuse a nonce seen before and not yet expired, else remember it
+    /// until `expires_nanos`.
+    Nonce {
+        /// The `keyid` and nonce, joined by [`nonce_key`].
+        key: String,
+        /// When the signature stops being acceptable (Unix nanoseconds).
+        expires_nanos: i64,
+        /// The verifier's `now` (Unix nanoseconds).
+        now_nanos: i64,
+    },
+}
+
+impl ObjectRequest {
+    /// The request for one [`LimitCall`] at `now`.
+    pub fn limit(call: &LimitCall, now: OffsetDateTime) -> Self {
+        let limit = call.limit();
+        Self::Limit {
+            key: call.key().to_owned(),
+            count: limit.rate().count(),
+            period_nanos: clamp_nanos(limit.rate().period().whole_nanoseconds()),
+            burst: limit.burst(),
+            now_nanos: clamp_nanos(now.unix_timestamp_nanos()),
+        }
+    }
+
+    /// The key this request reads and writes in the object's storage.
+    pub fn storage_key(&self) -> String {
+        match self {
+            Self::Limit { key, .. } => format!("limit:{key}"),
+            Self::Nonce { key, .. } => format!("nonce:{key}"),
+        }
+    }
+
+    /// The store key the shard is chosen by.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Limit { key, .. } | Self::Nonce { key, .. } => key,
+        }
+    }
+}
+
+fn clamp_nanos(nanos: i128) -> i64 {
+    i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// What an object answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ObjectAnswer {
+    /// The limit's decision.
+    Limit(Decision),
+    /// Whether the nonce is new (`false`: a replay).
+    Nonce {
+        /// `true`: first seen, now remembered.
+        fresh: bool,
+    },
+}
+
+/// What an object does to its storage after [`answer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Write {
+    /// Nothing changes.
+    Keep,
+    /// Store this value under [`ObjectRequest::storage_key`].
+    Put(String),
+    /// Delete the key (an idle limit: nothing to remember).
+    Delete,
+}
+
+/// An object's decision for `request` over the value it holds under
+/// [`ObjectRequest::storage_key`] (`None`: nothing stored), and what to
+/// write back. Values are decimal nanoseconds (a TAT, or a nonce's
+/// expiry); a value that does not parse counts as absent.
+///
+/// # Errors
+/// [`WorkerError::Invalid`] when the request's limit is out of range.
+pub fn answer(
+    request: &ObjectRequest,
+    stored: Option<&str>,
+) -> Result<(ObjectAnswer, Write), WorkerError> {
+    let stored = stored.and_then(|v| v.trim().parse::<i128>().ok());
+    match request {
+        ObjectRequest::Limit {
+            count,
+            period_nanos,
+            burst,
+            now_nanos,
+            ..
+        } => {
+            let invalid = |e: limit::LimitError| WorkerError::Invalid {
+                var: "durable object request",
+                reason: e.to_string(),
+            };
+            let rate =
+                Rate::new(*count, time::Duration::nanoseconds(*period_nanos)).map_err(invalid)?;
+            let limit = Limit::new(rate, *burst).map_err(invalid)?;
+            let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(*now_nanos)).map_err(
+                |_| WorkerError::Clock {
+                    unix_millis: u64::try_from(*now_nanos / 1_000_000).unwrap_or(0),
+                },
+            )?;
+            let (decision, tat) = limit::decide(&limit, stored.map(Tat::from_unix_nanos), now);
+            let write = match tat {
+                Some(tat) if Some(tat.unix_nanos()) != stored => {
+                    Write::Put(tat.unix_nanos().to_string())
+                }
+                Some(_) => Write::Keep,
+                None if stored.is_some() => Write::Delete,
+                None => Write::Keep,
+            };
+            Ok((ObjectAnswer::Limit(decision), write))
+        }
+        ObjectRequest::Nonce {
+            expires_nanos,
+            now_nanos,
+            ..
+        } => {
+            if stored.is_some_and(|expires| expires > i128::from(*now_nanos)) {
+                return Ok((ObjectAnswer::Nonce { fresh: false }, Write::Keep));
+            }
+            Ok((
+                ObjectAnswer::Nonce { fresh: true },
+                Write::Put(expires_nanos.to_string()),
+            ))
+        }
+    }
+}
+
+/// The name of the object (shard) that holds `key`: `{prefix}-{n}` with
+/// `n` from a SHA-256 of the key, below `shards` (at least 1).
+pub fn shard_name(prefix: &str, key: &str, shards: u32) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    let mut head = [0u8; 4];
+    for (slot, byte) in head.iter_mut().zip(digest.as_ref()) {
+        *slot = *byte;
+    }
+    let n = u32::from_be_bytes(head) % shards.max(1);
+    format!("{prefix}-{n}")
+}
+
+/// The replay key of a `keyid` and a nonce: the `keyid`'s length, then
+/// both, so no two pairs share a key.
+pub fn nonce_key(keyid: &str, nonce: &str) -> String {
+    format!("{}:{keyid}:{nonce}", keyid.len())
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use self::runtime::{check_limits, check_nonce, serve_object};
+
+#[cfg(target_arch = "wasm32")]
+mod runtime {
+    use time::OffsetDateTime;
+    use worker::{Env, Method, Request, RequestInit, Response, State};
+
+    use super::{
+        DEFAULT_SHARDS, ObjectAnswer, ObjectRequest, Write, answer, nonce_key, shard_name,
+    };
+    use crate::limit::{Decision, LimitCall, LimitError};
+
+    /// Serves one [`ObjectRequest`] in a Durable Object: the object
+    /// class's `fetch` calls this with its `State`.
+    ///
+    /// # Errors
+    /// The Workers error when storage fails; a request that is not an
+    /// [`ObjectRequest`] is answered 400.
+    pub async fn serve_object(state: &State, mut req: Request) -> worker::Result<Response> {
+        // serde_json, not `Request::json`: that parses in JS, where
+        // nanosecond times are past the exact integer range of a double.
+        let text = req.text().await?;
+        let request = match serde_json::from_str::<ObjectRequest>(&text) {
+            Ok(request) => request,
+            Err(e) => return Response::error(format!("not an edge-auth object request: {e}"), 400),
+        };
+        let storage = state.storage();
+        let key = request.storage_key();
+        let stored: Option<String> = storage.get(&key).await.ok().flatten();
+        let (out, write) = match answer(&request, stored.as_deref()) {
+            Ok(done) => done,
+            Err(e) => return Response::error(e.to_string(), 400),
+        };
+        match write {
+            Write::Put(value) => storage.put(&key, value).await?,
+            Write::Delete => {
+                storage.delete(&key).await?;
+            }
+            Write::Keep => {}
+        }
+        Response::ok(serde_json::to_string(&out)?)
+    }
+
+    async fn ask(
+        env: &Env,
+        binding: &str,
+        prefix: &str,
+        request: &ObjectRequest,
+    ) -> worker::Result<ObjectAnswer> {
+        let namespace = env.durable_object(binding)?;
+        let id = namespace.id_from_name(&shard_name(prefix, request.key(), DEFAULT_SHARDS))?;
+        let stub = id.get_stub()?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(serde_json::to_string(request)?.into()));
+        let req = Request::new_with_init("https://edge-auth.invalid/object", &init)?;
+        let mut response = stub.fetch_with_request(req).await?;
+        let status = response.status_code();
+        let text = response.text().await?;
+        if status != 200 {
+            return Err(worker::Error::RustError(format!(
+                "object answered {status}: {text}"
+            )));
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Decides the Gate's limit calls in order through the objects of
+    /// `binding`, stopping after the first refusal or failure (as
+    /// [`Gate::finish_limits`](crate::gate::Gate::finish_limits) expects).
+    pub async fn check_limits(
+        env: &Env,
+        binding: &str,
+        calls: &[LimitCall],
+        now: OffsetDateTime,
+    ) -> Vec<Result<Decision, LimitError>> {
+        let mut answers = Vec::with_capacity(calls.len());
+        for call in calls {
+            let answer = match ask(env, binding, "limits", &ObjectRequest::limit(call, now)).await {
+                Ok(ObjectAnswer::Limit(decision)) => Ok(decision),
+                Ok(_) => Err(LimitError::Store {
+                    reason: "the object answered another operation".to_owned(),
+                }),
+                Err(e) => Err(LimitError::Store {
+                    reason: format!("durable object `{binding}`: {e}"),
+                }),
+            };
+            let stop = !matches!(answer, Ok(Decision { allowed: true, .. }));
+            answers.push(answer);
+            if stop {
+                break;
+            }
+        }
+        answers
+    }
+
+    /// Refuses a `(keyid, nonce)` pair any isolate saw before and that has
+    /// not expired; otherwise remembers it until `expires_at`. Call it after
+    /// the signature verified (RFC 9421 §7.2.2), so forged nonces never
+    /// reach the store.
+    ///
+    /// `Ok(true)` for a new nonce, `Ok(false)` for a replay.
+    ///
+    /// # Errors
+    /// A failing object is a Workers error: refuse the request (a nonce
+    /// that cannot be checked may be a replay).
+    pub async fn check_nonce(
+        env: &Env,
+        binding: &str,
+        keyid: &str,
+        nonce: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> worker::Result<bool> {
+        let nanos = |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX);
+        let request = ObjectRequest::Nonce {
+            key: nonce_key(keyid, nonce),
+            expires_nanos: nanos(expires_at),
+            now_nanos: nanos(now),
+        };
+        match ask(env, binding, "nonces", &request).await? {
+            ObjectAnswer::Nonce { fresh } => Ok(fresh),
+            ObjectAnswer::Limit(_) => Err(worker::Error::RustError(
+                "the object answered another operation".to_owned(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// One object's storage, natively.
+    fn run(storage: &mut HashMap<String, String>, request: &ObjectRequest) -> ObjectAnswer {
+        let key = request.storage_key();
+        let (out, write) = answer(request, storage.get(&key).map(String::as_str)).unwrap();
+        match write {
+            Write::Put(v) => {
+                storage.insert(key, v);
+            }
+            Write::Delete => {
+                storage.remove(&key);
+            }
+            Write::Keep => {}
+        }
+        out
+    }
+
+    fn limit_request(now_nanos: i64) -> ObjectRequest {
+        ObjectRequest::Limit {
+            key: "route:/limited".to_owned(),
+            count: 1,
+            period_nanos: 60_000_000_000,
+            burst: 2,
+            now_nanos,
+        }
+    }
+
+    #[test]
+    fn object_admits_the_burst_then_refuses() {
+        let mut storage = HashMap::new();
+        let now = 1_795_000_000_000_000_000;
+        let allowed: Vec<bool> = (0..4)
+            .map(|_| match run(&mut storage, &limit_request(now)) {
+                ObjectAnswer::Limit(d) => d.allowed,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(allowed, [true, true, false, false]);
+        // A minute later one more is admitted.
+        let later = run(&mut storage, &limit_request(now + 60_000_000_000));
+        assert!(matches!(later, ObjectAnswer::Limit(d) if d.allowed));
+    }
+
+    #[test]
+    fn object_request_round_trips_as_json() {
+        let request = limit_request(5);
+        let text = serde_json::to_string(&request).unwrap();
+        assert!(text.contains("\"op\":\"limit\""), "{text}");
+        assert_eq!(
+            serde_json::from_str::<ObjectRequest>(&text).unwrap(),
+            request
+        );
+        let answer = ObjectAnswer::Nonce { fresh: true };
+        let text = serde_json::to_string(&answer).unwrap();
+        assert_eq!(serde_json::from_str::<ObjectAnswer>(&text).unwrap(), answer);
+    }
+
+    #[test]
+    fn a_replayed_nonce_is_refused_until_it_expires() {
+        let mut storage = HashMap::new();
+        let nonce = |now_nanos| ObjectRequest::Nonce {
+            key: nonce_key("client-1", "n-123"),
+            expires_nanos: 1_000,
+            now_nanos,
+        };
+        assert_eq!(
+            run(&mut storage, &nonce(10)),
+            ObjectAnswer::Nonce { fresh: true }
+        );
+        assert_eq!(
+            run(&mut storage, &nonce(20)),
+            ObjectAnswer::Nonce { fresh: false }
+        );
+        assert_eq!(
+            run(&mut storage, &nonce(1_000)),
+            ObjectAnswer::Nonce { fresh: true }
+        );
+    }
+
+    #[test]
+    fn an_out_of_range_limit_is_an_error_not_a_panic() {
+        let bad = ObjectRequest::Limit {
+            key: "k".to_owned(),
+            count: 0,
+            period_nanos: -1,
+            burst: 0,
+            now_nanos: 0,
+        };
+        assert!(answer(&bad, Some("garbage")).is_err());
+    }
+
+    #[test]
+    fn shards_are_stable_and_bounded() {
+        assert_eq!(shard_name("limits", "a", 16), shard_name("limits", "a", 16));
+        for key in ["a", "b", "c", "d"] {
+            let name = shard_name("limits", key, 16);
+            let n: u32 = name.trim_start_matches("limits-").parse().unwrap();
+            assert!(n < 16);
+        }
+        assert_eq!(shard_name("x", "a", 0), "x-0");
+        assert_ne!(nonce_key("a:b", "c"), nonce_key("a", "b:c"));
+    }
+}
