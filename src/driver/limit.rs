@@ -3,7 +3,7 @@
 //! worker thread, and the loop that runs the Gate's
 //! [`Staged::Limits`](crate::gate::Staged) against it
 //! ([`KeyDriver::check_with_limits`](super::keys::KeyDriver::check_with_limits),
-//! [`GateLayer::with_limit_store`](super::tower::GateLayer::with_limit_store)).
+//! and `GateLayer::with_limit_store` with the `tower` feature).
 //! The in-process [`MemoryStore`] implements it too (it answers at once).
 
 use std::fmt;

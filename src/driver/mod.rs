@@ -10,6 +10,7 @@
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
+//! | `redis`        | `redis`, `replay` | `RedisLimitStore` (GCRA in one Lua script per request) and `RedisReplayGuard` (RFC 9421 nonces), shared by replicas; implies `tokio` |
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
 //! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch` (one per issuer per isolate), key state in KV and the Cache API (sealed with a secret), refresh with `waitUntil`, rate limits and RFC 9421 nonces in Durable Objects; wasm32 only for the runtime part |
 //! | `tokio` or `worker` | `sealing` | `Sealer::from_env` / `from_file` / `from_secret_text`: the sealing secret (and the one being retired) from the environment, a file or a Worker secret |
@@ -51,8 +52,12 @@ pub mod limit;
 pub mod oauth;
 #[cfg(all(feature = "hyper-client", feature = "hyper-server", feature = "tower"))]
 pub mod proxy;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "tokio")]
 pub mod reload;
+#[cfg(all(feature = "tokio", feature = "httpsig"))]
+pub mod replay;
 #[cfg(any(feature = "tokio", feature = "worker"))]
 pub mod sealing;
 #[cfg(feature = "hyper-server")]

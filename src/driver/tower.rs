@@ -113,6 +113,14 @@ impl<S> GateService<S> {
         }
     }
 
+    /// Decides the rate limits against `store`, as
+    /// [`GateLayer::with_limit_store`].
+    #[must_use]
+    pub fn with_limit_store(mut self, store: Arc<dyn AsyncLimitStore>) -> Self {
+        self.limit_store = Some(store);
+        self
+    }
+
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner

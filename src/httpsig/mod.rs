@@ -304,6 +304,13 @@ pub enum HttpSigError {
     /// end to its validity (no `expires` and no `created` with a max age).
     #[error("nonce cannot be guarded: the signature has neither `expires` nor a bounded age")]
     ReplayUnbounded,
+    /// The shared replay store (Redis) could not be asked in time: the
+    /// signature is refused (fail closed).
+    #[error("replay store failed: {reason}")]
+    ReplayStore {
+        /// What failed (never a nonce).
+        reason: String,
+    },
     /// Key material was unusable.
     #[error("invalid key: {0}")]
     InvalidKey(String),

@@ -489,9 +489,15 @@ impl Verifier {
         Err(first_error.unwrap_or(HttpSigError::MissingSignatureInput))
     }
 
-    /// The last moment the signature could still be accepted: the nonce must
-    /// be remembered until then.
-    fn replay_until(&self, v: &Verified<'_>) -> Result<OffsetDateTime, HttpSigError> {
+    /// The last moment the signature `v` could still be accepted: a replay
+    /// guard must remember its nonce until then. For a guard the verifier
+    /// cannot call (an async one, shared by replicas): verify without a
+    /// guard, then give the guard `v.keyid`, `v.nonce` and this.
+    ///
+    /// # Errors
+    /// [`HttpSigError::ReplayUnbounded`] when the signature has neither
+    /// `expires` nor a `created` with a configured max age.
+    pub fn replay_until(&self, v: &Verified<'_>) -> Result<OffsetDateTime, HttpSigError> {
         let skew = self.config.skew;
         let by_expires = v.expires().map(|e| later(e, skew));
         let by_age = match (v.created(), self.config.max_age) {

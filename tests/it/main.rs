@@ -67,3 +67,8 @@ mod driver_tower;
 mod driver_tracing;
 #[cfg(all(feature = "worker", feature = "httpsig"))]
 mod driver_worker;
+
+/// Needs `redis-server` (Debian package `redis-server`) on PATH: the tests
+/// start their own on a free loopback port and fail when it is missing.
+#[cfg(all(feature = "redis", feature = "httpsig"))]
+mod redis;

@@ -3,6 +3,8 @@
 
 pub mod es256;
 pub mod jwt;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 
 use std::path::{Path, PathBuf};
 
