@@ -23,6 +23,9 @@ case "${1:-}" in
   *) echo "usage: $0 [--bless]" >&2; exit 2 ;;
 esac
 
+# The version whose rustdoc JSON format matches the nightly this project is
+# checked with (nightly 1.97, 2026-05-19); override with CARGO_PUBLIC_API_VERSION.
+CARGO_PUBLIC_API_VERSION=${CARGO_PUBLIC_API_VERSION:-0.52.0}
 if ! command -v cargo-public-api >/dev/null; then
   echo "api-listing: installing cargo-public-api" >&2
   cargo install --locked cargo-public-api ${CARGO_PUBLIC_API_VERSION:+--version "$CARGO_PUBLIC_API_VERSION"} >&2

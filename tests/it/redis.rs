@@ -464,3 +464,78 @@ async fn signed_request_replayed_to_another_replica_is_refused() {
     .unwrap_err();
     assert!(matches!(err, HttpSigError::Replayed { .. }), "{err:?}");
 }
+
+/// Environment variable carrying the Redis URL to a gateway process that
+/// [`two_gateway_processes_sharing_redis_admit_no_more_than_the_limit`]
+/// starts (the same test, re-run as a child).
+const CHILD_REDIS_URL: &str = "EDGE_AUTH_TEST_REDIS_CHILD_URL";
+
+/// Two gateway *processes* (this test binary re-run twice, each with its own
+/// Gate, key driver, `GateLayer` and Redis connection) send 20 requests each
+/// from one client address at the same time: together they admit no more
+/// than the limit.
+#[test]
+fn two_gateway_processes_sharing_redis_admit_no_more_than_the_limit() {
+    const TEST: &str = "redis::two_gateway_processes_sharing_redis_admit_no_more_than_the_limit";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Ok(url) = std::env::var(CHILD_REDIS_URL) {
+        // The child: one gateway process.
+        let (ok, limited) = runtime.block_on(async {
+            let store = RedisLimitStore::connect(&url, patient()).await.unwrap();
+            let gw = gateway(Arc::new(store), false);
+            let tasks: Vec<_> = (0..20).map(|_| tokio::spawn(gw("192.0.2.9"))).collect();
+            let (mut ok, mut limited) = (0, 0);
+            for t in tasks {
+                match t.await.unwrap().status() {
+                    StatusCode::OK => ok += 1,
+                    StatusCode::TOO_MANY_REQUESTS => limited += 1,
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            (ok, limited)
+        });
+        println!("GATEWAY_RESULT {ok} {limited}");
+        return;
+    }
+    let server = RedisServer::start();
+    let started = Instant::now();
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+                .env(CHILD_REDIS_URL, server.url())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (mut ok, mut limited) = (0, 0);
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "a gateway process failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split("GATEWAY_RESULT ").nth(1))
+            .unwrap_or_else(|| panic!("no result from a gateway process:\n{stdout}"));
+        let mut numbers = line.split_whitespace().map(|n| n.parse::<u32>().unwrap());
+        ok += numbers.next().unwrap();
+        limited += numbers.next().unwrap();
+    }
+    // Burst 5, one more per 12 s of the run, across both processes.
+    let extra = u32::try_from(started.elapsed().as_secs() / 12).unwrap();
+    assert!(
+        ok >= 1 && ok <= 5 + extra,
+        "{ok} admitted by the two processes"
+    );
+    assert_eq!(ok + limited, 40);
+}
