@@ -51,11 +51,14 @@ const FULL_GZIP_GOAL_BYTES: u64 = 350 * 1024;
 const JWT_GZIP_GOAL_BYTES: u64 = 250 * 1024;
 /// The sizes the tests hold the Workers to: the goal where it is met, else
 /// the size measured when the cap was set plus ~1 %, so that a regression
-/// fails here. Neither goal is met yet (session 6: full 400 403 bytes,
-/// JWT-only 357 628): lower a cap with every saving, down to its goal,
-/// which then replaces it.
-const FULL_GZIP_CAP_BYTES: u64 = 404_500;
-const JWT_GZIP_CAP_BYTES: u64 = 361_300;
+/// fails here. Neither goal is met: 400 403 / 357 628 bytes before the
+/// Durable Objects stores, policy captures, request shape, embedded policy
+/// tests and reload landed, 456 599 / 404 506 after (the Gate carries the
+/// whole policy engine into the JWT-only Worker: a `policy` feature is the
+/// next saving). Lower a cap with every saving, down to its goal, which then
+/// replaces it.
+const FULL_GZIP_CAP_BYTES: u64 = 461_200;
+const JWT_GZIP_CAP_BYTES: u64 = 408_600;
 
 const AUDIENCE: &str = "api://edge-auth-e2e";
 /// The key the Worker signs forwarded requests with (`EDGE_AUTH_UPSTREAM_KEY`).
