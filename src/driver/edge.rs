@@ -242,3 +242,87 @@ mod layer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use super::*;
+    use crate::jwt::Algorithm;
+
+    fn key() -> Result<SigningKey, KeyError> {
+        SigningKey::generate(Algorithm::ES256, &SystemRandom::new())
+    }
+
+    #[test]
+    fn rotate_publishes_one_next_key_and_promotes_it_after_the_lead() {
+        let now = time::macros::datetime!(2026-12-07 10:00 UTC);
+        let edge = EdgeAssertions::new("https://edge.example.com", key().unwrap())
+            .unwrap()
+            .with_publish_lead(time::Duration::minutes(10));
+        let minter = EdgeMinter::new(edge, "api://upstream");
+        let first = minter.read().current_key().kid().to_owned();
+        assert_eq!(minter.rotate(now, &key).unwrap().promoted, None);
+        let next = minter.read().next_key().unwrap().kid().to_owned();
+        // A waiting next key is kept, not replaced.
+        minter
+            .rotate(now + time::Duration::minutes(5), &key)
+            .unwrap();
+        assert_eq!(minter.read().next_key().unwrap().kid(), next);
+        let done = minter
+            .rotate(now + time::Duration::minutes(10), &key)
+            .unwrap();
+        assert_eq!(done.promoted.as_deref(), Some(next.as_str()));
+        let jwks: serde_json::Value = serde_json::from_str(&minter.read().jwks()).unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        assert!(
+            kids.contains(&first.as_str()),
+            "the retiring key stays published"
+        );
+        assert_eq!(kids.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_rotation_timer_rotates_with_its_clock_and_stops_when_dropped() {
+        let offset = Arc::new(AtomicI64::new(0));
+        let start = time::macros::datetime!(2026-12-07 10:00 UTC);
+        let seen = Arc::clone(&offset);
+        let clock: Arc<dyn Clock> =
+            Arc::new(move || start + time::Duration::seconds(seen.load(Ordering::SeqCst)));
+        let edge = EdgeAssertions::new("https://edge.example.com", key().unwrap())
+            .unwrap()
+            .with_publish_lead(time::Duration::minutes(1));
+        let minter = EdgeMinter::new(edge, "api://upstream");
+        let first = minter.read().current_key().kid().to_owned();
+        let task = minter
+            .spawn_rotation(Duration::from_millis(10), clock, Box::new(key))
+            .unwrap();
+        let mut rotated = false;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if minter.read().next_key().is_some() {
+                offset.store(120, Ordering::SeqCst);
+            }
+            if minter.read().current_key().kid() != first {
+                rotated = true;
+                break;
+            }
+        }
+        assert!(rotated, "the timer never promoted the next key");
+        drop(task);
+        assert!(
+            minter
+                .spawn_rotation(
+                    Duration::ZERO,
+                    Arc::new(crate::driver::keys::SystemClock),
+                    Box::new(key)
+                )
+                .is_err()
+        );
+    }
+}
