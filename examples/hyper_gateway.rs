@@ -13,26 +13,28 @@ use gateway::flags::Failure;
 async fn main() -> Result<(), Failure> {
     let flags = gateway::Flags::from_env();
     let audience = flags.audience();
-    // (a) the development issuer, unless a real one is named.
+    // (a) the development issuer and (b) the echo upstream, unless real ones are named.
     let dev = match flags.get("issuer") {
         Some(_) => None,
         None => Some(gateway::start_dev_issuer(flags.address("issuer-listen")?, &audience).await?),
     };
-    let issuer = flags
+    let issuer = (flags
         .get("issuer")
-        .or_else(|| dev.as_ref().map(|d| d.issuer().to_owned()))
-        .unwrap_or_default();
-    // (b) the echo upstream, unless a real one is named.
+        .or_else(|| dev.as_ref().map(|d| d.issuer().to_owned())))
+    .unwrap_or_default();
     let echo = match flags.get("upstream") {
         Some(_) => None,
         None => Some(gateway::start_echo(flags.address("echo-listen")?).await?),
     };
-    let upstream = flags
+    let upstream = (flags
         .get("upstream")
-        .or_else(|| echo.as_ref().map(|e| format!("http://{}", e.addr())))
-        .unwrap_or_default();
-    // (c) the gateway.
-    let config = flags.gateway_config(&upstream, &issuer)?;
+        .or_else(|| echo.as_ref().map(|e| format!("http://{}", e.addr()))))
+    .unwrap_or_default();
+    // (c) the gateway, registered with the dev issuer when it has a token of its own.
+    let mut config = flags.gateway_config(&upstream, &issuer)?;
+    if let (Some(dev), Some(token)) = (&dev, config.upstream_token.as_mut()) {
+        dev.register_gateway(token)?;
+    }
     let gate_on = config.gate_enabled;
     let handle = gateway::start_gateway(config).await?;
     let base = format!("http://{}", handle.addr());
@@ -41,8 +43,10 @@ async fn main() -> Result<(), Failure> {
     println!("curl -i {base}/api/items                   # 401, WWW-Authenticate: Bearer");
     if let Some(dev) = &dev {
         let lifetime = flags.token_lifetime()?;
-        let now = time::OffsetDateTime::now_utc();
-        let ttl = time::Duration::seconds(lifetime);
+        let (now, ttl) = (
+            time::OffsetDateTime::now_utc(),
+            time::Duration::seconds(lifetime),
+        );
         println!("READER={}", dev.mint("alice", &["reader"], now, ttl));
         println!("ADMIN={}", dev.mint("bob", &["admin"], now, ttl));
         let bearer = |who: &str| format!("curl -i -H \"Authorization: Bearer ${who}\" {base}");

@@ -265,6 +265,32 @@ impl DevIssuer {
     pub fn token_endpoint_url(&self) -> String {
         format!("{}/token", self.state.issuer)
     }
+
+    /// Registers the gateway as a client of the token endpoint (its public
+    /// key, or its secret) and points it here when it names no endpoint.
+    ///
+    /// # Errors
+    /// When the key cannot be registered.
+    pub fn register_gateway(
+        &self,
+        token: &mut super::upstream_auth::UpstreamToken,
+    ) -> Result<(), super::flags::Failure> {
+        if token.token_endpoint.is_empty() {
+            token.token_endpoint = self.token_endpoint_url();
+        }
+        match &token.auth {
+            super::upstream_auth::TokenAuth::PrivateKeyJwt(key) => {
+                let jwks = json!({ "keys": [key.public_jwk()] });
+                self.state.token.register_jwks(&token.client_id, &jwks)?;
+            }
+            super::upstream_auth::TokenAuth::ClientSecret(secret) => {
+                self.state
+                    .token
+                    .register_secret(&token.client_id, secret.expose());
+            }
+        }
+        Ok(())
+    }
 }
 
 fn sign_claims(

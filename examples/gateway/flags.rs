@@ -7,11 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edge_auth::Secret;
+use edge_auth::crypto::SigningKey;
 use edge_auth::driver::keys::{Clock, SystemClock};
 use edge_auth::driver::server::ServerConfig;
 use edge_auth::driver::sign::UpstreamSigner;
 use edge_auth::forward::{ForwardConfig, TrustedProxy};
+use edge_auth::gate::{Gate, GateConfig, IssuerConfig};
+use edge_auth::jwt::Algorithm;
 use edge_auth::oidc::{ClaimSource, RoleMapper};
+use edge_auth::policy::Policy;
+
+use super::upstream_auth::{EdgeAssertionSettings, TokenAuth, UpstreamToken, generate_key};
 
 pub type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -37,7 +43,18 @@ Options (flag, or EDGE_GATEWAY_<NAME> in the environment; [default]):
   --gate on|off             off = plain proxy, for load comparisons [on]
   --token-lifetime SECS     lifetime of the printed demo tokens [3600]
   --trusted-proxy CIDR[,CIDR]=HEADER  believe HEADER's client address from these peers
-  --max-connections N       client connection cap, keep it under `ulimit -n` [512]";
+  --max-connections N       client connection cap, keep it under `ulimit -n` [512]
+  --upstream-token private-key-jwt|client-secret  the gateway's own access token for the
+                            upstream, as Authorization: Bearer (the caller's is never forwarded)
+  --token-endpoint URL      where to get it [the dev issuer's /token]
+  --token-client-id ID      the gateway's client id [edge-gateway]
+  --token-key FILE          private_key_jwt key, PKCS#8 PEM (ES256) [generated, registered with
+                            the dev issuer]; client-secret needs EDGE_GATEWAY_TOKEN_CLIENT_SECRET
+  --token-scope SCOPE       the scope asked for [the audience]
+  --edge-assertion AUD      mint an x-edge-assertion for AUD per allowed request; the gateway serves
+                            /.well-known/jwks.json and /.well-known/openid-configuration
+  --edge-rotate-every SECS  edge key rotation step [3600]
+  --edge-publish-lead SECS  a next key is published this long before it signs [10800]";
 
 /// The default listen addresses.
 const ADDRESSES: [(&str, &str); 3] = [
@@ -128,7 +145,63 @@ impl Flags {
             Some(other) => return Err(format!("--gate `{other}`: expected on or off").into()),
         };
         config.sign_upstream = self.sign_upstream()?;
+        config.upstream_token = self.upstream_token()?;
+        config.edge_assertion = self.edge_assertion()?;
         Ok(config)
+    }
+
+    fn seconds(&self, name: &str, default: u64) -> Result<u64, Failure> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(text) => Ok(text
+                .parse()
+                .map_err(|e| format!("--{name} `{text}`: {e}"))?),
+        }
+    }
+
+    fn upstream_token(&self) -> Result<Option<UpstreamToken>, Failure> {
+        let auth = match self.get("upstream-token").as_deref() {
+            None => return Ok(None),
+            Some("private-key-jwt") => TokenAuth::PrivateKeyJwt(match self.get("token-key") {
+                Some(path) => {
+                    let pem = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("--token-key `{path}`: {e}"))?;
+                    SigningKey::from_pem(Algorithm::ES256, &Secret::new(pem))?
+                }
+                None => generate_key()?,
+            }),
+            Some("client-secret") => TokenAuth::ClientSecret(Secret::new(
+                std::env::var("EDGE_GATEWAY_TOKEN_CLIENT_SECRET").map_err(
+                    |_| "--upstream-token client-secret needs EDGE_GATEWAY_TOKEN_CLIENT_SECRET",
+                )?,
+            )),
+            Some(other) => {
+                return Err(format!(
+                    "--upstream-token `{other}`: expected private-key-jwt or client-secret"
+                )
+                .into());
+            }
+        };
+        Ok(Some(UpstreamToken {
+            token_endpoint: self.get("token-endpoint").unwrap_or_default(),
+            client_id: self
+                .get("token-client-id")
+                .unwrap_or_else(|| "edge-gateway".into()),
+            auth,
+            scope: Some(self.get("token-scope").unwrap_or_else(|| self.audience())),
+        }))
+    }
+
+    fn edge_assertion(&self) -> Result<Option<EdgeAssertionSettings>, Failure> {
+        let Some(audience) = self.get("edge-assertion") else {
+            return Ok(None);
+        };
+        let lead = i64::try_from(self.seconds("edge-publish-lead", 10_800)?)?;
+        Ok(Some(EdgeAssertionSettings {
+            audience,
+            rotate_every: Duration::from_secs(self.seconds("edge-rotate-every", 3600)?),
+            publish_lead: time::Duration::seconds(lead),
+        }))
     }
 
     fn sign_upstream(&self) -> Result<SignUpstream, Failure> {
@@ -304,6 +377,10 @@ pub struct GatewayConfig {
     pub server: ServerConfig,
     /// Header hygiene and identity headers.
     pub forward: ForwardConfig,
+    /// The gateway's own access token for the upstream. Default: none.
+    pub upstream_token: Option<UpstreamToken>,
+    /// Edge assertions for the upstream. Default: none.
+    pub edge_assertion: Option<EdgeAssertionSettings>,
 }
 
 impl GatewayConfig {
@@ -325,7 +402,29 @@ impl GatewayConfig {
             max_body: 1024 * 1024,
             server: ServerConfig::default(),
             forward: ForwardConfig::default(),
+            upstream_token: None,
+            edge_assertion: None,
         }
+    }
+
+    /// The Gate: the policy (TOML) compiled once, one `IssuerConfig` per issuer.
+    pub fn build_gate(&self) -> Result<Gate, Failure> {
+        let policy: Policy = toml::from_str(&self.policy_toml)?;
+        let issuers = self.issuers.iter().map(|settings| {
+            let issuer = IssuerConfig::new(settings.issuer.clone(), [settings.audience.clone()])
+                .with_roles(settings.roles.clone());
+            match &settings.jwks_uri {
+                Some(uri) => issuer.with_jwks_uri(uri.clone()),
+                None => issuer,
+            }
+        });
+        let mut gate = GateConfig::new(issuers)
+            .with_policy(policy.compile()?)
+            .with_realm(self.realm.clone());
+        // Plain-HTTP key URLs only for a loopback development issuer.
+        gate.discovery.allow_http_loopback = self.plain_http();
+        gate.cache.allow_http_loopback = self.plain_http();
+        Ok(Gate::new(gate)?)
     }
 
     /// Whether an issuer is configured over plain HTTP (the development issuer).

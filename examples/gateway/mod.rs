@@ -18,6 +18,7 @@ pub mod echo;
 pub mod flags;
 pub mod net;
 pub mod token_endpoint;
+pub mod upstream_auth;
 pub mod wiring;
 
 #[allow(unused_imports, reason = "each includer uses some of these")]

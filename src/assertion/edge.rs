@@ -162,6 +162,11 @@ impl EdgeAssertions {
         &self.current
     }
 
+    /// The next key, published and waiting to sign, if there is one.
+    pub fn next_key(&self) -> Option<&SigningKey> {
+        self.next.as_ref().map(|n| &n.key)
+    }
+
     /// Publishes `key` as the next signing key from `now`; it signs once
     /// [`rotate`](Self::rotate) runs at or after `now` + the publish lead.
     /// A next key already waiting is replaced (it never signed).

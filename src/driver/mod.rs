@@ -45,6 +45,8 @@ pub mod axum;
 #[cfg(feature = "hyper-client")]
 pub mod client;
 #[cfg(feature = "tokio")]
+pub mod edge;
+#[cfg(feature = "tokio")]
 pub mod keys;
 #[cfg(feature = "tokio")]
 pub mod limit;

@@ -60,6 +60,8 @@ mod gateway;
     feature = "hyper-client"
 ))]
 mod oauth_loopback;
+#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+mod upstream_auth;
 
 #[cfg(all(feature = "axum", feature = "hyper-client"))]
 mod driver_tower;
