@@ -13,6 +13,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cors;
+#[cfg(feature = "httpsig")]
+pub mod dpop;
 #[cfg(any(feature = "tokio", feature = "hyper-server", feature = "worker"))]
 pub mod driver;
 pub mod error;

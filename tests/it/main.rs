@@ -30,6 +30,8 @@ mod interop_sigv4;
 mod sigv4;
 
 #[cfg(feature = "httpsig")]
+mod dpop;
+#[cfg(feature = "httpsig")]
 mod httpsig;
 #[cfg(feature = "httpsig")]
 mod httpsig_rfc;
