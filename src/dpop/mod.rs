@@ -116,6 +116,86 @@ impl DpopConfig {
     }
 }
 
+/// DPoP in the [`Gate`](crate::gate::Gate): how proofs are checked, where
+/// their `jti`s are remembered, and the scheme of the target URI when the
+/// request line carries only a path (the edge terminated TLS: `https`).
+///
+/// With DPoP on, the gate accepts `Authorization: DPoP` with a valid proof
+/// bound to the token's `cnf.jkt`, refuses a token with `cnf.jkt` presented
+/// as Bearer, and refuses Bearer tokens of issuers configured
+/// [`sender_constrained`](crate::gate::IssuerConfig::sender_constrained).
+/// The verified-token cache is bypassed for every token (the binding is
+/// checked on each request).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct GateDpop {
+    /// How proofs are checked.
+    pub config: DpopConfig,
+    /// Where proof `jti`s are remembered (share one across the gate's
+    /// replicas, e.g. Redis, for a fleet).
+    pub replay: std::sync::Arc<std::sync::Mutex<dyn ReplayGuard + Send>>,
+    /// The scheme of the target URI for an origin-form request line.
+    /// Default `https`.
+    pub scheme: String,
+}
+
+impl GateDpop {
+    /// DPoP with default checks and an in-memory replay store of
+    /// `capacity` live `jti`s.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            config: DpopConfig::default(),
+            replay: std::sync::Arc::new(std::sync::Mutex::new(
+                crate::httpsig::MemoryReplayGuard::with_capacity(capacity),
+            )),
+            scheme: "https".to_owned(),
+        }
+    }
+
+    /// With this proof configuration.
+    #[must_use]
+    pub fn with_config(mut self, config: DpopConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// With this replay store.
+    #[must_use]
+    pub fn with_replay(
+        mut self,
+        replay: std::sync::Arc<std::sync::Mutex<dyn ReplayGuard + Send>>,
+    ) -> Self {
+        self.replay = replay;
+        self
+    }
+
+    /// With this target-URI scheme (`http` behind a plain-HTTP listener).
+    #[must_use]
+    pub fn with_scheme(mut self, scheme: impl Into<String>) -> Self {
+        self.scheme = scheme.into();
+        self
+    }
+
+    /// The gate's rejection for a DPoP error.
+    pub(crate) fn rejection(&self, error: &DpopError) -> crate::response::Rejection {
+        crate::response::Rejection::dpop(
+            error.code(),
+            error::algs_list(&self.config.algorithms),
+            error.nonce().map(str::to_owned),
+            error.to_string(),
+        )
+    }
+}
+
+impl std::fmt::Debug for GateDpop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateDpop")
+            .field("config", &self.config)
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The request a proof must match.
 #[derive(Debug, Clone)]
 pub struct ProofRequest<'a> {

@@ -604,3 +604,191 @@ fn duplicate_claim_is_refused() {
     );
     refused_because(&key.sign_raw(&header, &claims), "duplicate");
 }
+
+// ---- The Gate with DPoP on.
+
+mod gate {
+    use super::*;
+    use edge_auth::dpop::GateDpop;
+    use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
+    use edge_auth::policy::RequestFacts;
+    use http::{HeaderMap, StatusCode};
+
+    const ISS: &str = "https://idp.example.com";
+    const AUD: &str = "api://orders";
+    const API: &str = "https://api.example.com/orders";
+
+    fn gate(sender_constrained: bool) -> Gate {
+        let issuer = IssuerConfig::new(ISS, [AUD])
+            .with_jwks_uri(format!("{ISS}/jwks"))
+            .with_sender_constrained(sender_constrained);
+        Gate::new(GateConfig::new([issuer]).with_dpop(GateDpop::new(1000))).unwrap()
+    }
+
+    fn access_token(idp: &Key, jkt: Option<&str>) -> String {
+        let mut claims = json!({
+            "iss": ISS, "aud": AUD, "sub": "alice",
+            "iat": 1_800_000_000, "exp": 1_800_003_600,
+        });
+        if let Some(jkt) = jkt {
+            claims["cnf"] = json!({"jkt": jkt});
+        }
+        idp.sign(&claims)
+    }
+
+    fn proof_for(client: &Key, token: &str, jti: &str) -> String {
+        client.sign_with_header(
+            &header(client),
+            &json!({
+                "jti": jti, "htm": "GET", "htu": API, "iat": 1_800_000_000,
+                "ath": access_token_hash(token),
+            }),
+        )
+    }
+
+    fn jkt(client: &Key) -> String {
+        dpop::thumbprint(public_jwk(client).as_object().unwrap()).unwrap()
+    }
+
+    fn run(gate: &Gate, idp: &Key, headers: &[(&str, &str)]) -> Outcome {
+        let mut b = http::Request::get("/orders").header("host", "api.example.com");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let parts = b.body(()).unwrap().into_parts().0;
+        let facts = RequestFacts::from_parts(&parts);
+        match gate.check(&parts, &facts, now()) {
+            Outcome::FetchKeys(plan) => {
+                let jwks = json!({"keys": [idp.jwk()]}).to_string();
+                gate.apply_fetch_response(
+                    &plan,
+                    StatusCode::OK,
+                    &HeaderMap::new(),
+                    jwks.as_bytes(),
+                    now(),
+                )
+                .unwrap();
+                gate.check(&parts, &facts, now())
+            }
+            other => other,
+        }
+    }
+
+    fn denied(outcome: Outcome) -> edge_auth::response::Rejection {
+        match outcome {
+            Outcome::Deny(r) => r,
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gate_accepts_bound_token_with_proof() {
+        let (idp, client) = (Key::new("idp"), Key::new("client"));
+        let token = access_token(&idp, Some(&jkt(&client)));
+        let proof = proof_for(&client, &token, "p1");
+        let outcome = run(
+            &gate(false),
+            &idp,
+            &[
+                ("authorization", &format!("DPoP {token}")),
+                ("dpop", &proof),
+            ],
+        );
+        assert!(matches!(outcome, Outcome::Allow { .. }), "{outcome:?}");
+    }
+
+    #[test]
+    fn gate_refuses_bound_token_as_bearer() {
+        let (idp, client) = (Key::new("idp"), Key::new("client"));
+        let token = access_token(&idp, Some(&jkt(&client)));
+        let r = denied(run(
+            &gate(false),
+            &idp,
+            &[("authorization", &format!("Bearer {token}"))],
+        ));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let challenge = r.challenge().unwrap();
+        assert!(challenge.starts_with("DPoP "), "{challenge}");
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        assert!(r.reason().unwrap().contains("presented as a bearer token"));
+    }
+
+    #[test]
+    fn gate_refuses_proof_of_another_key() {
+        let (idp, client, thief) = (Key::new("idp"), Key::new("client"), Key::new("thief"));
+        let token = access_token(&idp, Some(&jkt(&client)));
+        let proof = proof_for(&thief, &token, "p1");
+        let r = denied(run(
+            &gate(false),
+            &idp,
+            &[
+                ("authorization", &format!("DPoP {token}")),
+                ("dpop", &proof),
+            ],
+        ));
+        assert!(
+            r.reason().unwrap().contains("is not the thumbprint"),
+            "{:?}",
+            r.reason()
+        );
+    }
+
+    #[test]
+    fn gate_refuses_replayed_proof() {
+        let (idp, client) = (Key::new("idp"), Key::new("client"));
+        let gate = gate(false);
+        let token = access_token(&idp, Some(&jkt(&client)));
+        let proof = proof_for(&client, &token, "p1");
+        let headers = [("authorization", format!("DPoP {token}")), ("dpop", proof)];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert!(matches!(run(&gate, &idp, &headers), Outcome::Allow { .. }));
+        let r = denied(run(&gate, &idp, &headers));
+        let challenge = r.challenge().unwrap();
+        assert!(
+            challenge.contains("error=\"invalid_dpop_proof\""),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains("algs=\"ES256 ES384 EdDSA PS256 RS256\""),
+            "{challenge}"
+        );
+    }
+
+    #[test]
+    fn gate_sender_constrained_issuer_refuses_bearer() {
+        let idp = Key::new("idp");
+        let token = access_token(&idp, None);
+        let r = denied(run(
+            &gate(true),
+            &idp,
+            &[("authorization", &format!("Bearer {token}"))],
+        ));
+        assert!(
+            r.reason().unwrap().contains("requires sender-constrained"),
+            "{:?}",
+            r.reason()
+        );
+        // Without the requirement the same unbound bearer token passes.
+        let ok = run(
+            &gate(false),
+            &idp,
+            &[("authorization", &format!("Bearer {token}"))],
+        );
+        assert!(matches!(ok, Outcome::Allow { .. }), "{ok:?}");
+    }
+
+    #[test]
+    fn gate_sender_constrained_without_dpop_is_a_config_error() {
+        let issuer = IssuerConfig::new(ISS, [AUD])
+            .with_jwks_uri(format!("{ISS}/jwks"))
+            .with_sender_constrained(true);
+        assert!(Gate::new(GateConfig::new([issuer])).is_err());
+    }
+
+    #[test]
+    fn gate_dpop_without_proof_is_400() {
+        let idp = Key::new("idp");
+        let r = denied(run(&gate(false), &idp, &[("authorization", "DPoP abc")]));
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}
