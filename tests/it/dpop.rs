@@ -792,3 +792,63 @@ mod gate {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     }
 }
+
+// ---- Proofs made by joserfc (tests/interop/dpop/).
+
+fn interop_case(name: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/dpop/joserfc.json"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case `{name}`"));
+    let method = http::Method::from_bytes(doc["htm"].as_str().unwrap().as_bytes()).unwrap();
+    let req = ProofRequest::new(&method, doc["htu"].as_str().unwrap())
+        .with_access_token(doc["access_token"].as_str().unwrap());
+    let now = at(doc["now"].as_i64().unwrap());
+    let result = verify_proof(
+        case["proof"].as_str().unwrap(),
+        &DpopConfig::default(),
+        &req,
+        &mut guard(),
+        now,
+    );
+    match case["expect"].as_str().unwrap() {
+        "valid" => assert_eq!(result.unwrap().jkt(), case["jkt"].as_str().unwrap()),
+        _ => {
+            let err = result.unwrap_err();
+            let reason = case["reason"].as_str().unwrap();
+            assert!(
+                err.to_string().contains(reason),
+                "`{err}` should say `{reason}`"
+            );
+        }
+    }
+}
+
+macro_rules! interop {
+    ($($test:ident => $case:literal,)*) => {
+        $(#[test] fn $test() { interop_case($case); })*
+    };
+}
+
+interop! {
+    interop_joserfc_es256_valid => "es256_valid",
+    interop_joserfc_es384_valid => "es384_valid",
+    interop_joserfc_eddsa_valid => "eddsa_valid",
+    interop_joserfc_ps256_valid => "ps256_valid",
+    interop_joserfc_rs256_valid => "rs256_valid",
+    interop_joserfc_es256_wrong_htm => "es256_wrong_htm",
+    interop_joserfc_es256_wrong_htu => "es256_wrong_htu",
+    interop_joserfc_es256_htu_with_query_valid => "es256_htu_with_query_valid",
+    interop_joserfc_es256_no_ath => "es256_no_ath",
+    interop_joserfc_es256_typ_jwt => "es256_typ_jwt",
+    interop_joserfc_es256_private_jwk => "es256_private_jwk",
+    interop_joserfc_es256_old_iat => "es256_old_iat",
+    interop_joserfc_es256_future_iat => "es256_future_iat",
+}
