@@ -60,6 +60,13 @@ mod gateway;
 ))]
 mod oauth_loopback;
 
+#[cfg(all(
+    feature = "sigv4",
+    feature = "httpsig",
+    feature = "axum",
+    feature = "hyper-client"
+))]
+mod dpop_loopback;
 #[cfg(all(feature = "axum", feature = "hyper-client"))]
 mod driver_tower;
 #[cfg(all(feature = "axum", feature = "tracing"))]
