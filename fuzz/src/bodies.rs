@@ -1724,9 +1724,15 @@ pub fn dpop_proof(data: &[u8]) {
     match verify_proof(proof, &config, &request, &mut replay, now) {
         Ok(verified) => {
             assert_eq!(proof, DPOP_RFC_PROOF, "arbitrary proof accepted: {proof:?}");
-            assert_eq!(verified.jkt(), "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+            assert_eq!(
+                verified.jkt(),
+                "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+            );
             let again = verify_proof(proof, &config, &request, &mut replay, now);
-            assert!(matches!(again, Err(DpopError::Replayed { .. })), "replay accepted");
+            assert!(
+                matches!(again, Err(DpopError::Replayed { .. })),
+                "replay accepted"
+            );
         }
         Err(e) => {
             assert!(matches!(
