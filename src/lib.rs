@@ -15,6 +15,8 @@
 pub mod assertion;
 pub mod cors;
 pub mod crypto;
+#[cfg(feature = "httpsig")]
+pub mod dpop;
 #[cfg(any(feature = "tokio", feature = "hyper-server", feature = "worker"))]
 pub mod driver;
 pub mod error;

@@ -163,6 +163,16 @@ pub struct Rejection {
     /// The limit that refused a 429, and every limit checked.
     limit: Option<String>,
     rate_limits: Vec<crate::limit::LimitReport>,
+    /// A DPoP challenge (RFC 9449 §7.1) in place of the Bearer one.
+    dpop: Option<Box<DpopChallenge>>,
+}
+
+/// The `DPoP` challenge's parameters and the `DPoP-Nonce` to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DpopChallenge {
+    code: &'static str,
+    algs: String,
+    nonce: Option<String>,
 }
 
 /// The longest `Retry-After` a rejection announces, in seconds: a client
@@ -185,7 +195,38 @@ impl Rejection {
             cors: None,
             limit: None,
             rate_limits: Vec::new(),
+            dpop: None,
         }
+    }
+
+    /// A DPoP refusal (RFC 9449 §7.1): 400 `invalid_request` or 401 with
+    /// `WWW-Authenticate: DPoP error="<code>", algs="<algs>"`, and a
+    /// `DPoP-Nonce` header when `nonce` is given (`use_dpop_nonce`).
+    #[cfg(feature = "httpsig")]
+    pub(crate) fn dpop(
+        code: &'static str,
+        algs: String,
+        nonce: Option<String>,
+        reason: String,
+    ) -> Self {
+        let (kind, description) = match code {
+            "invalid_request" => (RejectionKind::InvalidRequest, "malformed dpop request"),
+            "use_dpop_nonce" => (
+                RejectionKind::InvalidToken,
+                "resource server requires nonce in dpop proof",
+            ),
+            "invalid_dpop_proof" => (RejectionKind::InvalidToken, "invalid dpop proof"),
+            _ => (RejectionKind::InvalidToken, "the access token is not valid"),
+        };
+        let mut r = Self::new(kind, description);
+        r.reason = Some(reason);
+        r.dpop = Some(Box::new(DpopChallenge { code, algs, nonce }));
+        r
+    }
+
+    /// The nonce of a `use_dpop_nonce` refusal, sent as `DPoP-Nonce`.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop.as_ref().and_then(|d| d.nonce.as_deref())
     }
 
     /// A CORS preflight was refused (see [`PreflightRefusal`]): 403, no
@@ -442,6 +483,15 @@ impl Rejection {
             return None;
         }
         let mut params = vec![format!("realm={}", quoted_string(&self.realm))];
+        if let Some(dpop) = &self.dpop {
+            params.push(format!("error=\"{}\"", dpop.code));
+            params.push(format!(
+                "error_description=\"{}\"",
+                restricted(self.description)
+            ));
+            params.push(format!("algs={}", quoted_string(&dpop.algs)));
+            return Some(format!("DPoP {}", params.join(", ")));
+        }
         if let Some(code) = self.kind.error_code() {
             params.push(format!("error=\"{code}\""));
             params.push(format!(
@@ -482,6 +532,11 @@ impl Rejection {
             let value = HeaderValue::try_from(challenge)
                 .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"edge-auth\""));
             headers.insert(WWW_AUTHENTICATE, value);
+        }
+        if let Some(nonce) = self.dpop_nonce()
+            && let Ok(value) = HeaderValue::try_from(nonce)
+        {
+            headers.insert(http::HeaderName::from_static("dpop-nonce"), value);
         }
         if let Some(cors) = &self.cors {
             crate::cors::apply_to(cors, headers);

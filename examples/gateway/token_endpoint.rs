@@ -5,6 +5,9 @@
 //! client id, `aud` = this endpoint, `jti` never seen before). Tokens are
 //! RS256 JWTs from the issuer's current key. A switch makes it answer badly
 //! (HTML, 500, odd `expires_in`, no `access_token`) for the client's tests.
+//! A token request with a `DPoP` proof (RFC 9449 §5, checked with
+//! edge-auth's `dpop::verify_proof`) gets a DPoP-bound token: `cnf.jkt` is
+//! the proof key's thumbprint and `token_type` is `DPoP`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +56,8 @@ pub struct TokenEndpoint {
     lifetime: AtomicU64,
     requests: AtomicU64,
     issued: AtomicU64,
+    /// `jti`s of the DPoP proofs seen.
+    dpop_replay: Mutex<edge_auth::httpsig::MemoryReplayGuard>,
 }
 
 impl std::fmt::Debug for TokenEndpoint {
@@ -72,6 +77,7 @@ impl Default for TokenEndpoint {
             lifetime: AtomicU64::new(3600),
             requests: AtomicU64::new(0),
             issued: AtomicU64::new(0),
+            dpop_replay: Mutex::new(edge_auth::httpsig::MemoryReplayGuard::with_capacity(10_000)),
         }
     }
 }
@@ -221,7 +227,36 @@ impl TokenEndpoint {
                 }
             }
         };
-        self.answer(&client_id, scope, issuer, sign)
+        let jkt = match parts.headers.get("dpop").map(|v| v.to_str()) {
+            None => None,
+            Some(Err(_)) => {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", "not ascii");
+            }
+            Some(Ok(proof)) => {
+                let request = edge_auth::dpop::ProofRequest::new(&Method::POST, url);
+                let mut replay = self
+                    .dpop_replay
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                match edge_auth::dpop::verify_proof(
+                    proof,
+                    &edge_auth::dpop::DpopConfig::default(),
+                    &request,
+                    &mut *replay,
+                    time::OffsetDateTime::now_utc(),
+                ) {
+                    Ok(verified) => Some(verified.jkt().to_owned()),
+                    Err(e) => {
+                        return oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_dpop_proof",
+                            &e.to_string(),
+                        );
+                    }
+                }
+            }
+        };
+        self.answer(&client_id, scope, issuer, jkt, sign)
     }
 
     fn secret_matches(&self, client_id: &str, secret: &str) -> bool {
@@ -277,6 +312,7 @@ impl TokenEndpoint {
         client_id: &str,
         scope: Option<&str>,
         issuer: &str,
+        jkt: Option<String>,
         sign: impl Fn(&Map<String, Value>) -> String,
     ) -> Response<Body> {
         let mode = self
@@ -311,9 +347,13 @@ impl TokenEndpoint {
             now.saturating_add(lifetime.clamp(-1, 86_400)).into(),
         );
         claims.insert("jti".into(), format!("dev-token-{n}").into());
+        let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+        if let Some(jkt) = jkt {
+            claims.insert("cnf".into(), json!({ "jkt": jkt }));
+        }
         let mut body = json!({
             "access_token": sign(&claims),
-            "token_type": "Bearer",
+            "token_type": token_type,
             "expires_in": lifetime,
         });
         if let (Some(scope), Value::Object(map)) = (scope, &mut body) {

@@ -1702,3 +1702,44 @@ pub fn cors(data: &[u8]) {
         assert!(answer.contains_key(VARY));
     }
 }
+
+// ------------------------------------------------------------------ dpop_proof
+
+/// RFC 9449 figure 2: the one proof valid for `dpop_proof`'s request.
+const DPOP_RFC_PROOF: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg";
+
+/// DPoP proofs (RFC 9449 §4.3) against the RFC's token request at its
+/// time: only the RFC's own proof is accepted (no input forges one), an
+/// accepted proof is refused the second time (replay), and every refusal
+/// names a DPoP error code.
+pub fn dpop_proof(data: &[u8]) {
+    use edge_auth::dpop::{DpopConfig, DpopError, ProofRequest, verify_proof};
+    let Ok(proof) = std::str::from_utf8(data) else {
+        return;
+    };
+    let request = ProofRequest::new(&http::Method::POST, "https://server.example.com/token");
+    let now = OffsetDateTime::from_unix_timestamp(1_562_262_616).unwrap();
+    let config = DpopConfig::default();
+    let mut replay = edge_auth::httpsig::MemoryReplayGuard::with_capacity(4);
+    match verify_proof(proof, &config, &request, &mut replay, now) {
+        Ok(verified) => {
+            assert_eq!(proof, DPOP_RFC_PROOF, "arbitrary proof accepted: {proof:?}");
+            assert_eq!(
+                verified.jkt(),
+                "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+            );
+            let again = verify_proof(proof, &config, &request, &mut replay, now);
+            assert!(
+                matches!(again, Err(DpopError::Replayed { .. })),
+                "replay accepted"
+            );
+        }
+        Err(e) => {
+            assert!(matches!(
+                e.code(),
+                "invalid_dpop_proof" | "invalid_request" | "use_dpop_nonce"
+            ));
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}

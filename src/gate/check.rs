@@ -113,9 +113,37 @@ impl Gate {
                 return Staged::Done(Outcome::Deny(self.realm(Rejection::invalid_request(&e))));
             }
         };
+        // RFC 9449 §7.1: `Authorization: DPoP` and its proof, when DPoP is on.
+        #[cfg(feature = "httpsig")]
+        if let Some(dpop) = &self.dpop {
+            let creds = match crate::dpop::extract(parts) {
+                Ok(creds) => creds,
+                Err(e) => return Staged::Done(Outcome::Deny(self.realm(dpop.rejection(&e)))),
+            };
+            if let Some(creds) = creds {
+                if token.is_some() {
+                    let e = crate::dpop::DpopError::InvalidRequest {
+                        reason: "a token presented both with dpop and in another way".to_owned(),
+                    };
+                    return Staged::Done(Outcome::Deny(self.realm(dpop.rejection(&e))));
+                }
+                let principal = match self.authenticate(
+                    creds.access_token,
+                    Some(creds.proof),
+                    parts,
+                    now,
+                    authz,
+                ) {
+                    Authn::Principal(p) => p,
+                    Authn::Fetch(plan) => return Staged::Done(Outcome::FetchKeys(plan)),
+                    Authn::Reject(r) => return Staged::Done(Outcome::Deny(self.realm(r))),
+                };
+                return self.authorize(facts, Some(principal), now, defer, authz);
+            }
+        }
         let principal = match token {
             None => None,
-            Some(token) => match self.authenticate(token.as_str(), now, authz) {
+            Some(token) => match self.authenticate(token.as_str(), None, parts, now, authz) {
                 Authn::Principal(p) => Some(p),
                 Authn::Fetch(plan) => return Staged::Done(Outcome::FetchKeys(plan)),
                 Authn::Reject(r) => return Staged::Done(Outcome::Deny(self.realm(r))),
@@ -128,7 +156,19 @@ impl Gate {
         rejection.with_realm(self.realm.as_str())
     }
 
-    fn authenticate(&self, bytes: &str, now: OffsetDateTime, authz: &Authz) -> Authn {
+    /// Authenticates an access token; `proof` is its DPoP proof when it
+    /// came as `Authorization: DPoP` (checked once the token verifies, so
+    /// that a key fetch does not spend the proof's `jti`).
+    fn authenticate(
+        &self,
+        bytes: &str,
+        proof: Option<&str>,
+        parts: &Parts,
+        now: OffsetDateTime,
+        authz: &Authz,
+    ) -> Authn {
+        #[cfg(not(feature = "httpsig"))]
+        let _ = (proof, parts);
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
         let token = match Unverified::parse(bytes, self.max_token_size) {
@@ -157,9 +197,15 @@ impl Gate {
         // Everything above ran as without the cache (so a key set that
         // must be fetched or is gone answers the same); the cache stands in
         // for the verification only (see `gate::cache`).
+        // With DPoP on, the binding is checked on every request: no cache.
+        #[cfg(feature = "httpsig")]
+        let use_cache = self.dpop.is_none();
+        #[cfg(not(feature = "httpsig"))]
+        let use_cache = true;
         let cached = self
             .token_cache
             .as_ref()
+            .filter(|_| use_cache)
             .map(|c| (c, Key::new(issuer.index, bytes)));
         if let Some((cache, key)) = &cached
             && let Some(principal) = cache.get(key, version, now)
@@ -180,6 +226,10 @@ impl Gate {
             }
             Err(e) => return self.invalid(issuer, &e),
         };
+        #[cfg(feature = "httpsig")]
+        if let Err(r) = self.check_sender(issuer, &raw, bytes, proof, parts, now) {
+            return Authn::Reject(*r);
+        }
         let mut principal = match authz.roles.get(issuer.index) {
             Some(mapper) => mapper.map_owned(raw),
             None => issuer.config.roles.map_owned(raw),
@@ -191,6 +241,54 @@ impl Gate {
             cache.insert(key, version, window, Arc::new(principal.clone()));
         }
         Authn::Principal(Box::new(principal))
+    }
+
+    /// DPoP (RFC 9449): the proof of a DPoP-presented token and its
+    /// `cnf.jkt` binding; a bound token presented as Bearer, or a Bearer
+    /// token of a sender-constrained issuer, is refused.
+    #[cfg(feature = "httpsig")]
+    fn check_sender(
+        &self,
+        issuer: &Issuer,
+        claims: &Map<String, Value>,
+        access_token: &str,
+        proof: Option<&str>,
+        parts: &Parts,
+        now: OffsetDateTime,
+    ) -> Result<(), Box<Rejection>> {
+        use crate::dpop::{DpopError, ProofRequest, check_binding, target_uri, verify_proof};
+        let Some(dpop) = &self.dpop else {
+            return Ok(());
+        };
+        let refuse =
+            |e: &DpopError| Box::new(dpop.rejection(e).with_issuer(issuer.config.issuer.as_str()));
+        let verified = match proof {
+            Some(proof) => {
+                let uri = target_uri(parts, &dpop.scheme).map_err(|e| refuse(&e))?;
+                let request =
+                    ProofRequest::new(&parts.method, &uri).with_access_token(access_token);
+                // A poisoned lock only means another request panicked
+                // mid-check; the store itself stays consistent.
+                let mut replay = dpop
+                    .replay
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                Some(
+                    verify_proof(proof, &dpop.config, &request, &mut *replay, now)
+                        .map_err(|e| refuse(&e))?,
+                )
+            }
+            None if issuer.config.sender_constrained => {
+                return Err(refuse(&DpopError::Binding {
+                    reason: format!(
+                        "issuer `{}` requires sender-constrained tokens; bearer refused",
+                        issuer.config.issuer
+                    ),
+                }));
+            }
+            None => None,
+        };
+        check_binding(claims, verified.as_ref()).map_err(|e| refuse(&e))
     }
 
     /// The rejection for a token that failed validation once its issuer's

@@ -43,6 +43,10 @@ pub struct IssuerConfig {
     pub validation: Validation,
     /// How claims become roles, scopes and groups.
     pub roles: RoleMapper,
+    /// Accept this issuer's tokens only sender-constrained (DPoP, RFC 9449):
+    /// a Bearer-presented token is refused. Needs [`GateConfig::dpop`].
+    /// Default `false`.
+    pub sender_constrained: bool,
 }
 
 impl IssuerConfig {
@@ -61,7 +65,15 @@ impl IssuerConfig {
             discovery_url: None,
             validation: Validation::default(),
             roles: RoleMapper::default(),
+            sender_constrained: false,
         }
+    }
+
+    /// Sets [`sender_constrained`](Self::sender_constrained).
+    #[must_use]
+    pub fn with_sender_constrained(mut self, required: bool) -> Self {
+        self.sender_constrained = required;
+        self
     }
 
     /// Sets the JWKS endpoint (skips discovery).
@@ -161,6 +173,10 @@ pub struct GateConfig {
     /// `false` (default) answers 503 with the store's error in the audit
     /// record (fail closed); `true` lets it through unlimited.
     pub limit_fail_open: bool,
+    /// DPoP (RFC 9449) checks. `None` (the default): `Authorization: DPoP`
+    /// counts as no token, and `cnf.jkt` is not looked at.
+    #[cfg(feature = "httpsig")]
+    pub dpop: Option<crate::dpop::GateDpop>,
 }
 
 impl GateConfig {
@@ -180,7 +196,17 @@ impl GateConfig {
             token_cache: None,
             limit_store: None,
             limit_fail_open: false,
+            #[cfg(feature = "httpsig")]
+            dpop: None,
         }
+    }
+
+    /// Turns on DPoP (see [`dpop`](Self::dpop)).
+    #[cfg(feature = "httpsig")]
+    #[must_use]
+    pub fn with_dpop(mut self, dpop: crate::dpop::GateDpop) -> Self {
+        self.dpop = Some(dpop);
+        self
     }
 
     /// Sets the store of rate-limit state (see [`limit_store`](Self::limit_store)).

@@ -211,6 +211,8 @@ pub struct Gate {
     /// Present when the policy declares rate limits.
     limit_store: Option<Arc<dyn LimitStore>>,
     limit_fail_open: bool,
+    #[cfg(feature = "httpsig")]
+    dpop: Option<crate::dpop::GateDpop>,
 }
 
 impl Gate {
@@ -310,6 +312,19 @@ impl Gate {
             });
         }
         // Always present: a reloaded policy may bring limits.
+        #[cfg(feature = "httpsig")]
+        let dpop_on = config.dpop.is_some();
+        #[cfg(not(feature = "httpsig"))]
+        let dpop_on = false;
+        if let Some(i) = issuers
+            .iter()
+            .find(|i| i.config.sender_constrained && !dpop_on)
+        {
+            return Err(GateError::issuer(
+                &i.config.issuer,
+                "requires sender-constrained tokens but dpop is not configured",
+            ));
+        }
         let limit_store = match config.limit_store {
             Some(store) => Some(store),
             None => Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>),
@@ -324,6 +339,8 @@ impl Gate {
             token_cache: config.token_cache.as_ref().map(TokenCache::new),
             limit_store,
             limit_fail_open: config.limit_fail_open,
+            #[cfg(feature = "httpsig")]
+            dpop: config.dpop,
         })
     }
 

@@ -59,4 +59,5 @@ replay_targets!(
     httpsig_pkcs8,
     seal_open,
     cors,
+    dpop_proof,
 );

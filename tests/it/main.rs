@@ -31,6 +31,8 @@ mod interop_sigv4;
 mod sigv4;
 
 #[cfg(feature = "httpsig")]
+mod dpop;
+#[cfg(feature = "httpsig")]
 mod httpsig;
 #[cfg(feature = "httpsig")]
 mod httpsig_rfc;
@@ -63,6 +65,13 @@ mod oauth_loopback;
 #[cfg(all(feature = "sigv4", feature = "httpsig"))]
 mod upstream_auth;
 
+#[cfg(all(
+    feature = "sigv4",
+    feature = "httpsig",
+    feature = "axum",
+    feature = "hyper-client"
+))]
+mod dpop_loopback;
 #[cfg(all(feature = "axum", feature = "hyper-client"))]
 mod driver_tower;
 #[cfg(all(feature = "axum", feature = "tracing"))]
