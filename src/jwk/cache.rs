@@ -41,7 +41,7 @@ mod state;
 pub use super::plan::{FetchPlan, FetchReason};
 pub use state::CacheState;
 
-use crate::jwt::Algorithm;
+use crate::jose::Algorithm;
 use http::{HeaderMap, StatusCode};
 use time::{Duration, OffsetDateTime};
 

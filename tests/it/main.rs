@@ -15,6 +15,7 @@ mod gate;
 mod json_reader;
 mod jwks_cache;
 mod jwt;
+mod layering;
 mod limit;
 mod mint;
 mod oauth;
