@@ -35,7 +35,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub(crate) mod freshness;
 mod state;
 
 pub use super::plan::{FetchPlan, FetchReason};
@@ -47,7 +46,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::discovery::check_endpoint;
 use super::{JwkError, KeySet, KeySetOptions};
-use freshness::Freshness;
+use crate::http_cache::{self as freshness, Freshness};
 
 /// How the cache refreshes, limits and tolerates failure.
 #[derive(Debug, Clone)]

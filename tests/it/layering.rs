@@ -8,6 +8,8 @@
 //! - src/ outside src/driver never names `crate::driver`, tokio, hyper or
 //!   worker (the sans-IO core).
 //!
+//! - sigv4 imports neither jwk nor jwt (HTTP dates live in `http_cache`).
+//!
 //! Comments are skipped, so doc links may still point anywhere.
 
 use std::path::{Path, PathBuf};
@@ -178,4 +180,16 @@ fn layering_lib_declares_driver_only_behind_features() {
         })
         .count();
     assert_eq!(others, 0, "lib.rs names a runtime crate");
+}
+
+#[test]
+fn layering_sigv4_does_not_import_jwk() {
+    let files = files_under("sigv4");
+    assert!(!files.is_empty(), "src/sigv4 not found");
+    let found = offenders(&files, &["crate::jwk", "crate::jwt"]);
+    assert!(
+        found.is_empty(),
+        "sigv4 imports jwk or jwt:\n{}",
+        found.join("\n")
+    );
 }

@@ -12,6 +12,7 @@ mod discovery;
 mod extract;
 mod forward;
 mod gate;
+mod http_date;
 mod json_reader;
 mod jwks_cache;
 mod jwt;
