@@ -6,8 +6,7 @@
 //! - nothing below the gate imports `crate::gate` (src/gate, src/driver and
 //!   the crate root's `lib.rs` and `error.rs`, which sit above it, may);
 //! - src/ outside src/driver never names `crate::driver`, tokio, hyper or
-//!   worker (the sans-IO core).
-//!
+//!   worker (the sans-IO core);
 //! - sigv4 imports neither jwk nor jwt (HTTP dates live in `http_cache`).
 //!
 //! Comments are skipped, so doc links may still point anywhere.
