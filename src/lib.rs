@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod forward;
 pub mod gate;
+mod http_cache;
 #[cfg(feature = "httpsig")]
 pub mod httpsig;
 mod jose;
@@ -59,14 +60,14 @@ pub use serde_json;
 #[doc(hidden)]
 pub mod __fuzz {
     pub use crate::extract::fuzz::{cookie_pairs, form_decode, token68_error};
+    pub use crate::http_cache::{
+        CacheControl, CacheControlError, parse_cache_control, parse_http_date,
+    };
     #[cfg(feature = "httpsig")]
     pub use crate::httpsig::fields::{
         BareItem, Dictionary, Entry, Item, Parameters, parse_dictionary, parse_dictionary_raw,
         parse_item, parse_list, serialize_dictionary, serialize_inner_list, serialize_item,
         serialize_list,
-    };
-    pub use crate::jwk::cache::freshness::{
-        CacheControl, CacheControlError, parse_cache_control, parse_http_date,
     };
     pub use crate::jwt::compact::{Segments, decode_into, decode_vec, split};
     pub use crate::jwt::header::{Alg, Header, parse as parse_header};

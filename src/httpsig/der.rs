@@ -238,7 +238,9 @@ pub(super) enum RsaPkcs8<'a> {
     Other,
 }
 
-/// One DER TLV: tag, content, rest. Definite lengths up to 4 bytes only.
+/// One DER TLV: tag, content, rest. Definite lengths up to 4 bytes only,
+/// minimally encoded (X.690 §10.1): the long form only for lengths of 128
+/// and more, with no leading zero byte (`81 05` and `82 00 85` are refused).
 fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first, rest) = rest.split_first()?;
@@ -250,9 +252,15 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
             return None;
         }
         let (bytes, rest) = rest.split_at_checked(n)?;
+        if bytes.first() == Some(&0) {
+            return None;
+        }
         let len = bytes
             .iter()
             .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        if len < 0x80 {
+            return None;
+        }
         (len, rest)
     };
     let (content, rest) = rest.split_at_checked(len)?;
@@ -499,5 +507,21 @@ mod tests {
         ] {
             assert_eq!(classify_rsa(doc), RsaPkcs8::Other);
         }
+    }
+
+    #[test]
+    fn non_minimal_der_lengths_are_refused() {
+        let content = [0xab_u8; 200];
+        // `81 05`: a length under 128 in the long form.
+        let short_long = [&[0x04, 0x81, 0x05][..], &content[..5]].concat();
+        assert_eq!(tlv(&short_long), None);
+        // `82 00 85`: a leading zero length byte.
+        let padded = [&[0x04, 0x82, 0x00, 0x85][..], &content[..0x85]].concat();
+        assert_eq!(tlv(&padded), None);
+        // The minimal forms of the same lengths parse.
+        let short = [&[0x04, 0x05][..], &content[..5]].concat();
+        assert_eq!(tlv(&short), Some((0x04, &content[..5], &[][..])));
+        let long = [&[0x04, 0x81, 0x85][..], &content[..0x85]].concat();
+        assert_eq!(tlv(&long), Some((0x04, &content[..0x85], &[][..])));
     }
 }

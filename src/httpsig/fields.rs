@@ -138,10 +138,8 @@ impl EntryRef<'_> {
 }
 
 /// RFC 9651 §4.2.7: parsers SHOULD NOT fail on missing padding or non-zero
-/// pad bits; the value (not the spelling) is what round-trips. The parser
-/// decodes with its own table (`parse::decode_bytes`); this engine is the
-/// reference its tests compare against.
-#[cfg(test)]
+/// pad bits; the value (not the spelling) is what round-trips. The engine
+/// `parse::decode_bytes` decodes byte sequences with.
 const LENIENT_B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     base64::engine::GeneralPurposeConfig::new()

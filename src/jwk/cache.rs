@@ -35,19 +35,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub(crate) mod freshness;
 mod state;
 
 pub use super::plan::{FetchPlan, FetchReason};
 pub use state::CacheState;
 
-use crate::jwt::Algorithm;
+use crate::jose::Algorithm;
 use http::{HeaderMap, StatusCode};
 use time::{Duration, OffsetDateTime};
 
 use super::discovery::check_endpoint;
 use super::{JwkError, KeySet, KeySetOptions};
-use freshness::Freshness;
+use crate::http_cache::{self as freshness, Freshness};
 
 /// How the cache refreshes, limits and tolerates failure.
 #[derive(Debug, Clone)]

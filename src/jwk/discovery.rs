@@ -22,7 +22,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::jwt::Algorithm;
+use crate::jose::Algorithm;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 

@@ -36,7 +36,7 @@
 
 use std::sync::Arc;
 
-use crate::jwt::Algorithm;
+use crate::jose::Algorithm;
 use http::{HeaderMap, StatusCode};
 use time::{Duration, OffsetDateTime};
 

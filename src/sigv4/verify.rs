@@ -286,7 +286,7 @@ fn header_fields<'a>(
 /// (`email.utils.formatdate` without `usegmt`). Those zones are UTC too, and
 /// the value itself is covered by the signature.
 fn parse_date_header(s: &str, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
-    use crate::jwk::cache::freshness::parse_http_date;
+    use crate::http_cache::parse_http_date;
     parse_http_date(s.as_bytes(), now).or_else(|| {
         let head = s
             .strip_suffix(" -0000")

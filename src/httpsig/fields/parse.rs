@@ -3,7 +3,7 @@
 //! Content-Digest without copying them. The owned model in `fields` is built
 //! from these values, so there is one grammar for both.
 
-use super::SfError;
+use super::{LENIENT_B64, SfError};
 
 /// A bare item borrowed from the field text (RFC 9651 §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -908,85 +908,31 @@ impl DecodedBytes {
 }
 
 /// Decodes the base64 text of a byte sequence (lenient on padding and pad
-/// bits, §4.2.7, exactly as `fields::LENIENT_B64`). `None` when it is not base64.
-/// Hand-rolled: this runs on every signature and digest, and a table loop
-/// over 44 characters is several times cheaper than the general engine.
-/// `tests::decoder_matches_the_engine` holds it to `LENIENT_B64`.
+/// bits, §4.2.7) with the `base64` crate's `fields::LENIENT_B64` engine.
+/// `None` when it is not base64. The padding rule the parser applies
+/// (padding only at the end, never more than canonical, no lone trailing
+/// symbol) is checked first, so both refuse the same texts. Measured
+/// against the hand-rolled table decoder this replaced (issue 19): 44 and
+/// 88 characters (a SHA-256 digest, an Ed25519 signature) within noise,
+/// 0.85x-1.12x.
 #[inline(always)] // the result is large: built in the caller's frame, not copied
 pub(crate) fn decode_bytes(b64: &str) -> Option<DecodedBytes> {
+    use base64::Engine as _;
     let input = b64.as_bytes();
-    // Padding: only at the end, never more than canonical, and no lone
-    // trailing symbol (as the parser). `=` inside the data is caught below.
     let data_len = input.len() - input.iter().rev().take_while(|&&c| c == b'=').count();
-    let (data, pad) = input.split_at(data_len);
-    if data_len % 4 == 1 || pad.len() > (4 - data_len % 4) % 4 {
+    let pad = input.len() - data_len;
+    if data_len % 4 == 1 || pad > (4 - data_len % 4) % 4 {
         return None;
     }
     let len = data_len / 4 * 3 + (data_len % 4).saturating_sub(1);
-    let mut heap = Vec::new();
-    let mut inline = [0u8; INLINE_BYTES];
-    let out: &mut [u8] = if len <= INLINE_BYTES {
-        inline.get_mut(..len)?
+    if len <= INLINE_BYTES {
+        let mut inline = [0u8; INLINE_BYTES];
+        let n = LENIENT_B64.decode_slice(input, &mut inline).ok()?;
+        Some(DecodedBytes::Inline(inline, n))
     } else {
-        heap.resize(len, 0);
-        &mut heap
-    };
-    let value = |c: u8| B64_VALUES.get(usize::from(c)).copied().unwrap_or(INVALID);
-    // Any invalid character sets the high bits of `seen`.
-    let mut seen = 0u8;
-    let quads = data.chunks_exact(4);
-    let tail = quads.remainder();
-    let mut outs = out.chunks_exact_mut(3);
-    for (q, o) in quads.zip(&mut outs) {
-        if let ([a, b, c, d], [x, y, z]) = (q, o) {
-            let (a, b, c, d) = (value(*a), value(*b), value(*c), value(*d));
-            seen |= a | b | c | d;
-            let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
-            let [_, hi, mid, lo] = n.to_be_bytes();
-            (*x, *y, *z) = (hi, mid, lo);
-        }
+        LENIENT_B64.decode(input).ok().map(DecodedBytes::Heap)
     }
-    // A short final group: its bytes, then trailing bits that are ignored.
-    let mut n = 0u32;
-    for &c in tail {
-        let v = value(c);
-        seen |= v;
-        n = n << 6 | u32::from(v & 0x3f);
-    }
-    n <<= 6 * (4 - tail.len() as u32 % 4) % 24;
-    let [_, hi, mid, _] = n.to_be_bytes();
-    match outs.into_remainder() {
-        [x] => *x = hi,
-        [x, y] => (*x, *y) = (hi, mid),
-        _ => {}
-    }
-    if seen & 0xc0 != 0 {
-        return None;
-    }
-    Some(if len <= INLINE_BYTES {
-        DecodedBytes::Inline(inline, len)
-    } else {
-        DecodedBytes::Heap(heap)
-    })
 }
-
-const INVALID: u8 = 0xff;
-
-/// The 6-bit value of each standard-alphabet base64 character (RFC 4648 §4).
-#[allow(
-    clippy::indexing_slicing,
-    reason = "evaluated at compile time, indices < 256"
-)]
-static B64_VALUES: [u8; 256] = {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut t = [INVALID; 256];
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
 
 /// Whether `b64` (characters already limited to the base64 alphabet and `=`)
 /// decodes under `LENIENT_B64`: padding only at the end and never more
@@ -1006,7 +952,6 @@ fn is_base64(b64: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::LENIENT_B64;
     use super::*;
     use base64::Engine as _;
 

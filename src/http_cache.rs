@@ -1,6 +1,8 @@
-//! How long a JWKS response stays fresh: a strict Cache-Control parser
+//! HTTP caching primitives shared by the JWKS cache and SigV4 (neutral, so
+//! neither reaches into the other): a strict Cache-Control parser
 //! (RFC 9111 §5.2), an HTTP-date parser (RFC 9110 §5.6.7) and the freshness
-//! lifetime and age arithmetic of RFC 9111 §4.2.
+//! lifetime and age arithmetic of RFC 9111 §4.2. The HTTP-date parser is
+//! ours rather than `httpdate`'s: see docs/adr/0007-http-date-parser.md.
 
 use crate::text::is_tchar;
 use http::HeaderMap;
