@@ -151,7 +151,7 @@ fn gated(issuer: &str, jwks: &str, token_cache: bool, keep_claims: bool) -> (Rou
     let app = Router::new()
         .route(
             "/orders",
-            get(|Authenticated(who): Authenticated| async move { who.subject.unwrap_or_default() }),
+            get(|Authenticated(who): Authenticated| async move { who.subject.clone().unwrap_or_default() }),
         )
         .layer(GateLayer::new(driver.clone()));
     (app, driver)
