@@ -41,7 +41,7 @@ impl HttpClient for StaticJwks {
 }
 
 async fn handler(Authenticated(who): Authenticated) -> String {
-    who.subject.unwrap_or_default()
+    who.subject.clone().unwrap_or_default()
 }
 
 fn request(token: &str) -> Request<Body> {

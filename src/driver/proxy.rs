@@ -393,7 +393,7 @@ impl Inner {
         B::Error: Into<BoxError>,
     {
         let (mut parts, body) = request.into_parts();
-        let principal = parts.extensions.remove::<Principal>();
+        let principal = parts.extensions.remove::<Arc<Principal>>();
         let client = match parts.extensions.remove::<ClientInfo>() {
             Some(client) => client,
             None => self
@@ -404,7 +404,7 @@ impl Inner {
         // override, signature, Authorization), then its own are set.
         if let Err(e) = self
             .forwarder
-            .forward(&mut parts, &client, principal.as_ref())
+            .forward(&mut parts, &client, principal.as_deref())
         {
             return problem(e.status(), &e.to_string());
         }

@@ -2,13 +2,14 @@
 //! `http::Request<B>`, for axum 0.8, hyper 1 (through hyper-util's
 //! `TowerToHyperService`) and tonic.
 //!
-//! On allow, the request's extensions get the [`Principal`] (when the
-//! request carried a token) and the policy [`Decision`], and the inner
-//! service is called; axum handlers read them with the `axum` feature's
-//! extractors (`Authenticated`, `MaybeAuthenticated`) or
-//! `Extension<Principal>`. The inner service's response gets the route's
-//! CORS headers (policy `cors` settings) and, when the rule has rate
-//! limits, the `RateLimit` / `RateLimit-Policy` fields. On deny, the layer
+//! On allow, the request's extensions get the [`Principal`] as an
+//! `Arc<Principal>` (when the request carried a token) and the policy
+//! [`Decision`], and the inner service is called; axum handlers read them
+//! with the `axum` feature's extractors (`Authenticated`,
+//! `MaybeAuthenticated`) or `Extension<Arc<Principal>>`. The inner
+//! service's response gets the route's CORS headers (policy `cors`
+//! settings) and, when the rule has rate limits, the `RateLimit` /
+//! `RateLimit-Policy` fields. On deny, the layer
 //! answers [`Rejection::to_response`] itself (401 / 403 / 400 / 429 / 503
 //! with an empty body of the service's body type, the [`Rejection`] in the
 //! response's extensions): a denial is a response, never a
@@ -234,9 +235,9 @@ fn insert_identity(
     decision: Decision,
 ) {
     // A Principal left by an outer layer must not stand for this request.
-    extensions.remove::<Principal>();
+    extensions.remove::<Arc<Principal>>();
     if let Some(principal) = principal {
-        extensions.insert(*principal);
+        extensions.insert(Arc::<Principal>::from(principal));
     }
     extensions.insert(decision);
 }

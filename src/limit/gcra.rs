@@ -142,6 +142,9 @@ pub struct Limit {
     /// `burst × T`: how far ahead of now the TAT may run; at most
     /// [`MAX_TOLERANCE`], so the arithmetic stays in `i64`.
     tolerance: i64,
+    /// `floor((2^64 - 1) / T)`: divides by `T` with a multiplication (a
+    /// 64-bit division costs more than the rest of the decision).
+    reciprocal: u64,
 }
 
 impl Limit {
@@ -165,9 +168,24 @@ impl Limit {
                 burst,
                 emission,
                 tolerance,
+                reciprocal: u64::MAX / emission.unsigned_abs().max(1),
             }),
             _ => Err(LimitError::InvalidBurst { burst }),
         }
+    }
+
+    /// `n / T` for `0 <= n <= tau`, by the reciprocal: the estimate
+    /// `n * floor((2^64 - 1) / T) / 2^64` is the quotient or one less
+    /// (its error is under `2n / 2^64 < 1` for `n < 2^63`), and one
+    /// comparison corrects it.
+    #[inline]
+    fn div_emission(&self, n: i64) -> i64 {
+        let (Ok(n), Ok(t)) = (u64::try_from(n), u64::try_from(self.emission)) else {
+            return 0;
+        };
+        let q = ((u128::from(n) * u128::from(self.reciprocal)) >> 64) as u64;
+        let q = if n - q * t >= t { q + 1 } else { q };
+        i64::try_from(q).unwrap_or(i64::MAX)
     }
 
     /// The rate.
@@ -248,18 +266,55 @@ pub(crate) fn decide_nanos(
     tat: Option<i128>,
     now: i128,
 ) -> (Decision, Option<i128>) {
+    // How far the stored TAT runs ahead of now, clamped to [0, tau]: a
+    // TAT in the past is "now", one beyond tau (corrupt) is tau.
+    let lead = tat.map_or(0, |tat| {
+        let ahead = tat
+            .saturating_sub(now)
+            .clamp(0, i128::from(limit.tolerance));
+        i64::try_from(ahead).unwrap_or(limit.tolerance)
+    });
+    match decide_lead(limit, lead) {
+        (decision, Some(ahead)) => (decision, Some(now.saturating_add(i128::from(ahead)))),
+        (decision, None) => (decision, tat),
+    }
+}
+
+/// [`decide_nanos`] on 64-bit nanoseconds (the in-memory store's hot
+/// path: no 128-bit arithmetic). `None` when the new TAT would not fit in
+/// `i64` (after the year 2262): the caller then decides on 128 bits.
+#[inline]
+pub(crate) fn decide_nanos_i64(
+    limit: &Limit,
+    tat: i64,
+    now: i64,
+) -> Option<(Decision, Option<i64>)> {
+    let lead = tat.saturating_sub(now).clamp(0, limit.tolerance);
+    match decide_lead(limit, lead) {
+        (decision, Some(ahead)) => Some((decision, Some(now.checked_add(ahead)?))),
+        (decision, None) => Some((decision, None)),
+    }
+}
+
+/// `now` as Unix nanoseconds in an `i64` (years 1678 to 2262), without
+/// the 128-bit arithmetic of `unix_timestamp_nanos`.
+#[inline]
+pub(crate) fn unix_nanos_i64(now: OffsetDateTime) -> Option<i64> {
+    now.unix_timestamp()
+        .checked_mul(1_000_000_000)?
+        .checked_add(i64::from(now.nanosecond()))
+}
+
+/// The decision for a TAT `lead` nanoseconds ahead of now (in `[0, tau]`),
+/// and when admitted how far ahead of now the new TAT is. Everything is
+/// 64-bit: tau + t cannot overflow (tau <= i64::MAX / 8).
+#[inline]
+fn decide_lead(limit: &Limit, lead: i64) -> (Decision, Option<i64>) {
     let t = limit.emission;
     let tau = limit.tolerance;
-    // How far the stored TAT runs ahead of now, clamped to [0, tau]: a
-    // TAT in the past is "now", one beyond tau (corrupt) is tau. Everything
-    // after this is 64-bit: tau + t cannot overflow (tau <= i64::MAX / 8).
-    let lead = tat.map_or(0, |tat| {
-        let ahead = tat.saturating_sub(now).clamp(0, i128::from(tau));
-        i64::try_from(ahead).unwrap_or(tau)
-    });
     let ahead = lead + t;
     if ahead <= tau {
-        let remaining = (tau - ahead) / t;
+        let remaining = limit.div_emission(tau - ahead);
         // `remaining` grows when `ahead` falls to `tau - (remaining + 1) T`.
         let next = ahead - tau + (remaining + 1) * t;
         let decision = Decision {
@@ -269,7 +324,7 @@ pub(crate) fn decide_nanos(
             reset: Duration::nanoseconds(ahead),
             next: Duration::nanoseconds(next),
         };
-        return (decision, Some(now.saturating_add(i128::from(ahead))));
+        return (decision, Some(ahead));
     }
     let retry = Duration::nanoseconds(ahead - tau);
     let decision = Decision {
@@ -279,7 +334,7 @@ pub(crate) fn decide_nanos(
         reset: Duration::nanoseconds(lead),
         next: retry,
     };
-    (decision, tat)
+    (decision, None)
 }
 
 /// Nanoseconds to a `Duration` without a panicking path.
@@ -313,5 +368,94 @@ mod tests {
     fn emission_interval_rounds_up() {
         let l = Limit::new("3/1s".parse().unwrap(), 1).unwrap();
         assert_eq!(l.emission_interval(), Duration::nanoseconds(333_333_334));
+    }
+
+    #[test]
+    fn division_by_reciprocal_is_exact() {
+        let emissions = [
+            1_i64,
+            2,
+            3,
+            7,
+            1_000,
+            333_333_334,
+            1_000_000_007,
+            86_400_000_000_000,
+            MAX_TOLERANCE / 3,
+            MAX_TOLERANCE,
+        ];
+        // A fixed xorshift sequence: deterministic, no clock or global.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for t in emissions {
+            let l = Limit {
+                rate: Rate::new(1, Duration::seconds(1)).unwrap(),
+                burst: 1,
+                emission: t,
+                tolerance: MAX_TOLERANCE,
+                reciprocal: u64::MAX / t.unsigned_abs(),
+            };
+            let mut ns = vec![0, 1, t - 1, t, t + 1, 2 * t - 1, 2 * t, MAX_TOLERANCE];
+            ns.extend([
+                MAX_TOLERANCE - 1,
+                MAX_TOLERANCE / t * t,
+                MAX_TOLERANCE / t * t - 1,
+            ]);
+            for _ in 0..2_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ns.push(i64::try_from(x % MAX_TOLERANCE.unsigned_abs()).unwrap());
+            }
+            for n in ns.into_iter().filter(|n| (0..=MAX_TOLERANCE).contains(n)) {
+                assert_eq!(l.div_emission(n), n / t, "{n} / {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn i64_nanos_match_i128_nanos() {
+        for now in [
+            OffsetDateTime::UNIX_EPOCH,
+            OffsetDateTime::UNIX_EPOCH - Duration::nanoseconds(1),
+            OffsetDateTime::UNIX_EPOCH + Duration::new(1_765_000_000, 123_456_789),
+            OffsetDateTime::UNIX_EPOCH - Duration::new(1_765_000_000, 987_654_321),
+        ] {
+            let wide = now.unix_timestamp_nanos();
+            assert_eq!(unix_nanos_i64(now).map(i128::from), Some(wide));
+        }
+        let far = OffsetDateTime::UNIX_EPOCH + Duration::days(365 * 300);
+        assert_eq!(unix_nanos_i64(far), None);
+    }
+
+    #[test]
+    fn i64_decision_matches_i128_decision() {
+        let l = Limit::new("10/1s".parse().unwrap(), 5).unwrap();
+        let now: i64 = 1_765_000_000_000_000_000;
+        for lead in [
+            -1_000_000_000_i64,
+            0,
+            1,
+            99_999_999,
+            100_000_000,
+            400_000_000,
+            500_000_000,
+            10_000_000_000,
+        ] {
+            let tat = now + lead;
+            let (wide, wide_new) = decide_nanos(&l, Some(i128::from(tat)), i128::from(now));
+            let (narrow, narrow_new) = decide_nanos_i64(&l, tat, now).unwrap();
+            assert_eq!(wide, narrow, "lead {lead}");
+            if wide.allowed {
+                assert_eq!(wide_new, narrow_new.map(i128::from), "lead {lead}");
+            } else {
+                assert_eq!(narrow_new, None, "lead {lead}");
+            }
+        }
+        // Refused near the end of `i64`: decided, nothing to store.
+        let refused = decide_nanos_i64(&l, i64::MAX, i64::MAX - 500_000_000);
+        assert!(refused.is_some_and(|(d, new)| !d.allowed && new.is_none()));
+        // Admitted with a new TAT past `i64`: left to the 128-bit path.
+        assert!(decide_nanos_i64(&l, i64::MAX, i64::MAX - 1).is_none());
+        assert!(decide_nanos_i64(&l, 0, i64::MAX - 1).is_none());
     }
 }

@@ -293,24 +293,21 @@ impl LimitStore for MemoryStore {
     /// compare-exchange the new TAT in (deciding again if another request
     /// of the key got there first). This is the gate's hot path.
     fn check(&self, key: &str, limit: &Limit, now: OffsetDateTime) -> Result<Decision, LimitError> {
-        let now = now.unix_timestamp_nanos();
         let hash = self.check_key(key)?;
         let shard = self.shard(hash)?;
-        {
+        // Before 2262 the held key is decided on 64-bit nanoseconds.
+        if let Some(now) = gcra::unix_nanos_i64(now) {
             let fast = read(&shard.fast);
             if let Some(slot) = fast.get(&hash)
                 && *slot.key == *key
             {
                 let mut current = slot.tat.load(Ordering::Relaxed);
-                loop {
-                    let (decision, new) = gcra::decide_nanos(limit, Some(i128::from(current)), now);
-                    if !decision.allowed {
+                // A TAT past `i64` (after 2262) moves to the wide map:
+                // `decide_nanos_i64` is `None` and the locked path runs.
+                while let Some((decision, new)) = gcra::decide_nanos_i64(limit, current, now) {
+                    let Some(new) = new else {
                         // Refused: nothing is stored.
                         return Ok(decision);
-                    }
-                    // A TAT past `i64` (after 2262) moves to the wide map.
-                    let Some(new) = new.and_then(|n| i64::try_from(n).ok()) else {
-                        break;
                     };
                     match slot.tat.compare_exchange_weak(
                         current,
@@ -324,6 +321,7 @@ impl LimitStore for MemoryStore {
                 }
             }
         }
+        let now = now.unix_timestamp_nanos();
         let mut out = None;
         update_locked(shard, self.per_shard, key, hash, now, |tat| {
             let (decision, new) = gcra::decide_nanos(limit, tat, now);

@@ -233,7 +233,7 @@ async fn me(Authenticated(who): Authenticated) -> String {
 
 async fn public(MaybeAuthenticated(who): MaybeAuthenticated) -> String {
     match who {
-        Some(p) => format!("hello {}", p.subject.unwrap_or_default()),
+        Some(p) => format!("hello {}", p.subject.clone().unwrap_or_default()),
         None => "hello anonymous".to_owned(),
     }
 }

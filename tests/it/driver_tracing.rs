@@ -55,7 +55,7 @@ async fn status(app: &Router, token: Option<&str>) -> StatusCode {
 }
 
 async fn me(Authenticated(who): Authenticated) -> String {
-    who.subject.unwrap_or_default()
+    who.subject.clone().unwrap_or_default()
 }
 
 /// Everything the driver traces, as `name` and `field=value` lines.

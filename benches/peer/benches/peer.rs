@@ -30,7 +30,6 @@ use edge_auth::driver::tower::GateLayer;
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig, TokenCacheConfig};
 use edge_auth::oidc::RoleMapper;
 use http::{HeaderMap, Request, StatusCode, header};
-use jsonwebtoken::Algorithm;
 use jsonwebtoken9::TokenData;
 use jwt_authorizer::{
     AuthError, Authorizer, IntoLayer, JwtAuthorizer, RegisteredClaims, Validation,
@@ -131,7 +130,7 @@ fn gated(issuer: &str, jwks: &str, token_cache: bool, keep_claims: bool) -> (Rou
     roles.keep_claims = keep_claims;
     let mut config = GateConfig::new([IssuerConfig::new(issuer, [AUDIENCE])
         .with_jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys")
-        .with_algorithms([Algorithm::RS256])
+        .with_algorithms([edge_auth::jwt::Algorithm::RS256])
         .with_roles(roles)]);
     if token_cache {
         config = config.with_token_cache(TokenCacheConfig::new(1024));
@@ -151,7 +150,7 @@ fn gated(issuer: &str, jwks: &str, token_cache: bool, keep_claims: bool) -> (Rou
     let app = Router::new()
         .route(
             "/orders",
-            get(|Authenticated(who): Authenticated| async move { who.subject.unwrap_or_default() }),
+            get(|Authenticated(who): Authenticated| async move { who.subject.clone().unwrap_or_default() }),
         )
         .layer(GateLayer::new(driver.clone()));
     (app, driver)
