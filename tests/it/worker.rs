@@ -53,11 +53,12 @@ const JWT_GZIP_GOAL_BYTES: u64 = 250 * 1024;
 /// the size measured when the cap was set plus ~1 %, so that a regression
 /// fails here. Neither goal is met: 400 403 / 357 628 bytes before the
 /// Durable Objects stores, policy captures, request shape, embedded policy
-/// tests and reload landed, 456 599 / 404 506 after (the Gate carries the
+/// tests and reload landed, 456 599 / 404 506 after, and 465 266 / 404 615
+/// with DPoP (in the full Worker, which has `httpsig`). The Gate carries the
 /// whole policy engine into the JWT-only Worker: a `policy` feature is the
-/// next saving). Lower a cap with every saving, down to its goal, which then
+/// next saving. Lower a cap with every saving, down to its goal, which then
 /// replaces it.
-const FULL_GZIP_CAP_BYTES: u64 = 461_200;
+const FULL_GZIP_CAP_BYTES: u64 = 470_000;
 const JWT_GZIP_CAP_BYTES: u64 = 408_600;
 
 const AUDIENCE: &str = "api://edge-auth-e2e";
