@@ -15,10 +15,9 @@
 //! The Worker is built once per run and each test serves it with its own
 //! workerd.
 //!
-//! Skips, saying why, only when the toolchain is not installed
-//! (`scripts/wasm-toolchain.sh --check` fails); with
-//! `EDGE_AUTH_REQUIRE_WORKER=1` (CI, after `.ci/run` installs it with
-//! `scripts/wasm-toolchain.sh`) that is a failure.
+//! Without the wasm toolchain (`scripts/wasm-toolchain.sh --check` fails)
+//! the tests fail, naming the script that installs it (`.ci/run` runs it
+//! before the tests); they never pass by skipping.
 
 #![cfg(unix)]
 
@@ -592,18 +591,11 @@ fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified<'stati
         .into_owned()
 }
 
-/// Whether the Worker can be built and served here; `false` (the test then
-/// returns, saying why) only when the toolchain is missing and
-/// `EDGE_AUTH_REQUIRE_WORKER=1` is not set.
-fn toolchain_ready(test: &str) -> bool {
-    let required = std::env::var("EDGE_AUTH_REQUIRE_WORKER").is_ok_and(|v| v == "1");
-    match missing_toolchain() {
-        None => true,
-        Some(why) => {
-            assert!(!required, "EDGE_AUTH_REQUIRE_WORKER=1 but {why}");
-            eprintln!("skipping the Worker end-to-end test {test}: {why}");
-            false
-        }
+/// Fails `test` when the Worker cannot be built and served here, saying
+/// why and how to install the toolchain.
+fn require_toolchain(test: &str) {
+    if let Some(why) = missing_toolchain() {
+        panic!("{test}: {why}; install it with `bash scripts/wasm-toolchain.sh`");
     }
 }
 
@@ -738,9 +730,7 @@ fn forged_state(issuer: &str, forged: &Idp, sealer: Option<&Sealer>) -> String {
 
 #[test]
 fn worker_runs_the_gate_end_to_end() {
-    if !toolchain_ready("worker_runs_the_gate_end_to_end") {
-        return;
-    }
+    require_toolchain("worker_runs_the_gate_end_to_end");
     let script = toolchain_script();
     let worker_dir = root().join("examples/worker");
     let scratch = root().join("target/worker-test");
@@ -912,9 +902,7 @@ fn worker_runs_the_gate_end_to_end() {
 
 #[test]
 fn worker_refuses_forged_key_sets_planted_in_kv() {
-    if !toolchain_ready("worker_refuses_forged_key_sets_planted_in_kv") {
-        return;
-    }
+    require_toolchain("worker_refuses_forged_key_sets_planted_in_kv");
     build_worker();
     let mut idp = Idp::new(String::new());
     let upstream = Upstream::start(idp.jwks());
@@ -989,9 +977,7 @@ fn worker_refuses_forged_key_sets_planted_in_kv() {
 
 #[test]
 fn worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch() {
-    if !toolchain_ready("worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch") {
-        return;
-    }
+    require_toolchain("worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch");
     const CONCURRENT: usize = 8;
     build_worker();
     let mut idp = Idp::new(String::new());
@@ -1029,9 +1015,7 @@ fn worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch() {
 
 #[test]
 fn worker_rate_limit_holds_across_isolates_through_durable_objects() {
-    if !toolchain_ready("worker_rate_limit_holds_across_isolates_through_durable_objects") {
-        return;
-    }
+    require_toolchain("worker_rate_limit_holds_across_isolates_through_durable_objects");
     build_worker();
     let upstream = Upstream::start(Idp::new(String::new()).jwks());
     let (server, addrs) = serve("durable-limits", upstream.addr);
