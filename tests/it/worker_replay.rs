@@ -205,6 +205,13 @@ fn worker_replay_a_nonce_is_accepted_once_across_isolates() {
         "replayed_nonce",
         &log(),
     );
+    // Each nonce write also sweeps expired entries from the object: no
+    // storage call of the sweep failed.
+    assert!(
+        !log().contains("sweep failed"),
+        "the objects' sweep failed:\n{}",
+        log()
+    );
     drop(server);
 }
 
@@ -240,6 +247,11 @@ fn worker_replay_concurrent_requests_with_one_nonce_admit_one() {
         statuses.iter().filter(|&&s| s == 401).count(),
         CONCURRENT - 1,
         "{statuses:?}\n{}",
+        server.log()
+    );
+    assert!(
+        !server.log().contains("sweep failed"),
+        "the objects' sweep failed:\n{}",
         server.log()
     );
     drop(server);

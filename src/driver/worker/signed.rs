@@ -184,6 +184,12 @@ impl SignedRequests {
         })
     }
 
+    /// The same, reading bodies of at most `max` bytes.
+    pub fn with_max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
     /// The Durable Object namespace binding that keeps nonces.
     pub fn nonces_binding(&self) -> &str {
         &self.nonces_binding
