@@ -42,6 +42,8 @@ mod httpsig_rfc;
 mod interop_httpsig;
 #[cfg(feature = "httpsig")]
 mod worker;
+#[cfg(feature = "httpsig")]
+mod worker_replay;
 
 /// The hyper gateway example's modules, which the gateway and front-door
 /// tests drive.

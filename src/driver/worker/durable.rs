@@ -3,7 +3,9 @@
 //! shard. An object serialises the requests it gets, so its read, decide,
 //! write of one key is atomic; the decision is the core's
 //! [`limit::decide`] (GCRA) over the TAT kept in the
-//! object's storage.
+//! object's storage. Each write also sweeps a batch of the object's
+//! entries ([`sweep`]), deleting idle limits and expired nonces, so an
+//! object's storage holds the live keys, not every key it ever saw.
 //!
 //! This half is runtime-independent: the protocol between the Worker and
 //! its objects ([`ObjectRequest`]), the object's decision over its stored
@@ -72,6 +74,13 @@ impl ObjectRequest {
         match self {
             Self::Limit { key, .. } => format!("limit:{key}"),
             Self::Nonce { key, .. } => format!("nonce:{key}"),
+        }
+    }
+
+    /// The caller's `now`, in nanoseconds since the Unix epoch.
+    pub fn now_nanos(&self) -> i64 {
+        match self {
+            Self::Limit { now_nanos, .. } | Self::Nonce { now_nanos, .. } => *now_nanos,
         }
     }
 
@@ -190,16 +199,65 @@ pub fn nonce_key(keyid: &str, nonce: &str) -> String {
     format!("{}:{keyid}:{nonce}", keyid.len())
 }
 
+/// Entries an object looks at per write to delete what has expired.
+pub const SWEEP_BATCH: usize = 16;
+/// Where an object keeps the key its next sweep starts at.
+pub const SWEEP_CURSOR_KEY: &str = "sweep:cursor";
+
+/// What one sweep step does: delete `expired`, and start the next step at
+/// `next_cursor` (`None`: from the first key again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Sweep {
+    /// Storage keys whose limit is idle or whose nonce has expired.
+    pub expired: Vec<String>,
+    /// The key the next step lists from (inclusive).
+    pub next_cursor: Option<String>,
+}
+
+/// One step of an object's sweep over `listed`, the (at most `batch`)
+/// entries its storage listed from the cursor, in key order: a limit whose
+/// TAT is not after `now_nanos` is idle (the same as no entry) and a nonce
+/// whose expiry is not after it can no longer be replayed, so both go.
+/// Each write looks at `batch` entries and adds at most one, so the sweep
+/// goes round faster than the storage grows: it holds the live keys plus
+/// what expired since the sweep last passed.
+pub fn sweep(listed: &[(String, String)], batch: usize, now_nanos: i64) -> Sweep {
+    let expired = listed
+        .iter()
+        .filter(|(key, _)| key.starts_with("limit:") || key.starts_with("nonce:"))
+        .filter(|(_, value)| {
+            value
+                .trim()
+                .parse::<i128>()
+                .is_ok_and(|at| at <= i128::from(now_nanos))
+        })
+        .map(|(key, _)| key.clone())
+        .collect();
+    let next_cursor = if listed.len() >= batch.max(1) {
+        listed.last().map(|(key, _)| key.clone())
+    } else {
+        None
+    };
+    Sweep {
+        expired,
+        next_cursor,
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 pub use self::runtime::{check_limits, check_nonce, serve_object};
 
 #[cfg(target_arch = "wasm32")]
 mod runtime {
     use time::OffsetDateTime;
-    use worker::{Env, Method, Request, RequestInit, Response, State};
+    use worker::{
+        Env, ListOptions, Method, Request, RequestInit, Response, State, Storage, console_warn,
+    };
 
     use super::{
-        DEFAULT_SHARDS, ObjectAnswer, ObjectRequest, Write, answer, nonce_key, shard_name,
+        DEFAULT_SHARDS, ObjectAnswer, ObjectRequest, SWEEP_BATCH, SWEEP_CURSOR_KEY, Write, answer,
+        nonce_key, shard_name, sweep,
     };
     use crate::limit::{Decision, LimitCall, LimitError};
 
@@ -225,13 +283,47 @@ mod runtime {
             Err(e) => return Response::error(e.to_string(), 400),
         };
         match write {
-            Write::Put(value) => storage.put(&key, value).await?,
+            Write::Put(value) => {
+                storage.put(&key, value).await?;
+                // A write may add a key: sweep a batch of expired ones.
+                if let Err(e) = sweep_step(&storage, request.now_nanos()).await {
+                    console_warn!("edge-auth: durable object sweep failed: {e}");
+                }
+            }
             Write::Delete => {
                 storage.delete(&key).await?;
             }
             Write::Keep => {}
         }
         Response::ok(serde_json::to_string(&out)?)
+    }
+
+    /// One step of the object's sweep ([`sweep`]).
+    async fn sweep_step(storage: &Storage, now_nanos: i64) -> worker::Result<()> {
+        let cursor: Option<String> = storage.get(SWEEP_CURSOR_KEY).await.ok().flatten();
+        let mut options = ListOptions::new().limit(SWEEP_BATCH);
+        if let Some(cursor) = cursor.as_deref() {
+            options = options.start(cursor);
+        }
+        let map = storage.list_with_options(options).await?;
+        let mut listed = Vec::with_capacity(SWEEP_BATCH);
+        map.for_each(&mut |value, key| {
+            if let (Some(key), Some(value)) = (key.as_string(), value.as_string()) {
+                listed.push((key, value));
+            }
+        });
+        let step = sweep(&listed, SWEEP_BATCH, now_nanos);
+        if !step.expired.is_empty() {
+            storage.delete_multiple(step.expired).await?;
+        }
+        match step.next_cursor {
+            Some(next) => storage.put(SWEEP_CURSOR_KEY, next).await?,
+            None if cursor.is_some() => {
+                storage.delete(SWEEP_CURSOR_KEY).await?;
+            }
+            None => {}
+        }
+        Ok(())
     }
 
     async fn ask(
@@ -414,6 +506,59 @@ mod tests {
             now_nanos: 0,
         };
         assert!(answer(&bad, Some("garbage")).is_err());
+    }
+
+    fn entry(key: &str, value: &str) -> (String, String) {
+        (key.to_owned(), value.to_owned())
+    }
+
+    #[test]
+    fn sweep_deletes_idle_limits_and_expired_nonces_only() {
+        let listed = [
+            entry("limit:route:/a", "100"),
+            entry("limit:route:/b", "101"),
+            entry("nonce:1:k:n-1", "99"),
+            entry("nonce:1:k:n-2", "500"),
+            entry("nonce:1:k:n-3", "not a number"),
+            entry(SWEEP_CURSOR_KEY, "limit:route:/a"),
+        ];
+        let step = sweep(&listed, 16, 100);
+        assert_eq!(step.expired, ["limit:route:/a", "nonce:1:k:n-1"]);
+        // Fewer entries than a batch: the next step starts from the first key.
+        assert_eq!(step.next_cursor, None);
+    }
+
+    #[test]
+    fn sweep_continues_after_a_full_batch() {
+        let listed = [entry("nonce:a", "1"), entry("nonce:b", "999")];
+        let step = sweep(&listed, 2, 10);
+        assert_eq!(step.expired, ["nonce:a"]);
+        assert_eq!(step.next_cursor.as_deref(), Some("nonce:b"));
+        assert_eq!(sweep(&[], 0, 10).next_cursor, None);
+    }
+
+    #[test]
+    fn a_swept_store_keeps_only_live_keys() {
+        // 1000 nonces, each live for 10 ticks, one written per tick, a sweep
+        // step after each write: storage stays near the live count.
+        let mut storage: std::collections::BTreeMap<String, String> = Default::default();
+        let mut cursor: Option<String> = None;
+        let mut largest = 0;
+        for tick in 0..1000_i64 {
+            storage.insert(format!("nonce:{tick:05}"), (tick + 10).to_string());
+            let listed: Vec<(String, String)> = storage
+                .range(cursor.clone().unwrap_or_default()..)
+                .take(SWEEP_BATCH)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let step = sweep(&listed, SWEEP_BATCH, tick);
+            for key in step.expired {
+                storage.remove(&key);
+            }
+            cursor = step.next_cursor;
+            largest = largest.max(storage.len());
+        }
+        assert!(largest <= 10 + SWEEP_BATCH, "storage grew to {largest}");
     }
 
     #[test]

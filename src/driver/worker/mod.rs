@@ -47,6 +47,14 @@
 //! class (examples/worker shows the five lines). The same objects keep
 //! RFC 9421 nonces for `durable::check_nonce`.
 //!
+//! # Signed requests (RFC 9421, feature `httpsig`)
+//!
+//! With [`HTTPSIG_KEY_VAR`] set, [`SignedRequests`] verifies inbound
+//! request signatures (one `hmac-sha256` or `ed25519` key, required
+//! components, `created` / `expires` window) and `verify_signed` refuses a
+//! `nonce` any isolate accepted before, through the Durable Objects of
+//! [`NONCES_DO_VAR`]. A JWT-only Worker (without `httpsig`) carries none of it.
+//!
 //! A Worker's whole fetch handler:
 //!
 //! ```ignore
@@ -75,6 +83,8 @@ mod reload;
 mod runtime;
 mod settings;
 #[cfg(feature = "httpsig")]
+mod signed;
+#[cfg(feature = "httpsig")]
 mod upstream;
 
 pub use self::error::WorkerError;
@@ -93,6 +103,15 @@ pub use self::settings::{
     JWKS_URI_VAR, LIMITS_DO_VAR, ORIGIN_VAR, POLICY_VAR, ROLES_CLAIM_VAR, ROLES_PRESET_VAR,
     SEAL_SECRET_OLD_VAR, SEAL_SECRET_VAR, Settings, UPSTREAM_KEY_ID_VAR, UPSTREAM_KEY_VAR,
 };
+#[cfg(feature = "httpsig")]
+pub use self::signed::{
+    DEFAULT_HTTPSIG_MAX_AGE_SECS, DEFAULT_MAX_SIGNED_BODY_BYTES, HTTPSIG_ALG_VAR,
+    HTTPSIG_COMPONENTS_VAR, HTTPSIG_KEY_ID_VAR, HTTPSIG_KEY_VAR, HTTPSIG_MAX_AGE_VAR,
+    HTTPSIG_REQUIRE_EXPIRES_VAR, HTTPSIG_REQUIRE_NONCE_VAR, NONCES_DO_VAR, SignedRequests,
+    signature_error_code, signature_rejection,
+};
+#[cfg(all(feature = "httpsig", target_arch = "wasm32"))]
+pub use self::signed::{SignedRequest, verify_signed};
 #[cfg(feature = "httpsig")]
 pub use self::upstream::{
     DEFAULT_UPSTREAM_KEY_ID, ROLES_HEADER, SUBJECT_HEADER, UPSTREAM_SIGNATURE_LABEL, Upstream,

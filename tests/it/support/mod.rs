@@ -5,6 +5,8 @@ pub mod es256;
 pub mod jwt;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+#[cfg(unix)]
+pub mod workerd;
 
 use std::path::{Path, PathBuf};
 
