@@ -41,6 +41,8 @@ mod httpsig_rfc;
 #[cfg(feature = "httpsig")]
 mod interop_httpsig;
 #[cfg(feature = "httpsig")]
+mod mtls;
+#[cfg(feature = "httpsig")]
 mod worker;
 
 /// The hyper gateway example's modules, which the gateway and front-door
