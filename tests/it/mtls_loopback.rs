@@ -104,14 +104,18 @@ impl Drop for Running {
 
 /// The TLS gate on 127.0.0.1.
 async fn start(idp: &Key, issuer: IssuerConfig, client_auth: ClientAuth) -> Running {
+    start_layer(layer(idp, GateConfig::new([issuer])), client_auth).await
+}
+
+/// `layer` in front of the echo, served over TLS on 127.0.0.1.
+async fn start_layer(layer: GateLayer, client_auth: ClientAuth) -> Running {
     let tls = server_config(vec![cert_der("server")], key_der("server"), client_auth).unwrap();
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
         .await
         .unwrap()
         .with_tls(tls);
     let addr = server.local_addr().unwrap();
-    let service =
-        layer(idp, GateConfig::new([issuer])).layer(tower::service_fn(echo::<RequestBody>));
+    let service = layer.layer(tower::service_fn(echo::<RequestBody>));
     let hyper_service = hyper::service::service_fn(move |request| service.clone().oneshot(request));
     let task = tokio::spawn(server.serve(hyper_service));
     Running { addr, task }
@@ -343,4 +347,62 @@ async fn trusted_client_cert_header_is_stripped_before_upstream() {
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"-", "the upstream saw the client-cert header");
+}
+
+/// The dev issuer (examples/gateway) mints a certificate-bound token for a
+/// thumbprint given at the token endpoint; the TLS gate, fetching the dev
+/// issuer's keys over loopback, accepts it from alice only.
+#[cfg(all(feature = "sigv4", feature = "hyper-client"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_issuer_certificate_bound_token_over_mtls() {
+    use edge_auth::driver::client::HyperClient;
+    use edge_auth::driver::keys::{DriverOptions, SystemClock};
+    use edge_auth::jwt::Algorithm;
+
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let dev = crate::gateway_example::start_dev_issuer(loopback, AUD)
+        .await
+        .unwrap();
+    dev.token_endpoint()
+        .register_secret("svc", "mtls-dev-secret");
+    let plain = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let form = format!(
+        "grant_type=client_credentials&client_id=svc&client_secret=mtls-dev-secret&scope=api%3A%2F%2Forders&x5t_s256={}",
+        thumbprint("alice")
+    );
+    let request = Request::post(dev.token_endpoint_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form)))
+        .unwrap();
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), plain.request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    let issuer = IssuerConfig::new(dev.issuer(), [AUD])
+        .with_jwks_uri(dev.jwks_uri())
+        .with_algorithms([Algorithm::RS256]);
+    let mut config = GateConfig::new([issuer]);
+    config.cache.allow_http_loopback = true;
+    let driver = KeyDriver::from_parts(
+        Arc::new(Gate::new(config).unwrap()),
+        Arc::new(HyperClient::new().unwrap().with_plain_http_loopback()),
+        Arc::new(SystemClock),
+        DriverOptions::default(),
+    );
+    let server = start_layer(GateLayer::new(driver), ClientAuth::Optional(ca_roots())).await;
+    let auth = [("authorization", bearer(&token))];
+    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _) = get(&server, Some("alice"), &auth).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(&server, Some("bob"), &auth).await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = get(&server, None, &auth).await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    dev.stop();
 }
