@@ -30,9 +30,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rustls::RootCertStore;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 /// Whether and how the server asks for client certificates.
 #[derive(Clone)]
@@ -48,6 +50,13 @@ pub enum ClientAuth {
     Optional(RootCertStore),
     /// Every client must present a certificate chaining to these roots.
     Required(RootCertStore),
+    /// A client certificate is asked for, not required, and not checked
+    /// against any CA: the handshake proves only that the client holds the
+    /// certificate's key. That is all RFC 8705 §2.2 (self-signed
+    /// certificate mutual TLS) needs, since a token bound to the
+    /// certificate's thumbprint is what gives it meaning; the certificate
+    /// says nothing else about the client, so use it for nothing else.
+    SelfSigned,
 }
 
 impl fmt::Debug for ClientAuth {
@@ -56,6 +65,7 @@ impl fmt::Debug for ClientAuth {
             Self::None => f.write_str("None"),
             Self::Optional(roots) => write!(f, "Optional({} roots)", roots.len()),
             Self::Required(roots) => write!(f, "Required({} roots)", roots.len()),
+            Self::SelfSigned => f.write_str("SelfSigned"),
         }
     }
 }
@@ -103,10 +113,68 @@ pub fn server_config(
         ClientAuth::None => builder.with_no_client_auth(),
         ClientAuth::Optional(roots) => builder.with_client_cert_verifier(verifier(roots, true)?),
         ClientAuth::Required(roots) => builder.with_client_cert_verifier(verifier(roots, false)?),
+        ClientAuth::SelfSigned => builder.with_client_cert_verifier(Arc::new(SelfSigned {
+            algorithms: provider.signature_verification_algorithms,
+        })),
     };
     let mut config = builder
         .with_single_cert(cert_chain, key)
         .map_err(TlsError::Config)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// [`ClientAuth::SelfSigned`]: any well-formed end-entity certificate, with
+/// the handshake signature checked by its key (proof of possession).
+#[derive(Debug)]
+struct SelfSigned {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for SelfSigned {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        // Well-formed (its key is what the handshake signature is checked
+        // with); no chain, no name, no dates: the token binding decides.
+        ParsedCertificate::try_from(end_entity)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }

@@ -310,6 +310,37 @@ async fn required_client_auth_refuses_a_connection_without_certificate() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// RFC 8705 §2.2: no CA, the certificate only proves the key the token is
+/// bound to.
+#[tokio::test]
+async fn self_signed_client_certificate_binds_without_a_ca() {
+    let idp = Key::new("idp");
+    let server = start(&idp, issuer(), ClientAuth::SelfSigned).await;
+    let mallorys = token(&idp, Some(&thumbprint("mallory")));
+    let (status, _) = get(
+        &server,
+        Some("mallory"),
+        &[("authorization", &bearer(&mallorys))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let alices = token(&idp, Some(&thumbprint("alice")));
+    let (status, _) = get(
+        &server,
+        Some("mallory"),
+        &[("authorization", &bearer(&alices))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let plain = token(&idp, None);
+    let (status, _) = get(&server, None, &[("authorization", &bearer(&plain))])
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn no_client_auth_refuses_bound_tokens() {
     let idp = Key::new("idp");
