@@ -42,6 +42,10 @@ pub enum Error {
     /// A rate limit could not be built, or its store failed.
     #[error(transparent)]
     Limit(#[from] crate::limit::LimitError),
+    /// A certificate-bound token (RFC 8705) or a client certificate fact
+    /// was refused.
+    #[error(transparent)]
+    Mtls(#[from] crate::mtls::MtlsError),
     /// HTTP Message Signatures signing or verification failed.
     #[cfg(feature = "httpsig")]
     #[error(transparent)]

@@ -30,6 +30,7 @@ mod jose;
 pub mod jwk;
 pub mod jwt;
 pub mod limit;
+pub mod mtls;
 pub mod oauth;
 pub mod oidc;
 pub mod policy;

@@ -224,6 +224,15 @@ impl Rejection {
         r
     }
 
+    /// A certificate-bound token (RFC 8705 §3) refused: 401
+    /// `invalid_token` with a fixed `description`; `reason` goes to the
+    /// audit record only.
+    pub(crate) fn certificate_bound(description: &'static str, reason: String) -> Self {
+        let mut r = Self::new(RejectionKind::InvalidToken, description);
+        r.reason = Some(reason);
+        r
+    }
+
     /// The nonce of a `use_dpop_nonce` refusal, sent as `DPoP-Nonce`.
     pub fn dpop_nonce(&self) -> Option<&str> {
         self.dpop.as_ref().and_then(|d| d.nonce.as_deref())

@@ -7,7 +7,11 @@
 //! (HTML, 500, odd `expires_in`, no `access_token`) for the client's tests.
 //! A token request with a `DPoP` proof (RFC 9449 §5, checked with
 //! edge-auth's `dpop::verify_proof`) gets a DPoP-bound token: `cnf.jkt` is
-//! the proof key's thumbprint and `token_type` is `DPoP`.
+//! the proof key's thumbprint and `token_type` is `DPoP`. A form parameter
+//! `x5t_s256` (a certificate's base64url SHA-256 thumbprint, as
+//! `edge_auth::mtls::ClientCert::thumbprint` gives) gets a certificate-bound
+//! token (RFC 8705 §3: `cnf.x5t#S256`); a real authorization server takes it
+//! from its own mutual-TLS connection, this development one is told.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,9 +169,11 @@ impl TokenEndpoint {
                 one("client_assertion_type")?,
                 one("client_assertion")?,
                 one("scope")?,
+                one("x5t_s256")?,
             ))
         })();
-        let (grant_type, body_id, body_secret, assertion_type, assertion, scope) = match params {
+        let (grant_type, body_id, body_secret, assertion_type, assertion, scope, x5t) = match params
+        {
             Ok(p) => p,
             Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e),
         };
@@ -256,7 +262,20 @@ impl TokenEndpoint {
                 }
             }
         };
-        self.answer(&client_id, scope, issuer, jkt, sign)
+        // A SHA-256 thumbprint: 43 base64url characters.
+        if let Some(x5t) = x5t
+            && (x5t.len() != 43
+                || !x5t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "`x5t_s256` is not a base64url sha-256 thumbprint",
+            );
+        }
+        self.answer(&client_id, scope, issuer, (jkt, x5t), sign)
     }
 
     fn secret_matches(&self, client_id: &str, secret: &str) -> bool {
@@ -312,7 +331,7 @@ impl TokenEndpoint {
         client_id: &str,
         scope: Option<&str>,
         issuer: &str,
-        jkt: Option<String>,
+        (jkt, x5t): (Option<String>, Option<&str>),
         sign: impl Fn(&Map<String, Value>) -> String,
     ) -> Response<Body> {
         let mode = self
@@ -348,8 +367,15 @@ impl TokenEndpoint {
         );
         claims.insert("jti".into(), format!("dev-token-{n}").into());
         let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+        let mut cnf = Map::new();
         if let Some(jkt) = jkt {
-            claims.insert("cnf".into(), json!({ "jkt": jkt }));
+            cnf.insert("jkt".into(), jkt.into());
+        }
+        if let Some(x5t) = x5t {
+            cnf.insert("x5t#S256".into(), x5t.into());
+        }
+        if !cnf.is_empty() {
+            claims.insert("cnf".into(), cnf.into());
         }
         let mut body = json!({
             "access_token": sign(&claims),

@@ -12,6 +12,7 @@
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
 //! | `redis`        | `redis`, `replay` | `RedisLimitStore` (GCRA in one Lua script per request) and `RedisReplayGuard` (RFC 9421 nonces), shared by replicas; implies `tokio` |
 //! | `hyper-server` | `server` | a hardened HTTP/1.1 serve loop (hyper 1 on tokio) |
+//! | `server-tls`   | `tls` | the serve loop over TLS (tokio-rustls, ring) with optional client-certificate verification; the client certificate reaches the Gate (RFC 8705); implies `hyper-server` |
 //! | `worker`       | `worker` | the Gate in a Cloudflare Worker (workers-rs 0.8): key fetches with `Fetch` (one per issuer per isolate), key state in KV and the Cache API (sealed with a secret), refresh with `waitUntil`, rate limits and RFC 9421 nonces in Durable Objects; wasm32 only for the runtime part |
 //! | `tokio` or `worker` | `sealing` | `Sealer::from_env` / `from_file` / `from_secret_text`: the sealing secret (and the one being retired) from the environment, a file or a Worker secret |
 //! | `hyper-client` + `hyper-server` + `tower` | `proxy`, `sign` | `Proxy`: the upstream half of a gateway (header hygiene, identity headers, `UpstreamSigner` for RFC 9421 / SigV4, 502 / 504 problem responses) as a tower service behind `GateLayer` |
@@ -68,6 +69,8 @@ pub mod server;
 pub mod sign;
 #[cfg(feature = "tokio")]
 pub mod stats;
+#[cfg(feature = "server-tls")]
+pub mod tls;
 #[cfg(feature = "tower")]
 pub mod tower;
 #[cfg(feature = "worker")]

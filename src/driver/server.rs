@@ -35,6 +35,10 @@
 //! | `max_header_size` | 32 KiB | `http1::Builder::max_header_size` (none: `max_buf_size`, ~400 KiB) | a longer head (request line included): 431 |
 //! | `check_request_line` | `true` | none | [`check_request_line`] answers 400 / 501 with `Connection: close` before the service runs, and puts an absolute-form target's authority in `Host` |
 //!
+//! Over TLS ([`Server::with_tls`], feature `server-tls`) the handshake must
+//! finish within `header_read_timeout`, and the client's certificate, when
+//! it presented one, is in each request's extensions as a [`ClientCert`].
+//!
 //! When accepting fails because the process is out of file descriptors
 //! (`EMFILE` / `ENFILE`), the longest-idle connection is closed to make room.
 //! A timeout on the body is the service's to answer:
@@ -59,12 +63,15 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+#[cfg(feature = "server-tls")]
+use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
 
 use crate::forward::check_request_line;
+use crate::mtls::ClientCert;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -361,13 +368,13 @@ impl Shared {
     }
 }
 
-/// The socket, noting when bytes arrive.
-struct Tracked {
-    stream: TcpStream,
+/// The socket (or its TLS stream), noting when bytes arrive.
+struct Tracked<T> {
+    stream: T,
     state: Arc<ConnState>,
 }
 
-impl AsyncRead for Tracked {
+impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -383,7 +390,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -492,6 +499,8 @@ where
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
+    #[cfg(feature = "server-tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The bytes sent to a connection refused at the limit.
@@ -519,7 +528,21 @@ impl Server {
                 limit: Arc::new(Semaphore::new(permits)),
                 stats: Arc::new(ServerStats::default()),
             }),
+            #[cfg(feature = "server-tls")]
+            tls: None,
         }
+    }
+
+    /// Serves TLS with `config` (see [`driver::tls`](super::tls) to build
+    /// one): each connection's handshake must finish within
+    /// `header_read_timeout`, and when the client presented a certificate,
+    /// the first one (its own) is in every request's extensions as a
+    /// [`ClientCert`], for certificate-bound tokens (RFC 8705).
+    #[cfg(feature = "server-tls")]
+    #[must_use]
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// The bound address.
@@ -537,7 +560,8 @@ impl Server {
 
     /// Accepts and serves connections until the returned future is dropped
     /// (dropping it closes every connection). Each request reaches `service`
-    /// with a [`RequestBody`] and a [`PeerAddr`] extension.
+    /// with a [`RequestBody`] and a [`PeerAddr`] extension (and, over TLS, a
+    /// [`ClientCert`] when the client presented a certificate).
     pub async fn serve<S, B>(self, service: S)
     where
         S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
@@ -546,7 +570,12 @@ impl Server {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let Self { listener, shared } = self;
+        let Self {
+            listener,
+            shared,
+            #[cfg(feature = "server-tls")]
+            tls,
+        } = self;
         let mut tasks = JoinSet::new();
         let mut next_id: u64 = 0;
         loop {
@@ -603,12 +632,25 @@ impl Server {
             shared.stats.open.fetch_add(1, Ordering::Relaxed);
             let shared = Arc::clone(&shared);
             let service = service.clone();
+            #[cfg(feature = "server-tls")]
+            let tls = tls.clone();
             tasks.spawn(async move {
+                #[cfg(feature = "server-tls")]
+                match tls {
+                    Some(config) => {
+                        serve_tls(&shared, &state, stream, peer, service, config).await;
+                    }
+                    None => {
+                        let conn = (Arc::clone(&shared), Arc::clone(&state));
+                        serve_connection(conn, stream, peer, None, service).await;
+                    }
+                }
+                #[cfg(not(feature = "server-tls"))]
                 serve_connection(
-                    Arc::clone(&shared),
-                    Arc::clone(&state),
+                    (Arc::clone(&shared), Arc::clone(&state)),
                     stream,
                     peer,
+                    None,
                     service,
                 )
                 .await;
@@ -624,13 +666,53 @@ impl Server {
     }
 }
 
-async fn serve_connection<S, B>(
-    shared: Arc<Shared>,
-    state: Arc<ConnState>,
+/// The TLS handshake (bounded by `header_read_timeout`, given up when the
+/// connection is evicted meanwhile), then the connection with the client's
+/// certificate.
+#[cfg(feature = "server-tls")]
+async fn serve_tls<S, B>(
+    shared: &Arc<Shared>,
+    state: &Arc<ConnState>,
     stream: TcpStream,
     peer: SocketAddr,
     service: S,
+    config: Arc<rustls::ServerConfig>,
 ) where
+    S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let handshake =
+        tokio::time::timeout(shared.config.header_read_timeout, acceptor.accept(stream));
+    let stream = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            // A failed or slow handshake is the client's; nothing to answer.
+            Ok(Err(_)) | Err(_) => return,
+        },
+        () = state.evict.notified() => return,
+    };
+    let cert = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(<[_]>::first)
+        .map(|der| ClientCert::from_der(der.as_ref()));
+    let conn = (Arc::clone(shared), Arc::clone(state));
+    serve_connection(conn, stream, peer, cert, service).await;
+}
+
+async fn serve_connection<T, S, B>(
+    (shared, state): (Arc<Shared>, Arc<ConnState>),
+    stream: T,
+    peer: SocketAddr,
+    client_cert: Option<ClientCert>,
+    service: S,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
@@ -649,6 +731,7 @@ async fn serve_connection<S, B>(
         shared: Arc::clone(&shared),
         state: Arc::clone(&state),
         peer,
+        client_cert,
         service,
     };
     let io = TokioIo::new(Tracked {
@@ -700,6 +783,8 @@ struct Handler<S> {
     shared: Arc<Shared>,
     state: Arc<ConnState>,
     peer: SocketAddr,
+    /// The TLS client's certificate, the same for every request.
+    client_cert: Option<ClientCert>,
     service: S,
 }
 
@@ -740,6 +825,9 @@ where
             return Box::pin(async move { Ok(response) });
         }
         parts.extensions.insert(PeerAddr(self.peer));
+        if let Some(cert) = self.client_cert {
+            parts.extensions.insert(cert);
+        }
         let body = RequestBody::new(body, config.body_idle_timeout, config.body_read_timeout);
         let future = self.service.call(Request::from_parts(parts, body));
         Box::pin(async move {

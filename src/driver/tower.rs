@@ -26,6 +26,12 @@
 //! `X-Forwarded-For`, which any client can write: behind a trusted proxy,
 //! insert a [`ClientIp`] from its header in a layer of your own before this
 //! one. Without either, address rules cannot match.
+//!
+//! **The client certificate** (RFC 8705 certificate-bound tokens) is read
+//! from a [`ClientCert`](crate::mtls::ClientCert) extension, which the
+//! `hyper-server` driver's TLS acceptor inserts. A header the gate trusts
+//! for it ([`GateConfig::with_client_cert_header`](crate::gate::GateConfig::with_client_cert_header))
+//! is removed before the inner service sees an allowed request.
 
 use std::fmt;
 use std::future::Future;
@@ -184,6 +190,11 @@ where
                 {
                     facts = facts.with_country(country);
                 }
+                // The TLS driver's certificate (RFC 8705); a client cannot
+                // send extensions.
+                if let Some(cert) = parts.extensions.get::<crate::mtls::ClientCert>() {
+                    facts = facts.with_client_cert(*cert);
+                }
                 let verdict = match limit_store.as_deref() {
                     Some(store) => driver.check_with_limits(&parts, &facts, store).await,
                     None => driver.check(&parts, &facts).await,
@@ -203,6 +214,11 @@ where
                 } => {
                     let limits = decision.rate_limits.clone();
                     insert_identity(&mut parts.extensions, principal, decision);
+                    // The proxy's certificate header is for the gate only.
+                    #[cfg(feature = "httpsig")]
+                    if let Some(name) = driver.gate().client_cert_header() {
+                        parts.headers.remove(name);
+                    }
                     let mut response = inner.call(Request::from_parts(parts, body)).await?;
                     let headers = response.headers_mut();
                     crate::limit::apply_headers(&limits, headers);

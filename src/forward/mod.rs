@@ -111,6 +111,17 @@ const FORWARDING: &[&str] = &[
     "x-azure-socketip",
     "cloudfront-viewer-address",
     "cloudfront-viewer-country",
+    // The client's TLS certificate as a TLS-terminating proxy conveys it
+    // (RFC 9440; nginx, ALB, Traefik): an upstream that trusts one must
+    // never get a client's own.
+    "client-cert",
+    "client-cert-chain",
+    "ssl-client-cert",
+    "x-ssl-client-cert",
+    "x-ssl-cert",
+    "x-client-cert",
+    "x-amzn-mtls-clientcert",
+    "x-amzn-mtls-clientcert-leaf",
 ];
 
 /// Forwarding headers by prefix, folded.

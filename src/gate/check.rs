@@ -130,7 +130,7 @@ impl Gate {
                 let principal = match self.authenticate(
                     creds.access_token,
                     Some(creds.proof),
-                    parts,
+                    (parts, facts),
                     now,
                     authz,
                 ) {
@@ -143,11 +143,13 @@ impl Gate {
         }
         let principal = match token {
             None => None,
-            Some(token) => match self.authenticate(token.as_str(), None, parts, now, authz) {
-                Authn::Principal(p) => Some(p),
-                Authn::Fetch(plan) => return Staged::Done(Outcome::FetchKeys(plan)),
-                Authn::Reject(r) => return Staged::Done(Outcome::Deny(self.realm(r))),
-            },
+            Some(token) => {
+                match self.authenticate(token.as_str(), None, (parts, facts), now, authz) {
+                    Authn::Principal(p) => Some(p),
+                    Authn::Fetch(plan) => return Staged::Done(Outcome::FetchKeys(plan)),
+                    Authn::Reject(r) => return Staged::Done(Outcome::Deny(self.realm(r))),
+                }
+            }
         };
         self.authorize(facts, principal, now, defer, authz)
     }
@@ -158,17 +160,18 @@ impl Gate {
 
     /// Authenticates an access token; `proof` is its DPoP proof when it
     /// came as `Authorization: DPoP` (checked once the token verifies, so
-    /// that a key fetch does not spend the proof's `jti`).
+    /// that a key fetch does not spend the proof's `jti`). The facts carry
+    /// the client certificate of a certificate-bound token (RFC 8705).
     fn authenticate(
         &self,
         bytes: &str,
         proof: Option<&str>,
-        parts: &Parts,
+        (parts, facts): (&Parts, &RequestFacts<'_>),
         now: OffsetDateTime,
         authz: &Authz,
     ) -> Authn {
         #[cfg(not(feature = "httpsig"))]
-        let _ = (proof, parts);
+        let _ = proof;
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
         let token = match Unverified::parse(bytes, self.max_token_size) {
@@ -202,6 +205,9 @@ impl Gate {
         let use_cache = self.dpop.is_none();
         #[cfg(not(feature = "httpsig"))]
         let use_cache = true;
+        // Certificate-bound tokens are never cached (see below), so a hit is
+        // an unbound token; an issuer that requires binding skips the cache.
+        let use_cache = use_cache && !issuer.config.certificate_bound;
         let cached = self
             .token_cache
             .as_ref()
@@ -230,6 +236,12 @@ impl Gate {
         if let Err(r) = self.check_sender(issuer, &raw, bytes, proof, parts, now) {
             return Authn::Reject(*r);
         }
+        // RFC 8705 §3: checked on every request, so a bound token stays out
+        // of the cache.
+        let bound = match self.check_certificate(issuer, &raw, parts, facts) {
+            Ok(bound) => bound,
+            Err(r) => return Authn::Reject(*r),
+        };
         let mut principal = match authz.roles.get(issuer.index) {
             Some(mapper) => mapper.map_owned(raw),
             None => issuer.config.roles.map_owned(raw),
@@ -237,7 +249,7 @@ impl Gate {
         if principal.issuer.is_none() {
             principal.issuer = Some(issuer.config.issuer.clone());
         }
-        if let Some((cache, key)) = cached {
+        if let Some((cache, key)) = cached.filter(|_| !bound) {
             cache.insert(key, version, window, Arc::new(principal.clone()));
         }
         Authn::Principal(Box::new(principal))

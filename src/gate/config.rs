@@ -47,6 +47,11 @@ pub struct IssuerConfig {
     /// a Bearer-presented token is refused. Needs [`GateConfig::dpop`].
     /// Default `false`.
     pub sender_constrained: bool,
+    /// Accept this issuer's tokens only certificate-bound (RFC 8705 §3):
+    /// a token without `cnf.x5t#S256` is refused. Whatever this says, a
+    /// token that carries `cnf.x5t#S256` must come with that client
+    /// certificate ([`crate::mtls`]). Default `false`.
+    pub certificate_bound: bool,
 }
 
 impl IssuerConfig {
@@ -66,7 +71,15 @@ impl IssuerConfig {
             validation: Validation::default(),
             roles: RoleMapper::default(),
             sender_constrained: false,
+            certificate_bound: false,
         }
+    }
+
+    /// Sets [`certificate_bound`](Self::certificate_bound).
+    #[must_use]
+    pub fn with_certificate_bound(mut self, required: bool) -> Self {
+        self.certificate_bound = required;
+        self
     }
 
     /// Sets [`sender_constrained`](Self::sender_constrained).
@@ -177,6 +190,14 @@ pub struct GateConfig {
     /// counts as no token, and `cnf.jkt` is not looked at.
     #[cfg(feature = "httpsig")]
     pub dpop: Option<crate::dpop::GateDpop>,
+    /// A request header a TLS-terminating proxy in front of the gate sets
+    /// to the client certificate (RFC 9440 `Client-Cert`, a structured-field
+    /// Byte Sequence of the DER certificate), read when the driver gives no
+    /// certificate fact. `None` (the default): no header is ever trusted.
+    /// Name it only when that proxy overwrites the header a client sends;
+    /// the tower driver removes it before the request goes upstream.
+    #[cfg(feature = "httpsig")]
+    pub client_cert_header: Option<http::HeaderName>,
 }
 
 impl GateConfig {
@@ -198,7 +219,19 @@ impl GateConfig {
             limit_fail_open: false,
             #[cfg(feature = "httpsig")]
             dpop: None,
+            #[cfg(feature = "httpsig")]
+            client_cert_header: None,
         }
+    }
+
+    /// Trusts `header` for the client certificate (see
+    /// [`client_cert_header`](Self::client_cert_header)), e.g.
+    /// `HeaderName::from_static("client-cert")`.
+    #[cfg(feature = "httpsig")]
+    #[must_use]
+    pub fn with_client_cert_header(mut self, header: http::HeaderName) -> Self {
+        self.client_cert_header = Some(header);
+        self
     }
 
     /// Turns on DPoP (see [`dpop`](Self::dpop)).

@@ -86,6 +86,7 @@ mod config;
 mod cors;
 mod error;
 mod limits;
+mod mtls;
 mod reload;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -213,6 +214,8 @@ pub struct Gate {
     limit_fail_open: bool,
     #[cfg(feature = "httpsig")]
     dpop: Option<crate::dpop::GateDpop>,
+    #[cfg(feature = "httpsig")]
+    client_cert_header: Option<http::HeaderName>,
 }
 
 impl Gate {
@@ -341,6 +344,8 @@ impl Gate {
             limit_fail_open: config.limit_fail_open,
             #[cfg(feature = "httpsig")]
             dpop: config.dpop,
+            #[cfg(feature = "httpsig")]
+            client_cert_header: config.client_cert_header,
         })
     }
 

@@ -25,6 +25,7 @@ pub struct RequestFacts<'a> {
     client_ip: Option<IpAddr>,
     country: Option<&'a str>,
     headers: Option<&'a HeaderMap>,
+    client_cert: Option<crate::mtls::ClientCert>,
 }
 
 impl<'a> RequestFacts<'a> {
@@ -40,6 +41,7 @@ impl<'a> RequestFacts<'a> {
             client_ip: None,
             country: None,
             headers: None,
+            client_cert: None,
         }
     }
 
@@ -100,6 +102,21 @@ impl<'a> RequestFacts<'a> {
     pub fn with_headers(mut self, headers: &'a HeaderMap) -> Self {
         self.headers = Some(headers);
         self
+    }
+
+    /// Sets the client certificate of the TLS connection the request came
+    /// on (RFC 8705 §3): the driver's fact, from the handshake it
+    /// terminated, never from a header the client controls. The
+    /// [`Gate`](crate::gate::Gate) checks a token's `cnf.x5t#S256` against it.
+    #[must_use]
+    pub fn with_client_cert(mut self, cert: crate::mtls::ClientCert) -> Self {
+        self.client_cert = Some(cert);
+        self
+    }
+
+    /// The client certificate, if set.
+    pub fn client_cert(&self) -> Option<&crate::mtls::ClientCert> {
+        self.client_cert.as_ref()
     }
 
     /// The method.

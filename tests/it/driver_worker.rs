@@ -52,11 +52,14 @@ impl Idp {
     }
 
     fn token(&self, sub: &str, roles: &[&str]) -> String {
-        let header = json!({"alg": "ES256", "typ": "JWT", "kid": "k1"});
-        let claims = json!({
+        self.sign(&json!({
             "iss": ISS, "aud": AUD, "sub": sub, "roles": roles,
             "iat": now().unix_timestamp(), "exp": now().unix_timestamp() + 3600,
-        });
+        }))
+    }
+
+    fn sign(&self, claims: &serde_json::Value) -> String {
+        let header = json!({"alg": "ES256", "typ": "JWT", "kid": "k1"});
         let input = format!(
             "{}.{}",
             B64.encode(header.to_string()),
@@ -776,4 +779,53 @@ fn without_a_durable_object_binding_the_isolate_limits_in_memory() {
         panic!("the in-memory limit refuses the second request");
     };
     assert_eq!(rejection.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+// ---- Certificate-bound tokens (RFC 8705) from `request.cf.tlsClientAuth`.
+
+/// A certificate's SHA-256 as Cloudflare gives it: upper-case hex.
+const CF_FINGERPRINT: &str = "BFAF1F7E070F9FA8DD62905F158DA73F84A1136624FBAFCC9393C8F7287A69EB";
+/// The same digest as a token's `cnf.x5t#S256` (base64url, computed outside
+/// this crate).
+const CF_X5T: &str = "v68ffgcPn6jdYpBfFY2nP4ShE2Yk-6_Mk5PI9yh6aes";
+
+#[test]
+fn worker_cf_fingerprint_hex_is_the_certificate_digest() {
+    let cert = client_cert_from_cf("1", "SUCCESS", CF_FINGERPRINT).unwrap();
+    assert_eq!(cert.thumbprint(), CF_X5T);
+    let lower = client_cert_from_cf("1", "SUCCESS", &CF_FINGERPRINT.to_lowercase()).unwrap();
+    assert_eq!(lower, cert);
+}
+
+#[test]
+fn worker_cf_certificate_needs_presented_verified_and_well_formed() {
+    assert!(client_cert_from_cf("0", "NONE", "").is_none());
+    assert!(client_cert_from_cf("1", "FAILED:self signed certificate", CF_FINGERPRINT).is_none());
+    assert!(client_cert_from_cf("0", "SUCCESS", CF_FINGERPRINT).is_none());
+    assert!(client_cert_from_cf("1", "SUCCESS", &CF_FINGERPRINT[..62]).is_none());
+    assert!(client_cert_from_cf("1", "SUCCESS", &"Z".repeat(64)).is_none());
+}
+
+#[test]
+fn worker_gate_checks_bound_token_against_cf_certificate() {
+    let idp = Idp::new();
+    let g = gate(&[]);
+    let token = idp.sign(&json!({
+        "iss": ISS, "aud": AUD, "sub": "svc", "roles": ["reader"],
+        "iat": now().unix_timestamp(), "exp": now().unix_timestamp() + 3600,
+        "cnf": {"x5t#S256": CF_X5T},
+    }));
+    let (mut kv, mut fetches) = (None, 0);
+    // The runtime's extension: the verified certificate of the connection.
+    let mut with_cert = parts("/api/orders", Some(&token));
+    with_cert
+        .extensions
+        .insert(client_cert_from_cf("1", "SUCCESS", CF_FINGERPRINT).unwrap());
+    let step = run(&g, &idp, &with_cert, &mut kv, &mut fetches);
+    assert!(matches!(step, Step::Allow { .. }), "{step:?}");
+    let without = parts("/api/orders", Some(&token));
+    match run(&g, &idp, &without, &mut kv, &mut fetches) {
+        Step::Deny(r) => assert_eq!(r.status(), StatusCode::UNAUTHORIZED),
+        other => panic!("a bound token passed without its certificate: {other:?}"),
+    }
 }

@@ -277,6 +277,29 @@ fn strip_inbound_removes_every_copy_and_connection_named_headers() {
 }
 
 #[test]
+fn strip_inbound_removes_client_certificate_headers() {
+    let f = forwarder();
+    let mut headers = HeaderMap::new();
+    for name in [
+        "client-cert",
+        "client-cert-chain",
+        "Client_Cert",
+        "x-ssl-cert",
+        "ssl-client-cert",
+        "x-amzn-mtls-clientcert",
+        "x-forwarded-client-cert",
+    ] {
+        headers.append(
+            http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).unwrap(),
+            ":AAAA:".parse().unwrap(),
+        );
+    }
+    headers.append("accept", "*/*".parse().unwrap());
+    assert_eq!(f.strip_inbound(&mut headers), 7);
+    assert_eq!(headers.len(), 1);
+}
+
+#[test]
 fn forward_sets_identity_and_forwarding_after_stripping() {
     let f = forwarder();
     let mut p = parts(

@@ -41,6 +41,8 @@ mod httpsig_rfc;
 #[cfg(feature = "httpsig")]
 mod interop_httpsig;
 #[cfg(feature = "httpsig")]
+mod mtls;
+#[cfg(feature = "httpsig")]
 mod worker;
 #[cfg(feature = "httpsig")]
 mod worker_replay;
@@ -82,6 +84,8 @@ mod driver_tower;
 mod driver_tracing;
 #[cfg(all(feature = "worker", feature = "httpsig"))]
 mod driver_worker;
+#[cfg(all(feature = "server-tls", feature = "tower", feature = "httpsig"))]
+mod mtls_loopback;
 
 /// Needs `redis-server` (Debian package `redis-server`) on PATH: the tests
 /// start their own on a free loopback port and fail when it is missing.

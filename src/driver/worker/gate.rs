@@ -23,6 +23,23 @@ use crate::policy::{Decision, RequestFacts};
 use crate::response::Rejection;
 use crate::seal::Sealer;
 
+/// The client certificate of a request from Cloudflare's
+/// `request.cf.tlsClientAuth` (mTLS / API Shield), for certificate-bound
+/// tokens (RFC 8705): only when `certPresented` is `"1"` and `certVerified`
+/// is `"SUCCESS"` (the certificate chains to a CA of the zone), from the
+/// hex `certFingerprintSHA256`. `None` otherwise, or when the fingerprint
+/// is not 64 hex digits: a certificate-bound token is then refused.
+pub fn client_cert_from_cf(
+    cert_presented: &str,
+    cert_verified: &str,
+    fingerprint_sha256: &str,
+) -> Option<crate::mtls::ClientCert> {
+    if cert_presented != "1" || cert_verified != "SUCCESS" {
+        return None;
+    }
+    crate::mtls::ClientCert::from_sha256_hex(fingerprint_sha256).ok()
+}
+
 /// How the Worker driver runs a [`Gate`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -270,6 +287,11 @@ impl WorkerGate {
         // they are: a policy's country list decides what they mean.
         if let Some(country) = country.or_else(|| header("cf-ipcountry")) {
             facts = facts.with_country(country);
+        }
+        // Put there by the runtime from `request.cf.tlsClientAuth`
+        // ([`client_cert_from_cf`]); a client cannot send extensions.
+        if let Some(cert) = parts.extensions.get::<crate::mtls::ClientCert>() {
+            facts = facts.with_client_cert(*cert);
         }
         facts
     }

@@ -89,7 +89,9 @@ mod upstream;
 
 pub use self::error::WorkerError;
 pub use self::flight::{Flight, FlightWait};
-pub use self::gate::{Step, WorkerGate, WorkerOptions, cache_key, kv_key, time_from_unix_millis};
+pub use self::gate::{
+    Step, WorkerGate, WorkerOptions, cache_key, client_cert_from_cf, kv_key, time_from_unix_millis,
+};
 #[cfg(target_arch = "wasm32")]
 pub use self::oauth::bearer_token;
 pub use self::oauth::{WorkerTokens, oauth_kv_key};

@@ -59,11 +59,27 @@ pub async fn authorize(
             return Err(plain(500, "internal server error\n"));
         }
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let country = parts
         .extensions
         .get::<worker::Cf>()
         .and_then(worker::Cf::country);
+    // The client certificate of an mTLS zone, for certificate-bound tokens.
+    let client_cert = parts
+        .extensions
+        .get::<worker::Cf>()
+        .and_then(worker::Cf::tls_client_auth)
+        .and_then(|auth| {
+            super::client_cert_from_cf(
+                &auth.cert_presented(),
+                &auth.cert_verified(),
+                &auth.cert_fingerprint_sha256(),
+            )
+        });
+    parts.extensions.remove::<crate::mtls::ClientCert>();
+    if let Some(cert) = client_cert {
+        parts.extensions.insert(cert);
+    }
     let mut fetches = 0;
     for _ in 0..gate.max_steps() {
         match gate.step(&parts, country.as_deref(), fetches, now) {
