@@ -170,7 +170,8 @@ pub struct Rejection {
 /// The `DPoP` challenge's parameters and the `DPoP-Nonce` to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct DpopChallenge {
-    code: &'static str,
+    /// `None` for a request without credentials (a bare challenge).
+    code: Option<&'static str>,
     algs: String,
     nonce: Option<String>,
 }
@@ -220,8 +221,38 @@ impl Rejection {
         };
         let mut r = Self::new(kind, description);
         r.reason = Some(reason);
-        r.dpop = Some(Box::new(DpopChallenge { code, algs, nonce }));
+        r.dpop = Some(Box::new(DpopChallenge {
+            code: Some(code),
+            algs,
+            nonce,
+        }));
         r
+    }
+
+    /// This policy refusal re-expressed for a route that needs a
+    /// sender-constrained token (RFC 9449 §7.1): 401 with
+    /// `WWW-Authenticate: DPoP algs="…"`, bare when the request had no
+    /// token, `error="invalid_token"` when it presented one as a bearer
+    /// token. The audit fields (rule, reasons, subject) stay.
+    #[cfg(feature = "httpsig")]
+    pub(crate) fn sender_constraint_required(mut self, had_token: bool, algs: String) -> Self {
+        let code = if had_token {
+            self.kind = RejectionKind::InvalidToken;
+            self.description = "this resource requires a dpop-bound access token";
+            self.reason = Some("the route requires a sender-constrained token".to_owned());
+            Some("invalid_token")
+        } else {
+            self.kind = RejectionKind::MissingToken;
+            self.description = "no access token";
+            None
+        };
+        self.scopes.clear();
+        self.dpop = Some(Box::new(DpopChallenge {
+            code,
+            algs,
+            nonce: None,
+        }));
+        self
     }
 
     /// The nonce of a `use_dpop_nonce` refusal, sent as `DPoP-Nonce`.
@@ -484,11 +515,13 @@ impl Rejection {
         }
         let mut params = vec![format!("realm={}", quoted_string(&self.realm))];
         if let Some(dpop) = &self.dpop {
-            params.push(format!("error=\"{}\"", dpop.code));
-            params.push(format!(
-                "error_description=\"{}\"",
-                restricted(self.description)
-            ));
+            if let Some(code) = dpop.code {
+                params.push(format!("error=\"{code}\""));
+                params.push(format!(
+                    "error_description=\"{}\"",
+                    restricted(self.description)
+                ));
+            }
             params.push(format!("algs={}", quoted_string(&dpop.algs)));
             return Some(format!("DPoP {}", params.join(", ")));
         }

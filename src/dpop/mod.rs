@@ -176,6 +176,11 @@ impl GateDpop {
         self
     }
 
+    /// The `algs` of the gate's `DPoP` challenges.
+    pub(crate) fn algs(&self) -> String {
+        error::algs_list(&self.config.algorithms)
+    }
+
     /// The gate's rejection for a DPoP error.
     pub(crate) fn rejection(&self, error: &DpopError) -> crate::response::Rejection {
         crate::response::Rejection::dpop(

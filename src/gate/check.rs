@@ -237,6 +237,8 @@ impl Gate {
         if principal.issuer.is_none() {
             principal.issuer = Some(issuer.config.issuer.clone());
         }
+        // `check_sender` verified the proof and its binding above.
+        principal.sender_constrained = proof.is_some();
         if let Some((cache, key)) = cached {
             cache.insert(key, version, window, Arc::new(principal.clone()));
         }
@@ -384,9 +386,16 @@ impl Gate {
                 decision,
             });
         }
-        Staged::Done(Outcome::Deny(
-            self.realm(Rejection::for_decision(&decision, principal.as_deref())),
-        ))
+        let rejection = Rejection::for_decision(&decision, principal.as_deref());
+        #[cfg(feature = "httpsig")]
+        let rejection = match &self.dpop {
+            // RFC 9449 §7.1: the route takes DPoP tokens only; say so.
+            Some(dpop) if decision.sender_constraint_required() => {
+                rejection.sender_constraint_required(principal.is_some(), dpop.algs())
+            }
+            _ => rejection,
+        };
+        Staged::Done(Outcome::Deny(self.realm(rejection)))
     }
 }
 

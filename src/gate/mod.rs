@@ -222,8 +222,9 @@ impl Gate {
     /// [`GateError::Config`] when there is no issuer, an issuer has no
     /// audience or no way to find its keys (a `{tenantid}` template needs
     /// `jwks_uri` or `discovery_url`), the same issuer is configured twice,
-    /// or a discovery duration is negative (or `discovery_refresh` is not
-    /// positive); [`GateError::Keys`] when an endpoint is not acceptable or
+    /// a discovery duration is negative (or `discovery_refresh` is not
+    /// positive), or an issuer or a policy rule requires sender-constrained
+    /// tokens without [`GateConfig::dpop`]; [`GateError::Keys`] when an endpoint is not acceptable or
     /// the cache configuration is inconsistent.
     pub fn new(config: GateConfig) -> Result<Self, GateError> {
         if config.issuers.is_empty() {
@@ -324,6 +325,11 @@ impl Gate {
                 &i.config.issuer,
                 "requires sender-constrained tokens but dpop is not configured",
             ));
+        }
+        if let (Some(rule), false) = (policy.sender_constrained_rule(), dpop_on) {
+            return Err(GateError::config(format!(
+                "policy rule `{rule}` requires sender-constrained tokens but dpop is not configured"
+            )));
         }
         let limit_store = match config.limit_store {
             Some(store) => Some(store),
