@@ -33,6 +33,7 @@ pub mod limit;
 pub mod oauth;
 pub mod oidc;
 pub mod policy;
+pub mod resource_metadata;
 pub mod response;
 pub mod seal;
 pub mod secret;

@@ -165,6 +165,8 @@ pub struct Rejection {
     rate_limits: Vec<crate::limit::LimitReport>,
     /// A DPoP challenge (RFC 9449 §7.1) in place of the Bearer one.
     dpop: Option<Box<DpopChallenge>>,
+    /// The `resource_metadata` challenge parameter (RFC 9728 §5.1).
+    resource_metadata: Option<String>,
 }
 
 /// The `DPoP` challenge's parameters and the `DPoP-Nonce` to send.
@@ -197,6 +199,7 @@ impl Rejection {
             limit: None,
             rate_limits: Vec::new(),
             dpop: None,
+            resource_metadata: None,
         }
     }
 
@@ -411,6 +414,16 @@ impl Rejection {
         self
     }
 
+    /// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to the challenge,
+    /// so a client finds the resource's metadata document; the gate sets it
+    /// when it serves one
+    /// ([`GateConfig::with_resource_metadata`](crate::gate::GateConfig::with_resource_metadata)).
+    #[must_use]
+    pub fn with_resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
     /// Sets the policy rule that decided, for the audit record.
     #[must_use]
     pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
@@ -523,6 +536,9 @@ impl Rejection {
                 ));
             }
             params.push(format!("algs={}", quoted_string(&dpop.algs)));
+            if let Some(url) = &self.resource_metadata {
+                params.push(format!("resource_metadata={}", quoted_string(url)));
+            }
             return Some(format!("DPoP {}", params.join(", ")));
         }
         if let Some(code) = self.kind.error_code() {
@@ -541,6 +557,9 @@ impl Rejection {
             .join(" ");
         if self.kind == RejectionKind::InsufficientScope && !scope.is_empty() {
             params.push(format!("scope=\"{scope}\""));
+        }
+        if let Some(url) = &self.resource_metadata {
+            params.push(format!("resource_metadata={}", quoted_string(url)));
         }
         Some(format!("Bearer {}", params.join(", ")))
     }

@@ -83,6 +83,13 @@ impl Gate {
         now: OffsetDateTime,
         defer: bool,
     ) -> Staged {
+        if let Some(published) = &self.metadata
+            && (parts.method == http::Method::GET || parts.method == http::Method::HEAD)
+            && parts.uri.path() == published.path
+        {
+            let head = parts.method == http::Method::HEAD;
+            return Staged::Done(Outcome::Preflight(published.response(head)));
+        }
         let authz = self.authz.load();
         if let Some(outcome) = self.check_preflight(parts, facts, &authz.policy) {
             return Staged::Done(outcome);
@@ -152,8 +159,14 @@ impl Gate {
         self.authorize(facts, principal, now, defer, authz)
     }
 
+    /// The gate's own challenge parameters: the realm, and the RFC 9728
+    /// metadata URL when the gate publishes one.
     pub(super) fn realm(&self, rejection: Rejection) -> Rejection {
-        rejection.with_realm(self.realm.as_str())
+        let rejection = rejection.with_realm(self.realm.as_str());
+        match &self.metadata {
+            Some(published) => rejection.with_resource_metadata(published.url.as_str()),
+            None => rejection,
+        }
     }
 
     /// Authenticates an access token; `proof` is its DPoP proof when it

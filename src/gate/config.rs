@@ -177,6 +177,16 @@ pub struct GateConfig {
     /// counts as no token, and `cnf.jkt` is not looked at.
     #[cfg(feature = "httpsig")]
     pub dpop: Option<crate::dpop::GateDpop>,
+    /// Protected resource metadata (RFC 9728) the gate publishes. `Some`:
+    /// the gate answers `GET` and `HEAD` on its well-known path
+    /// ([`ResourceMetadata::well_known_path`](crate::resource_metadata::ResourceMetadata::well_known_path))
+    /// itself with [`Outcome::Preflight`](super::Outcome::Preflight) (200,
+    /// `application/json`, `Cache-Control: public, max-age=3600`), and every
+    /// `WWW-Authenticate` challenge it sends carries
+    /// `resource_metadata="<url>"` (§5.1). With DPoP on, an empty
+    /// `dpop_signing_alg_values_supported` is filled from the DPoP
+    /// algorithms. Default `None`.
+    pub resource_metadata: Option<crate::resource_metadata::ResourceMetadata>,
 }
 
 impl GateConfig {
@@ -198,7 +208,19 @@ impl GateConfig {
             limit_fail_open: false,
             #[cfg(feature = "httpsig")]
             dpop: None,
+            resource_metadata: None,
         }
+    }
+
+    /// Publishes protected resource metadata (see
+    /// [`resource_metadata`](Self::resource_metadata)).
+    #[must_use]
+    pub fn with_resource_metadata(
+        mut self,
+        metadata: crate::resource_metadata::ResourceMetadata,
+    ) -> Self {
+        self.resource_metadata = Some(metadata);
+        self
     }
 
     /// Turns on DPoP (see [`dpop`](Self::dpop)).

@@ -136,12 +136,15 @@ pub enum Outcome {
     /// Fetch [`FetchPlan::url`], give the response to
     /// [`Gate::apply_fetch_response`], then check the request again.
     FetchKeys(FetchPlan),
-    /// An allowed CORS preflight: send this response (204 with the
-    /// `Access-Control-*` and `Vary` headers) and do not forward the
-    /// request. Only a policy with `cors` settings produces it; a refused
-    /// preflight is an [`Outcome::Deny`] (403). Not a denial: the route
-    /// allows the cross-origin request, and no token is needed to say so.
-    Preflight(Response<()>),
+    /// The gate answers the request itself: send this response and do not
+    /// forward the request. An allowed CORS preflight (204 with the
+    /// `Access-Control-*` and `Vary` headers, empty body; only a policy
+    /// with `cors` settings produces it, and a refused preflight is an
+    /// [`Outcome::Deny`] (403)), or, with
+    /// [`GateConfig::with_resource_metadata`], `GET` of the RFC 9728
+    /// metadata document (200 `application/json`). Not a denial: no token
+    /// is needed for either.
+    Preflight(Response<Vec<u8>>),
 }
 
 #[derive(Debug)]
@@ -213,6 +216,8 @@ pub struct Gate {
     limit_fail_open: bool,
     #[cfg(feature = "httpsig")]
     dpop: Option<crate::dpop::GateDpop>,
+    /// The RFC 9728 document the gate serves, and its URL.
+    metadata: Option<crate::resource_metadata::Published>,
 }
 
 impl Gate {
@@ -223,8 +228,10 @@ impl Gate {
     /// audience or no way to find its keys (a `{tenantid}` template needs
     /// `jwks_uri` or `discovery_url`), the same issuer is configured twice,
     /// a discovery duration is negative (or `discovery_refresh` is not
-    /// positive), or an issuer or a policy rule requires sender-constrained
-    /// tokens without [`GateConfig::dpop`]; [`GateError::Keys`] when an endpoint is not acceptable or
+    /// positive), an issuer or a policy rule requires sender-constrained
+    /// tokens without [`GateConfig::dpop`], or the
+    /// [resource metadata](GateConfig::resource_metadata) is not
+    /// acceptable; [`GateError::Keys`] when an endpoint is not acceptable or
     /// the cache configuration is inconsistent.
     pub fn new(config: GateConfig) -> Result<Self, GateError> {
         if config.issuers.is_empty() {
@@ -335,6 +342,23 @@ impl Gate {
             Some(store) => Some(store),
             None => Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>),
         };
+        let metadata = match config.resource_metadata {
+            Some(mut metadata) => {
+                #[cfg(feature = "httpsig")]
+                if let Some(dpop) = &config.dpop
+                    && metadata.dpop_signing_alg_values_supported.is_empty()
+                {
+                    metadata = metadata.with_dpop_signing_alg_values_supported(
+                        dpop.config.algorithms.iter().copied(),
+                    );
+                }
+                Some(
+                    crate::resource_metadata::Published::new(&metadata)
+                        .map_err(|e| GateError::config(format!("resource metadata: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let roles = issuers.iter().map(|i| i.config.roles.clone()).collect();
         Ok(Self {
             issuers,
@@ -347,6 +371,7 @@ impl Gate {
             limit_fail_open: config.limit_fail_open,
             #[cfg(feature = "httpsig")]
             dpop: config.dpop,
+            metadata,
         })
     }
 
