@@ -86,6 +86,7 @@ mod config;
 mod cors;
 mod error;
 mod limits;
+mod presets;
 mod reload;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -98,6 +99,7 @@ pub use self::cache::{TokenCacheConfig, TokenCacheStats};
 pub use self::config::{GateConfig, IssuerConfig};
 pub use self::error::GateError;
 pub use self::limits::{PendingLimits, Staged};
+pub use self::presets::CF_ACCESS_JWT_ASSERTION;
 use crate::extract::TokenSource;
 use crate::jwk::cache::CacheState;
 use crate::jwk::discovery;
