@@ -230,6 +230,35 @@ fn jwk_missing_is_refused() {
 }
 
 #[test]
+fn crit_header_is_refused() {
+    let key = Key::new("k");
+    let mut h = header(&key);
+    h["crit"] = json!(["exp"]);
+    refused_because(
+        &key.sign_with_header(&h, &claims()),
+        "critical header extensions are not supported",
+    );
+}
+
+#[test]
+fn empty_signature_is_refused() {
+    let key = Key::new("k");
+    let proof = key.sign_with_header(&header(&key), &claims());
+    let unsigned = &proof[..=proof.rfind('.').unwrap()];
+    refused_because(unsigned, "signature is empty");
+}
+
+#[test]
+fn htu_written_differently_but_equal_is_accepted() {
+    let key = Key::new("k");
+    let proof = key.sign_with_header(
+        &header(&key),
+        &with_claim("htu", json!(HTU.replace("https://", "HTTPS://"))),
+    );
+    check(&proof).unwrap();
+}
+
+#[test]
 fn jwk_with_private_member_is_refused() {
     let key = Key::new("k");
     let mut h = header(&key);
