@@ -63,6 +63,9 @@ pub enum Error {
     /// A signing key could not be loaded or could not sign.
     #[error(transparent)]
     Key(#[from] crate::crypto::KeyError),
+    /// Protected resource metadata (RFC 9728) is not acceptable.
+    #[error(transparent)]
+    ResourceMetadata(#[from] crate::resource_metadata::ResourceMetadataError),
     /// Minting a client or edge assertion failed.
     #[error(transparent)]
     Mint(#[from] crate::assertion::MintError),

@@ -34,6 +34,7 @@ pub mod mtls;
 pub mod oauth;
 pub mod oidc;
 pub mod policy;
+pub mod resource_metadata;
 pub mod response;
 pub mod seal;
 pub mod secret;

@@ -165,12 +165,15 @@ pub struct Rejection {
     rate_limits: Vec<crate::limit::LimitReport>,
     /// A DPoP challenge (RFC 9449 §7.1) in place of the Bearer one.
     dpop: Option<Box<DpopChallenge>>,
+    /// The `resource_metadata` challenge parameter (RFC 9728 §5.1).
+    resource_metadata: Option<String>,
 }
 
 /// The `DPoP` challenge's parameters and the `DPoP-Nonce` to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct DpopChallenge {
-    code: &'static str,
+    /// `None` for a request without credentials (a bare challenge).
+    code: Option<&'static str>,
     algs: String,
     nonce: Option<String>,
 }
@@ -196,6 +199,7 @@ impl Rejection {
             limit: None,
             rate_limits: Vec::new(),
             dpop: None,
+            resource_metadata: None,
         }
     }
 
@@ -220,7 +224,11 @@ impl Rejection {
         };
         let mut r = Self::new(kind, description);
         r.reason = Some(reason);
-        r.dpop = Some(Box::new(DpopChallenge { code, algs, nonce }));
+        r.dpop = Some(Box::new(DpopChallenge {
+            code: Some(code),
+            algs,
+            nonce,
+        }));
         r
     }
 
@@ -231,6 +239,32 @@ impl Rejection {
         let mut r = Self::new(RejectionKind::InvalidToken, description);
         r.reason = Some(reason);
         r
+    }
+
+    /// This policy refusal re-expressed for a route that needs a
+    /// sender-constrained token (RFC 9449 §7.1): 401 with
+    /// `WWW-Authenticate: DPoP algs="…"`, bare when the request had no
+    /// token, `error="invalid_token"` when it presented one as a bearer
+    /// token. The audit fields (rule, reasons, subject) stay.
+    #[cfg(feature = "httpsig")]
+    pub(crate) fn sender_constraint_required(mut self, had_token: bool, algs: String) -> Self {
+        let code = if had_token {
+            self.kind = RejectionKind::InvalidToken;
+            self.description = "this resource requires a dpop-bound access token";
+            self.reason = Some("the route requires a sender-constrained token".to_owned());
+            Some("invalid_token")
+        } else {
+            self.kind = RejectionKind::MissingToken;
+            self.description = "no access token";
+            None
+        };
+        self.scopes.clear();
+        self.dpop = Some(Box::new(DpopChallenge {
+            code,
+            algs,
+            nonce: None,
+        }));
+        self
     }
 
     /// The nonce of a `use_dpop_nonce` refusal, sent as `DPoP-Nonce`.
@@ -389,6 +423,16 @@ impl Rejection {
         self
     }
 
+    /// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to the challenge,
+    /// so a client finds the resource's metadata document; the gate sets it
+    /// when it serves one
+    /// ([`GateConfig::with_resource_metadata`](crate::gate::GateConfig::with_resource_metadata)).
+    #[must_use]
+    pub fn with_resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
     /// Sets the policy rule that decided, for the audit record.
     #[must_use]
     pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
@@ -493,12 +537,17 @@ impl Rejection {
         }
         let mut params = vec![format!("realm={}", quoted_string(&self.realm))];
         if let Some(dpop) = &self.dpop {
-            params.push(format!("error=\"{}\"", dpop.code));
-            params.push(format!(
-                "error_description=\"{}\"",
-                restricted(self.description)
-            ));
+            if let Some(code) = dpop.code {
+                params.push(format!("error=\"{code}\""));
+                params.push(format!(
+                    "error_description=\"{}\"",
+                    restricted(self.description)
+                ));
+            }
             params.push(format!("algs={}", quoted_string(&dpop.algs)));
+            if let Some(url) = &self.resource_metadata {
+                params.push(format!("resource_metadata={}", quoted_string(url)));
+            }
             return Some(format!("DPoP {}", params.join(", ")));
         }
         if let Some(code) = self.kind.error_code() {
@@ -517,6 +566,9 @@ impl Rejection {
             .join(" ");
         if self.kind == RejectionKind::InsufficientScope && !scope.is_empty() {
             params.push(format!("scope=\"{scope}\""));
+        }
+        if let Some(url) = &self.resource_metadata {
+            params.push(format!("resource_metadata={}", quoted_string(url)));
         }
         Some(format!("Bearer {}", params.join(", ")))
     }

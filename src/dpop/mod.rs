@@ -48,7 +48,6 @@ use time::{Duration, OffsetDateTime};
 
 use crate::httpsig::ReplayGuard;
 use crate::jwk::{KeySet, KeySetOptions};
-use crate::jwt::{Validation, Validator};
 
 /// The `DPoP` request header (RFC 9449 §4.1).
 pub const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -174,6 +173,11 @@ impl GateDpop {
     pub fn with_scheme(mut self, scheme: impl Into<String>) -> Self {
         self.scheme = scheme.into();
         self
+    }
+
+    /// The `algs` of the gate's `DPoP` challenges.
+    pub(crate) fn algs(&self) -> String {
+        error::algs_list(&self.config.algorithms)
     }
 
     /// The gate's rejection for a DPoP error.
@@ -376,15 +380,23 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Result<String, DpopError> {
             )));
         }
     };
-    let mut canonical = Map::new();
-    for m in members {
+    // Written directly: members in lexicographic order, no whitespace,
+    // each value a JSON string (serde_json escapes it).
+    let mut text = String::with_capacity(256);
+    text.push('{');
+    for (i, m) in members.iter().enumerate() {
         let value = jwk.get(*m).and_then(Value::as_str).ok_or_else(|| {
             DpopError::proof(format!("`jwk` member `{m}` missing or not a string"))
         })?;
-        canonical.insert((*m).to_owned(), Value::String(value.to_owned()));
+        if i > 0 {
+            text.push(',');
+        }
+        text.push('"');
+        text.push_str(m);
+        text.push_str("\":");
+        text.push_str(&Value::from(value).to_string());
     }
-    // serde_json's map keeps keys sorted and writes no whitespace.
-    let text = Value::Object(canonical).to_string();
+    text.push('}');
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
 }
@@ -430,7 +442,7 @@ pub fn verify_proof(
         )));
     }
     let mut segments = proof.split('.');
-    let (Some(header_b64), Some(_), Some(_), None) = (
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
         segments.next(),
         segments.next(),
         segments.next(),
@@ -438,9 +450,17 @@ pub fn verify_proof(
     ) else {
         return Err(DpopError::proof("not a compact jws of three segments"));
     };
+    // The header is read once: the checks below and the key come from
+    // this one parse (no second pass through the JWT validator).
     let header_json = crate::jose::b64::decode_vec(header_b64)
         .map_err(|_| DpopError::proof("header is not base64url"))?;
     let header: Map<String, Value> = strict_object(&header_json, "header")?;
+    // RFC 7515 §4.1.11: no extension is understood here.
+    if header.contains_key("crit") {
+        return Err(DpopError::proof(
+            "critical header extensions are not supported",
+        ));
+    }
 
     // §4.3 step 4: `typ`.
     match header.get("typ").and_then(Value::as_str) {
@@ -462,29 +482,37 @@ pub fn verify_proof(
         .filter(|a| config.algorithms.contains(a))
         .ok_or_else(|| DpopError::proof(format!("`alg` `{alg_name}` is not allowed")))?;
     // Step 6: the public key.
-    let jwk = header
+    let jwk_value = header
         .get("jwk")
-        .and_then(Value::as_object)
+        .filter(|v| v.is_object())
         .ok_or_else(|| DpopError::proof("`jwk` is missing or not an object"))?;
+    let jwk = jwk_value
+        .as_object()
+        .ok_or_else(|| DpopError::proof("`jwk` is not an object"))?;
     if let Some(member) = PRIVATE_MEMBERS.iter().find(|m| jwk.contains_key(**m)) {
         return Err(DpopError::proof(format!(
             "`jwk` carries the private key member `{member}`"
         )));
     }
     let jkt = thumbprint(jwk)?;
-    let jwk_json = Value::Object(jwk.clone()).to_string();
-    let keys = KeySet::from_jwk(jwk_json.as_bytes(), &KeySetOptions::default())
+    // The key straight from the parsed member (no JSON round trip); the
+    // key set's rules apply (RSA ≥ 2048 bits, curves, `use`, `alg`).
+    let key = KeySet::key_from_value(jwk_value, &KeySetOptions::default())
         .map_err(|e| DpopError::proof(format!("`jwk` is not a usable public key: {e}")))?;
-    let validation = Validation {
-        algorithms: vec![alg],
-        typ: Some("dpop+jwt".to_owned()),
-        required_claims: Vec::new(),
-        max_token_size: config.max_proof_size,
-        ..Validation::default()
-    };
-    let payload = Validator::new(validation)
-        .verify_jws(proof, &keys)
+    // Step 7: the signature, over the signing input as sent.
+    let signing_input_len = header_b64.len() + 1 + payload_b64.len();
+    let signing_input = proof
+        .get(..signing_input_len)
+        .ok_or_else(|| DpopError::proof("not a compact jws of three segments"))?;
+    let signature = crate::jose::b64::decode_vec(signature_b64)
+        .map_err(|_| DpopError::proof("signature is not base64url"))?;
+    if signature.is_empty() {
+        return Err(DpopError::proof("signature is empty"));
+    }
+    key.verify_fitting(alg, signing_input.as_bytes(), &signature)
         .map_err(|e| DpopError::proof(format!("signature check failed: {e}")))?;
+    let payload = crate::jose::b64::decode_vec(payload_b64)
+        .map_err(|_| DpopError::proof("payload is not base64url"))?;
     let claims: Map<String, Value> = strict_object(&payload, "claims")?;
     let string_claim = |name: &str| -> Result<&str, DpopError> {
         claims
@@ -509,7 +537,9 @@ pub fn verify_proof(
     let expected = normalize_htu(request.htu).map_err(|_| DpopError::InvalidRequest {
         reason: format!("request target `{}` is not an absolute uri", request.htu),
     })?;
-    if normalize_htu(htu)? != expected {
+    // The usual case, `htu` written as the normal form itself, needs no
+    // second parse: equal text normalises equally.
+    if htu != expected && normalize_htu(htu)? != expected {
         return Err(DpopError::proof(format!(
             "`htu` `{htu}` does not match the request uri `{expected}`"
         )));

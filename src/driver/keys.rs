@@ -292,9 +292,10 @@ pub enum Verdict {
     },
     /// Answer [`Rejection::to_response`].
     Deny(Rejection),
-    /// An allowed CORS preflight ([`Outcome::Preflight`]): send this
-    /// response (204), do not call the service.
-    Preflight(http::Response<()>),
+    /// The gate answers itself ([`Outcome::Preflight`]: an allowed CORS
+    /// preflight, 204, or the RFC 9728 metadata document, 200): send this
+    /// response, do not call the service.
+    Preflight(http::Response<Vec<u8>>),
 }
 
 /// A pause between two looks at a fetch the Gate says is in flight but

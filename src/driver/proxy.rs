@@ -102,6 +102,12 @@ impl From<Vec<u8>> for ProxyBody {
     }
 }
 
+impl From<String> for ProxyBody {
+    fn from(text: String) -> Self {
+        Self::from(Bytes::from(text))
+    }
+}
+
 impl Body for ProxyBody {
     type Data = Bytes;
     type Error = hyper::Error;

@@ -159,7 +159,9 @@ where
     S::Future: Send + 'static,
     S::Error: 'static,
     B: Send + 'static,
-    ResBody: Default + Send + 'static,
+    // `From<String>`: the documents the gate answers itself (RFC 9728
+    // metadata) have a body (axum's `Body`, `Full`, `String` qualify).
+    ResBody: Default + From<String> + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -231,8 +233,10 @@ where
                     Ok(response)
                 }
                 Verdict::Preflight(response) => {
-                    let (head, ()) = response.into_parts();
-                    Ok(Response::from_parts(head, Default::default()))
+                    let (head, body) = response.into_parts();
+                    // The gate's answers are JSON (UTF-8) or empty.
+                    let body = String::from_utf8(body).unwrap_or_default();
+                    Ok(Response::from_parts(head, ResBody::from(body)))
                 }
             }
         };

@@ -83,6 +83,13 @@ impl Gate {
         now: OffsetDateTime,
         defer: bool,
     ) -> Staged {
+        if let Some(published) = &self.metadata
+            && (parts.method == http::Method::GET || parts.method == http::Method::HEAD)
+            && parts.uri.path() == published.path
+        {
+            let head = parts.method == http::Method::HEAD;
+            return Staged::Done(Outcome::Preflight(published.response(head)));
+        }
         let authz = self.authz.load();
         if let Some(outcome) = self.check_preflight(parts, facts, &authz.policy) {
             return Staged::Done(outcome);
@@ -154,8 +161,14 @@ impl Gate {
         self.authorize(facts, principal, now, defer, authz)
     }
 
+    /// The gate's own challenge parameters: the realm, and the RFC 9728
+    /// metadata URL when the gate publishes one.
     pub(super) fn realm(&self, rejection: Rejection) -> Rejection {
-        rejection.with_realm(self.realm.as_str())
+        let rejection = rejection.with_realm(self.realm.as_str());
+        match &self.metadata {
+            Some(published) => rejection.with_resource_metadata(published.url.as_str()),
+            None => rejection,
+        }
     }
 
     /// Authenticates an access token; `proof` is its DPoP proof when it
@@ -249,6 +262,8 @@ impl Gate {
         if principal.issuer.is_none() {
             principal.issuer = Some(issuer.config.issuer.clone());
         }
+        // `check_sender` verified the proof and its binding above.
+        principal.sender_constrained = proof.is_some();
         if let Some((cache, key)) = cached.filter(|_| !bound) {
             cache.insert(key, version, window, Arc::new(principal.clone()));
         }
@@ -396,9 +411,16 @@ impl Gate {
                 decision,
             });
         }
-        Staged::Done(Outcome::Deny(
-            self.realm(Rejection::for_decision(&decision, principal.as_deref())),
-        ))
+        let rejection = Rejection::for_decision(&decision, principal.as_deref());
+        #[cfg(feature = "httpsig")]
+        let rejection = match &self.dpop {
+            // RFC 9449 §7.1: the route takes DPoP tokens only; say so.
+            Some(dpop) if decision.sender_constraint_required() => {
+                rejection.sender_constraint_required(principal.is_some(), dpop.algs())
+            }
+            _ => rejection,
+        };
+        Staged::Done(Outcome::Deny(self.realm(rejection)))
     }
 }
 

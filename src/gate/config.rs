@@ -198,6 +198,16 @@ pub struct GateConfig {
     /// the tower driver removes it before the request goes upstream.
     #[cfg(feature = "httpsig")]
     pub client_cert_header: Option<http::HeaderName>,
+    /// Protected resource metadata (RFC 9728) the gate publishes. `Some`:
+    /// the gate answers `GET` and `HEAD` on its well-known path
+    /// ([`ResourceMetadata::well_known_path`](crate::resource_metadata::ResourceMetadata::well_known_path))
+    /// itself with [`Outcome::Preflight`](super::Outcome::Preflight) (200,
+    /// `application/json`, `Cache-Control: public, max-age=3600`), and every
+    /// `WWW-Authenticate` challenge it sends carries
+    /// `resource_metadata="<url>"` (§5.1). With DPoP on, an empty
+    /// `dpop_signing_alg_values_supported` is filled from the DPoP
+    /// algorithms. Default `None`.
+    pub resource_metadata: Option<crate::resource_metadata::ResourceMetadata>,
 }
 
 impl GateConfig {
@@ -221,6 +231,7 @@ impl GateConfig {
             dpop: None,
             #[cfg(feature = "httpsig")]
             client_cert_header: None,
+            resource_metadata: None,
         }
     }
 
@@ -231,6 +242,17 @@ impl GateConfig {
     #[must_use]
     pub fn with_client_cert_header(mut self, header: http::HeaderName) -> Self {
         self.client_cert_header = Some(header);
+        self
+    }
+
+    /// Publishes protected resource metadata (see
+    /// [`resource_metadata`](Self::resource_metadata)).
+    #[must_use]
+    pub fn with_resource_metadata(
+        mut self,
+        metadata: crate::resource_metadata::ResourceMetadata,
+    ) -> Self {
+        self.resource_metadata = Some(metadata);
         self
     }
 

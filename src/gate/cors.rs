@@ -44,7 +44,7 @@ impl Gate {
         };
         match settings.preflight(&parts.headers) {
             Ok(headers) => {
-                let mut response = Response::new(());
+                let mut response = Response::new(Vec::new());
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 *response.headers_mut() = headers;
                 Some(Outcome::Preflight(response))

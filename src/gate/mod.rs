@@ -87,6 +87,7 @@ mod cors;
 mod error;
 mod limits;
 mod mtls;
+mod presets;
 mod reload;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -99,6 +100,7 @@ pub use self::cache::{TokenCacheConfig, TokenCacheStats};
 pub use self::config::{GateConfig, IssuerConfig};
 pub use self::error::GateError;
 pub use self::limits::{PendingLimits, Staged};
+pub use self::presets::CF_ACCESS_JWT_ASSERTION;
 use crate::extract::TokenSource;
 use crate::jwk::cache::CacheState;
 use crate::jwk::discovery;
@@ -137,12 +139,15 @@ pub enum Outcome {
     /// Fetch [`FetchPlan::url`], give the response to
     /// [`Gate::apply_fetch_response`], then check the request again.
     FetchKeys(FetchPlan),
-    /// An allowed CORS preflight: send this response (204 with the
-    /// `Access-Control-*` and `Vary` headers) and do not forward the
-    /// request. Only a policy with `cors` settings produces it; a refused
-    /// preflight is an [`Outcome::Deny`] (403). Not a denial: the route
-    /// allows the cross-origin request, and no token is needed to say so.
-    Preflight(Response<()>),
+    /// The gate answers the request itself: send this response and do not
+    /// forward the request. An allowed CORS preflight (204 with the
+    /// `Access-Control-*` and `Vary` headers, empty body; only a policy
+    /// with `cors` settings produces it, and a refused preflight is an
+    /// [`Outcome::Deny`] (403)), or, with
+    /// [`GateConfig::with_resource_metadata`], `GET` of the RFC 9728
+    /// metadata document (200 `application/json`). Not a denial: no token
+    /// is needed for either.
+    Preflight(Response<Vec<u8>>),
 }
 
 #[derive(Debug)]
@@ -216,6 +221,8 @@ pub struct Gate {
     dpop: Option<crate::dpop::GateDpop>,
     #[cfg(feature = "httpsig")]
     client_cert_header: Option<http::HeaderName>,
+    /// The RFC 9728 document the gate serves, and its URL.
+    metadata: Option<crate::resource_metadata::Published>,
 }
 
 impl Gate {
@@ -225,8 +232,11 @@ impl Gate {
     /// [`GateError::Config`] when there is no issuer, an issuer has no
     /// audience or no way to find its keys (a `{tenantid}` template needs
     /// `jwks_uri` or `discovery_url`), the same issuer is configured twice,
-    /// or a discovery duration is negative (or `discovery_refresh` is not
-    /// positive); [`GateError::Keys`] when an endpoint is not acceptable or
+    /// a discovery duration is negative (or `discovery_refresh` is not
+    /// positive), an issuer or a policy rule requires sender-constrained
+    /// tokens without [`GateConfig::dpop`], or the
+    /// [resource metadata](GateConfig::resource_metadata) is not
+    /// acceptable; [`GateError::Keys`] when an endpoint is not acceptable or
     /// the cache configuration is inconsistent.
     pub fn new(config: GateConfig) -> Result<Self, GateError> {
         if config.issuers.is_empty() {
@@ -328,9 +338,31 @@ impl Gate {
                 "requires sender-constrained tokens but dpop is not configured",
             ));
         }
+        if let (Some(rule), false) = (policy.sender_constrained_rule(), dpop_on) {
+            return Err(GateError::config(format!(
+                "policy rule `{rule}` requires sender-constrained tokens but dpop is not configured"
+            )));
+        }
         let limit_store = match config.limit_store {
             Some(store) => Some(store),
             None => Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>),
+        };
+        let metadata = match config.resource_metadata {
+            Some(mut metadata) => {
+                #[cfg(feature = "httpsig")]
+                if let Some(dpop) = &config.dpop
+                    && metadata.dpop_signing_alg_values_supported.is_empty()
+                {
+                    metadata = metadata.with_dpop_signing_alg_values_supported(
+                        dpop.config.algorithms.iter().copied(),
+                    );
+                }
+                Some(
+                    crate::resource_metadata::Published::new(&metadata)
+                        .map_err(|e| GateError::config(format!("resource metadata: {e}")))?,
+                )
+            }
+            None => None,
         };
         let roles = issuers.iter().map(|i| i.config.roles.clone()).collect();
         Ok(Self {
@@ -346,6 +378,7 @@ impl Gate {
             dpop: config.dpop,
             #[cfg(feature = "httpsig")]
             client_cert_header: config.client_cert_header,
+            metadata,
         })
     }
 

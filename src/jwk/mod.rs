@@ -307,6 +307,12 @@ impl KeySet {
         })
     }
 
+    /// The verification key of a JWK already read as JSON (a DPoP proof's
+    /// `jwk` header member): parsed once, not written out and read again.
+    pub(crate) fn key_from_value(jwk: &Value, options: &KeySetOptions) -> Result<Key, String> {
+        Key::from_value(jwk, options)
+    }
+
     /// A one-key set holding an HMAC secret (for HS256/384/512), e.g. a
     /// dev issuer's shared secret kept outside any JWKS. The secret must be
     /// at least as long as the hash output of the algorithms it will verify
@@ -528,6 +534,20 @@ impl Key {
             Some(own) if own != alg => Err(format!("the key is for `{}` only", own.name())),
             _ => Ok(()),
         }
+    }
+
+    /// Checks that `alg` fits the key, then verifies `sig` over `message`.
+    pub(crate) fn verify_fitting(
+        &self,
+        alg: Alg,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), String> {
+        self.fits(alg)?;
+        self.verify(alg, message, sig).map_err(|e| match e {
+            KeyError::SignatureForm(reason) => reason,
+            _ => "the signature does not verify".to_owned(),
+        })
     }
 
     /// Verifies `signature` over `message` with `alg` (which [`Key::fits`]).

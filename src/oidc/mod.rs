@@ -49,6 +49,7 @@
 //! | `auth0(namespace)` | `{namespace}/roles` | `scope`, `permissions` | `{namespace}/groups` | `email` if verified |
 //! | `cognito()` | `cognito:groups` | `scope` | `cognito:groups` | `email` if verified |
 //! | `google()` | none | none | none | tenant `hd`, `email` if verified |
+//! | `cloudflare_access()` | `service-token:<common_name>` for service tokens | none | none | subject `common_name`, else `sub`; `email` |
 //!
 //! Issuer and audience per provider (what `IssuerConfig::new` takes):
 //!
@@ -58,8 +59,10 @@
 //! | Entra ID, v1 access tokens (the default unless the manifest sets `requestedAccessTokenVersion: 2`) | `https://sts.windows.net/{tenant-id}/` (trailing slash included) | the Application ID URI, e.g. `api://{client-id}` |
 //! | Okta, custom authorization server | `https://{okta-domain}/oauth2/default` | `api://default` unless changed |
 //! | Keycloak 17+ | `https://{host}/realms/{realm}` | the client id, once an *Audience* mapper adds it |
+//! | Cloudflare Access | `https://{team}.cloudflareaccess.com` (keys at `/cdn-cgi/access/certs`; `IssuerConfig::cloudflare_access` sets both) | the application's AUD tag |
 
 mod presets;
+pub use presets::CLOUDFLARE_SERVICE_TOKEN_PREFIX;
 mod principal;
 mod roles;
 pub(crate) use roles::distributed;

@@ -156,7 +156,42 @@ impl RoleMapper {
             ..Self::default()
         }
     }
+
+    /// Cloudflare Access application tokens (`Cf-Access-Jwt-Assertion`).
+    /// A user's token carries `sub` (the user id) and `email`; a service
+    /// token's carries `common_name` (the token's Client ID) and an empty
+    /// `sub`, and no `email`.
+    ///
+    /// - subject: `common_name` for a service token, else `sub`
+    /// - email: `email`, taken without `email_verified` (Access sends none:
+    ///   it only issues the token once the identity provider has
+    ///   authenticated the user)
+    /// - roles: `service-token:<common_name>` for a service token, so a
+    ///   policy can name the service tokens it admits
+    ///   (`any_roles = ["service-token:<client id>"]`) and a user cannot pass
+    ///   for one
+    ///
+    /// Access puts no groups or scopes in the application token. The
+    /// issuer, key set and header come with
+    /// [`IssuerConfig::cloudflare_access`](crate::gate::IssuerConfig::cloudflare_access)
+    /// and [`GateConfig::cloudflare_access`](crate::gate::GateConfig::cloudflare_access).
+    pub fn cloudflare_access() -> Self {
+        Self {
+            subject: vec![name("common_name"), name("sub")],
+            email: Some(name("email")),
+            require_email_verified: false,
+            sources: vec![
+                ClaimSource::new(name("common_name"), Target::Roles)
+                    .with_prefix(CLOUDFLARE_SERVICE_TOKEN_PREFIX),
+            ],
+            ..Self::default()
+        }
+    }
 }
+
+/// The prefix of the role [`RoleMapper::cloudflare_access`] gives a
+/// Cloudflare Access service token: `service-token:<client id>`.
+pub const CLOUDFLARE_SERVICE_TOKEN_PREFIX: &str = "service-token:";
 
 impl Validation {
     /// Amazon Cognito user pool access tokens: [`audiences`](Self::audiences)

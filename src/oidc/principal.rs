@@ -46,6 +46,12 @@ pub struct Principal {
     /// allow rules reading it do not.
     #[serde(default, skip_serializing_if = "Incomplete::is_none")]
     pub incomplete: Incomplete,
+    /// The token was presented sender-constrained: the gate verified a
+    /// proof of possession of the key the token is bound to (DPoP,
+    /// RFC 9449 `cnf.jkt`). `false` for a bearer token. Read by the policy's
+    /// `require.sender_constrained`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sender_constrained: bool,
 }
 
 /// Which sets of a [`Principal`] are incomplete (see

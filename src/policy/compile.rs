@@ -71,6 +71,8 @@ pub(crate) struct CompiledRule {
     pub(crate) paths: Option<Vec<Vec<Segment>>>,
     pub(crate) allow_encoded_slash: bool,
     pub(crate) needs_principal: bool,
+    /// The token must have been presented sender-constrained (DPoP).
+    pub(crate) sender_constrained: bool,
     pub(crate) any_roles: Option<Vec<String>>,
     pub(crate) all_roles: Option<Vec<String>>,
     pub(crate) scopes: Option<Vec<String>>,
@@ -293,6 +295,15 @@ impl Policy {
 }
 
 impl CompiledPolicy {
+    /// The first rule that requires a sender-constrained token
+    /// (`require.sender_constrained`), if any.
+    pub fn sender_constrained_rule(&self) -> Option<&str> {
+        self.rules
+            .iter()
+            .find(|r| r.sender_constrained)
+            .map(|r| r.id.as_str())
+    }
+
     /// Legal but suspicious things found while compiling, such as rules that
     /// can never decide because an earlier unconditional rule covers them.
     pub fn warnings(&self) -> &[PolicyWarning] {
@@ -490,11 +501,12 @@ fn compile_require(
         || all_roles.is_some()
         || scopes.is_some()
         || require.claims.is_some()
-        || require.subject_equals_capture.is_some();
+        || require.subject_equals_capture.is_some()
+        || require.sender_constrained;
     if require.anonymous && (require.authenticated || principal_conditions) {
         return Err(PolicyError::InvalidRule {
             rule: rule.id.clone(),
-            reason: "`anonymous` cannot be combined with `authenticated`, roles, scopes, claims or captures"
+            reason: "`anonymous` cannot be combined with `authenticated`, roles, scopes, claims, captures or `sender_constrained`"
                 .to_owned(),
         });
     }
@@ -510,6 +522,7 @@ fn compile_require(
         paths,
         allow_encoded_slash: false,
         needs_principal,
+        sender_constrained: require.sender_constrained,
         any_roles,
         all_roles,
         scopes,

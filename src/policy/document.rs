@@ -261,6 +261,10 @@ pub struct TestPrincipal {
     /// The token's claims.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub claims: serde_json::Map<String, Value>,
+    /// The token was presented sender-constrained (see
+    /// [`Require::sender_constrained`]). Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sender_constrained: bool,
 }
 
 /// The routes a rule covers. Each list is an alternative (any entry
@@ -334,6 +338,13 @@ pub struct Require {
     /// `/users/{id}/profile`. See the module docs on captures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_equals_capture: Option<String>,
+    /// The principal's token was presented sender-constrained: with a
+    /// verified proof of possession of the key it is bound to (DPoP,
+    /// RFC 9449). A bearer token does not meet it, whatever it carries; the
+    /// gate answers such a request 401 with a `DPoP` challenge (RFC 9449
+    /// §7.1). Needs DPoP on in the gate. Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sender_constrained: bool,
 }
 
 /// A condition on one claim, found by RFC 6901 JSON Pointer (`pointer`, or

@@ -221,6 +221,10 @@ pub enum Failure {
     /// The rule needs a principal and there was none. Role, scope and claim
     /// conditions are not evaluated without one.
     AuthenticationRequired,
+    /// The rule needs a sender-constrained token (`require.sender_constrained`,
+    /// DPoP) and the request had none, or presented its token as a bearer
+    /// token.
+    SenderConstraintRequired,
     /// The principal holds none of these roles.
     NoneOfRoles {
         /// The roles of which one was needed.
@@ -326,7 +330,21 @@ impl Decision {
             && self.rule_id.is_none()
             && self.reasons.iter().any(|r| {
                 matches!(r, Reason::RequirementsNotMet { effect: Effect::Allow, failures, .. }
-                    if matches!(failures.as_slice(), [Failure::AuthenticationRequired]))
+                    if matches!(failures.as_slice(), [Failure::AuthenticationRequired]
+                        | [Failure::AuthenticationRequired, Failure::SenderConstraintRequired]))
+            })
+    }
+
+    /// For a default deny, whether an allow rule matching the route failed
+    /// because it needs a sender-constrained (DPoP) token the request did
+    /// not present: the gate answers 401 with a `DPoP` challenge
+    /// (RFC 9449 §7.1).
+    pub fn sender_constraint_required(&self) -> bool {
+        self.effect == Effect::Deny
+            && self.rule_id.is_none()
+            && self.reasons.iter().any(|r| {
+                matches!(r, Reason::RequirementsNotMet { effect: Effect::Allow, failures, .. }
+                    if failures.contains(&Failure::SenderConstraintRequired))
             })
     }
 
@@ -635,8 +653,14 @@ fn check_conditions(
     }
     let Some(p) = principal else {
         failures.push(Failure::AuthenticationRequired);
+        if rule.sender_constrained {
+            failures.push(Failure::SenderConstraintRequired);
+        }
         return;
     };
+    if rule.sender_constrained && !p.sender_constrained {
+        failures.push(Failure::SenderConstraintRequired);
+    }
     // A set the mapper could not take in full cannot tell "does not hold
     // `suspended`" from "held it past the limit": such a condition is
     // unevaluable, whatever the values present say.

@@ -87,6 +87,7 @@ pub(crate) fn principal(t: &TestPrincipal) -> Principal {
     if t.subject.is_none() && !t.claims.contains_key("sub") {
         p.subject = None;
     }
+    p.sender_constrained = t.sender_constrained;
     p
 }
 

@@ -230,6 +230,35 @@ fn jwk_missing_is_refused() {
 }
 
 #[test]
+fn crit_header_is_refused() {
+    let key = Key::new("k");
+    let mut h = header(&key);
+    h["crit"] = json!(["exp"]);
+    refused_because(
+        &key.sign_with_header(&h, &claims()),
+        "critical header extensions are not supported",
+    );
+}
+
+#[test]
+fn empty_signature_is_refused() {
+    let key = Key::new("k");
+    let proof = key.sign_with_header(&header(&key), &claims());
+    let unsigned = &proof[..=proof.rfind('.').unwrap()];
+    refused_because(unsigned, "signature is empty");
+}
+
+#[test]
+fn htu_written_differently_but_equal_is_accepted() {
+    let key = Key::new("k");
+    let proof = key.sign_with_header(
+        &header(&key),
+        &with_claim("htu", json!(HTU.replace("https://", "HTTPS://"))),
+    );
+    check(&proof).unwrap();
+}
+
+#[test]
 fn jwk_with_private_member_is_refused() {
     let key = Key::new("k");
     let mut h = header(&key);
@@ -783,6 +812,149 @@ mod gate {
             .with_jwks_uri(format!("{ISS}/jwks"))
             .with_sender_constrained(true);
         assert!(Gate::new(GateConfig::new([issuer])).is_err());
+    }
+
+    // ---- A policy rule that requires sender-constrained tokens per route.
+
+    const ROUTES: &str = r#"{"rules":[
+      {"id":"orders","match":{"paths":["/orders"]},
+       "require":{"sender_constrained":true},"effect":"allow"},
+      {"id":"reports","match":{"paths":["/reports"]},"effect":"allow"}]}"#;
+
+    fn route_gate() -> Gate {
+        let policy = edge_auth::policy::Policy::from_json(ROUTES)
+            .unwrap()
+            .compile()
+            .unwrap();
+        let issuer = IssuerConfig::new(ISS, [AUD]).with_jwks_uri(format!("{ISS}/jwks"));
+        Gate::new(
+            GateConfig::new([issuer])
+                .with_policy(policy)
+                .with_dpop(GateDpop::new(1000)),
+        )
+        .unwrap()
+    }
+
+    fn run_path(gate: &Gate, idp: &Key, path: &str, headers: &[(&str, &str)]) -> Outcome {
+        let mut b = http::Request::get(path).header("host", "api.example.com");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let parts = b.body(()).unwrap().into_parts().0;
+        let facts = RequestFacts::from_parts(&parts);
+        match gate.check(&parts, &facts, now()) {
+            Outcome::FetchKeys(plan) => {
+                let jwks = json!({"keys": [idp.jwk()]}).to_string();
+                gate.apply_fetch_response(
+                    &plan,
+                    StatusCode::OK,
+                    &HeaderMap::new(),
+                    jwks.as_bytes(),
+                    now(),
+                )
+                .unwrap();
+                gate.check(&parts, &facts, now())
+            }
+            other => other,
+        }
+    }
+
+    #[test]
+    fn route_sender_constrained_accepts_dpop_bound_token() {
+        let (idp, client) = (Key::new("idp"), Key::new("client"));
+        let token = access_token(&idp, Some(&jkt(&client)));
+        let proof = proof_for(&client, &token, "p1");
+        let outcome = run_path(
+            &route_gate(),
+            &idp,
+            "/orders",
+            &[
+                ("authorization", &format!("DPoP {token}")),
+                ("dpop", &proof),
+            ],
+        );
+        match outcome {
+            Outcome::Allow {
+                principal,
+                decision,
+            } => {
+                assert!(principal.unwrap().sender_constrained);
+                assert_eq!(decision.rule_id.as_deref(), Some("orders"));
+            }
+            other => panic!("expected allow, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn route_sender_constrained_refuses_bearer_token() {
+        let idp = Key::new("idp");
+        let token = access_token(&idp, None);
+        let r = denied(run_path(
+            &route_gate(),
+            &idp,
+            "/orders",
+            &[("authorization", &format!("Bearer {token}"))],
+        ));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.challenge().unwrap(),
+            "DPoP realm=\"edge-auth\", error=\"invalid_token\", \
+             error_description=\"this resource requires a dpop-bound access token\", \
+             algs=\"ES256 ES384 EdDSA PS256 RS256\""
+        );
+        assert_eq!(r.rule(), None);
+        let response = r.to_response();
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("DPoP ")
+        );
+    }
+
+    #[test]
+    fn route_sender_constrained_without_token_gets_dpop_challenge() {
+        let idp = Key::new("idp");
+        let r = denied(run_path(&route_gate(), &idp, "/orders", &[]));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.challenge().unwrap(),
+            "DPoP realm=\"edge-auth\", algs=\"ES256 ES384 EdDSA PS256 RS256\""
+        );
+    }
+
+    #[test]
+    fn route_without_requirement_accepts_bearer_token() {
+        let idp = Key::new("idp");
+        let token = access_token(&idp, None);
+        let outcome = run_path(
+            &route_gate(),
+            &idp,
+            "/reports",
+            &[("authorization", &format!("Bearer {token}"))],
+        );
+        match outcome {
+            Outcome::Allow { principal, .. } => assert!(!principal.unwrap().sender_constrained),
+            other => panic!("expected allow, got {other:?}"),
+        }
+        // And a request without a token there gets the Bearer challenge.
+        let r = denied(run_path(&route_gate(), &idp, "/reports", &[]));
+        assert!(r.challenge().unwrap().starts_with("Bearer "));
+    }
+
+    #[test]
+    fn route_sender_constrained_without_dpop_is_a_config_error() {
+        let policy = edge_auth::policy::Policy::from_json(ROUTES)
+            .unwrap()
+            .compile()
+            .unwrap();
+        let issuer = IssuerConfig::new(ISS, [AUD]).with_jwks_uri(format!("{ISS}/jwks"));
+        let err = Gate::new(GateConfig::new([issuer]).with_policy(policy)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("policy rule `orders` requires sender-constrained tokens"),
+            "{err}"
+        );
     }
 
     #[test]

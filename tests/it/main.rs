@@ -22,6 +22,7 @@ mod mint;
 mod oauth;
 mod oidc;
 mod policy;
+mod resource_metadata;
 mod response;
 mod seal;
 mod token_cache;

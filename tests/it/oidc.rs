@@ -557,6 +557,253 @@ case!(
     }
 );
 
+// ---- Cloudflare Access (application token shapes from Cloudflare's
+// "Application token" documentation) ----
+
+const CF_AUD: &str = "32eafc7626e974616deaf0dc3ce63d7bcbed58a2731e84d06bc3cdf1b53c4228";
+const CF_ISS: &str = "https://yourteam.cloudflareaccess.com";
+const CF_SERVICE: &str = "76a4ca6c48d4c7dad5e1e8b3a0e4ba0a.access";
+
+fn cf_user_token() -> Value {
+    json!({
+        "aud": [CF_AUD], "email": "user@example.com",
+        "exp": 1_795_431_600, "iat": 1_795_428_000, "nbf": 1_795_428_000,
+        "iss": CF_ISS, "type": "app", "identity_nonce": "6ei69kawdKzMIAPF",
+        "sub": "7335d417-61da-459d-899c-0a01c76a2f94", "country": "US",
+    })
+}
+
+fn cf_service_token() -> Value {
+    json!({
+        "type": "app", "aud": [CF_AUD],
+        "exp": 1_795_431_600, "iat": 1_795_428_000, "nbf": 1_795_428_000,
+        "iss": CF_ISS, "common_name": CF_SERVICE, "sub": "",
+    })
+}
+
+case!(
+    cloudflare_access_user_token,
+    RoleMapper::cloudflare_access(),
+    cf_user_token(),
+    |p| {
+        assert_eq!(
+            p.subject.as_deref(),
+            Some("7335d417-61da-459d-899c-0a01c76a2f94")
+        );
+        assert_eq!(p.email.as_deref(), Some("user@example.com"));
+        assert_eq!(p.issuer.as_deref(), Some(CF_ISS));
+        assert!(p.roles.is_empty(), "{:?}", p.roles);
+    }
+);
+
+case!(
+    cloudflare_access_service_token,
+    RoleMapper::cloudflare_access(),
+    cf_service_token(),
+    |p| {
+        assert_eq!(p.subject.as_deref(), Some(CF_SERVICE));
+        assert_eq!(p.email, None);
+        assert_eq!(
+            p.roles,
+            set(&[&format!(
+                "{}{CF_SERVICE}",
+                edge_auth::oidc::CLOUDFLARE_SERVICE_TOKEN_PREFIX
+            )])
+        );
+    }
+);
+
+case!(
+    cloudflare_access_user_cannot_claim_a_service_role,
+    RoleMapper::cloudflare_access(),
+    {
+        let mut claims = cf_user_token();
+        merge(&mut claims, json!({"roles": ["service-token:x.access"]}));
+        claims
+    },
+    |p| {
+        assert!(p.roles.is_empty(), "{:?}", p.roles);
+    }
+);
+
+mod cloudflare_access_gate {
+    use super::*;
+    use crate::support::jwt::{TestKey, now};
+    use aws_lc_rs::rsa::KeySize;
+    use edge_auth::gate::{CF_ACCESS_JWT_ASSERTION, Gate, GateConfig, IssuerConfig, Outcome};
+    use edge_auth::jwt::Algorithm;
+    use edge_auth::policy::{Policy, RequestFacts};
+    use http::{HeaderMap, StatusCode};
+
+    const POLICY: &str = r#"{"rules":[
+      {"id":"deploy","match":{"paths":["/deploy"]},
+       "require":{"any_roles":["service-token:76a4ca6c48d4c7dad5e1e8b3a0e4ba0a.access"]},"effect":"allow"},
+      {"id":"app","match":{"paths":["/app/**"]},"require":{"authenticated":true},"effect":"allow"}]}"#;
+
+    fn gate() -> Gate {
+        let policy = Policy::from_json(POLICY).unwrap().compile().unwrap();
+        Gate::new(GateConfig::cloudflare_access("yourteam", CF_AUD).with_policy(policy)).unwrap()
+    }
+
+    /// The certs endpoint's shape: the JWKS plus the PEM certificates,
+    /// which the key set ignores.
+    fn certs(key: &TestKey) -> Vec<u8> {
+        let jwks: Value = serde_json::from_slice(&crate::support::jwt::jwks(&[key])).unwrap();
+        json!({
+            "keys": jwks["keys"],
+            "public_cert": {"kid": "k", "cert": "-----BEGIN CERTIFICATE-----"},
+            "public_certs": [{"kid": "k", "cert": "-----BEGIN CERTIFICATE-----"}],
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn check(gate: &Gate, key: &TestKey, path: &str, headers: &[(&str, &str)]) -> Outcome {
+        let mut b = http::Request::get(path).header("host", "app.example.com");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let parts = b.body(()).unwrap().into_parts().0;
+        let facts = RequestFacts::from_parts(&parts);
+        match gate.check(&parts, &facts, now()) {
+            Outcome::FetchKeys(plan) => {
+                assert_eq!(
+                    plan.url(),
+                    "https://yourteam.cloudflareaccess.com/cdn-cgi/access/certs"
+                );
+                gate.apply_fetch_response(
+                    &plan,
+                    StatusCode::OK,
+                    &HeaderMap::new(),
+                    &certs(key),
+                    now(),
+                )
+                .unwrap();
+                gate.check(&parts, &facts, now())
+            }
+            other => other,
+        }
+    }
+
+    fn allowed(outcome: Outcome) -> (edge_auth::Principal, String) {
+        match outcome {
+            Outcome::Allow {
+                principal,
+                decision,
+            } => (*principal.unwrap(), decision.rule_id.unwrap_or_default()),
+            other => panic!("expected allow, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cloudflare_access_preset_names_issuer_certs_and_header() {
+        let issuer =
+            IssuerConfig::cloudflare_access("https://YourTeam.cloudflareaccess.com/", CF_AUD);
+        assert_eq!(issuer.issuer, CF_ISS);
+        assert_eq!(
+            issuer.jwks_uri.as_deref(),
+            Some("https://yourteam.cloudflareaccess.com/cdn-cgi/access/certs")
+        );
+        assert_eq!(issuer.audiences, vec![CF_AUD.to_owned()]);
+        assert_eq!(issuer.validation.algorithms, vec![Algorithm::RS256]);
+        assert_eq!(CF_ACCESS_JWT_ASSERTION.as_str(), "cf-access-jwt-assertion");
+    }
+
+    #[test]
+    fn cloudflare_access_user_token_from_header_is_allowed() {
+        let key = TestKey::rsa("cf1", KeySize::Rsa2048);
+        let token = key.mint(Algorithm::RS256, &cf_user_token());
+        let (p, rule) = allowed(check(
+            &gate(),
+            &key,
+            "/app/home",
+            &[("cf-access-jwt-assertion", &token)],
+        ));
+        assert_eq!(rule, "app");
+        assert_eq!(
+            p.subject.as_deref(),
+            Some("7335d417-61da-459d-899c-0a01c76a2f94")
+        );
+        assert_eq!(p.email.as_deref(), Some("user@example.com"));
+    }
+
+    #[test]
+    fn cloudflare_access_service_token_reaches_its_route() {
+        let key = TestKey::rsa("cf1", KeySize::Rsa2048);
+        let token = key.mint(Algorithm::RS256, &cf_service_token());
+        let (p, rule) = allowed(check(
+            &gate(),
+            &key,
+            "/deploy",
+            &[("cf-access-jwt-assertion", &token)],
+        ));
+        assert_eq!(rule, "deploy");
+        assert_eq!(p.subject.as_deref(), Some(CF_SERVICE));
+    }
+
+    #[test]
+    fn cloudflare_access_user_token_cannot_reach_service_route() {
+        let key = TestKey::rsa("cf1", KeySize::Rsa2048);
+        let token = key.mint(Algorithm::RS256, &cf_user_token());
+        let outcome = check(
+            &gate(),
+            &key,
+            "/deploy",
+            &[("cf-access-jwt-assertion", &token)],
+        );
+        assert!(matches!(outcome, Outcome::Deny(_)), "{outcome:?}");
+    }
+
+    #[test]
+    fn cloudflare_access_token_for_another_application_is_refused() {
+        let key = TestKey::rsa("cf1", KeySize::Rsa2048);
+        let mut claims = cf_user_token();
+        claims["aud"] = json!(["0000000000000000000000000000000000000000000000000000000000000000"]);
+        let token = key.mint(Algorithm::RS256, &claims);
+        match check(
+            &gate(),
+            &key,
+            "/app/home",
+            &[("cf-access-jwt-assertion", &token)],
+        ) {
+            Outcome::Deny(r) => assert_eq!(r.status(), StatusCode::UNAUTHORIZED),
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cloudflare_access_token_of_another_team_is_refused() {
+        let key = TestKey::rsa("cf1", KeySize::Rsa2048);
+        let mut claims = cf_user_token();
+        claims["iss"] = json!("https://otherteam.cloudflareaccess.com");
+        let token = key.mint(Algorithm::RS256, &claims);
+        let outcome = check(
+            &gate(),
+            &key,
+            "/app/home",
+            &[("cf-access-jwt-assertion", &token)],
+        );
+        assert!(matches!(outcome, Outcome::Deny(_)), "{outcome:?}");
+    }
+
+    #[test]
+    fn cloudflare_access_token_as_bearer_is_not_read() {
+        let key = TestKey::rsa("cf1", KeySize::Rsa2048);
+        let token = key.mint(Algorithm::RS256, &cf_user_token());
+        match check(
+            &gate(),
+            &key,
+            "/app/home",
+            &[("authorization", &format!("Bearer {token}"))],
+        ) {
+            Outcome::Deny(r) => {
+                assert_eq!(r.kind(), edge_auth::response::RejectionKind::MissingToken);
+            }
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+}
+
 // ---- Generic mapper ----
 
 case!(

@@ -1065,6 +1065,7 @@ rejects! {
     reject_bad_header_name: r#"{"id":"a","effect":"allow","require":{"headers":[{"name":"x beta"}]}}"# => "invalid header name";
     reject_anonymous_with_roles: r#"{"id":"a","effect":"allow","require":{"anonymous":true,"any_roles":["x"]}}"# => "`anonymous` cannot be combined";
     reject_anonymous_with_authenticated: r#"{"id":"a","effect":"allow","require":{"anonymous":true,"authenticated":true}}"# => "`anonymous` cannot be combined";
+    reject_anonymous_with_sender_constrained: r#"{"id":"a","effect":"allow","require":{"anonymous":true,"sender_constrained":true}}"# => "`anonymous` cannot be combined";
 }
 
 #[test]
@@ -2047,5 +2048,102 @@ mod reload_drivers {
         assert!(kv.due(t0));
         assert!(!kv.due(t0 + time::Duration::seconds(10)));
         assert!(kv.due(t0 + time::Duration::seconds(30)));
+    }
+}
+
+// ------------------------------------------- sender-constrained routes (DPoP)
+
+mod sender_constrained {
+    use super::*;
+
+    const DOC: &str = r#"{"rules":[
+      {"id":"payments","match":{"paths":["/payments/**"]},
+       "require":{"sender_constrained":true},"effect":"allow"},
+      {"id":"reports","match":{"paths":["/reports/**"]},"effect":"allow"}]}"#;
+
+    fn policy() -> CompiledPolicy {
+        Policy::from_json(DOC).unwrap().compile().unwrap()
+    }
+
+    fn bound() -> Option<Principal> {
+        let mut p = Principal::new("alice");
+        p.sender_constrained = true;
+        Some(p)
+    }
+
+    #[test]
+    fn sender_constrained_route_allows_bound_principal() {
+        let d = get("/payments/1").evaluate(&policy(), bound().as_ref());
+        assert!(d.is_allowed(), "{}", d.explain());
+        assert_eq!(d.rule_id.as_deref(), Some("payments"));
+    }
+
+    #[test]
+    fn sender_constrained_route_refuses_bearer_principal() {
+        let d = get("/payments/1").evaluate(&policy(), user().as_ref());
+        assert!(!d.is_allowed());
+        assert!(d.sender_constraint_required(), "{}", d.explain());
+        assert!(matches!(&d.reasons[0],
+            Reason::RequirementsNotMet { rule_id, failures, .. }
+                if rule_id == "payments" && failures == &[Failure::SenderConstraintRequired]));
+    }
+
+    #[test]
+    fn sender_constrained_route_without_principal_needs_authentication() {
+        let d = get("/payments/1").evaluate(&policy(), anon().as_ref());
+        assert!(d.authentication_required(), "{}", d.explain());
+        assert!(d.sender_constraint_required(), "{}", d.explain());
+    }
+
+    #[test]
+    fn other_route_allows_bearer_principal() {
+        let d = get("/reports/q3").evaluate(&policy(), user().as_ref());
+        assert!(d.is_allowed(), "{}", d.explain());
+        assert!(!d.sender_constraint_required());
+    }
+
+    #[test]
+    fn sender_constrained_is_named_by_the_compiled_policy() {
+        assert_eq!(policy().sender_constrained_rule(), Some("payments"));
+        assert_eq!(gateway().sender_constrained_rule(), None);
+    }
+
+    #[test]
+    fn sender_constrained_reads_from_toml() {
+        let text = r#"
+            [[rules]]
+            id = "payments"
+            effect = "allow"
+            match = { paths = ["/payments/**"] }
+            require = { sender_constrained = true }
+        "#;
+        let policy: Policy = toml::from_str(text).unwrap();
+        let compiled = policy.compile().unwrap();
+        assert_eq!(compiled.sender_constrained_rule(), Some("payments"));
+    }
+
+    #[test]
+    fn sender_constrained_embedded_tests_run() {
+        let mut doc: Value = serde_json::from_str(DOC).unwrap();
+        doc["tests"] = json!([
+            {"name": "bound client pays", "request": "POST /payments/1",
+             "principal": {"subject": "alice", "sender_constrained": true},
+             "expect": "allow", "rule": "payments"},
+            {"name": "bearer client is refused", "request": "POST /payments/1",
+             "principal": {"subject": "alice"}, "expect": "deny"}
+        ]);
+        Policy::from_json(&doc.to_string())
+            .unwrap()
+            .compile()
+            .expect("embedded tests pass");
+        doc["tests"] = json!([
+            {"name": "bearer client pays", "request": "POST /payments/1",
+             "principal": {"subject": "alice"}, "expect": "allow"}
+        ]);
+        let err = Policy::from_json(&doc.to_string())
+            .unwrap()
+            .compile()
+            .unwrap_err();
+        assert!(err.to_string().contains("bearer client pays"), "{err}");
     }
 }

@@ -154,9 +154,10 @@ pub enum Step {
     },
     /// Answer with this rejection.
     Deny(Rejection),
-    /// An allowed CORS preflight (policy `cors` settings): answer with this
-    /// response; it never goes to the origin.
-    Preflight(http::Response<()>),
+    /// The gate answers itself (an allowed CORS preflight, or the RFC 9728
+    /// metadata document): answer with this response; it never goes to the
+    /// origin.
+    Preflight(http::Response<Vec<u8>>),
     /// Read the issuer's state from the Cache API (key [`cache_key`], when
     /// [`WorkerOptions::cache_api`]) or KV (key [`kv_key`]), give it to
     /// [`WorkerGate::restore`], then drop the flight and step again. Asked

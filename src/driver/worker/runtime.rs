@@ -109,8 +109,10 @@ pub async fn authorize(
                 return Err(rejection_response(&rejection));
             }
             Step::Preflight(response) => {
-                return Err(Response::try_from(response.map(|()| String::new()))
-                    .unwrap_or_else(|_| plain(500, "internal server error\n")));
+                return Err(Response::try_from(
+                    response.map(|body| String::from_utf8(body).unwrap_or_default()),
+                )
+                .unwrap_or_else(|_| plain(500, "internal server error\n")));
             }
             Step::Restore { issuer, flight } => {
                 restore(gate, env, &issuer, now).await;
