@@ -56,6 +56,9 @@ pub enum Error {
     /// An OAuth client error.
     #[error(transparent)]
     OAuth(#[from] crate::oauth::OAuthError),
+    /// Token introspection was misconfigured, or its answer refused.
+    #[error(transparent)]
+    Introspect(#[from] crate::introspect::IntrospectError),
     /// A signing key could not be loaded or could not sign.
     #[error(transparent)]
     Key(#[from] crate::crypto::KeyError),
