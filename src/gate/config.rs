@@ -47,6 +47,13 @@ pub struct IssuerConfig {
     /// a Bearer-presented token is refused. Needs [`GateConfig::dpop`].
     /// Default `false`.
     pub sender_constrained: bool,
+    /// Token introspection (RFC 7662) for this issuer's opaque tokens.
+    /// `None` (the default): every token must be a JWT. With it, a token
+    /// that is not three dot-separated base64url segments is introspected
+    /// at this issuer's endpoint (JWTs are still validated locally). Its
+    /// `issuer` and `audiences` are replaced by the ones above. At most
+    /// one issuer of a gate may introspect.
+    pub introspection: Option<crate::introspect::IntrospectionConfig>,
 }
 
 impl IssuerConfig {
@@ -66,7 +73,16 @@ impl IssuerConfig {
             validation: Validation::default(),
             roles: RoleMapper::default(),
             sender_constrained: false,
+            introspection: None,
         }
+    }
+
+    /// Sends this issuer's opaque tokens to introspection (see
+    /// [`introspection`](Self::introspection)).
+    #[must_use]
+    pub fn with_introspection(mut self, config: crate::introspect::IntrospectionConfig) -> Self {
+        self.introspection = Some(config);
+        self
     }
 
     /// Sets [`sender_constrained`](Self::sender_constrained).

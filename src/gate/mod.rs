@@ -11,6 +11,17 @@
 //! should wait for: key sets before they expire, retries, and the periodic
 //! refresh of discovery documents (so a moved `jwks_uri` is followed).
 //!
+//! **Opaque tokens.** An issuer configured with
+//! [`IssuerConfig::with_introspection`] receives every token that is not
+//! shaped like a JWT (three dot-separated base64url segments). The gate
+//! asks for it with the same [`Outcome::FetchKeys`]: a plan of kind
+//! [`FetchKind::Introspection`] whose [`FetchPlan::introspection`] request
+//! the caller POSTs (instead of a GET of [`FetchPlan::url`]); the answer
+//! goes to [`Gate::apply_fetch_response`] and the request is checked again,
+//! as for keys. An inactive token gets 401 `invalid_token`; an endpoint
+//! that fails, 503 with `Retry-After`. See [`crate::introspect`] for the
+//! cache rules.
+//!
 //! An opt-in verified-token cache
 //! ([`GateConfig::with_token_cache`]) lets a repeated token skip its
 //! signature verification; [`cache`] says why that is safe and what it
@@ -133,7 +144,8 @@ pub enum Outcome {
     },
     /// Turn the request away with [`Rejection::to_response`].
     Deny(Rejection),
-    /// Fetch [`FetchPlan::url`], give the response to
+    /// Fetch [`FetchPlan::url`] (for an introspection, POST
+    /// [`FetchPlan::introspection`]'s request), give the response to
     /// [`Gate::apply_fetch_response`], then check the request again.
     FetchKeys(FetchPlan),
     /// An allowed CORS preflight: send this response (204 with the
@@ -153,6 +165,8 @@ struct Issuer {
     template: Option<(String, String)>,
     validator: Validator,
     keys: Mutex<IssuerKeys>,
+    /// Present when the issuer's opaque tokens are introspected.
+    introspector: Option<Mutex<crate::introspect::Introspector>>,
 }
 
 impl Issuer {
@@ -167,6 +181,13 @@ impl Issuer {
                         == Some(tid)
             }),
         }
+    }
+
+    fn introspector(&self) -> Option<MutexGuard<'_, crate::introspect::Introspector>> {
+        // As for the keys: every update replaces whole entries.
+        self.introspector
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn lock(&self) -> MutexGuard<'_, IssuerKeys> {
@@ -223,8 +244,10 @@ impl Gate {
     /// audience or no way to find its keys (a `{tenantid}` template needs
     /// `jwks_uri` or `discovery_url`), the same issuer is configured twice,
     /// or a discovery duration is negative (or `discovery_refresh` is not
-    /// positive); [`GateError::Keys`] when an endpoint is not acceptable or
-    /// the cache configuration is inconsistent.
+    /// positive), or two issuers introspect; [`GateError::Keys`] when an
+    /// endpoint is not acceptable or the cache configuration is
+    /// inconsistent; [`GateError::Introspect`] when an introspection
+    /// configuration is refused.
     pub fn new(config: GateConfig) -> Result<Self, GateError> {
         if config.issuers.is_empty() {
             return Err(GateError::config("no issuer configured"));
@@ -303,7 +326,26 @@ impl Gate {
             validation.issuers = vec![ic.issuer.clone()];
             validation.audiences = ic.audiences.clone();
             max_token_size = max_token_size.max(validation.max_token_size);
+            let introspector = match &ic.introspection {
+                None => None,
+                Some(_) if issuers.iter().any(|i: &Issuer| i.introspector.is_some()) => {
+                    return Err(GateError::issuer(
+                        &ic.issuer,
+                        "introspects, and so does another issuer: opaque tokens could not be routed",
+                    ));
+                }
+                Some(config) => {
+                    let config = config
+                        .clone()
+                        .with_issuer(ic.issuer.as_str())
+                        .with_audiences(ic.audiences.iter().cloned());
+                    let introspector = crate::introspect::Introspector::new(config)
+                        .map_err(|e| GateError::introspect(&ic.issuer, e))?;
+                    Some(Mutex::new(introspector))
+                }
+            };
             issuers.push(Issuer {
+                introspector,
                 index: issuers.len(),
                 template,
                 validator: Validator::new(validation),
@@ -365,7 +407,11 @@ impl Gate {
     /// [`KeysError::Discovery`](crate::jwk::KeysError::Discovery) / [`KeysError::DiscoveryStatus`](crate::jwk::KeysError::DiscoveryStatus) when a
     /// discovery document is refused, [`KeysError::Cache`](crate::jwk::KeysError::Cache) when a key set
     /// response is refused (the cache then
-    /// keeps serving its last good set and backs off). In every error case
+    /// keeps serving its last good set and backs off);
+    /// [`GateError::Introspect`] when an introspection answer shows the
+    /// endpoint failing (status, not JSON, too large: it backs off). An
+    /// answer about the token (inactive, another audience) is not an error:
+    /// the next check answers 401. In every error case
     /// the failure is recorded, so the caller only needs to log it.
     pub fn apply_fetch_response(
         &self,
@@ -376,6 +422,9 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let issuer = self.issuer(plan.issuer())?;
+        if let Some(request) = plan.introspection() {
+            return self.apply_introspection(issuer, request, status, headers, body, now);
+        }
         let (result, changed) = issuer.update(|k| k.apply(plan, status, headers, body, now));
         self.key_set_changed(issuer, changed);
         result.map_err(|e| GateError::keys(plan.issuer(), e))
@@ -410,6 +459,12 @@ impl Gate {
         let Ok(issuer) = self.issuer(plan.issuer()) else {
             return;
         };
+        if let Some(request) = plan.introspection() {
+            if let Some(mut introspector) = issuer.introspector() {
+                introspector.apply_failure(request, now);
+            }
+            return;
+        }
         issuer.lock().apply_failure(plan, reason, now);
     }
 
@@ -500,6 +555,40 @@ impl Gate {
         let (result, changed) = entry.update(|k| k.import_sealed(sealer, sealed, now));
         self.key_set_changed(entry, changed);
         result.map_err(|e| GateError::keys(issuer, e))
+    }
+
+    /// The introspection cache counters of `issuer`, or `None` when it
+    /// does not introspect (or is unknown).
+    pub fn introspection_stats(
+        &self,
+        issuer: &str,
+    ) -> Option<crate::introspect::IntrospectionStats> {
+        self.issuer(issuer).ok()?.introspector().map(|i| i.stats())
+    }
+
+    /// An introspection answer for `issuer`; an answer refused for the
+    /// token itself (inactive, wrong `iss` or `aud`, expired) is not an
+    /// error here: it is cached, and the check that follows answers 401.
+    fn apply_introspection(
+        &self,
+        issuer: &Issuer,
+        request: &crate::introspect::IntrospectionRequest,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), GateError> {
+        let Some(mut introspector) = issuer.introspector() else {
+            return Err(GateError::introspect(
+                &issuer.config.issuer,
+                crate::introspect::IntrospectError::OtherPlan,
+            ));
+        };
+        match introspector.apply(request, status, headers, body, now) {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_about_token() => Ok(()),
+            Err(e) => Err(GateError::introspect(&issuer.config.issuer, e)),
+        }
     }
 
     /// The configured issuers, in order.

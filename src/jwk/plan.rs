@@ -15,6 +15,9 @@ pub enum FetchKind {
     Discovery,
     /// The issuer's JSON Web Key Set.
     Jwks,
+    /// A token introspection (RFC 7662): POST
+    /// [`FetchPlan::introspection`]'s request instead of a GET of the URL.
+    Introspection,
 }
 
 /// Why a fetch is needed.
@@ -46,6 +49,8 @@ pub struct FetchPlan {
     if_none_match: Option<String>,
     headers: HeaderMap,
     issued_at: OffsetDateTime,
+    /// Boxed: plans for keys are the common case and stay small.
+    introspection: Option<Box<crate::introspect::IntrospectionRequest>>,
 }
 
 impl FetchPlan {
@@ -78,6 +83,7 @@ impl FetchPlan {
             if_none_match,
             headers,
             issued_at: now,
+            introspection: None,
         }
     }
 
@@ -97,6 +103,42 @@ impl FetchPlan {
             if_none_match: None,
             headers: HeaderMap::new(),
             issued_at: now,
+            introspection: None,
+        }
+    }
+
+    /// A plan for the introspection `request` of `issuer`'s opaque token.
+    pub(crate) fn for_introspection(
+        issuer: &str,
+        request: crate::introspect::IntrospectionRequest,
+    ) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            url: request.endpoint().to_owned(),
+            kind: FetchKind::Introspection,
+            reason: FetchReason::Cold,
+            in_flight: request.is_in_flight(),
+            if_none_match: None,
+            headers: HeaderMap::new(),
+            issued_at: request.issued_at(),
+            introspection: Some(Box::new(request)),
+        }
+    }
+
+    /// For a [`FetchKind::Introspection`] plan, the introspection to send:
+    /// POST its [`request`](crate::introspect::IntrospectionRequest::request)
+    /// (it carries the token and the client's credentials: never log it)
+    /// and feed the answer to the gate as for any plan.
+    pub fn introspection(&self) -> Option<&crate::introspect::IntrospectionRequest> {
+        self.introspection.as_deref()
+    }
+
+    /// What identifies this fetch for single flight: the URL, and for an
+    /// introspection the token's hash too.
+    pub(crate) fn flight_key(&self) -> String {
+        match &self.introspection {
+            Some(req) => format!("{} {}", self.url, req.token_hash().to_hex()),
+            None => self.url.clone(),
         }
     }
 
