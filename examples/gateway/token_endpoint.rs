@@ -7,7 +7,9 @@
 //! (HTML, 500, odd `expires_in`, no `access_token`) for the client's tests.
 //! A token request with a `DPoP` proof (RFC 9449 §5, checked with
 //! edge-auth's `dpop::verify_proof`) gets a DPoP-bound token: `cnf.jkt` is
-//! the proof key's thumbprint and `token_type` is `DPoP`.
+//! the proof key's thumbprint and `token_type` is `DPoP`. With
+//! `token_format=opaque` the token is opaque, for the introspection
+//! endpoint (`introspection.rs`) to answer about.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -133,6 +135,7 @@ impl TokenEndpoint {
         url: &str,
         issuer: &str,
         sign: impl Fn(&Map<String, Value>) -> String,
+        opaque: impl Fn(&Map<String, Value>) -> String,
         request: Request<Incoming>,
     ) -> Response<Body> {
         self.requests.fetch_add(1, Ordering::SeqCst);
@@ -165,12 +168,14 @@ impl TokenEndpoint {
                 one("client_assertion_type")?,
                 one("client_assertion")?,
                 one("scope")?,
+                one("token_format")?,
             ))
         })();
-        let (grant_type, body_id, body_secret, assertion_type, assertion, scope) = match params {
-            Ok(p) => p,
-            Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e),
-        };
+        let (grant_type, body_id, body_secret, assertion_type, assertion, scope, format) =
+            match params {
+                Ok(p) => p,
+                Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e),
+            };
         if grant_type != Some("client_credentials") {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -256,6 +261,10 @@ impl TokenEndpoint {
                 }
             }
         };
+        // `token_format=opaque`: an opaque token, checked by introspection.
+        if format == Some("opaque") {
+            return self.answer(&client_id, scope, issuer, jkt, opaque);
+        }
         self.answer(&client_id, scope, issuer, jkt, sign)
     }
 
