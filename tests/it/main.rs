@@ -13,6 +13,7 @@ mod extract;
 mod forward;
 mod gate;
 mod http_date;
+mod introspect;
 mod json_reader;
 mod jwks_cache;
 mod jwt;
@@ -80,6 +81,13 @@ mod driver_tower;
 mod driver_tracing;
 #[cfg(all(feature = "worker", feature = "httpsig"))]
 mod driver_worker;
+#[cfg(all(
+    feature = "sigv4",
+    feature = "httpsig",
+    feature = "axum",
+    feature = "hyper-client"
+))]
+mod introspect_loopback;
 
 /// Needs `redis-server` (Debian package `redis-server`) on PATH: the tests
 /// start their own on a free loopback port and fail when it is missing.
