@@ -879,10 +879,9 @@ impl FlightGuard {
         };
         let timeout = inner.options.fetch_timeout;
         let send = match plan.introspection() {
-            Some(introspection) => inner.client.post(
-                introspection.request().clone(),
-                inner.options.max_body_bytes,
-            ),
+            Some(introspection) => inner
+                .client
+                .post(introspection.to_request(), inner.options.max_body_bytes),
             None => inner.client.get(request),
         };
         let result = tokio::time::timeout(timeout, send).await;

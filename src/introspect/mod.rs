@@ -38,7 +38,7 @@
 //! let Lookup::Fetch(plan) = introspector.lookup("2YotnFZFEjr1zCsicMWpAA", now)? else {
 //!     panic!("a cold cache asks the endpoint");
 //! };
-//! assert_eq!(plan.request().method(), http::Method::POST); // send it with your client
+//! assert_eq!(plan.to_request().method(), http::Method::POST); // send it with your client
 //! let body = br#"{"active":true,"sub":"alice","scope":"orders:read",
 //!   "iss":"https://idp.example.com","aud":"api://orders","exp":1795431600}"#;
 //! let answer = introspector.apply(&plan, StatusCode::OK, &HeaderMap::new(), body, now)?;
@@ -303,8 +303,18 @@ impl IntrospectionConfig {
 pub struct IntrospectionRequest {
     key: TokenHash,
     endpoint: Arc<str>,
-    request: Option<Arc<Request<Vec<u8>>>>,
+    /// The POST's URI, headers and form body; `None` when in flight.
+    /// Kept as parts (not an `http::Request`, whose extensions would make
+    /// every plan `!UnwindSafe`).
+    request: Option<Arc<Prepared>>,
     issued_at: OffsetDateTime,
+}
+
+/// The parts of an introspection POST.
+struct Prepared {
+    uri: http::Uri,
+    headers: HeaderMap,
+    body: Vec<u8>,
 }
 
 impl fmt::Debug for IntrospectionRequest {
@@ -328,16 +338,22 @@ impl PartialEq for IntrospectionRequest {
 
 impl Eq for IntrospectionRequest {}
 
-/// The empty POST of a plan already in flight (nothing to send).
-static NO_REQUEST: std::sync::LazyLock<Request<Vec<u8>>> =
-    std::sync::LazyLock::new(|| Request::new(Vec::new()));
-
 impl IntrospectionRequest {
-    /// The HTTP request to send (POST, form body, `Accept:
-    /// application/json`, credentials marked sensitive). Empty for a plan
-    /// [in flight](Self::is_in_flight).
-    pub fn request(&self) -> &Request<Vec<u8>> {
-        self.request.as_deref().unwrap_or(&NO_REQUEST)
+    /// The HTTP request to send: a POST to the endpoint with the form body
+    /// and `Accept: application/json`, credentials marked sensitive. For a
+    /// plan [in flight](Self::is_in_flight), an empty POST with no
+    /// credentials (there is nothing to send: wait for the other one).
+    pub fn to_request(&self) -> Request<Vec<u8>> {
+        let mut request = Request::new(Vec::new());
+        *request.method_mut() = Method::POST;
+        if let Some(prepared) = &self.request {
+            *request.uri_mut() = prepared.uri.clone();
+            *request.headers_mut() = prepared.headers.clone();
+            request.body_mut().clone_from(&prepared.body);
+        } else if let Ok(uri) = http::Uri::try_from(&*self.endpoint) {
+            *request.uri_mut() = uri;
+        }
+        request
     }
 
     /// The endpoint.
@@ -374,7 +390,7 @@ pub enum Lookup {
         /// Why (never the token).
         reason: Arc<str>,
     },
-    /// Ask the endpoint: send [`IntrospectionRequest::request`], then
+    /// Ask the endpoint: send [`IntrospectionRequest::to_request`], then
     /// [`Introspector::apply`] the answer (or
     /// [`Introspector::apply_failure`]).
     Fetch(IntrospectionRequest),
@@ -522,19 +538,22 @@ impl Introspector {
             now,
         )
         .map_err(|source| IntrospectError::Request { source })?;
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(self.config.endpoint.as_str())
-            .header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            )
-            .header(header::ACCEPT, HeaderValue::from_static("application/json"))
-            .body(form.finish().into_bytes())
+        let uri = http::Uri::try_from(self.config.endpoint.as_str())
             .map_err(|_| IntrospectError::config("the endpoint is not a valid request uri"))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(value) = authorization {
-            request.headers_mut().insert(header::AUTHORIZATION, value);
+            headers.insert(header::AUTHORIZATION, value);
         }
+        let request = Prepared {
+            uri,
+            headers,
+            body: form.finish().into_bytes(),
+        };
         Ok(IntrospectionRequest {
             key: TokenHash::of(token),
             endpoint: Arc::clone(&self.endpoint),

@@ -126,7 +126,7 @@ impl FetchPlan {
     }
 
     /// For a [`FetchKind::Introspection`] plan, the introspection to send:
-    /// POST its [`request`](crate::introspect::IntrospectionRequest::request)
+    /// POST its [`request`](crate::introspect::IntrospectionRequest::to_request)
     /// (it carries the token and the client's credentials: never log it)
     /// and feed the answer to the gate as for any plan.
     pub fn introspection(&self) -> Option<&crate::introspect::IntrospectionRequest> {

@@ -74,7 +74,8 @@ fn answer(body: &[u8]) -> Result<Introspection, IntrospectError> {
 }
 
 fn form(plan: &IntrospectionRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(plan.request().body())
+    let request = plan.to_request();
+    url::form_urlencoded::parse(request.body())
         .into_owned()
         .collect()
 }
@@ -84,7 +85,7 @@ fn form(plan: &IntrospectionRequest) -> Vec<(String, String)> {
 #[test]
 fn request_is_a_form_post_of_token_and_hint() {
     let plan = introspector().plan(TOKEN, NOW).unwrap();
-    let request = plan.request();
+    let request = plan.to_request();
     assert_eq!(request.method(), http::Method::POST);
     assert_eq!(request.uri(), ENDPOINT);
     assert_eq!(
@@ -104,7 +105,8 @@ fn request_is_a_form_post_of_token_and_hint() {
 #[test]
 fn request_authenticates_with_client_secret_basic() {
     let plan = introspector().plan(TOKEN, NOW).unwrap();
-    let value = &plan.request().headers()[header::AUTHORIZATION];
+    let request = plan.to_request();
+    let value = &request.headers()[header::AUTHORIZATION];
     assert!(value.is_sensitive());
     let expected = base64::engine::general_purpose::STANDARD.encode("gateway:s3cret");
     assert_eq!(value.to_str().unwrap(), format!("Basic {expected}"));
@@ -116,7 +118,7 @@ fn request_authenticates_with_client_secret_post() {
     config.auth = ClientAuth::secret_post(Secret::new("s3cret".to_owned()));
     let plan = Introspector::new(config).unwrap().plan(TOKEN, NOW).unwrap();
     assert!(
-        plan.request()
+        plan.to_request()
             .headers()
             .get(header::AUTHORIZATION)
             .is_none()
@@ -599,7 +601,7 @@ fn single_flight_hands_the_same_token_out_once() {
     assert!(!first.is_in_flight());
     let second = fetch(&mut i, TOKEN, NOW + Duration::seconds(1));
     assert!(second.is_in_flight());
-    assert!(second.request().body().is_empty());
+    assert!(second.to_request().body().is_empty());
     // Another token is not held up.
     assert!(!fetch(&mut i, "another", NOW).is_in_flight());
     // Past the request timeout (10 s) it is handed out again.
@@ -692,7 +694,7 @@ fn introspection_plan(gate: &Gate, token: &str) -> edge_auth::gate::FetchPlan {
 fn gate_sends_an_opaque_token_to_introspection() {
     let gate = gate();
     let plan = introspection_plan(&gate, TOKEN);
-    let request = plan.introspection().unwrap().request();
+    let request = plan.introspection().unwrap().to_request();
     assert_eq!(request.method(), http::Method::POST);
     assert!(!format!("{plan:?}").contains(TOKEN));
 }

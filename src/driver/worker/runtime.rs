@@ -311,7 +311,7 @@ async fn fetch_and_apply(
         match plan.introspection() {
             // A token introspection (RFC 7662): the form POST it carries.
             Some(introspection) => {
-                let form = introspection.request();
+                let form = introspection.to_request();
                 init.with_method(Method::Post)
                     .with_headers(Headers::from(form.headers()))
                     .with_body(Some(
