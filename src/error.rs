@@ -57,6 +57,7 @@ pub enum Error {
     #[error(transparent)]
     OAuth(#[from] crate::oauth::OAuthError),
     /// Token introspection was misconfigured, or its answer refused.
+    #[cfg(feature = "introspect")]
     #[error(transparent)]
     Introspect(#[from] crate::introspect::IntrospectError),
     /// A signing key could not be loaded or could not sign.

@@ -878,12 +878,15 @@ impl FlightGuard {
             max_body_bytes: inner.options.max_body_bytes,
         };
         let timeout = inner.options.fetch_timeout;
+        #[cfg(feature = "introspect")]
         let send = match plan.introspection() {
             Some(introspection) => inner
                 .client
                 .post(introspection.to_request(), inner.options.max_body_bytes),
             None => inner.client.get(request),
         };
+        #[cfg(not(feature = "introspect"))]
+        let send = inner.client.get(request);
         let result = tokio::time::timeout(timeout, send).await;
         let now = inner.clock.now();
         let failure = match result {

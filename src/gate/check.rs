@@ -171,6 +171,7 @@ impl Gate {
         let _ = (proof, parts);
         // An opaque token (not a JWS compact serialization) goes to the
         // introspecting issuer, if there is one (RFC 7662).
+        #[cfg(feature = "introspect")]
         if !jws_shaped(bytes)
             && let Some(issuer) = self.issuers.iter().find(|i| i.introspector.is_some())
         {
@@ -254,6 +255,7 @@ impl Gate {
     /// or a [`FetchPlan`] of kind `Introspection` (the driver POSTs its
     /// request and applies the answer like a key fetch), or 503 while the
     /// endpoint backs off.
+    #[cfg(feature = "introspect")]
     fn introspect(
         &self,
         issuer: &Issuer,
@@ -532,6 +534,7 @@ fn retry_after(
 
 /// Whether `token` has the shape of a JWS compact serialization: three
 /// non-empty base64url segments (a JWE has five; anything else is opaque).
+#[cfg(feature = "introspect")]
 fn jws_shaped(token: &str) -> bool {
     let mut segments = 0;
     for segment in token.split('.') {

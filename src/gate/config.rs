@@ -53,6 +53,7 @@ pub struct IssuerConfig {
     /// at this issuer's endpoint (JWTs are still validated locally). Its
     /// `issuer` and `audiences` are replaced by the ones above. At most
     /// one issuer of a gate may introspect.
+    #[cfg(feature = "introspect")]
     pub introspection: Option<crate::introspect::IntrospectionConfig>,
 }
 
@@ -73,12 +74,14 @@ impl IssuerConfig {
             validation: Validation::default(),
             roles: RoleMapper::default(),
             sender_constrained: false,
+            #[cfg(feature = "introspect")]
             introspection: None,
         }
     }
 
     /// Sends this issuer's opaque tokens to introspection (see
     /// [`introspection`](Self::introspection)).
+    #[cfg(feature = "introspect")]
     #[must_use]
     pub fn with_introspection(mut self, config: crate::introspect::IntrospectionConfig) -> Self {
         self.introspection = Some(config);

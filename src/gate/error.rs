@@ -34,6 +34,7 @@ pub enum GateError {
         source: KeysError,
     },
     /// An issuer's introspector refused its configuration or an answer.
+    #[cfg(feature = "introspect")]
     #[error("issuer `{issuer}`: {source}")]
     Introspect {
         /// The issuer as configured.
@@ -68,6 +69,7 @@ impl GateError {
         }
     }
 
+    #[cfg(feature = "introspect")]
     pub(super) fn introspect(issuer: &str, source: crate::introspect::IntrospectError) -> Self {
         Self::Introspect {
             issuer: issuer.to_owned(),

@@ -166,6 +166,7 @@ struct Issuer {
     validator: Validator,
     keys: Mutex<IssuerKeys>,
     /// Present when the issuer's opaque tokens are introspected.
+    #[cfg(feature = "introspect")]
     introspector: Option<Mutex<crate::introspect::Introspector>>,
 }
 
@@ -183,6 +184,7 @@ impl Issuer {
         }
     }
 
+    #[cfg(feature = "introspect")]
     fn introspector(&self) -> Option<MutexGuard<'_, crate::introspect::Introspector>> {
         // As for the keys: every update replaces whole entries.
         self.introspector
@@ -326,6 +328,7 @@ impl Gate {
             validation.issuers = vec![ic.issuer.clone()];
             validation.audiences = ic.audiences.clone();
             max_token_size = max_token_size.max(validation.max_token_size);
+            #[cfg(feature = "introspect")]
             let introspector = match &ic.introspection {
                 None => None,
                 Some(_) if issuers.iter().any(|i: &Issuer| i.introspector.is_some()) => {
@@ -345,6 +348,7 @@ impl Gate {
                 }
             };
             issuers.push(Issuer {
+                #[cfg(feature = "introspect")]
                 introspector,
                 index: issuers.len(),
                 template,
@@ -422,6 +426,7 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let issuer = self.issuer(plan.issuer())?;
+        #[cfg(feature = "introspect")]
         if let Some(request) = plan.introspection() {
             return self.apply_introspection(issuer, request, status, headers, body, now);
         }
@@ -459,6 +464,7 @@ impl Gate {
         let Ok(issuer) = self.issuer(plan.issuer()) else {
             return;
         };
+        #[cfg(feature = "introspect")]
         if let Some(request) = plan.introspection() {
             if let Some(mut introspector) = issuer.introspector() {
                 introspector.apply_failure(request, now);
@@ -559,6 +565,7 @@ impl Gate {
 
     /// The introspection cache counters of `issuer`, or `None` when it
     /// does not introspect (or is unknown).
+    #[cfg(feature = "introspect")]
     pub fn introspection_stats(
         &self,
         issuer: &str,
@@ -569,6 +576,7 @@ impl Gate {
     /// An introspection answer for `issuer`; an answer refused for the
     /// token itself (inactive, wrong `iss` or `aud`, expired) is not an
     /// error here: it is cached, and the check that follows answers 401.
+    #[cfg(feature = "introspect")]
     fn apply_introspection(
         &self,
         issuer: &Issuer,

@@ -50,6 +50,7 @@ pub struct FetchPlan {
     headers: HeaderMap,
     issued_at: OffsetDateTime,
     /// Boxed: plans for keys are the common case and stay small.
+    #[cfg(feature = "introspect")]
     introspection: Option<Box<crate::introspect::IntrospectionRequest>>,
 }
 
@@ -83,6 +84,7 @@ impl FetchPlan {
             if_none_match,
             headers,
             issued_at: now,
+            #[cfg(feature = "introspect")]
             introspection: None,
         }
     }
@@ -103,11 +105,13 @@ impl FetchPlan {
             if_none_match: None,
             headers: HeaderMap::new(),
             issued_at: now,
+            #[cfg(feature = "introspect")]
             introspection: None,
         }
     }
 
     /// A plan for the introspection `request` of `issuer`'s opaque token.
+    #[cfg(feature = "introspect")]
     pub(crate) fn for_introspection(
         issuer: &str,
         request: crate::introspect::IntrospectionRequest,
@@ -129,17 +133,20 @@ impl FetchPlan {
     /// POST its [`request`](crate::introspect::IntrospectionRequest::to_request)
     /// (it carries the token and the client's credentials: never log it)
     /// and feed the answer to the gate as for any plan.
+    #[cfg(feature = "introspect")]
     pub fn introspection(&self) -> Option<&crate::introspect::IntrospectionRequest> {
         self.introspection.as_deref()
     }
 
     /// What identifies this fetch for single flight: the URL, and for an
     /// introspection the token's hash too.
+    #[cfg(any(feature = "tokio", feature = "worker"))]
     pub(crate) fn flight_key(&self) -> String {
-        match &self.introspection {
-            Some(req) => format!("{} {}", self.url, req.token_hash().to_hex()),
-            None => self.url.clone(),
+        #[cfg(feature = "introspect")]
+        if let Some(req) = &self.introspection {
+            return format!("{} {}", self.url, req.token_hash().to_hex());
         }
+        self.url.clone()
     }
 
     /// The same fetch, marked as already handed out to another caller:

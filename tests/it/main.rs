@@ -13,6 +13,7 @@ mod extract;
 mod forward;
 mod gate;
 mod http_date;
+#[cfg(feature = "introspect")]
 mod introspect;
 mod json_reader;
 mod jwks_cache;
@@ -85,7 +86,8 @@ mod driver_worker;
     feature = "sigv4",
     feature = "httpsig",
     feature = "axum",
-    feature = "hyper-client"
+    feature = "hyper-client",
+    feature = "introspect"
 ))]
 mod introspect_loopback;
 

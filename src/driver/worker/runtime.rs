@@ -308,6 +308,10 @@ async fn fetch_and_apply(
 ) -> Option<String> {
     let result = async {
         let mut init = RequestInit::new();
+        #[cfg(not(feature = "introspect"))]
+        init.with_method(Method::Get)
+            .with_headers(Headers::from(plan.headers()));
+        #[cfg(feature = "introspect")]
         match plan.introspection() {
             // A token introspection (RFC 7662): the form POST it carries.
             Some(introspection) => {
