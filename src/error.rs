@@ -60,6 +60,10 @@ pub enum Error {
     /// An OAuth client error.
     #[error(transparent)]
     OAuth(#[from] crate::oauth::OAuthError),
+    /// Token introspection was misconfigured, or its answer refused.
+    #[cfg(feature = "introspect")]
+    #[error(transparent)]
+    Introspect(#[from] crate::introspect::IntrospectError),
     /// A signing key could not be loaded or could not sign.
     #[error(transparent)]
     Key(#[from] crate::crypto::KeyError),

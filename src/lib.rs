@@ -26,6 +26,8 @@ pub mod gate;
 mod http_cache;
 #[cfg(feature = "httpsig")]
 pub mod httpsig;
+#[cfg(feature = "introspect")]
+pub mod introspect;
 mod jose;
 pub mod jwk;
 pub mod jwt;

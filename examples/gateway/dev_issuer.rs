@@ -2,7 +2,8 @@
 //! (aws-lc-rs; ring cannot generate RSA), its OIDC discovery document
 //! (OpenID Connect Discovery 1.0 §4) and JWKS (RFC 7517), RS256 tokens (RFC 7519)
 //! on demand, key rotation, an outage switch and a count of JWKS requests, so
-//! the test can see how hard the gateway leans on it.
+//! the test can see how hard the gateway leans on it. Opaque tokens and
+//! their introspection endpoint (RFC 7662) are in `introspection.rs`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -58,6 +59,8 @@ struct State {
     hanging: AtomicBool,
     /// `POST /token` (client credentials).
     token: super::token_endpoint::TokenEndpoint,
+    /// `POST /introspect` (RFC 7662) for the opaque tokens it mints.
+    introspection: super::introspection::Introspection,
 }
 
 impl State {
@@ -84,7 +87,14 @@ pub async fn start_dev_issuer(addr: SocketAddr, audience: &str) -> std::io::Resu
                         let url = format!("{}/token", state.issuer);
                         let sign =
                             |claims: &Map<String, Value>| sign_claims(&state, claims, None, None);
-                        return state.token.handle(&url, &state.issuer, sign, request).await;
+                        let opaque = |claims: &Map<String, Value>| state.introspection.mint(claims);
+                        return state
+                            .token
+                            .handle(&url, &state.issuer, sign, opaque, request)
+                            .await;
+                    }
+                    if request.uri().path() == "/introspect" {
+                        return state.introspection.handle(request).await;
                     }
                     if state.hanging.load(Ordering::SeqCst) {
                         // Count it, then never answer in any useful time.
@@ -111,6 +121,7 @@ pub async fn start_dev_issuer(addr: SocketAddr, audience: &str) -> std::io::Resu
         down: AtomicBool::new(false),
         hanging: AtomicBool::new(false),
         token: super::token_endpoint::TokenEndpoint::default(),
+        introspection: super::introspection::Introspection::default(),
     });
     let _ = slot.set(Arc::clone(&state));
     Ok(DevIssuer { state, server })
@@ -150,6 +161,7 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
                     "jwks_uri": format!("{issuer}/jwks"),
                     "authorization_endpoint": format!("{issuer}/authorize"),
                     "token_endpoint": format!("{issuer}/token"),
+                    "introspection_endpoint": format!("{issuer}/introspect"),
                     "response_types_supported": ["code"],
                     "subject_types_supported": ["public"],
                     "id_token_signing_alg_values_supported": ["RS256"],
@@ -259,6 +271,17 @@ impl DevIssuer {
     /// its answers, count its requests.
     pub fn token_endpoint(&self) -> &super::token_endpoint::TokenEndpoint {
         &self.state.token
+    }
+
+    /// The introspection endpoint (`POST {issuer}/introspect`): register
+    /// its clients, mint and revoke opaque tokens, count its requests.
+    pub fn introspection(&self) -> &super::introspection::Introspection {
+        &self.state.introspection
+    }
+
+    /// The introspection endpoint's URL.
+    pub fn introspection_url(&self) -> String {
+        format!("{}/introspect", self.state.issuer)
     }
 
     /// The token endpoint's URL.

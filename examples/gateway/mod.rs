@@ -16,6 +16,7 @@
 pub mod dev_issuer;
 pub mod echo;
 pub mod flags;
+pub mod introspection;
 pub mod net;
 pub mod token_endpoint;
 pub mod upstream_auth;

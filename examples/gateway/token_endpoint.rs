@@ -11,7 +11,9 @@
 //! `x5t_s256` (a certificate's base64url SHA-256 thumbprint, as
 //! `edge_auth::mtls::ClientCert::thumbprint` gives) gets a certificate-bound
 //! token (RFC 8705 §3: `cnf.x5t#S256`); a real authorization server takes it
-//! from its own mutual-TLS connection, this development one is told.
+//! from its own mutual-TLS connection, this development one is told. With
+//! `token_format=opaque` the token is opaque, for the introspection
+//! endpoint (`introspection.rs`) to answer about.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,6 +139,7 @@ impl TokenEndpoint {
         url: &str,
         issuer: &str,
         sign: impl Fn(&Map<String, Value>) -> String,
+        opaque: impl Fn(&Map<String, Value>) -> String,
         request: Request<Incoming>,
     ) -> Response<Body> {
         self.requests.fetch_add(1, Ordering::SeqCst);
@@ -170,13 +173,14 @@ impl TokenEndpoint {
                 one("client_assertion")?,
                 one("scope")?,
                 one("x5t_s256")?,
+                one("token_format")?,
             ))
         })();
-        let (grant_type, body_id, body_secret, assertion_type, assertion, scope, x5t) = match params
-        {
-            Ok(p) => p,
-            Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e),
-        };
+        let (grant_type, body_id, body_secret, assertion_type, assertion, scope, x5t, format) =
+            match params {
+                Ok(p) => p,
+                Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e),
+            };
         if grant_type != Some("client_credentials") {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -274,6 +278,10 @@ impl TokenEndpoint {
                 "invalid_request",
                 "`x5t_s256` is not a base64url sha-256 thumbprint",
             );
+        }
+        // `token_format=opaque`: an opaque token, checked by introspection.
+        if format == Some("opaque") {
+            return self.answer(&client_id, scope, issuer, (jkt, x5t), opaque);
         }
         self.answer(&client_id, scope, issuer, (jkt, x5t), sign)
     }

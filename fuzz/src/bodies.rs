@@ -1743,3 +1743,89 @@ pub fn dpop_proof(data: &[u8]) {
         }
     }
 }
+
+// ------------------------------------------------------- introspect_response
+
+/// An introspection answer (RFC 7662 §2.2) on arbitrary bytes, applied at a
+/// fixed time. Invariants: reading is deterministic; an active answer
+/// carries `"active": true`, the configured issuer (when it names one) and
+/// audience, and is not past its `exp`; whatever is accepted, the cache
+/// then answers the same for the token and never past `exp`; an error
+/// message never quotes the token.
+pub fn introspect_response(data: &[u8]) {
+    use edge_auth::introspect::{Introspection, IntrospectionConfig, Introspector, Lookup};
+    use edge_auth::oauth::ClientAuth;
+    use http::{HeaderMap, HeaderValue, StatusCode, header};
+    const TOKEN: &str = "opaque-token-under-test";
+    const ISSUER: &str = "https://issuer.example";
+    const AUDIENCE: &str = "api://orders";
+    let now = OffsetDateTime::from_unix_timestamp(1_795_000_000).expect("in range");
+    let make = || {
+        let config = IntrospectionConfig::new(
+            "https://issuer.example/introspect",
+            "gateway",
+            ClientAuth::secret_basic(edge_auth::Secret::new("s3cret".to_owned())),
+        )
+        .expect("valid config")
+        .with_issuer(ISSUER)
+        .with_audiences([AUDIENCE]);
+        Introspector::new(config).expect("valid introspector")
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let run = |i: &mut Introspector| {
+        let Ok(Lookup::Fetch(plan)) = i.lookup(TOKEN, now) else {
+            panic!("a cold introspector asks the endpoint");
+        };
+        i.apply(&plan, StatusCode::OK, &headers, data, now)
+    };
+    let (mut a, mut b) = (make(), make());
+    let first = run(&mut a);
+    let second = run(&mut b);
+    assert_eq!(
+        first.as_ref().map_err(ToString::to_string),
+        second.as_ref().map_err(ToString::to_string)
+    );
+    match &first {
+        Ok(Introspection::Active(token)) => {
+            let raw: serde_json::Value = serde_json::from_slice(data).expect("accepted is json");
+            assert_eq!(raw["active"], serde_json::Value::Bool(true));
+            if let Some(iss) = raw.get("iss") {
+                assert_eq!(iss, ISSUER);
+            }
+            let aud_ok = match raw.get("aud") {
+                Some(serde_json::Value::String(s)) => s == AUDIENCE,
+                Some(serde_json::Value::Array(a)) => a.iter().any(|v| v == AUDIENCE),
+                _ => false,
+            };
+            assert!(aud_ok, "an answer for another audience was accepted");
+            assert!(matches!(a.lookup(TOKEN, now), Ok(Lookup::Active(_))));
+            if let Some(exp) = token.expires_at {
+                assert!(exp > now, "an expired answer was accepted");
+                // Never served at or past `exp`.
+                assert!(!matches!(a.lookup(TOKEN, exp), Ok(Lookup::Active(_))));
+            }
+        }
+        Ok(Introspection::Inactive) => {
+            assert!(matches!(a.lookup(TOKEN, now), Ok(Lookup::Inactive { .. })));
+        }
+        Ok(_) => {}
+        Err(e) => {
+            assert!(
+                !e.to_string().contains(TOKEN),
+                "error quotes the token: {e}"
+            );
+            // Refused for the token: negative-cached; else the endpoint
+            // failed: backoff.
+            let after = a.lookup(TOKEN, now);
+            if e.is_about_token() {
+                assert!(matches!(after, Ok(Lookup::Inactive { .. })));
+            } else {
+                assert!(matches!(after, Ok(Lookup::Unavailable { .. })));
+            }
+        }
+    }
+}

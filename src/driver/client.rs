@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Uri};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -35,6 +35,8 @@ use super::keys::{DriverError, FetchFuture, FetchRequest, FetchResponse, HttpCli
 #[derive(Clone)]
 pub struct HyperClient {
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    /// Form POSTs (token introspection), on the same connector.
+    post_client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     plain_http_loopback: bool,
 }
 
@@ -62,7 +64,8 @@ impl HyperClient {
             .enable_http1()
             .build();
         Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new()).build(connector.clone()),
+            post_client: Client::builder(TokioExecutor::new()).build(connector),
             plain_http_loopback: false,
         })
     }
@@ -101,25 +104,55 @@ impl HyperClient {
             self.client.request(outbound).await.map_err(|e| {
                 DriverError::fetch(format!("request to `{}` failed: {e}", request.url))
             })?;
-        let (head, body) = response.into_parts();
-        let body = Limited::new(body, request.max_body_bytes)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    DriverError::body_too_large(request.max_body_bytes)
-                } else {
-                    DriverError::fetch(format!("reading the body from `{}`: {e}", request.url))
-                }
-            })?
-            .to_bytes();
-        Ok(FetchResponse::new(head.status, head.headers, body.to_vec()))
+        read(response, request.max_body_bytes, &request.url).await
     }
+
+    async fn post_form(
+        &self,
+        request: Request<Vec<u8>>,
+        max_body_bytes: usize,
+    ) -> Result<FetchResponse, DriverError> {
+        let uri = request.uri().clone();
+        self.check_url(&uri)?;
+        let (parts, body) = request.into_parts();
+        let outbound = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        // The error names the endpoint only: the body carries the token.
+        let response = self
+            .post_client
+            .request(outbound)
+            .await
+            .map_err(|e| DriverError::fetch(format!("request to `{uri}` failed: {e}")))?;
+        read(response, max_body_bytes, &uri.to_string()).await
+    }
+}
+
+async fn read(
+    response: http::Response<hyper::body::Incoming>,
+    max_body_bytes: usize,
+    url: &str,
+) -> Result<FetchResponse, DriverError> {
+    let (head, body) = response.into_parts();
+    let body = Limited::new(body, max_body_bytes)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                DriverError::body_too_large(max_body_bytes)
+            } else {
+                DriverError::fetch(format!("reading the body from `{url}`: {e}"))
+            }
+        })?
+        .to_bytes();
+    Ok(FetchResponse::new(head.status, head.headers, body.to_vec()))
 }
 
 impl HttpClient for HyperClient {
     fn get(&self, request: FetchRequest) -> FetchFuture<'_> {
         Box::pin(self.fetch(request))
+    }
+
+    fn post(&self, request: Request<Vec<u8>>, max_body_bytes: usize) -> FetchFuture<'_> {
+        Box::pin(self.post_form(request, max_body_bytes))
     }
 }
 

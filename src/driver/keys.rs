@@ -161,6 +161,24 @@ pub trait HttpClient: Send + Sync + 'static {
     /// [`DriverError`] (built with [`DriverError::fetch`] or
     /// [`DriverError::body_too_large`]) when there is no complete response.
     fn get(&self, request: FetchRequest) -> FetchFuture<'_>;
+
+    /// Sends a form POST (a token introspection, RFC 7662) and reads at
+    /// most `max_body_bytes` of the answer. The default refuses: a gate
+    /// with an introspecting issuer needs a client that implements it
+    /// (`HyperClient` does).
+    ///
+    /// # Errors
+    /// [`DriverError`] when there is no complete response. Never put the
+    /// request's body or `Authorization` header in it: they carry the
+    /// token and the client's credentials.
+    fn post(&self, request: http::Request<Vec<u8>>, max_body_bytes: usize) -> FetchFuture<'_> {
+        let _ = (request, max_body_bytes);
+        Box::pin(async {
+            Err(DriverError::fetch(
+                "this http client cannot send post requests (token introspection)",
+            ))
+        })
+    }
 }
 
 /// The key driver's error: a fetch that got no usable response, or a
@@ -328,7 +346,8 @@ struct Inner {
     client: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     options: DriverOptions,
-    /// The fetches running in this process, by (issuer, URL).
+    /// The fetches running in this process, by (issuer, URL), and for an
+    /// introspection (issuer, URL and token hash).
     flights: Mutex<HashMap<(String, String), Arc<Flight>>>,
     /// Flight ids, so that a finished flight removes only its own entry.
     next_flight: AtomicU64,
@@ -752,7 +771,7 @@ impl KeyDriver {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         flights
-            .get(&(plan.issuer().to_owned(), plan.url().to_owned()))
+            .get(&(plan.issuer().to_owned(), plan.flight_key()))
             .cloned()
     }
 
@@ -765,7 +784,7 @@ impl KeyDriver {
             id: inner.next_flight.fetch_add(1, Ordering::Relaxed),
             done,
         });
-        let key = (plan.issuer().to_owned(), plan.url().to_owned());
+        let key = (plan.issuer().to_owned(), plan.flight_key());
         inner
             .flights
             .lock()
@@ -860,7 +879,16 @@ impl FlightGuard {
             max_body_bytes: inner.options.max_body_bytes,
         };
         let timeout = inner.options.fetch_timeout;
-        let result = tokio::time::timeout(timeout, inner.client.get(request)).await;
+        #[cfg(feature = "introspect")]
+        let send = match plan.introspection() {
+            Some(introspection) => inner
+                .client
+                .post(introspection.to_request(), inner.options.max_body_bytes),
+            None => inner.client.get(request),
+        };
+        #[cfg(not(feature = "introspect"))]
+        let send = inner.client.get(request);
+        let result = tokio::time::timeout(timeout, send).await;
         let now = inner.clock.now();
         let failure = match result {
             Ok(Ok(response)) if response.body.len() <= inner.options.max_body_bytes => {

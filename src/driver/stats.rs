@@ -58,6 +58,12 @@ pub struct Stats {
     /// Fetches that ended without an answer or a timeout: the HTTP client
     /// panicked or its task was cancelled; also counted as failed.
     pub fetch_abandoned: u64,
+    /// Token introspection requests sent (RFC 7662, opaque tokens).
+    pub introspection_started: u64,
+    /// Introspection answers accepted (active or inactive).
+    pub introspection_success: u64,
+    /// Introspections that failed: no answer, timeout, refused answer.
+    pub introspection_failed: u64,
     /// Times a request waited for a fetch already in flight in this
     /// process (the single flight) instead of sending its own.
     pub fetch_joined: u64,
@@ -100,6 +106,9 @@ pub(crate) struct Counters {
     fetch_timeout: AtomicU64,
     fetch_abandoned: AtomicU64,
     fetch_joined: AtomicU64,
+    introspection_started: AtomicU64,
+    introspection_success: AtomicU64,
+    introspection_failed: AtomicU64,
     request_fetch_started: AtomicU64,
     refresh_fetch_started: AtomicU64,
 }
@@ -155,6 +164,7 @@ impl Counters {
         bump(match kind {
             FetchKind::Discovery => &self.discovery_fetch_started,
             FetchKind::Jwks => &self.jwks_fetch_started,
+            FetchKind::Introspection => &self.introspection_started,
         });
     }
 
@@ -172,6 +182,10 @@ impl Counters {
                 &self.discovery_fetch_success
             }
             (FetchKind::Discovery, _) => &self.discovery_fetch_failed,
+            (FetchKind::Introspection, FetchEnd::Success | FetchEnd::NotModified) => {
+                &self.introspection_success
+            }
+            (FetchKind::Introspection, _) => &self.introspection_failed,
         };
         bump(counter);
     }
@@ -210,6 +224,9 @@ impl Counters {
             fetch_timeout: read(&self.fetch_timeout),
             fetch_abandoned: read(&self.fetch_abandoned),
             fetch_joined: read(&self.fetch_joined),
+            introspection_started: read(&self.introspection_started),
+            introspection_success: read(&self.introspection_success),
+            introspection_failed: read(&self.introspection_failed),
             request_fetch_started: read(&self.request_fetch_started),
             refresh_fetch_started: read(&self.refresh_fetch_started),
             jwt_cache_hit: cache.map_or(0, |c| c.hits),

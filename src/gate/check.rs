@@ -184,7 +184,15 @@ impl Gate {
         authz: &Authz,
     ) -> Authn {
         #[cfg(not(feature = "httpsig"))]
-        let _ = proof;
+        let _ = (proof, parts);
+        // An opaque token (not a JWS compact serialization) goes to the
+        // introspecting issuer, if there is one (RFC 7662).
+        #[cfg(feature = "introspect")]
+        if !jws_shaped(bytes)
+            && let Some(issuer) = self.issuers.iter().find(|i| i.introspector.is_some())
+        {
+            return self.introspect(issuer, bytes, proof, parts, now, authz);
+        }
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
         let token = match Unverified::parse(bytes, self.max_token_size) {
@@ -267,6 +275,61 @@ impl Gate {
         if let Some((cache, key)) = cached.filter(|_| !bound) {
             cache.insert(key, version, window, Arc::new(principal.clone()));
         }
+        Authn::Principal(Box::new(principal))
+    }
+
+    /// Authenticates an opaque token by introspection: the cached answer,
+    /// or a [`FetchPlan`] of kind `Introspection` (the driver POSTs its
+    /// request and applies the answer like a key fetch), or 503 while the
+    /// endpoint backs off.
+    #[cfg(feature = "introspect")]
+    fn introspect(
+        &self,
+        issuer: &Issuer,
+        bytes: &str,
+        proof: Option<&str>,
+        parts: &Parts,
+        now: OffsetDateTime,
+        authz: &Authz,
+    ) -> Authn {
+        #[cfg(not(feature = "httpsig"))]
+        let _ = (proof, parts);
+        use crate::introspect::{Introspector, Lookup};
+        let name = issuer.config.issuer.as_str();
+        let lookup = match issuer.introspector() {
+            Some(mut introspector) => introspector.lookup(bytes, now),
+            None => return Authn::Reject(Rejection::invalid_token("the token is not a jwt")),
+        };
+        let token = match lookup {
+            Ok(Lookup::Active(token)) => token,
+            Ok(Lookup::Inactive { reason }) => {
+                return Authn::Reject(Rejection::invalid_token(&*reason).with_issuer(name));
+            }
+            Ok(Lookup::Fetch(request)) => {
+                return Authn::Fetch(FetchPlan::for_introspection(name, request));
+            }
+            Ok(Lookup::Unavailable { retry_at }) => {
+                let r =
+                    Rejection::unavailable("the issuer's introspection endpoint is unavailable")
+                        .with_issuer(name);
+                return Authn::Reject(retry_after(r, Some(retry_at), now));
+            }
+            Err(e) => {
+                return Authn::Reject(
+                    Rejection::unavailable(format!("introspection: {e}")).with_issuer(name),
+                );
+            }
+        };
+        // DPoP binding (`cnf.jkt`) read from the introspection answer, as
+        // RFC 9449 §6.2 provides.
+        #[cfg(feature = "httpsig")]
+        if let Err(r) = self.check_sender(issuer, &token.claims, bytes, proof, parts, now) {
+            return Authn::Reject(*r);
+        }
+        let principal = match authz.roles.get(issuer.index) {
+            Some(mapper) => Introspector::principal(&token, mapper, Some(name)),
+            None => Introspector::principal(&token, &issuer.config.roles, Some(name)),
+        };
         Authn::Principal(Box::new(principal))
     }
 
@@ -501,6 +564,25 @@ fn retry_after(
         Some(at) if at > now => rejection.with_retry_after(at - now),
         _ => rejection,
     }
+}
+
+/// Whether `token` has the shape of a JWS compact serialization: three
+/// non-empty base64url segments (a JWE has five; anything else is opaque).
+#[cfg(feature = "introspect")]
+fn jws_shaped(token: &str) -> bool {
+    let mut segments = 0;
+    for segment in token.split('.') {
+        segments += 1;
+        if segments > 3
+            || segment.is_empty()
+            || !segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+    }
+    segments == 3
 }
 
 /// An unverified value from a token made fit for the audit record and

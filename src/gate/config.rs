@@ -52,6 +52,14 @@ pub struct IssuerConfig {
     /// token that carries `cnf.x5t#S256` must come with that client
     /// certificate ([`crate::mtls`]). Default `false`.
     pub certificate_bound: bool,
+    /// Token introspection (RFC 7662) for this issuer's opaque tokens.
+    /// `None` (the default): every token must be a JWT. With it, a token
+    /// that is not three dot-separated base64url segments is introspected
+    /// at this issuer's endpoint (JWTs are still validated locally). Its
+    /// `issuer` and `audiences` are replaced by the ones above. At most
+    /// one issuer of a gate may introspect.
+    #[cfg(feature = "introspect")]
+    pub introspection: Option<crate::introspect::IntrospectionConfig>,
 }
 
 impl IssuerConfig {
@@ -72,6 +80,8 @@ impl IssuerConfig {
             roles: RoleMapper::default(),
             sender_constrained: false,
             certificate_bound: false,
+            #[cfg(feature = "introspect")]
+            introspection: None,
         }
     }
 
@@ -79,6 +89,15 @@ impl IssuerConfig {
     #[must_use]
     pub fn with_certificate_bound(mut self, required: bool) -> Self {
         self.certificate_bound = required;
+        self
+    }
+
+    /// Sends this issuer's opaque tokens to introspection (see
+    /// [`introspection`](Self::introspection)).
+    #[cfg(feature = "introspect")]
+    #[must_use]
+    pub fn with_introspection(mut self, config: crate::introspect::IntrospectionConfig) -> Self {
+        self.introspection = Some(config);
         self
     }
 

@@ -33,6 +33,16 @@ pub enum GateError {
         #[source]
         source: KeysError,
     },
+    /// An issuer's introspector refused its configuration or an answer.
+    #[cfg(feature = "introspect")]
+    #[error("issuer `{issuer}`: {source}")]
+    Introspect {
+        /// The issuer as configured.
+        issuer: String,
+        /// What the introspector refused.
+        #[source]
+        source: crate::introspect::IntrospectError,
+    },
     /// The built-in default policy did not compile (a bug in this crate).
     #[error("the default policy does not compile: {source}")]
     Policy {
@@ -56,6 +66,14 @@ impl GateError {
     pub(super) fn unknown(issuer: &str) -> Self {
         Self::UnknownIssuer {
             issuer: crate::text::printable(issuer, 256),
+        }
+    }
+
+    #[cfg(feature = "introspect")]
+    pub(super) fn introspect(issuer: &str, source: crate::introspect::IntrospectError) -> Self {
+        Self::Introspect {
+            issuer: issuer.to_owned(),
+            source,
         }
     }
 

@@ -11,6 +11,17 @@
 //! should wait for: key sets before they expire, retries, and the periodic
 //! refresh of discovery documents (so a moved `jwks_uri` is followed).
 //!
+//! **Opaque tokens.** An issuer configured with
+//! [`IssuerConfig::with_introspection`] receives every token that is not
+//! shaped like a JWT (three dot-separated base64url segments). The gate
+//! asks for it with the same [`Outcome::FetchKeys`]: a plan of kind
+//! [`FetchKind::Introspection`] whose [`FetchPlan::introspection`] request
+//! the caller POSTs (instead of a GET of [`FetchPlan::url`]); the answer
+//! goes to [`Gate::apply_fetch_response`] and the request is checked again,
+//! as for keys. An inactive token gets 401 `invalid_token`; an endpoint
+//! that fails, 503 with `Retry-After`. See [`crate::introspect`] for the
+//! cache rules.
+//!
 //! An opt-in verified-token cache
 //! ([`GateConfig::with_token_cache`]) lets a repeated token skip its
 //! signature verification; [`cache`] says why that is safe and what it
@@ -136,7 +147,8 @@ pub enum Outcome {
     },
     /// Turn the request away with [`Rejection::to_response`].
     Deny(Rejection),
-    /// Fetch [`FetchPlan::url`], give the response to
+    /// Fetch [`FetchPlan::url`] (for an introspection, POST
+    /// [`FetchPlan::introspection`]'s request), give the response to
     /// [`Gate::apply_fetch_response`], then check the request again.
     FetchKeys(FetchPlan),
     /// The gate answers the request itself: send this response and do not
@@ -159,6 +171,9 @@ struct Issuer {
     template: Option<(String, String)>,
     validator: Validator,
     keys: Mutex<IssuerKeys>,
+    /// Present when the issuer's opaque tokens are introspected.
+    #[cfg(feature = "introspect")]
+    introspector: Option<Mutex<crate::introspect::Introspector>>,
 }
 
 impl Issuer {
@@ -173,6 +188,14 @@ impl Issuer {
                         == Some(tid)
             }),
         }
+    }
+
+    #[cfg(feature = "introspect")]
+    fn introspector(&self) -> Option<MutexGuard<'_, crate::introspect::Introspector>> {
+        // As for the keys: every update replaces whole entries.
+        self.introspector
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn lock(&self) -> MutexGuard<'_, IssuerKeys> {
@@ -234,10 +257,12 @@ impl Gate {
     /// `jwks_uri` or `discovery_url`), the same issuer is configured twice,
     /// a discovery duration is negative (or `discovery_refresh` is not
     /// positive), an issuer or a policy rule requires sender-constrained
-    /// tokens without [`GateConfig::dpop`], or the
+    /// tokens without [`GateConfig::dpop`], the
     /// [resource metadata](GateConfig::resource_metadata) is not
-    /// acceptable; [`GateError::Keys`] when an endpoint is not acceptable or
-    /// the cache configuration is inconsistent.
+    /// acceptable, or two issuers introspect; [`GateError::Keys`] when an
+    /// endpoint is not acceptable or the cache configuration is
+    /// inconsistent; [`GateError::Introspect`] when an introspection
+    /// configuration is refused.
     pub fn new(config: GateConfig) -> Result<Self, GateError> {
         if config.issuers.is_empty() {
             return Err(GateError::config("no issuer configured"));
@@ -316,7 +341,28 @@ impl Gate {
             validation.issuers = vec![ic.issuer.clone()];
             validation.audiences = ic.audiences.clone();
             max_token_size = max_token_size.max(validation.max_token_size);
+            #[cfg(feature = "introspect")]
+            let introspector = match &ic.introspection {
+                None => None,
+                Some(_) if issuers.iter().any(|i: &Issuer| i.introspector.is_some()) => {
+                    return Err(GateError::issuer(
+                        &ic.issuer,
+                        "introspects, and so does another issuer: opaque tokens could not be routed",
+                    ));
+                }
+                Some(config) => {
+                    let config = config
+                        .clone()
+                        .with_issuer(ic.issuer.as_str())
+                        .with_audiences(ic.audiences.iter().cloned());
+                    let introspector = crate::introspect::Introspector::new(config)
+                        .map_err(|e| GateError::introspect(&ic.issuer, e))?;
+                    Some(Mutex::new(introspector))
+                }
+            };
             issuers.push(Issuer {
+                #[cfg(feature = "introspect")]
+                introspector,
                 index: issuers.len(),
                 template,
                 validator: Validator::new(validation),
@@ -403,7 +449,11 @@ impl Gate {
     /// [`KeysError::Discovery`](crate::jwk::KeysError::Discovery) / [`KeysError::DiscoveryStatus`](crate::jwk::KeysError::DiscoveryStatus) when a
     /// discovery document is refused, [`KeysError::Cache`](crate::jwk::KeysError::Cache) when a key set
     /// response is refused (the cache then
-    /// keeps serving its last good set and backs off). In every error case
+    /// keeps serving its last good set and backs off);
+    /// [`GateError::Introspect`] when an introspection answer shows the
+    /// endpoint failing (status, not JSON, too large: it backs off). An
+    /// answer about the token (inactive, another audience) is not an error:
+    /// the next check answers 401. In every error case
     /// the failure is recorded, so the caller only needs to log it.
     pub fn apply_fetch_response(
         &self,
@@ -414,6 +464,10 @@ impl Gate {
         now: OffsetDateTime,
     ) -> Result<(), GateError> {
         let issuer = self.issuer(plan.issuer())?;
+        #[cfg(feature = "introspect")]
+        if let Some(request) = plan.introspection() {
+            return self.apply_introspection(issuer, request, status, headers, body, now);
+        }
         let (result, changed) = issuer.update(|k| k.apply(plan, status, headers, body, now));
         self.key_set_changed(issuer, changed);
         result.map_err(|e| GateError::keys(plan.issuer(), e))
@@ -448,6 +502,13 @@ impl Gate {
         let Ok(issuer) = self.issuer(plan.issuer()) else {
             return;
         };
+        #[cfg(feature = "introspect")]
+        if let Some(request) = plan.introspection() {
+            if let Some(mut introspector) = issuer.introspector() {
+                introspector.apply_failure(request, now);
+            }
+            return;
+        }
         issuer.lock().apply_failure(plan, reason, now);
     }
 
@@ -538,6 +599,42 @@ impl Gate {
         let (result, changed) = entry.update(|k| k.import_sealed(sealer, sealed, now));
         self.key_set_changed(entry, changed);
         result.map_err(|e| GateError::keys(issuer, e))
+    }
+
+    /// The introspection cache counters of `issuer`, or `None` when it
+    /// does not introspect (or is unknown).
+    #[cfg(feature = "introspect")]
+    pub fn introspection_stats(
+        &self,
+        issuer: &str,
+    ) -> Option<crate::introspect::IntrospectionStats> {
+        self.issuer(issuer).ok()?.introspector().map(|i| i.stats())
+    }
+
+    /// An introspection answer for `issuer`; an answer refused for the
+    /// token itself (inactive, wrong `iss` or `aud`, expired) is not an
+    /// error here: it is cached, and the check that follows answers 401.
+    #[cfg(feature = "introspect")]
+    fn apply_introspection(
+        &self,
+        issuer: &Issuer,
+        request: &crate::introspect::IntrospectionRequest,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), GateError> {
+        let Some(mut introspector) = issuer.introspector() else {
+            return Err(GateError::introspect(
+                &issuer.config.issuer,
+                crate::introspect::IntrospectError::OtherPlan,
+            ));
+        };
+        match introspector.apply(request, status, headers, body, now) {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_about_token() => Ok(()),
+            Err(e) => Err(GateError::introspect(&issuer.config.issuer, e)),
+        }
     }
 
     /// The configured issuers, in order.

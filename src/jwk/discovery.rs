@@ -65,6 +65,8 @@ pub struct ProviderMetadata {
     pub token_endpoint: Option<String>,
     /// `userinfo_endpoint`, when present.
     pub userinfo_endpoint: Option<String>,
+    /// `introspection_endpoint` (RFC 8414 §2, RFC 7662), when present.
+    pub introspection_endpoint: Option<String>,
     /// `id_token_signing_alg_values_supported`, as published (may name
     /// algorithms this crate does not implement).
     pub id_token_signing_alg_values_supported: Vec<String>,
@@ -203,6 +205,7 @@ impl ProviderMetadata {
             authorization_endpoint: doc.authorization_endpoint,
             token_endpoint: doc.token_endpoint,
             userinfo_endpoint: doc.userinfo_endpoint,
+            introspection_endpoint: doc.introspection_endpoint,
             id_token_signing_alg_values_supported: doc.id_token_signing_alg_values_supported,
             response_types_supported: doc.response_types_supported,
             subject_types_supported: doc.subject_types_supported,
@@ -246,12 +249,13 @@ impl ProviderMetadata {
     }
 }
 
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 13] = [
     "issuer",
     "jwks_uri",
     "authorization_endpoint",
     "token_endpoint",
     "userinfo_endpoint",
+    "introspection_endpoint",
     "id_token_signing_alg_values_supported",
     "response_types_supported",
     "subject_types_supported",
@@ -268,6 +272,7 @@ struct Doc {
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
     id_token_signing_alg_values_supported: Vec<String>,
     response_types_supported: Vec<String>,
     subject_types_supported: Vec<String>,
@@ -313,6 +318,9 @@ impl Doc {
             "token_endpoint" => self.token_endpoint = Some(string("token_endpoint", value)?),
             "userinfo_endpoint" => {
                 self.userinfo_endpoint = Some(string("userinfo_endpoint", value)?);
+            }
+            "introspection_endpoint" => {
+                self.introspection_endpoint = Some(string("introspection_endpoint", value)?);
             }
             "id_token_signing_alg_values_supported" => {
                 self.id_token_signing_alg_values_supported =

@@ -463,12 +463,14 @@ impl IssuerKeys {
         let (expected, kind) = match plan.kind() {
             FetchKind::Jwks => (self.jwks_uri(), "jwks"),
             FetchKind::Discovery => (self.discovery_url.as_deref(), "discovery"),
+            // Not a key machine's fetch: the gate routes it elsewhere.
+            FetchKind::Introspection => (None, "introspection"),
         };
         let known = match (plan.kind(), expected) {
             (_, Some(url)) => url == plan.url(),
             // A key set before its endpoint is known: refused below.
             (FetchKind::Jwks, None) => true,
-            (FetchKind::Discovery, None) => false,
+            (FetchKind::Discovery | FetchKind::Introspection, None) => false,
         };
         if !known {
             return Err(KeysError::OtherUrl {
@@ -492,6 +494,10 @@ impl IssuerKeys {
                 self.apply_jwks_response(status, headers, body, now)
             }
             FetchKind::Discovery => self.apply_discovery(status, body, now),
+            FetchKind::Introspection => Err(KeysError::OtherUrl {
+                kind,
+                url: printable(plan.url()),
+            }),
         }
     }
 
@@ -581,7 +587,7 @@ impl IssuerKeys {
                 self.discovery.in_flight_since = None;
                 self.discovery.retry_at = Some(add(now, self.config.discovery_retry));
             }
-            (FetchKind::Jwks, None) => {}
+            (FetchKind::Jwks, None) | (FetchKind::Introspection, _) => {}
         }
     }
 

@@ -15,6 +15,9 @@ pub enum FetchKind {
     Discovery,
     /// The issuer's JSON Web Key Set.
     Jwks,
+    /// A token introspection (RFC 7662): POST
+    /// [`FetchPlan::introspection`]'s request instead of a GET of the URL.
+    Introspection,
 }
 
 /// Why a fetch is needed.
@@ -46,6 +49,9 @@ pub struct FetchPlan {
     if_none_match: Option<String>,
     headers: HeaderMap,
     issued_at: OffsetDateTime,
+    /// Boxed: plans for keys are the common case and stay small.
+    #[cfg(feature = "introspect")]
+    introspection: Option<Box<crate::introspect::IntrospectionRequest>>,
 }
 
 impl FetchPlan {
@@ -78,6 +84,8 @@ impl FetchPlan {
             if_none_match,
             headers,
             issued_at: now,
+            #[cfg(feature = "introspect")]
+            introspection: None,
         }
     }
 
@@ -97,7 +105,48 @@ impl FetchPlan {
             if_none_match: None,
             headers: HeaderMap::new(),
             issued_at: now,
+            #[cfg(feature = "introspect")]
+            introspection: None,
         }
+    }
+
+    /// A plan for the introspection `request` of `issuer`'s opaque token.
+    #[cfg(feature = "introspect")]
+    pub(crate) fn for_introspection(
+        issuer: &str,
+        request: crate::introspect::IntrospectionRequest,
+    ) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            url: request.endpoint().to_owned(),
+            kind: FetchKind::Introspection,
+            reason: FetchReason::Cold,
+            in_flight: request.is_in_flight(),
+            if_none_match: None,
+            headers: HeaderMap::new(),
+            issued_at: request.issued_at(),
+            introspection: Some(Box::new(request)),
+        }
+    }
+
+    /// For a [`FetchKind::Introspection`] plan, the introspection to send:
+    /// POST its [`request`](crate::introspect::IntrospectionRequest::to_request)
+    /// (it carries the token and the client's credentials: never log it)
+    /// and feed the answer to the gate as for any plan.
+    #[cfg(feature = "introspect")]
+    pub fn introspection(&self) -> Option<&crate::introspect::IntrospectionRequest> {
+        self.introspection.as_deref()
+    }
+
+    /// What identifies this fetch for single flight: the URL, and for an
+    /// introspection the token's hash too.
+    #[cfg(any(feature = "tokio", feature = "worker"))]
+    pub(crate) fn flight_key(&self) -> String {
+        #[cfg(feature = "introspect")]
+        if let Some(req) = &self.introspection {
+            return format!("{} {}", self.url, req.token_hash().to_hex());
+        }
+        self.url.clone()
     }
 
     /// The same fetch, marked as already handed out to another caller:

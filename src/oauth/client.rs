@@ -288,42 +288,13 @@ impl ClientCredentials {
         for resource in &self.resources {
             form.append_pair("resource", resource);
         }
-        let mut authorization = None;
-        match &self.auth {
-            ClientAuth::SecretBasic { secret } => {
-                let id: String =
-                    form_urlencoded::byte_serialize(self.client_id.as_bytes()).collect();
-                let pw = Secret::new(
-                    form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect::<String>(),
-                );
-                let joined = Secret::new(format!("{id}:{}", pw.expose()));
-                let value = Secret::new(format!("Basic {}", STANDARD.encode(joined.expose())));
-                let mut header =
-                    HeaderValue::from_str(value.expose()).map_err(|_| OAuthError::Config {
-                        what: "authorization header",
-                        reason: "it cannot be built",
-                    })?;
-                header.set_sensitive(true);
-                authorization = Some(header);
-            }
-            ClientAuth::SecretPost { secret } => {
-                form.append_pair("client_id", &self.client_id);
-                form.append_pair("client_secret", secret.expose());
-            }
-            ClientAuth::Assertion { source } => {
-                let audience = self.assertion_audience();
-                let assertion =
-                    source
-                        .assertion(audience, now)
-                        .map_err(|source| OAuthError::Assertion {
-                            audience: audience.to_owned(),
-                            source,
-                        })?;
-                form.append_pair("client_id", &self.client_id);
-                form.append_pair("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
-                form.append_pair("client_assertion", assertion.expose());
-            }
-        }
+        let authorization = authenticate(
+            &self.auth,
+            &self.client_id,
+            self.assertion_audience(),
+            &mut form,
+            now,
+        )?;
         let body = form.finish().into_bytes();
         let mut request = Request::builder()
             .method(Method::POST)
@@ -345,7 +316,54 @@ impl ClientCredentials {
     }
 }
 
-fn check_endpoint(endpoint: &str, allow_http_loopback: bool) -> Result<(), OAuthError> {
+/// Adds client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2) to a form
+/// request: the `Authorization` header to send (marked sensitive) for
+/// `client_secret_basic`, or form members for the others. Shared by the
+/// token request and the introspection request (RFC 7662 §2.1).
+pub(crate) fn authenticate(
+    auth: &ClientAuth,
+    client_id: &str,
+    assertion_audience: &str,
+    form: &mut form_urlencoded::Serializer<'_, String>,
+    now: OffsetDateTime,
+) -> Result<Option<HeaderValue>, OAuthError> {
+    match auth {
+        ClientAuth::SecretBasic { secret } => {
+            let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+            let pw = Secret::new(
+                form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect::<String>(),
+            );
+            let joined = Secret::new(format!("{id}:{}", pw.expose()));
+            let value = Secret::new(format!("Basic {}", STANDARD.encode(joined.expose())));
+            let mut header =
+                HeaderValue::from_str(value.expose()).map_err(|_| OAuthError::Config {
+                    what: "authorization header",
+                    reason: "it cannot be built",
+                })?;
+            header.set_sensitive(true);
+            Ok(Some(header))
+        }
+        ClientAuth::SecretPost { secret } => {
+            form.append_pair("client_id", client_id);
+            form.append_pair("client_secret", secret.expose());
+            Ok(None)
+        }
+        ClientAuth::Assertion { source } => {
+            let assertion = source
+                .assertion(assertion_audience, now)
+                .map_err(|source| OAuthError::Assertion {
+                    audience: assertion_audience.to_owned(),
+                    source,
+                })?;
+            form.append_pair("client_id", client_id);
+            form.append_pair("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
+            form.append_pair("client_assertion", assertion.expose());
+            Ok(None)
+        }
+    }
+}
+
+pub(crate) fn check_endpoint(endpoint: &str, allow_http_loopback: bool) -> Result<(), OAuthError> {
     let fail = |reason| OAuthError::Endpoint {
         url: endpoint.to_owned(),
         reason,

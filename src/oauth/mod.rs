@@ -38,6 +38,8 @@ mod response;
 
 pub use cache::{TokenCache, TokenCacheConfig, TokenPlan, TokenReason, TokenState};
 pub use client::{AssertionSource, ClientAuth, ClientCredentials, JWT_BEARER_ASSERTION_TYPE};
+#[cfg(feature = "introspect")]
+pub(crate) use client::{authenticate, check_endpoint};
 pub use response::{ErrorCode, ResponseLimits, TokenResponse};
 
 /// The seal purpose under which token cache state is sealed

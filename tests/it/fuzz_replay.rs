@@ -60,4 +60,5 @@ replay_targets!(
     seal_open,
     cors,
     dpop_proof,
+    introspect_response,
 );

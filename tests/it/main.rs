@@ -13,6 +13,8 @@ mod extract;
 mod forward;
 mod gate;
 mod http_date;
+#[cfg(feature = "introspect")]
+mod introspect;
 mod json_reader;
 mod jwks_cache;
 mod jwt;
@@ -87,6 +89,14 @@ mod driver_tracing;
 mod driver_worker;
 #[cfg(all(feature = "server-tls", feature = "tower", feature = "httpsig"))]
 mod mtls_loopback;
+#[cfg(all(
+    feature = "sigv4",
+    feature = "httpsig",
+    feature = "axum",
+    feature = "hyper-client",
+    feature = "introspect"
+))]
+mod introspect_loopback;
 
 /// Needs `redis-server` (Debian package `redis-server`) on PATH: the tests
 /// start their own on a free loopback port and fail when it is missing.

@@ -368,10 +368,18 @@ impl WorkerGate {
             Outcome::FetchKeys(plan) => plan,
         };
         let flights = &self.inner.flights;
-        if let Some(wait) = flights.wait(plan.issuer()) {
+        // An introspection flies per token (its hash), not per issuer, and
+        // has no key state in KV to restore.
+        let introspection = plan.kind() == FetchKind::Introspection;
+        let name = if introspection {
+            format!("{} {}", plan.issuer(), plan.flight_key())
+        } else {
+            plan.issuer().to_owned()
+        };
+        if let Some(wait) = flights.wait(&name) {
             return Step::Wait(wait);
         }
-        if self.persists() {
+        if self.persists() && !introspection {
             let mut books = self.books();
             let book = books.entry(plan.issuer().to_owned()).or_default();
             if !book.asked_kv {
@@ -386,7 +394,7 @@ impl WorkerGate {
             return Step::Deny(Rejection::unavailable("the issuer's keys are unavailable"));
         }
         Step::Fetch {
-            flight: flights.lead(plan.issuer()),
+            flight: flights.lead(&name),
             plan,
         }
     }

@@ -326,8 +326,25 @@ async fn fetch_and_apply(
 ) -> Option<String> {
     let result = async {
         let mut init = RequestInit::new();
+        #[cfg(not(feature = "introspect"))]
         init.with_method(Method::Get)
             .with_headers(Headers::from(plan.headers()));
+        #[cfg(feature = "introspect")]
+        match plan.introspection() {
+            // A token introspection (RFC 7662): the form POST it carries.
+            Some(introspection) => {
+                let form = introspection.to_request();
+                init.with_method(Method::Post)
+                    .with_headers(Headers::from(form.headers()))
+                    .with_body(Some(
+                        worker::js_sys::Uint8Array::from(form.body().as_slice()).into(),
+                    ));
+            }
+            None => {
+                init.with_method(Method::Get)
+                    .with_headers(Headers::from(plan.headers()));
+            }
+        }
         let request = Request::new_with_init(plan.url(), &init)?;
         let mut response = Fetch::Request(request).send().await?;
         let status = StatusCode::from_u16(response.status_code())?;
