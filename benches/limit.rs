@@ -14,6 +14,12 @@
 //! Criterion groups first, then interleaved rounds print median and
 //! minimum ns per op and the ratios. The machine is shared: read the
 //! minima.
+//!
+//! Instruction counts (stable under load): `EDGE_AUTH_COUNT=ours_fixed`
+//! or `governor_fake` with `EDGE_AUTH_COUNT_N=N` runs only N decisions of
+//! that side over the 1024 keys (after one untimed pass) and exits;
+//! `benches/icount.sh` turns two such runs under cachegrind into
+//! instructions per decision.
 
 #[path = "../tests/it/support/jwt.rs"]
 mod jwt_support;
@@ -343,7 +349,31 @@ fn rounds(ops: &[Op<'_>], per_round: u32, rounds: usize) -> Vec<(f64, f64)> {
     samples.iter_mut().map(|s| stats(s)).collect()
 }
 
+/// `EDGE_AUTH_COUNT` mode: N decisions of one side, nothing else.
+fn count_only(side: &str) {
+    let n: usize = std::env::var("EDGE_AUTH_COUNT_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let l = limits();
+    let op: &dyn Fn() -> bool = match side {
+        "ours_fixed" => &|| l.ours_fixed(),
+        "governor_fake" => &|| l.governor_fake(),
+        other => panic!("unknown EDGE_AUTH_COUNT side `{other}`"),
+    };
+    for _ in 0..KEYS {
+        assert!(op());
+    }
+    for _ in 0..n {
+        assert!(black_box(op()));
+    }
+}
+
 fn main() {
+    if let Ok(side) = std::env::var("EDGE_AUTH_COUNT") {
+        count_only(&side);
+        return;
+    }
     let l = limits();
     let g = gates();
     assert!(l.ours_fixed() && l.ours_clock() && l.governor() && l.governor_fake());

@@ -41,8 +41,31 @@ pub(crate) enum Test {
 #[derive(Debug, Clone)]
 pub(crate) struct CaptureTest {
     pub(crate) capture: Box<str>,
+    /// The capture's index among the rule's compared captures, so that a
+    /// request's bindings are matched by number, not by name.
+    slot: usize,
     pub(crate) target: Target,
     pub(crate) test: Test,
+}
+
+/// Where a rule's compared captures are bound, worked out at compile time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Plan {
+    /// Per path pattern (parallel to the rule's `paths`).
+    paths: Vec<PathBinds>,
+    /// Per host pattern (parallel to the rule's `hosts`): the slot its
+    /// `{name}` label binds, if compared.
+    hosts: Vec<Option<usize>>,
+}
+
+/// One path pattern's compared captures.
+#[derive(Debug, Clone, Default)]
+struct PathBinds {
+    /// `(slot, segment index)`, in segment order.
+    binds: Vec<(usize, usize)>,
+    /// The pattern's segment count, and whether it ends in `**`.
+    len: usize,
+    rest: bool,
 }
 
 impl CaptureTest {
@@ -69,6 +92,7 @@ pub(crate) fn claim_capture(c: &ClaimCondition) -> Option<CaptureTest> {
     };
     Some(CaptureTest {
         capture: capture.as_str().into(),
+        slot: 0,
         target: Target::Claim {
             pointer: c.pointer.clone(),
             top: first.replace("~1", "/").replace("~0", "~"),
@@ -85,6 +109,7 @@ pub(crate) fn subject_capture(require: &Require) -> Option<CaptureTest> {
         .as_ref()
         .map(|name| CaptureTest {
             capture: name.as_str().into(),
+            slot: 0,
             target: Target::Subject,
             test: Test::Equals,
         })
@@ -129,7 +154,40 @@ pub(crate) fn bind(
             });
         }
     }
-    compiled.path_captures = path_captures;
+    // Slots: one per distinct compared capture name, in first-use order.
+    let mut names: Vec<Box<str>> = Vec::new();
+    let mut tests = tests;
+    for test in &mut tests {
+        test.slot = match names.iter().position(|n| *n == test.capture) {
+            Some(slot) => slot,
+            None => {
+                names.push(test.capture.clone());
+                names.len() - 1
+            }
+        };
+    }
+    let slot_of = |name: &str| names.iter().position(|n| &**n == name);
+    let paths = compiled.paths.as_deref().unwrap_or_default();
+    compiled.path_captures = Plan {
+        paths: paths
+            .iter()
+            .zip(&path_captures)
+            .map(|(segments, caps)| PathBinds {
+                binds: caps
+                    .iter()
+                    .filter_map(|(name, at)| Some((slot_of(name)?, *at)))
+                    .collect(),
+                len: segments.len(),
+                rest: segments.last() == Some(&Segment::Rest),
+            })
+            .collect(),
+        hosts: compiled
+            .hosts
+            .iter()
+            .flatten()
+            .map(|h| h.capture_name().and_then(slot_of))
+            .collect(),
+    };
     compiled.captures = tests;
     Ok(())
 }
@@ -137,7 +195,7 @@ pub(crate) fn bind(
 /// One value a capture took in this request.
 #[derive(Clone, Copy, Default)]
 struct Binding<'a> {
-    name: &'a str,
+    slot: usize,
     value: &'a str,
     /// Host labels compare case-insensitively.
     fold: bool,
@@ -146,6 +204,11 @@ struct Binding<'a> {
 /// Compares the rule's captures with the principal, pushing a failure per
 /// comparison that does not hold. `body` is the normalised path body,
 /// `host` the request host when valid.
+///
+/// The rule is a candidate because the path trie matched one of its path
+/// patterns on this `body`; with a single pattern that is the one, so its
+/// captures are read off by segment index without comparing its literals
+/// again. No allocation unless more than four values are bound.
 pub(crate) fn check(
     rule: &CompiledRule,
     body: &str,
@@ -155,69 +218,121 @@ pub(crate) fn check(
     failures: &mut Vec<Failure>,
 ) {
     let fold_path = profile.case == PathCase::Insensitive;
-    // Collected once, on the stack while there are few (the usual case):
-    // an allocation would cost more than the comparisons.
+    let plan = &rule.path_captures;
     let mut bindings = Bindings::default();
     if let Some(paths) = &rule.paths {
-        for (segments, names) in paths.iter().zip(&rule.path_captures) {
-            if !names.is_empty() {
-                bind_path(segments, names, body, fold_path, &mut bindings);
+        match plan.paths.as_slice() {
+            [only] if only.binds.is_empty() => {}
+            [only] => only.bind_matched(body, fold_path, &mut bindings),
+            all => {
+                for (segments, binds) in paths.iter().zip(all) {
+                    if !binds.binds.is_empty() {
+                        binds.bind(segments, body, fold_path, &mut bindings);
+                    }
+                }
             }
         }
     }
     if let (Some(hosts), Some(host)) = (&rule.hosts, host) {
-        for h in hosts {
-            if let (Some(name), Some(value)) = (h.capture_name(), h.capture(host)) {
+        for (h, slot) in hosts.iter().zip(&plan.hosts) {
+            if let (Some(slot), Some(value)) = (slot, h.capture(host)) {
                 bindings.push(Binding {
-                    name,
+                    slot: *slot,
                     value,
                     fold: true,
                 });
             }
         }
     }
+    // `_claim_names` (distributed claims) is looked up once per request,
+    // not once per comparison.
+    let mut claim_names = None;
     for test in &rule.captures {
-        if let Some(f) = compare(test, &bindings, p) {
+        if let Some(f) = compare(test, &bindings, p, &mut claim_names) {
             failures.push(f);
         }
     }
 }
 
-/// Matches `body` against one path pattern and, when it matches, binds the
-/// pattern's captures (in segment order), in one pass over the path.
-fn bind_path<'a>(
-    segments: &[Segment],
-    names: &'a [(Box<str>, usize)],
-    body: &'a str,
-    fold: bool,
-    bindings: &mut Bindings<'a>,
-) {
-    let mark = bindings.len();
-    let mut parts = body.split('/');
-    let mut names = names.iter().peekable();
-    for (index, want) in segments.iter().enumerate() {
-        let part = parts.next();
-        let ok = match (want, part) {
-            (Segment::Rest, _) => {
-                return;
+impl PathBinds {
+    /// Binds the captures of a pattern known to match `body` (the trie
+    /// matched it), by segment index, in one pass over the bytes; the
+    /// segment count is checked as a guard.
+    fn bind_matched<'a>(&self, body: &'a str, fold: bool, bindings: &mut Bindings<'a>) {
+        let mark = bindings.len();
+        // A segment holds at most one capture: `binds` has one entry per
+        // index, in order.
+        let mut binds = self.binds.iter();
+        let mut want = binds.next();
+        let (mut index, mut start) = (0usize, 0usize);
+        for (at, &b) in body.as_bytes().iter().enumerate() {
+            if b != b'/' {
+                continue;
             }
-            (_, None) => false,
-            (Segment::One, Some(seg)) => !seg.is_empty(),
-            (Segment::Literal(lit), Some(seg)) => **lit == *seg,
-        };
-        if !ok {
-            bindings.truncate(mark);
-            return;
+            if let Some(&(slot, i)) = want
+                && i == index
+            {
+                if let Some(value) = body.get(start..at) {
+                    bindings.push(Binding { slot, value, fold });
+                }
+                want = binds.next();
+            }
+            index += 1;
+            start = at + 1;
         }
-        if let (Some((name, at)), Some(value)) = (names.peek(), part)
-            && *at == index
+        if let Some(&(slot, i)) = want
+            && i == index
         {
-            bindings.push(Binding { name, value, fold });
-            names.next();
+            if let Some(value) = body.get(start..) {
+                bindings.push(Binding { slot, value, fold });
+            }
+            want = binds.next();
+        }
+        let segments = index + 1;
+        let fits = if self.rest {
+            segments + 1 >= self.len
+        } else {
+            segments == self.len
+        };
+        if !fits || want.is_some() {
+            bindings.truncate(mark);
         }
     }
-    if parts.next().is_some() {
-        bindings.truncate(mark);
+
+    /// Binds this pattern's captures from `body` when the pattern matches
+    /// it (a rule with several patterns), in one pass.
+    fn bind<'a>(
+        &self,
+        segments: &[Segment],
+        body: &'a str,
+        fold: bool,
+        bindings: &mut Bindings<'a>,
+    ) {
+        let mark = bindings.len();
+        let mut parts = body.split('/');
+        let mut binds = self.binds.iter().peekable();
+        for (index, want) in segments.iter().enumerate() {
+            let part = parts.next();
+            let ok = match (want, part) {
+                (Segment::Rest, _) => return,
+                (_, None) => false,
+                (Segment::One, Some(seg)) => !seg.is_empty(),
+                (Segment::Literal(lit), Some(seg)) => **lit == *seg,
+            };
+            if !ok {
+                bindings.truncate(mark);
+                return;
+            }
+            while let (Some(&&(slot, at)), Some(value)) = (binds.peek(), part)
+                && at == index
+            {
+                bindings.push(Binding { slot, value, fold });
+                binds.next();
+            }
+        }
+        if parts.next().is_some() {
+            bindings.truncate(mark);
+        }
     }
 }
 
@@ -253,12 +368,16 @@ impl<'a> Bindings<'a> {
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Binding<'a>> {
-        self.inline
-            .get(..self.len)
-            .unwrap_or_default()
-            .iter()
-            .chain(&self.spill)
+    /// Whether `f` holds for every value bound to `slot` (in binding
+    /// order, stopping at the first that fails).
+    fn all(&self, slot: usize, mut f: impl FnMut(&Binding<'a>) -> bool) -> bool {
+        let inline = self.inline.get(..self.len).unwrap_or_default();
+        for b in inline.iter().chain(&self.spill) {
+            if b.slot == slot && !f(b) {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -272,26 +391,49 @@ enum Against<'p> {
     Json(&'p Value),
 }
 
-fn compare(test: &CaptureTest, bindings: &Bindings<'_>, p: &Principal) -> Option<Failure> {
+/// `claim_names` caches the principal's `_claim_names` object across the
+/// rule's comparisons (`None`: not looked up yet).
+fn compare<'p>(
+    test: &CaptureTest,
+    bindings: &Bindings<'_>,
+    p: &'p Principal,
+    claim_names: &mut Option<Option<&'p serde_json::Map<String, Value>>>,
+) -> Option<Failure> {
     let name = &*test.capture;
-    let values = || bindings.iter().filter(|b| b.name == name);
-    let Some(first) = values().next().map(|b| b.value) else {
-        return unevaluable(format!("capture `{name}` is not bound by this request"));
-    };
-    if let Some(b) = values().find(|b| !comparable(b.value)) {
+    let (mut first, mut odd) = (None, None);
+    bindings.all(test.slot, |b| {
+        first = first.or(Some(b.value));
+        let ok = comparable(b.value);
+        if !ok {
+            odd = Some(b.value);
+        }
+        ok
+    });
+    if let Some(odd) = odd {
         return unevaluable(format!(
             "capture `{name}` holds `{}`, which is not only unreserved characters \
              (letters, digits, `-`, `.`, `_`, `~`) and cannot be compared",
-            clip(b.value)
+            clip(odd)
         ));
     }
+    let Some(first) = first else {
+        return unevaluable(format!("capture `{name}` is not bound by this request"));
+    };
     let against = match &test.target {
         Target::Subject => match &p.subject {
             Some(sub) => Against::Str(sub),
             None => return unevaluable(format!("capture `{name}`: the principal has no subject")),
         },
         Target::Claim { pointer, top, rest } => {
-            if crate::oidc::distributed(&p.claims, top) {
+            let names = *claim_names.get_or_insert_with(|| match p.claims.get("_claim_names") {
+                Some(Value::Object(names)) => Some(names),
+                _ => None,
+            });
+            // As `oidc::distributed`: a claim named in `_claim_names`, or
+            // Entra's `hasgroups` overage marker for `groups`.
+            let distributed = names.is_some_and(|n| n.contains_key(top.as_str()))
+                || (top == "groups" && p.claims.get("hasgroups") == Some(&Value::Bool(true)));
+            if distributed {
                 return Some(Failure::IncompleteSet {
                     set: pointer.clone(),
                 });
@@ -312,7 +454,7 @@ fn compare(test: &CaptureTest, bindings: &Bindings<'_>, p: &Principal) -> Option
             }
         }
     };
-    let holds = values().all(|b| match (test.test, &against) {
+    let holds = bindings.all(test.slot, |b| match (test.test, &against) {
         (Test::Equals, Against::Str(s)) => same(b, s),
         (Test::Equals, Against::Json(Value::String(s))) => same(b, s),
         (Test::Contains, Against::Json(Value::Array(items))) => {
@@ -342,5 +484,25 @@ fn same(binding: &Binding<'_>, want: &str) -> bool {
 /// percent-encoded is a separator, a reserved character or non-ASCII, on
 /// which the origin and the policy could read different values.
 fn comparable(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(pattern::is_unreserved)
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| UNRESERVED.get(usize::from(b)) == Some(&true))
 }
+
+/// [`pattern::is_unreserved`] as a table: one load per byte, no branches.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build"
+)]
+static UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0u8;
+    loop {
+        table[b as usize] = pattern::is_unreserved(b);
+        if b == u8::MAX {
+            break table;
+        }
+        b += 1;
+    }
+};

@@ -82,9 +82,9 @@ pub(crate) struct CompiledRule {
     pub(crate) headers: Vec<CompiledHeader>,
     /// The rule's CORS settings, shared with every rule naming them.
     pub(crate) cors: Option<Arc<Cors>>,
-    /// Each path pattern's `{name}` captures (parallel to `paths`); empty
-    /// unless the rule compares captures.
-    pub(crate) path_captures: Vec<Vec<(Box<str>, usize)>>,
+    /// Where the compared captures are bound (path and host patterns);
+    /// empty unless the rule compares captures.
+    pub(crate) path_captures: super::capture::Plan,
     /// Comparisons of captures with the principal.
     pub(crate) captures: Vec<super::capture::CaptureTest>,
     /// What an allowed request must look like.
@@ -531,7 +531,7 @@ fn compile_require(
         country,
         headers,
         cors: None,
-        path_captures: Vec::new(),
+        path_captures: super::capture::Plan::default(),
         captures: Vec::new(),
         shape: None,
     })

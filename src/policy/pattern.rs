@@ -34,7 +34,7 @@ pub(crate) struct PathOptions {
 /// What a refused `%2F` tells the operator to do.
 pub(crate) const ENCODED_SLASH_HINT: &str = "to admit it on a route whose origin treats `%2F` as data, set `allow_encoded_slash: true` in that rule's `match`";
 
-pub(super) fn is_unreserved(b: u8) -> bool {
+pub(super) const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 

@@ -1406,6 +1406,8 @@ capture_cases! {
     capture_deny_passes_when_not_listed: get("/blocked/t1/x"), claims(json!({"blocked": ["t2"]})) => C::Allow("blocked-open");
     capture_deny_applies_when_claim_missing: get("/blocked/t1/x"), claims(json!({})) => C::Deny("blocked-tenant");
     capture_deny_applies_when_capture_uncomparable: get("/blocked/t%C3%BC/x"), claims(json!({"blocked": []})) => C::Deny("blocked-tenant");
+    capture_rest_pattern_with_empty_tail: get("/projects/p2"), claims(json!({"projects": ["p2"]})) => C::Allow("member");
+    capture_distributed_claim_is_not_compared: get("/tenants/t1/orders"), claims(json!({"tid": "t1", "_claim_names": {"tid": "src1"}})) => C::DefaultDeny;
 }
 
 #[test]

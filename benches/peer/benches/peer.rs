@@ -150,7 +150,9 @@ fn gated(issuer: &str, jwks: &str, token_cache: bool, keep_claims: bool) -> (Rou
     let app = Router::new()
         .route(
             "/orders",
-            get(|Authenticated(who): Authenticated| async move { who.subject.clone().unwrap_or_default() }),
+            get(|Authenticated(who): Authenticated| async move {
+                who.subject.clone().unwrap_or_default()
+            }),
         )
         .layer(GateLayer::new(driver.clone()));
     (app, driver)
@@ -264,6 +266,30 @@ fn bench(c: &mut Criterion) {
             (StatusCode::OK, StatusCode::UNAUTHORIZED),
             "{name}"
         );
+    }
+
+    // Instruction counts (stable under load): `EDGE_AUTH_COUNT=APP` with
+    // `EDGE_AUTH_COUNT_N=N` only sends N requests to that app (`bare`,
+    // `gate`, `gate_registered`, `gate_cached`, `peer`) and returns;
+    // ../icount.sh turns two such runs under cachegrind into instructions
+    // per request.
+    if let Ok(app) = std::env::var("EDGE_AUTH_COUNT") {
+        let n: usize = std::env::var("EDGE_AUTH_COUNT_N")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000);
+        for _ in 0..n {
+            let status = match app.as_str() {
+                "bare" => status(&runtime, &bare, &token),
+                "gate" => status(&runtime, &gate, &token),
+                "gate_registered" => status(&runtime, &gate_registered, &token),
+                "gate_cached" => status(&runtime, &gate_cached, &token),
+                "peer" => status(&runtime, &peer, &token),
+                other => panic!("unknown EDGE_AUTH_COUNT app `{other}`"),
+            };
+            assert_eq!(status, StatusCode::OK);
+        }
+        return;
     }
 
     let mut group = c.benchmark_group("peer");
