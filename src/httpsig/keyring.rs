@@ -11,7 +11,7 @@
 //! clock), but it is the one input that does not come from the caller.
 
 use super::HttpSigError;
-use super::der::{self, RsaPkcs8, classify_rsa};
+use super::keydoc::{self as der, RsaPkcs8, classify_rsa};
 use crate::crypto::VerifyKey;
 use crate::jose::Alg;
 use crate::secret::Secret;
