@@ -1515,11 +1515,14 @@ pub fn json_reader(data: &[u8]) {
     }
 }
 
-/// Key documents for HTTP Message Signatures (the DER and PEM readers in
-/// `httpsig::der`, then ring): PKCS#8, PKCS#1 and SEC 1 private keys, SPKI
-/// and PKCS#1 public keys, as DER and (the same bytes as text) PEM. Any
-/// bytes give a key or an `InvalidKey` error, never a panic, and a key that
-/// loads is of the algorithm it was loaded as.
+/// Key documents for HTTP Message Signatures (`httpsig::keydoc`: the
+/// RustCrypto `der` / `spki` / `pkcs8` crates and a PEM reader, then ring,
+/// and the crypto seam's key constructors, on aws-lc-rs when the fuzz build
+/// turns that feature on): PKCS#8, PKCS#1 and SEC 1 private keys, SPKI and
+/// PKCS#1 public keys, as DER and (the same bytes as text) PEM. Any bytes
+/// give a key or an `InvalidKey` error, never a panic; a key that loads is
+/// of the algorithm it was loaded as, and a signing key's verifying key
+/// (built through the seam) is of the same algorithm.
 pub fn httpsig_pkcs8(data: &[u8]) {
     use edge_auth::Secret;
     use edge_auth::httpsig::{Algorithm, SigningKey, VerifyingKey};
@@ -1551,6 +1554,7 @@ pub fn httpsig_pkcs8(data: &[u8]) {
         .flatten()
         {
             assert_eq!(key.algorithm(), alg);
+            assert_eq!(key.verifying_key().algorithm(), alg);
         }
         for key in [
             VerifyingKey::try_from_public_key_der(alg, data),

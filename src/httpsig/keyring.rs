@@ -11,14 +11,15 @@
 //! clock), but it is the one input that does not come from the caller.
 
 use super::HttpSigError;
-use super::der::{self, RsaPkcs8, classify_rsa};
+use super::keydoc::{self as der, RsaPkcs8, classify_rsa};
+use crate::crypto::VerifyKey;
+use crate::jose::Alg;
 use crate::secret::Secret;
 use ring::rand::SystemRandom;
 use ring::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED,
-    ECDSA_P384_SHA384_FIXED_SIGNING, ED25519, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
-    KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RSA_PSS_2048_8192_SHA512,
-    RSA_PSS_SHA512, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA512,
+    RsaKeyPair, RsaPublicKeyComponents,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -55,6 +56,19 @@ impl Algorithm {
             Self::RsaV15Sha256 => "rsa-v1_5-sha256",
             Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
             Self::EcdsaP384Sha384 => "ecdsa-p384-sha384",
+        }
+    }
+
+    /// The same algorithm under its JOSE name (RFC 7518), as the crypto
+    /// seam verifies it: RFC 9421's six are all JOSE algorithms.
+    fn jose(self) -> Alg {
+        match self {
+            Self::HmacSha256 => Alg::HS256,
+            Self::Ed25519 => Alg::EdDSA,
+            Self::RsaPssSha512 => Alg::PS512,
+            Self::RsaV15Sha256 => Alg::RS256,
+            Self::EcdsaP256Sha256 => Alg::ES256,
+            Self::EcdsaP384Sha384 => Alg::ES384,
         }
     }
 
@@ -129,6 +143,8 @@ enum SigningInner {
 pub struct SigningKey {
     keyid: String,
     inner: SigningInner,
+    /// The matching verification key, built (parsed) once with the key.
+    public: VerifyKey,
 }
 
 impl fmt::Debug for SigningKey {
@@ -150,10 +166,9 @@ impl SigningKey {
         keyid: &str,
         secret: &Secret<Vec<u8>>,
     ) -> Result<Self, HttpSigError> {
-        Ok(Self {
-            keyid: keyid.to_owned(),
-            inner: SigningInner::Hmac(hmac_key(secret)?),
-        })
+        let inner = SigningInner::Hmac(hmac_key(secret)?);
+        let public = VerifyKey::hmac(Alg::HS256, secret.expose());
+        Self::assemble(keyid, inner, public)
     }
 
     /// An `ed25519` key from a PKCS#8 document (v1 or v2, DER).
@@ -168,10 +183,8 @@ impl SigningKey {
         // reads through the "maybe unchecked" entry point.
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8.expose())
             .map_err(|e| HttpSigError::InvalidKey(format!("not an Ed25519 PKCS#8 key: {e}")))?;
-        Ok(Self {
-            keyid: keyid.to_owned(),
-            inner: SigningInner::Ed25519(Box::new(pair)),
-        })
+        let public = VerifyKey::ed25519(pair.public_key().as_ref());
+        Self::assemble(keyid, SigningInner::Ed25519(Box::new(pair)), public)
     }
 
     /// An `ed25519` key from its 32-byte seed.
@@ -184,10 +197,8 @@ impl SigningKey {
     ) -> Result<Self, HttpSigError> {
         let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose())
             .map_err(|e| HttpSigError::InvalidKey(format!("not an Ed25519 seed: {e}")))?;
-        Ok(Self {
-            keyid: keyid.to_owned(),
-            inner: SigningInner::Ed25519(Box::new(pair)),
-        })
+        let public = VerifyKey::ed25519(pair.public_key().as_ref());
+        Self::assemble(keyid, SigningInner::Ed25519(Box::new(pair)), public)
     }
 
     /// An `rsa-pss-sha512` or `rsa-v1_5-sha256` key from a PKCS#8 document
@@ -232,7 +243,7 @@ impl SigningKey {
             }
             _ => RsaKeyPair::from_pkcs8(pkcs8.expose()).map_err(rejected)?,
         };
-        Ok(Self::rsa(keyid, algorithm, pair))
+        Self::rsa(keyid, algorithm, pair)
     }
 
     /// An `ecdsa-p256-sha256` or `ecdsa-p384-sha384` key from a PKCS#8
@@ -253,27 +264,32 @@ impl SigningKey {
             .map_err(|e| {
                 HttpSigError::InvalidKey(format!("not a `{}` PKCS#8 key: {e}", algorithm.as_str()))
             })?;
-        Ok(Self::ecdsa(keyid, algorithm, pair))
+        Self::ecdsa(keyid, algorithm, pair)
     }
 
-    fn ecdsa(keyid: &str, alg: Algorithm, pair: EcdsaKeyPair) -> Self {
-        Self {
-            keyid: keyid.to_owned(),
-            inner: SigningInner::Ecdsa {
-                alg,
-                pair: Box::new(pair),
-            },
-        }
+    fn ecdsa(keyid: &str, alg: Algorithm, pair: EcdsaKeyPair) -> Result<Self, HttpSigError> {
+        let public = VerifyKey::ecdsa(alg.jose(), pair.public_key().as_ref());
+        let pair = Box::new(pair);
+        Self::assemble(keyid, SigningInner::Ecdsa { alg, pair }, public)
     }
 
-    fn rsa(keyid: &str, alg: Algorithm, pair: RsaKeyPair) -> Self {
-        Self {
+    fn rsa(keyid: &str, alg: Algorithm, pair: RsaKeyPair) -> Result<Self, HttpSigError> {
+        let numbers = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+        let public = VerifyKey::rsa(minimal(&numbers.n), minimal(&numbers.e), [alg.jose()]);
+        let pair = Box::new(pair);
+        Self::assemble(keyid, SigningInner::Rsa { alg, pair }, public)
+    }
+
+    fn assemble(
+        keyid: &str,
+        inner: SigningInner,
+        public: Result<VerifyKey, String>,
+    ) -> Result<Self, HttpSigError> {
+        Ok(Self {
             keyid: keyid.to_owned(),
-            inner: SigningInner::Rsa {
-                alg,
-                pair: Box::new(pair),
-            },
-        }
+            inner,
+            public: public.map_err(HttpSigError::InvalidKey)?,
+        })
     }
 
     /// A private key of `algorithm` from DER in any of the forms keys come
@@ -310,7 +326,7 @@ impl SigningKey {
                 let pair = RsaKeyPair::from_der(der.expose()).map_err(|e| {
                     HttpSigError::InvalidKey(format!("not a usable PKCS#1 RSA private key: {e}"))
                 })?;
-                Ok(Self::rsa(keyid, algorithm, pair))
+                Self::rsa(keyid, algorithm, pair)
             }
             (
                 der::PrivateKey::Sec1 {
@@ -346,7 +362,7 @@ impl SigningKey {
                         algorithm.as_str()
                     ))
                 })?;
-                Ok(Self::ecdsa(keyid, algorithm, pair))
+                Self::ecdsa(keyid, algorithm, pair)
             }
             (der::PrivateKey::Pkcs1, _) => Err(HttpSigError::InvalidKey(format!(
                 "an RSA key cannot sign `{}`",
@@ -420,41 +436,9 @@ impl SigningKey {
     /// The matching verification key (for HMAC, the same secret; otherwise
     /// the public key).
     pub fn verifying_key(&self) -> VerifyingKey {
-        match &self.inner {
-            SigningInner::Hmac(k) => VerifyingKey {
-                inner: VerifyingInner::Hmac(k.clone()),
-            },
-            SigningInner::Ed25519(pair) => VerifyingKey {
-                inner: VerifyingInner::Ed25519(UnparsedPublicKey::new(
-                    &ED25519,
-                    pair.public_key().as_ref().to_vec(),
-                )),
-            },
-            SigningInner::Rsa { alg, pair } => {
-                let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
-                VerifyingKey {
-                    inner: VerifyingInner::Rsa {
-                        alg: *alg,
-                        n: public.n.into(),
-                        e: public.e.into(),
-                    },
-                }
-            }
-            SigningInner::Ecdsa { alg, pair } => {
-                let verification: &'static dyn ring::signature::VerificationAlgorithm = match alg {
-                    Algorithm::EcdsaP384Sha384 => &ECDSA_P384_SHA384_FIXED,
-                    _ => &ECDSA_P256_SHA256_FIXED,
-                };
-                VerifyingKey {
-                    inner: VerifyingInner::Ecdsa {
-                        alg: *alg,
-                        key: UnparsedPublicKey::new(
-                            verification,
-                            pair.public_key().as_ref().to_vec(),
-                        ),
-                    },
-                }
-            }
+        VerifyingKey {
+            alg: self.algorithm(),
+            key: self.public.clone(),
         }
     }
 
@@ -486,33 +470,23 @@ impl SigningKey {
 }
 
 fn hmac_key(secret: &Secret<Vec<u8>>) -> Result<ring::hmac::Key, HttpSigError> {
-    let len = secret.expose().len();
-    if len < MIN_HMAC_KEY {
-        return Err(HttpSigError::InvalidKey(format!(
-            "hmac-sha256 secret is {len} bytes, at least {MIN_HMAC_KEY} required"
-        )));
-    }
+    hmac_len(secret)?;
     Ok(ring::hmac::Key::new(
         ring::hmac::HMAC_SHA256,
         secret.expose(),
     ))
 }
 
-enum VerifyingInner {
-    Hmac(ring::hmac::Key),
-    Ed25519(UnparsedPublicKey<Vec<u8>>),
-    Rsa {
-        alg: Algorithm,
-        n: Box<[u8]>,
-        e: Box<[u8]>,
-    },
-    Ecdsa {
-        alg: Algorithm,
-        key: UnparsedPublicKey<Vec<u8>>,
-    },
+fn hmac_len(secret: &Secret<Vec<u8>>) -> Result<(), HttpSigError> {
+    let len = secret.expose().len();
+    if len < MIN_HMAC_KEY {
+        return Err(HttpSigError::InvalidKey(format!(
+            "hmac-sha256 secret is {len} bytes, at least {MIN_HMAC_KEY} required"
+        )));
+    }
+    Ok(())
 }
 
-/// Big-endian unsigned bytes without leading zeros.
 /// ring's signing algorithm and the curve of an ECDSA `algorithm`.
 fn ecdsa_signing(
     algorithm: Algorithm,
@@ -527,14 +501,18 @@ fn ecdsa_signing(
     }
 }
 
+/// Big-endian unsigned bytes without leading zeros.
 fn minimal(bytes: &[u8]) -> &[u8] {
     let skip = bytes.iter().take_while(|&&b| b == 0).count();
     bytes.get(skip..).unwrap_or_default()
 }
 
-/// A key that verifies signatures of one algorithm.
+/// A key that verifies signatures of one algorithm, decoded (with the
+/// `aws-lc-rs` feature, parsed) once, when it is built: verification goes
+/// through the crate's crypto seam, as JWT verification does.
 pub struct VerifyingKey {
-    inner: VerifyingInner,
+    alg: Algorithm,
+    key: VerifyKey,
 }
 
 impl fmt::Debug for VerifyingKey {
@@ -552,9 +530,16 @@ impl VerifyingKey {
     /// # Errors
     /// [`HttpSigError::InvalidKey`] when the secret is shorter than 32 bytes.
     pub fn try_from_hmac_sha256(secret: &Secret<Vec<u8>>) -> Result<Self, HttpSigError> {
-        Ok(Self {
-            inner: VerifyingInner::Hmac(hmac_key(secret)?),
-        })
+        hmac_len(secret)?;
+        Self::new(
+            Algorithm::HmacSha256,
+            VerifyKey::hmac(Alg::HS256, secret.expose()),
+        )
+    }
+
+    fn new(alg: Algorithm, key: Result<VerifyKey, String>) -> Result<Self, HttpSigError> {
+        let key = key.map_err(HttpSigError::InvalidKey)?;
+        Ok(Self { alg, key })
     }
 
     /// An `ed25519` public key: 32 raw bytes, or an X.509
@@ -576,9 +561,7 @@ impl VerifyingKey {
                 )));
             }
         };
-        Ok(Self {
-            inner: VerifyingInner::Ed25519(UnparsedPublicKey::new(&ED25519, raw.to_vec())),
-        })
+        Self::new(Algorithm::Ed25519, VerifyKey::ed25519(raw))
     }
 
     /// An RSA public key for `rsa-pss-sha512` or `rsa-v1_5-sha256` from
@@ -615,13 +598,7 @@ impl VerifyingKey {
                 "RSA public exponent must be odd, at least 3 and at most 32 bits".into(),
             ));
         }
-        Ok(Self {
-            inner: VerifyingInner::Rsa {
-                alg: algorithm,
-                n: n.into(),
-                e: e.into(),
-            },
-        })
+        Self::new(algorithm, VerifyKey::rsa(n, e, [algorithm.jose()]))
     }
 
     /// An ECDSA public key for `ecdsa-p256-sha256` (65 bytes) or
@@ -632,17 +609,16 @@ impl VerifyingKey {
     /// [`HttpSigError::InvalidKey`] for another algorithm or a point of the
     /// wrong form or length.
     pub fn try_from_ecdsa_public(algorithm: Algorithm, point: &[u8]) -> Result<Self, HttpSigError> {
-        let (verification, len): (&'static dyn ring::signature::VerificationAlgorithm, usize) =
-            match algorithm {
-                Algorithm::EcdsaP256Sha256 => (&ECDSA_P256_SHA256_FIXED, 65),
-                Algorithm::EcdsaP384Sha384 => (&ECDSA_P384_SHA384_FIXED, 97),
-                other => {
-                    return Err(HttpSigError::InvalidKey(format!(
-                        "`{}` is not an ECDSA algorithm",
-                        other.as_str()
-                    )));
-                }
-            };
+        let len = match algorithm {
+            Algorithm::EcdsaP256Sha256 => 65,
+            Algorithm::EcdsaP384Sha384 => 97,
+            other => {
+                return Err(HttpSigError::InvalidKey(format!(
+                    "`{}` is not an ECDSA algorithm",
+                    other.as_str()
+                )));
+            }
+        };
         if point.len() != len || point.first() != Some(&0x04) {
             return Err(HttpSigError::InvalidKey(format!(
                 "`{}` public key must be an uncompressed point of {len} bytes (0x04 || x || y), got {} bytes",
@@ -650,12 +626,7 @@ impl VerifyingKey {
                 point.len()
             )));
         }
-        Ok(Self {
-            inner: VerifyingInner::Ecdsa {
-                alg: algorithm,
-                key: UnparsedPublicKey::new(verification, point.to_vec()),
-            },
-        })
+        Self::new(algorithm, VerifyKey::ecdsa(algorithm.jose(), point))
     }
 
     /// A public key of `algorithm` from DER: an X.509
@@ -750,30 +721,13 @@ impl VerifyingKey {
 
     /// The algorithm this key verifies.
     pub fn algorithm(&self) -> Algorithm {
-        match self.inner {
-            VerifyingInner::Hmac(_) => Algorithm::HmacSha256,
-            VerifyingInner::Ed25519(_) => Algorithm::Ed25519,
-            VerifyingInner::Rsa { alg, .. } | VerifyingInner::Ecdsa { alg, .. } => alg,
-        }
+        self.alg
     }
 
     /// True when `signature` is valid for `base`. HMACs are compared in
     /// constant time by `ring::hmac::verify`.
     pub(crate) fn verify(&self, base: &[u8], signature: &[u8]) -> bool {
-        match &self.inner {
-            VerifyingInner::Hmac(k) => ring::hmac::verify(k, base, signature).is_ok(),
-            VerifyingInner::Ed25519(k) => k.verify(base, signature).is_ok(),
-            VerifyingInner::Rsa { alg, n, e } => {
-                let params = match alg {
-                    Algorithm::RsaPssSha512 => &RSA_PSS_2048_8192_SHA512,
-                    _ => &RSA_PKCS1_2048_8192_SHA256,
-                };
-                RsaPublicKeyComponents { n: &**n, e: &**e }
-                    .verify(params, base, signature)
-                    .is_ok()
-            }
-            VerifyingInner::Ecdsa { key, .. } => key.verify(base, signature).is_ok(),
-        }
+        self.key.verify(self.alg.jose(), base, signature)
     }
 }
 

@@ -56,9 +56,9 @@
 
 mod base;
 mod components;
-mod der;
 mod digest;
 pub(crate) mod fields;
+mod keydoc;
 mod keyring;
 mod replay;
 mod sign;

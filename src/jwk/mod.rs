@@ -44,45 +44,12 @@ mod plan;
 pub use issuer::{IssuerKeys, IssuerKeysConfig, KeyLookup, KeysError};
 pub use plan::{FetchKind, FetchPlan, FetchReason};
 
-#[cfg(all(feature = "aws-lc-rs", not(target_arch = "wasm32")))]
-#[path = "lc.rs"]
-mod backend;
-
-/// Without the `aws-lc-rs` feature (or on wasm32) ring verifies every
-/// signature and keys keep no parsed form.
-#[cfg(not(all(feature = "aws-lc-rs", not(target_arch = "wasm32"))))]
-mod backend {
-    use super::Material;
-    use crate::jose::Alg;
-
-    #[derive(Clone)]
-    pub(super) struct Parsed;
-
-    impl Parsed {
-        pub(super) fn empty() -> Self {
-            Self
-        }
-
-        #[expect(
-            clippy::unnecessary_wraps,
-            reason = "the aws-lc-rs build's parse can fail"
-        )]
-        pub(super) fn new(_: &Material, _: impl Fn(Alg) -> bool) -> Result<Self, String> {
-            Ok(Self)
-        }
-
-        pub(super) fn verify(&self, _: Alg, _: &[u8], _: &[u8]) -> Option<bool> {
-            None
-        }
-    }
-}
-
 use std::fmt;
 
-use ring::{hmac, signature};
 use serde_json::{Map, Value};
 
-use crate::jose::{Alg, KeyError, b64};
+use crate::crypto::VerifyKey;
+use crate::jose::{ALL, Alg, KeyError, b64};
 
 /// What a key set accepts.
 #[derive(Debug, Clone)]
@@ -331,7 +298,7 @@ impl KeySet {
                 kid: kid.map(str::to_owned),
                 alg: None,
                 material: Material::Hmac(Box::new(keys)),
-                parsed: backend::Parsed::empty(),
+                public: None,
             }],
             diagnostics: Vec::new(),
         })
@@ -420,9 +387,10 @@ pub(crate) struct Key {
     /// The key's own `alg`, when it named one.
     alg: Option<Alg>,
     material: Material,
-    /// The key as parsed by the `aws-lc-rs` feature's backend (empty
-    /// without it).
-    parsed: backend::Parsed,
+    /// The public key, decoded (and with the `aws-lc-rs` feature parsed)
+    /// once for the algorithms it fits; `None` for HMAC, whose keys are in
+    /// its [`Material`].
+    public: Option<VerifyKey>,
 }
 
 impl fmt::Debug for Key {
@@ -437,36 +405,40 @@ impl fmt::Debug for Key {
 
 #[derive(Clone)]
 enum Material {
-    Rsa {
-        n: Box<[u8]>,
-        e: Box<[u8]>,
-        bits: usize,
-    },
-    P256(Box<[u8]>),
-    P384(Box<[u8]>),
-    Ed25519([u8; 32]),
+    Rsa { bits: usize },
+    P256,
+    P384,
+    Ed25519,
     Hmac(Box<HmacKeys>),
+}
+
+/// The public key's numbers, between decoding and the [`VerifyKey`].
+enum Raw {
+    Rsa { n: Box<[u8]>, e: Box<[u8]> },
+    Ec(Alg, Vec<u8>),
+    Ed25519([u8; 32]),
+    None,
 }
 
 impl fmt::Debug for Material {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Material::Rsa { bits, .. } => write!(f, "RSA {bits} bits"),
-            Material::P256(_) => f.write_str("EC P-256"),
-            Material::P384(_) => f.write_str("EC P-384"),
-            Material::Ed25519(_) => f.write_str("OKP Ed25519"),
+            Material::P256 => f.write_str("EC P-256"),
+            Material::P384 => f.write_str("EC P-384"),
+            Material::Ed25519 => f.write_str("OKP Ed25519"),
             Material::Hmac(_) => f.write_str("oct ** redacted **"),
         }
     }
 }
 
-/// ring HMAC keys for each hash the secret is long enough for.
+/// HMAC keys for each hash the secret is long enough for.
 #[derive(Clone)]
 struct HmacKeys {
     len: usize,
-    sha256: Option<hmac::Key>,
-    sha384: Option<hmac::Key>,
-    sha512: Option<hmac::Key>,
+    sha256: Option<VerifyKey>,
+    sha384: Option<VerifyKey>,
+    sha512: Option<VerifyKey>,
 }
 
 impl HmacKeys {
@@ -477,12 +449,18 @@ impl HmacKeys {
                 secret.len()
             ));
         }
-        let want = |alg: Alg, min: usize| only.is_none_or(|o| o == alg) && secret.len() >= min;
+        let key = |alg: Alg, min: usize| {
+            if only.is_none_or(|o| o == alg) && secret.len() >= min {
+                VerifyKey::hmac(alg, secret).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
         let keys = HmacKeys {
             len: secret.len(),
-            sha256: want(Alg::HS256, 32).then(|| hmac::Key::new(hmac::HMAC_SHA256, secret)),
-            sha384: want(Alg::HS384, 48).then(|| hmac::Key::new(hmac::HMAC_SHA384, secret)),
-            sha512: want(Alg::HS512, 64).then(|| hmac::Key::new(hmac::HMAC_SHA512, secret)),
+            sha256: key(Alg::HS256, 32)?,
+            sha384: key(Alg::HS384, 48)?,
+            sha512: key(Alg::HS512, 64)?,
         };
         if let Some(alg) = only
             && keys.for_alg(alg).is_none()
@@ -496,7 +474,7 @@ impl HmacKeys {
         Ok(keys)
     }
 
-    fn for_alg(&self, alg: Alg) -> Option<&hmac::Key> {
+    fn for_alg(&self, alg: Alg) -> Option<&VerifyKey> {
         match alg {
             Alg::HS256 => self.sha256.as_ref(),
             Alg::HS384 => self.sha384.as_ref(),
@@ -512,9 +490,9 @@ impl Key {
     fn fits(&self, alg: Alg) -> Result<(), String> {
         let kind_ok = match (&self.material, alg) {
             (Material::Rsa { .. }, a) => a.is_rsa(),
-            (Material::P256(_), a) => a == Alg::ES256,
-            (Material::P384(_), a) => a == Alg::ES384,
-            (Material::Ed25519(_), a) => a == Alg::EdDSA,
+            (Material::P256, a) => a == Alg::ES256,
+            (Material::P384, a) => a == Alg::ES384,
+            (Material::Ed25519, a) => a == Alg::EdDSA,
             (Material::Hmac(h), a) if a.is_hmac() => {
                 if h.for_alg(a).is_none() {
                     return Err(format!(
@@ -550,69 +528,25 @@ impl Key {
         })
     }
 
-    /// Verifies `signature` over `message` with `alg` (which [`Key::fits`]).
+    /// Verifies `signature` over `message` with `alg` (which [`Key::fits`]),
+    /// through the crypto seam.
     pub(crate) fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> Result<(), KeyError> {
-        let ok = match (&self.material, alg) {
-            // The fixed-size check first, whichever backend verifies.
-            (Material::P256(_), Alg::ES256) | (Material::Ed25519(_), Alg::EdDSA) => {
+        // The fixed-size check first, whichever backend verifies.
+        match (&self.material, alg) {
+            (Material::P256, Alg::ES256) | (Material::Ed25519, Alg::EdDSA) => {
                 fixed_len(sig, 64, alg)?;
-                self.verify_asymmetric(alg, message, sig)
             }
-            (Material::P384(_), Alg::ES384) => {
-                fixed_len(sig, 96, alg)?;
-                self.verify_asymmetric(alg, message, sig)
-            }
-            (Material::Rsa { .. }, _) => self.verify_asymmetric(alg, message, sig),
-            (Material::Hmac(keys), alg) => match keys.for_alg(alg) {
-                Some(key) => hmac::verify(key, message, sig).is_ok(),
-                None => false,
-            },
-            _ => false,
+            (Material::P384, Alg::ES384) => fixed_len(sig, 96, alg)?,
+            _ => {}
+        }
+        let key = match &self.material {
+            Material::Hmac(keys) => keys.for_alg(alg),
+            _ => self.public.as_ref(),
         };
-        if ok {
+        if key.is_some_and(|k| k.verify(alg, message, sig)) {
             Ok(())
         } else {
             Err(KeyError::BadSignature)
-        }
-    }
-
-    /// RSA, ECDSA and EdDSA: the parsed key of the `aws-lc-rs` feature, or
-    /// ring with the key as stored.
-    fn verify_asymmetric(&self, alg: Alg, message: &[u8], sig: &[u8]) -> bool {
-        if let Some(ok) = self.parsed.verify(alg, message, sig) {
-            return ok;
-        }
-        match (&self.material, alg) {
-            (Material::Rsa { n, e, .. }, alg) => {
-                let params: &signature::RsaParameters = match alg {
-                    Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    Alg::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-                    Alg::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-                    Alg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-                    Alg::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-                    Alg::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-                    _ => return false,
-                };
-                signature::RsaPublicKeyComponents { n: &**n, e: &**e }
-                    .verify(params, message, sig)
-                    .is_ok()
-            }
-            (Material::P256(point), Alg::ES256) => {
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &**point)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-            (Material::P384(point), Alg::ES384) => {
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, &**point)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-            (Material::Ed25519(x), Alg::EdDSA) => {
-                signature::UnparsedPublicKey::new(&signature::ED25519, &x[..])
-                    .verify(message, sig)
-                    .is_ok()
-            }
-            _ => false,
         }
     }
 
@@ -642,7 +576,7 @@ impl Key {
                     format!("`alg` `{name}` is not a supported signature algorithm")
                 })?),
             };
-        let material = match kty {
+        let (material, raw) = match kty {
             "RSA" => {
                 refuse_private(obj, &["d", "p", "q", "dp", "dq", "qi", "oth"])?;
                 rsa(obj)?
@@ -669,9 +603,9 @@ impl Key {
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
                 if size == 32 {
-                    Material::P256(point.into_boxed_slice())
+                    (Material::P256, Raw::Ec(Alg::ES256, point))
                 } else {
-                    Material::P384(point.into_boxed_slice())
+                    (Material::P384, Raw::Ec(Alg::ES384, point))
                 }
             }
             "OKP" => {
@@ -685,14 +619,17 @@ impl Key {
                     .as_slice()
                     .try_into()
                     .map_err(|_| format!("Ed25519 `x` is {} bytes, not 32", x.len()))?;
-                Material::Ed25519(x)
+                (Material::Ed25519, Raw::Ed25519(x))
             }
             "oct" => {
                 if !options.allow_symmetric {
                     return Err("symmetric (`oct`) keys are not allowed by the options".to_owned());
                 }
                 let k = crate::Secret::new(b64_member(obj, "k")?);
-                Material::Hmac(Box::new(HmacKeys::new(k.expose(), alg)?))
+                (
+                    Material::Hmac(Box::new(HmacKeys::new(k.expose(), alg)?)),
+                    Raw::None,
+                )
             }
             other => return Err(format!("unsupported `kty` `{other}`")),
         };
@@ -701,15 +638,26 @@ impl Key {
             kid,
             alg: None,
             material,
-            parsed: backend::Parsed::empty(),
+            public: None,
         };
         if let Some(alg) = alg {
             key.fits(alg)
                 .map_err(|r| format!("`alg` `{}` does not fit the key: {r}", alg.name()))?;
         }
         let key = Key { alg, ..key };
-        let parsed = backend::Parsed::new(&key.material, |a| key.fits(a).is_ok())?;
-        Ok(Key { parsed, ..key })
+        // Decoded (parsed, with aws-lc-rs) once, for the algorithms it fits.
+        let public = match raw {
+            Raw::Rsa { n, e } => Some(VerifyKey::rsa(
+                &n,
+                &e,
+                ALL.into_iter()
+                    .filter(|&a| a.is_rsa() && key.fits(a).is_ok()),
+            )?),
+            Raw::Ec(alg, point) => Some(VerifyKey::ecdsa(alg, &point)?),
+            Raw::Ed25519(x) => Some(VerifyKey::ed25519(&x)?),
+            Raw::None => None,
+        };
+        Ok(Key { public, ..key })
     }
 }
 
@@ -775,7 +723,7 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
     b.get(start..).unwrap_or_default()
 }
 
-fn rsa(obj: &Map<String, Value>) -> Result<Material, String> {
+fn rsa(obj: &Map<String, Value>) -> Result<(Material, Raw), String> {
     let n_raw = b64_member(obj, "n")?;
     let e_raw = b64_member(obj, "e")?;
     // RFC 7518 §6.3.1 forbids leading zeros but some issuers send them;
@@ -814,11 +762,13 @@ fn rsa(obj: &Map<String, Value>) -> Result<Material, String> {
     if roca_fingerprint(n) {
         return Err("RSA modulus has the ROCA fingerprint (CVE-2017-15361)".to_owned());
     }
-    Ok(Material::Rsa {
-        n: n.into(),
-        e: e.into(),
-        bits,
-    })
+    Ok((
+        Material::Rsa { bits },
+        Raw::Rsa {
+            n: n.into(),
+            e: e.into(),
+        },
+    ))
 }
 
 /// Whether `n` has the structure of keys from the Infineon library with

@@ -57,7 +57,8 @@
 //! The default build's crypto is ring alone. With the `aws-lc-rs` feature,
 //! [`KeySet`](crate::jwk::KeySet) also parses each RSA, EC and Ed25519 key
 //! once with aws-lc-rs, and those signatures are verified with it; HMAC stays
-//! on ring. ring 0.17 has no parsed RSA public key and rebuilds the modulus'
+//! on ring. The same seam (`crypto`) verifies RFC 9421 signatures, so
+//! `httpsig` gets aws-lc-rs too. ring 0.17 has no parsed RSA public key and rebuilds the modulus'
 //! Montgomery constants on every verification, so RS256 validation takes about
 //! 0.78x jsonwebtoken's time instead of about 1.0x (benches/README.md).
 //! Verdicts are the same (the JOSE suites run in CI with the feature on) with

@@ -1271,16 +1271,58 @@ fn rsa_and_ecdsa_verifying_keys_check_their_material() {
     }
     assert!(VerifyingKey::try_from_rsa_components(Algorithm::Ed25519, &n, &e).is_err());
 
-    let mut p256 = vec![4u8];
-    p256.extend([7u8; 64]);
+    // A point on the curve (with the `aws-lc-rs` feature the key is parsed,
+    // and checked, when built: see `ecdsa_point_off_the_curve_never_verifies`).
+    let p256 = p256_public_point();
     let key = VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP256Sha256, &p256).unwrap();
     assert_eq!(key.algorithm().as_str(), "ecdsa-p256-sha256");
     // Wrong curve length, compressed form, wrong algorithm.
     assert!(VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP384Sha384, &p256).is_err());
     let mut compressed = vec![2u8];
-    compressed.extend([7u8; 32]);
+    compressed.extend(&p256[1..33]);
     assert!(VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP256Sha256, &compressed).is_err());
     assert!(VerifyingKey::try_from_ecdsa_public(Algorithm::HmacSha256, &p256).is_err());
+}
+
+/// An uncompressed P-256 public point of a fresh key.
+fn p256_public_point() -> Vec<u8> {
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    pair.public_key().as_ref().to_vec()
+}
+
+/// A point of the right form that is not on P-256: with the `aws-lc-rs`
+/// feature the crypto seam parses the key when it is built and refuses it
+/// there; with ring (which parses at verification) the key builds and
+/// verifies nothing.
+#[test]
+fn ecdsa_point_off_the_curve_never_verifies() {
+    use edge_auth::httpsig::Algorithm;
+    let mut off = vec![4u8];
+    off.extend([7u8; 64]);
+    let built = VerifyingKey::try_from_ecdsa_public(Algorithm::EcdsaP256Sha256, &off);
+    if cfg!(feature = "aws-lc-rs") {
+        let err = built.unwrap_err();
+        assert!(err.to_string().contains("aws-lc-rs refused"), "{err}");
+        return;
+    }
+    let mut keys = KeyRing::new();
+    keys.insert("p256", built.unwrap());
+    let created = 1_795_428_000i64;
+    let params = format!(r#"("@method" "@authority" "@path");created={created};keyid="p256""#);
+    let (parts, ()) = http::Request::post("https://api.example.com/orders")
+        .header("signature-input", format!("sig1={params}"))
+        .header("signature", format!("sig1=:{}:", B64.encode([9u8; 64])))
+        .body(())
+        .unwrap()
+        .into_parts();
+    let verifier = Verifier::new(VerifierConfig::default()).unwrap();
+    let now = OffsetDateTime::from_unix_timestamp(created + 10).unwrap();
+    assert!(verifier.verify(&parts, b"", &keys, None, now).is_err());
 }
 
 /// An ECDSA signature from ring (fixed `r || s`, RFC 9421 §3.3.4) over a

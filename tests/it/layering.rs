@@ -7,7 +7,9 @@
 //!   the crate root's `lib.rs` and `error.rs`, which sit above it, may);
 //! - src/ outside src/driver never names `crate::driver`, tokio, hyper or
 //!   worker (the sans-IO core);
-//! - sigv4 imports neither jwk nor jwt (HTTP dates live in `http_cache`).
+//! - sigv4 imports neither jwk nor jwt (HTTP dates live in `http_cache`);
+//! - crypto (the sign / verify seam) imports neither jwt, jwk nor httpsig:
+//!   they all sit on it.
 //!
 //! Comments are skipped, so doc links may still point anywhere.
 
@@ -112,6 +114,31 @@ fn layering_jose_imports_neither_jwk_nor_jwt() {
     assert!(
         found.is_empty(),
         "jose imports jwk or jwt:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn layering_crypto_imports_neither_jwt_jwk_nor_httpsig() {
+    let files = files_under("crypto");
+    assert!(files.len() >= 3, "src/crypto not found");
+    let found = offenders(
+        &files,
+        &[
+            "crate::jwt",
+            "crate::jwk",
+            "crate::httpsig",
+            "super::jwt",
+            "super::jwk",
+            "super::httpsig",
+            "super::super::jwt",
+            "super::super::jwk",
+            "super::super::httpsig",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "crypto imports jwt, jwk or httpsig:\n{}",
         found.join("\n")
     );
 }

@@ -1,59 +1,57 @@
-//! The `aws-lc-rs` feature: public keys parsed once, when the key set
-//! loads, by aws-lc-rs, so that verifying a signature parses nothing.
+//! aws-lc-rs' side of the verify seam (the `aws-lc-rs` feature, native
+//! targets only): public keys parsed once, when the key is built, so that
+//! verifying a signature parses nothing.
 //!
 //! ring 0.17 has no parsed form of an RSA public key: every verification
 //! rebuilds the modulus and its Montgomery constants, about a quarter of
 //! the time of an RS256 check. aws-lc-rs keeps them in a
-//! [`ParsedPublicKey`]. HMAC stays on ring, and so does everything on
-//! wasm32 (aws-lc is C; the feature is ignored there).
+//! [`ParsedPublicKey`]. HMAC stays on ring (see the seam's docs).
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 
-use super::Material;
-use crate::jose::{ALL, Alg};
+use crate::jose::Alg;
 
-/// One parsed key for each algorithm the key may verify (a key without its
-/// own `alg` may verify all six RSA algorithms, each its own parse).
+/// One parsed key for each algorithm the key may verify (an RSA key for
+/// several algorithms is parsed once for each).
 #[derive(Clone)]
-pub(super) struct Parsed(Vec<(Alg, ParsedPublicKey)>);
+pub(super) struct PublicKey(Vec<(Alg, ParsedPublicKey)>);
 
-impl Parsed {
-    /// No parsed key: HMAC, or a key still being built.
-    pub(super) fn empty() -> Self {
-        Self(Vec::new())
+impl PublicKey {
+    pub(super) fn rsa(n: &[u8], e: &[u8], algs: &[Alg]) -> Result<Self, String> {
+        Self::parse(algs, &rsa_public_key_der(n, e))
     }
 
-    /// Parses `material` for each algorithm `fits` allows.
-    ///
+    pub(super) fn ecdsa(alg: Alg, point: &[u8]) -> Result<Self, String> {
+        Self::parse(&[alg], point)
+    }
+
+    pub(super) fn ed25519(x: [u8; 32]) -> Result<Self, String> {
+        Self::parse(&[Alg::EdDSA], &x)
+    }
+
     /// # Errors
     /// The reason aws-lc-rs refused the key, such as an EC point that is
     /// not on its curve.
-    pub(super) fn new(material: &Material, fits: impl Fn(Alg) -> bool) -> Result<Self, String> {
-        let bytes: Vec<u8> = match material {
-            Material::Rsa { n, e, .. } => rsa_public_key_der(n, e),
-            Material::P256(point) | Material::P384(point) => point.to_vec(),
-            Material::Ed25519(x) => x.to_vec(),
-            Material::Hmac(_) => return Ok(Self::empty()),
-        };
-        let mut parsed = Vec::new();
-        for alg in ALL.into_iter().filter(|&a| fits(a)) {
+    fn parse(algs: &[Alg], bytes: &[u8]) -> Result<Self, String> {
+        let mut parsed = Vec::with_capacity(algs.len());
+        for &alg in algs {
             let Some(algorithm) = algorithm(alg) else {
                 continue;
             };
-            let key = ParsedPublicKey::new(algorithm, &bytes)
+            let key = ParsedPublicKey::new(algorithm, bytes)
                 .map_err(|e| format!("aws-lc-rs refused the public key for {}: {e}", alg.name()))?;
             parsed.push((alg, key));
         }
         Ok(Self(parsed))
     }
 
-    /// Whether `sig` is `alg`'s valid signature of `message`; `None` when
-    /// no key was parsed for `alg` (HMAC), which ring then checks.
-    pub(super) fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> Option<bool> {
+    /// Whether `sig` is `alg`'s valid signature of `message`; false when no
+    /// key was parsed for `alg`.
+    pub(super) fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> bool {
         self.0
             .iter()
             .find(|(a, _)| *a == alg)
-            .map(|(_, key)| key.verify_sig(message, sig).is_ok())
+            .is_some_and(|(_, key)| key.verify_sig(message, sig).is_ok())
     }
 }
 

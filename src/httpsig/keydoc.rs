@@ -1,5 +1,6 @@
-//! Just enough DER (X.690) to read the key documents RFC 9421 deployments
-//! pass around and hand ring the key inside:
+//! The key documents RFC 9421 deployments pass around, read with the
+//! RustCrypto `der` / `spki` / `pkcs8` crates (strict DER: minimal lengths,
+//! minimal integers, no trailing data), down to the key ring takes:
 //! - a PKCS#8 `PrivateKeyInfo` (RFC 5958 §2) whose algorithm is
 //!   `id-RSASSA-PSS` (RFC 4055 §3.1, RFC 8017 A.2.3), as RFC 9421 B.1.2 and
 //!   `openssl genpkey -algorithm RSA-PSS` produce: ring reads only
@@ -8,35 +9,32 @@
 //!   `RSAPrivateKey` (RFC 8017 A.1.2, ring reads it) or SEC 1
 //!   `ECPrivateKey` (RFC 5915 §3, B.1.3's form), whose parts are returned;
 //! - an X.509 `SubjectPublicKeyInfo` (RFC 5280 §4.1.2.7) or a PKCS#1
-//!   `RSAPublicKey` (RFC 8017 A.1.1), down to the key ring takes.
+//!   `RSAPublicKey` (RFC 8017 A.1.1).
+//!
+//! PEM stays a short reader over the `base64` crate's strict engine:
+//! `rustls-pki-types` (which reads the private keys of `crypto::SigningKey`)
+//! skips labels it does not know, and `RSA PUBLIC KEY` (B.1.1's form) is one.
 
 use base64::Engine as _;
+use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, OctetStringRef, UintRef};
+use der::{Decode as _, Reader as _, SliceReader, Tag, TagMode, TagNumber};
+use pkcs8::PrivateKeyInfoRef;
+use spki::SubjectPublicKeyInfoRef;
 
 use crate::secret::Secret;
 
-/// `id-RSASSA-PSS`, 1.2.840.113549.1.1.10, DER content octets.
-const ID_RSASSA_PSS: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
-
+/// `id-RSASSA-PSS`, 1.2.840.113549.1.1.10.
+const ID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 /// `rsaEncryption`, 1.2.840.113549.1.1.1.
-const RSA_ENCRYPTION: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// `id-ecPublicKey`, 1.2.840.10045.2.1 (RFC 5480 §2.1.1).
-const ID_EC_PUBLIC_KEY: [u8; 7] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// `secp256r1` (P-256), 1.2.840.10045.3.1.7.
-const SECP256R1: [u8; 8] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// `secp384r1` (P-384), 1.3.132.0.34.
-const SECP384R1: [u8; 5] = [0x2b, 0x81, 0x04, 0x00, 0x22];
+const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 /// `id-Ed25519`, 1.3.101.112 (RFC 8410 §3).
-const ID_ED25519: [u8; 3] = [0x2b, 0x65, 0x70];
-
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const BIT_STRING: u8 = 0x03;
-const OCTET_STRING: u8 = 0x04;
-const NULL: u8 = 0x05;
-const OID: u8 = 0x06;
-/// `[0] EXPLICIT` and `[1] EXPLICIT` (context-specific, constructed).
-const EXPLICIT_0: u8 = 0xa0;
-const EXPLICIT_1: u8 = 0xa1;
+const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// A named curve of `id-ecPublicKey`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +44,7 @@ pub(super) enum Curve {
 }
 
 impl Curve {
-    fn from_oid(oid: &[u8]) -> Result<Self, String> {
+    fn from_oid(oid: ObjectIdentifier) -> Result<Self, String> {
         match oid {
             o if o == SECP256R1 => Ok(Curve::P256),
             o if o == SECP384R1 => Ok(Curve::P384),
@@ -66,7 +64,7 @@ impl Curve {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum PublicKey<'a> {
     /// `rsaEncryption`, or a bare PKCS#1 `RSAPublicKey`: modulus and
-    /// exponent as DER integers (a leading zero byte possible).
+    /// exponent as unsigned big-endian bytes.
     Rsa { n: &'a [u8], e: &'a [u8] },
     /// `id-RSASSA-PSS`; `restricted` when parameters limit its use.
     RsaPss {
@@ -84,74 +82,63 @@ pub(super) enum PublicKey<'a> {
 ///
 /// # Errors
 /// What the document is not, for the caller's error message.
-pub(super) fn public_key(der: &[u8]) -> Result<PublicKey<'_>, String> {
-    let not = || String::from("not a SubjectPublicKeyInfo or PKCS#1 RSAPublicKey (DER)");
-    let (SEQUENCE, body, []) = tlv(der).ok_or_else(not)? else {
-        return Err(not());
-    };
-    let (tag, first, rest) = tlv(body).ok_or_else(not)?;
-    if tag == INTEGER {
-        let (n, e) = rsa_public_key(der).ok_or_else(not)?;
+pub(super) fn public_key(doc: &[u8]) -> Result<PublicKey<'_>, String> {
+    if let Ok((n, e)) = rsa_public_key(doc) {
         return Ok(PublicKey::Rsa { n, e });
     }
-    let (SEQUENCE, algorithm, rest) = (tag, first, rest) else {
-        return Err(not());
-    };
-    let (BIT_STRING, bits, []) = tlv(rest).ok_or_else(not)? else {
-        return Err(not());
-    };
-    let key = match bits.split_first() {
-        Some((0, key)) => key,
-        _ => return Err("the public key BIT STRING has unused bits".into()),
-    };
-    let (OID, oid, params) = tlv(algorithm).ok_or_else(not)? else {
-        return Err(not());
-    };
-    match oid {
+    let spki = SubjectPublicKeyInfoRef::from_der(doc)
+        .map_err(|_| "not a SubjectPublicKeyInfo or PKCS#1 RSAPublicKey (DER)")?;
+    let key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or("the public key BIT STRING has unused bits")?;
+    let params = spki.algorithm.parameters;
+    match spki.algorithm.oid {
         o if o == RSA_ENCRYPTION => {
-            if !matches!(params, [] | [NULL, 0]) {
+            if params.is_some_and(|p| !p.is_null()) {
                 return Err("rsaEncryption with parameters other than NULL".into());
             }
-            let (n, e) = rsa_public_key(key).ok_or("the RSAPublicKey inside does not parse")?;
+            let (n, e) =
+                rsa_public_key(key).map_err(|_| "the RSAPublicKey inside does not parse")?;
             Ok(PublicKey::Rsa { n, e })
         }
         o if o == ID_RSASSA_PSS => {
-            let (n, e) = rsa_public_key(key).ok_or("the RSAPublicKey inside does not parse")?;
+            let (n, e) =
+                rsa_public_key(key).map_err(|_| "the RSAPublicKey inside does not parse")?;
             Ok(PublicKey::RsaPss {
                 n,
                 e,
-                restricted: !params.is_empty(),
+                restricted: params.is_some(),
             })
         }
         o if o == ID_EC_PUBLIC_KEY => {
-            let (OID, curve, []) = tlv(params).ok_or("EC key without a named curve")? else {
-                return Err("EC key without a named curve".into());
-            };
+            let curve = params
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+                .ok_or("EC key without a named curve")?;
             Ok(PublicKey::Ec {
                 curve: Curve::from_oid(curve)?,
                 point: key,
             })
         }
         o if o == ID_ED25519 => match params {
-            [] => Ok(PublicKey::Ed25519(key)),
-            _ => Err("id-Ed25519 with parameters (RFC 8410 §3 forbids them)".into()),
+            None => Ok(PublicKey::Ed25519(key)),
+            Some(_) => Err("id-Ed25519 with parameters (RFC 8410 §3 forbids them)".into()),
         },
         _ => Err("a key algorithm other than RSA, EC P-256 / P-384 or Ed25519".into()),
     }
 }
 
-/// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-fn rsa_public_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (SEQUENCE, body, []) = tlv(der)? else {
-        return None;
-    };
-    let (INTEGER, n, rest) = tlv(body)? else {
-        return None;
-    };
-    let (INTEGER, e, []) = tlv(rest)? else {
-        return None;
-    };
-    Some((n, e))
+/// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`,
+/// both positive.
+fn rsa_public_key(doc: &[u8]) -> der::Result<(&[u8], &[u8])> {
+    let mut reader = SliceReader::new(doc)?;
+    let numbers = reader.sequence(|r| {
+        let n = UintRef::decode(r)?;
+        let e = UintRef::decode(r)?;
+        Ok::<_, der::Error>((n.as_bytes(), e.as_bytes()))
+    })?;
+    reader.finish()?;
+    Ok(numbers)
 }
 
 /// Which private key document a DER is.
@@ -159,7 +146,7 @@ fn rsa_public_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
 pub(super) enum PrivateKey<'a> {
     /// PKCS#8 `PrivateKeyInfo` / `OneAsymmetricKey`.
     Pkcs8,
-    /// PKCS#1 `RSAPrivateKey`.
+    /// PKCS#1 `RSAPrivateKey` (ring reads the rest).
     Pkcs1,
     /// SEC 1 `ECPrivateKey`: the scalar, the curve if named, the public
     /// point if present.
@@ -170,59 +157,62 @@ pub(super) enum PrivateKey<'a> {
     },
 }
 
-/// Tells PKCS#8, PKCS#1 and SEC 1 private keys apart by their second
-/// element (an AlgorithmIdentifier, the modulus, the private key octets).
+/// The parts of a SEC 1 `ECPrivateKey` (RFC 5915 §3), as decoded.
+type Sec1Parts<'a> = (&'a [u8], Option<ObjectIdentifier>, Option<BitStringRef<'a>>);
+
+/// Tells PKCS#8, PKCS#1 and SEC 1 private keys apart: a document the
+/// `pkcs8` crate reads, else by the element after the version (the
+/// modulus, the private key octets).
 ///
 /// # Errors
 /// What the document is not, for the caller's error message.
-pub(super) fn private_key(der: &[u8]) -> Result<PrivateKey<'_>, String> {
-    let not = || String::from("not a PKCS#8, PKCS#1 RSAPrivateKey or SEC 1 ECPrivateKey (DER)");
-    let (SEQUENCE, body, []) = tlv(der).ok_or_else(not)? else {
-        return Err(not());
-    };
-    let (INTEGER, version, rest) = tlv(body).ok_or_else(not)? else {
-        return Err(not());
-    };
-    let (tag, content, rest) = tlv(rest).ok_or_else(not)?;
-    match (tag, version) {
-        (SEQUENCE, _) => Ok(PrivateKey::Pkcs8),
-        (INTEGER, _) => Ok(PrivateKey::Pkcs1),
-        (OCTET_STRING, [1]) => {
-            let (mut curve, mut point, mut rest) = (None, None, rest);
-            while let Some((tag, inner, after)) = tlv(rest) {
-                match tag {
-                    EXPLICIT_0 => {
-                        let (OID, oid, []) =
-                            tlv(inner).ok_or("SEC 1 parameters are not a named curve")?
-                        else {
-                            return Err("SEC 1 parameters are not a named curve".into());
-                        };
-                        curve = Some(Curve::from_oid(oid)?);
-                    }
-                    EXPLICIT_1 => {
-                        let (BIT_STRING, bits, []) = tlv(inner).ok_or_else(not)? else {
-                            return Err(not());
-                        };
-                        match bits.split_first() {
-                            Some((0, key)) => point = Some(key),
-                            _ => return Err("the public key BIT STRING has unused bits".into()),
-                        }
-                    }
-                    _ => return Err(not()),
-                }
-                rest = after;
-            }
-            if !rest.is_empty() {
-                return Err(not());
-            }
-            Ok(PrivateKey::Sec1 {
-                scalar: content,
-                curve,
-                point,
-            })
-        }
-        _ => Err(not()),
+pub(super) fn private_key(doc: &[u8]) -> Result<PrivateKey<'_>, String> {
+    if PrivateKeyInfoRef::from_der(doc).is_ok() {
+        return Ok(PrivateKey::Pkcs8);
     }
+    // der's error text (the position) is left out: its Display is a few
+    // KB of a Worker for a message that names no more than this one.
+    let not = |_: der::Error| "not a PKCS#8, PKCS#1 RSAPrivateKey or SEC 1 ECPrivateKey (DER)";
+    let mut reader = SliceReader::new(doc).map_err(not)?;
+    let parts: Option<Sec1Parts<'_>> = reader
+        .sequence(|r| -> der::Result<_> {
+            let version = UintRef::decode(r)?;
+            match (Tag::peek(r)?, version.as_bytes()) {
+                (Tag::Integer, _) => {
+                    // PKCS#1: ring reads (and checks) the numbers.
+                    while !r.is_finished() {
+                        AnyRef::decode(r)?;
+                    }
+                    Ok(None)
+                }
+                (Tag::OctetString, [1]) => {
+                    let scalar = <&OctetStringRef>::decode(r)?.as_bytes();
+                    let curve =
+                        r.context_specific::<ObjectIdentifier>(TagNumber(0), TagMode::Explicit)?;
+                    let point =
+                        r.context_specific::<BitStringRef<'_>>(TagNumber(1), TagMode::Explicit)?;
+                    Ok(Some((scalar, curve, point)))
+                }
+                (tag, _) => Err(tag.unexpected_error(None).into()),
+            }
+        })
+        .map_err(not)?;
+    reader.finish().map_err(not)?;
+    let Some((scalar, curve, point)) = parts else {
+        return Ok(PrivateKey::Pkcs1);
+    };
+    let point = match point {
+        None => None,
+        Some(bits) => Some(
+            bits.as_bytes()
+                .ok_or("the public key BIT STRING has unused bits")?,
+        ),
+    };
+    Ok(PrivateKey::Sec1 {
+        scalar,
+        curve: curve.map(Curve::from_oid).transpose()?,
+        point,
+    })
 }
 
 /// What the PKCS#8 document says about its key.
@@ -238,66 +228,19 @@ pub(super) enum RsaPkcs8<'a> {
     Other,
 }
 
-/// One DER TLV: tag, content, rest. Definite lengths up to 4 bytes only,
-/// minimally encoded (X.690 §10.1): the long form only for lengths of 128
-/// and more, with no leading zero byte (`81 05` and `82 00 85` are refused).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at_checked(n)?;
-        if bytes.first() == Some(&0) {
-            return None;
-        }
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        if len < 0x80 {
-            return None;
-        }
-        (len, rest)
-    };
-    let (content, rest) = rest.split_at_checked(len)?;
-    Some((tag, content, rest))
-}
-
 /// Classifies an RSA PKCS#8 document (see [`RsaPkcs8`]). A document that
 /// does not parse is `Other`, so ring reports the encoding error.
 pub(super) fn classify_rsa(pkcs8: &[u8]) -> RsaPkcs8<'_> {
-    classify(pkcs8).unwrap_or(RsaPkcs8::Other)
-}
-
-fn classify(pkcs8: &[u8]) -> Option<RsaPkcs8<'_>> {
-    let (SEQUENCE, info, []) = tlv(pkcs8)? else {
-        return None;
+    let Ok(info) = PrivateKeyInfoRef::from_der(pkcs8) else {
+        return RsaPkcs8::Other;
     };
-    // Version 0 (v1) or 1 (v2, RFC 5958 OneAsymmetricKey).
-    let (INTEGER, [0 | 1], rest) = tlv(info)? else {
-        return None;
-    };
-    let (SEQUENCE, algorithm, rest) = tlv(rest)? else {
-        return None;
-    };
-    let (OID, oid, params) = tlv(algorithm)? else {
-        return None;
-    };
-    if oid != ID_RSASSA_PSS {
-        return Some(RsaPkcs8::Other);
+    if info.algorithm.oid != ID_RSASSA_PSS {
+        return RsaPkcs8::Other;
     }
-    if !params.is_empty() {
-        return Some(RsaPkcs8::PssRestricted);
+    if info.algorithm.parameters.is_some() {
+        return RsaPkcs8::PssRestricted;
     }
-    // Attributes or a public key may follow (v2); ring checks the key itself.
-    let (OCTET_STRING, private_key, _) = tlv(rest)? else {
-        return None;
-    };
-    Some(RsaPkcs8::PssUnrestricted(private_key))
+    RsaPkcs8::PssUnrestricted(info.private_key.as_bytes())
 }
 
 /// The label and decoded contents of the first PEM block in `text` (RFC
@@ -390,19 +333,20 @@ mod tests {
         ));
         // RSAPublicKey { n = 0x00c5, e = 3 } bare, and inside rsaEncryption.
         let pkcs1 = [0x30, 0x07, 0x02, 0x02, 0x00, 0xc5, 0x02, 0x01, 0x03];
+        // The modulus' sign byte is not part of the number.
         let rsa = PublicKey::Rsa {
-            n: &[0x00, 0xc5],
+            n: &[0xc5],
             e: &[0x03],
         };
         assert_eq!(public_key(&pkcs1), Ok(rsa));
         let mut spki = vec![0x30, 0x1b, 0x30, 0x0d, 0x06, 0x09];
-        spki.extend(RSA_ENCRYPTION);
+        spki.extend(RSA_ENCRYPTION.as_bytes());
         spki.extend([0x05, 0x00, 0x03, 0x0a, 0x00]);
         spki.extend(pkcs1);
         assert_eq!(
             public_key(&spki),
             Ok(PublicKey::Rsa {
-                n: &[0x00, 0xc5],
+                n: &[0xc5],
                 e: &[0x03],
             })
         );
@@ -433,7 +377,10 @@ mod tests {
     #[test]
     fn private_key_forms_are_told_apart() {
         // PKCS#8 (AlgorithmIdentifier second), PKCS#1 (modulus second).
-        let pkcs8 = [0x30, 0x07, 0x02, 0x01, 0x00, 0x30, 0x00, 0x04, 0x00];
+        // (An AlgorithmIdentifier needs its OID: id-Ed25519 here.)
+        let pkcs8 = [
+            0x30, 0x0c, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x00,
+        ];
         assert_eq!(private_key(&pkcs8), Ok(PrivateKey::Pkcs8));
         let pkcs1 = [0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x05];
         assert_eq!(private_key(&pkcs1), Ok(PrivateKey::Pkcs1));
@@ -441,7 +388,7 @@ mod tests {
         let mut sec1 = vec![
             0x30, 0x18, 0x02, 0x01, 0x01, 0x04, 0x01, 0x07, 0xa0, 0x0a, 0x06, 0x08,
         ];
-        sec1.extend(SECP256R1);
+        sec1.extend(SECP256R1.as_bytes());
         sec1.extend([0xa1, 0x04, 0x03, 0x02, 0x00, 0x04]);
         assert_eq!(
             private_key(&sec1),
@@ -511,17 +458,39 @@ mod tests {
 
     #[test]
     fn non_minimal_der_lengths_are_refused() {
-        let content = [0xab_u8; 200];
-        // `81 05`: a length under 128 in the long form.
-        let short_long = [&[0x04, 0x81, 0x05][..], &content[..5]].concat();
-        assert_eq!(tlv(&short_long), None);
-        // `82 00 85`: a leading zero length byte.
-        let padded = [&[0x04, 0x82, 0x00, 0x85][..], &content[..0x85]].concat();
-        assert_eq!(tlv(&padded), None);
-        // The minimal forms of the same lengths parse.
-        let short = [&[0x04, 0x05][..], &content[..5]].concat();
-        assert_eq!(tlv(&short), Some((0x04, &content[..5], &[][..])));
-        let long = [&[0x04, 0x81, 0x85][..], &content[..0x85]].concat();
-        assert_eq!(tlv(&long), Some((0x04, &content[..0x85], &[][..])));
+        // The Ed25519 SPKI's outer length 0x2a as `81 2a` (long form under
+        // 128) and `82 00 2a` (a leading zero length byte).
+        let body = &ED25519_SPKI[2..];
+        for prefix in [&[0x30, 0x81, 0x2a][..], &[0x30, 0x82, 0x00, 0x2a][..]] {
+            let doc = [prefix, body].concat();
+            assert!(public_key(&doc).is_err(), "{prefix:02x?}");
+        }
+        // An inner length too: the BIT STRING's `21` as `81 21`.
+        let mut inner = vec![0x30, 0x2b];
+        inner.extend(&ED25519_SPKI[2..10]);
+        inner.extend([0x81, 0x21]);
+        inner.extend(&ED25519_SPKI[11..]);
+        assert!(public_key(&inner).is_err());
+        // PKCS#1 `RSAPublicKey` and PKCS#8 with `81 05`-style lengths.
+        let pkcs1 = [0x30, 0x81, 0x07, 0x02, 0x02, 0x00, 0xc5, 0x02, 0x01, 0x03];
+        assert!(public_key(&pkcs1).is_err());
+        let pss = [
+            0x30, 0x81, 0x14, 0x02, 0x01, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+            0xf7, 0x0d, 0x01, 0x01, 0x0a, 0x04, 0x02, 0xab, 0xcd,
+        ];
+        assert_eq!(classify_rsa(&pss), RsaPkcs8::Other);
+        assert!(private_key(&pss).is_err());
+        // The minimal form of the same document parses.
+        assert!(public_key(&ED25519_SPKI).is_ok());
+    }
+
+    #[test]
+    fn non_minimal_integers_are_refused() {
+        // `02 02 00 45`: a zero byte before a positive number under 0x80.
+        let pkcs1 = [0x30, 0x07, 0x02, 0x02, 0x00, 0x45, 0x02, 0x01, 0x03];
+        assert!(public_key(&pkcs1).is_err());
+        // A negative modulus.
+        let negative = [0x30, 0x06, 0x02, 0x01, 0xc5, 0x02, 0x01, 0x03];
+        assert!(public_key(&negative).is_err());
     }
 }
