@@ -261,12 +261,12 @@ impl Signer {
         let unserialisable = |e: fields::SfError| HttpSigError::Unserialisable(e.to_string());
         if c.include_created {
             params_line.push_str(";created=");
-            fields::push_integer(&mut params_line, created);
+            fields::write_integer(&mut params_line, created).map_err(unserialisable)?;
         }
         if let Some(after) = c.expires_after {
             let expires = created.saturating_add(after.whole_seconds());
             params_line.push_str(";expires=");
-            fields::push_integer(&mut params_line, expires);
+            fields::write_integer(&mut params_line, expires).map_err(unserialisable)?;
         }
         if c.include_keyid {
             params_line.push_str(";keyid=");
