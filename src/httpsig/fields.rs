@@ -24,10 +24,9 @@ pub enum SfError {
     Unserialisable(&'static str),
 }
 
-impl From<sfv::Error> for SfError {
-    fn from(e: sfv::Error) -> Self {
-        Self::Syntax(e.to_string())
-    }
+/// sfv's parse error in ours (sfv's types stay out of the public API).
+fn syntax(e: sfv::Error) -> SfError {
+    SfError::Syntax(e.to_string())
 }
 
 /// A bare item (RFC 9651 §3.3).
@@ -321,7 +320,9 @@ pub fn parse_dictionary(input: &str) -> Result<Dictionary, SfError> {
 /// # Errors
 /// [`SfError::Syntax`] when the input does not follow the grammar.
 pub fn parse_dictionary_raw(input: &str) -> Result<Dictionary, SfError> {
-    Ok(sfv::Parser::new(input).parse_dictionary_with_visitor(DictInto::default())?)
+    sfv::Parser::new(input)
+        .parse_dictionary_with_visitor(DictInto::default())
+        .map_err(syntax)
 }
 
 /// Parses an sf-list (RFC 9651 §4.2.1).
@@ -329,7 +330,9 @@ pub fn parse_dictionary_raw(input: &str) -> Result<Dictionary, SfError> {
 /// # Errors
 /// [`SfError::Syntax`] when the input does not follow the grammar.
 pub fn parse_list(input: &str) -> Result<Vec<Entry>, SfError> {
-    Ok(sfv::Parser::new(input).parse_list_with_visitor(ListInto::default())?)
+    sfv::Parser::new(input)
+        .parse_list_with_visitor(ListInto::default())
+        .map_err(syntax)
 }
 
 /// Parses an sf-item (RFC 9651 §4.2.3).
@@ -338,7 +341,9 @@ pub fn parse_list(input: &str) -> Result<Vec<Entry>, SfError> {
 /// [`SfError::Syntax`] when the input does not follow the grammar.
 pub fn parse_item(input: &str) -> Result<Item, SfError> {
     let mut out = None;
-    sfv::Parser::new(input).parse_item_with_visitor(ItemEntry(&mut out))?;
+    sfv::Parser::new(input)
+        .parse_item_with_visitor(ItemEntry(&mut out))
+        .map_err(syntax)?;
     match out {
         Some(Entry::Item(item)) => Ok(item),
         _ => Err(SfError::Syntax("no item".into())),
