@@ -5,9 +5,7 @@
 use super::HttpSigError;
 use super::fields;
 use http::{HeaderMap, HeaderValue};
-use sfv::visitor::{EntryVisitor, Ignored, ItemVisitor, ParameterVisitor};
-use sfv::{BareItemFromInput, KeyRef};
-use std::convert::Infallible;
+use sfv::KeyRef;
 
 pub(crate) const CONTENT_DIGEST: http::HeaderName = http::HeaderName::from_static("content-digest");
 
@@ -159,14 +157,24 @@ pub(crate) fn check_content_digest_line(
 /// its last value at its first position (RFC 9651 §4.2.2); each digest is
 /// computed once.
 fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigError> {
-    let mut found = Found::default();
+    let mut found = fields::ByteMembers::default();
     sfv::Parser::new(combined)
         .parse_dictionary_with_visitor(&mut found)
         .map_err(|e| HttpSigError::MalformedField {
             field: "content-digest",
             reason: e.to_string(),
         })?;
-    let mut members = found.members;
+    // Per known algorithm: where it first appeared and its last value.
+    let mut members: [Option<Member<'_>>; 2] = [None, None];
+    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
+    for (index, (key, value)) in found.members.iter().enumerate() {
+        for (slot, alg) in members.iter_mut().zip(algorithms) {
+            if *key == alg.as_str() {
+                let first = slot.as_ref().map_or(index, |(first, _, _)| *first);
+                *slot = Some((first, alg, value.as_deref()));
+            }
+        }
+    }
     // Report in the order the field lists them.
     members.sort_by_key(|f| f.as_ref().map_or(usize::MAX, |(first, _, _)| *first));
     let mut checked = DigestsChecked::NONE;
@@ -175,7 +183,7 @@ fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigErro
             field: "content-digest",
             reason: format!("member `{}` is not a byte sequence", alg.as_str()),
         })?;
-        compare(alg, &expected, body)?;
+        compare(alg, expected, body)?;
         checked.push(alg);
     }
     if checked.len == 0 {
@@ -184,74 +192,9 @@ fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigErro
     Ok(checked)
 }
 
-/// The members of known algorithms: where each first appeared, and its last
-/// value (`None` when that is not a byte sequence).
-#[derive(Default)]
-struct Found {
-    members: [Option<Member>; 2],
-    index: usize,
-}
-
-impl<'de> sfv::visitor::DictionaryVisitor<'de> for &mut Found {
-    type Out = ();
-    type Error = Infallible;
-
-    fn entry(&mut self, key: &'de KeyRef) -> Result<impl EntryVisitor<'de>, Infallible> {
-        let index = self.index;
-        self.index += 1;
-        let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
-        let slot = self
-            .members
-            .iter_mut()
-            .zip(algorithms)
-            .find(|(_, alg)| alg.key() == key)
-            .map(|(slot, alg)| {
-                let first = slot.as_ref().map_or(index, |(first, _, _)| *first);
-                // Overwritten by the value once it is read.
-                *slot = Some((first, alg, None));
-                slot
-            });
-        Ok(slot.map(DigestMember))
-    }
-
-    fn finish(self) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
-
 /// A known algorithm's member: where it first appeared, the algorithm and
 /// its last value (`None` when that is not a byte sequence).
-type Member = (usize, DigestAlgorithm, Option<Vec<u8>>);
-
-/// One member of a known algorithm: records a byte sequence as its value.
-struct DigestMember<'s>(&'s mut Option<Member>);
-
-impl<'de> EntryVisitor<'de> for DigestMember<'_> {
-    type Error = Infallible;
-
-    fn item(self) -> Result<impl ItemVisitor<'de>, Infallible> {
-        Ok(self)
-    }
-
-    fn inner_list(self) -> Result<impl sfv::visitor::InnerListVisitor<'de>, Infallible> {
-        Ok(Ignored)
-    }
-}
-
-impl<'de> ItemVisitor<'de> for DigestMember<'_> {
-    type Out = ();
-    type Error = Infallible;
-
-    fn bare_item(
-        self,
-        bare: BareItemFromInput<'de>,
-    ) -> Result<impl ParameterVisitor<'de, Out = ()>, Infallible> {
-        if let (Some((_, _, value)), BareItemFromInput::ByteSequence(b)) = (self.0, bare) {
-            *value = Some(b);
-        }
-        Ok(Ignored)
-    }
-}
+type Member<'a> = (usize, DigestAlgorithm, Option<&'a [u8]>);
 
 /// Compares the digest of `body` with `expected`.
 fn compare(alg: DigestAlgorithm, expected: &[u8], body: &[u8]) -> Result<(), HttpSigError> {

@@ -7,7 +7,8 @@
 //! own (`verify.rs`, `digest.rs`). See docs/adr/0009-structured-fields.md.
 
 use sfv::visitor::{
-    DictionaryVisitor, EntryVisitor, InnerListVisitor, ItemVisitor, ListVisitor, ParameterVisitor,
+    DictionaryVisitor, EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ListVisitor,
+    ParameterVisitor,
 };
 use sfv::{BareItemFromInput, KeyRef, RefBareItem};
 use std::convert::Infallible;
@@ -347,6 +348,62 @@ pub fn parse_item(input: &str) -> Result<Item, SfError> {
     match out {
         Some(Entry::Item(item)) => Ok(item),
         _ => Err(SfError::Syntax("no item".into())),
+    }
+}
+
+/// The members of a dictionary of byte sequences (Signature, Content-Digest):
+/// each key, repeats kept, with its bytes (`None` when the value is not a
+/// byte sequence; parameters are ignored). sfv decodes sf-binary leniently
+/// on padding and pad bits, as RFC 9651 §4.2.7 asks. One visitor for both
+/// fields: one copy of sfv's generic parser in the Worker's wasm.
+#[derive(Default)]
+pub(crate) struct ByteMembers<'t> {
+    pub(crate) members: Vec<(&'t str, Option<Vec<u8>>)>,
+}
+
+impl<'t> DictionaryVisitor<'t> for &mut ByteMembers<'t> {
+    type Out = ();
+    type Error = Infallible;
+
+    fn entry(&mut self, key: &'t KeyRef) -> Result<impl EntryVisitor<'t>, Infallible> {
+        self.members.push((key.as_str(), None));
+        Ok(self
+            .members
+            .last_mut()
+            .map(|(_, bytes)| SignatureReader(bytes)))
+    }
+
+    fn finish(self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+struct SignatureReader<'m>(&'m mut Option<Vec<u8>>);
+
+impl<'t> EntryVisitor<'t> for SignatureReader<'_> {
+    type Error = Infallible;
+
+    fn item(self) -> Result<impl ItemVisitor<'t>, Infallible> {
+        Ok(self)
+    }
+
+    fn inner_list(self) -> Result<impl InnerListVisitor<'t>, Infallible> {
+        Ok(Ignored)
+    }
+}
+
+impl<'t> ItemVisitor<'t> for SignatureReader<'_> {
+    type Out = ();
+    type Error = Infallible;
+
+    fn bare_item(
+        self,
+        bare: BareItemFromInput<'t>,
+    ) -> Result<impl ParameterVisitor<'t, Out = ()>, Infallible> {
+        if let BareItemFromInput::ByteSequence(b) = bare {
+            *self.0 = Some(b);
+        }
+        Ok(Ignored)
     }
 }
 

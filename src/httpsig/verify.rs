@@ -433,9 +433,7 @@ impl Verifier {
         sfv::Parser::new(inputs_text)
             .parse_dictionary_with_visitor(&mut inputs)
             .map_err(|e| malformed_field("signature-input", &e))?;
-        let mut signatures = Signatures {
-            members: Vec::with_capacity(2),
-        };
+        let mut signatures = fields::ByteMembers::default();
         if let Some(text) = signatures_text {
             sfv::Parser::new(text)
                 .parse_dictionary_with_visitor(&mut signatures)
@@ -1123,59 +1121,6 @@ impl<'t> ParameterVisitor<'t> for SigParamsReader<'_, 't> {
 
     fn finish(self) -> Result<(), Infallible> {
         Ok(())
-    }
-}
-
-/// The Signature members: each label with its bytes (`None` when the value
-/// is not a byte sequence). sfv decodes sf-binary leniently on padding and
-/// pad bits, as RFC 9651 §4.2.7 asks.
-struct Signatures<'t> {
-    members: Vec<(&'t str, Option<Vec<u8>>)>,
-}
-
-impl<'t> DictionaryVisitor<'t> for &mut Signatures<'t> {
-    type Out = ();
-    type Error = Infallible;
-
-    fn entry(&mut self, key: &'t KeyRef) -> Result<impl EntryVisitor<'t>, Infallible> {
-        self.members.push((key.as_str(), None));
-        Ok(self
-            .members
-            .last_mut()
-            .map(|(_, bytes)| SignatureReader(bytes)))
-    }
-
-    fn finish(self) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
-
-struct SignatureReader<'m>(&'m mut Option<Vec<u8>>);
-
-impl<'t> EntryVisitor<'t> for SignatureReader<'_> {
-    type Error = Infallible;
-
-    fn item(self) -> Result<impl ItemVisitor<'t>, Infallible> {
-        Ok(self)
-    }
-
-    fn inner_list(self) -> Result<impl InnerListVisitor<'t>, Infallible> {
-        Ok(Ignored)
-    }
-}
-
-impl<'t> ItemVisitor<'t> for SignatureReader<'_> {
-    type Out = ();
-    type Error = Infallible;
-
-    fn bare_item(
-        self,
-        bare: BareItemFromInput<'t>,
-    ) -> Result<impl ParameterVisitor<'t, Out = ()>, Infallible> {
-        if let BareItemFromInput::ByteSequence(b) = bare {
-            *self.0 = Some(b);
-        }
-        Ok(Ignored)
     }
 }
 
