@@ -101,15 +101,49 @@ pub(crate) fn insert_overwrite<K: PartialEq, V>(map: &mut Vec<(K, V)>, key: K, v
     }
 }
 
-/// Builds [`Parameters`] (and, through `finish`, the item they belong to).
-struct ParamsInto<'o, T> {
-    params: Parameters,
-    out: &'o mut Vec<T>,
-    make: fn(Parameters, Option<BareItem>) -> T,
-    bare: Option<BareItem>,
+/// Where an item or inner list being read goes when its parameters are
+/// done. The owned model has one item visitor and one parameter visitor, so
+/// sfv's generic parsing steps are compiled once for it (Worker size).
+enum Dest<'o> {
+    /// An item of an inner list.
+    ListItem(&'o mut Vec<Item>),
+    /// A list member, dictionary value or top-level item.
+    Entry(&'o mut Option<Entry>),
 }
 
-impl<'de, T> ParameterVisitor<'de> for ParamsInto<'_, T> {
+/// Reads one item into its destination.
+struct ItemInto<'o>(Dest<'o>);
+
+impl<'de> ItemVisitor<'de> for ItemInto<'_> {
+    type Out = ();
+    type Error = Infallible;
+
+    fn bare_item(
+        self,
+        bare: BareItemFromInput<'de>,
+    ) -> Result<impl ParameterVisitor<'de, Out = ()>, Infallible> {
+        Ok(ParamsInto {
+            value: Value::Item(bare.into()),
+            params: Vec::new(),
+            out: self.0,
+        })
+    }
+}
+
+/// What the parameters belong to.
+enum Value {
+    Item(BareItem),
+    InnerList(Vec<Item>),
+}
+
+/// Reads the parameters, then stores the item or inner list with them.
+struct ParamsInto<'o> {
+    value: Value,
+    params: Parameters,
+    out: Dest<'o>,
+}
+
+impl<'de> ParameterVisitor<'de> for ParamsInto<'_> {
     type Out = ();
     type Error = Infallible;
 
@@ -119,35 +153,19 @@ impl<'de, T> ParameterVisitor<'de> for ParamsInto<'_, T> {
     }
 
     fn finish(self) -> Result<(), Infallible> {
-        self.out.push((self.make)(self.params, self.bare));
+        let params = self.params;
+        match (self.value, self.out) {
+            (Value::Item(bare), Dest::ListItem(out)) => out.push(Item { bare, params }),
+            (Value::Item(bare), Dest::Entry(out)) => {
+                *out = Some(Entry::Item(Item { bare, params }))
+            }
+            (Value::InnerList(items), Dest::Entry(out)) => {
+                *out = Some(Entry::InnerList(items, params));
+            }
+            // Inner lists do not nest (RFC 9651 §3.1.1): sfv never asks.
+            (Value::InnerList(_), Dest::ListItem(_)) => {}
+        }
         Ok(())
-    }
-}
-
-fn make_item(params: Parameters, bare: Option<BareItem>) -> Item {
-    Item {
-        bare: bare.unwrap_or(BareItem::Boolean(true)),
-        params,
-    }
-}
-
-/// Appends each item it visits to `out`.
-struct ItemsInto<'o>(&'o mut Vec<Item>);
-
-impl<'de, 'o> ItemVisitor<'de> for ItemsInto<'o> {
-    type Out = ();
-    type Error = Infallible;
-
-    fn bare_item(
-        self,
-        bare: BareItemFromInput<'de>,
-    ) -> Result<impl ParameterVisitor<'de, Out = ()>, Infallible> {
-        Ok(ParamsInto {
-            params: Vec::new(),
-            out: self.0,
-            make: make_item,
-            bare: Some(bare.into()),
-        })
     }
 }
 
@@ -161,90 +179,26 @@ impl<'de> InnerListVisitor<'de> for InnerInto<'_> {
     type Error = Infallible;
 
     fn item(&mut self) -> Result<impl ItemVisitor<'de>, Infallible> {
-        Ok(ItemsInto(&mut self.items))
+        Ok(ItemInto(Dest::ListItem(&mut self.items)))
     }
 
     fn finish(self) -> Result<impl ParameterVisitor<'de>, Infallible> {
-        Ok(InnerParams {
-            items: self.items,
+        Ok(ParamsInto {
+            value: Value::InnerList(self.items),
             params: Vec::new(),
-            out: self.out,
+            out: Dest::Entry(self.out),
         })
-    }
-}
-
-struct InnerParams<'o> {
-    items: Vec<Item>,
-    params: Parameters,
-    out: &'o mut Option<Entry>,
-}
-
-impl<'de> ParameterVisitor<'de> for InnerParams<'_> {
-    type Out = ();
-    type Error = Infallible;
-
-    fn parameter(&mut self, key: &'de KeyRef, v: BareItemFromInput<'de>) -> Result<(), Infallible> {
-        insert_overwrite(&mut self.params, key.as_str().to_owned(), v.into());
-        Ok(())
-    }
-
-    fn finish(self) -> Result<(), Infallible> {
-        *self.out = Some(Entry::InnerList(self.items, self.params));
-        Ok(())
     }
 }
 
 /// One list member or dictionary value, written to `out` when complete.
 struct EntryInto<'o>(&'o mut Option<Entry>);
 
-/// A single item, boxed into an [`Entry`] when its parameters are done.
-struct ItemEntry<'o>(&'o mut Option<Entry>);
-
-impl<'de> ItemVisitor<'de> for ItemEntry<'_> {
-    type Out = ();
-    type Error = Infallible;
-
-    fn bare_item(
-        self,
-        bare: BareItemFromInput<'de>,
-    ) -> Result<impl ParameterVisitor<'de, Out = ()>, Infallible> {
-        Ok(ItemEntryParams {
-            bare: bare.into(),
-            params: Vec::new(),
-            out: self.0,
-        })
-    }
-}
-
-struct ItemEntryParams<'o> {
-    bare: BareItem,
-    params: Parameters,
-    out: &'o mut Option<Entry>,
-}
-
-impl<'de> ParameterVisitor<'de> for ItemEntryParams<'_> {
-    type Out = ();
-    type Error = Infallible;
-
-    fn parameter(&mut self, key: &'de KeyRef, v: BareItemFromInput<'de>) -> Result<(), Infallible> {
-        insert_overwrite(&mut self.params, key.as_str().to_owned(), v.into());
-        Ok(())
-    }
-
-    fn finish(self) -> Result<(), Infallible> {
-        *self.out = Some(Entry::Item(Item {
-            bare: self.bare,
-            params: self.params,
-        }));
-        Ok(())
-    }
-}
-
 impl<'de> EntryVisitor<'de> for EntryInto<'_> {
     type Error = Infallible;
 
     fn item(self) -> Result<impl ItemVisitor<'de>, Infallible> {
-        Ok(ItemEntry(self.0))
+        Ok(ItemInto(Dest::Entry(self.0)))
     }
 
     fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Infallible> {
@@ -343,7 +297,7 @@ pub fn parse_list(input: &str) -> Result<Vec<Entry>, SfError> {
 pub fn parse_item(input: &str) -> Result<Item, SfError> {
     let mut out = None;
     sfv::Parser::new(input)
-        .parse_item_with_visitor(ItemEntry(&mut out))
+        .parse_item_with_visitor(ItemInto(Dest::Entry(&mut out)))
         .map_err(syntax)?;
     match out {
         Some(Entry::Item(item)) => Ok(item),
@@ -475,7 +429,10 @@ fn write_inner_list(
 /// # Errors
 /// [`SfError::Unserialisable`] for out-of-range numbers, bad keys or strings.
 pub fn serialize_dictionary(dict: &[(String, Entry)]) -> Result<String, SfError> {
-    let mut ser = sfv::DictSerializer::new();
+    // Every serialiser here writes into a `&mut String` (never owns one):
+    // one instance of each of sfv's generic serialisers in the Worker.
+    let mut out = String::new();
+    let mut ser = sfv::DictSerializer::with_buffer(&mut out);
     for (key, entry) in dict {
         let key = to_key(key)?;
         match entry {
@@ -489,7 +446,8 @@ pub fn serialize_dictionary(dict: &[(String, Entry)]) -> Result<String, SfError>
             }
         }
     }
-    Ok(ser.finish().unwrap_or_default())
+    let _ = ser.finish();
+    Ok(out)
 }
 
 /// Serialises a list (RFC 9651 §4.1.1) with sfv's serialiser.
@@ -497,7 +455,8 @@ pub fn serialize_dictionary(dict: &[(String, Entry)]) -> Result<String, SfError>
 /// # Errors
 /// [`SfError::Unserialisable`] for out-of-range numbers, bad keys or strings.
 pub fn serialize_list(list: &[Entry]) -> Result<String, SfError> {
-    let mut ser = sfv::ListSerializer::new();
+    let mut out = String::new();
+    let mut ser = sfv::ListSerializer::with_buffer(&mut out);
     for entry in list {
         match entry {
             Entry::Item(item) => {
@@ -508,7 +467,8 @@ pub fn serialize_list(list: &[Entry]) -> Result<String, SfError> {
             Entry::InnerList(items, params) => write_inner_list(ser.inner_list(), items, params)?,
         }
     }
-    Ok(ser.finish().unwrap_or_default())
+    let _ = ser.finish();
+    Ok(out)
 }
 
 /// Serialises an item (RFC 9651 §4.1.3) with sfv's serialiser.
@@ -516,10 +476,11 @@ pub fn serialize_list(list: &[Entry]) -> Result<String, SfError> {
 /// # Errors
 /// [`SfError::Unserialisable`] for out-of-range numbers, bad keys or strings.
 pub fn serialize_item(item: &Item) -> Result<String, SfError> {
-    Ok(sfv::ItemSerializer::new()
+    let mut out = String::new();
+    let _ = sfv::ItemSerializer::with_buffer(&mut out)
         .bare_item(to_ref(&item.bare)?)
-        .parameters(to_params(&item.params)?)
-        .finish())
+        .parameters(to_params(&item.params)?);
+    Ok(out)
 }
 
 /// Serialises an inner list with its parameters (RFC 9651 §4.1.1.1).
@@ -530,9 +491,11 @@ pub fn serialize_inner_list(
     items: &[Item],
     params: &[(String, BareItem)],
 ) -> Result<String, SfError> {
-    let mut ser = sfv::ListSerializer::new();
+    let mut out = String::new();
+    let mut ser = sfv::ListSerializer::with_buffer(&mut out);
     write_inner_list(ser.inner_list(), items, params)?;
-    Ok(ser.finish().unwrap_or_default())
+    let _ = ser.finish();
+    Ok(out)
 }
 
 /// Appends `;key=value` parameters (RFC 9651 §4.1.1.2) with sfv's
