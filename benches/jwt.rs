@@ -12,6 +12,9 @@
 #[path = "../tests/it/support/jwt.rs"]
 mod jwt_support;
 
+#[path = "support/jwt_json_serde.rs"]
+mod json_serde;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -394,7 +397,26 @@ fn ratios(cases: &[Case]) {
     );
     let mut breakdown = Vec::new();
     let mut backends = Vec::new();
+    let mut json = Vec::new();
     for c in cases {
+        // The decoded header and claims, for the JSON readers on their own
+        // (docs/adr/0002: our reader against serde_json prototypes).
+        let decode = |seg: &str| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(seg)
+                .unwrap()
+        };
+        let mut segs = c.token.split('.');
+        let (header_json, payload_json) =
+            (decode(segs.next().unwrap()), decode(segs.next().unwrap()));
+        assert!(json_serde::ours::<EntraClaims>(&header_json, &payload_json));
+        assert!(json_serde::strict::<EntraClaims>(
+            &header_json,
+            &payload_json
+        ));
+        assert!(json_serde::lax::<EntraClaims>(&header_json, &payload_json));
+        let (mut jo, mut js, mut jl) = (Vec::new(), Vec::new(), Vec::new());
         let per_round = match c.alg {
             Algorithm::HS256 => 400,
             Algorithm::RS256 => 40,
@@ -426,6 +448,15 @@ fn ratios(cases: &[Case]) {
             f.push(time(&|| (c.floor)()));
             p.push(time(&|| peer(c)));
             pf.push(time(&|| (c.peer_floor)()));
+            jo.push(time(&|| {
+                json_serde::ours::<EntraClaims>(black_box(&header_json), black_box(&payload_json))
+            }));
+            js.push(time(&|| {
+                json_serde::strict::<EntraClaims>(black_box(&header_json), black_box(&payload_json))
+            }));
+            jl.push(time(&|| {
+                json_serde::lax::<EntraClaims>(black_box(&header_json), black_box(&payload_json))
+            }));
         }
         let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         let (om, fm, pm) = (min(&o), min(&f), min(&p));
@@ -452,6 +483,23 @@ fn ratios(cases: &[Case]) {
             min(&skip) - min(&jws),
             om - min(&skip),
         ));
+        let (jom, jsm, jlm) = (min(&jo), min(&js), min(&jl));
+        // The validator with its JSON reads swapped for serde_json's: what
+        // switching would cost, against the same floor and peer.
+        let swapped = |serde: f64| om - jom + serde;
+        json.push(format!(
+            "{:<6} json ours {:>5.0} | serde strict {:>5.0} | serde lax {:>5.0} || vs floor: ours {:.3}x, strict {:.3}x, lax {:.3}x | vs jwt: ours {:.3}x, strict {:.3}x, lax {:.3}x",
+            c.name,
+            jom,
+            jsm,
+            jlm,
+            om / fm,
+            swapped(jsm) / fm,
+            swapped(jlm) / fm,
+            om / pm,
+            swapped(jsm) / pm,
+            swapped(jlm) / pm,
+        ));
         let (o, f, p) = (median(o), median(f), median(p));
         println!(
             "{:<6} {:>10.0} {:>10.0} {:>12.0} {:>8.3}x {:>8.3}x | {:>10.0} {:>10.0} {:>12.0} {:>8.3}x {:>8.3}x",
@@ -476,6 +524,12 @@ fn ratios(cases: &[Case]) {
         "\ncrypto backends and the work around them, ns (minimum of rounds; the floors verify the same input):"
     );
     for line in &backends {
+        println!("{line}");
+    }
+    println!(
+        "\nJSON reads (header + claims into C), ns (minimum of rounds), and the validator with them swapped for serde_json (docs/adr/0002):"
+    );
+    for line in &json {
         println!("{line}");
     }
     let c = &cases[0];

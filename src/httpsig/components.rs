@@ -3,7 +3,7 @@
 //! since the identifier goes into every signature base.
 
 use super::HttpSigError;
-use super::fields::{self, BareItem, BareRef, Item, ItemRef, Parameters};
+use super::fields::{self, BareItem, Item, Parameters};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -73,16 +73,16 @@ impl std::borrow::Borrow<Component> for Covered {
 }
 
 impl Covered {
-    /// From an item of a parsed Signature-Input inner list. The common case
-    /// (a well-known name, no parameters) allocates and copies nothing.
-    pub(crate) fn try_from_item_ref(item: ItemRef<'_>) -> Result<Self, HttpSigError> {
-        if let BareRef::String(raw) = item.bare
-            && item.params.is_empty()
-            && let Some(c) = common(raw)
+    /// From a Signature-Input item read by the verifier: its name (the
+    /// string's value) and parameters. The common case (a well-known name,
+    /// no parameters) allocates and copies nothing.
+    pub(crate) fn try_from_parts(name: &str, params: Parameters) -> Result<Self, HttpSigError> {
+        if params.is_empty()
+            && let Some(c) = common(name)
         {
             return Ok(Self::Common(c));
         }
-        Component::try_from_item_ref(item).map(|c| Self::Parsed(Box::new(c)))
+        Component::try_from_parts(name.to_owned(), params).map(|c| Self::Parsed(Box::new(c)))
     }
 }
 
@@ -136,29 +136,7 @@ impl Component {
         Self::try_from_item(&item)
     }
 
-    /// From an item of a parsed Signature-Input inner list. The common case
-    /// (a well-known name, no parameters) allocates nothing.
-    pub(crate) fn try_from_item_ref(item: ItemRef<'_>) -> Result<Self, HttpSigError> {
-        match item.bare {
-            BareRef::String(raw) => {
-                if item.params.is_empty()
-                    && let Some(c) = common(raw)
-                {
-                    return Ok(c.clone());
-                }
-                Self::try_from_parts(
-                    BareRef::unescaped(raw).into_owned(),
-                    item.params.to_owned_params(),
-                )
-            }
-            _ => Err(HttpSigError::MalformedComponent {
-                component: fields::serialize_item(&item.to_owned_item()).unwrap_or_default(),
-                reason: "component identifier must be a string".into(),
-            }),
-        }
-    }
-
-    fn try_from_item(item: &Item) -> Result<Self, HttpSigError> {
+    pub(crate) fn try_from_item(item: &Item) -> Result<Self, HttpSigError> {
         match &item.bare {
             BareItem::String(name) => Self::try_from_parts(name.clone(), item.params.clone()),
             _ => Err(HttpSigError::MalformedComponent {
@@ -168,7 +146,7 @@ impl Component {
         }
     }
 
-    fn try_from_parts(name: String, params: Parameters) -> Result<Self, HttpSigError> {
+    pub(crate) fn try_from_parts(name: String, params: Parameters) -> Result<Self, HttpSigError> {
         let mut c = Self {
             name: Cow::Owned(name),
             params,

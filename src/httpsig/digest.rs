@@ -3,9 +3,9 @@
 //! known one is present; with none known the check fails.
 
 use super::HttpSigError;
-use super::fields::{self, BareRef, EntryRef, ItemRef};
-use base64::Engine as _;
+use super::fields;
 use http::{HeaderMap, HeaderValue};
+use sfv::KeyRef;
 
 pub(crate) const CONTENT_DIGEST: http::HeaderName = http::HeaderName::from_static("content-digest");
 
@@ -31,6 +31,13 @@ impl DigestAlgorithm {
         }
     }
 
+    fn key(self) -> &'static KeyRef {
+        match self {
+            Self::Sha256 => sfv::key_ref("sha-256"),
+            Self::Sha512 => sfv::key_ref("sha-512"),
+        }
+    }
+
     fn ring(self) -> &'static ring::digest::Algorithm {
         match self {
             Self::Sha256 => &ring::digest::SHA256,
@@ -48,19 +55,13 @@ impl DigestAlgorithm {
 /// assert_eq!(v, "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
 /// ```
 pub fn content_digest(body: &[u8], algorithms: &[DigestAlgorithm]) -> String {
-    // Written directly: the keys are fixed tokens and the values byte
-    // sequences, so this is already the canonical serialisation.
     let mut out = String::with_capacity(100 * algorithms.len());
-    for (i, alg) in algorithms.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
+    let mut ser = sfv::DictSerializer::with_buffer(&mut out);
+    for alg in algorithms {
         let d = ring::digest::digest(alg.ring(), body);
-        out.push_str(alg.as_str());
-        out.push_str("=:");
-        base64::engine::general_purpose::STANDARD.encode_string(d.as_ref(), &mut out);
-        out.push(':');
+        let _ = ser.bare_item(alg.key(), d.as_ref());
     }
+    let _ = ser.finish();
     out
 }
 
@@ -151,59 +152,38 @@ pub(crate) fn check_content_digest_line(
     check_text(text, body)
 }
 
-/// Checks the combined field text against `body`.
+/// Checks the combined field text against `body`: parsed by sfv, each
+/// known algorithm's member compared, in field order. A repeated key keeps
+/// its last value at its first position (RFC 9651 §4.2.2); each digest is
+/// computed once.
 fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigError> {
-    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
-    // Usually one member, `sha-256=:...:`, taken without the parser: a
-    // known key, then text the byte-sequence decoder accepts, which is
-    // exactly what the parser accepts between the colons
-    // (`parse::tests::byte_sequence_parser_matches_the_decoder`). Anything
-    // else, errors included, goes through the parser.
-    for alg in algorithms {
-        if let Some(b64) = combined
-            .strip_prefix(alg.as_str())
-            .and_then(|rest| rest.strip_prefix("=:"))
-            .and_then(|rest| rest.strip_suffix(':'))
-            && let Some(expected) = fields::decode_bytes(b64)
-        {
-            compare(alg, expected.as_slice(), body)?;
-            let mut checked = DigestsChecked::NONE;
-            checked.push(alg);
-            return Ok(checked);
-        }
-    }
-    check_parsed(combined, body)
-}
-
-/// [`check_text`] through the structured-field parser.
-fn check_parsed(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigError> {
-    let mut checked = DigestsChecked::NONE;
-    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
-    // Parsed in place and not collected; a repeated key keeps its last
-    // value at its first position (RFC 9651 §4.2.2), and each known
-    // algorithm's digest is computed once.
-    let mut found: [Option<(usize, DigestAlgorithm, EntryRef<'_>)>; 2] = [None, None];
-    let mut index = 0usize;
-    fields::Parser::new(combined)
-        .top(|p| {
-            p.dictionary_each(|key, entry| {
-                for (slot, alg) in found.iter_mut().zip(algorithms) {
-                    if key == alg.as_str() {
-                        let first = slot.as_ref().map_or(index, |(first, _, _)| *first);
-                        *slot = Some((first, alg, entry));
-                    }
-                }
-                index += 1;
-            })
-        })
+    let mut found = fields::ByteMembers::default();
+    sfv::Parser::new(combined)
+        .parse_dictionary_with_visitor(&mut found)
         .map_err(|e| HttpSigError::MalformedField {
             field: "content-digest",
             reason: e.to_string(),
         })?;
+    // Per known algorithm: where it first appeared and its last value.
+    let mut members: [Option<Member<'_>>; 2] = [None, None];
+    let algorithms = [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512];
+    for (index, (key, value)) in found.members.iter().enumerate() {
+        for (slot, alg) in members.iter_mut().zip(algorithms) {
+            if *key == alg.as_str() {
+                let first = slot.as_ref().map_or(index, |(first, _, _)| *first);
+                *slot = Some((first, alg, value.as_deref()));
+            }
+        }
+    }
     // Report in the order the field lists them.
-    found.sort_by_key(|f| f.as_ref().map_or(usize::MAX, |(first, _, _)| *first));
-    for (_, alg, entry) in found.into_iter().flatten() {
-        check_member(alg, entry, body)?;
+    members.sort_by_key(|f| f.as_ref().map_or(usize::MAX, |(first, _, _)| *first));
+    let mut checked = DigestsChecked::NONE;
+    for (_, alg, expected) in members.into_iter().flatten() {
+        let expected = expected.ok_or_else(|| HttpSigError::MalformedField {
+            field: "content-digest",
+            reason: format!("member `{}` is not a byte sequence", alg.as_str()),
+        })?;
+        compare(alg, expected, body)?;
         checked.push(alg);
     }
     if checked.len == 0 {
@@ -212,29 +192,11 @@ fn check_parsed(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigEr
     Ok(checked)
 }
 
-/// Compares the digest of `body` with one member of the field.
-#[inline(always)]
-fn check_member(
-    alg: DigestAlgorithm,
-    entry: EntryRef<'_>,
-    body: &[u8],
-) -> Result<(), HttpSigError> {
-    let expected = match entry {
-        EntryRef::Item(ItemRef {
-            bare: BareRef::ByteSequence(b64),
-            ..
-        }) => fields::decode_bytes(b64),
-        _ => None,
-    }
-    .ok_or_else(|| HttpSigError::MalformedField {
-        field: "content-digest",
-        reason: format!("member `{}` is not a byte sequence", alg.as_str()),
-    })?;
-    compare(alg, expected.as_slice(), body)
-}
+/// A known algorithm's member: where it first appeared, the algorithm and
+/// its last value (`None` when that is not a byte sequence).
+type Member<'a> = (usize, DigestAlgorithm, Option<&'a [u8]>);
 
 /// Compares the digest of `body` with `expected`.
-#[inline(always)]
 fn compare(alg: DigestAlgorithm, expected: &[u8], body: &[u8]) -> Result<(), HttpSigError> {
     let actual = ring::digest::digest(alg.ring(), body);
     // Digests of the content are not secrets: a plain comparison is fine.
@@ -250,40 +212,34 @@ fn compare(alg: DigestAlgorithm, expected: &[u8], body: &[u8]) -> Result<(), Htt
 mod tests {
     use super::*;
 
-    /// The one-member shortcut of `check_text` decides as the parser does.
     #[test]
-    fn shortcut_agrees_with_the_parser() {
+    fn members_are_read_as_rfc_9651_says() {
         let body = b"{\"hello\": \"world\"}";
         let good = content_digest(body, &[DigestAlgorithm::Sha256]);
         let good512 = content_digest(body, &[DigestAlgorithm::Sha512]);
         let b64 = good.trim_start_matches("sha-256=:").trim_end_matches(':');
-        let mut texts = vec![
-            good.clone(),
-            good512.clone(),
-            format!("{good}, {good512}"),
-            format!("{good};p"),
-            format!("{good} "),
-            format!("sha-256=:{}:", b64.trim_end_matches('=')),
-            format!("sha-256=:{b64}=:"),
-            format!("sha-256=:{}:", &b64[1..]),
-            format!("sha-256=:A{}:", &b64[1..]),
-            format!("sha-256=:{}-:", &b64[..b64.len() - 1]),
-            format!("sha-256=:{b64}::"),
-            format!("sha-256=:{b64}"),
-            format!("sha-256=:{b64}:, sha-256=:AAAA:"),
-            format!("sha-256=:{b64}:, x=1"),
-            format!("md5=:{b64}:"),
-            "sha-256=::".to_owned(),
-            "sha-256=:A:".to_owned(),
-            "sha-256=:AA==:".to_owned(),
-            "sha-256=1".to_owned(),
-        ];
-        texts.push(good512.replacen(':', ":A", 1));
-        for text in &texts {
-            let fast = check_text(text, body).map(|c| c.as_slice().to_vec());
-            let full = check_parsed(text, body).map(|c| c.as_slice().to_vec());
-            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{text}");
+        let ok = |t: &str| check_text(t, body).map(|c| c.as_slice().to_vec());
+        assert_eq!(ok(&good).unwrap(), [DigestAlgorithm::Sha256]);
+        assert_eq!(
+            ok(&format!("{good512}, {good}")).unwrap(),
+            [DigestAlgorithm::Sha512, DigestAlgorithm::Sha256]
+        );
+        // Lenient padding (RFC 9651 §4.2.7), parameters ignored.
+        assert!(ok(&format!("sha-256=:{}:;p", b64.trim_end_matches('='))).is_ok());
+        // Last value wins, at the first position.
+        assert!(ok(&format!("sha-256=:AAAA:, md5=:AA==:, sha-256=:{b64}:")).is_ok());
+        assert!(ok(&format!("sha-256=:{b64}:, sha-256=:AAAA:")).is_err());
+        assert!(matches!(
+            check_text(&format!("md5=:{b64}:"), body),
+            Err(HttpSigError::NoKnownDigest)
+        ));
+        for bad in [
+            "sha-256=1",
+            "sha-256=(:AA==:)",
+            "sha-256=:A:",
+            "sha-256=:AA==:,",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
         }
-        assert!(check_text(&good, body).is_ok());
     }
 }

@@ -85,6 +85,11 @@ pub struct Signer {
     config: SignerConfig,
     /// `("@method" …)`: the covered components, serialised once.
     inner_list: String,
+    /// `;keyid=…;alg=…` and `;tag=…` as configured, serialised once (the
+    /// per-signature parameters go around them), or why a value cannot be
+    /// serialised: reported when signing, as if written then.
+    keyid_alg: Result<String, String>,
+    tag: Result<String, String>,
     /// Whether the signer computes Content-Digest itself.
     makes_digest: Option<DigestAlgorithm>,
 }
@@ -168,10 +173,34 @@ impl Signer {
             .iter()
             .any(|c| c.name() == "content-digest" && !c.is_req());
         let makes_digest = config.content_digest.filter(|_| covers_digest);
+        let string_param = |out: &mut String, name: &str, value: &str| {
+            out.push_str(name);
+            fields::write_string(out, value).map_err(|e| e.to_string())
+        };
+        let mut keyid_alg = Ok(String::new());
+        if let Ok(out) = &mut keyid_alg {
+            let mut written = Ok(());
+            if config.include_keyid {
+                written = string_param(out, ";keyid=", key.keyid());
+            }
+            if config.include_alg && written.is_ok() {
+                written = string_param(out, ";alg=", key.algorithm().as_str());
+            }
+            if let Err(e) = written {
+                keyid_alg = Err(e);
+            }
+        }
+        let mut tag = String::new();
+        let tag = match &config.tag {
+            Some(t) => string_param(&mut tag, ";tag=", t).map(|()| tag),
+            None => Ok(tag),
+        };
         Ok(Self {
             key,
             config,
             inner_list,
+            keyid_alg,
+            tag,
             makes_digest,
         })
     }
@@ -261,30 +290,19 @@ impl Signer {
         let unserialisable = |e: fields::SfError| HttpSigError::Unserialisable(e.to_string());
         if c.include_created {
             params_line.push_str(";created=");
-            fields::push_integer(&mut params_line, created);
+            fields::write_integer(&mut params_line, created).map_err(unserialisable)?;
         }
         if let Some(after) = c.expires_after {
             let expires = created.saturating_add(after.whole_seconds());
             params_line.push_str(";expires=");
-            fields::push_integer(&mut params_line, expires);
+            fields::write_integer(&mut params_line, expires).map_err(unserialisable)?;
         }
-        if c.include_keyid {
-            params_line.push_str(";keyid=");
-            fields::write_string(&mut params_line, self.key.keyid()).map_err(unserialisable)?;
-        }
-        if c.include_alg {
-            params_line.push_str(";alg=");
-            fields::write_string(&mut params_line, self.key.algorithm().as_str())
-                .map_err(unserialisable)?;
-        }
+        params_line.push_str(fixed(&self.keyid_alg)?);
         if let Some(n) = nonce {
             params_line.push_str(";nonce=");
             fields::write_string(&mut params_line, n).map_err(unserialisable)?;
         }
-        if let Some(t) = &c.tag {
-            params_line.push_str(";tag=");
-            fields::write_string(&mut params_line, t).map_err(unserialisable)?;
-        }
+        params_line.push_str(fixed(&self.tag)?);
         let base = signature_base(&c.components, &params_line, message)?;
         let sig = self.key.sign(base.as_bytes())?;
 
@@ -328,4 +346,10 @@ pub(crate) fn check_label(label: &str) -> Result<(), HttpSigError> {
             label: label.to_owned(),
         })
     }
+}
+
+/// A parameter serialised when the signer was made, or why it could not be.
+fn fixed(p: &Result<String, String>) -> Result<&str, HttpSigError> {
+    p.as_deref()
+        .map_err(|e| HttpSigError::Unserialisable(e.to_owned()))
 }
