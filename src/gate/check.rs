@@ -369,7 +369,10 @@ impl Gate {
         authz: &Arc<Authz>,
     ) -> Staged {
         let policy = &authz.policy;
+        #[cfg(feature = "policy")]
         let mut decision = policy.evaluate(facts, principal.as_deref());
+        #[cfg(not(feature = "policy"))]
+        let mut decision = crate::policy::Decision::authenticated_only(principal.as_deref());
         if decision.is_allowed() {
             if defer {
                 return self.stage_limits(principal, decision, facts, authz);

@@ -13,6 +13,7 @@ use crate::jwk::discovery::DiscoveryOptions;
 use crate::jwt::{AudienceClaim, Validation};
 use crate::limit::LimitStore;
 use crate::oidc::RoleMapper;
+#[cfg(feature = "policy")]
 use crate::policy::CompiledPolicy;
 use crate::response::DEFAULT_REALM;
 
@@ -144,7 +145,8 @@ pub struct GateConfig {
     /// The `realm` of `WWW-Authenticate` challenges (default `edge-auth`).
     pub realm: String,
     /// The route policy. `None`: every request needs a valid token and any
-    /// valid token is enough.
+    /// valid token is enough. Only with the `policy` feature.
+    #[cfg(feature = "policy")]
     pub policy: Option<CompiledPolicy>,
     /// How each issuer's key set is cached and refreshed.
     pub cache: CacheConfig,
@@ -187,6 +189,7 @@ impl GateConfig {
             issuers: issuers.into_iter().collect(),
             sources: vec![TokenSource::AuthorizationBearer],
             realm: DEFAULT_REALM.to_owned(),
+            #[cfg(feature = "policy")]
             policy: None,
             cache: CacheConfig::default(),
             discovery: DiscoveryOptions::default(),
@@ -223,7 +226,8 @@ impl GateConfig {
         self
     }
 
-    /// Sets the policy.
+    /// Sets the policy (`policy` feature).
+    #[cfg(feature = "policy")]
     #[must_use]
     pub fn with_policy(mut self, policy: CompiledPolicy) -> Self {
         self.policy = Some(policy);

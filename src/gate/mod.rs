@@ -106,7 +106,9 @@ use crate::jwk::{IssuerKeys, IssuerKeysConfig};
 use crate::jwt::Validator;
 use crate::limit::{LimitStore, MemoryStore};
 use crate::oidc::Principal;
-use crate::policy::{Decision, Policy};
+use crate::policy::Decision;
+#[cfg(feature = "policy")]
+use crate::policy::Policy;
 use crate::response::Rejection;
 
 /// The placeholder in an issuer that stands for the token's tenant (Entra ID
@@ -114,7 +116,9 @@ use crate::response::Rejection;
 const TENANT: &str = "{tenantid}";
 
 /// The policy used when [`GateConfig::policy`] is `None`: every request needs
-/// a valid token.
+/// a valid token. Without the `policy` feature the Gate decides the same
+/// with [`Decision::authenticated_only`](crate::policy::Decision).
+#[cfg(any(test, feature = "policy"))]
 const AUTHENTICATED_ONLY: &str = r#"{"rules":[{"id":"authenticated","match":{"paths":["/**"]},"require":{"authenticated":true},"effect":"allow"}]}"#;
 
 /// What the gate decided about a request.
@@ -240,12 +244,17 @@ impl Gate {
         if config.token_cache.as_ref().is_some_and(|c| c.capacity == 0) {
             return Err(GateError::config("token cache capacity must be positive"));
         }
+        #[cfg(feature = "policy")]
         let policy = match config.policy {
             Some(policy) => policy,
             None => Policy::from_json(AUTHENTICATED_ONLY)
                 .and_then(|p| p.compile())
                 .map_err(|source| GateError::Policy { source })?,
         };
+        // Without the policy engine: no rules to evaluate (the Gate decides
+        // with `Decision::authenticated_only`), no CORS, no limits.
+        #[cfg(not(feature = "policy"))]
+        let policy = crate::policy::CompiledPolicy::empty();
         let keys_config = IssuerKeysConfig {
             cache: config.cache,
             discovery: config.discovery,
@@ -512,5 +521,32 @@ impl Gate {
             .iter()
             .find(|i| i.config.issuer == issuer)
             .ok_or_else(|| GateError::unknown(issuer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AUTHENTICATED_ONLY;
+    use crate::Principal;
+    use crate::policy::{Decision, Policy, RequestFacts};
+
+    /// Without the `policy` feature the Gate decides with
+    /// `Decision::authenticated_only`: the same decisions as the compiled
+    /// default policy, with and without a principal.
+    #[test]
+    fn authenticated_only_decides_as_the_default_policy() {
+        let policy = Policy::from_json(AUTHENTICATED_ONLY)
+            .and_then(|p| p.compile())
+            .unwrap();
+        let method = http::Method::GET;
+        let facts = RequestFacts::new(&method, "/any/path");
+        let principal = Principal::new("alice");
+        for who in [None, Some(&principal)] {
+            assert_eq!(
+                Decision::authenticated_only(who),
+                policy.evaluate(&facts, who),
+                "principal {who:?}"
+            );
+        }
     }
 }
