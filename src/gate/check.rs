@@ -408,6 +408,11 @@ impl Gate {
         let (Some(store), Some(rule)) = (&self.limit_store, decision.rule_id.as_deref()) else {
             return Ok(());
         };
+        // Rate limits are policy rules: without the `policy` feature there
+        // are none, and the constant drops this step from the binary.
+        if !cfg!(feature = "policy") {
+            return Ok(());
+        }
         let limits = policy.limits(rule);
         if limits.is_empty() {
             return Ok(());
