@@ -15,7 +15,7 @@
 pub mod assertion;
 pub mod cors;
 pub mod crypto;
-#[cfg(feature = "httpsig")]
+#[cfg(feature = "dpop")]
 pub mod dpop;
 #[cfg(any(feature = "tokio", feature = "hyper-server", feature = "worker"))]
 pub mod driver;

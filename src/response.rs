@@ -202,7 +202,7 @@ impl Rejection {
     /// A DPoP refusal (RFC 9449 §7.1): 400 `invalid_request` or 401 with
     /// `WWW-Authenticate: DPoP error="<code>", algs="<algs>"`, and a
     /// `DPoP-Nonce` header when `nonce` is given (`use_dpop_nonce`).
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     pub(crate) fn dpop(
         code: &'static str,
         algs: String,

@@ -114,7 +114,7 @@ impl Gate {
             }
         };
         // RFC 9449 §7.1: `Authorization: DPoP` and its proof, when DPoP is on.
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         if let Some(dpop) = &self.dpop {
             let creds = match crate::dpop::extract(parts) {
                 Ok(creds) => creds,
@@ -167,7 +167,7 @@ impl Gate {
         now: OffsetDateTime,
         authz: &Authz,
     ) -> Authn {
-        #[cfg(not(feature = "httpsig"))]
+        #[cfg(not(feature = "dpop"))]
         let _ = (proof, parts);
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
@@ -198,9 +198,9 @@ impl Gate {
         // must be fetched or is gone answers the same); the cache stands in
         // for the verification only (see `gate::cache`).
         // With DPoP on, the binding is checked on every request: no cache.
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         let use_cache = self.dpop.is_none();
-        #[cfg(not(feature = "httpsig"))]
+        #[cfg(not(feature = "dpop"))]
         let use_cache = true;
         let cached = self
             .token_cache
@@ -226,7 +226,7 @@ impl Gate {
             }
             Err(e) => return self.invalid(issuer, &e),
         };
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         if let Err(r) = self.check_sender(issuer, &raw, bytes, proof, parts, now) {
             return Authn::Reject(*r);
         }
@@ -246,7 +246,7 @@ impl Gate {
     /// DPoP (RFC 9449): the proof of a DPoP-presented token and its
     /// `cnf.jkt` binding; a bound token presented as Bearer, or a Bearer
     /// token of a sender-constrained issuer, is refused.
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     fn check_sender(
         &self,
         issuer: &Issuer,

@@ -177,7 +177,7 @@ pub struct GateConfig {
     pub limit_fail_open: bool,
     /// DPoP (RFC 9449) checks. `None` (the default): `Authorization: DPoP`
     /// counts as no token, and `cnf.jkt` is not looked at.
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     pub dpop: Option<crate::dpop::GateDpop>,
 }
 
@@ -199,13 +199,13 @@ impl GateConfig {
             token_cache: None,
             limit_store: None,
             limit_fail_open: false,
-            #[cfg(feature = "httpsig")]
+            #[cfg(feature = "dpop")]
             dpop: None,
         }
     }
 
     /// Turns on DPoP (see [`dpop`](Self::dpop)).
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     #[must_use]
     pub fn with_dpop(mut self, dpop: crate::dpop::GateDpop) -> Self {
         self.dpop = Some(dpop);

@@ -215,7 +215,7 @@ pub struct Gate {
     /// Present when the policy declares rate limits.
     limit_store: Option<Arc<dyn LimitStore>>,
     limit_fail_open: bool,
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     dpop: Option<crate::dpop::GateDpop>,
 }
 
@@ -321,9 +321,9 @@ impl Gate {
             });
         }
         // Always present: a reloaded policy may bring limits.
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         let dpop_on = config.dpop.is_some();
-        #[cfg(not(feature = "httpsig"))]
+        #[cfg(not(feature = "dpop"))]
         let dpop_on = false;
         if let Some(i) = issuers
             .iter()
@@ -348,7 +348,7 @@ impl Gate {
             token_cache: config.token_cache.as_ref().map(TokenCache::new),
             limit_store,
             limit_fail_open: config.limit_fail_open,
-            #[cfg(feature = "httpsig")]
+            #[cfg(feature = "dpop")]
             dpop: config.dpop,
         })
     }

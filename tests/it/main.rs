@@ -32,7 +32,7 @@ mod interop_sigv4;
 #[cfg(feature = "sigv4")]
 mod sigv4;
 
-#[cfg(feature = "httpsig")]
+#[cfg(feature = "dpop")]
 mod dpop;
 #[cfg(feature = "httpsig")]
 mod httpsig;
@@ -45,15 +45,15 @@ mod worker;
 
 /// The hyper gateway example's modules, which the gateway and front-door
 /// tests drive.
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 #[path = "../../examples/gateway/mod.rs"]
 mod gateway_example;
 
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 mod browser;
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 mod front_door;
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 mod fuzz_replay;
 #[cfg(all(feature = "sigv4", feature = "httpsig"))]
 mod gateway;
@@ -69,7 +69,7 @@ mod upstream_auth;
 
 #[cfg(all(
     feature = "sigv4",
-    feature = "httpsig",
+    feature = "dpop",
     feature = "axum",
     feature = "hyper-client"
 ))]
