@@ -12,10 +12,31 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Cargo features and Worker size (docs/adr/0011-worker-size.md). A
+// capability that a JWT-only Worker does not need gets its own feature,
+// usually in `default` (so `cargo add edge-auth` keeps everything), and
+// what gates it is the code that *reaches* it from the Gate or a driver,
+// not only its module: the linker drops what nothing calls.
+// - `sigv4`, `httpsig`, `dpop` (needs `httpsig`): the module is
+//   `#[cfg(feature = ..)]` here, and so is every config field, builder and
+//   Gate step that uses it (`GateConfig::dpop`, `Gate::check_sender`).
+// - `policy`: the `policy` module's types stay (`RequestFacts`, `Decision`
+//   are in the Gate's signature), but the Gate never compiles or evaluates
+//   a policy without the feature: `GateConfig::with_policy`,
+//   `Gate::replace_policy`, `driver::reload` and the Worker's KV policy
+//   reload are cfg'd out, the decision is `Decision::authenticated_only`,
+//   and the CORS and rate-limit steps are `if !cfg!(feature = "policy")`
+//   early returns. A setting the build cannot enforce (the Worker's
+//   `EDGE_AUTH_POLICY`) is refused, never ignored.
+// A new optional capability (introspection, mTLS binding, resource
+// metadata...): add `name = [..]` to `[features]` and to `default`, put
+// `#[cfg(feature = "name")]` on its module, on its `GateConfig` field and
+// builder and on the Gate step that calls it, add it to the loop in
+// .ci/run, and keep examples/worker-jwt without it.
 pub mod assertion;
 pub mod cors;
 pub mod crypto;
-#[cfg(feature = "httpsig")]
+#[cfg(feature = "dpop")]
 pub mod dpop;
 #[cfg(any(feature = "tokio", feature = "hyper-server", feature = "worker"))]
 pub mod driver;

@@ -206,7 +206,7 @@ impl Rejection {
     /// A DPoP refusal (RFC 9449 §7.1): 400 `invalid_request` or 401 with
     /// `WWW-Authenticate: DPoP error="<code>", algs="<algs>"`, and a
     /// `DPoP-Nonce` header when `nonce` is given (`use_dpop_nonce`).
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     pub(crate) fn dpop(
         code: &'static str,
         algs: String,
@@ -246,7 +246,7 @@ impl Rejection {
     /// `WWW-Authenticate: DPoP algs="…"`, bare when the request had no
     /// token, `error="invalid_token"` when it presented one as a bearer
     /// token. The audit fields (rule, reasons, subject) stay.
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     pub(crate) fn sender_constraint_required(mut self, had_token: bool, algs: String) -> Self {
         let code = if had_token {
             self.kind = RejectionKind::InvalidToken;

@@ -6,7 +6,7 @@
 //! | feature        | module | brings |
 //! |----------------|--------|--------|
 //! | `tokio`        | `oauth` | `TokenDriver`: single-flight OAuth token requests, timeouts, refresh-ahead task (`BearerLayer` with `tower`, `HyperTokenClient` with `hyper-client`) |
-//! | `tokio`        | `keys`, `limit`, `reload`, `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; `AsyncLimitStore`, the seam for external rate-limit stores; `PolicyReloader`: the policy from a file or URL on an interval; tokio (`sync`, `time`, `rt`) |
+//! | `tokio`        | `keys`, `limit`, `reload` (with `policy`), `stats` | `KeyDriver`: single-flight key fetches, timeouts, refresh-ahead task; `AsyncLimitStore`, the seam for external rate-limit stores; `PolicyReloader`: the policy from a file or URL on an interval; tokio (`sync`, `time`, `rt`) |
 //! | `tower`        | `tower` | `GateLayer` / `GateService` (tower 0.5); implies `tokio` |
 //! | `hyper-client` | `client` | `HyperClient`: the key client on hyper-util + rustls (ring, webpki roots); implies `tokio` |
 //! | `axum`         | `axum` | `Authenticated` / `MaybeAuthenticated` extractors, `ConnectInfo` client addresses (axum 0.8); implies `tower` |
@@ -57,7 +57,7 @@ pub mod oauth;
 pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "tokio", feature = "policy"))]
 pub mod reload;
 #[cfg(all(feature = "tokio", feature = "httpsig"))]
 pub mod replay;

@@ -121,7 +121,7 @@ impl Gate {
             }
         };
         // RFC 9449 §7.1: `Authorization: DPoP` and its proof, when DPoP is on.
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         if let Some(dpop) = &self.dpop {
             let creds = match crate::dpop::extract(parts) {
                 Ok(creds) => creds,
@@ -183,7 +183,7 @@ impl Gate {
         now: OffsetDateTime,
         authz: &Authz,
     ) -> Authn {
-        #[cfg(not(feature = "httpsig"))]
+        #[cfg(not(feature = "dpop"))]
         let _ = (proof, parts);
         // An opaque token (not a JWS compact serialization) goes to the
         // introspecting issuer, if there is one (RFC 7662).
@@ -191,7 +191,7 @@ impl Gate {
         if !jws_shaped(bytes)
             && let Some(issuer) = self.issuers.iter().find(|i| i.introspector.is_some())
         {
-            return self.introspect(issuer, bytes, proof, parts, now, authz);
+            return self.introspect(issuer, bytes, proof, (parts, facts), now, authz);
         }
         // Parsed once, whatever the number of issuers; each issuer's own
         // size limit is checked again below.
@@ -222,9 +222,9 @@ impl Gate {
         // must be fetched or is gone answers the same); the cache stands in
         // for the verification only (see `gate::cache`).
         // With DPoP on, the binding is checked on every request: no cache.
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         let use_cache = self.dpop.is_none();
-        #[cfg(not(feature = "httpsig"))]
+        #[cfg(not(feature = "dpop"))]
         let use_cache = true;
         // Certificate-bound tokens are never cached (see below), so a hit is
         // an unbound token; an issuer that requires binding skips the cache.
@@ -253,7 +253,7 @@ impl Gate {
             }
             Err(e) => return self.invalid(issuer, &e),
         };
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         if let Err(r) = self.check_sender(issuer, &raw, bytes, proof, parts, now) {
             return Authn::Reject(*r);
         }
@@ -288,11 +288,11 @@ impl Gate {
         issuer: &Issuer,
         bytes: &str,
         proof: Option<&str>,
-        parts: &Parts,
+        (parts, facts): (&Parts, &RequestFacts<'_>),
         now: OffsetDateTime,
         authz: &Authz,
     ) -> Authn {
-        #[cfg(not(feature = "httpsig"))]
+        #[cfg(not(feature = "dpop"))]
         let _ = (proof, parts);
         use crate::introspect::{Introspector, Lookup};
         let name = issuer.config.issuer.as_str();
@@ -322,8 +322,13 @@ impl Gate {
         };
         // DPoP binding (`cnf.jkt`) read from the introspection answer, as
         // RFC 9449 §6.2 provides.
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         if let Err(r) = self.check_sender(issuer, &token.claims, bytes, proof, parts, now) {
+            return Authn::Reject(*r);
+        }
+        // RFC 8705 §3.2: a certificate-bound answer (`cnf.x5t#S256`) needs
+        // the client certificate the driver saw.
+        if let Err(r) = self.check_certificate(issuer, &token.claims, parts, facts) {
             return Authn::Reject(*r);
         }
         let principal = match authz.roles.get(issuer.index) {
@@ -336,7 +341,7 @@ impl Gate {
     /// DPoP (RFC 9449): the proof of a DPoP-presented token and its
     /// `cnf.jkt` binding; a bound token presented as Bearer, or a Bearer
     /// token of a sender-constrained issuer, is refused.
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     fn check_sender(
         &self,
         issuer: &Issuer,
@@ -459,7 +464,10 @@ impl Gate {
         authz: &Arc<Authz>,
     ) -> Staged {
         let policy = &authz.policy;
+        #[cfg(feature = "policy")]
         let mut decision = policy.evaluate(facts, principal.as_deref());
+        #[cfg(not(feature = "policy"))]
+        let mut decision = crate::policy::Decision::authenticated_only(principal.as_deref());
         if decision.is_allowed() {
             if defer {
                 return self.stage_limits(principal, decision, facts, authz);
@@ -475,7 +483,7 @@ impl Gate {
             });
         }
         let rejection = Rejection::for_decision(&decision, principal.as_deref());
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         let rejection = match &self.dpop {
             // RFC 9449 §7.1: the route takes DPoP tokens only; say so.
             Some(dpop) if decision.sender_constraint_required() => {
@@ -502,6 +510,11 @@ impl Gate {
         let (Some(store), Some(rule)) = (&self.limit_store, decision.rule_id.as_deref()) else {
             return Ok(());
         };
+        // Rate limits are policy rules: without the `policy` feature there
+        // are none, and the constant drops this step from the binary.
+        if !cfg!(feature = "policy") {
+            return Ok(());
+        }
         let limits = policy.limits(rule);
         if limits.is_empty() {
             return Ok(());

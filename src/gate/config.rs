@@ -13,6 +13,7 @@ use crate::jwk::discovery::DiscoveryOptions;
 use crate::jwt::{AudienceClaim, Validation};
 use crate::limit::LimitStore;
 use crate::oidc::RoleMapper;
+#[cfg(feature = "policy")]
 use crate::policy::CompiledPolicy;
 use crate::response::DEFAULT_REALM;
 
@@ -176,7 +177,8 @@ pub struct GateConfig {
     /// The `realm` of `WWW-Authenticate` challenges (default `edge-auth`).
     pub realm: String,
     /// The route policy. `None`: every request needs a valid token and any
-    /// valid token is enough.
+    /// valid token is enough. Only with the `policy` feature.
+    #[cfg(feature = "policy")]
     pub policy: Option<CompiledPolicy>,
     /// How each issuer's key set is cached and refreshed.
     pub cache: CacheConfig,
@@ -207,7 +209,7 @@ pub struct GateConfig {
     pub limit_fail_open: bool,
     /// DPoP (RFC 9449) checks. `None` (the default): `Authorization: DPoP`
     /// counts as no token, and `cnf.jkt` is not looked at.
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     pub dpop: Option<crate::dpop::GateDpop>,
     /// A request header a TLS-terminating proxy in front of the gate sets
     /// to the client certificate (RFC 9440 `Client-Cert`, a structured-field
@@ -237,6 +239,7 @@ impl GateConfig {
             issuers: issuers.into_iter().collect(),
             sources: vec![TokenSource::AuthorizationBearer],
             realm: DEFAULT_REALM.to_owned(),
+            #[cfg(feature = "policy")]
             policy: None,
             cache: CacheConfig::default(),
             discovery: DiscoveryOptions::default(),
@@ -246,7 +249,7 @@ impl GateConfig {
             token_cache: None,
             limit_store: None,
             limit_fail_open: false,
-            #[cfg(feature = "httpsig")]
+            #[cfg(feature = "dpop")]
             dpop: None,
             #[cfg(feature = "httpsig")]
             client_cert_header: None,
@@ -276,7 +279,7 @@ impl GateConfig {
     }
 
     /// Turns on DPoP (see [`dpop`](Self::dpop)).
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     #[must_use]
     pub fn with_dpop(mut self, dpop: crate::dpop::GateDpop) -> Self {
         self.dpop = Some(dpop);
@@ -297,7 +300,8 @@ impl GateConfig {
         self
     }
 
-    /// Sets the policy.
+    /// Sets the policy (`policy` feature).
+    #[cfg(feature = "policy")]
     #[must_use]
     pub fn with_policy(mut self, policy: CompiledPolicy) -> Self {
         self.policy = Some(policy);

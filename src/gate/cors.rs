@@ -21,7 +21,12 @@ impl Gate {
         facts: &RequestFacts<'_>,
         policy: &CompiledPolicy,
     ) -> Option<Outcome> {
-        if !policy.has_cors() || !cors::is_preflight(&parts.method, &parts.headers) {
+        // Without the `policy` feature the Gate's policy has no rules: the
+        // constant lets the compiler drop the CORS steps from the binary.
+        if !cfg!(feature = "policy")
+            || !policy.has_cors()
+            || !cors::is_preflight(&parts.method, &parts.headers)
+        {
             return None;
         }
         let refuse = |refusal: PreflightRefusal| {
@@ -64,6 +69,9 @@ impl Gate {
     /// `Access-Control-*` the upstream set). The gate's own rejections
     /// already carry these headers.
     pub fn cors_headers(&self, parts: &Parts, facts: &RequestFacts<'_>) -> HeaderMap {
+        if !cfg!(feature = "policy") {
+            return HeaderMap::new();
+        }
         self.policy()
             .cors_for(facts)
             .map(|settings| settings.response_headers(&parts.headers))
@@ -79,6 +87,9 @@ impl Gate {
         facts: &RequestFacts<'_>,
         policy: &CompiledPolicy,
     ) -> Rejection {
+        if !cfg!(feature = "policy") {
+            return rejection;
+        }
         // A refused preflight must carry no CORS headers.
         if cors::is_preflight(&parts.method, &parts.headers) && policy.has_cors() {
             return rejection;

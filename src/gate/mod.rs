@@ -120,7 +120,9 @@ use crate::jwk::{IssuerKeys, IssuerKeysConfig};
 use crate::jwt::Validator;
 use crate::limit::{LimitStore, MemoryStore};
 use crate::oidc::Principal;
-use crate::policy::{Decision, Policy};
+use crate::policy::Decision;
+#[cfg(feature = "policy")]
+use crate::policy::Policy;
 use crate::response::Rejection;
 
 /// The placeholder in an issuer that stands for the token's tenant (Entra ID
@@ -128,7 +130,9 @@ use crate::response::Rejection;
 const TENANT: &str = "{tenantid}";
 
 /// The policy used when [`GateConfig::policy`] is `None`: every request needs
-/// a valid token.
+/// a valid token. Without the `policy` feature the Gate decides the same
+/// with [`Decision::authenticated_only`](crate::policy::Decision).
+#[cfg(any(test, feature = "policy"))]
 const AUTHENTICATED_ONLY: &str = r#"{"rules":[{"id":"authenticated","match":{"paths":["/**"]},"require":{"authenticated":true},"effect":"allow"}]}"#;
 
 /// What the gate decided about a request.
@@ -240,7 +244,7 @@ pub struct Gate {
     /// Present when the policy declares rate limits.
     limit_store: Option<Arc<dyn LimitStore>>,
     limit_fail_open: bool,
-    #[cfg(feature = "httpsig")]
+    #[cfg(feature = "dpop")]
     dpop: Option<crate::dpop::GateDpop>,
     #[cfg(feature = "httpsig")]
     client_cert_header: Option<http::HeaderName>,
@@ -278,12 +282,17 @@ impl Gate {
         if config.token_cache.as_ref().is_some_and(|c| c.capacity == 0) {
             return Err(GateError::config("token cache capacity must be positive"));
         }
+        #[cfg(feature = "policy")]
         let policy = match config.policy {
             Some(policy) => policy,
             None => Policy::from_json(AUTHENTICATED_ONLY)
                 .and_then(|p| p.compile())
                 .map_err(|source| GateError::Policy { source })?,
         };
+        // Without the policy engine: no rules to evaluate (the Gate decides
+        // with `Decision::authenticated_only`), no CORS, no limits.
+        #[cfg(not(feature = "policy"))]
+        let policy = crate::policy::CompiledPolicy::empty();
         let keys_config = IssuerKeysConfig {
             cache: config.cache,
             discovery: config.discovery,
@@ -371,9 +380,9 @@ impl Gate {
             });
         }
         // Always present: a reloaded policy may bring limits.
-        #[cfg(feature = "httpsig")]
+        #[cfg(feature = "dpop")]
         let dpop_on = config.dpop.is_some();
-        #[cfg(not(feature = "httpsig"))]
+        #[cfg(not(feature = "dpop"))]
         let dpop_on = false;
         if let Some(i) = issuers
             .iter()
@@ -394,15 +403,15 @@ impl Gate {
             None => Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>),
         };
         let metadata = match config.resource_metadata {
-            Some(mut metadata) => {
-                #[cfg(feature = "httpsig")]
-                if let Some(dpop) = &config.dpop
-                    && metadata.dpop_signing_alg_values_supported.is_empty()
-                {
-                    metadata = metadata.with_dpop_signing_alg_values_supported(
-                        dpop.config.algorithms.iter().copied(),
-                    );
-                }
+            Some(metadata) => {
+                #[cfg(feature = "dpop")]
+                let metadata = match &config.dpop {
+                    Some(dpop) if metadata.dpop_signing_alg_values_supported.is_empty() => metadata
+                        .with_dpop_signing_alg_values_supported(
+                            dpop.config.algorithms.iter().copied(),
+                        ),
+                    _ => metadata,
+                };
                 Some(
                     crate::resource_metadata::Published::new(&metadata)
                         .map_err(|e| GateError::config(format!("resource metadata: {e}")))?,
@@ -420,7 +429,7 @@ impl Gate {
             token_cache: config.token_cache.as_ref().map(TokenCache::new),
             limit_store,
             limit_fail_open: config.limit_fail_open,
-            #[cfg(feature = "httpsig")]
+            #[cfg(feature = "dpop")]
             dpop: config.dpop,
             #[cfg(feature = "httpsig")]
             client_cert_header: config.client_cert_header,
@@ -647,5 +656,32 @@ impl Gate {
             .iter()
             .find(|i| i.config.issuer == issuer)
             .ok_or_else(|| GateError::unknown(issuer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AUTHENTICATED_ONLY;
+    use crate::Principal;
+    use crate::policy::{Decision, Policy, RequestFacts};
+
+    /// Without the `policy` feature the Gate decides with
+    /// `Decision::authenticated_only`: the same decisions as the compiled
+    /// default policy, with and without a principal.
+    #[test]
+    fn authenticated_only_decides_as_the_default_policy() {
+        let policy = Policy::from_json(AUTHENTICATED_ONLY)
+            .and_then(|p| p.compile())
+            .unwrap();
+        let method = http::Method::GET;
+        let facts = RequestFacts::new(&method, "/any/path");
+        let principal = Principal::new("alice");
+        for who in [None, Some(&principal)] {
+            assert_eq!(
+                Decision::authenticated_only(who),
+                policy.evaluate(&facts, who),
+                "principal {who:?}"
+            );
+        }
     }
 }

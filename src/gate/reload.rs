@@ -14,7 +14,9 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{Gate, GateError};
+use super::Gate;
+#[cfg(feature = "policy")]
+use super::GateError;
 use crate::oidc::RoleMapper;
 use crate::policy::CompiledPolicy;
 
@@ -52,6 +54,7 @@ impl AuthzCell {
         Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    #[cfg(feature = "policy")]
     fn update(&self, f: impl FnOnce(&Authz) -> Authz) {
         let mut slot = self.0.write().unwrap_or_else(PoisonError::into_inner);
         let next = f(&slot);
@@ -71,7 +74,9 @@ impl Authz {
 
 impl Gate {
     /// The policy requests are checked with now. A check in flight keeps
-    /// the one it started with.
+    /// the one it started with. Without the `policy` feature, an empty
+    /// policy (no rules, no CORS, no limits): the Gate allows any request
+    /// with a valid token.
     pub fn policy(&self) -> Arc<CompiledPolicy> {
         Arc::clone(&self.authz.load().policy)
     }
@@ -90,7 +95,8 @@ impl Gate {
     /// gate, and the old policy keeps serving.
     ///
     /// Rate-limit counters are kept per limit id: a limit that keeps its id
-    /// keeps its state.
+    /// keeps its state. Only with the `policy` feature.
+    #[cfg(feature = "policy")]
     pub fn replace_policy(&self, policy: CompiledPolicy) {
         let policy = Arc::new(policy);
         self.authz.update(|old| Authz {
@@ -110,6 +116,7 @@ impl Gate {
     /// # Errors
     /// [`GateError::UnknownIssuer`] when an issuer is not configured;
     /// nothing is replaced then.
+    #[cfg(feature = "policy")]
     pub fn replace_authorization<I, S>(
         &self,
         policy: CompiledPolicy,

@@ -276,6 +276,7 @@ impl KeySet {
 
     /// The verification key of a JWK already read as JSON (a DPoP proof's
     /// `jwk` header member): parsed once, not written out and read again.
+    #[cfg(feature = "dpop")]
     pub(crate) fn key_from_value(jwk: &Value, options: &KeySetOptions) -> Result<Key, String> {
         Key::from_value(jwk, options)
     }
@@ -515,6 +516,7 @@ impl Key {
     }
 
     /// Checks that `alg` fits the key, then verifies `sig` over `message`.
+    #[cfg(feature = "dpop")]
     pub(crate) fn verify_fitting(
         &self,
         alg: Alg,

@@ -304,6 +304,26 @@ impl CompiledPolicy {
             .map(|r| r.id.as_str())
     }
 
+    /// The policy of a Gate built without the `policy` feature: no rules,
+    /// no CORS settings, no rate limits. The Gate does not evaluate it (it
+    /// allows any authenticated request, [`Decision::authenticated_only`]);
+    /// it only answers "no CORS" and "no limits" to the Gate's other steps.
+    ///
+    /// [`Decision::authenticated_only`]: super::Decision
+    #[cfg(not(feature = "policy"))]
+    pub(crate) fn empty() -> Self {
+        Self {
+            rules: Vec::new(),
+            trie: Trie { nodes: Vec::new() },
+            config: PolicyConfig::default(),
+            profile: PathProfile::default(),
+            encoded_slash_rules: false,
+            cors_rules: false,
+            warnings: Vec::new(),
+            limits: super::limits::LimitTable::default(),
+        }
+    }
+
     /// Legal but suspicious things found while compiling, such as rules that
     /// can never decide because an earlier unconditional rule covers them.
     pub fn warnings(&self) -> &[PolicyWarning] {

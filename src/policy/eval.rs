@@ -309,6 +309,25 @@ impl Decision {
         }
     }
 
+    /// The decision of the Gate's built-in "authenticated" rule (every
+    /// path, any valid token), without the policy engine: what a Gate
+    /// built without the `policy` feature decides. The same decision as the
+    /// compiled one-rule policy (a unit test compares them).
+    #[cfg(any(test, not(feature = "policy")))]
+    pub(crate) fn authenticated_only(principal: Option<&Principal>) -> Self {
+        const RULE: &str = "authenticated";
+        if principal.is_some() {
+            return Self::new(Effect::Allow, Some(RULE.to_owned()), principal);
+        }
+        let mut decision = Self::new(Effect::Deny, None, None);
+        decision.reasons.push(Reason::RequirementsNotMet {
+            rule_id: RULE.to_owned(),
+            effect: Effect::Allow,
+            failures: vec![Failure::AuthenticationRequired],
+        });
+        decision
+    }
+
     /// Sets `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers)
     /// for [`rate_limits`](Self::rate_limits) on `headers`, e.g. those of
     /// the origin's response before it goes back to the client. Sets

@@ -35,7 +35,7 @@ mod interop_sigv4;
 #[cfg(feature = "sigv4")]
 mod sigv4;
 
-#[cfg(feature = "httpsig")]
+#[cfg(feature = "dpop")]
 mod dpop;
 #[cfg(feature = "httpsig")]
 mod httpsig;
@@ -52,15 +52,15 @@ mod worker_replay;
 
 /// The hyper gateway example's modules, which the gateway and front-door
 /// tests drive.
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 #[path = "../../examples/gateway/mod.rs"]
 mod gateway_example;
 
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 mod browser;
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 mod front_door;
-#[cfg(all(feature = "sigv4", feature = "httpsig"))]
+#[cfg(all(feature = "sigv4", feature = "httpsig", feature = "dpop"))]
 mod fuzz_replay;
 #[cfg(all(feature = "sigv4", feature = "httpsig"))]
 mod gateway;
@@ -76,7 +76,7 @@ mod upstream_auth;
 
 #[cfg(all(
     feature = "sigv4",
-    feature = "httpsig",
+    feature = "dpop",
     feature = "axum",
     feature = "hyper-client"
 ))]
@@ -87,8 +87,6 @@ mod driver_tower;
 mod driver_tracing;
 #[cfg(all(feature = "worker", feature = "httpsig"))]
 mod driver_worker;
-#[cfg(all(feature = "server-tls", feature = "tower", feature = "httpsig"))]
-mod mtls_loopback;
 #[cfg(all(
     feature = "sigv4",
     feature = "httpsig",
@@ -97,6 +95,8 @@ mod mtls_loopback;
     feature = "introspect"
 ))]
 mod introspect_loopback;
+#[cfg(all(feature = "server-tls", feature = "tower", feature = "httpsig"))]
+mod mtls_loopback;
 
 /// Needs `redis-server` (Debian package `redis-server`) on PATH: the tests
 /// start their own on a free loopback port and fail when it is missing.

@@ -1,8 +1,10 @@
-//! The smallest edge-auth Worker: the Gate (JWT validation, roles, policy)
-//! built with `default-features = false, features = ["worker"]`, answering
-//! allowed requests with the caller's subject. It exists to measure what a
-//! JWT-only Worker weighs (tests/worker.rs builds it); the full example is
-//! `examples/worker`. Same variables as that example, without the origin.
+//! The smallest edge-auth Worker: the Gate (JWT validation and role
+//! mapping; no route policy, so any valid token is allowed) built with
+//! `default-features = false, features = ["worker"]`, answering allowed
+//! requests with the caller's subject. It exists to measure what a JWT-only
+//! Worker weighs (tests/worker.rs builds it); the full example is
+//! `examples/worker`. Same variables as that example, without the origin
+//! and without `EDGE_AUTH_POLICY` (refused without the `policy` feature).
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 #[cfg(target_arch = "wasm32")]

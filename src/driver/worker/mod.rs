@@ -78,6 +78,7 @@ mod error;
 mod flight;
 mod gate;
 mod oauth;
+#[cfg(feature = "policy")]
 mod reload;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
@@ -95,6 +96,7 @@ pub use self::gate::{
 #[cfg(target_arch = "wasm32")]
 pub use self::oauth::bearer_token;
 pub use self::oauth::{WorkerTokens, oauth_kv_key};
+#[cfg(feature = "policy")]
 pub use self::reload::{
     DEFAULT_POLICY_KV_KEY, DEFAULT_POLICY_RELOAD_EVERY, KvPolicy, MAX_KV_POLICY_BYTES, PolicyReload,
 };

@@ -6,10 +6,13 @@ use crate::Secret;
 use crate::gate::{Gate, GateConfig, IssuerConfig};
 use crate::jwk::cache::CacheConfig;
 use crate::oidc::{ClaimSource, RoleMapper};
+#[cfg(feature = "policy")]
 use crate::policy::Policy;
 
 /// The variable that holds the policy document as JSON (required: without
-/// a valid policy the Worker answers 500 to everything).
+/// a valid policy the Worker answers 500 to everything). Without the
+/// `policy` feature it must be unset (the Worker then allows any request
+/// with a valid token); a set one is refused, never ignored.
 pub const POLICY_VAR: &str = "EDGE_AUTH_POLICY";
 /// The trusted issuer, compared exactly with the token's `iss` (required).
 pub const ISSUER_VAR: &str = "EDGE_AUTH_ISSUER";
@@ -58,7 +61,8 @@ pub const DEFAULT_KV_BINDING: &str = "EDGE_AUTH_JWKS";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Settings {
-    /// The policy document ([`POLICY_VAR`]).
+    /// The policy document ([`POLICY_VAR`]); `policy` feature.
+    #[cfg(feature = "policy")]
     pub policy: String,
     /// The trusted issuer ([`ISSUER_VAR`]).
     pub issuer: String,
@@ -93,8 +97,10 @@ impl Settings {
     /// unbound; an empty or blank value counts as unset).
     ///
     /// # Errors
-    /// [`WorkerError::Missing`] when the policy, issuer or audience is
-    /// unset, or the origin is set without an upstream key.
+    /// [`WorkerError::Missing`] when the policy (with the `policy`
+    /// feature), issuer or audience is unset, or the origin is set without
+    /// an upstream key; [`WorkerError::Invalid`] when the policy is set
+    /// without the `policy` feature.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, WorkerError> {
         let get = |name: &str| {
             var(name)
@@ -103,6 +109,7 @@ impl Settings {
         };
         let required = |name: &'static str| get(name).ok_or(WorkerError::Missing { var: name });
         let settings = Self {
+            #[cfg(feature = "policy")]
             policy: required(POLICY_VAR)?,
             issuer: required(ISSUER_VAR)?,
             audiences: required(AUDIENCE_VAR)?
@@ -130,6 +137,14 @@ impl Settings {
             cache_api: get(CACHE_API_VAR).as_deref() == Some("1"),
             options: WorkerOptions::default().with_limits_binding(get(LIMITS_DO_VAR)),
         };
+        // A policy this build cannot enforce is refused, not ignored.
+        #[cfg(not(feature = "policy"))]
+        if get(POLICY_VAR).is_some() {
+            return Err(WorkerError::Invalid {
+                var: POLICY_VAR,
+                reason: "edge-auth is built without its `policy` feature: unset the variable or enable the feature".to_owned(),
+            });
+        }
         if settings.audiences.is_empty() {
             return Err(WorkerError::Missing { var: AUDIENCE_VAR });
         }
@@ -224,6 +239,7 @@ impl Settings {
     /// JSON or rules, issuer or endpoints, role preset or claim, sealing
     /// secret).
     pub fn gate(&self) -> Result<WorkerGate, WorkerError> {
+        #[cfg(feature = "policy")]
         let policy = Policy::from_json(&self.policy)
             .and_then(|p| p.compile())
             .map_err(|e| WorkerError::Invalid {
@@ -239,9 +255,10 @@ impl Settings {
             allow_http_loopback: self.allow_http_loopback,
             ..CacheConfig::default()
         };
-        let mut config = GateConfig::new([issuer])
-            .with_policy(policy)
-            .with_cache(cache);
+        let config = GateConfig::new([issuer]).with_cache(cache);
+        #[cfg(feature = "policy")]
+        let config = config.with_policy(policy);
+        let mut config = config;
         config.discovery.allow_http_loopback = self.allow_http_loopback;
         let gate = Gate::new(config).map_err(|e| WorkerError::Invalid {
             var: if self.jwks_uri.is_some() {
