@@ -21,13 +21,13 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -39,6 +39,8 @@ use edge_auth::seal::Sealer;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::json;
+
+use crate::support::workerd::{self, Answer, Workerd, require_toolchain, root, send};
 
 /// Free plan limit on a Worker's compressed size.
 const GZIP_BUDGET_BYTES: u64 = 3 * 1024 * 1024;
@@ -77,88 +79,6 @@ const POLICY: &str = r#"{"rules": [
    "limits": [{"id": "per-route", "key": "route", "rate": "1/60s", "burst": 2}]}
 ]}"#;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The repository's toolchain script (installs and describes the wasm
-/// toolchain and the Workers tools).
-fn toolchain_script() -> PathBuf {
-    root().join("scripts/wasm-toolchain.sh")
-}
-
-/// Why the Worker cannot be built and served here, if it cannot: the
-/// script's `--check` (installs nothing) lists what is not installed.
-fn missing_toolchain() -> Option<String> {
-    let script = toolchain_script();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("--check")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script.display()));
-    if out.status.success() {
-        return None;
-    }
-    Some(format!(
-        "the wasm toolchain is not installed: `bash {} --check` says\n{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr).trim_end()
-    ))
-}
-
-/// Runs `command` in bash with the toolchain's environment (the wasm32 Rust,
-/// wasm-bindgen, workerd...), from `dir`.
-fn toolchain_shell(script: &Path, command: &str, dir: &Path) -> Command {
-    let mut shell = Command::new("bash");
-    shell
-        .arg("-c")
-        .arg(format!(
-            "set -euo pipefail; eval \"$(bash '{}')\"; {command}",
-            script.display()
-        ))
-        .current_dir(dir)
-        // The wasm build keeps its own target dir: with Debian's Rust and
-        // build-std its artifacts stay apart from the host toolchain's (see .ci/run).
-        .env("CARGO_TARGET_DIR", root().join("target/wasm"))
-        .stdin(Stdio::null());
-    shell
-}
-
-/// workerd in its own process group, killed (with the npm launcher's child)
-/// when the test ends, pass or fail.
-struct Workerd {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Workerd {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Workerd {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    // The port is released before workerd binds it; a clash makes workerd exit,
-    // which `start_workerd` notices and retries with other ports.
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap()
-}
-
 /// The addresses a workerd serves: the Worker's two services (two
 /// isolates) and the KV stand-in.
 struct Addrs {
@@ -167,125 +87,9 @@ struct Addrs {
     kv: SocketAddr,
 }
 
-/// Starts workerd on `config` with its sockets `http`, `http2` and `kv` on
-/// free loopback ports.
-fn start_workerd(workerd: &Path, config: &Path, scratch: &Path) -> (Workerd, Addrs) {
-    use std::os::unix::process::CommandExt;
-    let mut last_log = String::new();
-    for attempt in 0..3 {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-        let addr2 = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-        let kv = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-        let log = scratch.join(format!("workerd-{attempt}.log"));
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(workerd)
-            .arg("serve")
-            .arg(config)
-            .arg(format!("--socket-addr=http={addr}"))
-            .arg(format!("--socket-addr=http2={addr2}"))
-            .arg(format!("--socket-addr=kv={kv}"))
-            .arg("--verbose")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let mut server = Workerd { child, log };
-        if wait_ready(&mut server, addr) && wait_ready(&mut server, addr2) {
-            let addrs = Addrs {
-                main: addr,
-                main2: addr2,
-                kv,
-            };
-            return (server, addrs);
-        }
-        last_log = server.log();
-    }
-    panic!("workerd did not come up in three tries; last log:\n{last_log}");
-}
-
-/// Waits until workerd answers HTTP on `addr`; false when it exited first.
-fn wait_ready(server: &mut Workerd, addr: SocketAddr) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            eprintln!("workerd exited ({status}):\n{}", server.log());
-            return false;
-        }
-        if get(addr, "/healthz", &[]).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("workerd not ready after 60 s:\n{}", server.log());
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 GET over a fresh connection (`Connection: close`, so the body
-/// runs to EOF; workerd may still chunk it).
+/// One HTTP/1.1 GET over a fresh connection (`Connection: close`).
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Answer> {
     send(addr, "GET", path, headers, "")
-}
-
-/// One HTTP/1.1 request with a body.
-fn send(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> std::io::Result<Answer> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    if method != "GET" {
-        // workerd refuses to forward a GET that says it has a body.
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no end of head in {text:?}")))?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Ok(Answer {
-        status,
-        headers,
-        body: body.to_owned(),
-    })
 }
 
 fn file_size(path: &Path) -> u64 {
@@ -594,59 +398,18 @@ fn verify_upstream_signature(seen: &Seen) -> edge_auth::httpsig::Verified<'stati
         .into_owned()
 }
 
-/// Fails `test` when the Worker cannot be built and served here, saying
-/// why and how to install the toolchain.
-fn require_toolchain(test: &str) {
-    if let Some(why) = missing_toolchain() {
-        panic!("{test}: {why}; install it with `bash scripts/wasm-toolchain.sh`");
-    }
-}
-
 /// Builds examples/worker once for every test of this binary (they run
 /// concurrently; the first builds, the others wait). Returns the build's
 /// seconds. Output goes to a log so a failure shows the compiler's words.
 fn build_worker() -> f64 {
     static BUILD: OnceLock<Result<f64, String>> = OnceLock::new();
     let built = BUILD.get_or_init(|| {
-        let scratch = root().join("target/worker-test");
-        std::fs::create_dir_all(&scratch).unwrap();
-        let started = Instant::now();
-        let build_log = scratch.join("worker-build.log");
-        let status = toolchain_shell(
-            &toolchain_script(),
-            "worker-build --profile worker",
+        workerd::build_worker_crate(
             &root().join("examples/worker"),
+            &root().join("target/worker-test"),
         )
-        .stdout(std::fs::File::create(&build_log).unwrap())
-        .stderr(std::fs::File::create(scratch.join("worker-build.err")).unwrap())
-        .status()
-        .unwrap();
-        let build_output = std::fs::read_to_string(&build_log).unwrap_or_default()
-            + &std::fs::read_to_string(scratch.join("worker-build.err")).unwrap_or_default();
-        if status.success() {
-            Ok(started.elapsed().as_secs_f64())
-        } else {
-            Err(format!("worker-build failed:\n{build_output}"))
-        }
     });
     built.clone().unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The workerd binary the toolchain installed.
-fn workerd_bin() -> PathBuf {
-    let out = toolchain_shell(
-        &toolchain_script(),
-        "printf %s \"$WORKERD_BIN\"",
-        &root().join("examples/worker"),
-    )
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap())
 }
 
 /// The built Worker served by a workerd of its own for the test `name`,
@@ -656,7 +419,14 @@ fn serve(name: &str, upstream: SocketAddr) -> (Workerd, Addrs) {
     let scratch = root().join("target/worker-test").join(name);
     std::fs::create_dir_all(&scratch).unwrap();
     let config = write_config(&worker_dir, upstream, name);
-    start_workerd(&workerd_bin(), &config, &scratch)
+    let (server, addrs) = workerd::start(&config, &["http", "http2", "kv"], &scratch);
+    let [main, main2, kv] = addrs[..] else {
+        panic!(
+            "workerd::start returned {} addresses for 3 sockets",
+            addrs.len()
+        );
+    };
+    (server, Addrs { main, main2, kv })
 }
 
 /// The KV stand-in's path for `issuer`'s key state (`kv_key`, as
@@ -734,7 +504,6 @@ fn forged_state(issuer: &str, forged: &Idp, sealer: Option<&Sealer>) -> String {
 #[test]
 fn worker_runs_the_gate_end_to_end() {
     require_toolchain("worker_runs_the_gate_end_to_end");
-    let script = toolchain_script();
     let worker_dir = root().join("examples/worker");
     let scratch = root().join("target/worker-test");
     std::fs::create_dir_all(&scratch).unwrap();
@@ -755,22 +524,12 @@ fn worker_runs_the_gate_end_to_end() {
     // The JWT-only Worker (edge-auth without `sigv4`, `httpsig`, `dpop`
     // and `policy`): built to weigh it, not served.
     let jwt_dir = root().join("examples/worker-jwt");
-    let started = Instant::now();
-    let status = toolchain_shell(&script, "worker-build --profile worker", &jwt_dir)
-        .stdout(std::fs::File::create(scratch.join("worker-jwt-build.log")).unwrap())
-        .stderr(std::fs::File::create(scratch.join("worker-jwt-build.err")).unwrap())
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "worker-build of examples/worker-jwt failed:\n{}",
-        std::fs::read_to_string(scratch.join("worker-jwt-build.err")).unwrap_or_default()
-    );
+    let jwt_secs = workerd::build_worker_crate(&jwt_dir, &scratch.join("worker-jwt"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let jwt_wasm = jwt_dir.join("build/index_bg.wasm");
     let (jwt_raw, jwt_gz) = (file_size(&jwt_wasm), gzip_size(&jwt_wasm));
     sizes.push_str(&format!(
-        "jwt-only worker wasm: {jwt_raw} bytes raw, {jwt_gz} bytes gzip -9 (worker-build --profile worker: {:.1} s)\n",
-        started.elapsed().as_secs_f64()
+        "jwt-only worker wasm: {jwt_raw} bytes raw, {jwt_gz} bytes gzip -9 (worker-build --profile worker: {jwt_secs:.1} s)\n"
     ));
     eprint!("{sizes}");
     // .ci/run prints this after the tests (cargo test hides a passing test's output).
