@@ -1208,9 +1208,15 @@ pub fn httpsig_verify(data: &[u8]) {
             };
             let mut parts = f.parts.clone();
             parts.uri = uri.clone();
+            // RFC 9421 §2.2.3: `@authority` is host and port (RFC 9110
+            // §7.2); userinfo (`https://user@host`) is not part of it.
             let authority = |u: &http::Uri| {
                 u.authority().map(|a| {
-                    let a = a.as_str().to_ascii_lowercase();
+                    let a = a
+                        .as_str()
+                        .rsplit_once('@')
+                        .map_or(a.as_str(), |(_, host)| host)
+                        .to_ascii_lowercase();
                     a.strip_suffix(":443").map(str::to_owned).unwrap_or(a)
                 })
             };
