@@ -271,7 +271,7 @@ mod runtime {
         // serde_json, not `Request::json`: that parses in JS, where
         // nanosecond times are past the exact integer range of a double.
         let text = req.text().await?;
-        let request = match serde_json::from_str::<ObjectRequest>(&text) {
+        let request = match serde_json::from_slice::<ObjectRequest>(text.as_bytes()) {
             Ok(request) => request,
             Err(e) => return Response::error(format!("not an edge-auth object request: {e}"), 400),
         };
@@ -347,7 +347,7 @@ mod runtime {
                 "object answered {status}: {text}"
             )));
         }
-        Ok(serde_json::from_str(&text)?)
+        Ok(serde_json::from_slice(text.as_bytes())?)
     }
 
     /// Decides the Gate's limit calls in order through the objects of

@@ -244,7 +244,8 @@ mod runtime {
             Ok(kv) => kv,
             Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
         };
-        let put = match kv.put(tokens.kv_key(), state) {
+        // Bytes: `put(.., String)` links serde-wasm-bindgen's float formatting.
+        let put = match kv.put_bytes(tokens.kv_key(), state.as_bytes()) {
             Ok(put) => put,
             Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
         };

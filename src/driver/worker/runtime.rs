@@ -137,6 +137,11 @@ pub async fn authorize(
                 }
             }
             Step::Limits(pending) => {
+                // Only a policy's rules have rate limits: without `policy`
+                // the Durable Object client stays out of the binary.
+                if !cfg!(feature = "policy") {
+                    return Err(plain(500, "internal server error\n"));
+                }
                 let Some(binding) = gate.options().limits_binding.as_deref() else {
                     return Err(plain(500, "internal server error\n"));
                 };
@@ -288,7 +293,9 @@ async fn persist(gate: WorkerGate, env: Env, issuer: String, state: String) {
         Ok(kv) => kv,
         Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
     };
-    let put = match kv.put(&kv_key(&issuer), state) {
+    // Bytes, not `put(.., String)`: that goes through serde-wasm-bindgen and
+    // links float formatting (~14 KB) for a value that is always text.
+    let put = match kv.put_bytes(&kv_key(&issuer), state.as_bytes()) {
         Ok(put) => put,
         Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
     };
