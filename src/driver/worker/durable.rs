@@ -252,7 +252,7 @@ pub use self::runtime::{check_limits, check_nonce, serve_object};
 mod runtime {
     use time::OffsetDateTime;
     use worker::{
-        Env, ListOptions, Method, Request, RequestInit, Response, State, Storage, console_warn,
+        Env, ListOptions, Request, Response, State, Storage, console_warn,
     };
 
     use super::{
@@ -335,10 +335,12 @@ mod runtime {
         let namespace = env.durable_object(binding)?;
         let id = namespace.id_from_name(&shard_name(prefix, request.key(), DEFAULT_SHARDS))?;
         let stub = id.get_stub()?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(serde_json::to_string(request)?.into()));
-        let req = Request::new_with_init("https://edge-auth.invalid/object", &init)?;
+        let req = crate::driver::worker::runtime::outbound(
+            "https://edge-auth.invalid/object",
+            "POST",
+            &http::HeaderMap::new(),
+            Some(serde_json::to_vec(request)?.as_slice()),
+        )?;
         let mut response = stub.fetch_with_request(req).await?;
         let status = response.status_code();
         let text = response.text().await?;

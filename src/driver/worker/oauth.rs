@@ -162,7 +162,7 @@ pub use runtime::bearer_token;
 mod runtime {
     use http::{HeaderMap, StatusCode};
     use time::OffsetDateTime;
-    use worker::{Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, console_warn};
+    use worker::{Context, Date, Env, Fetch, console_warn};
 
     use super::WorkerTokens;
     use crate::Secret;
@@ -262,13 +262,12 @@ mod runtime {
     ) -> Option<String> {
         let request = plan.to_request();
         let result = async {
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(Headers::from(request.headers()))
-                .with_body(Some(
-                    worker::js_sys::Uint8Array::from(request.body().as_slice()).into(),
-                ));
-            let request = Request::new_with_init(plan.uri(), &init)?;
+            let request = crate::driver::worker::runtime::outbound(
+                plan.uri(),
+                "POST",
+                request.headers(),
+                Some(request.body().as_slice()),
+            )?;
             let mut response = Fetch::Request(request).send().await?;
             let status = StatusCode::from_u16(response.status_code())?;
             let headers = HeaderMap::from(response.headers());

@@ -5,8 +5,8 @@
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use worker::{
-    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Method, Request, RequestInit,
-    Response, console_error, console_log, console_warn,
+    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Request, Response, console_error,
+    console_log, console_warn, web_sys,
 };
 
 use super::{Step, WorkerGate, cache_key, kv_key, time_from_unix_millis};
@@ -324,6 +324,27 @@ fn refresh_in_background(gate: &WorkerGate, env: &Env, ctx: &Context) {
     });
 }
 
+/// An outbound request built on `web_sys` directly: workers-rs'
+/// `Request::new_with_init` also links the serializer of its `cf` options
+/// (image resizing, ...; ~12 KB) that a key fetch never sets. Redirects are
+/// followed, as `RequestInit`'s default is.
+pub(super) fn outbound(
+    url: &str,
+    method: &str,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_headers(Headers::from(headers).as_ref());
+    if let Some(body) = body {
+        init.set_body(&worker::js_sys::Uint8Array::from(body).into());
+    }
+    Ok(Request::from(web_sys::Request::new_with_str_and_init(
+        url, &init,
+    )?))
+}
+
 /// GETs `plan` and applies the answer; the key state to write to KV when
 /// it changed.
 async fn fetch_and_apply(
@@ -332,27 +353,17 @@ async fn fetch_and_apply(
     now: OffsetDateTime,
 ) -> Option<String> {
     let result = async {
-        let mut init = RequestInit::new();
         #[cfg(not(feature = "introspect"))]
-        init.with_method(Method::Get)
-            .with_headers(Headers::from(plan.headers()));
+        let request = outbound(plan.url(), "GET", plan.headers(), None)?;
         #[cfg(feature = "introspect")]
-        match plan.introspection() {
+        let request = match plan.introspection() {
             // A token introspection (RFC 7662): the form POST it carries.
             Some(introspection) => {
                 let form = introspection.to_request();
-                init.with_method(Method::Post)
-                    .with_headers(Headers::from(form.headers()))
-                    .with_body(Some(
-                        worker::js_sys::Uint8Array::from(form.body().as_slice()).into(),
-                    ));
+                outbound(plan.url(), "POST", form.headers(), Some(form.body()))?
             }
-            None => {
-                init.with_method(Method::Get)
-                    .with_headers(Headers::from(plan.headers()));
-            }
-        }
-        let request = Request::new_with_init(plan.url(), &init)?;
+            None => outbound(plan.url(), "GET", plan.headers(), None)?,
+        };
         let mut response = Fetch::Request(request).send().await?;
         let status = StatusCode::from_u16(response.status_code())?;
         let headers = HeaderMap::from(response.headers());
