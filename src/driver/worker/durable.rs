@@ -251,9 +251,7 @@ pub use self::runtime::{check_limits, check_nonce, serve_object};
 #[cfg(target_arch = "wasm32")]
 mod runtime {
     use time::OffsetDateTime;
-    use worker::{
-        Env, ListOptions, Request, Response, State, Storage, console_warn,
-    };
+    use worker::{Env, ListOptions, Request, Response, State, Storage, console_warn};
 
     use super::{
         DEFAULT_SHARDS, ObjectAnswer, ObjectRequest, SWEEP_BATCH, SWEEP_CURSOR_KEY, Write, answer,

@@ -5,8 +5,8 @@
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use worker::{
-    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Request, Response, console_error,
-    console_log, console_warn, web_sys,
+    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Request, Response,
+    console_error, console_log, console_warn, web_sys,
 };
 
 use super::{Step, WorkerGate, cache_key, kv_key, time_from_unix_millis};
