@@ -240,17 +240,11 @@ mod runtime {
         let Some(binding) = tokens.kv_binding() else {
             return;
         };
-        let kv = match env.kv(binding) {
-            Ok(kv) => kv,
-            Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-        };
-        // Bytes: `put(.., String)` links serde-wasm-bindgen's float formatting.
-        let put = match kv.put_bytes(tokens.kv_key(), state.as_bytes()) {
-            Ok(put) => put,
-            Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
-        };
-        if let Err(e) = put.execute().await {
-            console_warn!("edge-auth: KV write failed: {e}");
+        // As the key state is written (see `runtime::kv_put`).
+        let written =
+            crate::driver::worker::runtime::kv_put(env, binding, tokens.kv_key(), state.as_bytes());
+        if let Err(e) = written.await {
+            console_warn!("edge-auth: KV write to `{binding}` failed: {e}");
         }
     }
 

@@ -286,22 +286,49 @@ async fn persist(gate: WorkerGate, env: Env, issuer: String, state: String) {
             console_warn!("edge-auth: cache write failed: {e}");
         }
     }
-    let Some(binding) = gate.options().kv_binding.clone() else {
+    let Some(binding) = gate.options().kv_binding.as_deref() else {
         return;
     };
-    let kv = match env.kv(&binding) {
-        Ok(kv) => kv,
-        Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-    };
-    // Bytes, not `put(.., String)`: that goes through serde-wasm-bindgen and
-    // links float formatting (~14 KB) for a value that is always text.
-    let put = match kv.put_bytes(&kv_key(&issuer), state.as_bytes()) {
-        Ok(put) => put,
-        Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
-    };
-    if let Err(e) = put.execute().await {
-        console_warn!("edge-auth: KV write failed: {e}");
+    if let Err(e) = kv_put(&env, binding, &kv_key(&issuer), state.as_bytes()).await {
+        console_warn!("edge-auth: KV write to `{binding}` failed: {e}");
     }
+}
+
+/// `put(key, bytes)` on the KV binding, called directly: workers-rs'
+/// `KvStore::put*(..).execute()` serializes its put options (empty here)
+/// with serde-wasm-bindgen, which links a JS serializer the Worker does not
+/// otherwise need.
+pub(super) async fn kv_put(
+    env: &Env,
+    binding: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<(), String> {
+    use worker::js_sys::{Function, Promise, Reflect, Uint8Array};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    use worker::wasm_bindgen_futures::JsFuture;
+
+    let failed = |e: JsValue| match e.dyn_ref::<worker::js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => e
+            .as_string()
+            .unwrap_or_else(|| "a JavaScript error".to_owned()),
+    };
+    let kv = Reflect::get(env, &JsValue::from(binding)).map_err(failed)?;
+    if kv.is_undefined() {
+        return Err("no such binding".to_owned());
+    }
+    let put: Function = Reflect::get(&kv, &JsValue::from("put"))
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(|_| "the binding has no `put`".to_owned())?;
+    let promise: Promise = put
+        .call2(&kv, &JsValue::from(key), &Uint8Array::from(value).buffer())
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(|_| "`put` did not return a promise".to_owned())?;
+    JsFuture::from(promise).await.map_err(failed)?;
+    Ok(())
 }
 
 /// Runs the Gate's background fetches after the response is sent.
