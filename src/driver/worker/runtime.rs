@@ -109,10 +109,8 @@ pub async fn authorize(
                 return Err(rejection_response(&rejection));
             }
             Step::Preflight(response) => {
-                return Err(Response::try_from(
-                    response.map(|body| String::from_utf8(body).unwrap_or_default()),
-                )
-                .unwrap_or_else(|_| plain(500, "internal server error\n")));
+                let (head, body) = response.into_parts();
+                return Err(answer(head.status, &head.headers, body));
             }
             Step::Restore { issuer, flight } => {
                 restore(gate, env, &issuer, now).await;
@@ -217,8 +215,42 @@ impl Authorized {
 /// The response for a rejection: the library's status, `WWW-Authenticate`
 /// and `Cache-Control: no-store`, an empty body.
 fn rejection_response(rejection: &Rejection) -> Response {
-    Response::try_from(rejection.to_response().map(|()| String::new()))
-        .unwrap_or_else(|_| plain(500, "internal server error\n"))
+    let response = rejection.to_response();
+    answer(response.status(), response.headers(), Vec::new())
+}
+
+/// A response the Gate made. Built with workers-rs' `ResponseBuilder`, not
+/// its `TryFrom<http::Response>`: that one streams the body and links the
+/// stream glue (~5 KB) for bodies that are a few bytes at most.
+fn answer(status: StatusCode, headers: &HeaderMap, body: Vec<u8>) -> Response {
+    match js_headers(headers) {
+        Ok(headers) => {
+            let builder = Response::builder()
+                .with_status(status.as_u16())
+                .with_headers(headers);
+            // A null body, not an empty one: a 204 (preflight) must have none.
+            if body.is_empty() {
+                builder.empty()
+            } else {
+                builder.fixed(body)
+            }
+        }
+        Err(_) => plain(500, "internal server error\n"),
+    }
+}
+
+/// `headers` as JS headers. A value that is not visible ASCII is refused
+/// (workers-rs' `From<&HeaderMap>` would panic on it); the Gate's own
+/// headers and a fetch plan's are ASCII.
+fn js_headers(headers: &HeaderMap) -> worker::Result<Headers> {
+    let out = Headers::new();
+    for (name, value) in headers {
+        let value = value
+            .to_str()
+            .map_err(|_| worker::Error::RustError(format!("header `{name}` is not ASCII")))?;
+        out.append(name.as_str(), value)?;
+    }
+    Ok(out)
 }
 
 /// A bare text answer that no cache keeps.
@@ -363,7 +395,7 @@ pub(super) fn outbound(
 ) -> worker::Result<Request> {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
-    init.set_headers(Headers::from(headers).as_ref());
+    init.set_headers(js_headers(headers)?.as_ref());
     if let Some(body) = body {
         init.set_body(&worker::js_sys::Uint8Array::from(body).into());
     }
