@@ -419,7 +419,12 @@ async fn fetch_and_apply(
             // A token introspection (RFC 7662): the form POST it carries.
             Some(introspection) => {
                 let form = introspection.to_request();
-                outbound(plan.url(), "POST", form.headers(), Some(form.body()))?
+                outbound(
+                    plan.url(),
+                    "POST",
+                    form.headers(),
+                    Some(form.body().as_slice()),
+                )?
             }
             None => outbound(plan.url(), "GET", plan.headers(), None)?,
         };
