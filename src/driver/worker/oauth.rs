@@ -221,18 +221,15 @@ mod runtime {
         let Some(binding) = tokens.kv_binding() else {
             return;
         };
-        let kv = match env.kv(binding) {
-            Ok(kv) => kv,
-            Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-        };
-        match kv.get(tokens.kv_key()).text().await {
+        let read = crate::driver::worker::runtime::kv_get_text(env, binding, tokens.kv_key());
+        match read.await {
             Ok(Some(text)) => {
                 if let Err(e) = tokens.restore(&text, now) {
                     console_warn!("edge-auth: ignoring the token state in KV: {e}");
                 }
             }
             Ok(None) => {}
-            Err(e) => console_warn!("edge-auth: KV read failed: {e}"),
+            Err(e) => console_warn!("edge-auth: KV read from `{binding}` failed: {e}"),
         }
     }
 

@@ -281,17 +281,13 @@ async fn restore(gate: &WorkerGate, env: &Env, issuer: &str, now: OffsetDateTime
     let Some(binding) = gate.options().kv_binding.as_deref() else {
         return;
     };
-    let kv = match env.kv(binding) {
-        Ok(kv) => kv,
-        Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-    };
-    match kv.get(&kv_key(issuer)).text().await {
+    match kv_get_text(env, binding, &kv_key(issuer)).await {
         Ok(Some(text)) => match gate.restore(issuer, &text, now) {
             Ok(()) => console_log!("edge-auth: key state restored from KV"),
             Err(e) => console_warn!("edge-auth: ignoring the key state in KV: {e}"),
         },
         Ok(None) => {}
-        Err(e) => console_warn!("edge-auth: KV read failed: {e}"),
+        Err(e) => console_warn!("edge-auth: KV read from `{binding}` failed: {e}"),
     }
 }
 
@@ -326,17 +322,39 @@ async fn persist(gate: WorkerGate, env: Env, issuer: String, state: String) {
     }
 }
 
-/// `put(key, bytes)` on the KV binding, called directly: workers-rs'
-/// `KvStore::put*(..).execute()` serializes its put options (empty here)
-/// with serde-wasm-bindgen, which links a JS serializer the Worker does not
-/// otherwise need.
+/// `put(key, bytes)` on the KV binding.
 pub(super) async fn kv_put(
     env: &Env,
     binding: &str,
     key: &str,
     value: &[u8],
 ) -> Result<(), String> {
-    use worker::js_sys::{Function, Promise, Reflect, Uint8Array};
+    let bytes = worker::js_sys::Uint8Array::from(value).buffer();
+    kv_call(env, binding, "put", key, &bytes).await.map(drop)
+}
+
+/// `get(key, "text")` on the KV binding: the value, `None` when absent.
+pub(super) async fn kv_get_text(
+    env: &Env,
+    binding: &str,
+    key: &str,
+) -> Result<Option<String>, String> {
+    let text = worker::wasm_bindgen::JsValue::from("text");
+    Ok(kv_call(env, binding, "get", key, &text).await?.as_string())
+}
+
+/// Calls `method(key, arg)` on the KV binding and awaits its promise.
+/// Called directly: workers-rs' `KvStore` builders serialize their options
+/// (empty here) with serde-wasm-bindgen, which links a JS serializer the
+/// Worker does not otherwise need.
+async fn kv_call(
+    env: &Env,
+    binding: &str,
+    method: &str,
+    key: &str,
+    arg: &worker::wasm_bindgen::JsValue,
+) -> Result<worker::wasm_bindgen::JsValue, String> {
+    use worker::js_sys::{Function, Promise, Reflect};
     use worker::wasm_bindgen::{JsCast, JsValue};
     use worker::wasm_bindgen_futures::JsFuture;
 
@@ -350,17 +368,16 @@ pub(super) async fn kv_put(
     if kv.is_undefined() {
         return Err("no such binding".to_owned());
     }
-    let put: Function = Reflect::get(&kv, &JsValue::from("put"))
+    let function: Function = Reflect::get(&kv, &JsValue::from(method))
         .map_err(failed)?
         .dyn_into()
-        .map_err(|_| "the binding has no `put`".to_owned())?;
-    let promise: Promise = put
-        .call2(&kv, &JsValue::from(key), &Uint8Array::from(value).buffer())
+        .map_err(|_| format!("the binding has no `{method}`"))?;
+    let promise: Promise = function
+        .call2(&kv, &JsValue::from(key), arg)
         .map_err(failed)?
         .dyn_into()
-        .map_err(|_| "`put` did not return a promise".to_owned())?;
-    JsFuture::from(promise).await.map_err(failed)?;
-    Ok(())
+        .map_err(|_| format!("`{method}` did not return a promise"))?;
+    JsFuture::from(promise).await.map_err(failed)
 }
 
 /// Runs the Gate's background fetches after the response is sent.
