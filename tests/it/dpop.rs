@@ -638,13 +638,12 @@ fn duplicate_claim_is_refused() {
 
 mod gate {
     use super::*;
+    use crate::support::gate::{AUD, ISS, access_claims, check_fetching_keys, request_parts};
     use edge_auth::dpop::GateDpop;
     use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
     use edge_auth::policy::RequestFacts;
-    use http::{HeaderMap, StatusCode};
+    use http::StatusCode;
 
-    const ISS: &str = "https://idp.example.com";
-    const AUD: &str = "api://orders";
     const API: &str = "https://api.example.com/orders";
 
     fn gate(sender_constrained: bool) -> Gate {
@@ -655,14 +654,8 @@ mod gate {
     }
 
     fn access_token(idp: &Key, jkt: Option<&str>) -> String {
-        let mut claims = json!({
-            "iss": ISS, "aud": AUD, "sub": "alice",
-            "iat": 1_800_000_000, "exp": 1_800_003_600,
-        });
-        if let Some(jkt) = jkt {
-            claims["cnf"] = json!({"jkt": jkt});
-        }
-        idp.sign(&claims)
+        let cnf = jkt.map(|jkt| json!({"jkt": jkt}));
+        idp.sign(&access_claims("alice", 1_800_000_000, 1_800_003_600, cnf))
     }
 
     fn proof_for(client: &Key, token: &str, jti: &str) -> String {
@@ -680,27 +673,7 @@ mod gate {
     }
 
     fn run(gate: &Gate, idp: &Key, headers: &[(&str, &str)]) -> Outcome {
-        let mut b = http::Request::get("/orders").header("host", "api.example.com");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let parts = b.body(()).unwrap().into_parts().0;
-        let facts = RequestFacts::from_parts(&parts);
-        match gate.check(&parts, &facts, now()) {
-            Outcome::FetchKeys(plan) => {
-                let jwks = json!({"keys": [idp.jwk()]}).to_string();
-                gate.apply_fetch_response(
-                    &plan,
-                    StatusCode::OK,
-                    &HeaderMap::new(),
-                    jwks.as_bytes(),
-                    now(),
-                )
-                .unwrap();
-                gate.check(&parts, &facts, now())
-            }
-            other => other,
-        }
+        run_path(gate, idp, "/orders", headers)
     }
 
     fn denied(outcome: Outcome) -> edge_auth::response::Rejection {
@@ -836,27 +809,9 @@ mod gate {
     }
 
     fn run_path(gate: &Gate, idp: &Key, path: &str, headers: &[(&str, &str)]) -> Outcome {
-        let mut b = http::Request::get(path).header("host", "api.example.com");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let parts = b.body(()).unwrap().into_parts().0;
+        let parts = request_parts("GET", "api.example.com", path, headers);
         let facts = RequestFacts::from_parts(&parts);
-        match gate.check(&parts, &facts, now()) {
-            Outcome::FetchKeys(plan) => {
-                let jwks = json!({"keys": [idp.jwk()]}).to_string();
-                gate.apply_fetch_response(
-                    &plan,
-                    StatusCode::OK,
-                    &HeaderMap::new(),
-                    jwks.as_bytes(),
-                    now(),
-                )
-                .unwrap();
-                gate.check(&parts, &facts, now())
-            }
-            other => other,
-        }
+        check_fetching_keys(gate, &parts, &facts, &idp.jwks(), now())
     }
 
     #[test]
