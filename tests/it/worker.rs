@@ -131,12 +131,20 @@ impl Idp {
     }
 
     fn token(&self, sub: &str, roles: &[&str]) -> String {
+        self.token_with(sub, roles, None)
+    }
+
+    /// A token for `sub` with `roles`, bound by `cnf` (RFC 7800) when given.
+    fn token_with(&self, sub: &str, roles: &[&str], cnf: Option<serde_json::Value>) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let header = json!({"alg": "ES256", "typ": "JWT", "kid": "e2e-1"});
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer, "aud": AUDIENCE, "sub": sub, "roles": roles,
             "iat": now, "exp": now + 600,
         });
+        if let Some(cnf) = cnf {
+            claims["cnf"] = cnf;
+        }
         let input = format!(
             "{}.{}",
             B64.encode(header.to_string()),
@@ -346,6 +354,12 @@ fn write_config(worker_dir: &Path, upstream: SocketAddr, name: &str) -> PathBuf 
     );
     let mut config = format!("{}{}{}", &text[..start], bindings, &text[end..]);
     for (from, to) in [
+        // The test plays Cloudflare's edge: a `cf-blob` header (JSON) is
+        // the request's `cf` (e.g. `tlsClientAuth` of an mTLS zone).
+        (
+            "(name = \"http\", address = \"127.0.0.1:8787\", http = ()",
+            "(name = \"http\", address = \"127.0.0.1:8787\", http = (cfBlobHeader = \"cf-blob\")",
+        ),
         ("embed \"build/", "embed \""),
         ("embed \"kv-memory.js\"", "embed \"../kv-memory.js\""),
         (
@@ -792,5 +806,59 @@ fn worker_rate_limit_holds_across_isolates_through_durable_objects() {
         statuses.push(answer.status);
     }
     assert_eq!(statuses, [200, 200, 429, 429], "{}", server.log());
+    drop(server);
+}
+
+/// A client certificate's SHA-256 as Cloudflare's `tlsClientAuth` gives it
+/// (upper-case hex), and the same digest as a token's `cnf.x5t#S256`
+/// (computed outside this crate; tests/it/driver_worker.rs has the pair).
+const CF_FINGERPRINT: &str = "BFAF1F7E070F9FA8DD62905F158DA73F84A1136624FBAFCC9393C8F7287A69EB";
+const CF_X5T: &str = "v68ffgcPn6jdYpBfFY2nP4ShE2Yk-6_Mk5PI9yh6aes";
+
+/// RFC 8705 in the Worker: the client certificate comes from
+/// `request.cf.tlsClientAuth` (here the `cf-blob` header workerd turns into
+/// `cf`). A verified certificate admits the token bound to it; a
+/// `tlsClientAuth` whose fields are missing or not strings reads as no
+/// certificate (401), and the isolate keeps serving: workers-rs' own
+/// getters would panic on it.
+#[test]
+fn worker_reads_the_client_certificate_from_cf_tls_client_auth() {
+    require_toolchain("worker_reads_the_client_certificate_from_cf_tls_client_auth");
+    build_worker();
+    let mut idp = Idp::new(String::new());
+    let upstream = Upstream::start(idp.jwks());
+    idp.issuer = format!("http://{}", upstream.addr);
+    let (server, addrs) = serve("cf-tls-client-auth", upstream.addr);
+    let bound = format!(
+        "Bearer {}",
+        idp.token_with("svc", &["reader"], Some(json!({"x5t#S256": CF_X5T})))
+    );
+    let cf = |auth: serde_json::Value| json!({ "tlsClientAuth": auth }).to_string();
+    let verified = cf(json!({
+        "certPresented": "1", "certVerified": "SUCCESS",
+        "certFingerprintSHA256": CF_FINGERPRINT,
+    }));
+    let status = |blob: Option<&str>| {
+        let mut headers = vec![("Authorization", bound.as_str())];
+        headers.extend(blob.map(|b| ("cf-blob", b)));
+        get(addrs.main, "/api/things", &headers).map(|a| a.status)
+    };
+    assert_eq!(status(Some(&verified)).unwrap(), 200, "{}", server.log());
+    assert_eq!(status(None).unwrap(), 401, "{}", server.log());
+    for partial in [
+        json!({"certPresented": "1"}),
+        json!({"certPresented": "1", "certVerified": "SUCCESS", "certFingerprintSHA256": null}),
+        json!({"certPresented": 1, "certVerified": "SUCCESS", "certFingerprintSHA256": CF_FINGERPRINT}),
+        json!("not an object"),
+    ] {
+        let blob = cf(partial.clone());
+        assert_eq!(
+            status(Some(&blob)).unwrap(),
+            401,
+            "{partial}\n{}",
+            server.log()
+        );
+    }
+    assert_eq!(status(Some(&verified)).unwrap(), 200, "{}", server.log());
     drop(server);
 }
