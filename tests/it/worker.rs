@@ -186,6 +186,17 @@ impl Seen {
     }
 }
 
+/// The test's issuer and origin: an [`Idp`] named after the [`Upstream`]
+/// that serves its key set (each answer after `delay`). The issuer's URL is
+/// the server's address, known only once it listens; the JWKS does not name
+/// the issuer, so the key comes first.
+fn idp_with_upstream(delay: Duration) -> (Idp, Upstream) {
+    let mut idp = Idp::new(String::new());
+    let upstream = Upstream::start_with_delay(idp.jwks(), delay);
+    idp.issuer = format!("http://{}", upstream.addr);
+    (idp, upstream)
+}
+
 /// The loopback server that is both the issuer's JWKS endpoint (`/jwks`,
 /// counted) and the origin (everything else: 200, the request recorded).
 struct Upstream {
@@ -558,11 +569,7 @@ fn worker_runs_the_gate_end_to_end() {
     );
 
     // The issuer and origin, then workerd configured for them.
-    // The issuer's URL is the server's address, known only once it listens;
-    // the JWKS does not name the issuer, so the key comes first.
-    let mut idp = Idp::new(String::new());
-    let upstream = Upstream::start(idp.jwks());
-    idp.issuer = format!("http://{}", upstream.addr);
+    let (idp, upstream) = idp_with_upstream(Duration::ZERO);
     let (server, addrs) = serve("e2e", upstream.addr);
     let (addr, addr2) = (addrs.main, addrs.main2);
     let log = || server.log();
@@ -680,9 +687,7 @@ fn worker_runs_the_gate_end_to_end() {
 fn worker_refuses_forged_key_sets_planted_in_kv() {
     require_toolchain("worker_refuses_forged_key_sets_planted_in_kv");
     build_worker();
-    let mut idp = Idp::new(String::new());
-    let upstream = Upstream::start(idp.jwks());
-    idp.issuer = format!("http://{}", upstream.addr);
+    let (idp, upstream) = idp_with_upstream(Duration::ZERO);
     // The attacker's key, published under the genuine key's kid.
     let forger = Idp::new(idp.issuer.clone());
     let (server, addrs) = serve("forged", upstream.addr);
@@ -756,10 +761,8 @@ fn worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch() {
     require_toolchain("worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch");
     const CONCURRENT: usize = 8;
     build_worker();
-    let mut idp = Idp::new(String::new());
     // A slow JWKS, so every request arrives while the one fetch runs.
-    let upstream = Upstream::start_with_delay(idp.jwks(), Duration::from_millis(400));
-    idp.issuer = format!("http://{}", upstream.addr);
+    let (idp, upstream) = idp_with_upstream(Duration::from_millis(400));
     let (server, addrs) = serve("single-flight", upstream.addr);
     let bearer = format!("Bearer {}", idp.token("alice", &["reader"]));
     let statuses: Vec<u16> = std::thread::scope(|scope| {
@@ -825,9 +828,7 @@ const CF_X5T: &str = "v68ffgcPn6jdYpBfFY2nP4ShE2Yk-6_Mk5PI9yh6aes";
 fn worker_reads_the_client_certificate_from_cf_tls_client_auth() {
     require_toolchain("worker_reads_the_client_certificate_from_cf_tls_client_auth");
     build_worker();
-    let mut idp = Idp::new(String::new());
-    let upstream = Upstream::start(idp.jwks());
-    idp.issuer = format!("http://{}", upstream.addr);
+    let (idp, upstream) = idp_with_upstream(Duration::ZERO);
     let (server, addrs) = serve("cf-tls-client-auth", upstream.addr);
     let bound = format!(
         "Bearer {}",
