@@ -42,6 +42,12 @@ fn header(key: &Key) -> Value {
     json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(key)})
 }
 
+/// A proof over `claims`, signed by a fresh key that its header carries.
+fn proof(claims: &Value) -> String {
+    let key = Key::new("k");
+    key.sign_with_header(&header(&key), claims)
+}
+
 fn claims() -> Value {
     json!({
         "jti": "jti-1", "htm": "GET", "htu": HTU, "iat": 1_800_000_000,
@@ -189,8 +195,7 @@ fn typ_jwt_is_refused() {
 
 #[test]
 fn alg_outside_the_allow_list_is_refused() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let config = DpopConfig::default().with_algorithms(vec![Algorithm::EdDSA]);
     let err = verify_proof(&proof, &config, &request(), &mut guard(), now()).unwrap_err();
     assert!(
@@ -242,8 +247,7 @@ fn crit_header_is_refused() {
 
 #[test]
 fn empty_signature_is_refused() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let unsigned = &proof[..=proof.rfind('.').unwrap()];
     refused_because(unsigned, "signature is empty");
 }
@@ -281,29 +285,20 @@ fn signature_by_another_key_is_refused() {
 
 #[test]
 fn jti_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("jti")),
-        "`jti` is missing",
-    );
+    refused_because(&proof(&without_claim("jti")), "`jti` is missing");
 }
 
 #[test]
 fn htm_mismatch_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("htm", json!("POST"))),
+        &proof(&with_claim("htm", json!("POST"))),
         "`htm` `POST` does not match the request method `GET`",
     );
 }
 
 #[test]
 fn htm_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("htm")),
-        "`htm` is missing",
-    );
+    refused_because(&proof(&without_claim("htm")), "`htm` is missing");
 }
 
 #[test]
@@ -366,18 +361,16 @@ fn htu_other_scheme_is_refused() {
 
 #[test]
 fn iat_in_the_future_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("iat", json!(1_800_000_030))),
+        &proof(&with_claim("iat", json!(1_800_000_030))),
         "in the future",
     );
 }
 
 #[test]
 fn iat_too_old_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("iat", json!(1_800_000_000 - 66))),
+        &proof(&with_claim("iat", json!(1_800_000_000 - 66))),
         "s old, max age 60 s",
     );
 }
@@ -393,20 +386,12 @@ fn iat_within_leeway_is_accepted() {
 
 #[test]
 fn iat_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("iat")),
-        "`iat` is missing",
-    );
+    refused_because(&proof(&without_claim("iat")), "`iat` is missing");
 }
 
 #[test]
 fn ath_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("ath")),
-        "`ath` is missing",
-    );
+    refused_because(&proof(&without_claim("ath")), "`ath` is missing");
 }
 
 #[test]
@@ -423,8 +408,7 @@ fn ath_of_another_token_is_refused() {
 
 #[test]
 fn nonce_required_and_missing_is_use_dpop_nonce() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let req = request().with_nonce("n-2");
     let err = verify_proof(&proof, &DpopConfig::default(), &req, &mut guard(), now()).unwrap_err();
     assert_eq!(err.code(), "use_dpop_nonce");
@@ -434,8 +418,7 @@ fn nonce_required_and_missing_is_use_dpop_nonce() {
 
 #[test]
 fn nonce_stale_is_use_dpop_nonce() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &with_claim("nonce", json!("n-1")));
+    let proof = proof(&with_claim("nonce", json!("n-1")));
     let req = request().with_nonce("n-2");
     let err = verify_proof(&proof, &DpopConfig::default(), &req, &mut guard(), now()).unwrap_err();
     assert!(matches!(err, DpopError::UseNonce { ref nonce } if nonce == "n-2"));
@@ -443,16 +426,14 @@ fn nonce_stale_is_use_dpop_nonce() {
 
 #[test]
 fn nonce_current_is_accepted() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &with_claim("nonce", json!("n-2")));
+    let proof = proof(&with_claim("nonce", json!("n-2")));
     let req = request().with_nonce("n-2");
     verify_proof(&proof, &DpopConfig::default(), &req, &mut guard(), now()).unwrap();
 }
 
 #[test]
 fn jti_replay_is_refused() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let mut replay = guard();
     let config = DpopConfig::default();
     verify_proof(&proof, &config, &request(), &mut replay, now()).unwrap();
@@ -486,9 +467,8 @@ fn jti_reused_by_another_key_is_accepted() {
 
 #[test]
 fn oversized_proof_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("pad", json!("x".repeat(9000)))),
+        &proof(&with_claim("pad", json!("x".repeat(9000)))),
         "exceeds the limit",
     );
 }
@@ -502,15 +482,13 @@ fn cnf(jkt: &str) -> Map<String, Value> {
 
 #[test]
 fn binding_with_matching_jkt_is_accepted() {
-    let key = Key::new("k");
-    let verified = check(&key.sign_with_header(&header(&key), &claims())).unwrap();
+    let verified = check(&proof(&claims())).unwrap();
     check_binding(&cnf(verified.jkt()), Some(&verified)).unwrap();
 }
 
 #[test]
 fn binding_with_other_jkt_is_refused() {
-    let key = Key::new("k");
-    let verified = check(&key.sign_with_header(&header(&key), &claims())).unwrap();
+    let verified = check(&proof(&claims())).unwrap();
     let err = check_binding(&cnf(RFC_JKT), Some(&verified)).unwrap_err();
     assert_eq!(err.code(), "invalid_token");
     assert!(err.to_string().contains("is not the thumbprint"), "{err}");
@@ -527,8 +505,7 @@ fn bound_token_presented_as_bearer_is_refused() {
 
 #[test]
 fn unbound_token_presented_with_dpop_is_refused() {
-    let key = Key::new("k");
-    let verified = check(&key.sign_with_header(&header(&key), &claims())).unwrap();
+    let verified = check(&proof(&claims())).unwrap();
     let claims = json!({"sub": "alice"}).as_object().unwrap().clone();
     assert!(check_binding(&claims, Some(&verified)).is_err());
 }
