@@ -3,7 +3,7 @@
 //! Nothing here signs or verifies.
 
 use super::HttpSigError;
-use super::components::{Component, Kind};
+use super::components::Component;
 use super::fields::{self, BareItem, Entry};
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue};
@@ -163,29 +163,29 @@ impl RequestView<'_> {
     }
 
     fn write_derived(&self, c: &Component, out: &mut String) -> Result<(), HttpSigError> {
-        match c.kind {
-            Kind::Method => out.push_str(self.method.as_str()),
-            Kind::Scheme => self.write_scheme(out),
-            Kind::Authority => self.write_authority(c, out)?,
+        match &*c.name {
+            "@method" => out.push_str(self.method.as_str()),
+            "@scheme" => self.write_scheme(out),
+            "@authority" => self.write_authority(c, out)?,
             // §2.2.2: the target URI of RFC 9110 §7.1, whose authority is
             // the one received. Unlike @authority (§2.2.3) it is not
             // normalised: no lowercasing, no default-port removal, as the
             // independent stacks sign it (tests/interop_httpsig.rs).
-            Kind::TargetUri => {
+            "@target-uri" => {
                 self.write_scheme(out);
                 out.push_str("://");
                 out.push_str(self.raw_authority(c)?);
                 self.write_path_query(out);
             }
-            Kind::RequestTarget => self.write_request_target(c, out)?,
-            Kind::Path => out.push_str(self.path()),
+            "@request-target" => self.write_request_target(c, out)?,
+            "@path" => out.push_str(self.path()),
             // §2.2.7: an absent query is the empty query, serialised as `?`.
-            Kind::Query => {
+            "@query" => {
                 out.push('?');
                 out.push_str(self.uri.query().unwrap_or(""));
             }
-            Kind::QueryParam => out.push_str(&self.query_param(c)?),
-            Kind::Status | Kind::Field => {
+            "@query-param" => out.push_str(&self.query_param(c)?),
+            _ => {
                 return Err(HttpSigError::MissingComponent {
                     component: c.to_string(),
                 });
@@ -492,7 +492,7 @@ fn write_component_value(
     message: &Message<'_>,
     out: &mut String,
 ) -> Result<(), HttpSigError> {
-    let derived = c.kind != Kind::Field;
+    let derived = c.name.starts_with('@');
     match message {
         Message::Request(req) => {
             if c.is_req() {
@@ -522,8 +522,8 @@ fn write_component_value(
                     write_field(c, req.headers, None, out)
                 };
             }
-            match c.kind {
-                Kind::Status => {
+            match &*c.name {
+                "@status" => {
                     out.push_str(status.as_str());
                     Ok(())
                 }
@@ -559,7 +559,7 @@ pub(crate) fn write_base_lines<C: std::borrow::Borrow<Component>>(
     // and the verifier right after parsing), so that is not re-checked here.
     for c in components {
         let c = c.borrow();
-        if c.kind == Kind::Status && matches!(message, Message::Request(_)) {
+        if c.name == "@status" && matches!(message, Message::Request(_)) {
             return Err(c.bad("@status is only for responses"));
         }
         base.push_str(c.id());

@@ -13,7 +13,7 @@ use std::fmt;
 fn common(name: &str) -> Option<&'static Component> {
     use http::header;
     macro_rules! table {
-        ($($name:literal => $kind:expr, $header:expr;)*) => {
+        ($($name:literal => $header:expr,)*) => {
             match name {
                 $($name => {
                     static C: Component = Component {
@@ -21,7 +21,6 @@ fn common(name: &str) -> Option<&'static Component> {
                         params: Vec::new(),
                         id: Cow::Borrowed(concat!("\"", $name, "\"")),
                         header: $header,
-                        kind: $kind,
                     };
                     Some(&C)
                 })*
@@ -30,59 +29,20 @@ fn common(name: &str) -> Option<&'static Component> {
         };
     }
     table! {
-        "@method" => Kind::Method, None;
-        "@authority" => Kind::Authority, None;
-        "@path" => Kind::Path, None;
-        "@query" => Kind::Query, None;
-        "@target-uri" => Kind::TargetUri, None;
-        "@scheme" => Kind::Scheme, None;
-        "@request-target" => Kind::RequestTarget, None;
-        "@status" => Kind::Status, None;
-        "content-digest" => Kind::Field, Some(header::HeaderName::from_static("content-digest"));
-        "content-type" => Kind::Field, Some(header::CONTENT_TYPE);
-        "content-length" => Kind::Field, Some(header::CONTENT_LENGTH);
-        "date" => Kind::Field, Some(header::DATE);
-        "host" => Kind::Field, Some(header::HOST);
-        "authorization" => Kind::Field, Some(header::AUTHORIZATION);
-    }
-}
-
-/// What a component is, decided once when it is made (the base builder
-/// dispatches on this, not on the name, for every message).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Method,
-    TargetUri,
-    Authority,
-    Scheme,
-    RequestTarget,
-    Path,
-    Query,
-    QueryParam,
-    Status,
-    /// An HTTP field (the name does not start with `@`).
-    Field,
-}
-
-impl Kind {
-    /// The derived component `name` (with its `@`), or `Field` for a field
-    /// name; `None` for an unknown derived component.
-    fn of(name: &str) -> Option<Self> {
-        let Some(derived) = name.strip_prefix('@') else {
-            return Some(Self::Field);
-        };
-        Some(match derived {
-            "method" => Self::Method,
-            "target-uri" => Self::TargetUri,
-            "authority" => Self::Authority,
-            "scheme" => Self::Scheme,
-            "request-target" => Self::RequestTarget,
-            "path" => Self::Path,
-            "query" => Self::Query,
-            "query-param" => Self::QueryParam,
-            "status" => Self::Status,
-            _ => return None,
-        })
+        "@method" => None,
+        "@authority" => None,
+        "@path" => None,
+        "@query" => None,
+        "@target-uri" => None,
+        "@scheme" => None,
+        "@request-target" => None,
+        "@status" => None,
+        "content-digest" => Some(header::HeaderName::from_static("content-digest")),
+        "content-type" => Some(header::CONTENT_TYPE),
+        "content-length" => Some(header::CONTENT_LENGTH),
+        "date" => Some(header::DATE),
+        "host" => Some(header::HOST),
+        "authorization" => Some(header::AUTHORIZATION),
     }
 }
 
@@ -149,8 +109,6 @@ pub struct Component {
     id: Cow<'static, str>,
     /// The field's header name, for fields (saves parsing it per message).
     pub(crate) header: Option<http::HeaderName>,
-    /// Derived component or field (from the name).
-    pub(crate) kind: Kind,
 }
 
 impl Component {
@@ -199,7 +157,6 @@ impl Component {
             params,
             id: Cow::Borrowed(""),
             header: None,
-            kind: Kind::Field,
         };
         let mut id = String::with_capacity(c.name.len() + 2);
         fields::write_string(&mut id, &c.name)
@@ -247,8 +204,7 @@ impl Component {
         }
     }
 
-    /// Checks the parameters and the name, and sets [`Component::kind`].
-    fn validate(&mut self) -> Result<(), HttpSigError> {
+    fn validate(&self) -> Result<(), HttpSigError> {
         for (k, v) in &self.params {
             match (k.as_str(), v) {
                 ("sf" | "bs" | "req" | "tr", BareItem::Boolean(true)) => {}
@@ -263,19 +219,29 @@ impl Component {
         if self.flag("tr") {
             return Err(self.bad("trailer fields (`tr`) are not supported"));
         }
-        if self.name.starts_with('@') {
-            let Some(kind) = Kind::of(&self.name) else {
+        if let Some(derived) = self.name.strip_prefix('@') {
+            if !matches!(
+                derived,
+                "method"
+                    | "target-uri"
+                    | "authority"
+                    | "scheme"
+                    | "request-target"
+                    | "path"
+                    | "query"
+                    | "query-param"
+                    | "status"
+            ) {
                 return Err(self.bad("unknown derived component"));
-            };
-            self.kind = kind;
+            }
             if self.flag("sf") || self.flag("bs") || self.flag("key") {
                 return Err(self.bad("field parameters on a derived component"));
             }
-            let is_qp = kind == Kind::QueryParam;
+            let is_qp = derived == "query-param";
             if is_qp != self.flag("name") {
                 return Err(self.bad("`name` is required on @query-param and only there"));
             }
-            if kind == Kind::Status && self.is_req() {
+            if derived == "status" && self.is_req() {
                 return Err(self.bad("@status cannot come from the request"));
             }
             return Ok(());

@@ -5,7 +5,7 @@
 
 use super::HttpSigError;
 use super::base::{Message, RequestView, write_base_lines};
-use super::components::{Component, Covered, Kind};
+use super::components::{Component, Covered};
 use super::digest::{
     CONTENT_DIGEST, DigestAlgorithm, DigestsChecked, check_content_digest,
     check_content_digest_line,
@@ -639,8 +639,8 @@ impl Verifier {
             && r.uri.query().is_some_and(|q| !q.is_empty())
             && !components.iter().any(|x| {
                 !x.is_req()
-                    && (matches!(x.kind, Kind::Query | Kind::TargetUri)
-                        || (x.kind == Kind::RequestTarget && !connect))
+                    && (matches!(x.name(), "@query" | "@target-uri")
+                        || (x.name() == "@request-target" && !connect))
             })
         {
             return Err(HttpSigError::QueryNotCovered);
