@@ -6,7 +6,11 @@
 //! The machine is shared and noisy, so besides criterion's numbers the bench
 //! prints *interleaved* ratios: short batches of floor and subject alternate
 //! and the fastest batch of each is compared, which filters out preemption
-//! by other jobs and exposes both sides to the same conditions.
+//! by other jobs and exposes both sides to the same conditions
+//! (`EDGE_AUTH_RATIOS=1` prints only those). `EDGE_AUTH_COUNT=SIDE` with
+//! `EDGE_AUTH_COUNT_N=N` runs one side N times for instruction counts:
+//! `benches/icount.sh target/release/deps/httpsig-HASH verify` (see
+//! `count_only`).
 
 use criterion::{Criterion, black_box, criterion_group};
 use edge_auth::Secret;
@@ -282,22 +286,28 @@ fn rsa_ratio() {
     );
 }
 
-/// `EDGE_AUTH_HTTPSIG_PROFILE=SIDE:N` (SIDE `verify`, `sign`, `verify_floor`
-/// or `sign_floor`) runs one side N times and exits: for instruction counts
-/// under callgrind, which the noisy shared machine does not disturb.
-fn profile(spec: &str) {
-    let (Some(side), Some(n)) = spec.split_once(':').map_or((None, None), |(s, n)| {
-        (Some(s.to_owned()), n.parse::<usize>().ok())
-    }) else {
-        panic!("EDGE_AUTH_HTTPSIG_PROFILE wants SIDE:N, got `{spec}`");
-    };
+/// `EDGE_AUTH_COUNT=SIDE EDGE_AUTH_COUNT_N=N` (SIDE `verify`, `sign`,
+/// `verify_floor` or `sign_floor`) runs one side N times and exits: for
+/// instruction counts (`benches/icount.sh`, or callgrind with
+/// `--toggle-collect='httpsig::profile_loop*'`), which the noisy shared
+/// machine does not disturb. Under valgrind ring's SHA-256 takes its AVX
+/// path (valgrind hides the SHA extensions the bench machine has), so the
+/// floor's share is larger there than in wall-clock time: compare the
+/// instructions *over* the floor.
+fn count_only(side: &str) {
+    let n: usize = std::env::var("EDGE_AUTH_COUNT_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
     let f = fixture();
-    let run = || match side.as_str() {
+    let run = || match side {
         "verify" => f.verify(),
         "sign" => f.sign(),
         "verify_floor" => f.verify_floor(),
         "sign_floor" => f.sign_floor(),
-        _ => panic!("SIDE is verify, sign, verify_floor or sign_floor"),
+        other => panic!(
+            "unknown EDGE_AUTH_COUNT side `{other}` (verify, sign, verify_floor, sign_floor)"
+        ),
     };
     profile_loop(run, n);
 }
@@ -314,8 +324,13 @@ fn profile_loop(run: impl Fn() -> bool, n: usize) {
 criterion_group!(benches, bench);
 
 fn main() {
-    if let Ok(spec) = std::env::var("EDGE_AUTH_HTTPSIG_PROFILE") {
-        profile(&spec);
+    if let Ok(side) = std::env::var("EDGE_AUTH_COUNT") {
+        count_only(&side);
+        return;
+    }
+    // `EDGE_AUTH_RATIOS=1`: only the interleaved ratios (seconds, not minutes).
+    if std::env::var_os("EDGE_AUTH_RATIOS").is_some() {
+        ratios();
         return;
     }
     benches();

@@ -3,7 +3,8 @@
 # runs BINARY under cachegrind with EDGE_AUTH_COUNT=SIDE at N1 and N2
 # iterations and prints (I(N2) - I(N1)) / (N2 - N1), so set-up cancels.
 #   benches/icount.sh target/release/deps/policy-HASH plain [N1 N2]
-# (benches/limit.rs, benches/policy.rs and benches/peer have this mode.)
+# (benches/limit.rs, benches/policy.rs, benches/httpsig.rs and benches/peer
+# have this mode.)
 set -euo pipefail
 bin=$1 side=$2 n1=${3:-10000} n2=${4:-110000}
 count() {

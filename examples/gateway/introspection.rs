@@ -11,13 +11,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use http::{Method, Request, Response, StatusCode, header};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 use url::form_urlencoded;
 
+use super::client_auth::basic_credentials;
 use super::net::{Body, json_response, text_response};
 
 /// The introspection endpoint's state.
@@ -95,17 +96,7 @@ impl Introspection {
         let form: HashMap<String, String> = form_urlencoded::parse(&body.to_bytes())
             .into_owned()
             .collect();
-        let basic = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|b| STANDARD.decode(b).ok())
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|pair| {
-                let (id, secret) = pair.split_once(':')?;
-                Some((decode(id), decode(secret)))
-            });
+        let basic = basic_credentials(&parts.headers);
         let (id, secret) = match (&basic, form.get("client_id"), form.get("client_secret")) {
             (Some((id, secret)), None, None) => (id.clone(), secret.clone()),
             (None, Some(id), Some(secret)) => (id.clone(), secret.clone()),
@@ -145,13 +136,6 @@ impl Introspection {
             _ => json_response(StatusCode::OK, &json!({ "active": false })),
         }
     }
-}
-
-fn decode(text: &str) -> String {
-    form_urlencoded::parse(text.as_bytes())
-        .next()
-        .map(|(k, _)| k.into_owned())
-        .unwrap_or_default()
 }
 
 fn error(status: StatusCode, code: &str) -> Response<Body> {

@@ -13,6 +13,7 @@
     reason = "shared by the example binary and the test, each using a different subset"
 )]
 
+pub mod client_auth;
 pub mod dev_issuer;
 pub mod echo;
 pub mod flags;

@@ -19,8 +19,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use edge_auth::jwk::{KeySet, KeySetOptions};
 use edge_auth::jwt::{Validation, Validator};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -29,6 +27,7 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 use url::form_urlencoded;
 
+use super::client_auth::basic_credentials;
 use super::net::{Body, full, json_response, text_response};
 
 /// The `client_assertion_type` of a JWT client assertion.
@@ -188,17 +187,7 @@ impl TokenEndpoint {
                 "only client_credentials",
             );
         }
-        let basic = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|b| STANDARD.decode(b).ok())
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|pair| {
-                let (id, secret) = pair.split_once(':')?;
-                Some((form_decode(id), form_decode(secret)))
-            });
+        let basic = basic_credentials(&parts.headers);
         let methods = usize::from(basic.is_some())
             + usize::from(body_secret.is_some())
             + usize::from(assertion.is_some());
@@ -399,13 +388,6 @@ impl TokenEndpoint {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
-}
-
-fn form_decode(text: &str) -> String {
-    form_urlencoded::parse(text.as_bytes())
-        .next()
-        .map(|(k, _)| k.into_owned())
-        .unwrap_or_default()
 }
 
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response<Body> {

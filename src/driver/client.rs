@@ -55,14 +55,7 @@ impl HyperClient {
     /// [`DriverError`] when the ring provider does not support rustls'
     /// default protocol versions (it does; the error is kept, not unwrapped).
     pub fn new() -> Result<Self, DriverError> {
-        let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .map_err(|e| DriverError::fetch(format!("TLS client: {e}")))?
-            // The scheme is checked per request (`check_url`): plain HTTP
-            // passes only to loopback hosts, and only after the opt-in.
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let connector = connector()?;
         Ok(Self {
             client: Client::builder(TokioExecutor::new()).build(connector.clone()),
             post_client: Client::builder(TokioExecutor::new()).build(connector),
@@ -104,7 +97,7 @@ impl HyperClient {
             self.client.request(outbound).await.map_err(|e| {
                 DriverError::fetch(format!("request to `{}` failed: {e}", request.url))
             })?;
-        read(response, request.max_body_bytes, &request.url).await
+        read(response, request.max_body_bytes, "body", &request.url).await
     }
 
     async fn post_form(
@@ -122,13 +115,29 @@ impl HyperClient {
             .request(outbound)
             .await
             .map_err(|e| DriverError::fetch(format!("request to `{uri}` failed: {e}")))?;
-        read(response, max_body_bytes, &uri.to_string()).await
+        read(response, max_body_bytes, "body", &uri.to_string()).await
     }
 }
 
-async fn read(
+/// The TLS connector both hyper clients (keys here, tokens in
+/// `oauth`) are built on: rustls on ring, webpki roots, HTTP/1.1. The scheme
+/// is checked per request: plain HTTP passes only to loopback hosts, and
+/// only after the opt-in.
+pub(super) fn connector() -> Result<HttpsConnector<HttpConnector>, DriverError> {
+    Ok(HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+        .map_err(|e| DriverError::fetch(format!("TLS client: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
+/// Reads a response body of at most `max_body_bytes`; a read error says
+/// which `what` (the body, the token response) failed from `url`.
+pub(super) async fn read(
     response: http::Response<hyper::body::Incoming>,
     max_body_bytes: usize,
+    what: &str,
     url: &str,
 ) -> Result<FetchResponse, DriverError> {
     let (head, body) = response.into_parts();
@@ -139,7 +148,7 @@ async fn read(
             if e.is::<http_body_util::LengthLimitError>() {
                 DriverError::body_too_large(max_body_bytes)
             } else {
-                DriverError::fetch(format!("reading the body from `{url}`: {e}"))
+                DriverError::fetch(format!("reading the {what} from `{url}`: {e}"))
             }
         })?
         .to_bytes();
@@ -156,7 +165,8 @@ impl HttpClient for HyperClient {
     }
 }
 
-fn is_loopback(uri: &Uri) -> bool {
+/// Whether `uri`'s host is `localhost` or a loopback address.
+pub(super) fn is_loopback(uri: &Uri) -> bool {
     let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())

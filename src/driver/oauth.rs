@@ -442,18 +442,16 @@ pub use hyper_client::HyperTokenClient;
 
 #[cfg(feature = "hyper-client")]
 mod hyper_client {
-    use std::net::IpAddr;
-    use std::sync::Arc;
-
     use bytes::Bytes;
     use http::{Request, Uri};
-    use http_body_util::{BodyExt, Full, Limited};
-    use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+    use http_body_util::Full;
+    use hyper_rustls::HttpsConnector;
     use hyper_util::client::legacy::Client;
     use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::rt::TokioExecutor;
 
     use super::TokenClient;
+    use crate::driver::client;
     use crate::driver::keys::{DriverError, FetchFuture, FetchResponse};
 
     /// A [`TokenClient`] on hyper-util + hyper-rustls (ring, webpki roots,
@@ -479,14 +477,8 @@ mod hyper_client {
         /// # Errors
         /// [`DriverError`] when the TLS configuration cannot be built.
         pub fn new() -> Result<Self, DriverError> {
-            let connector = HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
-                .map_err(|e| DriverError::fetch(format!("TLS client: {e}")))?
-                .https_or_http()
-                .enable_http1()
-                .build();
             Ok(Self {
-                client: Client::builder(TokioExecutor::new()).build(connector),
+                client: Client::builder(TokioExecutor::new()).build(client::connector()?),
                 plain_http_loopback: false,
             })
         }
@@ -505,12 +497,9 @@ mod hyper_client {
             max_body_bytes: usize,
         ) -> Result<FetchResponse, DriverError> {
             let uri: Uri = request.uri().clone();
-            let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
             match uri.scheme_str() {
                 Some("https") => {}
-                Some("http") if self.plain_http_loopback && loopback => {}
+                Some("http") if self.plain_http_loopback && client::is_loopback(&uri) => {}
                 _ => {
                     return Err(DriverError::fetch(format!(
                         "refusing token request to `{uri}`: https only"
@@ -523,19 +512,7 @@ mod hyper_client {
                 self.client.request(outbound).await.map_err(|e| {
                     DriverError::fetch(format!("token request to `{uri}` failed: {e}"))
                 })?;
-            let (head, body) = response.into_parts();
-            let body = Limited::new(body, max_body_bytes)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        DriverError::body_too_large(max_body_bytes)
-                    } else {
-                        DriverError::fetch(format!("reading the token response from `{uri}`: {e}"))
-                    }
-                })?
-                .to_bytes();
-            Ok(FetchResponse::new(head.status, head.headers, body.to_vec()))
+            client::read(response, max_body_bytes, "token response", &uri.to_string()).await
         }
     }
 

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use crate::jwt::Algorithm;
 use http::request::Parts;
+#[cfg(feature = "dpop")]
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::cache::Key;
 use super::limits::Staged;
 use super::reload::Authz;
+use super::select::Selected;
 use super::{Gate, Issuer, Outcome};
 use crate::extract;
 use crate::jwk::{FetchKind, FetchPlan, KeyLookup, KeySet};
@@ -239,34 +241,35 @@ impl Gate {
         {
             return Authn::Principal(Box::new(Principal::clone(&principal)));
         }
-        // The role mapper reads the claims as a map: build it in the
-        // validation pass itself rather than parsing the payload again. A
-        // verified claims set that JSON allows but a map of `Value`s cannot
-        // hold (a number beyond f64, a lone surrogate) is refused like any
-        // other malformed claims set: mapping it from an empty map would
-        // pass a principal with no subject and no roles (fail closed).
-        let (raw, window) = match token.verify::<Map<String, Value>>(&issuer.validator, &keys, now)
-        {
-            Ok(claims) => {
-                let window = claims.window();
-                (claims.into_typed(), window)
-            }
+        // The role mapper and the binding checks read a few members as a
+        // map: build that in the validation pass itself, skipping the rest
+        // (still read strictly); `Principal::claims` keeps the verified
+        // text and reads it into a map only when asked. A verified claims
+        // set that JSON allows but a map of `Value`s cannot hold (a number
+        // beyond f64, a lone surrogate) is refused like any other
+        // malformed claims set (the reader refuses both, so the lazy map
+        // is never built from a set the validator did not read).
+        let mapper = authz
+            .roles
+            .get(issuer.index)
+            .unwrap_or(&issuer.config.roles);
+        let claims = match token.verify_seeded(&issuer.validator, &keys, now, Selected(mapper)) {
+            Ok(claims) => claims,
             Err(e) => return self.invalid(issuer, &e),
         };
+        let window = claims.window();
+        let selected = claims.typed();
         #[cfg(feature = "dpop")]
-        if let Err(r) = self.check_sender(issuer, &raw, bytes, proof, parts, now) {
+        if let Err(r) = self.check_sender(issuer, selected, bytes, proof, parts, now) {
             return Authn::Reject(*r);
         }
         // RFC 8705 §3: checked on every request, so a bound token stays out
         // of the cache.
-        let bound = match self.check_certificate(issuer, &raw, parts, facts) {
+        let bound = match self.check_certificate(issuer, selected, parts, facts) {
             Ok(bound) => bound,
             Err(r) => return Authn::Reject(*r),
         };
-        let mut principal = match authz.roles.get(issuer.index) {
-            Some(mapper) => mapper.map_owned(raw),
-            None => issuer.config.roles.map_owned(raw),
-        };
+        let mut principal = mapper.map_verified(selected, || Arc::from(claims.payload_bytes()));
         if principal.issuer.is_none() {
             principal.issuer = Some(issuer.config.issuer.clone());
         }

@@ -100,6 +100,7 @@ mod limits;
 mod mtls;
 mod presets;
 mod reload;
+mod select;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

@@ -73,6 +73,11 @@ impl std::borrow::Borrow<Component> for Covered {
 }
 
 impl Covered {
+    /// A well-known identifier without parameters, by reference.
+    pub(crate) fn common(name: &str) -> Option<Self> {
+        common(name).map(Self::Common)
+    }
+
     /// From a Signature-Input item read by the verifier: its name (the
     /// string's value) and parameters. The common case (a well-known name,
     /// no parameters) allocates and copies nothing.

@@ -139,7 +139,12 @@ pub(crate) fn check_content_digest_line(
     line: &HeaderValue,
     body: &[u8],
 ) -> Result<DigestsChecked, HttpSigError> {
-    let text = fields::line_text(line).ok_or_else(|| HttpSigError::MalformedField {
+    let raw = fields::trim_ows(line.as_bytes());
+    let sha256 = match canonical_check(raw, body) {
+        Ok(checked) => return Ok(checked),
+        Err(sha256) => sha256,
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| HttpSigError::MalformedField {
         field: "content-digest",
         reason: "non-ASCII bytes".into(),
     })?;
@@ -149,14 +154,50 @@ pub(crate) fn check_content_digest_line(
             max: MAX_FIELD_BYTES,
         });
     }
-    check_text(text, body)
+    parse_and_check(text, body, sha256)
 }
 
-/// Checks the combined field text against `body`: parsed by sfv, each
-/// known algorithm's member compared, in field order. A repeated key keeps
-/// its last value at its first position (RFC 9651 §4.2.2); each digest is
-/// computed once.
+/// Checks the combined field text against `body`; see [`canonical_check`]
+/// and [`parse_and_check`].
 fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigError> {
+    match canonical_check(combined.as_bytes(), body) {
+        Ok(checked) => Ok(checked),
+        Err(sha256) => parse_and_check(combined, body, sha256),
+    }
+}
+
+/// The usual field, one `sha-256` member in canonical form, recognised
+/// without parsing: when the text *equals* the canonical serialisation
+/// (RFC 9651 §4.1.2) of `sha-256` with the body's digest, it is a valid
+/// dictionary that sfv would read as exactly that member, and it matches.
+/// `Err` for anything else (other spellings, other or more members, a
+/// mismatch), with the body's SHA-256 when it was computed; the general
+/// path then gives the same answer as without this shortcut.
+fn canonical_check(
+    text: &[u8],
+    body: &[u8],
+) -> Result<DigestsChecked, Option<ring::digest::Digest>> {
+    if text.len() != CANONICAL_SHA256_LEN || !text.starts_with(b"sha-256=:") {
+        return Err(None);
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, body);
+    if text == canonical_sha256(digest.as_ref()) {
+        let mut checked = DigestsChecked::NONE;
+        checked.push(DigestAlgorithm::Sha256);
+        return Ok(checked);
+    }
+    Err(Some(digest))
+}
+
+/// The general path: the text parsed by sfv, each known algorithm's member
+/// compared, in field order. A repeated key keeps its last value at its
+/// first position (RFC 9651 §4.2.2); each digest is computed once
+/// (`sha256` is the body's SHA-256 when already known).
+fn parse_and_check(
+    combined: &str,
+    body: &[u8],
+    sha256: Option<ring::digest::Digest>,
+) -> Result<DigestsChecked, HttpSigError> {
     let mut found = fields::ByteMembers::default();
     sfv::Parser::new(combined)
         .parse_dictionary_with_visitor(&mut found)
@@ -183,7 +224,10 @@ fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigErro
             field: "content-digest",
             reason: format!("member `{}` is not a byte sequence", alg.as_str()),
         })?;
-        compare(alg, expected, body)?;
+        match (alg, &sha256) {
+            (DigestAlgorithm::Sha256, Some(d)) => compare_digest(alg, d.as_ref(), expected)?,
+            _ => compare(alg, expected, body)?,
+        }
         checked.push(alg);
     }
     if checked.len == 0 {
@@ -192,15 +236,45 @@ fn check_text(combined: &str, body: &[u8]) -> Result<DigestsChecked, HttpSigErro
     Ok(checked)
 }
 
+/// `sha-256=:` + 44 base64 characters + `:`.
+const CANONICAL_SHA256_LEN: usize = 9 + 44 + 1;
+
+/// The canonical Content-Digest field for one SHA-256 digest, built on the
+/// stack (what [`content_digest`] writes for `[Sha256]`).
+fn canonical_sha256(digest: &[u8]) -> [u8; CANONICAL_SHA256_LEN] {
+    use base64::Engine as _;
+    let mut out = [b':'; CANONICAL_SHA256_LEN];
+    let (head, rest) = out.split_at_mut(9);
+    head.copy_from_slice(b"sha-256=:");
+    if let Some(b64) = rest.get_mut(..44) {
+        // 32 bytes are exactly 44 characters: this cannot fail; if it did,
+        // the text would not compare equal and the general path would run.
+        let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, b64);
+    }
+    out
+}
+
 /// A known algorithm's member: where it first appeared, the algorithm and
 /// its last value (`None` when that is not a byte sequence).
 type Member<'a> = (usize, DigestAlgorithm, Option<&'a [u8]>);
 
 /// Compares the digest of `body` with `expected`.
 fn compare(alg: DigestAlgorithm, expected: &[u8], body: &[u8]) -> Result<(), HttpSigError> {
-    let actual = ring::digest::digest(alg.ring(), body);
+    compare_digest(
+        alg,
+        ring::digest::digest(alg.ring(), body).as_ref(),
+        expected,
+    )
+}
+
+/// Compares a computed digest with the field's.
+fn compare_digest(
+    alg: DigestAlgorithm,
+    actual: &[u8],
+    expected: &[u8],
+) -> Result<(), HttpSigError> {
     // Digests of the content are not secrets: a plain comparison is fine.
-    if actual.as_ref() != expected {
+    if actual != expected {
         return Err(HttpSigError::DigestMismatch {
             algorithm: alg.as_str(),
         });
@@ -211,6 +285,36 @@ fn compare(alg: DigestAlgorithm, expected: &[u8], body: &[u8]) -> Result<(), Htt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_sha256_is_what_content_digest_writes() {
+        for body in [&b""[..], b"x", br#"{"hello": "world"}"#, &[0xff; 1000]] {
+            let digest = ring::digest::digest(&ring::digest::SHA256, body);
+            let field = content_digest(body, &[DigestAlgorithm::Sha256]);
+            assert_eq!(
+                canonical_sha256(digest.as_ref()).as_slice(),
+                field.as_bytes()
+            );
+            assert_eq!(field.len(), CANONICAL_SHA256_LEN);
+        }
+    }
+
+    #[test]
+    fn canonical_shaped_field_of_another_body_is_refused() {
+        let other = content_digest(b"other", &[DigestAlgorithm::Sha256]);
+        assert!(matches!(
+            check_text(&other, b"body"),
+            Err(HttpSigError::DigestMismatch {
+                algorithm: "sha-256"
+            })
+        ));
+        // Same length and prefix, not valid sf-binary: sfv's error.
+        let bad = format!("sha-256=:{}:", "!".repeat(44));
+        assert!(matches!(
+            check_text(&bad, b"body"),
+            Err(HttpSigError::MalformedField { .. })
+        ));
+    }
 
     #[test]
     fn members_are_read_as_rfc_9651_says() {

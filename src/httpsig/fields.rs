@@ -578,14 +578,18 @@ pub(crate) fn combine_lines<'h>(
 /// One field line without leading or trailing whitespace (see
 /// [`combine_lines`]); `None` when it is not UTF-8.
 pub(crate) fn line_text(v: &http::HeaderValue) -> Option<&str> {
-    let mut b = v.as_bytes();
+    std::str::from_utf8(trim_ows(v.as_bytes())).ok()
+}
+
+/// `b` without leading or trailing spaces and tabs (OWS, RFC 9110 §5.6.3).
+pub(crate) fn trim_ows(mut b: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = b {
         b = rest;
     }
     while let [rest @ .., b' ' | b'\t'] = b {
         b = rest;
     }
-    std::str::from_utf8(b).ok()
+    b
 }
 
 #[cfg(test)]

@@ -433,13 +433,26 @@ impl Verifier {
         sfv::Parser::new(inputs_text)
             .parse_dictionary_with_visitor(&mut inputs)
             .map_err(|e| malformed_field("signature-input", &e))?;
-        let mut signatures = fields::ByteMembers::default();
-        if let Some(text) = signatures_text {
-            sfv::Parser::new(text)
-                .parse_dictionary_with_visitor(&mut signatures)
-                .map_err(|e| malformed_field("signature", &e))?;
-        }
-        let (inputs, signatures) = (inputs.members, signatures.members);
+        let inputs = inputs.members;
+        // The usual Signature field, one member in canonical form, is read
+        // without parsing (see `canonical_signature`); anything else by sfv.
+        let mut inline = [0u8; INLINE_SIGNATURE];
+        let signatures = match signatures_text.map(|text| {
+            let labels = inputs.iter().map(|m| m.label);
+            (text, canonical_signature(text, labels, &mut inline))
+        }) {
+            None => Signatures::Parsed(Vec::new()),
+            Some((_, Some((label, len)))) => {
+                Signatures::One(label, inline.get(..len).unwrap_or_default())
+            }
+            Some((text, None)) => {
+                let mut members = fields::ByteMembers::default();
+                sfv::Parser::new(text)
+                    .parse_dictionary_with_visitor(&mut members)
+                    .map_err(|e| malformed_field("signature", &e))?;
+                Signatures::Parsed(members.members)
+            }
+        };
         if inputs.len() > self.config.max_signatures {
             return Err(HttpSigError::TooManySignatures {
                 count: inputs.len(),
@@ -453,11 +466,13 @@ impl Verifier {
                 });
             }
         }
-        for (i, (label, _)) in signatures.iter().enumerate() {
-            if signatures.iter().take(i).any(|(l, _)| l == label) {
-                return Err(HttpSigError::DuplicateLabel {
-                    label: (*label).to_owned(),
-                });
+        if let Signatures::Parsed(members) = &signatures {
+            for (i, (label, _)) in members.iter().enumerate() {
+                if members.iter().take(i).any(|(l, _)| l == label) {
+                    return Err(HttpSigError::DuplicateLabel {
+                        label: (*label).to_owned(),
+                    });
+                }
             }
         }
         if let Some(want) = wanted
@@ -554,7 +569,7 @@ impl Verifier {
         keys: &KeyRing,
         member: InputMember<'t>,
         received: Option<&str>,
-        signatures: &[(&str, Option<Vec<u8>>)],
+        signatures: &Signatures<'_, '_>,
         now: OffsetDateTime,
     ) -> Result<Verified<'t>, HttpSigError> {
         let c = &self.config;
@@ -589,14 +604,14 @@ impl Verifier {
             }
         }
         let params = Params::read(&list.params).map_err(|r| malformed(&r))?;
-        let signature = match signatures.iter().find(|(l, _)| *l == label) {
+        let signature = match signatures.get(label) {
             None => {
                 return Err(HttpSigError::MissingSignature {
                     label: label.to_owned(),
                 });
             }
-            Some((_, Some(bytes))) => bytes,
-            Some((_, None)) => {
+            Some(Some(bytes)) => bytes,
+            Some(None) => {
                 return Err(HttpSigError::MalformedField {
                     field: "signature",
                     reason: format!("member `{label}` is not a byte sequence"),
@@ -807,6 +822,61 @@ impl Verifier {
         }
         Ok(Some(secs))
     }
+}
+
+/// The Signature field's members (RFC 9421 §4.2).
+enum Signatures<'t, 'b> {
+    /// The field is one member in canonical form ([`canonical_signature`]):
+    /// its label and its bytes.
+    One(&'t str, &'b [u8]),
+    /// Parsed by sfv: each key, repeats kept, with its bytes (`None` when
+    /// the value is not a byte sequence).
+    Parsed(Vec<(&'t str, Option<Vec<u8>>)>),
+}
+
+impl Signatures<'_, '_> {
+    /// The member `label`: `None` when absent, `Some(None)` when it is not
+    /// a byte sequence. The first one when repeated (refused anyway).
+    fn get(&self, label: &str) -> Option<Option<&[u8]>> {
+        match self {
+            Self::One(l, bytes) => (*l == label).then_some(Some(*bytes)),
+            Self::Parsed(members) => members
+                .iter()
+                .find(|(l, _)| *l == label)
+                .map(|(_, bytes)| bytes.as_deref()),
+        }
+    }
+}
+
+/// Signatures up to this size are decoded on the stack (RSA 4096 gives 512
+/// bytes; the base64 engine wants room for its estimate); larger ones take
+/// sfv's path.
+const INLINE_SIGNATURE: usize = 516;
+
+/// The Signature field when it is exactly `LABEL=:B64:`, LABEL one of the
+/// Signature-Input labels (sf-keys, validated by sfv) and B64 the padded
+/// base64 of some bytes with no stray bits: the canonical serialisation
+/// (RFC 9651 §4.1.2, §4.1.8) of the one-member dictionary, which sfv reads
+/// as that label and those bytes. The base64 crate's strict engine decodes
+/// only that canonical form (any other spelling fails), into `buf`. Returns
+/// the label and the byte count; `None` for anything else (other
+/// spellings, several members, parameters, a larger signature), which sfv
+/// parses.
+fn canonical_signature<'t>(
+    text: &'t str,
+    mut labels: impl Iterator<Item = &'t str>,
+    buf: &mut [u8],
+) -> Option<(&'t str, usize)> {
+    use base64::Engine as _;
+    let (label, value) = text.split_once('=')?;
+    let b64 = value.strip_prefix(':')?.strip_suffix(':')?;
+    if !labels.any(|l| l == label) {
+        return None;
+    }
+    let len = base64::engine::general_purpose::STANDARD
+        .decode_slice(b64, buf)
+        .ok()?;
+    Some((label, len))
 }
 
 /// Writes the value of `@signature-params` (RFC 9421 §2.3): the inner list
@@ -1092,19 +1162,33 @@ impl<'t> ParameterVisitor<'t> for ComponentParams<'_, 't> {
         if list.error.is_some() || list.components.len() > self.max {
             return Ok(());
         }
-        let read = match self.bare {
-            BareItemFromInput::String(name) => Covered::try_from_parts(name.as_str(), self.params),
-            other => Component::try_from_item(&Item {
-                bare: other.into(),
-                params: self.params,
-            })
-            .map(|c| Covered::Parsed(Box::new(c))),
-        };
-        match read {
-            Ok(c) => list.components.push(c),
-            Err(e) => list.error = Some(e),
+        // The usual item: a well-known name without parameters.
+        if let BareItemFromInput::String(name) = &self.bare
+            && self.params.is_empty()
+            && let Some(c) = Covered::common(name.as_str())
+        {
+            list.components.push(c);
+            return Ok(());
         }
+        read_component(list, self.bare, self.params);
         Ok(())
+    }
+}
+
+/// Any other component identifier, read onto the heap (or its error kept).
+#[inline(never)]
+fn read_component(list: &mut SigInput<'_>, bare: BareItemFromInput<'_>, params: Parameters) {
+    let read = match bare {
+        BareItemFromInput::String(name) => Covered::try_from_parts(name.as_str(), params),
+        other => Component::try_from_item(&Item {
+            bare: other.into(),
+            params,
+        })
+        .map(|c| Covered::Parsed(Box::new(c))),
+    };
+    match read {
+        Ok(c) => list.components.push(c),
+        Err(e) => list.error = Some(e),
     }
 }
 
@@ -1253,6 +1337,63 @@ mod tests {
         }
     }
 
+    /// sfv's reading of a Signature field: its members with their bytes.
+    fn sfv_signatures(text: &str) -> Option<Vec<(String, Option<Vec<u8>>)>> {
+        let mut members = fields::ByteMembers::default();
+        sfv::Parser::new(text)
+            .parse_dictionary_with_visitor(&mut members)
+            .ok()?;
+        Some(
+            members
+                .members
+                .into_iter()
+                .map(|(l, b)| (l.to_owned(), b))
+                .collect(),
+        )
+    }
+
+    fn shortcut(text: &str, labels: &[&'static str]) -> Option<(String, Vec<u8>)> {
+        let mut buf = [0u8; INLINE_SIGNATURE];
+        let (label, len) = canonical_signature(text, labels.iter().copied(), &mut buf)?;
+        Some((label.to_owned(), buf[..len].to_vec()))
+    }
+
+    #[test]
+    fn canonical_signature_field_reads_as_sfv_does() {
+        let text = "sig1=:dGVzdA==:";
+        let (label, bytes) = shortcut(text, &["sig1"]).unwrap();
+        assert_eq!((label.as_str(), bytes.as_slice()), ("sig1", &b"test"[..]));
+        assert_eq!(
+            sfv_signatures(text).unwrap(),
+            [("sig1".to_owned(), Some(b"test".to_vec()))]
+        );
+        assert_eq!(shortcut("sig1=::", &["sig1"]).unwrap().1, b"");
+        // Other spellings sfv accepts, other shapes and other labels are
+        // left to sfv.
+        for other in [
+            "sig1=:dGVzdA:",
+            "sig1=:dGVzdB==:",
+            "sig1=:dGVzdA==:;p",
+            "sig1=:dGVzdA==:, sig2=:dGVzdA==:",
+            "sig1=:dGVzdA==: ",
+            " sig1=:dGVzdA==:",
+            "sig2=:dGVzdA==:",
+            "sig1=(:dGVzdA==:)",
+            "sig1=:dGVz dA==:",
+        ] {
+            assert_eq!(shortcut(other, &["sig1"]), None, "{other}");
+        }
+        // A larger signature than the stack buffer takes sfv's path.
+        let big = format!(
+            "sig1=:{}:",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                [7u8; INLINE_SIGNATURE + 1]
+            )
+        );
+        assert_eq!(shortcut(&big, &["sig1"]), None);
+    }
+
     proptest::proptest! {
         // Random (often non-canonical) parameter spellings: what the verifier
         // writes into @signature-params must be the owned model's canonical
@@ -1267,6 +1408,18 @@ mod tests {
             // Registered names with the wrong type are refused, not written.
             if let Some(got) = written(&input) {
                 proptest::prop_assert_eq!(got, canonical(&input));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        // Whatever the shortcut accepts, sfv reads as the same one member.
+        #[test]
+        fn canonical_signature_agrees_with_sfv(
+            text in r#"(sig1|sig2|a)=(:[A-Za-z0-9+/]{0,12}={0,2}:)(;x|, b=:AA==:| )?"#
+        ) {
+            if let Some((label, bytes)) = shortcut(&text, &["sig1", "a"]) {
+                proptest::prop_assert_eq!(sfv_signatures(&text), Some(vec![(label, Some(bytes))]));
             }
         }
     }

@@ -287,20 +287,32 @@ pub(crate) fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, JwtErro
 pub(crate) fn parse_typed<C: DeserializeOwned>(
     payload: &[u8],
 ) -> Result<(C, Registered<'_>), JwtError> {
+    parse_seeded(payload, PhantomData::<C>)
+}
+
+/// [`parse_typed`] with a seed: what the caller reads from the claims
+/// object may depend on its state (the gate reads only the members its
+/// role mapper looks at).
+#[inline(always)]
+pub(crate) fn parse_seeded<'p, S: DeserializeSeed<'p>>(
+    payload: &'p [u8],
+    seed: S,
+) -> Result<(S::Value, Registered<'p>), JwtError> {
     let text = utf8(payload)?;
     let mut r = Reader::new(text, MAX_CLAIMS_DEPTH);
     let mut reg = Registered::new(text);
-    let typed = C::deserialize(Top {
-        r: &mut r,
-        reg: &mut reg,
-    })
-    .and_then(|c| r.end().map(|()| c))
-    .map_err(|e| {
-        JwtError::malformed(
-            Part::Claims,
-            format!("claims do not fit the expected type: {e}"),
-        )
-    })?;
+    let typed = seed
+        .deserialize(Top {
+            r: &mut r,
+            reg: &mut reg,
+        })
+        .and_then(|c| r.end().map(|()| c))
+        .map_err(|e| {
+            JwtError::malformed(
+                Part::Claims,
+                format!("claims do not fit the expected type: {e}"),
+            )
+        })?;
     if !reg.complete {
         // `C` finished without reading the object at all (a hand-written
         // Deserialize); read the registered claims on their own.

@@ -125,6 +125,8 @@ pub use validate::{AudienceClaim, Claims, Inspected, Validation, Validator, insp
 
 #[doc(hidden)]
 pub(crate) use claims::parse_claims as validate_parse_claims;
+#[cfg(test)]
+pub(crate) use claims::parse_seeded as validate_parse_seeded;
 #[doc(hidden)]
 pub(crate) use claims::parse_typed as validate_parse_typed;
 #[doc(hidden)]

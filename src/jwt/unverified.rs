@@ -5,11 +5,12 @@
 //! allow-list is checked before any key is touched).
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::OnceLock;
 
 use crate::jose::Algorithm;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use super::claims::{self, Captured};
 use super::compact;
@@ -298,8 +299,23 @@ impl<'t> Unverified<'t> {
         keys: &KeySet,
         now: time::OffsetDateTime,
     ) -> Result<Claims<C>, JwtError> {
+        self.verify_seeded(validator, keys, now, PhantomData::<C>)
+    }
+
+    /// [`verify`](Self::verify) reading the claims object with `seed`
+    /// (which sees it as `C` would).
+    pub(crate) fn verify_seeded<C, S>(
+        self,
+        validator: &Validator,
+        keys: &KeySet,
+        now: time::OffsetDateTime,
+        seed: S,
+    ) -> Result<Claims<C>, JwtError>
+    where
+        S: for<'de> DeserializeSeed<'de, Value = C>,
+    {
         let (alg, kid, decoded, payload) = self.verify_signature(validator, keys)?;
-        validator.read_claims(alg, kid, decoded, payload, now)
+        validator.read_claims(alg, kid, decoded, payload, now, seed)
     }
 
     /// The signature check alone (up to and including `typ`): the decoded

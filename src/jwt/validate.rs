@@ -7,7 +7,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -189,6 +189,11 @@ impl<C> Claims<C> {
         self.decoded.get(self.payload_at..).unwrap_or_default()
     }
 
+    /// The verified claims set, as signed.
+    pub(crate) fn payload_bytes(&self) -> &[u8] {
+        self.payload()
+    }
+
     /// When the time checks that passed keep passing.
     pub(crate) fn window(&self) -> TimeWindow {
         self.window
@@ -344,20 +349,24 @@ impl Validator {
     }
 
     /// Reads and checks the claims of a verified payload.
-    pub(super) fn read_claims<C: DeserializeOwned>(
+    pub(super) fn read_claims<C, S>(
         &self,
         alg: Alg,
         kid: Slot,
         decoded: Vec<u8>,
         payload: Range<usize>,
         now: OffsetDateTime,
-    ) -> Result<Claims<C>, JwtError> {
+        seed: S,
+    ) -> Result<Claims<C>, JwtError>
+    where
+        S: for<'de> DeserializeSeed<'de, Value = C>,
+    {
         let bytes = decoded.get(payload.clone()).unwrap_or_default();
         // One pass reads `C` and the registered claims together. When it
         // fails, the registered claims are read on their own so that the
         // error is the first in validation order (a malformed or expired
         // token is reported as such, not as a `C` mismatch).
-        let (typed, window) = match claims::parse_typed::<C>(bytes) {
+        let (typed, window) = match claims::parse_seeded(bytes, seed) {
             Ok((typed, registered)) => {
                 let window = self.check_claims(&registered, now)?;
                 (typed, window)

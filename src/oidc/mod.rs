@@ -63,10 +63,12 @@
 
 mod presets;
 pub use presets::CLOUDFLARE_SERVICE_TOKEN_PREFIX;
+mod claim_set;
 mod principal;
 mod roles;
 pub(crate) use roles::distributed;
 
+pub use claim_set::ClaimSet;
 pub use principal::{GroupsOverage, Incomplete, Principal};
 pub use roles::{
     ClaimPath, ClaimSource, DEFAULT_MAX_VALUE_LEN, DEFAULT_MAX_VALUES_PER_CLAIM, RoleMapper, Split,

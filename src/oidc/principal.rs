@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+
+use super::ClaimSet;
 
 /// Who made a request: identity, roles, scopes and groups taken from verified
 /// claims, plus the claims themselves for policy conditions.
@@ -23,9 +24,10 @@ pub struct Principal {
     pub scopes: BTreeSet<String>,
     /// Groups after value mapping.
     pub groups: BTreeSet<String>,
-    /// The verified claims.
+    /// The verified claims (read into a map on first use; see
+    /// [`ClaimSet`]).
     #[serde(default)]
-    pub claims: Map<String, Value>,
+    pub claims: ClaimSet,
     /// Set when the token says its groups did not fit (Entra ID overage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups_overage: Option<GroupsOverage>,
@@ -131,10 +133,10 @@ impl Principal {
         self
     }
 
-    /// Sets the claims.
+    /// Sets the claims (a `serde_json::Map` or a [`ClaimSet`]).
     #[must_use]
-    pub fn with_claims(mut self, claims: Map<String, Value>) -> Self {
-        self.claims = claims;
+    pub fn with_claims(mut self, claims: impl Into<ClaimSet>) -> Self {
+        self.claims = claims.into();
         self
     }
 

@@ -4,9 +4,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::ClaimSet;
 use super::OidcError;
 use super::principal::{GroupsOverage, Principal};
 
@@ -421,8 +423,11 @@ pub struct RoleMapper {
     /// or Entra's `hasgroups: true`) in [`Principal::groups_overage`].
     /// Default: true.
     pub detect_groups_overage: bool,
-    /// Copy the claims into [`Principal::claims`] (policy conditions read
-    /// them). Default: true.
+    /// Keep the claims in [`Principal::claims`] (policy conditions,
+    /// identity headers and claim rate-limit keys read them). The gate
+    /// keeps the verified claims set as signed and reads it into a map only
+    /// on first access, so keeping them costs a copy of the payload, not a
+    /// map. Default: true.
     pub keep_claims: bool,
     /// Most values taken from one source. Default
     /// [`DEFAULT_MAX_VALUES_PER_CLAIM`].
@@ -468,7 +473,7 @@ impl RoleMapper {
     pub fn map(&self, claims: &Map<String, Value>) -> Principal {
         let mut p = self.map_values(claims);
         if self.keep_claims {
-            p.claims = claims.clone();
+            p.claims = claims.clone().into();
         }
         p
     }
@@ -478,9 +483,39 @@ impl RoleMapper {
     pub fn map_owned(&self, claims: Map<String, Value>) -> Principal {
         let mut p = self.map_values(&claims);
         if self.keep_claims {
-            p.claims = claims;
+            p.claims = claims.into();
         }
         p
+    }
+
+    /// Maps a verified claims set: `selected` holds its top-level members
+    /// that [`reads`](Self::reads) names (all this mapper looks at), and
+    /// `text` is the whole set, kept for [`Principal::claims`] and read
+    /// into a map only on first use.
+    pub(crate) fn map_verified(
+        &self,
+        selected: &Map<String, Value>,
+        text: impl FnOnce() -> Arc<[u8]>,
+    ) -> Principal {
+        let mut p = self.map_values(selected);
+        if self.keep_claims {
+            p.claims = ClaimSet::from_verified(text());
+        }
+        p
+    }
+
+    /// Whether mapping reads the top-level claim `name` (a superset: every
+    /// member [`map`](Self::map) may look at).
+    pub(crate) fn reads(&self, name: &str) -> bool {
+        let at = |path: &ClaimPath| path.top_level() == name;
+        matches!(name, "_claim_names" | "_claim_sources" | "hasgroups")
+            || self.subject.iter().any(at)
+            || self.issuer.as_ref().is_some_and(at)
+            || self.tenant.as_ref().is_some_and(at)
+            || self.email.as_ref().is_some_and(at)
+            || (name == "email_verified" && self.email.is_some())
+            || (name == "aud" && !self.audiences.is_empty())
+            || self.sources.iter().any(|s| at(&s.path))
     }
 
     fn map_values(&self, claims: &Map<String, Value>) -> Principal {

@@ -42,6 +42,12 @@ fn header(key: &Key) -> Value {
     json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(key)})
 }
 
+/// A proof over `claims`, signed by a fresh key that its header carries.
+fn proof(claims: &Value) -> String {
+    let key = Key::new("k");
+    key.sign_with_header(&header(&key), claims)
+}
+
 fn claims() -> Value {
     json!({
         "jti": "jti-1", "htm": "GET", "htu": HTU, "iat": 1_800_000_000,
@@ -189,8 +195,7 @@ fn typ_jwt_is_refused() {
 
 #[test]
 fn alg_outside_the_allow_list_is_refused() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let config = DpopConfig::default().with_algorithms(vec![Algorithm::EdDSA]);
     let err = verify_proof(&proof, &config, &request(), &mut guard(), now()).unwrap_err();
     assert!(
@@ -242,8 +247,7 @@ fn crit_header_is_refused() {
 
 #[test]
 fn empty_signature_is_refused() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let unsigned = &proof[..=proof.rfind('.').unwrap()];
     refused_because(unsigned, "signature is empty");
 }
@@ -281,29 +285,20 @@ fn signature_by_another_key_is_refused() {
 
 #[test]
 fn jti_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("jti")),
-        "`jti` is missing",
-    );
+    refused_because(&proof(&without_claim("jti")), "`jti` is missing");
 }
 
 #[test]
 fn htm_mismatch_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("htm", json!("POST"))),
+        &proof(&with_claim("htm", json!("POST"))),
         "`htm` `POST` does not match the request method `GET`",
     );
 }
 
 #[test]
 fn htm_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("htm")),
-        "`htm` is missing",
-    );
+    refused_because(&proof(&without_claim("htm")), "`htm` is missing");
 }
 
 #[test]
@@ -366,18 +361,16 @@ fn htu_other_scheme_is_refused() {
 
 #[test]
 fn iat_in_the_future_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("iat", json!(1_800_000_030))),
+        &proof(&with_claim("iat", json!(1_800_000_030))),
         "in the future",
     );
 }
 
 #[test]
 fn iat_too_old_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("iat", json!(1_800_000_000 - 66))),
+        &proof(&with_claim("iat", json!(1_800_000_000 - 66))),
         "s old, max age 60 s",
     );
 }
@@ -393,20 +386,12 @@ fn iat_within_leeway_is_accepted() {
 
 #[test]
 fn iat_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("iat")),
-        "`iat` is missing",
-    );
+    refused_because(&proof(&without_claim("iat")), "`iat` is missing");
 }
 
 #[test]
 fn ath_missing_is_refused() {
-    let key = Key::new("k");
-    refused_because(
-        &key.sign_with_header(&header(&key), &without_claim("ath")),
-        "`ath` is missing",
-    );
+    refused_because(&proof(&without_claim("ath")), "`ath` is missing");
 }
 
 #[test]
@@ -423,8 +408,7 @@ fn ath_of_another_token_is_refused() {
 
 #[test]
 fn nonce_required_and_missing_is_use_dpop_nonce() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let req = request().with_nonce("n-2");
     let err = verify_proof(&proof, &DpopConfig::default(), &req, &mut guard(), now()).unwrap_err();
     assert_eq!(err.code(), "use_dpop_nonce");
@@ -434,8 +418,7 @@ fn nonce_required_and_missing_is_use_dpop_nonce() {
 
 #[test]
 fn nonce_stale_is_use_dpop_nonce() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &with_claim("nonce", json!("n-1")));
+    let proof = proof(&with_claim("nonce", json!("n-1")));
     let req = request().with_nonce("n-2");
     let err = verify_proof(&proof, &DpopConfig::default(), &req, &mut guard(), now()).unwrap_err();
     assert!(matches!(err, DpopError::UseNonce { ref nonce } if nonce == "n-2"));
@@ -443,16 +426,14 @@ fn nonce_stale_is_use_dpop_nonce() {
 
 #[test]
 fn nonce_current_is_accepted() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &with_claim("nonce", json!("n-2")));
+    let proof = proof(&with_claim("nonce", json!("n-2")));
     let req = request().with_nonce("n-2");
     verify_proof(&proof, &DpopConfig::default(), &req, &mut guard(), now()).unwrap();
 }
 
 #[test]
 fn jti_replay_is_refused() {
-    let key = Key::new("k");
-    let proof = key.sign_with_header(&header(&key), &claims());
+    let proof = proof(&claims());
     let mut replay = guard();
     let config = DpopConfig::default();
     verify_proof(&proof, &config, &request(), &mut replay, now()).unwrap();
@@ -486,9 +467,8 @@ fn jti_reused_by_another_key_is_accepted() {
 
 #[test]
 fn oversized_proof_is_refused() {
-    let key = Key::new("k");
     refused_because(
-        &key.sign_with_header(&header(&key), &with_claim("pad", json!("x".repeat(9000)))),
+        &proof(&with_claim("pad", json!("x".repeat(9000)))),
         "exceeds the limit",
     );
 }
@@ -502,15 +482,13 @@ fn cnf(jkt: &str) -> Map<String, Value> {
 
 #[test]
 fn binding_with_matching_jkt_is_accepted() {
-    let key = Key::new("k");
-    let verified = check(&key.sign_with_header(&header(&key), &claims())).unwrap();
+    let verified = check(&proof(&claims())).unwrap();
     check_binding(&cnf(verified.jkt()), Some(&verified)).unwrap();
 }
 
 #[test]
 fn binding_with_other_jkt_is_refused() {
-    let key = Key::new("k");
-    let verified = check(&key.sign_with_header(&header(&key), &claims())).unwrap();
+    let verified = check(&proof(&claims())).unwrap();
     let err = check_binding(&cnf(RFC_JKT), Some(&verified)).unwrap_err();
     assert_eq!(err.code(), "invalid_token");
     assert!(err.to_string().contains("is not the thumbprint"), "{err}");
@@ -527,8 +505,7 @@ fn bound_token_presented_as_bearer_is_refused() {
 
 #[test]
 fn unbound_token_presented_with_dpop_is_refused() {
-    let key = Key::new("k");
-    let verified = check(&key.sign_with_header(&header(&key), &claims())).unwrap();
+    let verified = check(&proof(&claims())).unwrap();
     let claims = json!({"sub": "alice"}).as_object().unwrap().clone();
     assert!(check_binding(&claims, Some(&verified)).is_err());
 }
@@ -638,13 +615,12 @@ fn duplicate_claim_is_refused() {
 
 mod gate {
     use super::*;
+    use crate::support::gate::{AUD, ISS, access_claims, check_fetching_keys, request_parts};
     use edge_auth::dpop::GateDpop;
     use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
     use edge_auth::policy::RequestFacts;
-    use http::{HeaderMap, StatusCode};
+    use http::StatusCode;
 
-    const ISS: &str = "https://idp.example.com";
-    const AUD: &str = "api://orders";
     const API: &str = "https://api.example.com/orders";
 
     fn gate(sender_constrained: bool) -> Gate {
@@ -655,14 +631,8 @@ mod gate {
     }
 
     fn access_token(idp: &Key, jkt: Option<&str>) -> String {
-        let mut claims = json!({
-            "iss": ISS, "aud": AUD, "sub": "alice",
-            "iat": 1_800_000_000, "exp": 1_800_003_600,
-        });
-        if let Some(jkt) = jkt {
-            claims["cnf"] = json!({"jkt": jkt});
-        }
-        idp.sign(&claims)
+        let cnf = jkt.map(|jkt| json!({"jkt": jkt}));
+        idp.sign(&access_claims("alice", 1_800_000_000, 1_800_003_600, cnf))
     }
 
     fn proof_for(client: &Key, token: &str, jti: &str) -> String {
@@ -680,27 +650,7 @@ mod gate {
     }
 
     fn run(gate: &Gate, idp: &Key, headers: &[(&str, &str)]) -> Outcome {
-        let mut b = http::Request::get("/orders").header("host", "api.example.com");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let parts = b.body(()).unwrap().into_parts().0;
-        let facts = RequestFacts::from_parts(&parts);
-        match gate.check(&parts, &facts, now()) {
-            Outcome::FetchKeys(plan) => {
-                let jwks = json!({"keys": [idp.jwk()]}).to_string();
-                gate.apply_fetch_response(
-                    &plan,
-                    StatusCode::OK,
-                    &HeaderMap::new(),
-                    jwks.as_bytes(),
-                    now(),
-                )
-                .unwrap();
-                gate.check(&parts, &facts, now())
-            }
-            other => other,
-        }
+        run_path(gate, idp, "/orders", headers)
     }
 
     fn denied(outcome: Outcome) -> edge_auth::response::Rejection {
@@ -836,27 +786,9 @@ mod gate {
     }
 
     fn run_path(gate: &Gate, idp: &Key, path: &str, headers: &[(&str, &str)]) -> Outcome {
-        let mut b = http::Request::get(path).header("host", "api.example.com");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let parts = b.body(()).unwrap().into_parts().0;
+        let parts = request_parts("GET", "api.example.com", path, headers);
         let facts = RequestFacts::from_parts(&parts);
-        match gate.check(&parts, &facts, now()) {
-            Outcome::FetchKeys(plan) => {
-                let jwks = json!({"keys": [idp.jwk()]}).to_string();
-                gate.apply_fetch_response(
-                    &plan,
-                    StatusCode::OK,
-                    &HeaderMap::new(),
-                    jwks.as_bytes(),
-                    now(),
-                )
-                .unwrap();
-                gate.check(&parts, &facts, now())
-            }
-            other => other,
-        }
+        check_fetching_keys(gate, &parts, &facts, &idp.jwks(), now())
     }
 
     #[test]

@@ -1538,3 +1538,64 @@ fn staged_limits_missing_answers_are_a_store_failure() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.reason().unwrap().contains("answered 0 of 1"), "{r:?}");
 }
+
+/// `Principal::claims` holds every claim of the verified token, including
+/// those the role mapper does not read (the gate reads only the mapper's
+/// claims up front and the rest on first access), and a policy condition
+/// on such a claim decides.
+#[test]
+fn principal_claims_hold_every_claim_and_policy_conditions_read_them() {
+    let k = Key::new("k1");
+    let mut claims = claims(ISS, &["reader"]);
+    let extra = json!({
+        "department": "sales", "n\u{e9}e": "escaped-name", "nested": {"deep": [1, 2.5, null, true]},
+        "big": 12345678901234567u64,
+    });
+    for (name, value) in extra.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    let token = k.sign(&claims);
+    let policy = Policy::from_json(
+        &json!({"rules": [
+            {"id": "sales", "match": {"paths": ["/sales"]},
+             "require": {"claims": [{"claim": "/department", "equals": "sales"}]}, "effect": "allow"},
+            {"id": "hr", "match": {"paths": ["/hr"]},
+             "require": {"claims": [{"claim": "/department", "equals": "hr"}]}, "effect": "allow"},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let g = Gate::new(GateConfig::new(vec![issuer(ISS)]).with_policy(policy.compile().unwrap()))
+        .unwrap();
+    match check_fetching(&g, "/sales", &token, &jwks(&[&k])) {
+        Outcome::Allow { principal, .. } => {
+            let p = principal.unwrap();
+            assert_eq!(&*p.claims, claims.as_object().unwrap());
+            assert_eq!(p.claims.get("department"), Some(&json!("sales")));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        deny(check(&g, "/hr", Some(&token), NOW)).status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// With `keep_claims = false` the principal carries no claims.
+#[test]
+fn principal_without_kept_claims_is_empty() {
+    let k = Key::new("k1");
+    let mut roles = RoleMapper::new().with_source(ClaimSource::roles("roles").unwrap());
+    roles.keep_claims = false;
+    let g = gate(vec![issuer(ISS).with_roles(roles)]);
+    let token = k.sign(&claims(ISS, &["reader"]));
+    match check_fetching(&g, "/orders/1", &token, &jwks(&[&k])) {
+        Outcome::Allow { principal, .. } => {
+            let p = principal.unwrap();
+            assert!(p.claims.is_empty());
+            assert!(p.has_role("reader"));
+            assert_eq!(p.subject.as_deref(), Some("user-1"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -41,12 +41,7 @@ fn introspector() -> Introspector {
 }
 
 fn json_headers() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers
+    content_type("application/json")
 }
 
 /// An active answer for `ISSUER` / `AUDIENCE` expiring `exp_in` after NOW.
@@ -67,10 +62,32 @@ fn fetch(i: &mut Introspector, token: &str, now: OffsetDateTime) -> Introspectio
     }
 }
 
-fn answer(body: &[u8]) -> Result<Introspection, IntrospectError> {
-    let mut i = introspector();
+/// `i`'s reading of `status`, `headers` and `body` answering its plan for
+/// TOKEN at NOW.
+fn answer_to(
+    mut i: Introspector,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Introspection, IntrospectError> {
     let plan = fetch(&mut i, TOKEN, NOW);
-    i.apply(&plan, StatusCode::OK, &json_headers(), body, NOW)
+    i.apply(&plan, status, headers, body, NOW)
+}
+
+/// The default introspector's reading of a 200 JSON `body`.
+fn answer(body: &[u8]) -> Result<Introspection, IntrospectError> {
+    answer_to(introspector(), StatusCode::OK, &json_headers(), body)
+}
+
+/// [`answer`] for a JSON value.
+fn answer_json(body: &serde_json::Value) -> Result<Introspection, IntrospectError> {
+    answer(body.to_string().as_bytes())
+}
+
+fn content_type(value: &'static str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+    headers
 }
 
 fn form(plan: &IntrospectionRequest) -> Vec<(String, String)> {
@@ -252,7 +269,7 @@ fn active_as_a_string_is_refused() {
 #[test]
 fn exp_that_is_not_a_number_is_refused() {
     let body = json!({"active": true, "iss": ISSUER, "aud": AUDIENCE, "exp": "tomorrow"});
-    let e = answer(body.to_string().as_bytes()).unwrap_err();
+    let e = answer_json(&body).unwrap_err();
     assert!(
         matches!(e, IntrospectError::Member { name: "exp", .. }),
         "{e}"
@@ -262,7 +279,7 @@ fn exp_that_is_not_a_number_is_refused() {
 #[test]
 fn scope_that_is_not_a_string_is_refused() {
     let body = json!({"active": true, "iss": ISSUER, "aud": AUDIENCE, "scope": ["a"]});
-    let e = answer(body.to_string().as_bytes()).unwrap_err();
+    let e = answer_json(&body).unwrap_err();
     assert!(
         matches!(e, IntrospectError::Member { name: "scope", .. }),
         "{e}"
@@ -280,7 +297,7 @@ fn active_but_expired_is_refused() {
 fn nbf_in_the_future_beyond_leeway_is_refused() {
     let body = json!({"active": true, "iss": ISSUER, "aud": AUDIENCE,
                       "nbf": (NOW + Duration::minutes(5)).unix_timestamp()});
-    let e = answer(body.to_string().as_bytes()).unwrap_err();
+    let e = answer_json(&body).unwrap_err();
     assert!(matches!(e, IntrospectError::NotYetValid { .. }), "{e}");
 }
 
@@ -288,14 +305,14 @@ fn nbf_in_the_future_beyond_leeway_is_refused() {
 fn iat_in_the_future_beyond_leeway_is_refused() {
     let body = json!({"active": true, "iss": ISSUER, "aud": AUDIENCE,
                       "iat": (NOW + Duration::minutes(5)).unix_timestamp()});
-    let e = answer(body.to_string().as_bytes()).unwrap_err();
+    let e = answer_json(&body).unwrap_err();
     assert!(matches!(e, IntrospectError::NotYetValid { .. }), "{e}");
 }
 
 #[test]
 fn answer_from_another_issuer_is_refused() {
     let body = json!({"active": true, "iss": "https://evil.example", "aud": AUDIENCE});
-    let e = answer(body.to_string().as_bytes()).unwrap_err();
+    let e = answer_json(&body).unwrap_err();
     assert!(matches!(e, IntrospectError::Issuer { .. }), "{e}");
     assert!(e.to_string().contains("`https://evil.example`"), "{e}");
 }
@@ -303,62 +320,61 @@ fn answer_from_another_issuer_is_refused() {
 #[test]
 fn answer_without_issuer_is_accepted_by_default() {
     let body = json!({"active": true, "aud": AUDIENCE});
-    assert!(answer(body.to_string().as_bytes()).unwrap().is_active());
+    assert!(answer_json(&body).unwrap().is_active());
 }
 
 #[test]
 fn answer_without_issuer_is_refused_when_required() {
-    let mut i = Introspector::new(config().with_require_issuer(true)).unwrap();
-    let plan = fetch(&mut i, TOKEN, NOW);
+    let i = Introspector::new(config().with_require_issuer(true)).unwrap();
     let body = json!({"active": true, "aud": AUDIENCE}).to_string();
-    let e = i
-        .apply(&plan, StatusCode::OK, &json_headers(), body.as_bytes(), NOW)
-        .unwrap_err();
+    let e = answer_to(i, StatusCode::OK, &json_headers(), body.as_bytes()).unwrap_err();
     assert!(matches!(e, IntrospectError::Issuer { .. }), "{e}");
 }
 
 #[test]
 fn answer_for_another_audience_is_refused() {
     let body = json!({"active": true, "iss": ISSUER, "aud": "api://billing"});
-    let e = answer(body.to_string().as_bytes()).unwrap_err();
+    let e = answer_json(&body).unwrap_err();
     assert!(matches!(e, IntrospectError::Audience { .. }), "{e}");
 }
 
 #[test]
 fn answer_without_audience_is_refused_by_default() {
     let body = json!({"active": true, "iss": ISSUER});
-    let e = answer(body.to_string().as_bytes()).unwrap_err();
+    let e = answer_json(&body).unwrap_err();
     assert!(matches!(e, IntrospectError::Audience { .. }), "{e}");
 }
 
 #[test]
 fn answer_with_audience_array_naming_ours_is_accepted() {
     let body = json!({"active": true, "iss": ISSUER, "aud": ["api://billing", AUDIENCE]});
-    assert!(answer(body.to_string().as_bytes()).unwrap().is_active());
+    assert!(answer_json(&body).unwrap().is_active());
 }
 
 #[test]
 fn html_body_is_not_json() {
-    let mut i = introspector();
-    let plan = fetch(&mut i, TOKEN, NOW);
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    let e = i
-        .apply(&plan, StatusCode::OK, &headers, b"<html>oops</html>", NOW)
-        .unwrap_err();
+    let headers = content_type("text/html");
+    let e = answer_to(
+        introspector(),
+        StatusCode::OK,
+        &headers,
+        b"<html>oops</html>",
+    )
+    .unwrap_err();
     assert!(matches!(e, IntrospectError::NotJson { .. }), "{e}");
     assert!(e.to_string().contains("`text/html`"), "{e}");
 }
 
 #[test]
 fn json_body_declared_as_another_type_is_refused() {
-    let mut i = introspector();
-    let plan = fetch(&mut i, TOKEN, NOW);
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    let e = i
-        .apply(&plan, StatusCode::OK, &headers, br#"{"active":false}"#, NOW)
-        .unwrap_err();
+    let headers = content_type("text/plain");
+    let e = answer_to(
+        introspector(),
+        StatusCode::OK,
+        &headers,
+        br#"{"active":false}"#,
+    )
+    .unwrap_err();
     assert!(matches!(e, IntrospectError::NotJson { .. }), "{e}");
 }
 
@@ -370,50 +386,34 @@ fn duplicate_members_are_refused() {
 
 #[test]
 fn status_401_is_a_typed_error() {
-    let mut i = introspector();
-    let plan = fetch(&mut i, TOKEN, NOW);
-    let e = i
-        .apply(
-            &plan,
-            StatusCode::UNAUTHORIZED,
-            &json_headers(),
-            br#"{"error":"invalid_client"}"#,
-            NOW,
-        )
-        .unwrap_err();
+    let e = answer_to(
+        introspector(),
+        StatusCode::UNAUTHORIZED,
+        &json_headers(),
+        br#"{"error":"invalid_client"}"#,
+    )
+    .unwrap_err();
     assert!(matches!(e, IntrospectError::Status { status: 401 }), "{e}");
     assert!(!e.is_about_token());
 }
 
 #[test]
 fn status_503_is_a_typed_error() {
-    let mut i = introspector();
-    let plan = fetch(&mut i, TOKEN, NOW);
-    let e = i
-        .apply(
-            &plan,
-            StatusCode::SERVICE_UNAVAILABLE,
-            &HeaderMap::new(),
-            b"",
-            NOW,
-        )
-        .unwrap_err();
+    let e = answer_to(
+        introspector(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        &HeaderMap::new(),
+        b"",
+    )
+    .unwrap_err();
     assert!(matches!(e, IntrospectError::Status { status: 503 }), "{e}");
 }
 
 #[test]
 fn body_over_the_limit_is_refused() {
-    let mut i = Introspector::new(config().with_max_body_bytes(16)).unwrap();
-    let plan = fetch(&mut i, TOKEN, NOW);
-    let e = i
-        .apply(
-            &plan,
-            StatusCode::OK,
-            &json_headers(),
-            &active(Duration::hours(1)),
-            NOW,
-        )
-        .unwrap_err();
+    let i = Introspector::new(config().with_max_body_bytes(16)).unwrap();
+    let body = active(Duration::hours(1));
+    let e = answer_to(i, StatusCode::OK, &json_headers(), &body).unwrap_err();
     assert!(
         matches!(e, IntrospectError::TooLarge { limit: 16, .. }),
         "{e}"
@@ -450,6 +450,18 @@ fn apply_active(i: &mut Introspector, token: &str, exp_in: Duration, now: Offset
     let plan = fetch(i, token, now);
     i.apply(&plan, StatusCode::OK, &json_headers(), &active(exp_in), now)
         .unwrap();
+}
+
+fn apply_inactive(i: &mut Introspector, token: &str, now: OffsetDateTime) {
+    let plan = fetch(i, token, now);
+    i.apply(
+        &plan,
+        StatusCode::OK,
+        &json_headers(),
+        br#"{"active":false}"#,
+        now,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -493,15 +505,7 @@ fn cache_never_serves_past_exp() {
 #[test]
 fn cache_serves_an_inactive_answer_for_the_negative_ttl_then_asks_again() {
     let mut i = Introspector::new(config().with_negative_ttl(Duration::seconds(10))).unwrap();
-    let plan = fetch(&mut i, TOKEN, NOW);
-    i.apply(
-        &plan,
-        StatusCode::OK,
-        &json_headers(),
-        br#"{"active":false}"#,
-        NOW,
-    )
-    .unwrap();
+    apply_inactive(&mut i, TOKEN, NOW);
     match i.lookup(TOKEN, NOW + Duration::seconds(9)).unwrap() {
         Lookup::Inactive { reason } => assert_eq!(&*reason, "the token is not active"),
         other => panic!("not negative-cached: {other:?}"),
@@ -559,16 +563,7 @@ fn cache_negative_entries_do_not_push_out_active_ones() {
     let mut i = Introspector::new(config().with_capacity(1, 2)).unwrap();
     apply_active(&mut i, TOKEN, Duration::hours(1), NOW);
     for n in 0..10 {
-        let token = format!("garbage-{n}");
-        let plan = fetch(&mut i, &token, NOW);
-        i.apply(
-            &plan,
-            StatusCode::OK,
-            &json_headers(),
-            br#"{"active":false}"#,
-            NOW,
-        )
-        .unwrap();
+        apply_inactive(&mut i, &format!("garbage-{n}"), NOW);
     }
     assert_eq!(i.stats().negative_entries, 2);
     assert!(matches!(i.lookup(TOKEN, NOW).unwrap(), Lookup::Active(_)));
@@ -679,6 +674,15 @@ fn check(gate: &Gate, token: &str, now: OffsetDateTime) -> Outcome {
     gate.check(&parts, &RequestFacts::from_parts(&parts), now)
 }
 
+/// The gate's outcome for TOKEN once the endpoint answered its plan with
+/// a 200 JSON `body`.
+fn check_answered(gate: &Gate, body: &[u8]) -> Outcome {
+    let plan = introspection_plan(gate, TOKEN);
+    gate.apply_fetch_response(&plan, StatusCode::OK, &json_headers(), body, NOW)
+        .unwrap();
+    check(gate, TOKEN, NOW)
+}
+
 fn introspection_plan(gate: &Gate, token: &str) -> edge_auth::gate::FetchPlan {
     match check(gate, token, NOW) {
         Outcome::FetchKeys(plan) => {
@@ -702,16 +706,7 @@ fn gate_sends_an_opaque_token_to_introspection() {
 #[test]
 fn gate_allows_an_active_opaque_token_with_its_principal() {
     let gate = gate();
-    let plan = introspection_plan(&gate, TOKEN);
-    gate.apply_fetch_response(
-        &plan,
-        StatusCode::OK,
-        &json_headers(),
-        &active(Duration::hours(1)),
-        NOW,
-    )
-    .unwrap();
-    match check(&gate, TOKEN, NOW) {
+    match check_answered(&gate, &active(Duration::hours(1))) {
         Outcome::Allow { principal, .. } => {
             let p = principal.unwrap();
             assert_eq!(p.subject.as_deref(), Some("alice"));
@@ -726,16 +721,7 @@ fn gate_allows_an_active_opaque_token_with_its_principal() {
 #[test]
 fn gate_answers_401_invalid_token_for_an_inactive_token() {
     let gate = gate();
-    let plan = introspection_plan(&gate, TOKEN);
-    gate.apply_fetch_response(
-        &plan,
-        StatusCode::OK,
-        &json_headers(),
-        br#"{"active":false}"#,
-        NOW,
-    )
-    .unwrap();
-    match check(&gate, TOKEN, NOW) {
+    match check_answered(&gate, br#"{"active":false}"#) {
         Outcome::Deny(r) => {
             let response = r.to_response();
             assert_eq!(response.status(), 401);
@@ -751,11 +737,8 @@ fn gate_answers_401_invalid_token_for_an_inactive_token() {
 #[test]
 fn gate_answers_401_for_an_answer_about_another_audience() {
     let gate = gate();
-    let plan = introspection_plan(&gate, TOKEN);
     let body = json!({"active": true, "iss": ISSUER, "aud": "api://billing"}).to_string();
-    gate.apply_fetch_response(&plan, StatusCode::OK, &json_headers(), body.as_bytes(), NOW)
-        .unwrap();
-    match check(&gate, TOKEN, NOW) {
+    match check_answered(&gate, body.as_bytes()) {
         Outcome::Deny(r) => {
             assert_eq!(r.status(), 401);
             assert!(r.reason().unwrap().contains("audience"), "{r:?}");
@@ -837,11 +820,8 @@ fn gate_checks_the_answer_against_the_issuer_config() {
     .unwrap();
     let issuer = IssuerConfig::new(ISSUER, [AUDIENCE]).with_introspection(bare);
     let gate = Arc::new(Gate::new(GateConfig::new([issuer])).unwrap());
-    let plan = introspection_plan(&gate, TOKEN);
     let body = json!({"active": true, "iss": "https://evil.example", "aud": AUDIENCE}).to_string();
-    gate.apply_fetch_response(&plan, StatusCode::OK, &json_headers(), body.as_bytes(), NOW)
-        .unwrap();
-    match check(&gate, TOKEN, NOW) {
+    match check_answered(&gate, body.as_bytes()) {
         Outcome::Deny(r) => assert!(r.reason().unwrap().contains("issuer"), "{r:?}"),
         other => panic!("not denied: {other:?}"),
     }

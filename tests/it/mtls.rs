@@ -7,14 +7,12 @@ use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome, TokenCacheConfig}
 use edge_auth::mtls::{ClientCert, MtlsError, check_binding};
 use edge_auth::policy::RequestFacts;
 use edge_auth::response::Rejection;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::support::es256::Key;
-
-const ISS: &str = "https://idp.example.com";
-const AUD: &str = "api://orders";
+use crate::support::gate::{AUD, ISS, access_claims, check_fetching_keys, request_parts};
 
 /// RFC 9440 appendix A (the same certificate as RFC 9421 §B.3): the
 /// `Client-Cert` field a TLS-terminating proxy sends.
@@ -47,14 +45,7 @@ fn gate() -> Gate {
 }
 
 fn claims(cnf: Option<Value>) -> Value {
-    let mut claims = json!({
-        "iss": ISS, "aud": AUD, "sub": "svc",
-        "iat": 1_800_000_000, "exp": 1_800_003_600,
-    });
-    if let Some(cnf) = cnf {
-        claims["cnf"] = cnf;
-    }
-    claims
+    access_claims("svc", 1_800_000_000, 1_800_003_600, cnf)
 }
 
 fn bound_token(idp: &Key, cert: &ClientCert) -> String {
@@ -68,30 +59,12 @@ fn cert(name: &str) -> ClientCert {
 /// Checks a request with these headers and client certificate, feeding the
 /// IdP's keys when the gate asks for them.
 fn run(gate: &Gate, idp: &Key, headers: &[(&str, &str)], cert: Option<ClientCert>) -> Outcome {
-    let mut b = http::Request::get("/orders").header("host", "api.example.com");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let parts = b.body(()).unwrap().into_parts().0;
+    let parts = request_parts("GET", "api.example.com", "/orders", headers);
     let mut facts = RequestFacts::from_parts(&parts);
     if let Some(cert) = cert {
         facts = facts.with_client_cert(cert);
     }
-    match gate.check(&parts, &facts, now()) {
-        Outcome::FetchKeys(plan) => {
-            let jwks = json!({"keys": [idp.jwk()]}).to_string();
-            gate.apply_fetch_response(
-                &plan,
-                StatusCode::OK,
-                &HeaderMap::new(),
-                jwks.as_bytes(),
-                now(),
-            )
-            .unwrap();
-            gate.check(&parts, &facts, now())
-        }
-        other => other,
-    }
+    check_fetching_keys(gate, &parts, &facts, &idp.jwks(), now())
 }
 
 fn bearer(token: &str) -> String {

@@ -26,9 +26,7 @@ use serde_json::json;
 use tower::{Layer, ServiceExt};
 
 use crate::support::es256::Key;
-
-const ISS: &str = "https://idp.example.com";
-const AUD: &str = "api://orders";
+use crate::support::gate::{AUD, ISS, access_claims};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,11 +64,8 @@ impl HttpClient for StaticJwks {
 
 fn token(idp: &Key, x5t: Option<&str>) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mut claims = json!({"iss": ISS, "aud": AUD, "sub": "svc", "iat": now, "exp": now + 600});
-    if let Some(x5t) = x5t {
-        claims["cnf"] = json!({ "x5t#S256": x5t });
-    }
-    idp.sign(&claims)
+    let cnf = x5t.map(|x5t| json!({ "x5t#S256": x5t }));
+    idp.sign(&access_claims("svc", now, now + 600, cnf))
 }
 
 /// The echo behind the gate: 200 with the request's `client-cert` header
@@ -84,10 +79,9 @@ async fn echo<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallibl
 }
 
 fn layer(idp: &Key, gate: GateConfig) -> GateLayer {
-    let jwks = json!({"keys": [idp.jwk()]}).to_string().into_bytes();
     GateLayer::new(KeyDriver::new(
         Arc::new(Gate::new(gate).unwrap()),
-        StaticJwks(jwks),
+        StaticJwks(idp.jwks()),
     ))
 }
 
@@ -186,19 +180,24 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// The status of GET /orders over TLS as `cert` (None: no certificate)
+/// with `Authorization: Bearer <token>`; the connection must succeed.
+async fn bearer_status(server: &Running, cert: Option<&str>, token: &str) -> StatusCode {
+    let (status, _) = get(server, cert, &[("authorization", &bearer(token))])
+        .await
+        .unwrap();
+    status
+}
+
 #[tokio::test]
 async fn bound_token_with_its_client_certificate_is_allowed() {
     let idp = Key::new("idp");
     let server = start(&idp, issuer(), ClientAuth::Optional(ca_roots())).await;
     let token = token(&idp, Some(&thumbprint("alice")));
-    let (status, _) = get(
-        &server,
-        Some("alice"),
-        &[("authorization", &bearer(&token))],
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bearer_status(&server, Some("alice"), &token).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -206,10 +205,10 @@ async fn bound_token_over_another_client_certificate_is_refused() {
     let idp = Key::new("idp");
     let server = start(&idp, issuer(), ClientAuth::Optional(ca_roots())).await;
     let token = token(&idp, Some(&thumbprint("alice")));
-    let (status, _) = get(&server, Some("bob"), &[("authorization", &bearer(&token))])
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer_status(&server, Some("bob"), &token).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -217,10 +216,10 @@ async fn bound_token_without_client_certificate_is_refused() {
     let idp = Key::new("idp");
     let server = start(&idp, issuer(), ClientAuth::Optional(ca_roots())).await;
     let token = token(&idp, Some(&thumbprint("alice")));
-    let (status, _) = get(&server, None, &[("authorization", &bearer(&token))])
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer_status(&server, None, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -251,10 +250,11 @@ async fn plain_bearer_token_works_with_and_without_certificate() {
     let server = start(&idp, issuer(), ClientAuth::Optional(ca_roots())).await;
     let token = token(&idp, None);
     for cert in [None, Some("alice")] {
-        let (status, _) = get(&server, cert, &[("authorization", &bearer(&token))])
-            .await
-            .unwrap();
-        assert_eq!(status, StatusCode::OK, "{cert:?}");
+        assert_eq!(
+            bearer_status(&server, cert, &token).await,
+            StatusCode::OK,
+            "{cert:?}"
+        );
     }
 }
 
@@ -264,23 +264,15 @@ async fn issuer_requiring_binding_refuses_plain_bearer_over_tls() {
     let issuer = issuer().with_certificate_bound(true);
     let server = start(&idp, issuer, ClientAuth::Optional(ca_roots())).await;
     let plain = token(&idp, None);
-    let (status, _) = get(
-        &server,
-        Some("alice"),
-        &[("authorization", &bearer(&plain))],
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer_status(&server, Some("alice"), &plain).await,
+        StatusCode::UNAUTHORIZED
+    );
     let bound = token(&idp, Some(&thumbprint("alice")));
-    let (status, _) = get(
-        &server,
-        Some("alice"),
-        &[("authorization", &bearer(&bound))],
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bearer_status(&server, Some("alice"), &bound).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -304,10 +296,10 @@ async fn required_client_auth_refuses_a_connection_without_certificate() {
     let token = token(&idp, None);
     let outcome = get(&server, None, &[("authorization", &bearer(&token))]).await;
     assert!(outcome.is_err(), "{outcome:?}");
-    let (status, _) = get(&server, Some("bob"), &[("authorization", &bearer(&token))])
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bearer_status(&server, Some("bob"), &token).await,
+        StatusCode::OK
+    );
 }
 
 /// RFC 8705 §2.2: no CA, the certificate only proves the key the token is
@@ -317,28 +309,17 @@ async fn self_signed_client_certificate_binds_without_a_ca() {
     let idp = Key::new("idp");
     let server = start(&idp, issuer(), ClientAuth::SelfSigned).await;
     let mallorys = token(&idp, Some(&thumbprint("mallory")));
-    let (status, _) = get(
-        &server,
-        Some("mallory"),
-        &[("authorization", &bearer(&mallorys))],
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bearer_status(&server, Some("mallory"), &mallorys).await,
+        StatusCode::OK
+    );
     let alices = token(&idp, Some(&thumbprint("alice")));
-    let (status, _) = get(
-        &server,
-        Some("mallory"),
-        &[("authorization", &bearer(&alices))],
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer_status(&server, Some("mallory"), &alices).await,
+        StatusCode::UNAUTHORIZED
+    );
     let plain = token(&idp, None);
-    let (status, _) = get(&server, None, &[("authorization", &bearer(&plain))])
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bearer_status(&server, None, &plain).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -346,10 +327,10 @@ async fn no_client_auth_refuses_bound_tokens() {
     let idp = Key::new("idp");
     let server = start(&idp, issuer(), ClientAuth::None).await;
     let token = token(&idp, Some(&thumbprint("alice")));
-    let (status, _) = get(&server, None, &[("authorization", &bearer(&token))])
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer_status(&server, None, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// Behind a TLS-terminating proxy: the gate trusts its `Client-Cert` and
@@ -427,13 +408,17 @@ async fn dev_issuer_certificate_bound_token_over_mtls() {
         DriverOptions::default(),
     );
     let server = start_layer(GateLayer::new(driver), ClientAuth::Optional(ca_roots())).await;
-    let auth = [("authorization", bearer(&token))];
-    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, _) = get(&server, Some("alice"), &auth).await.unwrap();
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = get(&server, Some("bob"), &auth).await.unwrap();
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = get(&server, None, &auth).await.unwrap();
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer_status(&server, Some("alice"), &token).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        bearer_status(&server, Some("bob"), &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        bearer_status(&server, None, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
     dev.stop();
 }

@@ -5,6 +5,7 @@
 //! fetches the document through `GateLayer`.
 
 use crate::support::es256::Key;
+use crate::support::gate::{AUD, ISS, check_fetching_keys, request_parts};
 use edge_auth::gate::{Gate, GateConfig, IssuerConfig, Outcome};
 use edge_auth::jwt::Algorithm;
 use edge_auth::policy::{Policy, RequestFacts};
@@ -14,8 +15,6 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-const ISS: &str = "https://idp.example.com";
-const AUD: &str = "api://orders";
 const RESOURCE: &str = "https://api.example.com/orders";
 const WELL_KNOWN: &str = "https://api.example.com/.well-known/oauth-protected-resource/orders";
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
@@ -185,30 +184,9 @@ fn config() -> GateConfig {
 }
 
 fn check(gate: &Gate, method: &str, path: &str, headers: &[(&str, &str)], idp: &Key) -> Outcome {
-    let mut b = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "api.example.com");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let parts = b.body(()).unwrap().into_parts().0;
+    let parts = request_parts(method, "api.example.com", path, headers);
     let facts = RequestFacts::from_parts(&parts);
-    match gate.check(&parts, &facts, NOW) {
-        Outcome::FetchKeys(plan) => {
-            let jwks = json!({"keys": [idp.jwk()]}).to_string();
-            gate.apply_fetch_response(
-                &plan,
-                StatusCode::OK,
-                &HeaderMap::new(),
-                jwks.as_bytes(),
-                NOW,
-            )
-            .unwrap();
-            gate.check(&parts, &facts, NOW)
-        }
-        other => other,
-    }
+    check_fetching_keys(gate, &parts, &facts, &idp.jwks(), NOW)
 }
 
 fn answered(outcome: Outcome) -> http::Response<Vec<u8>> {

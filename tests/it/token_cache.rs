@@ -599,3 +599,21 @@ fn replaced_policy_keeps_cached_principals() {
     principal(check(&g, "/orders/1", &token, NOW + Duration::seconds(1)));
     assert_eq!(stats(&g).hits, 1);
 }
+
+/// A hit serves the same principal as the miss, every claim included
+/// (the cached principal shares the verified claims set, read on access).
+#[test]
+fn a_hit_serves_every_claim() {
+    let k = Key::new("k1");
+    let g = warm(8, &k);
+    let claims = claims(
+        ISS,
+        json!({"department": "sales", "nested": {"a": [1, "b"]}}),
+    );
+    let token = k.sign(&claims);
+    let miss = principal(check(&g, "/orders/1", &token, NOW));
+    let hit = principal(check(&g, "/orders/1", &token, NOW));
+    assert_eq!(stats(&g).hits, 1);
+    assert_eq!(&*hit.claims, claims.as_object().unwrap());
+    assert_eq!(hit, miss);
+}

@@ -136,12 +136,20 @@ impl Idp {
     }
 
     fn token(&self, sub: &str, roles: &[&str]) -> String {
+        self.token_with(sub, roles, None)
+    }
+
+    /// A token for `sub` with `roles`, bound by `cnf` (RFC 7800) when given.
+    fn token_with(&self, sub: &str, roles: &[&str], cnf: Option<serde_json::Value>) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let header = json!({"alg": "ES256", "typ": "JWT", "kid": "e2e-1"});
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer, "aud": AUDIENCE, "sub": sub, "roles": roles,
             "iat": now, "exp": now + 600,
         });
+        if let Some(cnf) = cnf {
+            claims["cnf"] = cnf;
+        }
         let input = format!(
             "{}.{}",
             B64.encode(header.to_string()),
@@ -181,6 +189,17 @@ impl Seen {
         }
         builder.body(()).unwrap().into_parts().0
     }
+}
+
+/// The test's issuer and origin: an [`Idp`] named after the [`Upstream`]
+/// that serves its key set (each answer after `delay`). The issuer's URL is
+/// the server's address, known only once it listens; the JWKS does not name
+/// the issuer, so the key comes first.
+fn idp_with_upstream(delay: Duration) -> (Idp, Upstream) {
+    let mut idp = Idp::new(String::new());
+    let upstream = Upstream::start_with_delay(idp.jwks(), delay);
+    idp.issuer = format!("http://{}", upstream.addr);
+    (idp, upstream)
 }
 
 /// The loopback server that is both the issuer's JWKS endpoint (`/jwks`,
@@ -351,6 +370,12 @@ fn write_config(worker_dir: &Path, upstream: SocketAddr, name: &str) -> PathBuf 
     );
     let mut config = format!("{}{}{}", &text[..start], bindings, &text[end..]);
     for (from, to) in [
+        // The test plays Cloudflare's edge: a `cf-blob` header (JSON) is
+        // the request's `cf` (e.g. `tlsClientAuth` of an mTLS zone).
+        (
+            "(name = \"http\", address = \"127.0.0.1:8787\", http = ()",
+            "(name = \"http\", address = \"127.0.0.1:8787\", http = (cfBlobHeader = \"cf-blob\")",
+        ),
         ("embed \"build/", "embed \""),
         ("embed \"kv-memory.js\"", "embed \"../kv-memory.js\""),
         (
@@ -549,11 +574,7 @@ fn worker_runs_the_gate_end_to_end() {
     );
 
     // The issuer and origin, then workerd configured for them.
-    // The issuer's URL is the server's address, known only once it listens;
-    // the JWKS does not name the issuer, so the key comes first.
-    let mut idp = Idp::new(String::new());
-    let upstream = Upstream::start(idp.jwks());
-    idp.issuer = format!("http://{}", upstream.addr);
+    let (idp, upstream) = idp_with_upstream(Duration::ZERO);
     let (server, addrs) = serve("e2e", upstream.addr);
     let (addr, addr2) = (addrs.main, addrs.main2);
     let log = || server.log();
@@ -671,9 +692,7 @@ fn worker_runs_the_gate_end_to_end() {
 fn worker_refuses_forged_key_sets_planted_in_kv() {
     require_toolchain("worker_refuses_forged_key_sets_planted_in_kv");
     build_worker();
-    let mut idp = Idp::new(String::new());
-    let upstream = Upstream::start(idp.jwks());
-    idp.issuer = format!("http://{}", upstream.addr);
+    let (idp, upstream) = idp_with_upstream(Duration::ZERO);
     // The attacker's key, published under the genuine key's kid.
     let forger = Idp::new(idp.issuer.clone());
     let (server, addrs) = serve("forged", upstream.addr);
@@ -747,10 +766,8 @@ fn worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch() {
     require_toolchain("worker_concurrent_requests_on_a_cold_isolate_make_one_jwks_fetch");
     const CONCURRENT: usize = 8;
     build_worker();
-    let mut idp = Idp::new(String::new());
     // A slow JWKS, so every request arrives while the one fetch runs.
-    let upstream = Upstream::start_with_delay(idp.jwks(), Duration::from_millis(400));
-    idp.issuer = format!("http://{}", upstream.addr);
+    let (idp, upstream) = idp_with_upstream(Duration::from_millis(400));
     let (server, addrs) = serve("single-flight", upstream.addr);
     let bearer = format!("Bearer {}", idp.token("alice", &["reader"]));
     let statuses: Vec<u16> = std::thread::scope(|scope| {
@@ -797,5 +814,57 @@ fn worker_rate_limit_holds_across_isolates_through_durable_objects() {
         statuses.push(answer.status);
     }
     assert_eq!(statuses, [200, 200, 429, 429], "{}", server.log());
+    drop(server);
+}
+
+/// A client certificate's SHA-256 as Cloudflare's `tlsClientAuth` gives it
+/// (upper-case hex), and the same digest as a token's `cnf.x5t#S256`
+/// (computed outside this crate; tests/it/driver_worker.rs has the pair).
+const CF_FINGERPRINT: &str = "BFAF1F7E070F9FA8DD62905F158DA73F84A1136624FBAFCC9393C8F7287A69EB";
+const CF_X5T: &str = "v68ffgcPn6jdYpBfFY2nP4ShE2Yk-6_Mk5PI9yh6aes";
+
+/// RFC 8705 in the Worker: the client certificate comes from
+/// `request.cf.tlsClientAuth` (here the `cf-blob` header workerd turns into
+/// `cf`). A verified certificate admits the token bound to it; a
+/// `tlsClientAuth` whose fields are missing or not strings reads as no
+/// certificate (401), and the isolate keeps serving: workers-rs' own
+/// getters would panic on it.
+#[test]
+fn worker_reads_the_client_certificate_from_cf_tls_client_auth() {
+    require_toolchain("worker_reads_the_client_certificate_from_cf_tls_client_auth");
+    build_worker();
+    let (idp, upstream) = idp_with_upstream(Duration::ZERO);
+    let (server, addrs) = serve("cf-tls-client-auth", upstream.addr);
+    let bound = format!(
+        "Bearer {}",
+        idp.token_with("svc", &["reader"], Some(json!({"x5t#S256": CF_X5T})))
+    );
+    let cf = |auth: serde_json::Value| json!({ "tlsClientAuth": auth }).to_string();
+    let verified = cf(json!({
+        "certPresented": "1", "certVerified": "SUCCESS",
+        "certFingerprintSHA256": CF_FINGERPRINT,
+    }));
+    let status = |blob: Option<&str>| {
+        let mut headers = vec![("Authorization", bound.as_str())];
+        headers.extend(blob.map(|b| ("cf-blob", b)));
+        get(addrs.main, "/api/things", &headers).map(|a| a.status)
+    };
+    assert_eq!(status(Some(&verified)).unwrap(), 200, "{}", server.log());
+    assert_eq!(status(None).unwrap(), 401, "{}", server.log());
+    for partial in [
+        json!({"certPresented": "1"}),
+        json!({"certPresented": "1", "certVerified": "SUCCESS", "certFingerprintSHA256": null}),
+        json!({"certPresented": 1, "certVerified": "SUCCESS", "certFingerprintSHA256": CF_FINGERPRINT}),
+        json!("not an object"),
+    ] {
+        let blob = cf(partial.clone());
+        assert_eq!(
+            status(Some(&blob)).unwrap(),
+            401,
+            "{partial}\n{}",
+            server.log()
+        );
+    }
+    assert_eq!(status(Some(&verified)).unwrap(), 200, "{}", server.log());
     drop(server);
 }

@@ -49,10 +49,7 @@ mod glue {
     use std::rc::Rc;
 
     use edge_auth::driver::worker::{Settings, Upstream, WorkerError, WorkerGate, authorize};
-    use worker::{
-        Context, DurableObject, Env, HttpRequest, Request, Response, State, console_error,
-        durable_object, event,
-    };
+    use worker::{Context, Env, HttpRequest, Response, console_error, event};
 
     /// What an isolate builds from its variables (they do not change within
     /// an isolate: a new deployment starts new isolates).
@@ -78,27 +75,11 @@ mod glue {
         })
     }
 
-    /// The Durable Object class that `EDGE_AUTH_LIMITS_DO` names the binding
-    /// of: rate limits (and RFC 9421 nonces) shared by every isolate.
-    #[durable_object]
-    #[allow(
-        unreachable_pub,
-        missing_debug_implementations,
-        reason = "exported to the Workers runtime; its State has no Debug"
-    )]
-    pub struct EdgeAuthLimits {
-        state: State,
-    }
-
-    impl DurableObject for EdgeAuthLimits {
-        fn new(state: State, _env: Env) -> Self {
-            Self { state }
-        }
-
-        async fn fetch(&self, req: Request) -> worker::Result<Response> {
-            edge_auth::driver::worker::durable::serve_object(&self.state, req).await
-        }
-    }
+    edge_auth::durable_object_class!(
+        /// The Durable Object class that `EDGE_AUTH_LIMITS_DO` names the
+        /// binding of: rate limits (and RFC 9421 nonces) shared by every isolate.
+        pub EdgeAuthLimits
+    );
 
     #[event(fetch)]
     async fn fetch(req: HttpRequest, env: Env, ctx: Context) -> worker::Result<Response> {

@@ -12,7 +12,8 @@
 //! value ([`answer`]) and the shard of a key ([`shard_name`]). The Workers
 //! calls (`check_limits`, `check_nonce`, `serve_object`) are wasm32-only.
 //!
-//! The Worker exports the object class (a few lines, see
+//! The Worker exports the object class with one line,
+//! [`durable_object_class!`](crate::durable_object_class) (see
 //! examples/worker): its `fetch` calls `serve_object`.
 
 use serde::{Deserialize, Serialize};
@@ -247,6 +248,51 @@ pub fn sweep(listed: &[(String, String)], batch: usize, now_nanos: i64) -> Sweep
 
 #[cfg(target_arch = "wasm32")]
 pub use self::runtime::{check_limits, check_nonce, serve_object};
+
+/// Declares, in a Worker crate, the Durable Object class of the
+/// edge-auth stores (rate limits, RFC 9421 nonces): a struct holding the
+/// object's `State` whose `fetch` is `serve_object`. The class name is
+/// the one the Worker's `durable_objects` binding (or workerd's
+/// `durableObjectNamespace`) names; doc comments and a visibility may come
+/// first.
+///
+/// ```ignore
+/// edge_auth::durable_object_class!(
+///     /// Rate limits shared by every isolate.
+///     pub EdgeAuthLimits
+/// );
+/// ```
+///
+/// The Worker crate depends on `worker` (workers-rs 0.8) under that name:
+/// the expansion uses `#[worker::durable_object]`.
+#[macro_export]
+macro_rules! durable_object_class {
+    ($(#[$meta:meta])* $vis:vis $name:ident) => {
+        $(#[$meta])*
+        #[::worker::durable_object]
+        #[allow(
+            unreachable_pub,
+            missing_debug_implementations,
+            reason = "exported to the Workers runtime; its State has no Debug"
+        )]
+        $vis struct $name {
+            state: ::worker::State,
+        }
+
+        impl ::worker::DurableObject for $name {
+            fn new(state: ::worker::State, _env: ::worker::Env) -> Self {
+                Self { state }
+            }
+
+            async fn fetch(
+                &self,
+                req: ::worker::Request,
+            ) -> ::worker::Result<::worker::Response> {
+                $crate::driver::worker::durable::serve_object(&self.state, req).await
+            }
+        }
+    };
+}
 
 #[cfg(target_arch = "wasm32")]
 mod runtime {

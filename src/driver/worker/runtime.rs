@@ -20,6 +20,40 @@ use crate::response::Rejection;
 const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 const WAIT_POLLS: usize = 1000;
 
+/// The client certificate in `request.cf.tlsClientAuth`, read field by
+/// field with `Reflect`: workers-rs' `TlsClientAuth` getters unwrap, so a
+/// field that is absent or not a string would panic and take the isolate
+/// down. Any such gap reads as no certificate (a bound token is refused).
+fn cf_client_cert(parts: &http::request::Parts) -> Option<crate::mtls::ClientCert> {
+    use worker::js_sys::Reflect;
+    use worker::wasm_bindgen::JsValue;
+
+    let cf = parts.extensions.get::<worker::Cf>()?.clone();
+    // workers-rs keeps the raw `cf` object private; a request built with it
+    // as its `cf` hands it back.
+    let probe = http::Request::builder()
+        .uri("https://cf.invalid/")
+        .extension(cf)
+        .body(worker::Body::empty())
+        .ok()?;
+    let probe = worker::Request::try_from(probe).ok()?;
+    let cf = Reflect::get(probe.inner().as_ref(), &JsValue::from_str("cf")).ok()?;
+    let auth = Reflect::get(&cf, &JsValue::from_str("tlsClientAuth")).ok()?;
+    if !auth.is_object() {
+        return None;
+    }
+    let field = |name: &str| {
+        Reflect::get(&auth, &JsValue::from_str(name))
+            .ok()?
+            .as_string()
+    };
+    super::client_cert_from_cf(
+        &field("certPresented")?,
+        &field("certVerified")?,
+        &field("certFingerprintSHA256")?,
+    )
+}
+
 /// A request the Gate let through.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -65,17 +99,7 @@ pub async fn authorize(
         .get::<worker::Cf>()
         .and_then(worker::Cf::country);
     // The client certificate of an mTLS zone, for certificate-bound tokens.
-    let client_cert = parts
-        .extensions
-        .get::<worker::Cf>()
-        .and_then(worker::Cf::tls_client_auth)
-        .and_then(|auth| {
-            super::client_cert_from_cf(
-                &auth.cert_presented(),
-                &auth.cert_verified(),
-                &auth.cert_fingerprint_sha256(),
-            )
-        });
+    let client_cert = cf_client_cert(&parts);
     parts.extensions.remove::<crate::mtls::ClientCert>();
     if let Some(cert) = client_cert {
         parts.extensions.insert(cert);

@@ -32,6 +32,11 @@ impl Key {
         })
     }
 
+    /// The key set publishing this key, as a JWKS endpoint serves it.
+    pub fn jwks(&self) -> Vec<u8> {
+        json!({"keys": [self.jwk()]}).to_string().into_bytes()
+    }
+
     pub fn sign(&self, claims: &Value) -> String {
         self.sign_with_header(
             &json!({"alg": "ES256", "typ": "JWT", "kid": self.kid}),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod es256;
+pub mod gate;
 pub mod jwt;
 #[cfg(feature = "redis")]
 pub mod redis_server;

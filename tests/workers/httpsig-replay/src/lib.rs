@@ -32,10 +32,7 @@ mod glue {
     use std::rc::Rc;
 
     use edge_auth::driver::worker::{SignedRequests, WorkerError, verify_signed};
-    use worker::{
-        Context, DurableObject, Env, HttpRequest, Request, Response, State, console_error,
-        durable_object, event,
-    };
+    use worker::{Context, Env, HttpRequest, Response, console_error, event};
 
     thread_local! {
         static SIGNED: OnceCell<Rc<Result<Option<SignedRequests>, WorkerError>>> =
@@ -46,27 +43,11 @@ mod glue {
         SIGNED.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(SignedRequests::from_env(env)))))
     }
 
-    /// The Durable Object class that `EDGE_AUTH_NONCES_DO` names the
-    /// binding of: RFC 9421 nonces shared by every isolate.
-    #[durable_object]
-    #[allow(
-        unreachable_pub,
-        missing_debug_implementations,
-        reason = "exported to the Workers runtime; its State has no Debug"
-    )]
-    pub struct EdgeAuthNonces {
-        state: State,
-    }
-
-    impl DurableObject for EdgeAuthNonces {
-        fn new(state: State, _env: Env) -> Self {
-            Self { state }
-        }
-
-        async fn fetch(&self, req: Request) -> worker::Result<Response> {
-            edge_auth::driver::worker::durable::serve_object(&self.state, req).await
-        }
-    }
+    edge_auth::durable_object_class!(
+        /// The Durable Object class that `EDGE_AUTH_NONCES_DO` names the
+        /// binding of: RFC 9421 nonces shared by every isolate.
+        pub EdgeAuthNonces
+    );
 
     #[event(fetch)]
     async fn fetch(req: HttpRequest, env: Env, _ctx: Context) -> worker::Result<Response> {
