@@ -380,7 +380,6 @@ impl Gate {
                 config: ic,
             });
         }
-        // Always present: a reloaded policy may bring limits.
         #[cfg(feature = "dpop")]
         let dpop_on = config.dpop.is_some();
         #[cfg(not(feature = "dpop"))]
@@ -399,9 +398,15 @@ impl Gate {
                 "policy rule `{rule}` requires sender-constrained tokens but dpop is not configured"
             )));
         }
+        // With `policy` always present (a reloaded policy may bring limits);
+        // without it no rule has limits: no default store, so that
+        // its code (reached through the `dyn LimitStore`) stays out.
         let limit_store = match config.limit_store {
             Some(store) => Some(store),
-            None => Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>),
+            None if cfg!(feature = "policy") => {
+                Some(Arc::new(MemoryStore::default()) as Arc<dyn LimitStore>)
+            }
+            None => None,
         };
         let metadata = match config.resource_metadata {
             Some(metadata) => {

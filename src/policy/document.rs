@@ -115,7 +115,7 @@ impl Policy {
     /// [`PolicyError::Parse`] when the text is not JSON, has unknown fields
     /// or wrong types.
     pub fn from_json(text: &str) -> Result<Self, PolicyError> {
-        serde_json::from_str(text).map_err(PolicyError::Parse)
+        serde_json::from_slice(text.as_bytes()).map_err(PolicyError::Parse)
     }
 }
 

@@ -297,9 +297,7 @@ macro_rules! durable_object_class {
 #[cfg(target_arch = "wasm32")]
 mod runtime {
     use time::OffsetDateTime;
-    use worker::{
-        Env, ListOptions, Method, Request, RequestInit, Response, State, Storage, console_warn,
-    };
+    use worker::{Env, ListOptions, Request, Response, State, Storage, console_warn};
 
     use super::{
         DEFAULT_SHARDS, ObjectAnswer, ObjectRequest, SWEEP_BATCH, SWEEP_CURSOR_KEY, Write, answer,
@@ -317,7 +315,7 @@ mod runtime {
         // serde_json, not `Request::json`: that parses in JS, where
         // nanosecond times are past the exact integer range of a double.
         let text = req.text().await?;
-        let request = match serde_json::from_str::<ObjectRequest>(&text) {
+        let request = match serde_json::from_slice::<ObjectRequest>(text.as_bytes()) {
             Ok(request) => request,
             Err(e) => return Response::error(format!("not an edge-auth object request: {e}"), 400),
         };
@@ -381,10 +379,12 @@ mod runtime {
         let namespace = env.durable_object(binding)?;
         let id = namespace.id_from_name(&shard_name(prefix, request.key(), DEFAULT_SHARDS))?;
         let stub = id.get_stub()?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(serde_json::to_string(request)?.into()));
-        let req = Request::new_with_init("https://edge-auth.invalid/object", &init)?;
+        let req = crate::driver::worker::runtime::outbound(
+            "https://edge-auth.invalid/object",
+            "POST",
+            &http::HeaderMap::new(),
+            Some(serde_json::to_vec(request)?.as_slice()),
+        )?;
         let mut response = stub.fetch_with_request(req).await?;
         let status = response.status_code();
         let text = response.text().await?;
@@ -393,7 +393,7 @@ mod runtime {
                 "object answered {status}: {text}"
             )));
         }
-        Ok(serde_json::from_str(&text)?)
+        Ok(serde_json::from_slice(text.as_bytes())?)
     }
 
     /// Decides the Gate's limit calls in order through the objects of

@@ -162,7 +162,7 @@ pub use runtime::bearer_token;
 mod runtime {
     use http::{HeaderMap, StatusCode};
     use time::OffsetDateTime;
-    use worker::{Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, console_warn};
+    use worker::{Context, Date, Env, Fetch, console_warn};
 
     use super::WorkerTokens;
     use crate::Secret;
@@ -221,18 +221,15 @@ mod runtime {
         let Some(binding) = tokens.kv_binding() else {
             return;
         };
-        let kv = match env.kv(binding) {
-            Ok(kv) => kv,
-            Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-        };
-        match kv.get(tokens.kv_key()).text().await {
+        let read = crate::driver::worker::runtime::kv_get_text(env, binding, tokens.kv_key());
+        match read.await {
             Ok(Some(text)) => {
                 if let Err(e) = tokens.restore(&text, now) {
                     console_warn!("edge-auth: ignoring the token state in KV: {e}");
                 }
             }
             Ok(None) => {}
-            Err(e) => console_warn!("edge-auth: KV read failed: {e}"),
+            Err(e) => console_warn!("edge-auth: KV read from `{binding}` failed: {e}"),
         }
     }
 
@@ -240,16 +237,11 @@ mod runtime {
         let Some(binding) = tokens.kv_binding() else {
             return;
         };
-        let kv = match env.kv(binding) {
-            Ok(kv) => kv,
-            Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-        };
-        let put = match kv.put(tokens.kv_key(), state) {
-            Ok(put) => put,
-            Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
-        };
-        if let Err(e) = put.execute().await {
-            console_warn!("edge-auth: KV write failed: {e}");
+        // As the key state is written (see `runtime::kv_put`).
+        let written =
+            crate::driver::worker::runtime::kv_put(env, binding, tokens.kv_key(), state.as_bytes());
+        if let Err(e) = written.await {
+            console_warn!("edge-auth: KV write to `{binding}` failed: {e}");
         }
     }
 
@@ -261,13 +253,12 @@ mod runtime {
     ) -> Option<String> {
         let request = plan.to_request();
         let result = async {
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(Headers::from(request.headers()))
-                .with_body(Some(
-                    worker::js_sys::Uint8Array::from(request.body().as_slice()).into(),
-                ));
-            let request = Request::new_with_init(plan.uri(), &init)?;
+            let request = crate::driver::worker::runtime::outbound(
+                plan.uri(),
+                "POST",
+                request.headers(),
+                Some(request.body().as_slice()),
+            )?;
             let mut response = Fetch::Request(request).send().await?;
             let status = StatusCode::from_u16(response.status_code())?;
             let headers = HeaderMap::from(response.headers());

@@ -5,8 +5,8 @@
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use worker::{
-    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Method, Request, RequestInit,
-    Response, console_error, console_log, console_warn,
+    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Request, Response,
+    console_error, console_log, console_warn, web_sys,
 };
 
 use super::{Step, WorkerGate, cache_key, kv_key, time_from_unix_millis};
@@ -133,10 +133,8 @@ pub async fn authorize(
                 return Err(rejection_response(&rejection));
             }
             Step::Preflight(response) => {
-                return Err(Response::try_from(
-                    response.map(|body| String::from_utf8(body).unwrap_or_default()),
-                )
-                .unwrap_or_else(|_| plain(500, "internal server error\n")));
+                let (head, body) = response.into_parts();
+                return Err(answer(head.status, &head.headers, body));
             }
             Step::Restore { issuer, flight } => {
                 restore(gate, env, &issuer, now).await;
@@ -161,6 +159,11 @@ pub async fn authorize(
                 }
             }
             Step::Limits(pending) => {
+                // Only a policy's rules have rate limits: without `policy`
+                // the Durable Object client stays out of the binary.
+                if !cfg!(feature = "policy") {
+                    return Err(plain(500, "internal server error\n"));
+                }
                 let Some(binding) = gate.options().limits_binding.as_deref() else {
                     return Err(plain(500, "internal server error\n"));
                 };
@@ -236,8 +239,42 @@ impl Authorized {
 /// The response for a rejection: the library's status, `WWW-Authenticate`
 /// and `Cache-Control: no-store`, an empty body.
 fn rejection_response(rejection: &Rejection) -> Response {
-    Response::try_from(rejection.to_response().map(|()| String::new()))
-        .unwrap_or_else(|_| plain(500, "internal server error\n"))
+    let response = rejection.to_response();
+    answer(response.status(), response.headers(), Vec::new())
+}
+
+/// A response the Gate made. Built with workers-rs' `ResponseBuilder`, not
+/// its `TryFrom<http::Response>`: that one streams the body and links the
+/// stream glue (~5 KB) for bodies that are a few bytes at most.
+fn answer(status: StatusCode, headers: &HeaderMap, body: Vec<u8>) -> Response {
+    match js_headers(headers) {
+        Ok(headers) => {
+            let builder = Response::builder()
+                .with_status(status.as_u16())
+                .with_headers(headers);
+            // A null body, not an empty one: a 204 (preflight) must have none.
+            if body.is_empty() {
+                builder.empty()
+            } else {
+                builder.fixed(body)
+            }
+        }
+        Err(_) => plain(500, "internal server error\n"),
+    }
+}
+
+/// `headers` as JS headers. A value that is not visible ASCII is refused
+/// (workers-rs' `From<&HeaderMap>` would panic on it); the Gate's own
+/// headers and a fetch plan's are ASCII.
+fn js_headers(headers: &HeaderMap) -> worker::Result<Headers> {
+    let out = Headers::new();
+    for (name, value) in headers {
+        let value = value
+            .to_str()
+            .map_err(|_| worker::Error::RustError(format!("header `{name}` is not ASCII")))?;
+        out.append(name.as_str(), value)?;
+    }
+    Ok(out)
 }
 
 /// A bare text answer that no cache keeps.
@@ -268,17 +305,13 @@ async fn restore(gate: &WorkerGate, env: &Env, issuer: &str, now: OffsetDateTime
     let Some(binding) = gate.options().kv_binding.as_deref() else {
         return;
     };
-    let kv = match env.kv(binding) {
-        Ok(kv) => kv,
-        Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-    };
-    match kv.get(&kv_key(issuer)).text().await {
+    match kv_get_text(env, binding, &kv_key(issuer)).await {
         Ok(Some(text)) => match gate.restore(issuer, &text, now) {
             Ok(()) => console_log!("edge-auth: key state restored from KV"),
             Err(e) => console_warn!("edge-auth: ignoring the key state in KV: {e}"),
         },
         Ok(None) => {}
-        Err(e) => console_warn!("edge-auth: KV read failed: {e}"),
+        Err(e) => console_warn!("edge-auth: KV read from `{binding}` failed: {e}"),
     }
 }
 
@@ -305,20 +338,70 @@ async fn persist(gate: WorkerGate, env: Env, issuer: String, state: String) {
             console_warn!("edge-auth: cache write failed: {e}");
         }
     }
-    let Some(binding) = gate.options().kv_binding.clone() else {
+    let Some(binding) = gate.options().kv_binding.as_deref() else {
         return;
     };
-    let kv = match env.kv(&binding) {
-        Ok(kv) => kv,
-        Err(e) => return console_warn!("edge-auth: no KV binding `{binding}`: {e}"),
-    };
-    let put = match kv.put(&kv_key(&issuer), state) {
-        Ok(put) => put,
-        Err(e) => return console_warn!("edge-auth: KV write failed: {e}"),
-    };
-    if let Err(e) = put.execute().await {
-        console_warn!("edge-auth: KV write failed: {e}");
+    if let Err(e) = kv_put(&env, binding, &kv_key(&issuer), state.as_bytes()).await {
+        console_warn!("edge-auth: KV write to `{binding}` failed: {e}");
     }
+}
+
+/// `put(key, bytes)` on the KV binding.
+pub(super) async fn kv_put(
+    env: &Env,
+    binding: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<(), String> {
+    let bytes = worker::js_sys::Uint8Array::from(value).buffer();
+    kv_call(env, binding, "put", key, &bytes).await.map(drop)
+}
+
+/// `get(key, "text")` on the KV binding: the value, `None` when absent.
+pub(super) async fn kv_get_text(
+    env: &Env,
+    binding: &str,
+    key: &str,
+) -> Result<Option<String>, String> {
+    let text = worker::wasm_bindgen::JsValue::from("text");
+    Ok(kv_call(env, binding, "get", key, &text).await?.as_string())
+}
+
+/// Calls `method(key, arg)` on the KV binding and awaits its promise.
+/// Called directly: workers-rs' `KvStore` builders serialize their options
+/// (empty here) with serde-wasm-bindgen, which links a JS serializer the
+/// Worker does not otherwise need.
+async fn kv_call(
+    env: &Env,
+    binding: &str,
+    method: &str,
+    key: &str,
+    arg: &worker::wasm_bindgen::JsValue,
+) -> Result<worker::wasm_bindgen::JsValue, String> {
+    use worker::js_sys::{Function, Promise, Reflect};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    use worker::wasm_bindgen_futures::JsFuture;
+
+    let failed = |e: JsValue| match e.dyn_ref::<worker::js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => e
+            .as_string()
+            .unwrap_or_else(|| "a JavaScript error".to_owned()),
+    };
+    let kv = Reflect::get(env, &JsValue::from(binding)).map_err(failed)?;
+    if kv.is_undefined() {
+        return Err("no such binding".to_owned());
+    }
+    let function: Function = Reflect::get(&kv, &JsValue::from(method))
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(|_| format!("the binding has no `{method}`"))?;
+    let promise: Promise = function
+        .call2(&kv, &JsValue::from(key), arg)
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(|_| format!("`{method}` did not return a promise"))?;
+    JsFuture::from(promise).await.map_err(failed)
 }
 
 /// Runs the Gate's background fetches after the response is sent.
@@ -341,6 +424,27 @@ fn refresh_in_background(gate: &WorkerGate, env: &Env, ctx: &Context) {
     });
 }
 
+/// An outbound request built on `web_sys` directly: workers-rs'
+/// `Request::new_with_init` also links the serializer of its `cf` options
+/// (image resizing, ...; ~12 KB) that a key fetch never sets. Redirects are
+/// followed, as `RequestInit`'s default is.
+pub(super) fn outbound(
+    url: &str,
+    method: &str,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_headers(js_headers(headers)?.as_ref());
+    if let Some(body) = body {
+        init.set_body(&worker::js_sys::Uint8Array::from(body).into());
+    }
+    Ok(Request::from(web_sys::Request::new_with_str_and_init(
+        url, &init,
+    )?))
+}
+
 /// GETs `plan` and applies the answer; the key state to write to KV when
 /// it changed.
 async fn fetch_and_apply(
@@ -349,27 +453,22 @@ async fn fetch_and_apply(
     now: OffsetDateTime,
 ) -> Option<String> {
     let result = async {
-        let mut init = RequestInit::new();
         #[cfg(not(feature = "introspect"))]
-        init.with_method(Method::Get)
-            .with_headers(Headers::from(plan.headers()));
+        let request = outbound(plan.url(), "GET", plan.headers(), None)?;
         #[cfg(feature = "introspect")]
-        match plan.introspection() {
+        let request = match plan.introspection() {
             // A token introspection (RFC 7662): the form POST it carries.
             Some(introspection) => {
                 let form = introspection.to_request();
-                init.with_method(Method::Post)
-                    .with_headers(Headers::from(form.headers()))
-                    .with_body(Some(
-                        worker::js_sys::Uint8Array::from(form.body().as_slice()).into(),
-                    ));
+                outbound(
+                    plan.url(),
+                    "POST",
+                    form.headers(),
+                    Some(form.body().as_slice()),
+                )?
             }
-            None => {
-                init.with_method(Method::Get)
-                    .with_headers(Headers::from(plan.headers()));
-            }
-        }
-        let request = Request::new_with_init(plan.url(), &init)?;
+            None => outbound(plan.url(), "GET", plan.headers(), None)?,
+        };
         let mut response = Fetch::Request(request).send().await?;
         let status = StatusCode::from_u16(response.status_code())?;
         let headers = HeaderMap::from(response.headers());
