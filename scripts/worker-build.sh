@@ -14,7 +14,7 @@
 # The compiler: Debian's rustc-web with its std source, as
 # scripts/wasm-toolchain.sh installs it (`EDGE_AUTH_WASM_RUST=debian`; std
 # is rebuilt with cargo's build-std, RUSTC_BOOTSTRAP=1). A rustup nightly
-# with the rust-src component works too:
+# with the rust-src component should work too (not exercised by the tests):
 #   EDGE_AUTH_WASM_RUST=rustup RUSTUP_TOOLCHAIN=nightly bash scripts/worker-build.sh
 #
 # On top of the profile (opt-level "z", fat LTO, one codegen unit, strip):
