@@ -1,6 +1,6 @@
 //! Inbound RFC 9421 signatures in a Worker, nonces in Durable Objects
 //! (issue 17): builds the test Worker tests/workers/httpsig-replay with
-//! `worker-build --profile worker`, serves it with workerd on loopback
+//! `scripts/worker-build.sh` (as the examples), serves it with workerd on loopback
 //! (two services running it: two isolates, sharing the first's Durable
 //! Object namespace, in-memory storage) and sends it requests signed here
 //! with the library's `Signer`. A nonce accepted by one isolate is refused

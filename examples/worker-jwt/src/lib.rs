@@ -28,9 +28,14 @@ mod glue {
             return Response::error("internal server error\n", 500);
         };
         match authorize(req, &env, &ctx, gate).await {
+            // Display, not `{:?}`: scripts/worker-build.sh builds with
+            // `-Zfmt-debug=shallow`, which prints `Some(..)` as `Some`.
             Ok(allowed) => Response::ok(format!(
-                "hello {:?}\n",
-                allowed.principal.and_then(|p| p.subject)
+                "hello {}\n",
+                allowed
+                    .principal
+                    .and_then(|p| p.subject)
+                    .unwrap_or_else(|| "anonymous".to_owned())
             )),
             Err(rejection) => Ok(rejection),
         }

@@ -20,22 +20,29 @@ pub fn toolchain_script() -> PathBuf {
     root().join("scripts/wasm-toolchain.sh")
 }
 
+/// The script that builds a Worker crate for size (`worker-build --profile
+/// worker` with std rebuilt for it; docs/adr/0011-worker-size.md).
+pub fn worker_build_script() -> PathBuf {
+    root().join("scripts/worker-build.sh")
+}
+
 /// Fails `test` when the Worker cannot be built and served here, saying
-/// why (the script's `--check` lists what is missing) and how to install it.
+/// why (the scripts' `--check` lists what is missing) and how to install it.
 pub fn require_toolchain(test: &str) {
-    let script = toolchain_script();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("--check")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{test}: the wasm toolchain is not installed: `bash {} --check` says\n{}\ninstall it with `bash scripts/wasm-toolchain.sh`",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr).trim_end()
-    );
+    for script in [toolchain_script(), worker_build_script()] {
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("--check")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{test}: the wasm toolchain is not installed: `bash {} --check` says\n{}\ninstall it with `EDGE_AUTH_WASM_RUST=debian bash scripts/wasm-toolchain.sh`",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+    }
 }
 
 /// `command` in bash with the toolchain's environment, from `dir`; the wasm
@@ -55,9 +62,11 @@ pub fn toolchain_shell(command: &str, dir: &Path) -> Command {
     shell
 }
 
-/// Builds the Worker crate in `dir` (`worker-build --profile worker`,
-/// output in `dir/build/`), its log under `scratch`. Returns the seconds
-/// taken, or the build's output when it failed.
+/// Builds the Worker crate in `dir` the way its users do
+/// (`scripts/worker-build.sh`: `worker-build --profile worker` with std
+/// rebuilt for size; output in `dir/build/`), its log under `scratch`, in
+/// `target/wasm`. Returns the seconds taken, or the build's output when it
+/// failed.
 pub fn build_worker_crate(dir: &Path, scratch: &Path) -> Result<f64, String> {
     std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -65,7 +74,11 @@ pub fn build_worker_crate(dir: &Path, scratch: &Path) -> Result<f64, String> {
         scratch.join("worker-build.log"),
         scratch.join("worker-build.err"),
     );
-    let status = toolchain_shell("worker-build --profile worker", dir)
+    let status = Command::new("bash")
+        .arg(worker_build_script())
+        .arg(dir)
+        .env("CARGO_TARGET_DIR", root().join("target/wasm"))
+        .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).map_err(|e| e.to_string())?)
         .stderr(std::fs::File::create(&err).map_err(|e| e.to_string())?)
         .status()

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds a Cloudflare Worker crate for size: `worker-build --profile worker`
+# (the root Cargo.toml's `[profile.worker]`) with Rust's std rebuilt for the
+# Worker and the size-only compiler settings below. Output in CRATE_DIR/build/
+# as with a plain `worker-build`. docs/adr/0011-worker-size.md has the
+# measurements behind every setting.
+#
+# Usage: bash scripts/worker-build.sh [CRATE_DIR] [worker-build args...]
+#          (CRATE_DIR defaults to the current directory)
+#        bash scripts/worker-build.sh --check
+#          install nothing; exit 0 when the toolchain is there, else say what
+#          is missing on stderr and exit 1
+#
+# The compiler: Debian's rustc-web with its std source, as
+# scripts/wasm-toolchain.sh installs it (`EDGE_AUTH_WASM_RUST=debian`; std
+# is rebuilt with cargo's build-std, RUSTC_BOOTSTRAP=1). A rustup nightly
+# with the rust-src component should work too (not exercised by the tests):
+#   EDGE_AUTH_WASM_RUST=rustup RUSTUP_TOOLCHAIN=nightly bash scripts/worker-build.sh
+#
+# On top of the profile (opt-level "z", fat LTO, one codegen unit, strip):
+# - std, core and alloc built with the Worker's profile, LTO'd with it, with
+#   std's `optimize_for_size` feature;
+# - `panic = "immediate-abort"`: a panic traps at once (no message, no
+#   unwinding machinery linked); edge-auth does not panic on any input, and
+#   with `panic = "abort"` a panic ended the request the same way;
+# - `-Zlocation-detail=none`: panics carry no file/line/column strings;
+# - `-Zfmt-debug=shallow`: a derived `Debug` prints the type or variant name
+#   only (`Some(..)` fields dropped); hand-written `Debug` (strings, numbers,
+#   the redacting impls) and every `Display` are unchanged. (`none`, which
+#   also empties `{:?}` of strings, is not used: serde's error texts print
+#   the offending value with it.)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+toolchain="$root/scripts/wasm-toolchain.sh"
+export EDGE_AUTH_WASM_RUST=${EDGE_AUTH_WASM_RUST:-debian}
+
+if [ "${1:-}" = --check ]; then
+  exec bash "$toolchain" --check
+fi
+dir=${1:-.}
+if [ $# -gt 0 ]; then shift; fi
+
+eval "$(bash "$toolchain")"
+if [ "$EDGE_AUTH_WASM_RUST" = rustup ]; then
+  # rustup's toolchain must take -Z flags and have std's source.
+  if ! rustc -V | grep -q nightly; then
+    echo "worker-build.sh: \`$(rustc -V)\` is not a nightly: use Debian's rustc (the default) or RUSTUP_TOOLCHAIN=nightly" >&2
+    exit 1
+  fi
+  if ! rustup component list --installed | grep -q '^rust-src'; then
+    echo "worker-build.sh: rustup component add rust-src (toolchain $(rustc -V))" >&2
+    rustup component add rust-src >&2
+  fi
+  export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+fi
+export CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size
+export CARGO_UNSTABLE_PANIC_IMMEDIATE_ABORT=true CARGO_PROFILE_WORKER_PANIC=immediate-abort
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zlocation-detail=none -Zfmt-debug=shallow"
+cd "$dir"
+exec worker-build --profile worker "$@"
