@@ -379,7 +379,7 @@ mod runtime {
         let namespace = env.durable_object(binding)?;
         let id = namespace.id_from_name(&shard_name(prefix, request.key(), DEFAULT_SHARDS))?;
         let stub = id.get_stub()?;
-        let req = crate::driver::worker::runtime::outbound(
+        let req = crate::driver::worker::js::outbound(
             "https://edge-auth.invalid/object",
             "POST",
             &http::HeaderMap::new(),

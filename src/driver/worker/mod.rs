@@ -77,6 +77,8 @@ pub mod durable;
 mod error;
 mod flight;
 mod gate;
+#[cfg(target_arch = "wasm32")]
+mod js;
 mod oauth;
 #[cfg(feature = "policy")]
 mod reload;

@@ -253,7 +253,7 @@ mod runtime {
     ) -> Option<String> {
         let request = plan.to_request();
         let result = async {
-            let request = crate::driver::worker::runtime::outbound(
+            let request = crate::driver::worker::js::outbound(
                 plan.uri(),
                 "POST",
                 request.headers(),

@@ -5,10 +5,11 @@
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use worker::{
-    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Request, Response,
-    console_error, console_log, console_warn, web_sys,
+    Cache, Context, Date, Delay, Env, Fetch, Headers, HttpRequest, Response, console_error,
+    console_log, console_warn,
 };
 
+use super::js::{js_headers, outbound};
 use super::{Step, WorkerGate, cache_key, kv_key, time_from_unix_millis};
 use crate::Principal;
 use crate::gate::FetchPlan;
@@ -223,7 +224,7 @@ impl Authorized {
             return plain(500, "internal server error\n");
         }
         let sent = async {
-            let request = Request::try_from(http::Request::from_parts(parts, body))?;
+            let request = worker::Request::try_from(http::Request::from_parts(parts, body))?;
             Fetch::Request(request).send().await
         };
         match sent.await {
@@ -261,20 +262,6 @@ fn answer(status: StatusCode, headers: &HeaderMap, body: Vec<u8>) -> Response {
         }
         Err(_) => plain(500, "internal server error\n"),
     }
-}
-
-/// `headers` as JS headers. A value that is not visible ASCII is refused
-/// (workers-rs' `From<&HeaderMap>` would panic on it); the Gate's own
-/// headers and a fetch plan's are ASCII.
-fn js_headers(headers: &HeaderMap) -> worker::Result<Headers> {
-    let out = Headers::new();
-    for (name, value) in headers {
-        let value = value
-            .to_str()
-            .map_err(|_| worker::Error::RustError(format!("header `{name}` is not ASCII")))?;
-        out.append(name.as_str(), value)?;
-    }
-    Ok(out)
 }
 
 /// A bare text answer that no cache keeps.
@@ -422,27 +409,6 @@ fn refresh_in_background(gate: &WorkerGate, env: &Env, ctx: &Context) {
             persist(gate.clone(), env.clone(), plan.issuer().to_owned(), state).await;
         }
     });
-}
-
-/// An outbound request built on `web_sys` directly: workers-rs'
-/// `Request::new_with_init` also links the serializer of its `cf` options
-/// (image resizing, ...; ~12 KB) that a key fetch never sets. Redirects are
-/// followed, as `RequestInit`'s default is.
-pub(super) fn outbound(
-    url: &str,
-    method: &str,
-    headers: &HeaderMap,
-    body: Option<&[u8]>,
-) -> worker::Result<Request> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    init.set_headers(js_headers(headers)?.as_ref());
-    if let Some(body) = body {
-        init.set_body(&worker::js_sys::Uint8Array::from(body).into());
-    }
-    Ok(Request::from(web_sys::Request::new_with_str_and_init(
-        url, &init,
-    )?))
 }
 
 /// GETs `plan` and applies the answer; the key state to write to KV when
