@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::cache::Key;
-use super::limits::Staged;
+use super::limits::{Staged, limit_unavailable, limited};
 use super::reload::Authz;
 use super::select::Selected;
 use super::{Gate, Issuer, Outcome};
@@ -537,36 +537,6 @@ impl Gate {
         decision.rate_limits = reports;
         Ok(())
     }
-}
-
-/// The 429 of a request that the limit `id` refused; `reports` are the
-/// limits checked so far, the refusing one last.
-pub(super) fn limited(
-    id: &str,
-    reports: Vec<crate::limit::LimitReport>,
-    rule: &str,
-    principal: Option<&Principal>,
-) -> Rejection {
-    let mut r = Rejection::too_many_requests(id, reports).with_rule(rule);
-    if let Some(p) = principal {
-        if let Some(sub) = &p.subject {
-            r = r.with_subject(sub.as_str());
-        }
-        if let Some(iss) = &p.issuer {
-            r = r.with_issuer(iss.as_str());
-        }
-    }
-    r
-}
-
-/// The 503 of a request whose limit `id` the store could not decide
-/// (failing closed).
-pub(super) fn limit_unavailable(
-    id: &str,
-    error: &crate::limit::LimitError,
-    rule: &str,
-) -> Rejection {
-    Rejection::unavailable(format!("rate limit `{id}`: {error}")).with_rule(rule)
 }
 
 /// A 503 announces when the next fetch will be tried (the end of the

@@ -55,12 +55,12 @@ use time::OffsetDateTime;
 
 use std::sync::Arc;
 
-use super::check::{limit_unavailable, limited};
 use super::reload::Authz;
 use super::{Gate, Outcome};
 use crate::limit::{Decision, LimitCall, LimitError, LimitReport};
 use crate::oidc::Principal;
 use crate::policy::{self, RequestFacts};
+use crate::response::Rejection;
 
 /// What [`Gate::check_staged`] decided: the final answer, or a request the
 /// policy allows that still has rate limits to meet.
@@ -247,4 +247,34 @@ impl Gate {
         }
         self.finish_limits(pending, answers, parts, facts)
     }
+}
+
+/// The 429 of a request that the limit `id` refused; `reports` are the
+/// limits checked so far, the refusing one last.
+pub(super) fn limited(
+    id: &str,
+    reports: Vec<crate::limit::LimitReport>,
+    rule: &str,
+    principal: Option<&Principal>,
+) -> Rejection {
+    let mut r = Rejection::too_many_requests(id, reports).with_rule(rule);
+    if let Some(p) = principal {
+        if let Some(sub) = &p.subject {
+            r = r.with_subject(sub.as_str());
+        }
+        if let Some(iss) = &p.issuer {
+            r = r.with_issuer(iss.as_str());
+        }
+    }
+    r
+}
+
+/// The 503 of a request whose limit `id` the store could not decide
+/// (failing closed).
+pub(super) fn limit_unavailable(
+    id: &str,
+    error: &crate::limit::LimitError,
+    rule: &str,
+) -> Rejection {
+    Rejection::unavailable(format!("rate limit `{id}`: {error}")).with_rule(rule)
 }
