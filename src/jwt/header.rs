@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::Deserialize as _;
 use serde::de::{self, Deserializer, Visitor};
@@ -208,6 +209,45 @@ impl<'de> Visitor<'de> for StrVisitor {
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
         Ok(Cow::Owned(v))
+    }
+}
+
+/// A header string: where it is in the decoded header when it has no
+/// escapes (nearly always), so that parsing allocates nothing for it.
+#[derive(Debug, Clone)]
+pub(super) enum Slot {
+    None,
+    At(Range<usize>),
+    Owned(String),
+}
+
+impl Slot {
+    /// A value read from a header that is a prefix of `decoded`.
+    pub(super) fn from_header(value: Option<Cow<'_, str>>, decoded: &[u8]) -> Slot {
+        match value {
+            None => Slot::None,
+            Some(Cow::Borrowed(v)) => {
+                // The offset of a borrowed slice inside the buffer it borrows from.
+                let start = (v.as_ptr() as usize).wrapping_sub(decoded.as_ptr() as usize);
+                match start.checked_add(v.len()) {
+                    Some(end) if end <= decoded.len() => Slot::At(start..end),
+                    _ => Slot::Owned(v.to_owned()),
+                }
+            }
+            Some(Cow::Owned(v)) => Slot::Owned(v),
+        }
+    }
+
+    pub(super) fn as_str<'a>(&'a self, decoded: &'a [u8]) -> Option<&'a str> {
+        match self {
+            Slot::None => None,
+            // The header was UTF-8 (checked when parsed); this re-check of a
+            // few bytes happens only when asked.
+            Slot::At(r) => decoded
+                .get(r.clone())
+                .and_then(|b| std::str::from_utf8(b).ok()),
+            Slot::Owned(v) => Some(v),
+        }
     }
 }
 

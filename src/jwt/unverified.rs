@@ -4,7 +4,6 @@
 //! then verify without parsing again (RFC 8725 §3.1 order kept: the `alg`
 //! allow-list is checked before any key is touched).
 
-use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -15,51 +14,12 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 use super::claims::{self, Captured};
 use super::compact;
 use super::error::{JwtError, Part};
-use super::header::{self, Alg};
+use super::header::{self, Alg, Slot};
 use super::validate::{Claims, Validator};
 use crate::jwk::KeySet;
 
 /// The largest signature: RSA-8192.
 const SIG_BUF: usize = 1024 + 8;
-
-/// A header string: where it is in the decoded header when it has no
-/// escapes (nearly always), so that parsing allocates nothing for it.
-#[derive(Debug, Clone)]
-pub(super) enum Slot {
-    None,
-    At(Range<usize>),
-    Owned(String),
-}
-
-impl Slot {
-    /// A value read from a header that is a prefix of `decoded`.
-    fn from_header(value: Option<Cow<'_, str>>, decoded: &[u8]) -> Slot {
-        match value {
-            None => Slot::None,
-            Some(Cow::Borrowed(v)) => {
-                // The offset of a borrowed slice inside the buffer it borrows from.
-                let start = (v.as_ptr() as usize).wrapping_sub(decoded.as_ptr() as usize);
-                match start.checked_add(v.len()) {
-                    Some(end) if end <= decoded.len() => Slot::At(start..end),
-                    _ => Slot::Owned(v.to_owned()),
-                }
-            }
-            Some(Cow::Owned(v)) => Slot::Owned(v),
-        }
-    }
-
-    pub(super) fn as_str<'a>(&'a self, decoded: &'a [u8]) -> Option<&'a str> {
-        match self {
-            Slot::None => None,
-            // The header was UTF-8 (checked when parsed); this re-check of a
-            // few bytes happens only when asked.
-            Slot::At(r) => decoded
-                .get(r.clone())
-                .and_then(|b| std::str::from_utf8(b).ok()),
-            Slot::Owned(v) => Some(v),
-        }
-    }
-}
 
 /// The `iss` and `tid` claims, read on first request.
 type Selection = Result<(Option<String>, Option<String>), JwtError>;
@@ -382,6 +342,20 @@ pub(super) fn typ_matches(expected: &str, seen: Option<&str>) -> bool {
         }
     }
     seen.is_some_and(|s| strip(s).eq_ignore_ascii_case(strip(expected)))
+}
+
+impl Validator {
+    /// Parses `token` (within this validator's `max_token_size`) for
+    /// [`Unverified::verify`]: the first half of [`validate`](Self::validate),
+    /// for callers that choose the key set (or the validator) by the token's
+    /// unverified `kid`, `alg`, `iss` or `tid`. With several validators,
+    /// parse once with [`Unverified::parse`] and the largest limit.
+    ///
+    /// # Errors
+    /// As [`Unverified::parse`].
+    pub fn parse<'t>(&self, token: &'t str) -> Result<Unverified<'t>, JwtError> {
+        Unverified::parse(token, self.validation().max_token_size)
+    }
 }
 
 #[cfg(test)]

@@ -14,8 +14,7 @@ use time::{Duration, OffsetDateTime};
 use super::claims::{self, Captured, Registered};
 use super::compact;
 use super::error::{JwtError, Part};
-use super::header::{self, ALL, Alg};
-use super::unverified::{Slot, Unverified};
+use super::header::{self, ALL, Alg, Slot};
 use crate::jose::Algorithm;
 use crate::jwk::KeySet;
 
@@ -329,18 +328,6 @@ impl Validator {
         now: OffsetDateTime,
     ) -> Result<Claims<C>, JwtError> {
         self.parse(token)?.verify(self, keys, now)
-    }
-
-    /// Parses `token` (within this validator's `max_token_size`) for
-    /// [`Unverified::verify`]: the first half of [`validate`](Self::validate),
-    /// for callers that choose the key set (or the validator) by the token's
-    /// unverified `kid`, `alg`, `iss` or `tid`. With several validators,
-    /// parse once with [`Unverified::parse`] and the largest limit.
-    ///
-    /// # Errors
-    /// As [`Unverified::parse`].
-    pub fn parse<'t>(&self, token: &'t str) -> Result<Unverified<'t>, JwtError> {
-        Unverified::parse(token, self.validation.max_token_size)
     }
 
     /// Whether the allow-list admits `alg`.
