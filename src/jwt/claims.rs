@@ -19,7 +19,7 @@ use serde::{Deserialize, forward_to_deserialize_any};
 use serde_json::{Map, Value};
 
 use super::error::{JwtError, Part};
-use super::json::{self, JsonError, Number, Reader, Text};
+use crate::json::{self, JsonError, Number, Reader, Text};
 
 /// The deepest nesting of arrays / objects accepted in a claims set.
 const MAX_CLAIMS_DEPTH: usize = 64;
