@@ -136,6 +136,37 @@ impl<'de> Reader<'de> {
         <JsonError as de::Error>::invalid_type(unexpected, exp).at(pos)
     }
 
+    /// A number for a numeric target.
+    fn number_only<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'-' | b'0'..=b'9') => self.read_number(false)?.visit(visitor),
+            _ => Err(self.invalid_here(&visitor)),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    /// `true` / `false` for a bool target, `null` for a unit one.
+    fn literal_only<V: Visitor<'de>>(&mut self, visitor: V, unit: bool) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'n') if unit => {
+                self.literal("null")?;
+                visitor.visit_unit()
+            }
+            Some(b't') if !unit => {
+                self.literal("true")?;
+                visitor.visit_bool(true)
+            }
+            Some(b'f') if !unit => {
+                self.literal("false")?;
+                visitor.visit_bool(false)
+            }
+            _ => Err(self.invalid_here(&visitor)),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
     /// A string for a string or identifier target.
     fn string<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let pos = self.pos;
@@ -175,6 +206,18 @@ impl<'de> Reader<'de> {
         }
         number.visit(visitor)
     }
+}
+
+/// Numeric targets read a number only (as serde_json), so that their
+/// visitors' other methods are not instantiated.
+macro_rules! numeric_targets {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+                self.number_only(visitor)
+            }
+        )*
+    };
 }
 
 impl<'de> Deserializer<'de> for &mut Reader<'de> {
@@ -319,10 +362,30 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         self.deserialize_map(visitor)
     }
 
-    forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char
-        unit unit_struct
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.string(visitor)
     }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.literal_only(visitor, false)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.literal_only(visitor, true)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.literal_only(visitor, true)
+    }
+
+    numeric_targets!(
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
+        deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64
+    );
 }
 
 /// The members of an object for a visitor.
@@ -344,8 +407,7 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
         }
         let (at, escapes) = (self.r.pos, self.r.escapes());
         let key = seed.deserialize(Key { r: &mut *self.r })?;
-        let raw = self.r.text.get(at..self.r.pos).unwrap_or_default();
-        self.names.insert(raw, self.r.escapes() != escapes, at)?;
+        self.record_name(at, escapes)?;
         Ok(Some(key))
     }
 
@@ -410,6 +472,17 @@ fn unescape(raw: &str) -> String {
 #[inline(never)]
 fn duplicate(raw: &str, at: usize) -> JsonError {
     JsonError::duplicate(unescape(raw), at)
+}
+
+impl Members<'_, '_> {
+    /// Records the name just read from byte `at` (`escapes`: the reader's
+    /// count before it), refusing a repeat. Out of line: one copy for
+    /// every key type.
+    #[inline(never)]
+    fn record_name(&mut self, at: usize, escapes: usize) -> Result<()> {
+        let raw = self.r.text.get(at..self.r.pos).unwrap_or_default();
+        self.names.insert(raw, self.r.escapes() != escapes, at)
+    }
 }
 
 /// The elements of an array for a visitor.
