@@ -445,11 +445,7 @@ impl<'de> Names<'de> {
             new
         } else {
             self.tree.extend(self.list.drain(..));
-            if self.tree.contains(&name) {
-                false
-            } else {
-                self.tree.insert(name)
-            }
+            self.tree.insert(name)
         };
         if new { Ok(()) } else { Err(duplicate(raw, at)) }
     }

@@ -55,11 +55,13 @@ impl JsonError {
         }
     }
 
-    /// A member name seen twice in one object, at byte `at`.
+    /// A member name seen twice in one object, at byte `at` (escaped
+    /// and clipped in the message: documents come off the wire).
     #[cold]
     #[inline(never)]
     pub(crate) fn duplicate(name: String, at: usize) -> Self {
-        let mut e = Self::new(format_args!("duplicate member `{name}`"), at);
+        let shown = crate::text::printable(&name, 128);
+        let mut e = Self::new(format_args!("duplicate member `{shown}`"), at);
         e.duplicate = Some(name);
         e
     }

@@ -767,6 +767,9 @@ fn duplicate_members_are_refused_at_any_depth() {
             "{text}: {err}"
         );
     }
+    // The name is escaped in the message (no forged log lines).
+    let err = json_from_str::<Value>(r#"{"a\r\nb":1,"a\r\nb":2}"#).unwrap_err();
+    assert!(err.contains(r"duplicate member `a\r\nb`"), "{err}");
     // Also in members a typed caller skips.
     #[derive(Debug, Deserialize)]
     struct Sub {
