@@ -1,6 +1,6 @@
 //! Reading a JWT Claims Set (RFC 7519 §4): a JSON object with unique member
 //! names (duplicates are rejected, which §4 allows), nesting at most 64
-//! deep. Validation reads it once, with the strict reader in `json/`:
+//! deep. Validation reads it once, with the strict reader in `crate::json`:
 //! the caller's type `C` is deserialized while the registered claims it
 //! checks (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`) and every top-level
 //! member name are recorded on the way.
