@@ -50,6 +50,7 @@ pub mod httpsig;
 #[cfg(feature = "introspect")]
 pub mod introspect;
 mod jose;
+pub mod json;
 pub mod jwk;
 pub mod jwt;
 pub mod limit;
@@ -119,13 +120,26 @@ pub mod __fuzz {
         crate::jwt::validate_parse_typed::<C>(payload).map(|(c, _)| c)
     }
 
-    /// The strict JSON reader behind the header and claims parsers (depth
-    /// limit 64), into any type: for differential tests against serde_json.
+    /// The strict JSON reader (depth limit 64, repeated member names
+    /// refused in every object, as for documents), into any type: for
+    /// differential tests against serde_json.
     ///
     /// # Errors
     /// The reader's error text, for JSON it refuses or that does not fit `T`.
     pub fn json_from_str<'de, T: serde::Deserialize<'de>>(text: &'de str) -> Result<T, String> {
-        crate::jwt::json_from_str(text, 64).map_err(|e| e.to_string())
+        crate::json::read(text, 64, true).map_err(|e| e.to_string())
+    }
+
+    /// The same reader as it reads documents (key sets, discovery,
+    /// policies, saved state): depth limit 128, errors with line and
+    /// column.
+    ///
+    /// # Errors
+    /// The reader's error, for JSON it refuses or that does not fit `T`.
+    pub fn json_from_document<'de, T: serde::Deserialize<'de>>(
+        text: &'de [u8],
+    ) -> Result<T, crate::json::JsonError> {
+        crate::json::from_document_bytes(text)
     }
     pub use crate::policy::pattern::fuzz::{
         normalize_request_path, parse_cidr, parse_path_pattern, profile_request_path,

@@ -1,5 +1,5 @@
 //! Issue 19 item 1 (JSON reader decision): serde_json prototypes of the
-//! header and claims reads that `src/jwt/json/` does, timed by
+//! header and claims reads that `src/json/` does, timed by
 //! `benches/jwt.rs` in the same rounds as the validator (docs/adr/0002).
 //!
 //! - `strict`: every object, at every depth, through a map visitor that

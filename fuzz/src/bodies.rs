@@ -1456,17 +1456,22 @@ pub fn json_near_f64_max(v: &serde_json::Value) -> bool {
 }
 
 /// Where the reader may refuse what serde_json takes for a typed caller:
-/// lone surrogates and out-of-range numbers in members the type skips.
+/// lone surrogates and out-of-range numbers in members the type skips,
+/// repeated member names, a struct written as an array of its fields.
 fn json_stricter_on_skipped(err: &str) -> bool {
-    err.contains("lone UTF-16 surrogate") || err.contains("number out of range")
+    err.contains("lone UTF-16 surrogate")
+        || err.contains("number out of range")
+        || err.contains("duplicate member")
+        || err.contains("invalid type: sequence, expected struct")
 }
 
-/// Differential: the JWT JSON reader against serde_json. For `Value`,
+/// Differential: the crate's JSON reader against serde_json. For `Value`,
 /// both accept with equal values or both refuse (the reader refuses more
-/// only for nesting deeper than 64); through the claims path, also
-/// duplicate top-level members and anything but an object; for a typed
-/// struct, the same, plus lone surrogates / out-of-range numbers in
-/// members the struct skips.
+/// only for nesting deeper than 64, 128 for documents, and for a member
+/// name repeated in an object); through the claims path, also duplicate
+/// top-level members and anything but an object; for a typed struct, the
+/// same, plus lone surrogates / out-of-range numbers in members the
+/// struct skips and a struct written as an array.
 pub fn json_reader(data: &[u8]) {
     use serde_json::Value;
     let Ok(text) = std::str::from_utf8(data) else {
@@ -1477,6 +1482,7 @@ pub fn json_reader(data: &[u8]) {
         return;
     };
     let depth_64 = |e: &str| e.contains("nests deeper than 64");
+    let duplicate = |e: &str| e.contains("duplicate member");
     let ours = __fuzz::json_from_str::<Value>(text);
     let theirs = serde_json::from_str::<Value>(text);
     // At the top of the f64 range the two disagree both ways (serde_json
@@ -1493,8 +1499,27 @@ pub fn json_reader(data: &[u8]) {
     match (&ours, &theirs) {
         (Ok(a), Ok(b)) => assert!(json_close(a, b), "{text:?}: {a} != {b}"),
         (Err(_), Err(_)) => {}
-        (Err(e), Ok(_)) => assert!(depth_64(e), "{text:?}: refused ({e}), serde_json accepts"),
+        (Err(e), Ok(_)) => assert!(
+            depth_64(e) || duplicate(e),
+            "{text:?}: refused ({e}), serde_json accepts"
+        ),
         (Ok(a), Err(e)) => panic!("{text:?}: accepted as {a}, serde_json refuses: {e}"),
+    }
+    // As documents are read (depth 128, like serde_json's): the same
+    // value, or a refusal for a repeated name only.
+    let doc = __fuzz::json_from_document::<Value>(data);
+    match (&doc, &theirs) {
+        (Ok(a), Ok(b)) => assert!(json_close(a, b), "{text:?}: {a} != {b}"),
+        (Err(_), Err(_)) => {}
+        (Err(e), Ok(v)) => assert!(
+            duplicate(e.message())
+                || (e.message().contains("number out of range") && json_near_f64_max(v)),
+            "{text:?}: document refused ({e}), serde_json accepts"
+        ),
+        (Ok(a), Err(e)) => assert!(
+            e.to_string().contains("number out of range") && json_near_f64_max(a),
+            "{text:?}: document accepted as {a}, serde_json refuses: {e}"
+        ),
     }
     let claims = __fuzz::parse_claims(data);
     match (&theirs, &claims) {
@@ -1507,7 +1532,7 @@ pub fn json_reader(data: &[u8]) {
         (Ok(Value::Object(_)), Err(e)) => {
             let e = e.to_string();
             assert!(
-                e.contains("duplicate claim") || depth_64(&e),
+                e.contains("duplicate claim") || depth_64(&e) || duplicate(&e),
                 "{text:?}: claims refused: {e}"
             );
         }

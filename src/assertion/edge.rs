@@ -351,8 +351,7 @@ impl EdgeAssertions {
     /// does not load.
     pub fn restore_keys(mut self, state: &Secret<String>) -> Result<Self, MintError> {
         let bad = |what: &str| MintError::State(what.to_owned());
-        let v: Value =
-            serde_json::from_slice(state.expose().as_bytes()).map_err(|_| bad("not JSON"))?;
+        let v: Value = crate::json::from_document(state.expose()).map_err(|_| bad("not JSON"))?;
         let load = |v: Option<&Value>| -> Result<SigningKey, MintError> {
             let text = v
                 .and_then(Value::as_str)

@@ -340,7 +340,7 @@ impl SigningKey {
             alg: "exported",
             reason: reason.to_owned(),
         };
-        let map: Map<String, Value> = serde_json::from_slice(doc.expose().as_bytes())
+        let map: Map<String, Value> = crate::json::from_document(doc.expose())
             .map_err(|_| bad("the document is not a JSON object"))?;
         let alg = map
             .get("alg")
@@ -446,7 +446,7 @@ fn member(
 }
 
 fn pair_from_jwk(alg: Alg, text: &str) -> Result<(Pair, Option<String>), KeyError> {
-    let jwk: Map<String, Value> = serde_json::from_slice(text.as_bytes())
+    let jwk: Map<String, Value> = crate::json::from_document(text)
         .map_err(|_| invalid(alg, "the JWK is not a JSON object"))?;
     let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or_default();
     if let Some(named) = jwk.get("alg").and_then(Value::as_str)

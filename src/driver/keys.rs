@@ -459,7 +459,7 @@ impl KeyDriver {
         let result = match &self.inner.options.sealer {
             Some(sealer) => gate.import_sealed(issuer, sealer, text, now),
             None => {
-                let state = serde_json::from_str(text).map_err(|e| {
+                let state = crate::json::from_document(text).map_err(|e| {
                     DriverError::fetch(format!("key state for `{issuer}` is not a key state: {e}"))
                 })?;
                 gate.import_state(issuer, &state, now)

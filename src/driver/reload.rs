@@ -254,11 +254,8 @@ impl PolicyReloader {
             return Ok(Reloaded::Unchanged);
         }
         drop(last);
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
-            PolicyError::Parse(serde_json::Error::io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the document is not UTF-8",
-            )))
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            PolicyError::Parse(crate::json::JsonError::not_utf8(&bytes, e.valid_up_to()))
         })?;
         let compiled = Policy::from_json(text)?.compile_with(&inner.config)?;
         inner.gate.replace_policy(compiled);

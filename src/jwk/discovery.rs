@@ -19,7 +19,6 @@
 //! # Ok::<(), edge_auth::jwk::discovery::DiscoveryError>(())
 //! ```
 
-use std::collections::HashSet;
 use std::fmt;
 
 use crate::jose::Algorithm;
@@ -96,10 +95,12 @@ pub enum DiscoveryError {
         /// The configured limit.
         limit: usize,
     },
-    /// Not a JSON object.
+    /// Not a JSON object, or not well formed (the error says what and
+    /// where).
     #[error("discovery document is not a json object")]
-    NotJson(#[source] serde_json::Error),
-    /// A member this crate reads appears more than once.
+    NotJson(#[source] crate::json::JsonError),
+    /// A member name appears more than once in one object (refused for
+    /// every member, as in every JSON document the crate reads).
     #[error("discovery document has member `{name}` more than once")]
     DuplicateMember {
         /// The member name.
@@ -174,15 +175,17 @@ impl ProviderMetadata {
             });
         }
         check_issuer(expected_issuer, options.allow_http_loopback)?;
-        let Members(members) = serde_json::from_slice(json).map_err(DiscoveryError::NotJson)?;
+        let Members(members) =
+            crate::json::from_document_bytes(json).map_err(|e| match e.duplicate_name() {
+                Some(name) => DiscoveryError::DuplicateMember {
+                    name: printable(name),
+                },
+                None => DiscoveryError::NotJson(e),
+            })?;
         let mut doc = Doc::default();
-        let mut seen = HashSet::new();
         for (name, value) in members {
             if !KNOWN.contains(&name.as_str()) {
                 continue;
-            }
-            if !seen.insert(name.clone()) {
-                return Err(DiscoveryError::DuplicateMember { name });
             }
             doc.set(&name, value)?;
         }
@@ -347,8 +350,8 @@ impl Doc {
     }
 }
 
-/// The top-level members in document order, duplicates kept, so a
-/// duplicated `issuer` cannot hide behind serde_json's last-one-wins.
+/// The top-level members in document order (the reader refuses
+/// duplicates, so a repeated `issuer` cannot hide behind a last-one-wins).
 struct Members(Vec<(String, Value)>);
 
 impl<'de> Deserialize<'de> for Members {

@@ -689,7 +689,7 @@ impl IssuerKeys {
     ) -> Result<(), KeysError> {
         let json = sealer.open_str(PURPOSE_ISSUER_KEYS, &self.issuer, sealed)?;
         let state: CacheState =
-            serde_json::from_slice(&json).map_err(|_| CacheError::StateCorrupt {
+            crate::json::from_document_bytes(&json).map_err(|_| CacheError::StateCorrupt {
                 reason: "sealed state is not a key state",
             })?;
         self.import_state(&state, now)

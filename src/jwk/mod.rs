@@ -163,9 +163,10 @@ impl KeySet {
                 max: options.max_document_size,
             });
         }
-        let doc: Value = serde_json::from_slice(json).map_err(|e| JwkError::Malformed {
-            reason: e.to_string(),
-        })?;
+        let doc: Value =
+            crate::json::from_document_bytes(json).map_err(|e| JwkError::Malformed {
+                reason: e.to_string(),
+            })?;
         let keys = doc
             .as_object()
             .ok_or_else(|| JwkError::Malformed {
@@ -262,9 +263,10 @@ impl KeySet {
                 max: options.max_document_size,
             });
         }
-        let jwk: Value = serde_json::from_slice(json).map_err(|e| JwkError::Malformed {
-            reason: e.to_string(),
-        })?;
+        let jwk: Value =
+            crate::json::from_document_bytes(json).map_err(|e| JwkError::Malformed {
+                reason: e.to_string(),
+            })?;
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
         let key =
             Key::from_value(&jwk, options).map_err(|reason| JwkError::Unusable { kid, reason })?;

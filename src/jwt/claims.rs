@@ -1,6 +1,6 @@
 //! Reading a JWT Claims Set (RFC 7519 §4): a JSON object with unique member
 //! names (duplicates are rejected, which §4 allows), nesting at most 64
-//! deep. Validation reads it once, with the strict reader in `json/`:
+//! deep. Validation reads it once, with the strict reader in `crate::json`:
 //! the caller's type `C` is deserialized while the registered claims it
 //! checks (`exp`, `nbf`, `iat`, `iss`, `aud`, `tid`) and every top-level
 //! member name are recorded on the way.
@@ -19,7 +19,7 @@ use serde::{Deserialize, forward_to_deserialize_any};
 use serde_json::{Map, Value};
 
 use super::error::{JwtError, Part};
-use super::json::{self, JsonError, Number, Reader, Text};
+use crate::json::{self, JsonError, Number, Reader, Text};
 
 /// The deepest nesting of arrays / objects accepted in a claims set.
 const MAX_CLAIMS_DEPTH: usize = 64;

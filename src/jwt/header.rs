@@ -11,7 +11,7 @@ use serde::Deserialize as _;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::error::{JwtError, Part};
-use super::json::{JsonError, Reader, Text};
+use crate::json::{JsonError, Reader, Text};
 
 pub(crate) use crate::jose::ALL;
 pub use crate::jose::Algorithm as Alg;

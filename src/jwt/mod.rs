@@ -113,7 +113,6 @@ mod claims;
 pub(crate) mod compact;
 mod error;
 pub(crate) mod header;
-mod json;
 mod unverified;
 mod validate;
 
@@ -129,5 +128,3 @@ pub(crate) use claims::parse_claims as validate_parse_claims;
 pub(crate) use claims::parse_seeded as validate_parse_seeded;
 #[doc(hidden)]
 pub(crate) use claims::parse_typed as validate_parse_typed;
-#[doc(hidden)]
-pub(crate) use json::from_str as json_from_str;

@@ -574,7 +574,8 @@ impl TokenState {
     /// # Errors
     /// [`OAuthError::StateJson`] when it is not such a document.
     pub fn from_json(json: &[u8]) -> Result<Self, OAuthError> {
-        let wire: Wire<'_> = serde_json::from_slice(json).map_err(|_| OAuthError::StateJson)?;
+        let wire: Wire<'_> =
+            crate::json::from_document_bytes(json).map_err(|_| OAuthError::StateJson)?;
         if wire.v != 1 {
             return Err(OAuthError::StateJson);
         }

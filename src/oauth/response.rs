@@ -163,8 +163,8 @@ impl TokenResponse {
                 .and_then(|v| v.to_str().ok())
                 .map_or_else(|| "none".to_owned(), |v| sanitise(v, 64))
         };
-        // serde_json's error text may quote the input: it is dropped.
-        let object = serde_json::from_slice::<Value>(body)
+        // The reader's error text may quote the input: it is dropped.
+        let object = crate::json::from_document_bytes::<Value>(body)
             .ok()
             .and_then(|v| match v {
                 Value::Object(m) => Some(m),

@@ -112,10 +112,10 @@ impl Policy {
     ///
     /// # Errors
     ///
-    /// [`PolicyError::Parse`] when the text is not JSON, has unknown fields
-    /// or wrong types.
+    /// [`PolicyError::Parse`] when the text is not JSON, repeats a member
+    /// name, has unknown fields or wrong types (with the line and column).
     pub fn from_json(text: &str) -> Result<Self, PolicyError> {
-        serde_json::from_slice(text.as_bytes()).map_err(PolicyError::Parse)
+        crate::json::from_document(text).map_err(PolicyError::Parse)
     }
 }
 

@@ -435,7 +435,7 @@ pub enum PolicyError {
     /// The document is not valid policy JSON (syntax, unknown field, wrong
     /// type).
     #[error("policy document is invalid: {0}")]
-    Parse(#[source] serde_json::Error),
+    Parse(#[source] crate::json::JsonError),
     /// The document holds more rules than allowed.
     #[error("policy has {count} rules, over the limit of {max}")]
     TooManyRules {

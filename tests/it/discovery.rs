@@ -418,10 +418,19 @@ fn duplicate_issuer_member_is_refused() {
         matches!(e, DiscoveryError::DuplicateMember { ref name } if name == "issuer"),
         "{e:?}"
     );
-    // Duplicated unknown members are ignored like any unknown member.
+}
+
+#[test]
+fn duplicate_unknown_member_is_refused_too() {
+    // The crate's JSON reader refuses a repeated name in every document
+    // (until 0.1 a repeated unknown member was ignored).
     let doc =
         br#"{"x":1,"x":2,"issuer":"https://accounts.google.com","jwks_uri":"https://a.example/k"}"#;
-    assert!(ProviderMetadata::from_json(doc, "https://accounts.google.com", &opts()).is_ok());
+    let e = ProviderMetadata::from_json(doc, "https://accounts.google.com", &opts()).unwrap_err();
+    assert!(
+        matches!(e, DiscoveryError::DuplicateMember { ref name } if name == "x"),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -1,8 +1,10 @@
-//! The strict JSON reader behind JWT header and claims parsing, checked
-//! against serde_json: for any text, both accept with equal results or
-//! both refuse. The reader refuses more only where it says so: nesting
-//! deeper than 64, duplicate top-level claims, and (in members a typed
-//! caller skips) lone surrogates and numbers beyond `f64`. Floats are
+//! The crate's one JSON reader (JWT header and claims, key sets, discovery,
+//! policies, saved state), checked against serde_json: for any text, both
+//! accept with equal results or both refuse. The reader refuses more only
+//! where it says so: nesting deeper than 64 (128 for documents), duplicate
+//! member names in any object, a struct written as an array of its fields,
+//! and (in members a typed caller skips) lone surrogates and numbers
+//! beyond `f64`. Floats are
 //! correctly rounded here; serde_json (without `float_roundtrip`) may be
 //! off in the last places, so floats compare within a relative 1e-14.
 
@@ -49,6 +51,8 @@ fn check_value(text: &str) -> Result<(), TestCaseError> {
     match (&ours, &theirs) {
         (Ok(a), Ok(b)) => prop_assert!(same(a, b), "{text:?}: {a} != {b}"),
         (Err(_), Err(_)) => {}
+        // serde_json keeps the last of repeated names.
+        (Err(e), Ok(_)) if e.contains("duplicate member") => {}
         _ => prop_assert!(false, "{text:?}: ours {ours:?}, serde_json {theirs:?}"),
     }
     // The claims path: same as serde_json's map where the text is an
@@ -62,7 +66,7 @@ fn check_value(text: &str) -> Result<(), TestCaseError> {
             )
         }
         (Ok(Value::Object(_)), Err(e)) => prop_assert!(
-            e.to_string().contains("duplicate claim"),
+            e.to_string().contains("duplicate claim") || e.to_string().contains("duplicate member"),
             "{text:?}: claims refused: {e}"
         ),
         (_, Ok(_)) => prop_assert!(false, "{text:?}: claims accepted, serde_json {theirs:?}"),
@@ -631,9 +635,13 @@ fn exact_json() -> impl Strategy<Value = Value> {
 }
 
 /// Where the reader may refuse what serde_json takes for a typed caller:
-/// lone surrogates and out-of-range numbers in members the type skips.
+/// lone surrogates and out-of-range numbers in members the type skips,
+/// repeated member names, and a struct written as an array.
 fn stricter_on_skipped(err: &str) -> bool {
-    err.contains("lone UTF-16 surrogate") || err.contains("number out of range")
+    err.contains("lone UTF-16 surrogate")
+        || err.contains("number out of range")
+        || err.contains("duplicate member")
+        || err.contains("invalid type: sequence, expected struct")
 }
 
 /// `claims`: also through the claims path, which takes only an object
@@ -742,4 +750,109 @@ fn enum_variant_names_are_strings() {
             Ok(v) => panic!("{text}: accepted as {v:?}"),
         }
     }
+}
+
+#[test]
+fn duplicate_members_are_refused_at_any_depth() {
+    for (text, name) in [
+        (r#"{"a":1,"a":2}"#, "a"),
+        (r#"{"a":{"b":1,"c":2,"b":3}}"#, "b"),
+        (r#"[{"k":1},{"k":2,"k":3}]"#, "k"),
+        (r#"{"\u0061":1,"a":2}"#, "a"),
+    ] {
+        assert!(serde_json::from_str::<Value>(text).is_ok(), "{text}");
+        let err = json_from_str::<Value>(text).unwrap_err();
+        assert!(
+            err.contains(&format!("duplicate member `{name}`")),
+            "{text}: {err}"
+        );
+    }
+    // The name is escaped in the message (no forged log lines).
+    let err = json_from_str::<Value>(r#"{"a\r\nb":1,"a\r\nb":2}"#).unwrap_err();
+    assert!(err.contains(r"duplicate member `a\r\nb`"), "{err}");
+    // Also in members a typed caller skips.
+    #[derive(Debug, Deserialize)]
+    struct Sub {
+        #[allow(dead_code)]
+        sub: String,
+    }
+    let text = r#"{"sub":"a","x":1,"x":2}"#;
+    assert!(serde_json::from_str::<Sub>(text).is_ok());
+    assert!(
+        json_from_str::<Sub>(text)
+            .unwrap_err()
+            .contains("duplicate member `x`")
+    );
+    // Seventeen names and more (a tree past the short list).
+    let mut many: Vec<String> = (0..40).map(|i| format!(r#""m{i}":{i}"#)).collect();
+    assert!(json_from_str::<Value>(&format!("{{{}}}", many.join(","))).is_ok());
+    many.push(r#""m7":0"#.to_owned());
+    let err = json_from_str::<Value>(&format!("{{{}}}", many.join(","))).unwrap_err();
+    assert!(err.contains("duplicate member `m7`"), "{err}");
+}
+
+#[test]
+fn struct_from_an_array_is_refused() {
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct P {
+        x: u8,
+        y: bool,
+    }
+    // serde_json reads a struct from an array of its fields in order.
+    assert_eq!(
+        serde_json::from_str::<P>("[1,true]").unwrap(),
+        P { x: 1, y: true }
+    );
+    let err = json_from_str::<P>("[1,true]").unwrap_err();
+    assert!(
+        err.contains("invalid type: sequence, expected struct P at byte 0"),
+        "{err}"
+    );
+    assert_eq!(
+        json_from_str::<P>(r#"{"x":1,"y":true}"#).unwrap(),
+        P { x: 1, y: true }
+    );
+}
+
+#[test]
+fn type_errors_name_a_float_without_its_value() {
+    let err = json_from_str::<u8>("1.5").unwrap_err();
+    assert!(
+        err.contains("invalid type: floating point number, expected u8"),
+        "{err}"
+    );
+    assert!(!err.contains("1.5"), "{err}");
+    let err = json_from_str::<String>("[]").unwrap_err();
+    assert!(
+        err.contains("invalid type: sequence, expected a string"),
+        "{err}"
+    );
+    let err = json_from_str::<Vec<u8>>(r#""ab""#).unwrap_err();
+    assert!(
+        err.contains(r#"invalid type: string "ab", expected a sequence"#),
+        "{err}"
+    );
+}
+
+#[test]
+fn documents_nest_to_128_and_errors_give_line_and_column() {
+    use edge_auth::__fuzz::json_from_document;
+    let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
+    assert!(json_from_document::<Value>(ok.as_bytes()).is_ok());
+    let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+    let err = json_from_document::<Value>(deep.as_bytes()).unwrap_err();
+    assert!(
+        err.to_string().contains("nests deeper than 128 levels"),
+        "{err}"
+    );
+    let text = "{\n  \"rules\": [\n    {\"id\": \"a\",}\n  ]\n}";
+    let err = json_from_document::<Value>(text.as_bytes()).unwrap_err();
+    assert_eq!(err.to_string(), "trailing comma at line 3 column 16");
+    assert_eq!(
+        (err.line(), err.column(), err.offset()),
+        (Some(3), Some(16), Some(30))
+    );
+    assert_eq!(err.message(), "trailing comma");
+    let err = json_from_document::<Value>(b"{\"a\":\n \"\xff\"}").unwrap_err();
+    assert_eq!(err.to_string(), "invalid UTF-8 at line 2 column 3");
 }

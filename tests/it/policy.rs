@@ -2149,3 +2149,27 @@ mod sender_constrained {
         assert!(err.to_string().contains("bearer client pays"), "{err}");
     }
 }
+
+#[test]
+fn policy_parse_errors_give_line_and_column() {
+    let text = "{\n  \"rules\": [\n    {\"id\": \"a\", \"effect\": \"allow\",}\n  ]\n}";
+    let err = Policy::from_json(text).unwrap_err();
+    let PolicyError::Parse(ref json) = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!((json.line(), json.column()), (Some(3), Some(35)));
+    assert_eq!(
+        err.to_string(),
+        "policy document is invalid: trailing comma at line 3 column 35"
+    );
+}
+
+#[test]
+fn policy_with_a_repeated_member_is_refused() {
+    let text = r#"{"rules":[{"id":"a","effect":"allow","effect":"deny"}]}"#;
+    let err = Policy::from_json(text).unwrap_err();
+    assert!(
+        matches!(err, PolicyError::Parse(ref e) if e.message() == "duplicate member `effect`"),
+        "{err}"
+    );
+}

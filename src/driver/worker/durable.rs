@@ -312,10 +312,10 @@ mod runtime {
     /// The Workers error when storage fails; a request that is not an
     /// [`ObjectRequest`] is answered 400.
     pub async fn serve_object(state: &State, mut req: Request) -> worker::Result<Response> {
-        // serde_json, not `Request::json`: that parses in JS, where
+        // The crate's reader, not `Request::json`: that parses in JS, where
         // nanosecond times are past the exact integer range of a double.
         let text = req.text().await?;
-        let request = match serde_json::from_slice::<ObjectRequest>(text.as_bytes()) {
+        let request = match crate::json::from_document::<ObjectRequest>(&text) {
             Ok(request) => request,
             Err(e) => return Response::error(format!("not an edge-auth object request: {e}"), 400),
         };
@@ -393,7 +393,8 @@ mod runtime {
                 "object answered {status}: {text}"
             )));
         }
-        Ok(serde_json::from_slice(text.as_bytes())?)
+        crate::json::from_document(&text)
+            .map_err(|e| worker::Error::RustError(format!("object answer is not JSON: {e}")))
     }
 
     /// Decides the Gate's limit calls in order through the objects of

@@ -429,9 +429,9 @@ impl WorkerGate {
         match &self.inner.options.sealer {
             Some(sealer) => gate.import_sealed(issuer, sealer, saved, now),
             None => {
-                // `from_slice` as everywhere on the Worker path: `from_str`
-                // would link a second copy of serde_json's parser.
-                let state: CacheState = serde_json::from_slice(saved.as_bytes())
+                // The crate's one JSON reader (docs/adr/0002), as for
+                // every document the Worker reads.
+                let state: CacheState = crate::json::from_document(saved)
                     .map_err(|e| refused(format!("not a key state: {e}")))?;
                 gate.import_state(issuer, &state, now)
             }

@@ -1,9 +1,16 @@
 //! The serde side of the JSON reader: `&mut Reader` as a
 //! `serde::Deserializer`, making the visitor calls serde_json makes (map
 //! and sequence access, member names, enums, options, wide integers).
+//! A typed target (struct, map, sequence, string, identifier) gets only
+//! the visitor call its own JSON type makes, so that a derived type's
+//! other visitor methods are never instantiated (Worker size): a struct
+//! is read from an object only (serde_json also takes an array).
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use serde::de::{
-    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Unexpected,
+    self, DeserializeSeed, Deserializer, EnumAccess, Expected, MapAccess, SeqAccess, Unexpected,
     VariantAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
@@ -47,6 +54,7 @@ impl<'de> Reader<'de> {
         let value = visitor.visit_map(Members {
             r: self,
             first: true,
+            names: Names::default(),
         });
         self.leave();
         let value = value.map_err(|e| e.at(self.pos))?;
@@ -96,6 +104,83 @@ impl<'de> Reader<'de> {
         }
     }
 
+    /// The error for a value that is not of the type the target reads
+    /// (one copy for every target: `exp` is the visitor).
+    #[cold]
+    #[inline(never)]
+    fn invalid_here(&mut self, exp: &dyn Expected) -> JsonError {
+        let pos = self.pos;
+        let unexpected = match self.skip_ws() {
+            Some(b'"') => {
+                self.bump();
+                match self.read_str() {
+                    Ok(Text::Borrowed(s) | Text::Copied(s)) => {
+                        return de::Error::invalid_type(Unexpected::Str(s), exp);
+                    }
+                    Err(e) => return e,
+                }
+            }
+            Some(b'{') => Unexpected::Map,
+            Some(b'[') => Unexpected::Seq,
+            Some(b't') => Unexpected::Bool(true),
+            Some(b'f') => Unexpected::Bool(false),
+            Some(b'n') => Unexpected::Unit,
+            Some(b'-' | b'0'..=b'9') => match self.read_number(false) {
+                Ok(Number::U64(u)) => Unexpected::Unsigned(u),
+                Ok(Number::I64(i)) => Unexpected::Signed(i),
+                Ok(Number::F64(f)) => Unexpected::Float(f),
+                Err(e) => return e,
+            },
+            _ => return self.unexpected("a JSON value"),
+        };
+        <JsonError as de::Error>::invalid_type(unexpected, exp).at(pos)
+    }
+
+    /// A number for a numeric target.
+    fn number_only<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'-' | b'0'..=b'9') => self.read_number(false)?.visit(visitor),
+            _ => Err(self.invalid_here(&visitor)),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    /// `true` / `false` for a bool target, `null` for a unit one.
+    fn literal_only<V: Visitor<'de>>(&mut self, visitor: V, unit: bool) -> Result<V::Value> {
+        let pos = self.pos;
+        match self.skip_ws() {
+            Some(b'n') if unit => {
+                self.literal("null")?;
+                visitor.visit_unit()
+            }
+            Some(b't') if !unit => {
+                self.literal("true")?;
+                visitor.visit_bool(true)
+            }
+            Some(b'f') if !unit => {
+                self.literal("false")?;
+                visitor.visit_bool(false)
+            }
+            _ => Err(self.invalid_here(&visitor)),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
+    /// A string for a string or identifier target.
+    fn string<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        if self.skip_ws() != Some(b'"') {
+            return Err(self.invalid_here(&visitor));
+        }
+        self.bump();
+        match self.read_str()? {
+            Text::Borrowed(s) => visitor.visit_borrowed_str(s),
+            Text::Copied(s) => visitor.visit_str(s),
+        }
+        .map_err(|e: JsonError| e.at(pos))
+    }
+
     /// An integer for `i128` / `u128` targets, read exactly (as serde_json,
     /// which refuses any `-` for `u128`).
     fn wide_integer<V: Visitor<'de>>(&mut self, visitor: V, unsigned: bool) -> Result<V::Value> {
@@ -121,6 +206,18 @@ impl<'de> Reader<'de> {
         }
         number.visit(visitor)
     }
+}
+
+/// Numeric targets read a number only (as serde_json), so that their
+/// visitors' other methods are not instantiated.
+macro_rules! numeric_targets {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+                self.number_only(visitor)
+            }
+        )*
+    };
 }
 
 impl<'de> Deserializer<'de> for &mut Reader<'de> {
@@ -213,16 +310,89 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         visitor.visit_unit()
     }
 
-    forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
-        unit unit_struct seq tuple tuple_struct map struct identifier
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.string(visitor)
     }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.string(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.string(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        if self.skip_ws() != Some(b'[') {
+            return Err(self.invalid_here(&visitor));
+        }
+        self.visit_seq_here(visitor).map_err(|e| e.at(pos))
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let pos = self.pos;
+        if self.skip_ws() != Some(b'{') {
+            return Err(self.invalid_here(&visitor));
+        }
+        self.visit_map_here(visitor).map_err(|e| e.at(pos))
+    }
+
+    /// An object only: serde_json also reads a struct from an array of
+    /// its fields in order, which no document here uses.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.string(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.literal_only(visitor, false)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.literal_only(visitor, true)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.literal_only(visitor, true)
+    }
+
+    numeric_targets!(
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
+        deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64
+    );
 }
 
 /// The members of an object for a visitor.
 struct Members<'a, 'de> {
     r: &'a mut Reader<'de>,
     first: bool,
+    names: Names<'de>,
 }
 
 impl<'de> MapAccess<'de> for Members<'_, 'de> {
@@ -232,12 +402,82 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
         if !self.r.next_member(&mut self.first, b'}')? {
             return Ok(None);
         }
-        seed.deserialize(Key { r: &mut *self.r }).map(Some)
+        if !self.r.unique {
+            return seed.deserialize(Key { r: &mut *self.r }).map(Some);
+        }
+        let (at, escapes) = (self.r.pos, self.r.escapes());
+        let key = seed.deserialize(Key { r: &mut *self.r })?;
+        self.record_name(at, escapes)?;
+        Ok(Some(key))
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value> {
         self.r.expect(b':', "`:`")?;
         seed.deserialize(&mut *self.r)
+    }
+}
+
+/// The member names of one object so far, to refuse a repeated one (after
+/// unescaping): a list while short, a tree beyond.
+#[derive(Default)]
+struct Names<'de> {
+    list: Vec<Cow<'de, str>>,
+    tree: BTreeSet<Cow<'de, str>>,
+}
+
+/// Names kept in a list before moving to the tree.
+const LIST_NAMES: usize = 16;
+
+impl<'de> Names<'de> {
+    /// Records the member name spelled `raw` (quotes included) at byte
+    /// `at`, or refuses a duplicate.
+    fn insert(&mut self, raw: &'de str, escaped: bool, at: usize) -> Result<()> {
+        let name = if escaped {
+            Cow::Owned(unescape(raw))
+        } else {
+            Cow::Borrowed(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
+        };
+        let new = if self.tree.is_empty() && self.list.len() < LIST_NAMES {
+            let new = !self.list.contains(&name);
+            if new {
+                self.list.push(name);
+            }
+            new
+        } else {
+            self.tree.extend(self.list.drain(..));
+            self.tree.insert(name)
+        };
+        if new { Ok(()) } else { Err(duplicate(raw, at)) }
+    }
+}
+
+/// A member name with escapes, as read (`raw` was read already, so it is
+/// a well-formed string).
+#[cold]
+#[inline(never)]
+fn unescape(raw: &str) -> String {
+    let mut r = Reader::new(raw, 0);
+    r.bump();
+    match r.read_str() {
+        Ok(Text::Borrowed(s) | Text::Copied(s)) => s.to_owned(),
+        Err(_) => raw.to_owned(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate(raw: &str, at: usize) -> JsonError {
+    JsonError::duplicate(unescape(raw), at)
+}
+
+impl Members<'_, '_> {
+    /// Records the name just read from byte `at` (`escapes`: the reader's
+    /// count before it), refusing a repeat. Out of line: one copy for
+    /// every key type.
+    #[inline(never)]
+    fn record_name(&mut self, at: usize, escapes: usize) -> Result<()> {
+        let raw = self.r.text.get(at..self.r.pos).unwrap_or_default();
+        self.names.insert(raw, self.r.escapes() != escapes, at)
     }
 }
 

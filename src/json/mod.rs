@@ -1,28 +1,43 @@
-//! A strict JSON reader (RFC 8259) for the JOSE header and the JWT claims
-//! set, as a `serde::Deserializer` that makes the visitor calls serde_json
-//! makes, so every `DeserializeOwned` type reads the same. It checks nesting
-//! depth as it goes and scans strings sixteen bytes at a time. The serde
-//! glue (`&mut Reader` as a `Deserializer`) is in `de_impl.rs`.
+//! The crate's one JSON reader (RFC 8259, docs/adr/0002): every JSON
+//! document the library reads (the JWT header and claims, key sets,
+//! discovery documents, policies, saved state) goes through it, as a
+//! `serde::Deserializer` that makes the visitor calls serde_json makes, so
+//! every `Deserialize` type reads the same. It checks nesting depth as it
+//! goes and scans strings sixteen bytes at a time. The serde glue
+//! (`&mut Reader` as a `Deserializer`) is in `de_impl.rs`.
 //!
-//! Refused: trailing commas, comments, leading zeros, `NaN` / `Infinity`,
-//! raw control characters and invalid escapes in strings, lone UTF-16
-//! surrogates, numbers beyond `f64`, anything after the value. Unlike
-//! serde_json, skipped values (`IgnoredAny`) are held to the same rules as
-//! read ones (lone surrogates, numbers out of range), so whether a claims
-//! set is well formed does not depend on which members the caller reads.
+//! Refused: duplicate member names (after unescaping), trailing commas,
+//! comments, leading zeros, `NaN` / `Infinity`, raw control characters and
+//! invalid escapes in strings, lone UTF-16 surrogates, numbers beyond
+//! `f64`, anything after the value. Unlike serde_json, skipped values
+//! (`IgnoredAny`) are held to the same rules as read ones (lone
+//! surrogates, numbers out of range), so whether a document is well formed
+//! does not depend on which members the caller reads; and a struct is read
+//! from an object only, never from an array of its fields.
 
 use std::fmt;
 
-use serde::de::{self, Visitor};
+use serde::de::{self, Expected, Unexpected, Visitor};
 
 mod de_impl;
 
-/// A JSON syntax error or a visitor's error, with the byte offset where
-/// it was found.
-#[derive(Debug)]
-pub(crate) struct JsonError {
+/// Nesting limit for documents (key sets, discovery, policies, saved
+/// state): serde_json's.
+pub(crate) const MAX_DOCUMENT_DEPTH: usize = 128;
+
+/// A JSON document that is not well formed or does not fit what the
+/// library expected, with where: the line and column in multi-line
+/// documents, else the byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JsonError {
     msg: String,
     at: Option<usize>,
+    /// 1-based line and column (in characters), set by the document
+    /// entry points from the text on the error path only.
+    line_column: Option<(usize, usize)>,
+    /// The name, when the error is a repeated member name.
+    duplicate: Option<String>,
 }
 
 impl JsonError {
@@ -35,7 +50,25 @@ impl JsonError {
         Self {
             msg: msg.to_string(),
             at: Some(at),
+            line_column: None,
+            duplicate: None,
         }
+    }
+
+    /// A member name seen twice in one object, at byte `at` (escaped
+    /// and clipped in the message: documents come off the wire).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn duplicate(name: String, at: usize) -> Self {
+        let shown = crate::text::printable(&name, 128);
+        let mut e = Self::new(format_args!("duplicate member `{shown}`"), at);
+        e.duplicate = Some(name);
+        e
+    }
+
+    /// The repeated member name, when that is the error.
+    pub(crate) fn duplicate_name(&self) -> Option<&str> {
+        self.duplicate.as_deref()
     }
 
     /// Places an error raised by a visitor (which knows no position).
@@ -43,13 +76,54 @@ impl JsonError {
         self.at.get_or_insert(pos);
         self
     }
+
+    /// Adds the line and column of the error's offset in `text`, for
+    /// documents read by people (a policy file).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn locate(mut self, text: &str) -> Self {
+        if let Some(at) = self.at {
+            let before = text.get(..at).unwrap_or(text);
+            let line_start = before.rfind('\n').map_or(0, |i| i.saturating_add(1));
+            let line = before.matches('\n').count().saturating_add(1);
+            let column = before
+                .get(line_start..)
+                .map_or(0, |l| l.chars().count())
+                .saturating_add(1);
+            self.line_column = Some((line, column));
+        }
+        self
+    }
+
+    /// What was wrong, without the position.
+    pub fn message(&self) -> &str {
+        &self.msg
+    }
+
+    /// The byte offset in the document where the error was found, when
+    /// known.
+    pub fn offset(&self) -> Option<usize> {
+        self.at
+    }
+
+    /// The 1-based line of the error, for documents read with lines.
+    pub fn line(&self) -> Option<usize> {
+        self.line_column.map(|(l, _)| l)
+    }
+
+    /// The 1-based column (in characters) of the error, for documents
+    /// read with lines.
+    pub fn column(&self) -> Option<usize> {
+        self.line_column.map(|(_, c)| c)
+    }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.at {
-            Some(at) => write!(f, "{} at byte {at}", self.msg),
-            None => f.write_str(&self.msg),
+        match (self.line_column, self.at) {
+            (Some((line, column)), _) => write!(f, "{} at line {line} column {column}", self.msg),
+            (None, Some(at)) => write!(f, "{} at byte {at}", self.msg),
+            (None, None) => f.write_str(&self.msg),
         }
     }
 }
@@ -57,10 +131,64 @@ impl fmt::Display for JsonError {
 impl std::error::Error for JsonError {}
 
 impl de::Error for JsonError {
+    #[cold]
+    #[inline(never)]
     fn custom<T: fmt::Display>(msg: T) -> Self {
         Self {
             msg: msg.to_string(),
             at: None,
+            line_column: None,
+            duplicate: None,
+        }
+    }
+
+    // serde's defaults print an unexpected float with core's float
+    // formatting, which nothing else in a Worker needs (kilobytes of code
+    // and tables): the kind of value is named, never the number.
+    #[cold]
+    #[inline(never)]
+    fn invalid_type(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
+        Self::custom(format_args!(
+            "invalid type: {}, expected {exp}",
+            Kind(unexp)
+        ))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invalid_value(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
+        Self::custom(format_args!(
+            "invalid value: {}, expected {exp}",
+            Kind(unexp)
+        ))
+    }
+}
+
+/// An unexpected value as serde words it, except that a float is named
+/// without its value.
+struct Kind<'a>(Unexpected<'a>);
+
+impl fmt::Display for Kind<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Unexpected::Bool(b) => write!(f, "boolean `{b}`"),
+            Unexpected::Unsigned(i) => write!(f, "integer `{i}`"),
+            Unexpected::Signed(i) => write!(f, "integer `{i}`"),
+            Unexpected::Float(_) => f.write_str("floating point number"),
+            Unexpected::Char(c) => write!(f, "character `{c}`"),
+            Unexpected::Str(s) => write!(f, "string {s:?}"),
+            Unexpected::Bytes(_) => f.write_str("byte array"),
+            Unexpected::Unit => f.write_str("null"),
+            Unexpected::Option => f.write_str("Option value"),
+            Unexpected::NewtypeStruct => f.write_str("newtype struct"),
+            Unexpected::Seq => f.write_str("sequence"),
+            Unexpected::Map => f.write_str("map"),
+            Unexpected::Enum => f.write_str("enum"),
+            Unexpected::UnitVariant => f.write_str("unit variant"),
+            Unexpected::NewtypeVariant => f.write_str("newtype variant"),
+            Unexpected::TupleVariant => f.write_str("tuple variant"),
+            Unexpected::StructVariant => f.write_str("struct variant"),
+            Unexpected::Other(other) => f.write_str(other),
         }
     }
 }
@@ -124,6 +252,10 @@ pub(crate) struct Reader<'de> {
     pos: usize,
     depth: usize,
     max_depth: usize,
+    /// Refuse a member name repeated in any object (documents); the JWT
+    /// claims refuse top-level repeats themselves and leave nested
+    /// objects to the caller's type, as validation always has.
+    unique: bool,
     scratch: String,
     /// Escapes read or skipped so far: a string value without any is
     /// its own span minus the quotes.
@@ -138,6 +270,7 @@ impl<'de> Reader<'de> {
             pos: 0,
             depth: 0,
             max_depth,
+            unique: false,
             scratch: String::new(),
             escapes: 0,
         }
@@ -657,15 +790,56 @@ impl fmt::Display for Shown {
     }
 }
 
-/// Reads one value of type `T` from the whole of `text`.
+/// Reads one value of type `T` from the whole of `text` (JWT values:
+/// repeated names in objects are left to `T`).
 pub(crate) fn from_str<'de, T: de::Deserialize<'de>>(
     text: &'de str,
     max_depth: usize,
 ) -> Result<T> {
+    read(text, max_depth, false)
+}
+
+/// [`from_str`], refusing repeated member names in every object when
+/// `unique`.
+pub(crate) fn read<'de, T: de::Deserialize<'de>>(
+    text: &'de str,
+    max_depth: usize,
+    unique: bool,
+) -> Result<T> {
     let mut r = Reader::new(text, max_depth);
+    r.unique = unique;
     let value = T::deserialize(&mut r)?;
     r.end()?;
     Ok(value)
+}
+
+/// Reads a JSON document (a key set, a discovery document, a policy,
+/// saved state) into `T`: depth at most [`MAX_DOCUMENT_DEPTH`], member
+/// names unique, errors with their line and column.
+pub(crate) fn from_document<'de, T: de::Deserialize<'de>>(text: &'de str) -> Result<T> {
+    read(text, MAX_DOCUMENT_DEPTH, true).map_err(|e| e.locate(text))
+}
+
+/// [`from_document`] over bytes, which must be UTF-8 (RFC 8259 §8.1).
+pub(crate) fn from_document_bytes<'de, T: de::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => from_document(text),
+        Err(e) => Err(JsonError::not_utf8(bytes, e.valid_up_to())),
+    }
+}
+
+impl JsonError {
+    /// The error for a document whose bytes are UTF-8 up to `valid`
+    /// only.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn not_utf8(bytes: &[u8], valid: usize) -> Self {
+        let text = bytes
+            .get(..valid)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default();
+        Self::new("invalid UTF-8", valid).locate(text)
+    }
 }
 
 #[cfg(test)]
