@@ -341,7 +341,9 @@ impl WorkerGate {
         fetches: usize,
         now: OffsetDateTime,
     ) -> Step {
-        let outcome = if self.inner.options.limits_binding.is_some() {
+        // Without `policy` there are no rate limits to stage: the staged
+        // check (and the Durable Object path behind it) stays out.
+        let outcome = if cfg!(feature = "policy") && self.inner.options.limits_binding.is_some() {
             match self
                 .inner
                 .gate

@@ -166,12 +166,14 @@ pub async fn authorize(
                     Delay::from(WAIT_POLL).await;
                 }
             }
+            // Only a policy's rules have rate limits, and without `policy`
+            // the Gate never stages any: the Durable Object client stays
+            // out of that build (a `cfg!` constant would not do: the
+            // awaited future would stay in the state machine).
+            #[cfg(not(feature = "policy"))]
+            Step::Limits(_) => return Err(plain(500, "internal server error\n")),
+            #[cfg(feature = "policy")]
             Step::Limits(pending) => {
-                // Only a policy's rules have rate limits: without `policy`
-                // the Durable Object client stays out of the binary.
-                if !cfg!(feature = "policy") {
-                    return Err(plain(500, "internal server error\n"));
-                }
                 let Some(binding) = gate.options().limits_binding.as_deref() else {
                     return Err(plain(500, "internal server error\n"));
                 };
