@@ -29,6 +29,14 @@
 #   the redacting impls) and every `Display` are unchanged. (`none`, which
 #   also empties `{:?}` of strings, is not used: serde's error texts print
 #   the offending value with it.)
+#
+# After worker-build, the names section its wasm-opt keeps (`--debuginfo`:
+# ~10 KB raw of function names) is dropped by one more wasm-opt run that
+# only rewrites the module: no pass (another `-Os` would inline again), the
+# same `--enable-*` set as worker-build's, and `-Os`'s StackIR options
+# (without them binaryen writes ~2.6 KB more code). Skipped when names are
+# wanted: `--no-opt` (no wasm-opt at all) or
+# `CARGO_PROFILE_WORKER_STRIP=false`. docs/adr/0011-worker-size.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 toolchain="$root/scripts/wasm-toolchain.sh"
@@ -57,4 +65,27 @@ export CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size
 export CARGO_UNSTABLE_PANIC_IMMEDIATE_ABORT=true CARGO_PROFILE_WORKER_PANIC=immediate-abort
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zlocation-detail=none -Zfmt-debug=shallow"
 cd "$dir"
-exec worker-build --profile worker "$@"
+out=build
+strip_names=1
+if [ "${CARGO_PROFILE_WORKER_STRIP:-true}" = false ]; then strip_names=0; fi
+prev=
+for arg in "$@"; do
+  case "$prev" in -d|--out-dir) out=$arg ;; esac
+  case "$arg" in
+    --out-dir=*) out=${arg#--out-dir=} ;;
+    --no-opt) strip_names=0 ;;
+  esac
+  prev=$arg
+done
+worker-build --profile worker "$@"
+if [ "$strip_names" = 1 ]; then
+  for wasm in "$out"/*.wasm; do
+    [ -f "$wasm" ] || continue
+    "$WASM_OPT_BIN" "$wasm" -o "$wasm.stripped" --strip-debug \
+      --optimize-level 2 --shrink-level 1 --generate-stack-ir --optimize-stack-ir \
+      --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+      --enable-bulk-memory --enable-multivalue --enable-reference-types \
+      --enable-exception-handling
+    mv "$wasm.stripped" "$wasm"
+  done
+fi

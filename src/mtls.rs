@@ -151,6 +151,42 @@ impl fmt::Debug for ClientCert {
     }
 }
 
+/// A client certificate read only when a check needs it, that is when the
+/// verified token carries `cnf.x5t#S256`: a driver whose reading costs
+/// something on every request (the Worker builds a JS request to reach
+/// `cf.tlsClientAuth`) puts one in the request's extensions instead of the
+/// [`ClientCert`] fact. Read at most once per request.
+#[derive(Clone)]
+pub(crate) struct CertSource {
+    inner: std::sync::Arc<CertSourceInner>,
+}
+
+struct CertSourceInner {
+    read: std::sync::OnceLock<Option<ClientCert>>,
+    source: Box<dyn Fn() -> Option<ClientCert> + Send + Sync>,
+}
+
+impl CertSource {
+    /// A source that calls `source` the first time it is asked.
+    #[cfg_attr(
+        not(all(feature = "worker", target_arch = "wasm32")),
+        allow(dead_code, reason = "the Worker driver and tests set it")
+    )]
+    pub(crate) fn new(source: impl Fn() -> Option<ClientCert> + Send + Sync + 'static) -> Self {
+        Self {
+            inner: std::sync::Arc::new(CertSourceInner {
+                read: std::sync::OnceLock::new(),
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    /// The certificate, read on the first call.
+    pub(crate) fn get(&self) -> Option<ClientCert> {
+        *self.inner.read.get_or_init(|| (self.inner.source)())
+    }
+}
+
 fn hex_value(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),

@@ -774,7 +774,20 @@ impl Rejection {
     }
 }
 
+/// The reason [`Decision::authenticated_only`] gives a request without a
+/// principal, as serde_json serialises it (a unit test compares).
+const AUTHENTICATED_ONLY_REASON: &str = r#"{"kind":"requirements_not_met","rule_id":"authenticated","effect":"allow","failures":[{"kind":"authentication_required"}]}"#;
+
 impl Rejection {
+    /// [`for_decision`](Self::for_decision) of the one deny a Gate built
+    /// without the `policy` feature makes (`Decision::authenticated_only`
+    /// without a principal: 401, no token), built without serialising the
+    /// decision, so the policy's reason serialisers stay out of such a
+    /// build (a JWT-only Worker).
+    pub(crate) fn for_authenticated_only() -> Self {
+        Self::missing_token().with_reasons([AUTHENTICATED_ONLY_REASON])
+    }
+
     /// The allowing rule's `request` conditions refused the request: 400,
     /// 413 or 415 ([`RequestProblem::status`]), no challenge. What was
     /// wrong goes to the audit record (`reason`).
@@ -826,6 +839,18 @@ fn lacks_privilege(decision: &Decision) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without `policy` the Gate answers its one deny with
+    /// `for_authenticated_only`: the same rejection, reasons included, as
+    /// `for_decision` of that decision.
+    #[test]
+    fn for_authenticated_only_is_for_decision_of_authenticated_only() {
+        let decision = Decision::authenticated_only(None);
+        assert_eq!(
+            Rejection::for_authenticated_only(),
+            Rejection::for_decision(&decision, None)
+        );
+    }
 
     #[test]
     fn quoting() {

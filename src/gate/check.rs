@@ -73,8 +73,15 @@ impl Gate {
         match self.check_inner(parts, facts, now, false) {
             Staged::Done(outcome) => outcome,
             // Not produced without deferring; decided here against the
-            // gate's own store should that ever change.
-            Staged::Limits(pending) => self.run_limits(pending, parts, facts, now),
+            // gate's own store should that ever change. Without `policy`
+            // there are no limits at all: the constant keeps the limit
+            // machinery out of that build, failing closed.
+            Staged::Limits(pending) if cfg!(feature = "policy") => {
+                self.run_limits(pending, parts, facts, now)
+            }
+            Staged::Limits(_) => Outcome::Deny(Rejection::unavailable(
+                "rate limits need the `policy` feature",
+            )),
         }
     }
 
@@ -485,7 +492,14 @@ impl Gate {
                 decision,
             });
         }
-        let rejection = Rejection::for_decision(&decision, principal.as_deref());
+        // Without `policy` the only deny is `authenticated_only`'s (no
+        // principal): the constant keeps the decision's reason serialisers
+        // out of that build, with the same rejection.
+        let rejection = if cfg!(feature = "policy") {
+            Rejection::for_decision(&decision, principal.as_deref())
+        } else {
+            Rejection::for_authenticated_only()
+        };
         #[cfg(feature = "dpop")]
         let rejection = match &self.dpop {
             // RFC 9449 §7.1: the route takes DPoP tokens only; say so.

@@ -3,6 +3,7 @@
 //! policy are kept as the [`source`](std::error::Error::source).
 
 use crate::jwk::KeysError;
+#[cfg(feature = "policy")]
 use crate::policy::PolicyError;
 
 /// A gate that cannot be built, or an answer it cannot place.
@@ -44,6 +45,8 @@ pub enum GateError {
         source: crate::introspect::IntrospectError,
     },
     /// The built-in default policy did not compile (a bug in this crate).
+    /// `policy` feature: without it the Gate compiles no policy.
+    #[cfg(feature = "policy")]
     #[error("the default policy does not compile: {source}")]
     Policy {
         /// The compiler's error.

@@ -289,8 +289,11 @@ impl WorkerGate {
         if let Some(country) = country.or_else(|| header("cf-ipcountry")) {
             facts = facts.with_country(country);
         }
-        // Put there by the runtime from `request.cf.tlsClientAuth`
-        // ([`client_cert_from_cf`]); a client cannot send extensions.
+        // A certificate already read, put there by whoever drives this
+        // gate; a client cannot send extensions. The runtime instead puts a
+        // lazy `CertSource` over `request.cf.tlsClientAuth`
+        // ([`client_cert_from_cf`]), which the Gate reads only for a
+        // certificate-bound token.
         if let Some(cert) = parts.extensions.get::<crate::mtls::ClientCert>() {
             facts = facts.with_client_cert(*cert);
         }
@@ -341,7 +344,9 @@ impl WorkerGate {
         fetches: usize,
         now: OffsetDateTime,
     ) -> Step {
-        let outcome = if self.inner.options.limits_binding.is_some() {
+        // Without `policy` there are no rate limits to stage: the staged
+        // check (and the Durable Object path behind it) stays out.
+        let outcome = if cfg!(feature = "policy") && self.inner.options.limits_binding.is_some() {
             match self
                 .inner
                 .gate

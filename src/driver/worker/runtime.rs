@@ -25,11 +25,13 @@ const WAIT_POLLS: usize = 1000;
 /// field with `Reflect`: workers-rs' `TlsClientAuth` getters unwrap, so a
 /// field that is absent or not a string would panic and take the isolate
 /// down. Any such gap reads as no certificate (a bound token is refused).
-fn cf_client_cert(parts: &http::request::Parts) -> Option<crate::mtls::ClientCert> {
+/// It costs a JS request, so the Gate calls it (through a
+/// [`CertSource`](crate::mtls::CertSource)) only for a certificate-bound
+/// token.
+fn cf_client_cert(cf: worker::Cf) -> Option<crate::mtls::ClientCert> {
     use worker::js_sys::Reflect;
     use worker::wasm_bindgen::JsValue;
 
-    let cf = parts.extensions.get::<worker::Cf>()?.clone();
     // workers-rs keeps the raw `cf` object private; a request built with it
     // as its `cf` hands it back.
     let probe = http::Request::builder()
@@ -99,11 +101,16 @@ pub async fn authorize(
         .extensions
         .get::<worker::Cf>()
         .and_then(worker::Cf::country);
-    // The client certificate of an mTLS zone, for certificate-bound tokens.
-    let client_cert = cf_client_cert(&parts);
+    // The client certificate of an mTLS zone, for certificate-bound
+    // tokens: read when the Gate verifies one, not on every request.
     parts.extensions.remove::<crate::mtls::ClientCert>();
-    if let Some(cert) = client_cert {
-        parts.extensions.insert(cert);
+    parts.extensions.remove::<crate::mtls::CertSource>();
+    if let Some(cf) = parts.extensions.get::<worker::Cf>().cloned() {
+        parts
+            .extensions
+            .insert(crate::mtls::CertSource::new(move || {
+                cf_client_cert(cf.clone())
+            }));
     }
     let mut fetches = 0;
     for _ in 0..gate.max_steps() {
@@ -159,12 +166,14 @@ pub async fn authorize(
                     Delay::from(WAIT_POLL).await;
                 }
             }
+            // Only a policy's rules have rate limits, and without `policy`
+            // the Gate never stages any: the Durable Object client stays
+            // out of that build (a `cfg!` constant would not do: the
+            // awaited future would stay in the state machine).
+            #[cfg(not(feature = "policy"))]
+            Step::Limits(_) => return Err(plain(500, "internal server error\n")),
+            #[cfg(feature = "policy")]
             Step::Limits(pending) => {
-                // Only a policy's rules have rate limits: without `policy`
-                // the Durable Object client stays out of the binary.
-                if !cfg!(feature = "policy") {
-                    return Err(plain(500, "internal server error\n"));
-                }
                 let Some(binding) = gate.options().limits_binding.as_deref() else {
                     return Err(plain(500, "internal server error\n"));
                 };
