@@ -12,12 +12,34 @@
 //! value ([`answer`]) and the shard of a key ([`shard_name`]). The Workers
 //! calls (`check_limits`, `check_nonce`, `serve_object`) are wasm32-only.
 //!
+//! # The messages
+//!
+//! The Worker `POST`s an [`ObjectRequest`] to the object's stub and the
+//! object answers 200 with an [`ObjectAnswer`], both as
+//! `application/x-www-form-urlencoded` text (`url`'s `form_urlencoded`
+//! writes and reads it; no serde code in the Worker for them):
+//!
+//! | message | fields |
+//! |---|---|
+//! | limit request | `op=limit&key=..&count=..&period_nanos=..&burst=..&now_nanos=..` |
+//! | nonce request | `op=nonce&key=..&expires_nanos=..&now_nanos=..` |
+//! | limit answer | `op=limit&allowed=1&retry_after_nanos=..&remaining=..&reset_nanos=..&next_nanos=..` |
+//! | nonce answer | `op=nonce&fresh=1` |
+//!
+//! Integers are decimal (`*_nanos` are `i64` nanoseconds, exact: never a
+//! JS number), flags `1` or `0`. A missing, repeated, unknown or malformed
+//! field refuses the message with [`WorkerError::Invalid`] naming the
+//! field; the object answers such a request 400. The object class ships in
+//! the same script as the Worker, so both sides always speak one version.
+//!
 //! The Worker exports the object class with one line,
 //! [`durable_object_class!`](crate::durable_object_class) (see
 //! examples/worker): its `fetch` calls `serve_object`.
 
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use std::borrow::Cow;
+use std::str::FromStr;
+
+use time::{Duration, OffsetDateTime};
 
 use super::WorkerError;
 use crate::limit::{self, Decision, Limit, LimitCall, Rate, Tat};
@@ -25,12 +47,10 @@ use crate::limit::{self, Decision, Limit, LimitCall, Rate, Tat};
 /// Key shards (objects) the limit and nonce keys are spread over.
 pub const DEFAULT_SHARDS: u32 = 16;
 
-/// What the Worker asks one object. JSON in the body of a `POST` to the
-/// object's stub, externally tagged (`{"limit": {..}}`, `{"nonce": {..}}`):
-/// serde reads that without buffering the message first, as it must for
-/// an internally tagged enum (whose buffer type costs a Worker ~12 KB).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What the Worker asks one object: form-encoded text in the body of a
+/// `POST` to the object's stub ([`to_form`](Self::to_form); the format is
+/// in the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ObjectRequest {
     /// Decide one rate limit for one key at `now_nanos`, and count the
@@ -93,16 +113,165 @@ impl ObjectRequest {
             Self::Limit { key, .. } | Self::Nonce { key, .. } => key,
         }
     }
+
+    /// The request as form-encoded text (the [module docs](self) give the
+    /// fields).
+    pub fn to_form(&self) -> String {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        match self {
+            Self::Limit {
+                key,
+                count,
+                period_nanos,
+                burst,
+                now_nanos,
+            } => form
+                .append_pair("op", "limit")
+                .append_pair("key", key)
+                .append_pair("count", &count.to_string())
+                .append_pair("period_nanos", &period_nanos.to_string())
+                .append_pair("burst", &burst.to_string())
+                .append_pair("now_nanos", &now_nanos.to_string()),
+            Self::Nonce {
+                key,
+                expires_nanos,
+                now_nanos,
+            } => form
+                .append_pair("op", "nonce")
+                .append_pair("key", key)
+                .append_pair("expires_nanos", &expires_nanos.to_string())
+                .append_pair("now_nanos", &now_nanos.to_string()),
+        };
+        form.finish()
+    }
+
+    /// Reads a request written by [`to_form`](Self::to_form).
+    ///
+    /// # Errors
+    /// [`WorkerError::Invalid`] naming the field when one is missing,
+    /// repeated, unknown or malformed, or `op` names no request.
+    pub fn from_form(text: &str) -> Result<Self, WorkerError> {
+        let form = Form::parse(text, REQUEST)?;
+        match form.text("op")? {
+            "limit" => {
+                form.only(&["op", "key", "count", "period_nanos", "burst", "now_nanos"])?;
+                Ok(Self::Limit {
+                    key: form.text("key")?.to_owned(),
+                    count: form.number("count")?,
+                    period_nanos: form.number("period_nanos")?,
+                    burst: form.number("burst")?,
+                    now_nanos: form.number("now_nanos")?,
+                })
+            }
+            "nonce" => {
+                form.only(&["op", "key", "expires_nanos", "now_nanos"])?;
+                Ok(Self::Nonce {
+                    key: form.text("key")?.to_owned(),
+                    expires_nanos: form.number("expires_nanos")?,
+                    now_nanos: form.number("now_nanos")?,
+                })
+            }
+            other => Err(form.unknown_op(other)),
+        }
+    }
+}
+
+const REQUEST: &str = "durable object request";
+const ANSWER: &str = "durable object answer";
+
+/// The fields of one form-encoded message, each name at most once.
+struct Form<'a> {
+    what: &'static str,
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Form<'a> {
+    fn parse(text: &'a str, what: &'static str) -> Result<Self, WorkerError> {
+        let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(text.as_bytes()) {
+            if pairs.iter().any(|(seen, _)| *seen == name) {
+                return Err(invalid(
+                    what,
+                    format!("field `{}` is repeated", printable(&name)),
+                ));
+            }
+            pairs.push((name, value));
+        }
+        Ok(Self { what, pairs })
+    }
+
+    /// Refuses a field not in `known`.
+    fn only(&self, known: &[&str]) -> Result<(), WorkerError> {
+        match self
+            .pairs
+            .iter()
+            .find(|(name, _)| !known.contains(&name.as_ref()))
+        {
+            Some((name, _)) => Err(invalid(
+                self.what,
+                format!("unknown field `{}`", printable(name)),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn text(&self, name: &'static str) -> Result<&str, WorkerError> {
+        self.pairs
+            .iter()
+            .find(|(seen, _)| seen == name)
+            .map(|(_, value)| value.as_ref())
+            .ok_or_else(|| invalid(self.what, format!("field `{name}` is missing")))
+    }
+
+    fn number<T: FromStr>(&self, name: &'static str) -> Result<T, WorkerError> {
+        let value = self.text(name)?;
+        value.parse().map_err(|_| {
+            invalid(
+                self.what,
+                format!(
+                    "field `{name}` is not an integer in range: `{}`",
+                    printable(value)
+                ),
+            )
+        })
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, WorkerError> {
+        match self.text(name)? {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            other => Err(invalid(
+                self.what,
+                format!("field `{name}` is not `1` or `0`: `{}`", printable(other)),
+            )),
+        }
+    }
+
+    fn unknown_op(&self, op: &str) -> WorkerError {
+        invalid(self.what, format!("unknown op `{}`", printable(op)))
+    }
+}
+
+fn invalid(what: &'static str, reason: String) -> WorkerError {
+    WorkerError::Invalid { var: what, reason }
+}
+
+/// A wire value, safe and short enough to quote in an error.
+fn printable(value: &str) -> String {
+    crate::text::printable(value, 64)
+}
+
+fn duration_nanos(duration: Duration) -> i64 {
+    clamp_nanos(duration.whole_nanoseconds())
 }
 
 fn clamp_nanos(nanos: i128) -> i64 {
     i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// What an object answers, externally tagged as [`ObjectRequest`]
-/// (`{"limit": {..}}`, `{"nonce": {"fresh": true}}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What an object answers: form-encoded text as [`ObjectRequest`]
+/// ([`to_form`](Self::to_form); the format is in the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ObjectAnswer {
     /// The limit's decision.
@@ -112,6 +281,66 @@ pub enum ObjectAnswer {
         /// `true`: first seen, now remembered.
         fresh: bool,
     },
+}
+
+impl ObjectAnswer {
+    /// The answer as form-encoded text (the [module docs](self) give the
+    /// fields).
+    pub fn to_form(&self) -> String {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        let flag = |on: bool| if on { "1" } else { "0" };
+        match self {
+            Self::Limit(decision) => form
+                .append_pair("op", "limit")
+                .append_pair("allowed", flag(decision.allowed))
+                .append_pair(
+                    "retry_after_nanos",
+                    &duration_nanos(decision.retry_after).to_string(),
+                )
+                .append_pair("remaining", &decision.remaining.to_string())
+                .append_pair("reset_nanos", &duration_nanos(decision.reset).to_string())
+                .append_pair("next_nanos", &duration_nanos(decision.next).to_string()),
+            Self::Nonce { fresh } => form
+                .append_pair("op", "nonce")
+                .append_pair("fresh", flag(*fresh)),
+        };
+        form.finish()
+    }
+
+    /// Reads an answer written by [`to_form`](Self::to_form).
+    ///
+    /// # Errors
+    /// [`WorkerError::Invalid`] naming the field when one is missing,
+    /// repeated, unknown or malformed, or `op` names no answer.
+    pub fn from_form(text: &str) -> Result<Self, WorkerError> {
+        let form = Form::parse(text, ANSWER)?;
+        match form.text("op")? {
+            "limit" => {
+                form.only(&[
+                    "op",
+                    "allowed",
+                    "retry_after_nanos",
+                    "remaining",
+                    "reset_nanos",
+                    "next_nanos",
+                ])?;
+                Ok(Self::Limit(Decision {
+                    allowed: form.flag("allowed")?,
+                    retry_after: Duration::nanoseconds(form.number("retry_after_nanos")?),
+                    remaining: form.number("remaining")?,
+                    reset: Duration::nanoseconds(form.number("reset_nanos")?),
+                    next: Duration::nanoseconds(form.number("next_nanos")?),
+                }))
+            }
+            "nonce" => {
+                form.only(&["op", "fresh"])?;
+                Ok(Self::Nonce {
+                    fresh: form.flag("fresh")?,
+                })
+            }
+            other => Err(form.unknown_op(other)),
+        }
+    }
 }
 
 /// What an object does to its storage after [`answer`].
@@ -315,10 +544,10 @@ mod runtime {
     /// The Workers error when storage fails; a request that is not an
     /// [`ObjectRequest`] is answered 400.
     pub async fn serve_object(state: &State, mut req: Request) -> worker::Result<Response> {
-        // The crate's reader, not `Request::json`: that parses in JS, where
-        // nanosecond times are past the exact integer range of a double.
+        // Form text read in Rust: nanosecond times are past the exact
+        // integer range of a JS number.
         let text = req.text().await?;
-        let request = match crate::json::from_document::<ObjectRequest>(&text) {
+        let request = match ObjectRequest::from_form(&text) {
             Ok(request) => request,
             Err(e) => return Response::error(format!("not an edge-auth object request: {e}"), 400),
         };
@@ -342,7 +571,7 @@ mod runtime {
             }
             Write::Keep => {}
         }
-        Response::ok(serde_json::to_string(&out)?)
+        Response::ok(out.to_form())
     }
 
     /// One step of the object's sweep ([`sweep`]).
@@ -386,7 +615,7 @@ mod runtime {
             "https://edge-auth.invalid/object",
             "POST",
             &http::HeaderMap::new(),
-            Some(serde_json::to_vec(request)?.as_slice()),
+            Some(request.to_form().as_bytes()),
         )?;
         let mut response = stub.fetch_with_request(req).await?;
         let status = response.status_code();
@@ -396,8 +625,7 @@ mod runtime {
                 "object answered {status}: {text}"
             )));
         }
-        crate::json::from_document(&text)
-            .map_err(|e| worker::Error::RustError(format!("object answer is not JSON: {e}")))
+        ObjectAnswer::from_form(&text).map_err(|e| worker::Error::RustError(e.to_string()))
     }
 
     /// Decides the Gate's limit calls in order through the objects of
@@ -510,49 +738,264 @@ mod tests {
         assert!(matches!(later, ObjectAnswer::Limit(d) if d.allowed));
     }
 
-    #[test]
-    fn object_request_round_trips_as_json() {
-        let request = limit_request(5);
-        let text = serde_json::to_string(&request).unwrap();
-        assert_eq!(
-            text,
-            r#"{"limit":{"key":"route:/limited","count":1,"period_nanos":60000000000,"burst":2,"now_nanos":5}}"#
-        );
-        assert_eq!(
-            serde_json::from_str::<ObjectRequest>(&text).unwrap(),
-            request
-        );
-        let answer = ObjectAnswer::Nonce { fresh: true };
-        let text = serde_json::to_string(&answer).unwrap();
-        assert_eq!(text, r#"{"nonce":{"fresh":true}}"#);
-        assert_eq!(serde_json::from_str::<ObjectAnswer>(&text).unwrap(), answer);
+    fn nonce_request(expires_nanos: i64, now_nanos: i64) -> ObjectRequest {
+        ObjectRequest::Nonce {
+            key: nonce_key("k", "n"),
+            expires_nanos,
+            now_nanos,
+        }
     }
 
-    /// The protocol is externally tagged: the tag comes first and names
-    /// the variant, so serde reads a message without buffering it. The
-    /// internally tagged form of earlier versions (`"op"`) is refused
-    /// (the object class ships in the same script as the Worker).
+    fn limit_decision() -> Decision {
+        Decision {
+            allowed: false,
+            retry_after: Duration::nanoseconds(1_500_000_001),
+            remaining: 0,
+            reset: Duration::nanoseconds(119_999_999_999),
+            next: Duration::nanoseconds(1_500_000_001),
+        }
+    }
+
+    fn refusal(result: Result<impl std::fmt::Debug, WorkerError>) -> String {
+        match result {
+            Err(WorkerError::Invalid { reason, .. }) => reason,
+            other => panic!("not refused as invalid: {other:?}"),
+        }
+    }
+
     #[test]
-    fn object_messages_are_externally_tagged() {
-        let nonce = ObjectRequest::Nonce {
-            key: nonce_key("k", "n"),
-            expires_nanos: 9,
+    fn limit_request_round_trips_as_form() {
+        let request = limit_request(5);
+        let text = request.to_form();
+        assert_eq!(
+            text,
+            "op=limit&key=route%3A%2Flimited&count=1&period_nanos=60000000000&burst=2&now_nanos=5"
+        );
+        assert_eq!(ObjectRequest::from_form(&text).unwrap(), request);
+    }
+
+    #[test]
+    fn nonce_request_round_trips_as_form() {
+        let request = nonce_request(9, 1);
+        let text = request.to_form();
+        assert_eq!(text, "op=nonce&key=1%3Ak%3An&expires_nanos=9&now_nanos=1");
+        assert_eq!(ObjectRequest::from_form(&text).unwrap(), request);
+    }
+
+    #[test]
+    fn a_key_with_form_characters_round_trips() {
+        let request = ObjectRequest::Nonce {
+            key: nonce_key("a&b=c", "n+1 %2F\u{e9}\n"),
+            expires_nanos: 2,
             now_nanos: 1,
         };
         assert_eq!(
-            serde_json::to_string(&nonce).unwrap(),
-            r#"{"nonce":{"key":"1:k:n","expires_nanos":9,"now_nanos":1}}"#
+            ObjectRequest::from_form(&request.to_form()).unwrap(),
+            request
         );
+    }
+
+    #[test]
+    fn limit_answer_round_trips_as_form() {
+        let answer = ObjectAnswer::Limit(limit_decision());
+        let text = answer.to_form();
+        assert_eq!(
+            text,
+            "op=limit&allowed=0&retry_after_nanos=1500000001&remaining=0\
+             &reset_nanos=119999999999&next_nanos=1500000001"
+        );
+        assert_eq!(ObjectAnswer::from_form(&text).unwrap(), answer);
+        // A decision the object made round-trips too.
         let mut storage = HashMap::new();
         let decided = run(&mut storage, &limit_request(5));
-        let text = serde_json::to_string(&decided).unwrap();
-        assert!(text.starts_with(r#"{"limit":{"allowed":true,"#), "{text}");
+        assert!(decided.to_form().starts_with("op=limit&allowed=1&"));
         assert_eq!(
-            serde_json::from_str::<ObjectAnswer>(&text).unwrap(),
+            ObjectAnswer::from_form(&decided.to_form()).unwrap(),
             decided
         );
-        let old = r#"{"op":"nonce","key":"1:k:n","expires_nanos":9,"now_nanos":1}"#;
-        assert!(serde_json::from_str::<ObjectRequest>(old).is_err());
+    }
+
+    #[test]
+    fn nonce_answers_round_trip_as_form() {
+        for fresh in [true, false] {
+            let answer = ObjectAnswer::Nonce { fresh };
+            let text = answer.to_form();
+            assert_eq!(text, format!("op=nonce&fresh={}", u8::from(fresh)));
+            assert_eq!(ObjectAnswer::from_form(&text).unwrap(), answer);
+        }
+    }
+
+    #[test]
+    fn nanosecond_extremes_stay_exact() {
+        for nanos in [i64::MIN, i64::MAX, -1, 0, 9_007_199_254_740_993] {
+            let request = ObjectRequest::Limit {
+                key: "k".to_owned(),
+                count: u32::MAX,
+                period_nanos: nanos,
+                burst: u32::MAX,
+                now_nanos: nanos,
+            };
+            assert_eq!(
+                ObjectRequest::from_form(&request.to_form()).unwrap(),
+                request
+            );
+            let request = nonce_request(nanos, nanos);
+            assert_eq!(
+                ObjectRequest::from_form(&request.to_form()).unwrap(),
+                request
+            );
+            let answer = ObjectAnswer::Limit(Decision {
+                allowed: true,
+                retry_after: Duration::nanoseconds(nanos),
+                remaining: u32::MAX,
+                reset: Duration::nanoseconds(nanos),
+                next: Duration::nanoseconds(nanos),
+            });
+            assert_eq!(ObjectAnswer::from_form(&answer.to_form()).unwrap(), answer);
+        }
+        assert!(
+            nonce_request(i64::MIN, i64::MAX)
+                .to_form()
+                .contains("expires_nanos=-9223372036854775808&now_nanos=9223372036854775807")
+        );
+    }
+
+    #[test]
+    fn a_request_with_a_missing_field_is_refused() {
+        let reason = refusal(ObjectRequest::from_form(
+            "op=limit&key=k&count=1&period_nanos=1&now_nanos=5",
+        ));
+        assert_eq!(reason, "field `burst` is missing");
+        let reason = refusal(ObjectRequest::from_form(
+            "key=k&expires_nanos=1&now_nanos=1",
+        ));
+        assert_eq!(reason, "field `op` is missing");
+        let reason = refusal(ObjectRequest::from_form(""));
+        assert_eq!(reason, "field `op` is missing");
+    }
+
+    #[test]
+    fn a_request_with_a_repeated_field_is_refused() {
+        let reason = refusal(ObjectRequest::from_form(
+            "op=nonce&key=a&key=b&expires_nanos=1&now_nanos=1",
+        ));
+        assert_eq!(reason, "field `key` is repeated");
+        let reason = refusal(ObjectRequest::from_form(
+            "op=nonce&op=limit&key=a&expires_nanos=1&now_nanos=1",
+        ));
+        assert_eq!(reason, "field `op` is repeated");
+    }
+
+    #[test]
+    fn a_request_with_an_unknown_field_is_refused() {
+        let reason = refusal(ObjectRequest::from_form(
+            "op=nonce&key=a&expires_nanos=1&now_nanos=1&count=1",
+        ));
+        assert_eq!(reason, "unknown field `count`");
+        let reason = refusal(ObjectRequest::from_form(
+            "op=nonce&key=a&expires_nanos=1&now_nanos=1&x%0Ay=1",
+        ));
+        assert_eq!(reason, "unknown field `x\\ny`");
+    }
+
+    #[test]
+    fn a_request_with_an_unknown_op_is_refused() {
+        let reason = refusal(ObjectRequest::from_form("op=sweep&key=a"));
+        assert_eq!(reason, "unknown op `sweep`");
+    }
+
+    #[test]
+    fn a_request_with_a_malformed_number_is_refused() {
+        for (text, field, value) in [
+            (
+                "op=nonce&key=a&expires_nanos=1.5&now_nanos=1",
+                "expires_nanos",
+                "1.5",
+            ),
+            ("op=nonce&key=a&expires_nanos=1&now_nanos=", "now_nanos", ""),
+            (
+                "op=nonce&key=a&expires_nanos=9223372036854775808&now_nanos=1",
+                "expires_nanos",
+                "9223372036854775808",
+            ),
+            (
+                "op=limit&key=k&count=-1&period_nanos=1&burst=1&now_nanos=5",
+                "count",
+                "-1",
+            ),
+            (
+                "op=limit&key=k&count=1&period_nanos=1&burst=4294967296&now_nanos=5",
+                "burst",
+                "4294967296",
+            ),
+        ] {
+            let reason = refusal(ObjectRequest::from_form(text));
+            assert_eq!(
+                reason,
+                format!("field `{field}` is not an integer in range: `{value}`"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_with_a_missing_field_is_refused() {
+        let reason = refusal(ObjectAnswer::from_form(
+            "op=limit&allowed=1&retry_after_nanos=0&remaining=1&reset_nanos=1",
+        ));
+        assert_eq!(reason, "field `next_nanos` is missing");
+        let reason = refusal(ObjectAnswer::from_form("op=nonce"));
+        assert_eq!(reason, "field `fresh` is missing");
+    }
+
+    #[test]
+    fn an_answer_with_a_repeated_field_is_refused() {
+        let reason = refusal(ObjectAnswer::from_form("op=nonce&fresh=1&fresh=0"));
+        assert_eq!(reason, "field `fresh` is repeated");
+    }
+
+    #[test]
+    fn an_answer_with_an_unknown_field_is_refused() {
+        let reason = refusal(ObjectAnswer::from_form("op=nonce&fresh=1&allowed=1"));
+        assert_eq!(reason, "unknown field `allowed`");
+        let reason = refusal(ObjectAnswer::from_form("op=replay&fresh=1"));
+        assert_eq!(reason, "unknown op `replay`");
+    }
+
+    #[test]
+    fn an_answer_with_a_malformed_field_is_refused() {
+        let reason = refusal(ObjectAnswer::from_form("op=nonce&fresh=true"));
+        assert_eq!(reason, "field `fresh` is not `1` or `0`: `true`");
+        let reason = refusal(ObjectAnswer::from_form(
+            "op=limit&allowed=1&retry_after_nanos=x&remaining=1&reset_nanos=1&next_nanos=1",
+        ));
+        assert_eq!(
+            reason,
+            "field `retry_after_nanos` is not an integer in range: `x`"
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_message() {
+        let err = ObjectAnswer::from_form("op=nonce").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`durable object answer` is invalid: field `fresh` is missing"
+        );
+        let err = ObjectRequest::from_form("").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`durable object request` is invalid: field `op` is missing"
+        );
+    }
+
+    /// The JSON messages of earlier versions are refused (the object class
+    /// ships in the same script as the Worker).
+    #[test]
+    fn a_json_message_is_refused() {
+        let old = r#"{"nonce":{"key":"1:k:n","expires_nanos":9,"now_nanos":1}}"#;
+        assert!(ObjectRequest::from_form(old).is_err());
+        assert!(ObjectAnswer::from_form(r#"{"nonce":{"fresh":true}}"#).is_err());
     }
 
     #[test]
