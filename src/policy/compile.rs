@@ -200,98 +200,74 @@ impl Trie {
     }
 }
 
-impl Policy {
-    /// Compiles the policy with the default [`PolicyConfig`].
-    ///
-    /// # Errors
-    ///
-    /// See [`compile_with`](Policy::compile_with).
-    pub fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
-        self.compile_with(&PolicyConfig::default())
+/// Compiles `policy` (without running its embedded tests; the caller,
+/// [`Policy::compile_with`], does that).
+pub(super) fn compile(
+    policy: &Policy,
+    config: &PolicyConfig,
+) -> Result<CompiledPolicy, PolicyError> {
+    if policy.rules.len() > config.max_rules {
+        return Err(PolicyError::TooManyRules {
+            count: policy.rules.len(),
+            max: config.max_rules,
+        });
     }
-
-    /// Compiles the policy: validates every pattern and condition, builds
-    /// the path trie and finds shadowed rules (see
-    /// [`CompiledPolicy::warnings`]).
-    ///
-    /// # Errors
-    ///
-    /// [`PolicyError::TooManyRules`]; [`PolicyError::InvalidId`] or
-    /// [`PolicyError::DuplicateId`] for empty, long or repeated ids;
-    /// [`PolicyError::InvalidValue`] for a bad path pattern, method, host,
-    /// CIDR, country, JSON Pointer or header name;
-    /// [`PolicyError::InvalidRule`] for an empty or over-long list, or
-    /// `anonymous` combined with principal conditions; `InvalidValue` with
-    /// field `capture` for a compared capture that some path or host
-    /// pattern of the rule does not bind; [`PolicyError::TestFailed`] when
-    /// one of the document's embedded `tests` does not get the decision it
-    /// expects ([`PolicyError::InvalidTest`] when one is malformed).
-    pub fn compile_with(&self, config: &PolicyConfig) -> Result<CompiledPolicy, PolicyError> {
-        if self.rules.len() > config.max_rules {
-            return Err(PolicyError::TooManyRules {
-                count: self.rules.len(),
-                max: config.max_rules,
+    let cors = compile_cors(policy)?;
+    let mut ids = HashSet::with_capacity(policy.rules.len());
+    let mut rules = Vec::with_capacity(policy.rules.len());
+    let mut trie = Trie::new();
+    for (index, rule) in policy.rules.iter().enumerate() {
+        if rule.id.is_empty() {
+            return Err(PolicyError::InvalidId {
+                id: String::new(),
+                reason: "ids must not be empty",
             });
         }
-        let cors = compile_cors(self)?;
-        let mut ids = HashSet::with_capacity(self.rules.len());
-        let mut rules = Vec::with_capacity(self.rules.len());
-        let mut trie = Trie::new();
-        for (index, rule) in self.rules.iter().enumerate() {
-            if rule.id.is_empty() {
-                return Err(PolicyError::InvalidId {
-                    id: String::new(),
-                    reason: "ids must not be empty",
-                });
-            }
-            if rule.id.len() > config.max_id_len {
-                return Err(PolicyError::InvalidId {
-                    id: clip(&rule.id),
-                    reason: "id is too long",
-                });
-            }
-            if !ids.insert(rule.id.as_str()) {
-                return Err(PolicyError::DuplicateId {
-                    id: rule.id.clone(),
-                });
-            }
-            let mut compiled = compile_rule(rule, config, &self.paths)?;
-            if let Some(name) = &rule.cors {
-                let settings = cors
-                    .get(name.as_str())
-                    .ok_or_else(|| PolicyError::UnknownCors {
-                        rule: rule.id.clone(),
-                        name: clip(name),
-                    })?;
-                compiled.cors = Some(Arc::clone(settings));
-            }
-            let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
-                count: self.rules.len(),
-                max: config.max_rules,
-            })?;
-            match &compiled.paths {
-                Some(paths) => paths.iter().for_each(|p| trie.insert(p, index)),
-                None => trie.insert(&[Segment::Rest], index),
-            }
-            rules.push(compiled);
+        if rule.id.len() > config.max_id_len {
+            return Err(PolicyError::InvalidId {
+                id: clip(&rule.id),
+                reason: "id is too long",
+            });
         }
-        let warnings = shadow_warnings(&rules);
-        let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
-        let cors_rules = rules.iter().any(|r| r.cors.is_some());
-        let limits = super::limits::LimitTable::compile(&self.rules, config)?;
-        let compiled = CompiledPolicy {
-            rules,
-            trie,
-            config: config.clone(),
-            profile: self.paths,
-            encoded_slash_rules,
-            cors_rules,
-            warnings,
-            limits,
-        };
-        super::selftest::check(self, &compiled)?;
-        Ok(compiled)
+        if !ids.insert(rule.id.as_str()) {
+            return Err(PolicyError::DuplicateId {
+                id: rule.id.clone(),
+            });
+        }
+        let mut compiled = compile_rule(rule, config, &policy.paths)?;
+        if let Some(name) = &rule.cors {
+            let settings = cors
+                .get(name.as_str())
+                .ok_or_else(|| PolicyError::UnknownCors {
+                    rule: rule.id.clone(),
+                    name: clip(name),
+                })?;
+            compiled.cors = Some(Arc::clone(settings));
+        }
+        let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
+            count: policy.rules.len(),
+            max: config.max_rules,
+        })?;
+        match &compiled.paths {
+            Some(paths) => paths.iter().for_each(|p| trie.insert(p, index)),
+            None => trie.insert(&[Segment::Rest], index),
+        }
+        rules.push(compiled);
     }
+    let warnings = shadow_warnings(&rules);
+    let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
+    let cors_rules = rules.iter().any(|r| r.cors.is_some());
+    let limits = super::limits::LimitTable::compile(&policy.rules, config)?;
+    Ok(CompiledPolicy {
+        rules,
+        trie,
+        config: config.clone(),
+        profile: policy.paths,
+        encoded_slash_rules,
+        cors_rules,
+        warnings,
+        limits,
+    })
 }
 
 impl CompiledPolicy {
@@ -437,7 +413,12 @@ fn compile_rule(
             .flatten()
             .filter_map(super::capture::claim_capture),
     );
-    super::capture::bind(rule, &mut compiled, captures)?;
+    (compiled.path_captures, compiled.captures) = super::capture::bind(
+        rule,
+        compiled.paths.as_deref(),
+        compiled.hosts.as_deref(),
+        captures,
+    )?;
     compiled.shape = super::shape::compile(rule, config)?;
     Ok(compiled)
 }

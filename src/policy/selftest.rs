@@ -7,7 +7,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use super::compile::CompiledPolicy;
 use super::document::{Effect, Policy, PolicyTest, TestPrincipal};
-use super::eval::{Decision, RequestFacts};
+use super::eval::RequestFacts;
+use super::outcome::Decision;
 use super::{PolicyError, clip};
 use crate::oidc::Principal;
 
