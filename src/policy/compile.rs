@@ -236,13 +236,13 @@ pub(super) fn compile(
         }
         let mut compiled = compile_rule(rule, config, &policy.paths)?;
         if let Some(name) = &rule.cors {
-            let settings = cors
-                .get(name.as_str())
-                .ok_or_else(|| PolicyError::UnknownCors {
+            let Ok(at) = cors.binary_search_by(|(n, _)| (*n).cmp(name.as_str())) else {
+                return Err(PolicyError::UnknownCors {
                     rule: rule.id.clone(),
                     name: clip(name),
-                })?;
-            compiled.cors = Some(Arc::clone(settings));
+                });
+            };
+            compiled.cors = cors.get(at).map(|(_, c)| Arc::clone(c));
         }
         let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
             count: policy.rules.len(),
@@ -362,45 +362,64 @@ fn list<'a, T>(
     }
 }
 
+/// [`list`], then each entry through `parse` (an error names the entry as
+/// `field`). One loop for every kind of entry: the parser is a `dyn Fn`,
+/// so only the collecting is compiled per entry type.
+fn parse_list<T>(
+    rule: &Rule,
+    list_field: &str,
+    items: Option<&Vec<String>>,
+    config: &PolicyConfig,
+    field: &'static str,
+    parse: &dyn Fn(&str) -> Result<T, String>,
+) -> Result<Option<Vec<T>>, PolicyError> {
+    let Some(items) = list(rule, list_field, items, config)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(parse(item).map_err(|e| invalid(rule, field, item, e))?);
+    }
+    Ok(Some(out))
+}
+
 fn compile_rule(
     rule: &Rule,
     config: &PolicyConfig,
     profile: &PathProfile,
 ) -> Result<CompiledRule, PolicyError> {
     let route = &rule.route;
-    let methods = list(rule, "methods", route.methods.as_ref(), config)?
-        .map(|ms| {
-            ms.iter()
-                .map(|m| {
-                    pattern::validate_method(m)
-                        .map(|()| m.clone())
-                        .map_err(|e| invalid(rule, "method", m, e))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let hosts = list(rule, "hosts", route.hosts.as_ref(), config)?
-        .map(|hs| {
-            hs.iter()
-                .map(|h| HostPattern::parse(h).map_err(|e| invalid(rule, "host", h, e)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let paths = list(rule, "paths", route.paths.as_ref(), config)?
-        .map(|ps| {
-            ps.iter()
-                .map(|p| {
-                    pattern::parse_path_pattern(
-                        p,
-                        config.max_pattern_len,
-                        config.max_pattern_segments,
-                        profile,
-                    )
-                    .map_err(|e| invalid(rule, "path pattern", p, e))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
+    let methods = parse_list(
+        rule,
+        "methods",
+        route.methods.as_ref(),
+        config,
+        "method",
+        &|m| pattern::validate_method(m).map(|()| m.to_owned()),
+    )?;
+    let hosts = parse_list(
+        rule,
+        "hosts",
+        route.hosts.as_ref(),
+        config,
+        "host",
+        &HostPattern::parse,
+    )?;
+    let paths = parse_list(
+        rule,
+        "paths",
+        route.paths.as_ref(),
+        config,
+        "path pattern",
+        &|p| {
+            pattern::parse_path_pattern(
+                p,
+                config.max_pattern_len,
+                config.max_pattern_segments,
+                profile,
+            )
+        },
+    )?;
     let mut compiled = compile_require(rule, &rule.require, config, methods, hosts, paths)?;
     compiled.allow_encoded_slash = route.allow_encoded_slash;
     let mut captures: Vec<_> = super::capture::subject_capture(&rule.require)
@@ -438,65 +457,61 @@ fn compile_require(
     let any_roles = strings("any_roles", require.any_roles.as_ref())?;
     let all_roles = strings("all_roles", require.all_roles.as_ref())?;
     let scopes = strings("scopes", require.scopes.as_ref())?;
-    let claims = list(rule, "claims", require.claims.as_ref(), config)?
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|c| {
-            if let Err(e) = pattern::validate_pointer(&c.pointer) {
-                return Some(Err(invalid(rule, "claim pointer", &c.pointer, e)));
+    let mut claims = Vec::new();
+    for c in list(rule, "claims", require.claims.as_ref(), config)?.unwrap_or_default() {
+        if let Err(e) = pattern::validate_pointer(&c.pointer) {
+            return Err(invalid(rule, "claim pointer", &c.pointer, e));
+        }
+        let test = match (
+            &c.equals,
+            &c.contains,
+            &c.equals_capture,
+            &c.contains_capture,
+        ) {
+            (Some(v), None, None, None) => ClaimTest::Equals(v.clone()),
+            (None, Some(v), None, None) => ClaimTest::Contains(v.clone()),
+            // Capture comparisons are compiled apart (`capture::bind`).
+            (None, None, Some(_), None) | (None, None, None, Some(_)) => continue,
+            _ => {
+                return Err(invalid(
+                    rule,
+                    "claim condition",
+                    &c.pointer,
+                    "give exactly one of `equals`, `contains`, `equals_capture` and `contains_capture`"
+                        .to_owned(),
+                ));
             }
-            let test = match (
-                &c.equals,
-                &c.contains,
-                &c.equals_capture,
-                &c.contains_capture,
-            ) {
-                (Some(v), None, None, None) => ClaimTest::Equals(v.clone()),
-                (None, Some(v), None, None) => ClaimTest::Contains(v.clone()),
-                // Capture comparisons are compiled apart (`capture::bind`).
-                (None, None, Some(_), None) | (None, None, None, Some(_)) => return None,
-                _ => {
-                    return Some(Err(invalid(
-                        rule,
-                        "claim condition",
-                        &c.pointer,
-                        "give exactly one of `equals`, `contains`, `equals_capture` and `contains_capture`"
-                            .to_owned(),
-                    )));
-                }
-            };
-            Some(Ok(CompiledClaim {
-                pointer: c.pointer.clone(),
-                test,
-            }))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let client_ip = list(rule, "client_ip", require.client_ip.as_ref(), config)?
-        .map(|cs| {
-            cs.iter()
-                .map(|c| Cidr::parse(c).map_err(|e| invalid(rule, "cidr", c, e)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let country = list(rule, "country", require.country.as_ref(), config)?
-        .map(|cs| {
-            cs.iter()
-                .map(|c| pattern::parse_country(c).map_err(|e| invalid(rule, "country", c, e)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let headers = list(rule, "headers", require.headers.as_ref(), config)?
-        .unwrap_or_default()
-        .iter()
-        .map(|h| {
-            let name = HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|e| invalid(rule, "header name", &h.name, e.to_string()))?;
-            Ok(CompiledHeader {
-                name,
-                equals: h.equals.as_ref().map(|v| v.as_bytes().to_vec()),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        };
+        claims.push(CompiledClaim {
+            pointer: c.pointer.clone(),
+            test,
+        });
+    }
+    let client_ip = parse_list(
+        rule,
+        "client_ip",
+        require.client_ip.as_ref(),
+        config,
+        "cidr",
+        &Cidr::parse,
+    )?;
+    let country = parse_list(
+        rule,
+        "country",
+        require.country.as_ref(),
+        config,
+        "country",
+        &pattern::parse_country,
+    )?;
+    let mut headers = Vec::new();
+    for h in list(rule, "headers", require.headers.as_ref(), config)?.unwrap_or_default() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|e| invalid(rule, "header name", &h.name, e.to_string()))?;
+        headers.push(CompiledHeader {
+            name,
+            equals: h.equals.as_ref().map(|v| v.as_bytes().to_vec()),
+        });
+    }
 
     let principal_conditions = any_roles.is_some()
         || all_roles.is_some()
@@ -539,19 +554,18 @@ fn compile_require(
 }
 
 /// Compiles the document's named CORS settings once; rules share them.
-fn compile_cors(policy: &Policy) -> Result<HashMap<&str, Arc<Cors>>, PolicyError> {
-    policy
-        .cors
-        .iter()
-        .map(|(name, settings)| {
-            Cors::new(settings)
-                .map(|c| (name.as_str(), Arc::new(c)))
-                .map_err(|source| PolicyError::Cors {
-                    name: clip(name),
-                    source,
-                })
-        })
-        .collect()
+/// Sorted by name (the document's map is), so a rule's name is found by
+/// binary search.
+fn compile_cors(policy: &Policy) -> Result<Vec<(&str, Arc<Cors>)>, PolicyError> {
+    let mut compiled = Vec::with_capacity(policy.cors.len());
+    for (name, settings) in &policy.cors {
+        let cors = Cors::new(settings).map_err(|source| PolicyError::Cors {
+            name: clip(name),
+            source,
+        })?;
+        compiled.push((name.as_str(), Arc::new(cors)));
+    }
+    Ok(compiled)
 }
 
 /// Finds rules that an earlier unconditional rule covers entirely. Only
