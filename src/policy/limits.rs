@@ -43,15 +43,19 @@ pub struct LimitSpec {
     pub ipv4_prefix: Option<u8>,
 }
 
-/// The compiled limits of every rule that has some, by rule id.
+/// The compiled limits of every rule that has some, sorted by rule id
+/// (ids are unique) and found by binary search.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LimitTable {
-    by_rule: HashMap<Box<str>, Box<[RuleLimit]>>,
+    by_rule: Vec<(Box<str>, Box<[RuleLimit]>)>,
 }
 
 impl LimitTable {
     pub(crate) fn get(&self, rule: &str) -> &[RuleLimit] {
-        self.by_rule.get(rule).map_or(&[], |l| &l[..])
+        match self.by_rule.binary_search_by(|(id, _)| (**id).cmp(rule)) {
+            Ok(at) => self.by_rule.get(at).map_or(&[], |(_, l)| &l[..]),
+            Err(_) => &[],
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -60,7 +64,7 @@ impl LimitTable {
 
     /// Compiles every rule's `limits`.
     pub(crate) fn compile(rules: &[Rule], config: &PolicyConfig) -> Result<Self, PolicyError> {
-        let mut by_rule = HashMap::new();
+        let mut by_rule: Vec<(Box<str>, Box<[RuleLimit]>)> = Vec::new();
         let mut by_id: HashMap<&str, &LimitSpec> = HashMap::new();
         for rule in rules {
             if rule.limits.is_empty() {
@@ -101,8 +105,9 @@ impl LimitTable {
                 }
                 compiled.push(compile_limit(rule, spec)?);
             }
-            by_rule.insert(rule.id.as_str().into(), compiled.into_boxed_slice());
+            by_rule.push((rule.id.as_str().into(), compiled.into_boxed_slice()));
         }
+        by_rule.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Self { by_rule })
     }
 }
