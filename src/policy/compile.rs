@@ -213,7 +213,9 @@ pub(super) fn compile(
         });
     }
     let cors = compile_cors(policy)?;
-    let mut ids = HashSet::with_capacity(policy.rules.len());
+    // `String`, not `&str`: the one set type the discovery document's
+    // member check already links (a Worker carries one hash set less).
+    let mut ids: HashSet<String> = HashSet::with_capacity(policy.rules.len());
     let mut rules = Vec::with_capacity(policy.rules.len());
     let mut trie = Trie::new();
     for (index, rule) in policy.rules.iter().enumerate() {
@@ -229,7 +231,7 @@ pub(super) fn compile(
                 reason: "id is too long",
             });
         }
-        if !ids.insert(rule.id.as_str()) {
+        if !ids.insert(rule.id.clone()) {
             return Err(PolicyError::DuplicateId {
                 id: rule.id.clone(),
             });

@@ -177,9 +177,10 @@ impl Policy {
 
 /// Runs every test; the first failure refuses the policy.
 pub(crate) fn check(policy: &Policy, compiled: &CompiledPolicy) -> Result<(), PolicyError> {
-    let mut names = std::collections::HashSet::new();
+    // `String`: the set type compile's id check uses.
+    let mut names: std::collections::HashSet<String> = std::collections::HashSet::new();
     for t in &policy.tests {
-        if !names.insert(t.name.as_str()) {
+        if !names.insert(t.name.clone()) {
             return Err(PolicyError::InvalidTest {
                 name: clip(&t.name),
                 reason: "the name is used by more than one test".to_owned(),
