@@ -65,7 +65,10 @@ impl LimitTable {
     /// Compiles every rule's `limits`.
     pub(crate) fn compile(rules: &[Rule], config: &PolicyConfig) -> Result<Self, PolicyError> {
         let mut by_rule: Vec<(Box<str>, Box<[RuleLimit]>)> = Vec::new();
-        let mut by_id: HashMap<&str, &LimitSpec> = HashMap::new();
+        // Each limit id's first spec, as an index into `specs`: the map
+        // type of the path trie, so a Worker links one map type less.
+        let mut by_id: HashMap<Box<str>, usize> = HashMap::new();
+        let mut specs: Vec<&LimitSpec> = Vec::new();
         for rule in rules {
             if rule.limits.is_empty() {
                 continue;
@@ -94,14 +97,17 @@ impl LimitTable {
                         clip(&spec.id)
                     )));
                 }
-                match by_id.insert(spec.id.as_str(), spec) {
-                    Some(other) if other != spec => {
-                        return Err(invalid_rule(format!(
-                            "limit `{}` is written differently in another rule; limits with one id share counters and must be identical",
-                            clip(&spec.id)
-                        )));
-                    }
-                    _ => {}
+                // Every spec kept under an id equals the first one (else
+                // this fails), so comparing with the first is enough.
+                let next = specs.len();
+                let first = *by_id.entry(spec.id.as_str().into()).or_insert(next);
+                if first == next {
+                    specs.push(spec);
+                } else if specs.get(first).is_some_and(|other| *other != spec) {
+                    return Err(invalid_rule(format!(
+                        "limit `{}` is written differently in another rule; limits with one id share counters and must be identical",
+                        clip(&spec.id)
+                    )));
                 }
                 compiled.push(compile_limit(rule, spec)?);
             }
