@@ -424,16 +424,11 @@ fn compile_rule(
     )?;
     let mut compiled = compile_require(rule, &rule.require, config, methods, hosts, paths)?;
     compiled.allow_encoded_slash = route.allow_encoded_slash;
-    let mut captures: Vec<_> = super::capture::subject_capture(&rule.require)
-        .into_iter()
-        .collect();
-    captures.extend(
-        rule.require
-            .claims
-            .iter()
-            .flatten()
-            .filter_map(super::capture::claim_capture),
-    );
+    let mut captures = Vec::new();
+    captures.extend(super::capture::subject_capture(&rule.require));
+    for claim in rule.require.claims.iter().flatten() {
+        captures.extend(super::capture::claim_capture(claim));
+    }
     (compiled.path_captures, compiled.captures) = super::capture::bind(
         rule,
         compiled.paths.as_deref(),
