@@ -114,13 +114,10 @@ pub(crate) fn bind(
     if tests.is_empty() {
         return Ok((Plan::default(), tests));
     }
-    let path_captures: Vec<Vec<(Box<str>, usize)>> = rule
-        .route
-        .paths
-        .iter()
-        .flatten()
-        .map(|p| pattern::pattern_captures(p))
-        .collect();
+    let mut path_captures: Vec<Vec<(Box<str>, usize)>> = Vec::new();
+    for p in rule.route.paths.iter().flatten() {
+        path_captures.push(pattern::pattern_captures(p));
+    }
     for test in &tests {
         let name = &*test.capture;
         let in_paths = paths.is_some()
@@ -152,25 +149,24 @@ pub(crate) fn bind(
         };
     }
     let slot_of = |name: &str| names.iter().position(|n| &**n == name);
-    let plan = Plan {
-        paths: paths
-            .unwrap_or_default()
-            .iter()
-            .zip(&path_captures)
-            .map(|(segments, caps)| PathBinds {
-                binds: caps
-                    .iter()
-                    .filter_map(|(name, at)| Some((slot_of(name)?, *at)))
-                    .collect(),
-                len: segments.len(),
-                rest: segments.last() == Some(&Segment::Rest),
-            })
-            .collect(),
-        hosts: hosts
-            .unwrap_or_default()
-            .iter()
-            .map(|h| h.capture_name().and_then(slot_of))
-            .collect(),
-    };
+    // Plain loops: this runs once per rule at compile time, and iterator
+    // chains here cost a Worker more code than they save.
+    let mut plan = Plan::default();
+    for (segments, caps) in paths.unwrap_or_default().iter().zip(&path_captures) {
+        let mut binds = Vec::new();
+        for (name, at) in caps {
+            if let Some(slot) = slot_of(name) {
+                binds.push((slot, *at));
+            }
+        }
+        plan.paths.push(PathBinds {
+            binds,
+            len: segments.len(),
+            rest: segments.last() == Some(&Segment::Rest),
+        });
+    }
+    for h in hosts.unwrap_or_default() {
+        plan.hosts.push(h.capture_name().and_then(slot_of));
+    }
     Ok((plan, tests))
 }
