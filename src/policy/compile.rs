@@ -597,24 +597,20 @@ fn route_covers(a: &CompiledRule, b: &CompiledRule) -> bool {
         (Some(_), None) => false,
         (Some(ah), Some(bh)) => bh.iter().all(|h| ah.iter().any(|g| g.covers(h))),
     };
-    let rest = [Segment::Rest];
-    let a_paths: Vec<&[Segment]> = a.paths.as_ref().map_or_else(
-        || vec![&rest[..]],
-        |ps| ps.iter().map(Vec::as_slice).collect(),
-    );
-    let b_paths: Vec<&[Segment]> = b.paths.as_ref().map_or_else(
-        || vec![&rest[..]],
-        |ps| ps.iter().map(Vec::as_slice).collect(),
-    );
+    // A rule without paths matches every path (`**`), which covers any
+    // pattern.
+    let covered = |bp: &[Segment]| match &a.paths {
+        None => true,
+        Some(aps) => aps.iter().any(|ap| pattern_covers(ap, bp)),
+    };
+    let paths = match &b.paths {
+        None => covered(&[Segment::Rest]),
+        Some(bps) => bps.iter().all(|bp| covered(bp)),
+    };
     // For a path with `%2F`, an allow rule that does not opt in is passed
     // over, so it does not stand in front of one that does.
     let encoded_slash = !b.allow_encoded_slash || a.allow_encoded_slash || a.effect == Effect::Deny;
-    methods
-        && hosts
-        && encoded_slash
-        && b_paths
-            .iter()
-            .all(|bp| a_paths.iter().any(|ap| pattern_covers(ap, bp)))
+    methods && hosts && encoded_slash && paths
 }
 
 /// Whether every path pattern `b` matches is matched by pattern `a`.
