@@ -190,27 +190,30 @@ impl CompiledPolicy {
         }
         let (_, encoded_slash, candidates) = self.route(facts.path).ok()?;
         let host = facts.host.map(pattern::request_host);
-        candidates.into_iter().find_map(|index| {
-            let rule = usize::try_from(index)
-                .ok()
-                .and_then(|i| self.rules.get(i))?;
-            let cors = rule.cors.as_deref()?;
+        for index in candidates {
+            let Some(rule) = usize::try_from(index).ok().and_then(|i| self.rules.get(i)) else {
+                continue;
+            };
+            let Some(cors) = rule.cors.as_deref() else {
+                continue;
+            };
             if let Some(methods) = &rule.methods
                 && !method_matches(rule.effect, methods, facts.method.as_str())
             {
-                return None;
+                continue;
             }
             if encoded_slash && rule.effect != Effect::Deny && !rule.allow_encoded_slash {
-                return None;
+                continue;
             }
             if let Some(hosts) = &rule.hosts {
                 match host {
                     Some(Some(h)) if hosts.iter().any(|p| p.matches(h)) => {}
-                    _ => return None,
+                    _ => continue,
                 }
             }
-            Some(cors)
-        })
+            return Some(cors);
+        }
+        None
     }
 
     /// Whether some rule names CORS settings.
