@@ -437,7 +437,7 @@ fn check_conditions(
         check_roles(rule, p, failures);
     }
     if let Some(scopes) = &rule.scopes {
-        let missing = missing(scopes, &|s| p.has_scope(s));
+        let missing: Vec<String> = scopes.iter().filter(|s| !p.has_scope(s)).cloned().collect();
         if !p.scopes_complete() {
             failures.push(Failure::IncompleteSet {
                 set: "scopes".to_owned(),
@@ -481,23 +481,11 @@ fn check_roles(rule: &CompiledRule, p: &Principal, failures: &mut Vec<Failure>) 
         });
     }
     if let Some(all) = &rule.all_roles {
-        let missing = missing(all, &|r| p.has_role(r));
+        let missing: Vec<String> = all.iter().filter(|r| !p.has_role(r)).cloned().collect();
         if !missing.is_empty() {
             failures.push(Failure::MissingRoles { missing });
         }
     }
-}
-
-/// The entries of `wanted` the principal does not hold (`has`): one body
-/// for roles and scopes.
-fn missing(wanted: &[String], has: &dyn Fn(&str) -> bool) -> Vec<String> {
-    let mut out = Vec::new();
-    for w in wanted {
-        if !has(w) {
-            out.push(w.clone());
-        }
-    }
-    out
 }
 
 /// Whether the token moved the top-level claim the pointer starts at to a

@@ -321,14 +321,16 @@ pub(crate) fn validate_capture_name(name: &str) -> Result<(), String> {
 /// The `{name}` captures of a path pattern that compiled, with their
 /// segment index (in the pattern's body, split on `/`).
 pub(crate) fn pattern_captures(pattern: &str) -> Vec<(Box<str>, usize)> {
-    let mut out = Vec::new();
-    let body = pattern.strip_prefix('/').unwrap_or(pattern);
-    for (i, part) in body.split('/').enumerate() {
-        if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            out.push((Box::from(name), i));
-        }
-    }
-    out
+    pattern
+        .strip_prefix('/')
+        .unwrap_or(pattern)
+        .split('/')
+        .enumerate()
+        .filter_map(|(i, part)| {
+            let name = part.strip_prefix('{')?.strip_suffix('}')?;
+            Some((Box::from(name), i))
+        })
+        .collect()
 }
 
 /// A compiled host pattern, lower-case.
