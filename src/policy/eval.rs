@@ -144,37 +144,7 @@ impl<'a> RequestFacts<'a> {
     }
 }
 
-/// A request path as the rules see it: normalised, read through the
-/// profile; whether it holds a `%2F` that only opting-in rules may match;
-/// and the rules whose path patterns match it (sorted, no repeats).
-type Route<'p> = (std::borrow::Cow<'p, str>, bool, Vec<u32>);
-
 impl CompiledPolicy {
-    /// The route of a raw request path (what [`evaluate`](Self::evaluate)
-    /// and [`cors_for`](Self::cors_for) both start from), or why the path
-    /// is refused.
-    fn route<'p>(&self, raw: &'p str) -> Result<Route<'p>, String> {
-        let reject = self.config.reject_encoded_separators;
-        let opts = PathOptions {
-            max_len: self.config.max_path_len,
-            max_segments: self.config.max_path_segments,
-            // With rules opting in, `%2F` gets as far as the rules; only
-            // those rules may allow it (`evaluate`).
-            reject_encoded_slash: reject && !self.encoded_slash_rules,
-            reject_encoded_backslash: reject,
-            reject_path_parameters: self.config.reject_path_parameters,
-        };
-        let path = pattern::normalize_path(raw, &opts)
-            .and_then(|path| pattern::apply_profile(path, &self.profile, opts.max_len))?;
-        let encoded_slash = reject && self.encoded_slash_rules && path.contains("%2F");
-        let mut candidates = Vec::new();
-        self.trie
-            .collect(0, pattern::path_body(&path).split('/'), &mut candidates);
-        candidates.sort_unstable();
-        candidates.dedup();
-        Ok((path, encoded_slash, candidates))
-    }
-
     /// The CORS settings of the route `facts` reach: those named by the
     /// first rule, in document order, whose `match` (method, host, path)
     /// covers the request and that names `cors`. Requirements are not
@@ -188,7 +158,23 @@ impl CompiledPolicy {
         if !self.cors_rules {
             return None;
         }
-        let (_, encoded_slash, candidates) = self.route(facts.path).ok()?;
+        let reject = self.config.reject_encoded_separators;
+        let opts = PathOptions {
+            max_len: self.config.max_path_len,
+            max_segments: self.config.max_path_segments,
+            reject_encoded_slash: reject && !self.encoded_slash_rules,
+            reject_encoded_backslash: reject,
+            reject_path_parameters: self.config.reject_path_parameters,
+        };
+        let path = pattern::normalize_path(facts.path, &opts)
+            .and_then(|path| pattern::apply_profile(path, &self.profile, opts.max_len))
+            .ok()?;
+        let encoded_slash = reject && self.encoded_slash_rules && path.contains("%2F");
+        let mut candidates = Vec::new();
+        self.trie
+            .collect(0, pattern::path_body(&path).split('/'), &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
         let host = facts.host.map(pattern::request_host);
         for index in candidates {
             let Some(rule) = usize::try_from(index).ok().and_then(|i| self.rules.get(i)) else {
@@ -225,15 +211,33 @@ impl CompiledPolicy {
     /// decides; no such rule means deny. See the [module docs](super) for
     /// the exact semantics.
     pub fn evaluate(&self, facts: &RequestFacts<'_>, principal: Option<&Principal>) -> Decision {
-        let (path, encoded_slash, candidates) = match self.route(facts.path) {
-            Ok(route) => route,
+        let reject = self.config.reject_encoded_separators;
+        let opts = PathOptions {
+            max_len: self.config.max_path_len,
+            max_segments: self.config.max_path_segments,
+            // With rules opting in, `%2F` gets as far as the rules; only
+            // those rules may allow it (below).
+            reject_encoded_slash: reject && !self.encoded_slash_rules,
+            reject_encoded_backslash: reject,
+            reject_path_parameters: self.config.reject_path_parameters,
+        };
+        let path = match pattern::normalize_path(facts.path, &opts)
+            .and_then(|path| pattern::apply_profile(path, &self.profile, opts.max_len))
+        {
+            Ok(path) => path,
             Err(detail) => {
                 let mut d = Decision::new(Effect::Deny, None, principal);
                 d.reasons.push(Reason::RequestRejected { detail });
                 return d;
             }
         };
+        let encoded_slash = reject && self.encoded_slash_rules && path.contains("%2F");
         let mut passed_over = false;
+        let mut candidates = Vec::new();
+        self.trie
+            .collect(0, pattern::path_body(&path).split('/'), &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
 
         let host = facts.host.map(pattern::request_host);
         let mut reasons = Vec::new();
