@@ -46,7 +46,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashSet;
 use std::fmt;
 
 use http::header::{
@@ -338,10 +337,12 @@ impl Subdomains {
 pub struct Cors {
     any: bool,
     null: bool,
-    exact: HashSet<String>,
+    /// Sorted, no repeats: found by binary search.
+    exact: Vec<String>,
     patterns: Vec<Subdomains>,
     methods: Vec<Method>,
-    headers: HashSet<HeaderName>,
+    /// Sorted by name, no repeats: found by binary search.
+    headers: Vec<HeaderName>,
     allow_methods: Option<HeaderValue>,
     allow_headers: Option<HeaderValue>,
     expose_headers: Option<HeaderValue>,
@@ -489,10 +490,10 @@ impl Cors {
         let mut cors = Self {
             any: false,
             null: false,
-            exact: HashSet::new(),
+            exact: Vec::new(),
             patterns: Vec::new(),
             methods: Vec::new(),
-            headers: HashSet::new(),
+            headers: Vec::new(),
             allow_methods: None,
             allow_headers: None,
             expose_headers: None,
@@ -523,13 +524,15 @@ impl Cors {
                 cors.methods.push(method);
             }
         }
-        cors.headers = names("headers", &settings.headers)?.into_iter().collect();
+        cors.exact.sort_unstable();
+        cors.exact.dedup();
+        cors.headers = names("headers", &settings.headers)?;
+        cors.headers
+            .sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
         let expose = names("expose_headers", &settings.expose_headers)?;
-        cors.allow_methods = join(cors.methods.iter().map(Method::as_str))?;
-        let mut allowed: Vec<&str> = cors.headers.iter().map(HeaderName::as_str).collect();
-        allowed.sort_unstable();
-        cors.allow_headers = join(allowed.into_iter())?;
-        cors.expose_headers = join(expose.iter().map(HeaderName::as_str))?;
+        cors.allow_methods = join(&mut cors.methods.iter().map(Method::as_str))?;
+        cors.allow_headers = join(&mut cors.headers.iter().map(HeaderName::as_str))?;
+        cors.expose_headers = join(&mut expose.iter().map(HeaderName::as_str))?;
         Ok(cors)
     }
 
@@ -567,7 +570,7 @@ impl Cors {
                             "write the origin in lower case, as browsers send it",
                         ));
                     }
-                    self.exact.insert(parsed.serialized);
+                    self.exact.push(parsed.serialized);
                 }
             },
         }
@@ -580,7 +583,10 @@ impl Cors {
             return self.null;
         }
         self.any
-            || self.exact.contains(origin.as_str())
+            || self
+                .exact
+                .binary_search_by(|o| o.as_str().cmp(origin.as_str()))
+                .is_ok()
             || self.patterns.iter().any(|p| p.matches(origin))
     }
 
@@ -633,7 +639,11 @@ impl Cors {
             });
         }
         for name in request_headers(request)? {
-            if !self.headers.contains(&name) {
+            if self
+                .headers
+                .binary_search_by(|h| h.as_str().cmp(name.as_str()))
+                .is_err()
+            {
                 return Err(PreflightRefusal::HeaderNotAllowed {
                     header: name.as_str().to_owned(),
                 });
@@ -771,9 +781,16 @@ fn names(field: &str, values: &[String]) -> Result<Vec<HeaderName>, CorsError> {
     Ok(out)
 }
 
-/// A comma-separated header value, or `None` for no items.
-fn join<'a>(items: impl Iterator<Item = &'a str>) -> Result<Option<HeaderValue>, CorsError> {
-    let joined = items.collect::<Vec<_>>().join(", ");
+/// A comma-separated header value, or `None` for no items. (`dyn`: one
+/// body for the methods' and the header names' lists.)
+fn join(items: &mut dyn Iterator<Item = &str>) -> Result<Option<HeaderValue>, CorsError> {
+    let mut joined = String::new();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            joined.push_str(", ");
+        }
+        joined.push_str(item);
+    }
     if joined.is_empty() {
         return Ok(None);
     }

@@ -68,10 +68,7 @@ impl FromStr for Rate {
 
     /// Parses `"<count>/<number?><unit>"`.
     fn from_str(text: &str) -> Result<Self, LimitError> {
-        let bad = |reason: &str| LimitError::InvalidRate {
-            rate: crate::text::printable(text, 64),
-            reason: reason.to_owned(),
-        };
+        let bad = |reason: &str| invalid_rate(text, reason);
         let (count, period) = text
             .split_once('/')
             .ok_or_else(|| bad("expected `<count>/<period>`, e.g. `100/60s`"))?;
@@ -115,6 +112,15 @@ impl fmt::Display for Rate {
         } else {
             write!(f, "{}/{}ms", self.count, nanos / 1_000_000)
         }
+    }
+}
+
+/// The error of a rate that does not parse: one body for every reason.
+#[inline(never)]
+fn invalid_rate(text: &str, reason: &str) -> LimitError {
+    LimitError::InvalidRate {
+        rate: crate::text::printable(text, 64),
+        reason: reason.to_owned(),
     }
 }
 

@@ -142,7 +142,53 @@ struct Shard {
     /// practice never used, and not steerable by clients), and TATs beyond
     /// `i64` nanoseconds (after the year 2262). Only touched under `fast`'s
     /// write lock, so a key lives in one of the two maps at a time.
-    wide: Mutex<HashMap<Box<str>, i128>>,
+    wide: Mutex<Wide>,
+}
+
+/// The keys of [`Shard::wide`]: a list, as it is empty in practice (a
+/// scan of it costs less than hashing the key; it is bounded by the
+/// shard's key limit like the rest), and one hash map type fewer in a
+/// Worker.
+#[derive(Default)]
+struct Wide(Vec<(Box<str>, i128)>);
+
+impl Wide {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&self, key: &str) -> Option<i128> {
+        self.0
+            .iter()
+            .find(|(k, _)| **k == *key)
+            .map(|(_, tat)| *tat)
+    }
+
+    fn insert(&mut self, key: &str, tat: i128) {
+        match self.0.iter_mut().find(|(k, _)| **k == *key) {
+            Some(entry) => entry.1 = tat,
+            None => self.0.push((key.into(), tat)),
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(at) = self.0.iter().position(|(k, _)| **k == *key) {
+            self.0.swap_remove(at);
+        }
+    }
+
+    /// Drops the keys whose TAT is at or before `now`.
+    fn retain_after(&mut self, now: i128) {
+        self.0.retain(|(_, tat)| *tat > now);
+    }
+
+    /// The key whose TAT passes soonest.
+    fn oldest(&self) -> Option<(&str, i128)> {
+        self.0
+            .iter()
+            .min_by_key(|(_, tat)| *tat)
+            .map(|(k, tat)| (&**k, *tat))
+    }
 }
 
 type FastMap = HashMap<u64, Slot, BuildHasherDefault<Prehashed>>;
@@ -231,7 +277,7 @@ impl MemoryStore {
         for shard in self.shards.iter() {
             let mut fast = write(&shard.fast);
             fast.retain(|_, e| e.tat() > now);
-            lock(&shard.wide).retain(|_, tat| *tat > now);
+            lock(&shard.wide).retain_after(now);
         }
     }
 
@@ -356,7 +402,7 @@ fn update_locked(
     let current = if in_fast {
         fast.get(&hash).map(Slot::tat)
     } else {
-        wide.get(key).copied()
+        wide.get(key)
     };
     let Some(new) = f(current) else {
         return;
@@ -379,25 +425,22 @@ fn update_locked(
             if in_fast && let MapEntry::Occupied(slot) = slot {
                 slot.remove();
             }
-            wide.insert(key.into(), new);
+            wide.insert(key, new);
         }
     }
 }
 
 /// Frees at least one slot of a full shard: idle keys first, else the key
 /// whose TAT passes soonest.
-fn make_room(fast: &mut FastMap, wide: &mut HashMap<Box<str>, i128>, now: i128, per_shard: usize) {
+fn make_room(fast: &mut FastMap, wide: &mut Wide, now: i128, per_shard: usize) {
     fast.retain(|_, e| e.tat() > now);
-    wide.retain(|_, tat| *tat > now);
+    wide.retain_after(now);
     while fast.len() + wide.len() >= per_shard {
         let oldest_fast = fast
             .iter()
             .map(|(h, e)| (*h, e.tat()))
             .min_by_key(|(_, tat)| *tat);
-        let oldest_wide = wide
-            .iter()
-            .min_by_key(|(_, tat)| **tat)
-            .map(|(k, tat)| (k.clone(), *tat));
+        let oldest_wide = wide.oldest().map(|(k, tat)| (Box::<str>::from(k), tat));
         match (oldest_fast, oldest_wide) {
             (Some((_, a)), Some((k, b))) if b < a => {
                 wide.remove(&k);

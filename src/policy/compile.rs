@@ -200,98 +200,76 @@ impl Trie {
     }
 }
 
-impl Policy {
-    /// Compiles the policy with the default [`PolicyConfig`].
-    ///
-    /// # Errors
-    ///
-    /// See [`compile_with`](Policy::compile_with).
-    pub fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
-        self.compile_with(&PolicyConfig::default())
+/// Compiles `policy` (without running its embedded tests; the caller,
+/// [`Policy::compile_with`], does that).
+pub(super) fn compile(
+    policy: &Policy,
+    config: &PolicyConfig,
+) -> Result<CompiledPolicy, PolicyError> {
+    if policy.rules.len() > config.max_rules {
+        return Err(PolicyError::TooManyRules {
+            count: policy.rules.len(),
+            max: config.max_rules,
+        });
     }
-
-    /// Compiles the policy: validates every pattern and condition, builds
-    /// the path trie and finds shadowed rules (see
-    /// [`CompiledPolicy::warnings`]).
-    ///
-    /// # Errors
-    ///
-    /// [`PolicyError::TooManyRules`]; [`PolicyError::InvalidId`] or
-    /// [`PolicyError::DuplicateId`] for empty, long or repeated ids;
-    /// [`PolicyError::InvalidValue`] for a bad path pattern, method, host,
-    /// CIDR, country, JSON Pointer or header name;
-    /// [`PolicyError::InvalidRule`] for an empty or over-long list, or
-    /// `anonymous` combined with principal conditions; `InvalidValue` with
-    /// field `capture` for a compared capture that some path or host
-    /// pattern of the rule does not bind; [`PolicyError::TestFailed`] when
-    /// one of the document's embedded `tests` does not get the decision it
-    /// expects ([`PolicyError::InvalidTest`] when one is malformed).
-    pub fn compile_with(&self, config: &PolicyConfig) -> Result<CompiledPolicy, PolicyError> {
-        if self.rules.len() > config.max_rules {
-            return Err(PolicyError::TooManyRules {
-                count: self.rules.len(),
-                max: config.max_rules,
+    let cors = compile_cors(policy)?;
+    // `String`, not `&str`: the one set type the discovery document's
+    // member check already links (a Worker carries one hash set less).
+    let mut ids: HashSet<String> = HashSet::with_capacity(policy.rules.len());
+    let mut rules = Vec::with_capacity(policy.rules.len());
+    let mut trie = Trie::new();
+    for (index, rule) in policy.rules.iter().enumerate() {
+        if rule.id.is_empty() {
+            return Err(PolicyError::InvalidId {
+                id: String::new(),
+                reason: "ids must not be empty",
             });
         }
-        let cors = compile_cors(self)?;
-        let mut ids = HashSet::with_capacity(self.rules.len());
-        let mut rules = Vec::with_capacity(self.rules.len());
-        let mut trie = Trie::new();
-        for (index, rule) in self.rules.iter().enumerate() {
-            if rule.id.is_empty() {
-                return Err(PolicyError::InvalidId {
-                    id: String::new(),
-                    reason: "ids must not be empty",
-                });
-            }
-            if rule.id.len() > config.max_id_len {
-                return Err(PolicyError::InvalidId {
-                    id: clip(&rule.id),
-                    reason: "id is too long",
-                });
-            }
-            if !ids.insert(rule.id.as_str()) {
-                return Err(PolicyError::DuplicateId {
-                    id: rule.id.clone(),
-                });
-            }
-            let mut compiled = compile_rule(rule, config, &self.paths)?;
-            if let Some(name) = &rule.cors {
-                let settings = cors
-                    .get(name.as_str())
-                    .ok_or_else(|| PolicyError::UnknownCors {
-                        rule: rule.id.clone(),
-                        name: clip(name),
-                    })?;
-                compiled.cors = Some(Arc::clone(settings));
-            }
-            let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
-                count: self.rules.len(),
-                max: config.max_rules,
-            })?;
-            match &compiled.paths {
-                Some(paths) => paths.iter().for_each(|p| trie.insert(p, index)),
-                None => trie.insert(&[Segment::Rest], index),
-            }
-            rules.push(compiled);
+        if rule.id.len() > config.max_id_len {
+            return Err(PolicyError::InvalidId {
+                id: clip(&rule.id),
+                reason: "id is too long",
+            });
         }
-        let warnings = shadow_warnings(&rules);
-        let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
-        let cors_rules = rules.iter().any(|r| r.cors.is_some());
-        let limits = super::limits::LimitTable::compile(&self.rules, config)?;
-        let compiled = CompiledPolicy {
-            rules,
-            trie,
-            config: config.clone(),
-            profile: self.paths,
-            encoded_slash_rules,
-            cors_rules,
-            warnings,
-            limits,
-        };
-        super::selftest::check(self, &compiled)?;
-        Ok(compiled)
+        if !ids.insert(rule.id.clone()) {
+            return Err(PolicyError::DuplicateId {
+                id: rule.id.clone(),
+            });
+        }
+        let mut compiled = compile_rule(rule, config, &policy.paths)?;
+        if let Some(name) = &rule.cors {
+            let Ok(at) = cors.binary_search_by(|(n, _)| (*n).cmp(name.as_str())) else {
+                return Err(PolicyError::UnknownCors {
+                    rule: rule.id.clone(),
+                    name: clip(name),
+                });
+            };
+            compiled.cors = cors.get(at).map(|(_, c)| Arc::clone(c));
+        }
+        let index = u32::try_from(index).map_err(|_| PolicyError::TooManyRules {
+            count: policy.rules.len(),
+            max: config.max_rules,
+        })?;
+        match &compiled.paths {
+            Some(paths) => paths.iter().for_each(|p| trie.insert(p, index)),
+            None => trie.insert(&[Segment::Rest], index),
+        }
+        rules.push(compiled);
     }
+    let warnings = shadow_warnings(&rules);
+    let encoded_slash_rules = rules.iter().any(|r| r.allow_encoded_slash);
+    let cors_rules = rules.iter().any(|r| r.cors.is_some());
+    let limits = super::limits::LimitTable::compile(&policy.rules, config)?;
+    Ok(CompiledPolicy {
+        rules,
+        trie,
+        config: config.clone(),
+        profile: policy.paths,
+        encoded_slash_rules,
+        cors_rules,
+        warnings,
+        limits,
+    })
 }
 
 impl CompiledPolicy {
@@ -386,58 +364,77 @@ fn list<'a, T>(
     }
 }
 
+/// [`list`], then each entry through `parse` (an error names the entry as
+/// `field`). One loop for every kind of entry: the parser is a `dyn Fn`,
+/// so only the collecting is compiled per entry type.
+fn parse_list<T>(
+    rule: &Rule,
+    list_field: &str,
+    items: Option<&Vec<String>>,
+    config: &PolicyConfig,
+    field: &'static str,
+    parse: &dyn Fn(&str) -> Result<T, String>,
+) -> Result<Option<Vec<T>>, PolicyError> {
+    let Some(items) = list(rule, list_field, items, config)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(parse(item).map_err(|e| invalid(rule, field, item, e))?);
+    }
+    Ok(Some(out))
+}
+
 fn compile_rule(
     rule: &Rule,
     config: &PolicyConfig,
     profile: &PathProfile,
 ) -> Result<CompiledRule, PolicyError> {
     let route = &rule.route;
-    let methods = list(rule, "methods", route.methods.as_ref(), config)?
-        .map(|ms| {
-            ms.iter()
-                .map(|m| {
-                    pattern::validate_method(m)
-                        .map(|()| m.clone())
-                        .map_err(|e| invalid(rule, "method", m, e))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let hosts = list(rule, "hosts", route.hosts.as_ref(), config)?
-        .map(|hs| {
-            hs.iter()
-                .map(|h| HostPattern::parse(h).map_err(|e| invalid(rule, "host", h, e)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let paths = list(rule, "paths", route.paths.as_ref(), config)?
-        .map(|ps| {
-            ps.iter()
-                .map(|p| {
-                    pattern::parse_path_pattern(
-                        p,
-                        config.max_pattern_len,
-                        config.max_pattern_segments,
-                        profile,
-                    )
-                    .map_err(|e| invalid(rule, "path pattern", p, e))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
+    let methods = parse_list(
+        rule,
+        "methods",
+        route.methods.as_ref(),
+        config,
+        "method",
+        &|m| pattern::validate_method(m).map(|()| m.to_owned()),
+    )?;
+    let hosts = parse_list(
+        rule,
+        "hosts",
+        route.hosts.as_ref(),
+        config,
+        "host",
+        &HostPattern::parse,
+    )?;
+    let paths = parse_list(
+        rule,
+        "paths",
+        route.paths.as_ref(),
+        config,
+        "path pattern",
+        &|p| {
+            pattern::parse_path_pattern(
+                p,
+                config.max_pattern_len,
+                config.max_pattern_segments,
+                profile,
+            )
+        },
+    )?;
     let mut compiled = compile_require(rule, &rule.require, config, methods, hosts, paths)?;
     compiled.allow_encoded_slash = route.allow_encoded_slash;
-    let mut captures: Vec<_> = super::capture::subject_capture(&rule.require)
-        .into_iter()
-        .collect();
-    captures.extend(
-        rule.require
-            .claims
-            .iter()
-            .flatten()
-            .filter_map(super::capture::claim_capture),
-    );
-    super::capture::bind(rule, &mut compiled, captures)?;
+    let mut captures = Vec::new();
+    captures.extend(super::capture::subject_capture(&rule.require));
+    for claim in rule.require.claims.iter().flatten() {
+        captures.extend(super::capture::claim_capture(claim));
+    }
+    (compiled.path_captures, compiled.captures) = super::capture::bind(
+        rule,
+        compiled.paths.as_deref(),
+        compiled.hosts.as_deref(),
+        captures,
+    )?;
     compiled.shape = super::shape::compile(rule, config)?;
     Ok(compiled)
 }
@@ -457,65 +454,61 @@ fn compile_require(
     let any_roles = strings("any_roles", require.any_roles.as_ref())?;
     let all_roles = strings("all_roles", require.all_roles.as_ref())?;
     let scopes = strings("scopes", require.scopes.as_ref())?;
-    let claims = list(rule, "claims", require.claims.as_ref(), config)?
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|c| {
-            if let Err(e) = pattern::validate_pointer(&c.pointer) {
-                return Some(Err(invalid(rule, "claim pointer", &c.pointer, e)));
+    let mut claims = Vec::new();
+    for c in list(rule, "claims", require.claims.as_ref(), config)?.unwrap_or_default() {
+        if let Err(e) = pattern::validate_pointer(&c.pointer) {
+            return Err(invalid(rule, "claim pointer", &c.pointer, e));
+        }
+        let test = match (
+            &c.equals,
+            &c.contains,
+            &c.equals_capture,
+            &c.contains_capture,
+        ) {
+            (Some(v), None, None, None) => ClaimTest::Equals(v.clone()),
+            (None, Some(v), None, None) => ClaimTest::Contains(v.clone()),
+            // Capture comparisons are compiled apart (`capture::bind`).
+            (None, None, Some(_), None) | (None, None, None, Some(_)) => continue,
+            _ => {
+                return Err(invalid(
+                    rule,
+                    "claim condition",
+                    &c.pointer,
+                    "give exactly one of `equals`, `contains`, `equals_capture` and `contains_capture`"
+                        .to_owned(),
+                ));
             }
-            let test = match (
-                &c.equals,
-                &c.contains,
-                &c.equals_capture,
-                &c.contains_capture,
-            ) {
-                (Some(v), None, None, None) => ClaimTest::Equals(v.clone()),
-                (None, Some(v), None, None) => ClaimTest::Contains(v.clone()),
-                // Capture comparisons are compiled apart (`capture::bind`).
-                (None, None, Some(_), None) | (None, None, None, Some(_)) => return None,
-                _ => {
-                    return Some(Err(invalid(
-                        rule,
-                        "claim condition",
-                        &c.pointer,
-                        "give exactly one of `equals`, `contains`, `equals_capture` and `contains_capture`"
-                            .to_owned(),
-                    )));
-                }
-            };
-            Some(Ok(CompiledClaim {
-                pointer: c.pointer.clone(),
-                test,
-            }))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let client_ip = list(rule, "client_ip", require.client_ip.as_ref(), config)?
-        .map(|cs| {
-            cs.iter()
-                .map(|c| Cidr::parse(c).map_err(|e| invalid(rule, "cidr", c, e)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let country = list(rule, "country", require.country.as_ref(), config)?
-        .map(|cs| {
-            cs.iter()
-                .map(|c| pattern::parse_country(c).map_err(|e| invalid(rule, "country", c, e)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let headers = list(rule, "headers", require.headers.as_ref(), config)?
-        .unwrap_or_default()
-        .iter()
-        .map(|h| {
-            let name = HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|e| invalid(rule, "header name", &h.name, e.to_string()))?;
-            Ok(CompiledHeader {
-                name,
-                equals: h.equals.as_ref().map(|v| v.as_bytes().to_vec()),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        };
+        claims.push(CompiledClaim {
+            pointer: c.pointer.clone(),
+            test,
+        });
+    }
+    let client_ip = parse_list(
+        rule,
+        "client_ip",
+        require.client_ip.as_ref(),
+        config,
+        "cidr",
+        &Cidr::parse,
+    )?;
+    let country = parse_list(
+        rule,
+        "country",
+        require.country.as_ref(),
+        config,
+        "country",
+        &pattern::parse_country,
+    )?;
+    let mut headers = Vec::new();
+    for h in list(rule, "headers", require.headers.as_ref(), config)?.unwrap_or_default() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|e| invalid(rule, "header name", &h.name, e.to_string()))?;
+        headers.push(CompiledHeader {
+            name,
+            equals: h.equals.as_ref().map(|v| v.as_bytes().to_vec()),
+        });
+    }
 
     let principal_conditions = any_roles.is_some()
         || all_roles.is_some()
@@ -558,19 +551,18 @@ fn compile_require(
 }
 
 /// Compiles the document's named CORS settings once; rules share them.
-fn compile_cors(policy: &Policy) -> Result<HashMap<&str, Arc<Cors>>, PolicyError> {
-    policy
-        .cors
-        .iter()
-        .map(|(name, settings)| {
-            Cors::new(settings)
-                .map(|c| (name.as_str(), Arc::new(c)))
-                .map_err(|source| PolicyError::Cors {
-                    name: clip(name),
-                    source,
-                })
-        })
-        .collect()
+/// Sorted by name (the document's map is), so a rule's name is found by
+/// binary search.
+fn compile_cors(policy: &Policy) -> Result<Vec<(&str, Arc<Cors>)>, PolicyError> {
+    let mut compiled = Vec::with_capacity(policy.cors.len());
+    for (name, settings) in &policy.cors {
+        let cors = Cors::new(settings).map_err(|source| PolicyError::Cors {
+            name: clip(name),
+            source,
+        })?;
+        compiled.push((name.as_str(), Arc::new(cors)));
+    }
+    Ok(compiled)
 }
 
 /// Finds rules that an earlier unconditional rule covers entirely. Only
@@ -605,24 +597,20 @@ fn route_covers(a: &CompiledRule, b: &CompiledRule) -> bool {
         (Some(_), None) => false,
         (Some(ah), Some(bh)) => bh.iter().all(|h| ah.iter().any(|g| g.covers(h))),
     };
-    let rest = [Segment::Rest];
-    let a_paths: Vec<&[Segment]> = a.paths.as_ref().map_or_else(
-        || vec![&rest[..]],
-        |ps| ps.iter().map(Vec::as_slice).collect(),
-    );
-    let b_paths: Vec<&[Segment]> = b.paths.as_ref().map_or_else(
-        || vec![&rest[..]],
-        |ps| ps.iter().map(Vec::as_slice).collect(),
-    );
+    // A rule without paths matches every path (`**`), which covers any
+    // pattern.
+    let covered = |bp: &[Segment]| match &a.paths {
+        None => true,
+        Some(aps) => aps.iter().any(|ap| pattern_covers(ap, bp)),
+    };
+    let paths = match &b.paths {
+        None => covered(&[Segment::Rest]),
+        Some(bps) => bps.iter().all(|bp| covered(bp)),
+    };
     // For a path with `%2F`, an allow rule that does not opt in is passed
     // over, so it does not stand in front of one that does.
     let encoded_slash = !b.allow_encoded_slash || a.allow_encoded_slash || a.effect == Effect::Deny;
-    methods
-        && hosts
-        && encoded_slash
-        && b_paths
-            .iter()
-            .all(|bp| a_paths.iter().any(|ap| pattern_covers(ap, bp)))
+    methods && hosts && encoded_slash && paths
 }
 
 /// Whether every path pattern `b` matches is matched by pattern `a`.

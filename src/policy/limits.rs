@@ -43,15 +43,19 @@ pub struct LimitSpec {
     pub ipv4_prefix: Option<u8>,
 }
 
-/// The compiled limits of every rule that has some, by rule id.
+/// The compiled limits of every rule that has some, sorted by rule id
+/// (ids are unique) and found by binary search.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LimitTable {
-    by_rule: HashMap<Box<str>, Box<[RuleLimit]>>,
+    by_rule: Vec<(Box<str>, Box<[RuleLimit]>)>,
 }
 
 impl LimitTable {
     pub(crate) fn get(&self, rule: &str) -> &[RuleLimit] {
-        self.by_rule.get(rule).map_or(&[], |l| &l[..])
+        match self.by_rule.binary_search_by(|(id, _)| (**id).cmp(rule)) {
+            Ok(at) => self.by_rule.get(at).map_or(&[], |(_, l)| &l[..]),
+            Err(_) => &[],
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -60,8 +64,11 @@ impl LimitTable {
 
     /// Compiles every rule's `limits`.
     pub(crate) fn compile(rules: &[Rule], config: &PolicyConfig) -> Result<Self, PolicyError> {
-        let mut by_rule = HashMap::new();
-        let mut by_id: HashMap<&str, &LimitSpec> = HashMap::new();
+        let mut by_rule: Vec<(Box<str>, Box<[RuleLimit]>)> = Vec::new();
+        // Each limit id's first spec, as an index into `specs`: the map
+        // type of the path trie, so a Worker links one map type less.
+        let mut by_id: HashMap<Box<str>, usize> = HashMap::new();
+        let mut specs: Vec<&LimitSpec> = Vec::new();
         for rule in rules {
             if rule.limits.is_empty() {
                 continue;
@@ -90,19 +97,23 @@ impl LimitTable {
                         clip(&spec.id)
                     )));
                 }
-                match by_id.insert(spec.id.as_str(), spec) {
-                    Some(other) if other != spec => {
-                        return Err(invalid_rule(format!(
-                            "limit `{}` is written differently in another rule; limits with one id share counters and must be identical",
-                            clip(&spec.id)
-                        )));
-                    }
-                    _ => {}
+                // Every spec kept under an id equals the first one (else
+                // this fails), so comparing with the first is enough.
+                let next = specs.len();
+                let first = *by_id.entry(spec.id.as_str().into()).or_insert(next);
+                if first == next {
+                    specs.push(spec);
+                } else if specs.get(first).is_some_and(|other| *other != spec) {
+                    return Err(invalid_rule(format!(
+                        "limit `{}` is written differently in another rule; limits with one id share counters and must be identical",
+                        clip(&spec.id)
+                    )));
                 }
                 compiled.push(compile_limit(rule, spec)?);
             }
-            by_rule.insert(rule.id.as_str().into(), compiled.into_boxed_slice());
+            by_rule.push((rule.id.as_str().into(), compiled.into_boxed_slice()));
         }
+        by_rule.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Self { by_rule })
     }
 }

@@ -349,11 +349,13 @@
 //! # Ok::<(), edge_auth::policy::PolicyError>(())
 //! ```
 
+mod bindings;
 mod capture;
 mod compile;
 mod document;
 mod eval;
 mod limits;
+mod outcome;
 pub(crate) mod pattern;
 mod profile;
 mod selftest;
@@ -364,10 +366,44 @@ pub use document::{
     ClaimCondition, Effect, HeaderCondition, Match, PathCase, PathProfile, Policy, PolicyTest,
     RequestShape, Require, Rule, ShapeHeader, TestPrincipal,
 };
-pub use eval::{Decision, Failure, Reason, RequestFacts};
+pub use eval::RequestFacts;
 pub use limits::LimitSpec;
+pub use outcome::{Decision, Failure, Reason};
 pub use selftest::TestOutcome;
 pub use shape::RequestProblem;
+
+impl Policy {
+    /// Compiles the policy with the default [`PolicyConfig`].
+    ///
+    /// # Errors
+    ///
+    /// See [`compile_with`](Policy::compile_with).
+    pub fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
+        self.compile_with(&PolicyConfig::default())
+    }
+
+    /// Compiles the policy: validates every pattern and condition, builds
+    /// the path trie and finds shadowed rules (see
+    /// [`CompiledPolicy::warnings`]).
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::TooManyRules`]; [`PolicyError::InvalidId`] or
+    /// [`PolicyError::DuplicateId`] for empty, long or repeated ids;
+    /// [`PolicyError::InvalidValue`] for a bad path pattern, method, host,
+    /// CIDR, country, JSON Pointer or header name;
+    /// [`PolicyError::InvalidRule`] for an empty or over-long list, or
+    /// `anonymous` combined with principal conditions; `InvalidValue` with
+    /// field `capture` for a compared capture that some path or host
+    /// pattern of the rule does not bind; [`PolicyError::TestFailed`] when
+    /// one of the document's embedded `tests` does not get the decision it
+    /// expects ([`PolicyError::InvalidTest`] when one is malformed).
+    pub fn compile_with(&self, config: &PolicyConfig) -> Result<CompiledPolicy, PolicyError> {
+        let compiled = compile::compile(self, config)?;
+        selftest::check(self, &compiled)?;
+        Ok(compiled)
+    }
+}
 
 /// Limits and path options for compiling and evaluating a policy. Every
 /// limit bounds work done on input that may be hostile (the document, or the

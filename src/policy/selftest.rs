@@ -7,7 +7,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use super::compile::CompiledPolicy;
 use super::document::{Effect, Policy, PolicyTest, TestPrincipal};
-use super::eval::{Decision, RequestFacts};
+use super::eval::RequestFacts;
+use super::outcome::Decision;
 use super::{PolicyError, clip};
 use crate::oidc::Principal;
 
@@ -176,9 +177,10 @@ impl Policy {
 
 /// Runs every test; the first failure refuses the policy.
 pub(crate) fn check(policy: &Policy, compiled: &CompiledPolicy) -> Result<(), PolicyError> {
-    let mut names = std::collections::HashSet::new();
+    // `String`: the set type compile's id check uses.
+    let mut names: std::collections::HashSet<String> = std::collections::HashSet::new();
     for t in &policy.tests {
-        if !names.insert(t.name.as_str()) {
+        if !names.insert(t.name.clone()) {
             return Err(PolicyError::InvalidTest {
                 name: clip(&t.name),
                 reason: "the name is used by more than one test".to_owned(),
