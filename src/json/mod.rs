@@ -323,11 +323,17 @@ impl<'de> Reader<'de> {
         }
     }
 
-    /// Consumes the `:` after a member name (out of line: every map
-    /// access calls it).
+    /// Consumes the `:` after a member name.
+    #[inline]
+    pub(crate) fn expect_colon(&mut self) -> Result<()> {
+        self.expect(b':', "`:`")
+    }
+
+    /// [`expect_colon`](Self::expect_colon) out of line, for the map
+    /// access of every derived type.
     #[inline(never)]
     pub(crate) fn colon(&mut self) -> Result<()> {
-        self.expect(b':', "`:`")
+        self.expect_colon()
     }
 
     #[cold]

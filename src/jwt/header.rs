@@ -149,7 +149,7 @@ fn read_header<'a>(r: &mut Reader<'a>) -> Result<RawHeader<'a>, JsonError> {
         }
         count = count.saturating_add(1);
         known |= bit;
-        r.colon()?;
+        r.expect_colon()?;
         match bit {
             1 => out.alg = Some(string_value(r, "alg")?),
             2 => out.kid = Some(string_value(r, "kid")?),
