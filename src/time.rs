@@ -17,6 +17,20 @@ pub(crate) fn from_unix(secs: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(secs).ok()
 }
 
+/// A duration for an error message in whole units, as a rate or setting
+/// spells it (`60s`, `1500ms`, `7ns`): `time`'s own `Display` links core's
+/// float formatting (~8 KB in a Worker) for its precision form.
+pub(crate) fn display_duration(d: Duration) -> String {
+    let nanos = d.whole_nanoseconds();
+    if nanos % 1_000_000_000 == 0 {
+        format!("{}s", nanos / 1_000_000_000)
+    } else if nanos % 1_000_000 == 0 {
+        format!("{}ms", nanos / 1_000_000)
+    } else {
+        format!("{nanos}ns")
+    }
+}
+
 /// Formats a time as RFC 3339 in UTC (`2026-11-23T10:00:00Z`, with the
 /// fraction of a second only when there is one) for error messages; falls
 /// back to the Unix timestamp outside years 0000-9999. Written out here
@@ -56,6 +70,14 @@ pub(crate) fn seconds_between(earlier: OffsetDateTime, later: OffsetDateTime) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_in_whole_units() {
+        assert_eq!(display_duration(Duration::minutes(2)), "120s");
+        assert_eq!(display_duration(Duration::milliseconds(-1500)), "-1500ms");
+        assert_eq!(display_duration(Duration::nanoseconds(7)), "7ns");
+        assert_eq!(display_duration(Duration::ZERO), "0s");
+    }
 
     #[test]
     fn formats_rfc3339() {

@@ -162,7 +162,7 @@ impl Component {
         fields::write_string(&mut id, &c.name)
             .and_then(|()| fields::write_parameters(&mut id, &c.params))
             .map_err(|e| HttpSigError::MalformedComponent {
-                component: format!("{:?}", c.name),
+                component: format!("\"{}\"", crate::text::printable(&c.name, 128)),
                 reason: e.to_string(),
             })?;
         c.id = Cow::Owned(id);

@@ -48,31 +48,57 @@ impl<'de> Reader<'de> {
         }
     }
 
-    fn visit_map_here<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+    /// Into the object or array whose opening byte is next: the depth
+    /// check and the byte. Out of line, as [`close`](Self::close) and
+    /// [`abandon`](Self::abandon): one copy for every visitor.
+    #[inline(never)]
+    fn open(&mut self) -> Result<()> {
         self.enter()?;
         self.bump();
-        let value = visitor.visit_map(Members {
+        Ok(())
+    }
+
+    /// After a visitor read an object (`b'}'`) or array: out of it.
+    #[inline(never)]
+    fn close(&mut self, close: u8) -> Result<()> {
+        self.leave();
+        if close == b'}' {
+            self.end_map()
+        } else {
+            self.end_seq()
+        }
+    }
+
+    /// After a visitor failed inside an object or array: out of it, and
+    /// the error placed here.
+    #[cold]
+    #[inline(never)]
+    fn abandon(&mut self, e: JsonError) -> JsonError {
+        self.leave();
+        e.at(self.pos)
+    }
+
+    fn visit_map_here<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        self.open()?;
+        match visitor.visit_map(Members {
             r: self,
             first: true,
             names: Names::default(),
-        });
-        self.leave();
-        let value = value.map_err(|e| e.at(self.pos))?;
-        self.end_map()?;
-        Ok(value)
+        }) {
+            Ok(value) => self.close(b'}').map(|()| value),
+            Err(e) => Err(self.abandon(e)),
+        }
     }
 
     fn visit_seq_here<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
-        self.enter()?;
-        self.bump();
-        let value = visitor.visit_seq(Elements {
+        self.open()?;
+        match visitor.visit_seq(Elements {
             r: self,
             first: true,
-        });
-        self.leave();
-        let value = value.map_err(|e| e.at(self.pos))?;
-        self.end_seq()?;
-        Ok(value)
+        }) {
+            Ok(value) => self.close(b']').map(|()| value),
+            Err(e) => Err(self.abandon(e)),
+        }
     }
 
     /// `deserialize_any` without placing a visitor's error.
@@ -399,21 +425,41 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
     type Error = JsonError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        if !self.r.next_member(&mut self.first, b'}')? {
-            return Ok(None);
+        match self.next_name()? {
+            Some(name) => {
+                let at = name.at;
+                seed.deserialize(name).map(Some).map_err(|e| e.at(at))
+            }
+            None => Ok(None),
         }
-        if !self.r.unique {
-            return seed.deserialize(Key { r: &mut *self.r }).map(Some);
-        }
-        let (at, escapes) = (self.r.pos, self.r.escapes());
-        let key = seed.deserialize(Key { r: &mut *self.r })?;
-        self.record_name(at, escapes)?;
-        Ok(Some(key))
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value> {
-        self.r.expect(b':', "`:`")?;
+        self.r.colon()?;
         seed.deserialize(&mut *self.r)
+    }
+}
+
+impl<'de> Members<'_, 'de> {
+    /// The next member's name, read and, in documents, checked against
+    /// the names before it; `None` on the closing brace. Out of line:
+    /// one copy for every key type (which only gets the text).
+    #[inline(never)]
+    fn next_name(&mut self) -> Result<Option<Name<'de, '_>>> {
+        if !self.r.next_member(&mut self.first, b'}')? {
+            return Ok(None);
+        }
+        let (at, src, unique) = (self.r.pos, self.r.text, self.r.unique);
+        self.r.bump();
+        let text = self.r.read_str()?;
+        if unique {
+            let name = match text {
+                Text::Borrowed(s) => Cow::Borrowed(s),
+                Text::Copied(s) => Cow::Owned(s.to_owned()),
+            };
+            self.names.insert(name, at)?;
+        }
+        Ok(Some(Name::new(text, src, at)))
     }
 }
 
@@ -429,56 +475,31 @@ struct Names<'de> {
 const LIST_NAMES: usize = 16;
 
 impl<'de> Names<'de> {
-    /// Records the member name spelled `raw` (quotes included) at byte
-    /// `at`, or refuses a duplicate.
-    fn insert(&mut self, raw: &'de str, escaped: bool, at: usize) -> Result<()> {
-        let name = if escaped {
-            Cow::Owned(unescape(raw))
-        } else {
-            Cow::Borrowed(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
-        };
-        let new = if self.tree.is_empty() && self.list.len() < LIST_NAMES {
-            let new = !self.list.contains(&name);
-            if new {
-                self.list.push(name);
-            }
-            new
+    /// Records the member name `name` (unescaped) found at byte `at`, or
+    /// refuses a duplicate.
+    fn insert(&mut self, name: Cow<'de, str>, at: usize) -> Result<()> {
+        let repeated = if self.tree.is_empty() && self.list.len() < LIST_NAMES {
+            self.list.contains(&name)
         } else {
             self.tree.extend(self.list.drain(..));
-            self.tree.insert(name)
+            self.tree.contains(&name)
         };
-        if new { Ok(()) } else { Err(duplicate(raw, at)) }
-    }
-}
-
-/// A member name with escapes, as read (`raw` was read already, so it is
-/// a well-formed string).
-#[cold]
-#[inline(never)]
-fn unescape(raw: &str) -> String {
-    let mut r = Reader::new(raw, 0);
-    r.bump();
-    match r.read_str() {
-        Ok(Text::Borrowed(s) | Text::Copied(s)) => s.to_owned(),
-        Err(_) => raw.to_owned(),
+        if repeated {
+            return Err(duplicate(&name, at));
+        }
+        if self.tree.is_empty() {
+            self.list.push(name);
+        } else {
+            self.tree.insert(name);
+        }
+        Ok(())
     }
 }
 
 #[cold]
 #[inline(never)]
-fn duplicate(raw: &str, at: usize) -> JsonError {
-    JsonError::duplicate(unescape(raw), at)
-}
-
-impl Members<'_, '_> {
-    /// Records the name just read from byte `at` (`escapes`: the reader's
-    /// count before it), refusing a repeat. Out of line: one copy for
-    /// every key type.
-    #[inline(never)]
-    fn record_name(&mut self, at: usize, escapes: usize) -> Result<()> {
-        let raw = self.r.text.get(at..self.r.pos).unwrap_or_default();
-        self.names.insert(raw, self.r.escapes() != escapes, at)
-    }
+fn duplicate(name: &str, at: usize) -> JsonError {
+    JsonError::duplicate(name.to_owned(), at)
 }
 
 /// The elements of an array for a visitor.
@@ -491,47 +512,63 @@ impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
     type Error = JsonError;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>> {
-        if !self.r.next_element(&mut self.first)? {
+        if !self.more()? {
             return Ok(None);
         }
         seed.deserialize(&mut *self.r).map(Some)
     }
 }
 
-/// A member name, positioned on its opening quote: always a string, as
-/// serde_json's map keys (integer and bool targets parse the text).
-pub(crate) struct Key<'a, 'de> {
-    pub(crate) r: &'a mut Reader<'de>,
+impl Elements<'_, '_> {
+    /// Whether an element comes next (past its comma). Out of line: one
+    /// copy for every element type.
+    #[inline(never)]
+    fn more(&mut self) -> Result<bool> {
+        self.r.next_element(&mut self.first)
+    }
 }
 
-impl<'de> Key<'_, 'de> {
+/// A member name already read, for a key's visitor: always a string, as
+/// serde_json's map keys (integer and bool targets parse the text). The
+/// reading and checking is done once, out of line, for every key type.
+pub(crate) struct Name<'de, 's> {
+    text: Text<'de, 's>,
+    /// The document, and the offset of the name's opening quote in it
+    /// (numeric keys are read from there).
+    src: &'de str,
+    at: usize,
+}
+
+impl<'de, 's> Name<'de, 's> {
+    /// The name `text`, whose opening quote is at byte `at` of `src`.
+    pub(crate) fn new(text: Text<'de, 's>, src: &'de str, at: usize) -> Self {
+        Self { text, src, at }
+    }
+
     fn visit_name<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        let pos = self.r.pos;
-        self.r.bump();
-        match self.r.read_str()? {
+        match self.text {
             Text::Borrowed(s) => visitor.visit_borrowed_str(s),
             Text::Copied(s) => visitor.visit_str(s),
         }
-        .map_err(|e: JsonError| e.at(pos))
     }
 
-    /// A number spelled inside the quotes (serde_json's integer keys).
-    /// `wide`: `Some(unsigned)` for `i128` / `u128`.
+    /// A number spelled inside the quotes (serde_json's integer keys),
+    /// read again from the document. `wide`: `Some(unsigned)` for
+    /// `i128` / `u128`.
     fn numeric<V: Visitor<'de>>(self, visitor: V, wide: Option<bool>) -> Result<V::Value> {
-        let pos = self.r.pos;
-        self.r.bump();
-        let value = match self.r.skip_ws() {
+        let mut r = Reader::new(self.src, 0);
+        r.pos = self.at.saturating_add(1);
+        let value = match r.skip_ws() {
             Some(b'-' | b'0'..=b'9') if wide.is_some() => {
-                self.r.wide_integer(visitor, wide == Some(true))
+                r.wide_integer(visitor, wide == Some(true))
             }
-            Some(b'-' | b'0'..=b'9') => self.r.read_number(false)?.visit(visitor),
-            _ => return Err(self.r.error("expected a number in the quoted member name")),
+            Some(b'-' | b'0'..=b'9') => r.read_number(false)?.visit(visitor),
+            _ => return Err(r.error("expected a number in the quoted member name")),
         }
-        .map_err(|e| e.at(pos))?;
-        if self.r.peek() != Some(b'"') {
-            return Err(self.r.error("expected a number in the quoted member name"));
+        .map_err(|e| e.at(self.at))?;
+        if r.peek() != Some(b'"') {
+            return Err(r.error("expected a number in the quoted member name"));
         }
-        self.r.bump();
         Ok(value)
     }
 }
@@ -546,7 +583,7 @@ macro_rules! numeric_keys {
     };
 }
 
-impl<'de> Deserializer<'de> for Key<'_, 'de> {
+impl<'de> Deserializer<'de> for Name<'de, '_> {
     type Error = JsonError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -561,16 +598,13 @@ impl<'de> Deserializer<'de> for Key<'_, 'de> {
     );
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        let pos = self.r.pos;
-        self.r.bump();
-        match self.r.read_str()? {
+        match self.text {
             Text::Borrowed("true") | Text::Copied("true") => visitor.visit_bool(true),
             Text::Borrowed("false") | Text::Copied("false") => visitor.visit_bool(false),
             Text::Borrowed(s) | Text::Copied(s) => {
                 Err(de::Error::invalid_type(Unexpected::Str(s), &visitor))
             }
         }
-        .map_err(|e: JsonError| e.at(pos))
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -585,21 +619,25 @@ impl<'de> Deserializer<'de> for Key<'_, 'de> {
         visitor.visit_newtype_struct(self)
     }
 
+    /// A unit variant named by the member name.
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        name: &'static str,
-        variants: &'static [&'static str],
+        _name: &'static str,
+        _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        self.r.deserialize_enum(name, variants, visitor)
+        visitor.visit_enum(self)
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.r.deserialize_bytes(visitor)
+        match self.text {
+            Text::Borrowed(s) => visitor.visit_borrowed_bytes(s.as_bytes()),
+            Text::Copied(s) => visitor.visit_bytes(s.as_bytes()),
+        }
     }
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.r.deserialize_bytes(visitor)
+        self.deserialize_bytes(visitor)
     }
 
     forward_to_deserialize_any! {
@@ -608,22 +646,19 @@ impl<'de> Deserializer<'de> for Key<'_, 'de> {
     }
 }
 
-/// `"Variant"`: a unit variant.
-struct UnitVariant<'a, 'de> {
-    r: &'a mut Reader<'de>,
-}
-
-impl<'de> EnumAccess<'de> for UnitVariant<'_, 'de> {
+impl<'de> EnumAccess<'de> for Name<'de, '_> {
     type Error = JsonError;
-    type Variant = Self;
+    type Variant = NoValue;
 
-    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
-        let v = seed.deserialize(&mut *self.r)?;
-        Ok((v, self))
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, NoValue)> {
+        Ok((seed.deserialize(self)?, NoValue))
     }
 }
 
-impl<'de> VariantAccess<'de> for UnitVariant<'_, 'de> {
+/// The rest of a unit variant: nothing.
+pub(crate) struct NoValue;
+
+impl<'de> VariantAccess<'de> for NoValue {
     type Error = JsonError;
 
     fn unit_variant(self) -> Result<()> {
@@ -656,6 +691,21 @@ impl<'de> VariantAccess<'de> for UnitVariant<'_, 'de> {
     }
 }
 
+/// `"Variant"`: a unit variant.
+struct UnitVariant<'a, 'de> {
+    r: &'a mut Reader<'de>,
+}
+
+impl<'de> EnumAccess<'de> for UnitVariant<'_, 'de> {
+    type Error = JsonError;
+    type Variant = NoValue;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, NoValue)> {
+        let v = seed.deserialize(&mut *self.r)?;
+        Ok((v, NoValue))
+    }
+}
+
 /// `{"Variant": value}`: the reader is past the opening brace.
 struct Variant<'a, 'de> {
     r: &'a mut Reader<'de>,
@@ -671,8 +721,12 @@ impl<'de> EnumAccess<'de> for Variant<'_, 'de> {
         if self.r.skip_ws() != Some(b'"') {
             return Err(self.r.unexpected("a variant name (a string)"));
         }
-        let v = seed.deserialize(Key { r: &mut *self.r })?;
-        self.r.expect(b':', "`:`")?;
+        let (at, src) = (self.r.pos, self.r.text);
+        self.r.bump();
+        let v = seed
+            .deserialize(Name::new(self.r.read_str()?, src, at))
+            .map_err(|e| e.at(at))?;
+        self.r.colon()?;
         Ok((v, self))
     }
 }

@@ -21,6 +21,8 @@ use serde::de::{self, Expected, Unexpected, Visitor};
 
 mod de_impl;
 
+pub(crate) use de_impl::Name;
+
 /// Nesting limit for documents (key sets, discovery, policies, saved
 /// state): serde_json's.
 pub(crate) const MAX_DOCUMENT_DEPTH: usize = 128;
@@ -143,8 +145,9 @@ impl de::Error for JsonError {
     }
 
     // serde's defaults print an unexpected float with core's float
-    // formatting, which nothing else in a Worker needs (kilobytes of code
-    // and tables): the kind of value is named, never the number.
+    // formatting and a string with `Debug`, which nothing else in a Worker
+    // needs (kilobytes of code and tables): the kind of value is named,
+    // never the number, and a string is escaped and clipped.
     #[cold]
     #[inline(never)]
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
@@ -176,7 +179,7 @@ impl fmt::Display for Kind<'_> {
             Unexpected::Signed(i) => write!(f, "integer `{i}`"),
             Unexpected::Float(_) => f.write_str("floating point number"),
             Unexpected::Char(c) => write!(f, "character `{c}`"),
-            Unexpected::Str(s) => write!(f, "string {s:?}"),
+            Unexpected::Str(s) => write!(f, "string `{}`", crate::text::printable(s, 128)),
             Unexpected::Bytes(_) => f.write_str("byte array"),
             Unexpected::Unit => f.write_str("null"),
             Unexpected::Option => f.write_str("Option value"),
@@ -238,6 +241,7 @@ impl Number {
 
 /// A string as read: borrowed from the input when it has no escapes,
 /// else decoded into the reader's scratch buffer.
+#[derive(Clone, Copy)]
 pub(crate) enum Text<'de, 's> {
     Borrowed(&'de str),
     Copied(&'s str),
@@ -323,6 +327,13 @@ impl<'de> Reader<'de> {
     #[inline]
     pub(crate) fn expect_colon(&mut self) -> Result<()> {
         self.expect(b':', "`:`")
+    }
+
+    /// [`expect_colon`](Self::expect_colon) out of line, for the map
+    /// access of every derived type.
+    #[inline(never)]
+    pub(crate) fn colon(&mut self) -> Result<()> {
+        self.expect_colon()
     }
 
     #[cold]

@@ -40,7 +40,7 @@ impl Rate {
     /// [`MAX_BURST`], or `period` is not positive or longer than a year.
     pub fn new(count: u32, period: Duration) -> Result<Self, LimitError> {
         let bad = |reason: &str| LimitError::InvalidRate {
-            rate: format!("{count}/{period}"),
+            rate: format!("{count}/{}", crate::time::display_duration(period)),
             reason: reason.to_owned(),
         };
         if count == 0 || count > MAX_BURST {

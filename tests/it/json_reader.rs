@@ -829,7 +829,7 @@ fn type_errors_name_a_float_without_its_value() {
     );
     let err = json_from_str::<Vec<u8>>(r#""ab""#).unwrap_err();
     assert!(
-        err.contains(r#"invalid type: string "ab", expected a sequence"#),
+        err.contains("invalid type: string `ab`, expected a sequence"),
         "{err}"
     );
 }

@@ -553,7 +553,7 @@ mod runtime {
         };
         let storage = state.storage();
         let key = request.storage_key();
-        let stored: Option<String> = storage.get(&key).await.ok().flatten();
+        let stored = get_string(&storage, &key).await;
         let (out, write) = match answer(&request, stored.as_deref()) {
             Ok(done) => done,
             Err(e) => return Response::error(e.to_string(), 400),
@@ -574,9 +574,20 @@ mod runtime {
         Response::ok(out.to_form())
     }
 
+    /// The string stored under `key`; `None` when there is none, it is
+    /// not a string, or storage failed. Read with `get_multiple`, which
+    /// answers a plain JS `Map`: `Storage::get` goes through
+    /// serde-wasm-bindgen, whose error path links core's float and string
+    /// `Debug` formatting (~8 KB in the Worker).
+    async fn get_string(storage: &Storage, key: &str) -> Option<String> {
+        let map = storage.get_multiple(vec![key]).await.ok()?;
+        map.get(&worker::wasm_bindgen::JsValue::from_str(key))
+            .as_string()
+    }
+
     /// One step of the object's sweep ([`sweep`]).
     async fn sweep_step(storage: &Storage, now_nanos: i64) -> worker::Result<()> {
-        let cursor: Option<String> = storage.get(SWEEP_CURSOR_KEY).await.ok().flatten();
+        let cursor = get_string(storage, SWEEP_CURSOR_KEY).await;
         let mut options = ListOptions::new().limit(SWEEP_BATCH);
         if let Some(cursor) = cursor.as_deref() {
             options = options.start(cursor);
