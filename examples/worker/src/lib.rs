@@ -48,7 +48,9 @@ mod glue {
     use std::cell::OnceCell;
     use std::rc::Rc;
 
-    use edge_auth::driver::worker::{Settings, Upstream, WorkerError, WorkerGate, authorize};
+    use edge_auth::driver::worker::{
+        Settings, Upstream, WorkerError, WorkerGate, authorize, respond,
+    };
     use worker::{Context, Env, HttpRequest, Response, console_error, event};
 
     /// What an isolate builds from its variables (they do not change within
@@ -97,7 +99,9 @@ mod glue {
         };
         match &app.upstream {
             Some(upstream) => Ok(authorized.forward(upstream).await),
-            None => Response::try_from(super::identity_response(authorized.principal.as_deref())),
+            None => Ok(respond(
+                super::identity_response(authorized.principal.as_deref()).map(String::into_bytes),
+            )),
         }
     }
 }

@@ -103,7 +103,7 @@ pub use self::reload::{
     DEFAULT_POLICY_KV_KEY, DEFAULT_POLICY_RELOAD_EVERY, KvPolicy, MAX_KV_POLICY_BYTES, PolicyReload,
 };
 #[cfg(target_arch = "wasm32")]
-pub use self::runtime::{Authorized, authorize};
+pub use self::runtime::{Authorized, authorize, respond};
 pub use self::settings::{
     ALLOW_HTTP_LOOPBACK_VAR, AUDIENCE_VAR, CACHE_API_VAR, DEFAULT_KV_BINDING, ISSUER_VAR,
     JWKS_URI_VAR, LIMITS_DO_VAR, ORIGIN_VAR, POLICY_VAR, ROLES_CLAIM_VAR, ROLES_PRESET_VAR,

@@ -246,6 +246,16 @@ impl Authorized {
     }
 }
 
+/// `response` as a Workers response, its body sent as one fixed buffer:
+/// workers-rs' `TryFrom<http::Response>` streams the body through Rust
+/// (and links its stream glue) even for a few bytes. A header value that
+/// is not visible ASCII gives a plain 500 (workers-rs' conversion would
+/// panic on some of them); an empty body is sent as none.
+pub fn respond(response: http::Response<Vec<u8>>) -> Response {
+    let (parts, body) = response.into_parts();
+    answer(parts.status, &parts.headers, body)
+}
+
 /// The response for a rejection: the library's status, `WWW-Authenticate`
 /// and `Cache-Control: no-store`, an empty body.
 fn rejection_response(rejection: &Rejection) -> Response {
