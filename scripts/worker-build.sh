@@ -30,13 +30,15 @@
 #   also empties `{:?}` of strings, is not used: serde's error texts print
 #   the offending value with it.)
 #
-# After worker-build, the names section its wasm-opt keeps (`--debuginfo`:
-# ~10 KB raw of function names) is dropped by one more wasm-opt run that
-# only rewrites the module: no pass (another `-Os` would inline again), the
-# same `--enable-*` set as worker-build's, and `-Os`'s StackIR options
-# (without them binaryen writes ~2.6 KB more code). Skipped when names are
-# wanted: `--no-opt` (no wasm-opt at all) or
-# `CARGO_PROFILE_WORKER_STRIP=false`. docs/adr/0011-worker-size.md.
+# wasm-opt runs once, here, not in worker-build (which is given `--no-opt`):
+# worker-build always adds `--debuginfo`, keeping ~10 KB raw of function
+# names, and rewriting its output a second time without them cost ~160 B
+# gzip more than one run that drops them. The arguments are the crate's
+# `[package.metadata.wasm-pack.profile.custom] wasm-opt` list (as
+# worker-build would use them; `-O` when absent, none when `false`), then
+# worker-build's `--enable-*` feature set, then `--strip-debug`, or
+# `--debuginfo` when names are wanted (`CARGO_PROFILE_WORKER_STRIP=false`).
+# `--no-opt` runs no wasm-opt at all. docs/adr/0011-worker-size.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 toolchain="$root/scripts/wasm-toolchain.sh"
@@ -66,26 +68,51 @@ export CARGO_UNSTABLE_PANIC_IMMEDIATE_ABORT=true CARGO_PROFILE_WORKER_PANIC=imme
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zlocation-detail=none -Zfmt-debug=shallow"
 cd "$dir"
 out=build
-strip_names=1
-if [ "${CARGO_PROFILE_WORKER_STRIP:-true}" = false ]; then strip_names=0; fi
+opt=1
 prev=
 for arg in "$@"; do
   case "$prev" in -d|--out-dir) out=$arg ;; esac
   case "$arg" in
     --out-dir=*) out=${arg#--out-dir=} ;;
-    --no-opt) strip_names=0 ;;
+    --no-opt|--no-optimization) opt=0 ;;
   esac
   prev=$arg
 done
-worker-build --profile worker "$@"
-if [ "$strip_names" = 1 ]; then
-  for wasm in "$out"/*.wasm; do
-    [ -f "$wasm" ] || continue
-    "$WASM_OPT_BIN" "$wasm" -o "$wasm.stripped" --strip-debug \
-      --optimize-level 2 --shrink-level 1 --generate-stack-ir --optimize-stack-ir \
-      --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
-      --enable-bulk-memory --enable-multivalue --enable-reference-types \
-      --enable-exception-handling
-    mv "$wasm.stripped" "$wasm"
-  done
+if [ "$opt" = 1 ]; then
+  worker-build --profile worker --no-opt "$@"
+else
+  worker-build --profile worker "$@"
+  exit 0
 fi
+# The crate's wasm-opt arguments, one per line ("" when wasm-opt is off),
+# read with Python's tomllib (3.11+, Debian 12's python3).
+if ! python3 -c 'import tomllib' 2>/dev/null; then
+  echo "worker-build.sh: python3 3.11 or later is needed to read the crate's wasm-opt arguments" >&2
+  exit 1
+fi
+args=$(python3 - <<'PY'
+import sys, tomllib
+with open("Cargo.toml", "rb") as f:
+    meta = tomllib.load(f).get("package", {}).get("metadata", {})
+opt = meta.get("wasm-pack", {}).get("profile", {}).get("custom", {}).get("wasm-opt", True)
+if opt is True:
+    opt = ["-O"]
+elif opt is False:
+    opt = []
+elif not (isinstance(opt, list) and all(isinstance(a, str) for a in opt)):
+    sys.exit("worker-build.sh: wasm-opt in [package.metadata.wasm-pack.profile.custom] must be true, false or a list of strings")
+print("\n".join(opt))
+PY
+)
+[ -n "$args" ] || exit 0
+mapfile -t wasm_opt_args <<< "$args"
+debug=--strip-debug
+if [ "${CARGO_PROFILE_WORKER_STRIP:-true}" = false ]; then debug=--debuginfo; fi
+for wasm in "$out"/*.wasm; do
+  [ -f "$wasm" ] || continue
+  "$WASM_OPT_BIN" "$wasm" -o "$wasm.opt" "${wasm_opt_args[@]}" \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-bulk-memory --enable-multivalue --enable-reference-types \
+    --enable-exception-handling "$debug"
+  mv "$wasm.opt" "$wasm"
+done
