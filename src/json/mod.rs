@@ -424,16 +424,8 @@ impl<'de> Reader<'de> {
     /// [`read_str`](Self::read_str) from the first byte that is not plain.
     #[inline(never)]
     fn read_str_escaped<'s>(&'s mut self, start: usize, mut i: usize) -> Result<Text<'de, 's>> {
-        match self.text.as_bytes().get(i) {
-            Some(b'\\') => {}
-            Some(_) => {
-                self.pos = i;
-                return Err(self.error("control character in string"));
-            }
-            None => {
-                self.pos = i;
-                return Err(self.error("unexpected end of JSON in a string"));
-            }
+        if self.text.as_bytes().get(i) != Some(&b'\\') {
+            return Err(self.string_broken_at(i));
         }
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
@@ -453,18 +445,22 @@ impl<'de> Reader<'de> {
                     run = self.pos;
                     i = self.scan_plain(run);
                 }
-                Some(_) => {
-                    self.pos = i;
-                    break Err(self.error("control character in string"));
-                }
-                None => {
-                    self.pos = i;
-                    break Err(self.error("unexpected end of JSON in a string"));
-                }
+                _ => break Err(self.string_broken_at(i)),
             }
         };
         self.scratch = out;
         result.map(|()| Text::Copied(&self.scratch))
+    }
+
+    /// The error for a string that stops at `i` without its closing quote:
+    /// a control character there, or the end of the text.
+    fn string_broken_at(&mut self, i: usize) -> JsonError {
+        self.pos = i;
+        if i < self.text.len() {
+            self.error("control character in string")
+        } else {
+            self.error("unexpected end of JSON in a string")
+        }
     }
 
     /// Skips a string whose opening quote was consumed, with the same

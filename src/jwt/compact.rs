@@ -92,7 +92,8 @@ impl Segments<'_> {
     }
 
     /// [`decode_payload`](Self::decode_payload) into `out` (which must hold
-    /// [`decoded_len`] of the payload), returning the decoded length.
+    /// the payload's decoded length: three bytes for every four base64url
+    /// characters, rounded down), returning the decoded length.
     ///
     /// # Errors
     /// As [`decode_payload`](Self::decode_payload).
