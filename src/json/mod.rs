@@ -488,14 +488,7 @@ impl<'de> Reader<'de> {
                     self.escape(None)?;
                     i = self.scan_plain(self.pos);
                 }
-                Some(_) => {
-                    self.pos = i;
-                    return Err(self.error("control character in string"));
-                }
-                None => {
-                    self.pos = i;
-                    return Err(self.error("unexpected end of JSON in a string"));
-                }
+                _ => return Err(self.string_broken_at(i)),
             }
         }
     }
